@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Install the system packages the build, the tests and the demo need (Debian; run as root).
+set -euo pipefail
+PKGS=(build-essential pkg-config python3 valgrind iptables busybox-static util-linux)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+command -v cargo >/dev/null || { echo "setup: cargo (Rust) is required" >&2; exit 1; }

@@ -1,0 +1,113 @@
+//! The container record, `containers/ID/config.json` (v0.1.0 `container.go`, `state.go`),
+//! with v0.1.0's JSON field names.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::fsutil;
+use crate::ids;
+
+/// The file holding a container's record in its folder.
+pub const CONFIG_FILE: &str = "config.json";
+
+/// What the user asked for (`docker run` flags).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Config {
+    pub hostname: String,
+    pub user: String,
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub detach: bool,
+    /// Private TCP ports to publish (`-p`), as the user wrote them (`80` or `8080:80`).
+    pub ports: Vec<String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub env: Vec<String>,
+    pub cmd: Vec<String>,
+    /// The image name the user typed.
+    pub image: String,
+}
+
+/// Whether the container runs, and how it ended.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct State {
+    pub running: bool,
+    /// Host pid of the container's first process.
+    pub pid: i32,
+    pub exit_code: i32,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// The container's network, recorded before it is set up.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkSettings {
+    pub ip_address: String,
+    pub ip_prefix_len: u8,
+    pub gateway: String,
+    /// private port -> public port
+    pub port_mapping: BTreeMap<String, String>,
+}
+
+/// `containers/ID/config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerRecord {
+    pub id: String,
+    pub created: DateTime<Utc>,
+    pub path: String,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub config: Config,
+    #[serde(default)]
+    pub state: State,
+    /// The resolved image id.
+    pub image: String,
+    #[serde(default)]
+    pub network_settings: NetworkSettings,
+    #[serde(default)]
+    pub sys_init_path: String,
+}
+
+impl ContainerRecord {
+    /// Load `dir/config.json`, checking that its id is valid and equals the folder's name and
+    /// that its image id is valid.
+    pub fn load(dir: &Path) -> Result<ContainerRecord> {
+        let path = dir.join(CONFIG_FILE);
+        let rec: ContainerRecord = fsutil::read_json(&path)?;
+        let folder = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if rec.id.is_empty() {
+            return Err(Error::corrupt(format!(
+                "{}: empty container id",
+                path.display()
+            )));
+        }
+        ids::validate("container", &rec.id)
+            .map_err(|e| Error::corrupt(format!("{}: {e}", path.display())))?;
+        if rec.id != folder {
+            return Err(Error::corrupt(format!(
+                "{}: id {} does not match its folder {folder}",
+                path.display(),
+                rec.id
+            )));
+        }
+        ids::validate("image", &rec.image)
+            .map_err(|e| Error::corrupt(format!("{}: {e}", path.display())))?;
+        Ok(rec)
+    }
+
+    /// Write `dir/config.json` atomically (mode 0600).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        fsutil::write_json_atomic(&dir.join(CONFIG_FILE), self, 0o600)
+    }
+}

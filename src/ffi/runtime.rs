@@ -1,0 +1,503 @@
+//! `docker_runtime`: creation, restore, command dispatch, and the runtime's persistent
+//! address and port pools.
+
+use std::ffi::{c_char, c_int, c_void, CString};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use super::{
+    guard, guard_void, handle, ip_arg, opt_str_arg, out_arg, str_arg, write_str_out, FfiError,
+    FfiResult,
+};
+use crate::commands::{self, Streams};
+use crate::ffi::docker_result;
+use crate::log::{Level, Logger};
+use crate::runtime::{Runtime, RuntimeOptions};
+
+/// A container runtime on one root directory. Made by `docker_runtime_new`, released by
+/// `docker_runtime_free`. Calls on one handle may come from several threads at once.
+pub struct docker_runtime {
+    rt: Runtime,
+}
+
+/// How much a log line matters.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum docker_log_level {
+    /// In options: the default (info). Never passed to a callback.
+    DOCKER_LOG_DEFAULT = 0,
+    DOCKER_LOG_ERROR = 1,
+    DOCKER_LOG_WARN = 2,
+    DOCKER_LOG_INFO = 3,
+    DOCKER_LOG_DEBUG = 4,
+}
+
+/// Receives the runtime's log lines. `message` is borrowed for the call only. May be called
+/// from any thread the runtime uses; the return value is ignored.
+pub type docker_log_callback = Option<
+    unsafe extern "C" fn(
+        userdata: *mut c_void,
+        level: docker_log_level,
+        message: *const c_char,
+    ) -> c_int,
+>;
+
+/// Options of `docker_runtime_new`. Initialise with `docker_runtime_options_init` (which sets
+/// `size` and every default), then change what you need. Strings are copied during the call.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct docker_runtime_options {
+    /// `sizeof(docker_runtime_options)` as the caller knows it, so the struct can grow.
+    pub size: usize,
+    /// The bridge for container networks; NULL: `lxcbr0`.
+    pub bridge_name: *const c_char,
+    /// The bridge subnet as `GATEWAY/PREFIX` (`10.0.3.1/24`); NULL: the bridge's own address,
+    /// or a default.
+    pub bridge_subnet: *const c_char,
+    /// The iptables nat chain for port mappings; NULL: `DOCKER`.
+    pub iptables_chain: *const c_char,
+    /// Path of the `docker-init` helper; NULL: found next to the library or the program.
+    pub init_path: *const c_char,
+    /// First and last public port for mappings; 0 and 0: 49153-65535.
+    pub port_first: u16,
+    pub port_last: u16,
+    /// A `docker_log_level`: lines less severe are dropped; `DOCKER_LOG_DEFAULT`: info. (An
+    /// int, so that a value this library does not know is an error, not undefined behaviour.)
+    pub log_level: c_int,
+    /// Where log lines go; NULL: stderr.
+    pub log_callback: docker_log_callback,
+    /// Passed to `log_callback` as is; must be usable from any thread.
+    pub log_userdata: *mut c_void,
+}
+
+/// Fill `opts` with the defaults and set its `size`.
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_options_init(
+    opts: *mut docker_runtime_options,
+) -> docker_result {
+    guard(|| {
+        out_arg(opts, "opts")?;
+        let defaults = docker_runtime_options {
+            size: std::mem::size_of::<docker_runtime_options>(),
+            bridge_name: std::ptr::null(),
+            bridge_subnet: std::ptr::null(),
+            iptables_chain: std::ptr::null(),
+            init_path: std::ptr::null(),
+            port_first: 0,
+            port_last: 0,
+            log_level: docker_log_level::DOCKER_LOG_DEFAULT as c_int,
+            log_callback: None,
+            log_userdata: std::ptr::null_mut(),
+        };
+        // SAFETY: opts is non-NULL and points to caller-owned storage for the struct.
+        unsafe { opts.write(defaults) };
+        Ok(())
+    })
+}
+
+/// The host's userdata pointer, which the host promises is usable from any thread.
+struct Userdata(*mut c_void);
+// SAFETY: the documented contract of docker_runtime_options.log_userdata.
+unsafe impl Send for Userdata {}
+// SAFETY: as above.
+unsafe impl Sync for Userdata {}
+
+impl Userdata {
+    fn ptr(&self) -> *mut c_void {
+        self.0
+    }
+}
+
+fn level_of(l: Level) -> docker_log_level {
+    match l {
+        Level::Error => docker_log_level::DOCKER_LOG_ERROR,
+        Level::Warn => docker_log_level::DOCKER_LOG_WARN,
+        Level::Info => docker_log_level::DOCKER_LOG_INFO,
+        Level::Debug => docker_log_level::DOCKER_LOG_DEBUG,
+    }
+}
+
+/// Read the caller's options, honouring its `size`.
+unsafe fn read_options(opts: *const docker_runtime_options) -> FfiResult<RuntimeOptions> {
+    let mut o = RuntimeOptions::default();
+    if opts.is_null() {
+        return Ok(o);
+    }
+    // SAFETY: opts is non-NULL; its first field is the size, readable in any version.
+    let size = unsafe { (*opts).size };
+    let ours = std::mem::size_of::<docker_runtime_options>();
+    if size < ours {
+        return Err(FfiError::new(
+            docker_result::DOCKER_ERR_INVALID_ARGUMENT,
+            format!(
+                "opts->size is {size}; this library needs {ours}: initialise the options with docker_runtime_options_init"
+            ),
+        ));
+    }
+    // SAFETY: the caller's struct is at least as large as ours; fields past ours are ignored.
+    let c = unsafe { *opts };
+    // SAFETY: each string field is NULL or a NUL-terminated string (documented contract).
+    unsafe {
+        if let Some(s) = opt_str_arg(c.bridge_name, "opts->bridge_name")? {
+            o.bridge_name = s.to_string();
+        }
+        if let Some(s) = opt_str_arg(c.bridge_subnet, "opts->bridge_subnet")? {
+            o.bridge_subnet = Some(s.to_string());
+        }
+        if let Some(s) = opt_str_arg(c.iptables_chain, "opts->iptables_chain")? {
+            o.iptables_chain = s.to_string();
+        }
+        if let Some(s) = opt_str_arg(c.init_path, "opts->init_path")? {
+            o.init_path = Some(PathBuf::from(s));
+        }
+    }
+    if (c.port_first, c.port_last) != (0, 0) {
+        o.port_range = (c.port_first, c.port_last);
+    }
+    let max = match c.log_level {
+        1 => Level::Error,
+        2 => Level::Warn,
+        0 | 3 => Level::Info,
+        4 => Level::Debug,
+        n => {
+            return Err(FfiError::new(
+                docker_result::DOCKER_ERR_INVALID_ARGUMENT,
+                format!("opts->log_level {n} is not a docker_log_level"),
+            ))
+        }
+    };
+    o.logger = match c.log_callback {
+        None => Logger::stderr(max),
+        Some(cb) => {
+            let ud = Userdata(c.log_userdata);
+            Logger::with_sink(max, move |level, msg| {
+                let text = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
+                // SAFETY: the host registered cb with this userdata; text lives for the call.
+                unsafe { cb(ud.ptr(), level_of(level), text.as_ptr()) };
+            })
+        }
+    };
+    Ok(o)
+}
+
+/// Create a runtime on `root` (created when missing: `containers/`, `graph/` mode 0700,
+/// `repositories` mode 0600). `opts` may be NULL for the defaults. On success `*out` receives a
+/// handle to release with `docker_runtime_free`. A root holding a Docker engine's data, a
+/// corrupt `repositories` or `.dockercfg`, or bad options are errors; nothing is changed then.
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_new(
+    root: *const c_char,
+    opts: *const docker_runtime_options,
+    out: *mut *mut docker_runtime,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: root is NULL or a NUL-terminated string (caller's contract).
+        let root = unsafe { str_arg(root, "root") }?;
+        out_arg(out, "out")?;
+        // SAFETY: opts is NULL or points to an initialised options struct.
+        let o = unsafe { read_options(opts) }?;
+        let rt = Runtime::new(Path::new(root), o)?;
+        // SAFETY: out is non-NULL (checked) and writable.
+        unsafe { *out = Box::into_raw(Box::new(docker_runtime { rt })) };
+        Ok(())
+    })
+}
+
+/// Release a runtime. NULL does nothing. Running containers keep running.
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_free(runtime: *mut docker_runtime) {
+    guard_void(|| {
+        if !runtime.is_null() {
+            // SAFETY: runtime was made by docker_runtime_new and is released once.
+            drop(unsafe { Box::from_raw(runtime) });
+        }
+    })
+}
+
+/// Load every container folder of the root. Folders that cannot be loaded are logged and
+/// skipped. `*loaded` (may be NULL) receives how many containers are registered.
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_restore(
+    runtime: *const docker_runtime,
+    loaded: *mut usize,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: runtime is NULL or a live handle.
+        let r = unsafe { handle(runtime, "runtime") }?;
+        let n = r.rt.restore()?;
+        if !loaded.is_null() {
+            // SAFETY: non-NULL and writable (caller's contract).
+            unsafe { *loaded = n };
+        }
+        Ok(())
+    })
+}
+
+/// Streams and terminal of `docker_runtime_call_with`. Initialise with
+/// `docker_call_options_init`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct docker_call_options {
+    /// `sizeof(docker_call_options)`.
+    pub size: usize,
+    /// The command's stdin; -1: none (reads see end of file).
+    pub stdin_fd: c_int,
+    /// The command's stdout.
+    pub stdout_fd: c_int,
+    /// The command's stderr; -1: same as stdout.
+    pub stderr_fd: c_int,
+    /// The client's terminal size; 0 and 0: none, or read from `stdin_fd` when it is a tty.
+    pub tty_rows: u16,
+    pub tty_cols: u16,
+}
+
+/// Fill `opts` with defaults (no stdin, stdout 1, stderr 2, no terminal size) and its size.
+#[no_mangle]
+pub unsafe extern "C" fn docker_call_options_init(opts: *mut docker_call_options) -> docker_result {
+    guard(|| {
+        out_arg(opts, "opts")?;
+        // SAFETY: non-NULL, caller-owned storage for the struct.
+        unsafe {
+            opts.write(docker_call_options {
+                size: std::mem::size_of::<docker_call_options>(),
+                stdin_fd: -1,
+                stdout_fd: 1,
+                stderr_fd: 2,
+                tty_rows: 0,
+                tty_cols: 0,
+            })
+        };
+        Ok(())
+    })
+}
+
+fn dup_fd(fd: c_int, name: &str) -> FfiResult<OwnedFd> {
+    if fd < 0 {
+        return Err(FfiError::new(
+            docker_result::DOCKER_ERR_INVALID_ARGUMENT,
+            format!("{name} {fd} is not a file descriptor"),
+        ));
+    }
+    // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table; a closed fd fails with EBADF.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if new < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(crate::error::Error::io(format!("{name} {fd}"), e).into());
+    }
+    // SAFETY: new is a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+fn null_stdin() -> FfiResult<OwnedFd> {
+    std::fs::File::open("/dev/null")
+        .map(OwnedFd::from)
+        .map_err(|e| crate::error::Error::io("opening /dev/null", e).into())
+}
+
+/// Collect `argc` strings of `argv`.
+unsafe fn args_of(argc: c_int, argv: *const *const c_char) -> FfiResult<Vec<String>> {
+    if argc < 0 {
+        return Err(FfiError::new(
+            docker_result::DOCKER_ERR_INVALID_ARGUMENT,
+            format!("argc {argc} is negative"),
+        ));
+    }
+    if argc > 0 && argv.is_null() {
+        return Err(FfiError::new(
+            docker_result::DOCKER_ERR_NULL_ARGUMENT,
+            "argv is NULL",
+        ));
+    }
+    (0..argc as usize)
+        .map(|i| {
+            // SAFETY: argv holds argc pointers (caller's contract).
+            let p = unsafe { *argv.add(i) };
+            // SAFETY: each is NULL or a NUL-terminated string.
+            unsafe { str_arg(p, &format!("argv[{i}]")) }.map(str::to_string)
+        })
+        .collect()
+}
+
+fn call(
+    rt: &Runtime,
+    args: Vec<String>,
+    c: &docker_call_options,
+    exit_status: *mut c_int,
+) -> FfiResult<()> {
+    out_arg(exit_status, "exit_status")?;
+    let stdin = if c.stdin_fd < 0 {
+        null_stdin()?
+    } else {
+        dup_fd(c.stdin_fd, "stdin_fd")?
+    };
+    let stdout = dup_fd(c.stdout_fd, "stdout_fd")?;
+    let stderr = if c.stderr_fd < 0 {
+        dup_fd(c.stdout_fd, "stdout_fd")?
+    } else {
+        dup_fd(c.stderr_fd, "stderr_fd")?
+    };
+    let mut io = Streams::new(stdin, stdout, stderr);
+    io.tty_size = if (c.tty_rows, c.tty_cols) != (0, 0) {
+        Some((c.tty_rows, c.tty_cols))
+    } else {
+        crate::term::window_size(&io.stdin)
+    };
+    let (status, err) = commands::run(rt, &mut io, &args);
+    // SAFETY: exit_status is non-NULL (checked) and writable.
+    unsafe { *exit_status = status };
+    match err {
+        None => Ok(()),
+        Some(e) => Err(e.into()),
+    }
+}
+
+/// Run a command as the CLI would (`argv[0]` is the command name, e.g. `{"info"}`; no
+/// arguments prints the help). Output and errors go to `stdout_fd`; `stdin_fd` may be -1.
+/// `*exit_status` receives the command's exit status whenever the command ran, also when it
+/// failed (then the result says why, and `Error: ...` was written to the output). The
+/// descriptors stay the caller's: the library works on duplicates.
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_call(
+    runtime: *const docker_runtime,
+    argc: c_int,
+    argv: *const *const c_char,
+    stdin_fd: c_int,
+    stdout_fd: c_int,
+    exit_status: *mut c_int,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: runtime is NULL or a live handle.
+        let r = unsafe { handle(runtime, "runtime") }?;
+        // SAFETY: argv holds argc strings (caller's contract).
+        let args = unsafe { args_of(argc, argv) }?;
+        let c = docker_call_options {
+            size: std::mem::size_of::<docker_call_options>(),
+            stdin_fd,
+            stdout_fd,
+            stderr_fd: -1,
+            tty_rows: 0,
+            tty_cols: 0,
+        };
+        call(&r.rt, args, &c, exit_status)
+    })
+}
+
+/// `docker_runtime_call` with separate stdout and stderr and a terminal size. `opts` must be
+/// initialised with `docker_call_options_init`.
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_call_with(
+    runtime: *const docker_runtime,
+    argc: c_int,
+    argv: *const *const c_char,
+    opts: *const docker_call_options,
+    exit_status: *mut c_int,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: runtime is NULL or a live handle.
+        let r = unsafe { handle(runtime, "runtime") }?;
+        // SAFETY: opts is NULL or an initialised struct.
+        let c = unsafe { handle(opts, "opts") }?;
+        if c.size < std::mem::size_of::<docker_call_options>() {
+            return Err(FfiError::new(
+                docker_result::DOCKER_ERR_INVALID_ARGUMENT,
+                "opts->size is too small: initialise with docker_call_options_init",
+            ));
+        }
+        // SAFETY: argv holds argc strings (caller's contract).
+        let args = unsafe { args_of(argc, argv) }?;
+        call(&r.rt, args, c, exit_status)
+    })
+}
+
+/// Take an address from the runtime's persistent pool (the bridge subnet) and write it,
+/// dotted and NUL-terminated, to `buf` (`len` bytes; 16 always suffice).
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_ip_acquire(
+    runtime: *const docker_runtime,
+    buf: *mut c_char,
+    len: usize,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: runtime is NULL or a live handle.
+        let r = unsafe { handle(runtime, "runtime") }?;
+        out_arg(buf, "buf")?;
+        if len < 16 {
+            return Err(FfiError::new(
+                docker_result::DOCKER_ERR_BUFFER_TOO_SMALL,
+                format!("buf holds {len} bytes; 16 are needed"),
+            ));
+        }
+        let ip = r.rt.ipam()?.acquire_ip()?;
+        // SAFETY: buf is writable for len >= 16 bytes.
+        unsafe { write_str_out(&ip.to_string(), buf, len, "buf") }
+    })
+}
+
+/// Take a specific address from the runtime's pool.
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_ip_acquire_specific(
+    runtime: *const docker_runtime,
+    ip: *const c_char,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: runtime is NULL or a live handle; ip NULL or a string.
+        let (r, ip) = unsafe { (handle(runtime, "runtime")?, str_arg(ip, "ip")?) };
+        Ok(r.rt.ipam()?.acquire_ip_specific(ip_arg(ip)?)?)
+    })
+}
+
+/// Give an address back to the runtime's pool.
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_ip_release(
+    runtime: *const docker_runtime,
+    ip: *const c_char,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: runtime is NULL or a live handle; ip NULL or a string.
+        let (r, ip) = unsafe { (handle(runtime, "runtime")?, str_arg(ip, "ip")?) };
+        Ok(r.rt.ipam()?.release_ip(ip_arg(ip)?)?)
+    })
+}
+
+/// Take a public port from the runtime's persistent pool into `*port`.
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_port_acquire(
+    runtime: *const docker_runtime,
+    port: *mut u16,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: runtime is NULL or a live handle.
+        let r = unsafe { handle(runtime, "runtime") }?;
+        out_arg(port, "port")?;
+        let p = r.rt.ipam()?.acquire_port()?;
+        // SAFETY: port is non-NULL and writable.
+        unsafe { *port = p };
+        Ok(())
+    })
+}
+
+/// Take a specific public port from the runtime's pool.
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_port_acquire_specific(
+    runtime: *const docker_runtime,
+    port: u16,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: runtime is NULL or a live handle.
+        let r = unsafe { handle(runtime, "runtime") }?;
+        Ok(r.rt.ipam()?.acquire_port_specific(port)?)
+    })
+}
+
+/// Give a public port back to the runtime's pool.
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_port_release(
+    runtime: *const docker_runtime,
+    port: u16,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: runtime is NULL or a live handle.
+        let r = unsafe { handle(runtime, "runtime") }?;
+        Ok(r.rt.ipam()?.release_port(port)?)
+    })
+}
