@@ -205,6 +205,15 @@ impl Runtime {
         self.containers().len()
     }
 
+    /// The id of a registered container created from `image_id`, if any (`rmi` refuses to
+    /// remove such an image).
+    pub fn container_using_image(&self, image_id: &str) -> Option<String> {
+        self.containers()
+            .values()
+            .find(|c| c.image == image_id)
+            .map(|c| c.id.clone())
+    }
+
     /// How many images the graph holds.
     pub fn image_count(&self) -> Result<usize> {
         let dir = self.root.join("graph");
