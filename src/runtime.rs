@@ -3,10 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use crate::auth::AuthConfig;
-use crate::container::ContainerRecord;
+use crate::container::monitor::{Monitor, Reap};
+use crate::container::{Container, ContainerRecord};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ids;
@@ -72,8 +73,15 @@ pub struct Runtime {
     opts: RuntimeOptions,
     tags: TagStore,
     auth: Mutex<AuthConfig>,
-    containers: Mutex<BTreeMap<String, ContainerRecord>>,
+    containers: RwLock<BTreeMap<String, Arc<Container>>>,
     ipam: OnceLock<Ipam>,
+    monitor: OnceLock<Monitor>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Monitor")
+    }
 }
 
 fn check_name(what: &str, value: &str, max: usize) -> Result<()> {
@@ -135,8 +143,9 @@ impl Runtime {
             opts,
             tags,
             auth: Mutex::new(auth),
-            containers: Mutex::new(BTreeMap::new()),
+            containers: RwLock::new(BTreeMap::new()),
             ipam: OnceLock::new(),
+            monitor: OnceLock::new(),
         })
     }
 
@@ -160,25 +169,30 @@ impl Runtime {
         self.auth.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn containers(&self) -> MutexGuard<'_, BTreeMap<String, ContainerRecord>> {
-        self.containers.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The folder of container `id` (validated).
     pub fn container_dir(&self, id: &str) -> Result<PathBuf> {
         ids::validate("container", id)?;
         Ok(self.root.join("containers").join(id))
     }
 
-    /// Load every folder of `containers/`; each that cannot be loaded is logged and skipped.
-    /// Returns how many containers are registered after the call.
+    /// Load every folder of `containers/` and reconcile each with what is really there (see
+    /// [`Container::reconcile`]); containers still running are watched again. A folder that
+    /// cannot be loaded is logged and skipped. Returns how many containers are registered.
     pub fn restore(&self) -> Result<usize> {
         let dir = self.root.join("containers");
         let entries = std::fs::read_dir(&dir).map_err(|e| Error::io_path("reading", &dir, e))?;
-        let mut loaded = Vec::new();
+        let mounts = crate::mount::mount_points()?;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io_path("reading", &dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name.strip_prefix(".removing-") {
+                // A removal that a crash interrupted: finish it.
+                if ids::is_id(id) {
+                    let _ = crate::mount::unmount(&entry.path().join("rootfs"));
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+                continue;
+            }
             if !ids::is_id(&name) {
                 self.logger().warn(&format!(
                     "skipping {}: not a container id",
@@ -186,31 +200,86 @@ impl Runtime {
                 ));
                 continue;
             }
-            match ContainerRecord::load(&entry.path()) {
-                Ok(rec) => loaded.push(rec),
+            if self.read_containers().contains_key(&name) {
+                continue;
+            }
+            let rec = match ContainerRecord::load(&entry.path()) {
+                Ok(rec) => rec,
+                Err(e) => {
+                    self.logger()
+                        .warn(&format!("skipping container {name}: {e}"));
+                    continue;
+                }
+            };
+            let c = self.register(Container::new(rec, entry.path()));
+            match c.reconcile(&mounts, self.logger()) {
+                Ok(Some(pidfd)) => {
+                    let reap = Reap::File(c.dir().join("exit-status"));
+                    self.monitor()?.watch_exit(c, pidfd, reap);
+                }
+                Ok(None) => {}
                 Err(e) => self
                     .logger()
-                    .warn(&format!("skipping container {name}: {e}")),
+                    .warn(&format!("container {name}: reconciling its state: {e}")),
             }
         }
-        let mut map = self.containers();
-        for rec in loaded {
-            map.entry(rec.id.clone()).or_insert(rec);
-        }
-        Ok(map.len())
+        Ok(self.read_containers().len())
+    }
+
+    fn read_containers(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Container>>> {
+        self.containers.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_containers(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Container>>> {
+        self.containers.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Add a container to the registry.
+    pub(crate) fn register(&self, c: Container) -> Arc<Container> {
+        let c = Arc::new(c);
+        self.write_containers().insert(c.id.clone(), c.clone());
+        c
+    }
+
+    /// The container named by `name`: its id or a unique prefix of it.
+    pub fn container(&self, name: &str) -> Result<Arc<Container>> {
+        let map = self.read_containers();
+        let id = ids::resolve_prefix("container", name, map.keys())?
+            .ok_or_else(|| Error::not_found(format!("no such container: {name}")))?;
+        Ok(map[&id].clone())
+    }
+
+    /// Every container, newest first.
+    pub fn containers(&self) -> Vec<Arc<Container>> {
+        let mut v: Vec<(chrono::DateTime<chrono::Utc>, Arc<Container>)> = self
+            .read_containers()
+            .values()
+            .map(|c| (c.record().created, c.clone()))
+            .collect();
+        v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        v.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Remove a stopped container: its folder and its registration.
+    pub fn remove_container(&self, c: &Arc<Container>) -> Result<()> {
+        c.destroy()?;
+        self.write_containers().remove(&c.id);
+        Ok(())
     }
 
     /// How many containers are registered.
     pub fn container_count(&self) -> usize {
-        self.containers().len()
+        self.read_containers().len()
     }
 
     /// The id of a registered container created from `image_id`, if any (`rmi` refuses to
     /// remove such an image).
     pub fn container_using_image(&self, image_id: &str) -> Option<String> {
-        self.containers()
+        self.read_containers()
             .values()
-            .find(|c| c.image == image_id)
+            .find(|c| c.record().image == image_id)
             .map(|c| c.id.clone())
     }
 
@@ -222,6 +291,90 @@ impl Runtime {
             .filter_map(|e| e.ok())
             .filter(|e| ids::is_id(&e.file_name().to_string_lossy()))
             .count())
+    }
+
+    /// The monitor thread (started on first use).
+    pub(crate) fn monitor(&self) -> Result<&Monitor> {
+        if let Some(m) = self.monitor.get() {
+            return Ok(m);
+        }
+        let m = Monitor::start(self.logger().clone())?;
+        Ok(self.monitor.get_or_init(|| m))
+    }
+
+    /// The `docker-init` helper: the configured path, else `docker-init` next to this library
+    /// or program, or in its `docker-runtime/` folder (as `scripts/install.sh` lays it out).
+    pub fn init_path(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.opts.init_path {
+            return if p.is_file() {
+                Ok(p.clone())
+            } else {
+                Err(Error::not_found(format!(
+                    "docker-init helper {} does not exist",
+                    p.display()
+                )))
+            };
+        }
+        let mut dirs = Vec::new();
+        if let Some(lib) = library_path() {
+            dirs.extend(lib.parent().map(Path::to_path_buf));
+        }
+        if let Ok(exe) = std::fs::read_link("/proc/self/exe") {
+            dirs.extend(exe.parent().map(Path::to_path_buf));
+        }
+        let candidates: Vec<PathBuf> = dirs
+            .iter()
+            .flat_map(|d| [d.join("docker-init"), d.join("docker-runtime/docker-init")])
+            .collect();
+        candidates
+            .iter()
+            .find(|p| p.is_file())
+            .cloned()
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "docker-init helper not found (looked at {}); set the runtime's init path",
+                    candidates
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+
+    /// The layer folders of image `id` and its parents, topmost first.
+    pub fn image_layers(&self, id: &str) -> Result<Vec<PathBuf>> {
+        let mut layers = Vec::new();
+        let mut cur = id.to_string();
+        while !cur.is_empty() {
+            ids::validate("image", &cur)?;
+            let dir = self.root.join("graph").join(&cur);
+            let json: serde_json::Value = fsutil::read_json(&dir.join("json"))
+                .map_err(|e| Error::not_found(format!("no such image: {cur} ({e})")))?;
+            layers.push(dir.join("layer"));
+            cur = json["parent"].as_str().unwrap_or_default().to_string();
+            if layers.len() > 127 {
+                return Err(Error::corrupt(format!("image {id} has a parent loop")));
+            }
+        }
+        Ok(layers)
+    }
+
+    /// Resolve an image name (id, id prefix, or `repo[:tag]`) to its id.
+    pub fn resolve_image(&self, name: &str) -> Result<String> {
+        let dir = self.root.join("graph");
+        let ids: Vec<String> = std::fs::read_dir(&dir)
+            .map_err(|e| Error::io_path("reading", &dir, e))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| ids::is_id(n))
+            .collect();
+        if let Some(id) = ids::resolve_prefix("image", name, &ids)? {
+            return Ok(id);
+        }
+        self.tags
+            .lookup(name)?
+            .ok_or_else(|| Error::not_found(format!("no such image: {name}")))
     }
 
     /// The runtime's persistent address and port pools (opened on first use).
@@ -237,4 +390,21 @@ impl Runtime {
         let ipam = Ipam::open(&self.root.join("network"), &subnet, self.opts.port_range)?;
         Ok(self.ipam.get_or_init(|| ipam))
     }
+}
+
+/// The file this code was loaded from (the shared library, or the program it is linked into).
+fn library_path() -> Option<PathBuf> {
+    // SAFETY: a zeroed Dl_info is valid for dladdr to fill.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let addr = library_path as *const libc::c_void;
+    // SAFETY: dladdr only reads the address and writes info.
+    if unsafe { libc::dladdr(addr, &mut info) } == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated string owned by the dynamic loader.
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let p = PathBuf::from(
+        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.to_bytes()),
+    );
+    p.canonicalize().ok()
 }

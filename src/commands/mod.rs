@@ -2,8 +2,10 @@
 //! `docker_runtime_call`, the CLI and the daemon alike. v0.1.0 found handlers by reflection
 //! (`Cmd` + capitalised name); a table says at a glance what exists.
 
+mod containers;
 pub mod flags;
 mod system;
+pub mod table;
 
 use std::fs::File;
 use std::io::Write;
@@ -88,6 +90,11 @@ pub struct Command {
 /// Every command, sorted by name.
 pub static COMMANDS: &[Command] = &[
     Command {
+        name: "attach",
+        description: "Attach to a running container",
+        handler: containers::attach,
+    },
+    Command {
         name: "help",
         description: "Show the command list",
         handler: system::help,
@@ -98,9 +105,59 @@ pub static COMMANDS: &[Command] = &[
         handler: system::info,
     },
     Command {
+        name: "inspect",
+        description: "Return low-level information on a container",
+        handler: containers::inspect,
+    },
+    Command {
+        name: "kill",
+        description: "Kill a running container",
+        handler: containers::kill,
+    },
+    Command {
+        name: "logs",
+        description: "Fetch the logs of a container",
+        handler: containers::logs,
+    },
+    Command {
+        name: "ps",
+        description: "List containers",
+        handler: containers::ps,
+    },
+    Command {
+        name: "restart",
+        description: "Restart a running container",
+        handler: containers::restart,
+    },
+    Command {
+        name: "rm",
+        description: "Remove a container",
+        handler: containers::rm,
+    },
+    Command {
+        name: "run",
+        description: "Run a command in a new container",
+        handler: containers::run,
+    },
+    Command {
+        name: "start",
+        description: "Start a stopped container",
+        handler: containers::start,
+    },
+    Command {
+        name: "stop",
+        description: "Stop a running container",
+        handler: containers::stop,
+    },
+    Command {
         name: "version",
         description: "Show the docker version information",
         handler: system::version,
+    },
+    Command {
+        name: "wait",
+        description: "Block until a container stops, then print its exit code",
+        handler: containers::wait,
     },
 ];
 
