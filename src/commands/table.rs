@@ -34,7 +34,7 @@ mod tests {
         ]);
         assert_eq!(
             t,
-            "ID          IMAGE             X\nabc         busybox:latest    y\n"
+            "ID          IMAGE            X\nabc         busybox:latest   y\n"
         );
     }
 }
