@@ -11,14 +11,15 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ids;
 use crate::log::Logger;
-use crate::network::{Ipam, DEFAULT_PORT_RANGE};
+use crate::network::{Ipam, NetworkManager, DEFAULT_PORT_RANGE};
 use crate::tags::TagStore;
 
 /// v0.1.0's bridge name.
 pub const DEFAULT_BRIDGE: &str = "lxcbr0";
 /// v0.1.0's nat chain.
 pub const DEFAULT_CHAIN: &str = "DOCKER";
-/// The subnet used for the bridge when none is configured (lxc's default for `lxcbr0`).
+/// The subnet tried first for a new bridge when none is configured (lxc's default for
+/// `lxcbr0`); when a host route overlaps it, another private subnet is chosen.
 pub const DEFAULT_SUBNET: &str = "10.0.3.1/24";
 
 /// Folders a modern Docker engine keeps in its root; finding one means the root is not ours.
@@ -43,9 +44,16 @@ const FOREIGN_MARKERS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct RuntimeOptions {
     pub bridge_name: String,
-    /// `GATEWAY/PREFIX` for the bridge; `None`: the bridge's own, or [`DEFAULT_SUBNET`].
+    /// `GATEWAY/PREFIX` for the bridge; `None`: the bridge's own, or a free private subnet
+    /// ([`DEFAULT_SUBNET`] first).
     pub bridge_subnet: Option<String>,
+    /// The nat chain of the port mappings (the runtime also makes `CHAIN-POST` and
+    /// `CHAIN-FWD`); at most 23 characters.
     pub iptables_chain: String,
+    /// Set `net.ipv4.ip_forward=1` when the network is set up and it is 0, so containers reach
+    /// other networks (docker's `--ip-forward`). Not needed for traffic between the host and its
+    /// containers or among containers.
+    pub ip_forward: bool,
     /// The `docker-init` helper; `None`: found next to the library or program.
     pub init_path: Option<PathBuf>,
     pub port_range: (u16, u16),
@@ -58,6 +66,7 @@ impl Default for RuntimeOptions {
             bridge_name: DEFAULT_BRIDGE.to_string(),
             bridge_subnet: None,
             iptables_chain: DEFAULT_CHAIN.to_string(),
+            ip_forward: true,
             init_path: None,
             port_range: DEFAULT_PORT_RANGE,
             logger: Logger::default(),
@@ -74,6 +83,8 @@ pub struct Runtime {
     auth: Mutex<AuthConfig>,
     containers: Mutex<BTreeMap<String, ContainerRecord>>,
     ipam: OnceLock<Ipam>,
+    network: OnceLock<NetworkManager>,
+    network_init: Mutex<()>,
 }
 
 fn check_name(what: &str, value: &str, max: usize) -> Result<()> {
@@ -94,9 +105,14 @@ fn check_name(what: &str, value: &str, max: usize) -> Result<()> {
 impl Runtime {
     /// Create (or open) the runtime rooted at `root`.
     pub fn new(root: &Path, opts: RuntimeOptions) -> Result<Runtime> {
-        // Interface names are at most 15 bytes; iptables chain names at most 28.
+        // Interface names are at most 15 bytes; iptables chain names at most 28, and the
+        // runtime's own chains add a suffix to the name.
         check_name("bridge name", &opts.bridge_name, 15)?;
-        check_name("iptables chain name", &opts.iptables_chain, 28)?;
+        check_name(
+            "iptables chain name",
+            &opts.iptables_chain,
+            crate::network::iptables::MAX_CHAIN_LEN,
+        )?;
         if let Some(s) = &opts.bridge_subnet {
             crate::network::alloc::parse_subnet(s)?;
         }
@@ -137,6 +153,8 @@ impl Runtime {
             auth: Mutex::new(auth),
             containers: Mutex::new(BTreeMap::new()),
             ipam: OnceLock::new(),
+            network: OnceLock::new(),
+            network_init: Mutex::new(()),
         })
     }
 
@@ -224,17 +242,38 @@ impl Runtime {
             .count())
     }
 
-    /// The runtime's persistent address and port pools (opened on first use).
+    /// The runtime's persistent address and port pools, on the bridge's subnet: the network
+    /// manager's when it is set up; otherwise opened on the subnet the bridge has or would be
+    /// given (see [`crate::network::bridge::planned_address`]), without touching the host.
     pub fn ipam(&self) -> Result<&Ipam> {
+        if let Some(n) = self.network.get() {
+            return Ok(n.ipam());
+        }
         if let Some(i) = self.ipam.get() {
             return Ok(i);
         }
-        let subnet = self
-            .opts
-            .bridge_subnet
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SUBNET.to_string());
+        let mut nl = crate::network::netlink::Netlink::open()?;
+        let address = crate::network::bridge::planned_address(
+            &mut nl,
+            &self.opts.bridge_name,
+            self.opts.bridge_subnet.as_deref(),
+        )?;
+        let subnet = format!("{}/{}", address.ip(), address.prefix());
         let ipam = Ipam::open(&self.root.join("network"), &subnet, self.opts.port_range)?;
         Ok(self.ipam.get_or_init(|| ipam))
+    }
+
+    /// The network manager (set up on first use: the bridge, the pools, the iptables chains).
+    /// Containers with a network call it; `--network none` ones never do.
+    pub fn network(&self) -> Result<&NetworkManager> {
+        if let Some(n) = self.network.get() {
+            return Ok(n);
+        }
+        let _init = self.network_init.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = self.network.get() {
+            return Ok(n);
+        }
+        let mgr = NetworkManager::new(&self.root.join("network"), &self.opts)?;
+        Ok(self.network.get_or_init(|| mgr))
     }
 }
