@@ -70,6 +70,8 @@ impl Bridge {
         let link = match existing_bridge(nl, name)? {
             Some(l) => l,
             None => {
+                // Refuse a bad subnet before anything is made.
+                choose_subnet(nl, name, configured)?;
                 match nl.create_bridge(name) {
                     Ok(()) => logger.info(&format!("created bridge {name}")),
                     // Another runtime created it meanwhile: adopt it.

@@ -253,6 +253,7 @@ impl NetworkManager {
             let addr = Ipv4Network::new(p.ip, p.prefix)
                 .map_err(|e| Error::invalid(format!("invalid address {}: {e}", p.ip)))?;
             inner.add_ipv4_addr(eth0.index, CONTAINER_IFNAME, addr)?;
+            inner.set_up(eth0.index, CONTAINER_IFNAME)?;
             inner.add_default_route(p.gateway, eth0.index)?;
             self.iptables.add(&p.mappings)
         })();

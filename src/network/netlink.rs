@@ -253,12 +253,12 @@ impl Netlink {
     }
 
     /// Create a veth pair: `host` enslaved to bridge `master` and up, its peer `peer` created
-    /// directly inside the network namespace `ns` (and up there). `AlreadyExists` when `host`
-    /// (or `peer` in `ns`) is taken.
+    /// directly inside the network namespace `ns` (down). `AlreadyExists` when `host` (or
+    /// `peer` in `ns`) is taken.
     pub fn create_veth(&mut self, host: &str, master: u32, peer: &str, ns: &File) -> Result<()> {
+        // The peer cannot be created up: a veth end refuses to open (ENOTCONN) before the pair
+        // is linked, which happens after the peer is configured.
         let mut peer_msg = LinkMessage::default();
-        peer_msg.header.flags = LinkFlags::Up;
-        peer_msg.header.change_mask = LinkFlags::Up;
         peer_msg
             .attributes
             .push(LinkAttribute::IfName(peer.to_string()));
