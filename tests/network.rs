@@ -582,19 +582,21 @@ fn restart_keeps_running_mappings_once_and_never_reissues_held_values() {
     let f = NetFixture::new("restart");
     let c1 = StandIn::new();
     let c2 = StandIn::new();
+    let orphan = StandIn::new();
     let www = TempDir::new("www-restart");
     let (s1, s2, s3) = {
         let rt = f.runtime();
         let net = rt.network().unwrap();
         let s1 = net.allocate(&[spec(80)]).unwrap();
         let s2 = net.allocate(&[spec(80), spec(443)]).unwrap();
-        // A third container whose runtime died before it released anything.
+        // A third container that no longer counts as running, though its namespace lives on,
+        // and whose runtime died before it released anything.
         let s3 = net.allocate(&[spec(80)]).unwrap();
         net.attach(&c1.id, c1.pid(), &s1).unwrap();
         net.attach(&c2.id, c2.pid(), &s2).unwrap();
-        let gone = StandIn::new();
-        net.attach(&gone.id, gone.pid(), &s3).unwrap();
+        net.attach(&orphan.id, orphan.pid(), &s3).unwrap();
         assert_eq!(f.dnat_rules().len(), 4);
+        assert_eq!(f.bridge_ports().len(), 3);
         (s1, s2, s3)
     };
     // A duplicated jump, as a crash of an older runtime might leave.
@@ -646,6 +648,17 @@ fn restart_keeps_running_mappings_once_and_never_reissues_held_values() {
     ports.sort_unstable();
     assert_eq!(ports, want_ports);
     assert!(!ips.contains(&ip_of(&s3)));
+    // The orphan's veth is gone; the running ones' stay.
+    let mut want_veths = vec![
+        format!("veth{}", &c1.id[..11]),
+        format!("veth{}", &c2.id[..11]),
+    ];
+    want_veths.sort();
+    let mut veths = f.bridge_ports();
+    veths.sort();
+    assert_eq!(veths, want_veths);
+    let (_, links) = orphan.exec(&["ip", "-o", "link"]);
+    assert!(!links.contains("eth0"), "{links}");
 
     // New containers never get what the running ones hold.
     let mut fresh = Vec::new();

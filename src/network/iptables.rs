@@ -20,7 +20,7 @@
 
 use std::io::Write;
 use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 
 use ipnetwork::Ipv4Network;
 
@@ -56,8 +56,14 @@ pub struct Iptables {
     subnet: Ipv4Network,
 }
 
-/// Run a program with `input` on its standard input; its error output becomes the message.
-fn run(program: &str, args: &[&str], input: Option<&str>) -> Result<()> {
+/// A program started with its input written; [`Running::wait`] collects its verdict.
+pub struct Running {
+    child: Child,
+    what: String,
+}
+
+/// Start a program with `input` on its standard input.
+fn start(program: &str, args: &[&str], input: Option<&str>) -> Result<Running> {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .stdin(if input.is_some() {
@@ -75,32 +81,48 @@ fn run(program: &str, args: &[&str], input: Option<&str>) -> Result<()> {
         };
         Error::io(format_args!("running {program}{hint}"), e)
     })?;
+    let what = format!("{program} {}", args.join(" "));
     if let (Some(text), Some(mut stdin)) = (input, child.stdin.take()) {
-        stdin
-            .write_all(text.as_bytes())
-            .map_err(|e| Error::io(format_args!("writing to {program}"), e))?;
+        if let Err(e) = stdin.write_all(text.as_bytes()) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(Error::io(format_args!("writing to {what}"), e));
+        }
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| Error::io(format_args!("waiting for {program}"), e))?;
-    if out.status.success() {
-        return Ok(());
+    Ok(Running { child, what })
+}
+
+impl Running {
+    /// Wait for the program; a failure carries its error output.
+    fn wait(self) -> Result<()> {
+        let what = self.what;
+        let out = self
+            .child
+            .wait_with_output()
+            .map_err(|e| Error::io(format_args!("waiting for {what}"), e))?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = stderr.trim();
+        Err(Error::new(
+            ErrorKind::Io,
+            format!(
+                "{what} failed ({}): {}",
+                out.status,
+                if stderr.is_empty() {
+                    "no message"
+                } else {
+                    stderr
+                }
+            ),
+        ))
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let stderr = stderr.trim();
-    Err(Error::new(
-        ErrorKind::Io,
-        format!(
-            "{program} {} failed ({}): {}",
-            args.join(" "),
-            out.status,
-            if stderr.is_empty() {
-                "no message"
-            } else {
-                stderr
-            }
-        ),
-    ))
+}
+
+/// Run a program with `input` on its standard input; its error output becomes the message.
+fn run(program: &str, args: &[&str], input: Option<&str>) -> Result<()> {
+    start(program, args, input)?.wait()
 }
 
 fn iptables(args: &[&str]) -> Result<()> {
@@ -287,18 +309,29 @@ impl Iptables {
         restore(&script).map_err(|e| e.context("adding port mappings"))
     }
 
-    /// Remove the DNAT rules of `mappings`. One transaction when all exist; otherwise one by
-    /// one, skipping those already gone (so removing twice is harmless).
-    pub fn remove(&self, mappings: &[Mapping]) -> Result<()> {
+    /// Start removing the DNAT rules of `mappings` in one transaction, without waiting: the
+    /// kernel takes a while (an RCU grace period) to finish a deletion, which the caller can
+    /// overlap with other work. `None` when there is nothing to remove.
+    pub fn start_remove(&self, mappings: &[Mapping]) -> Result<Option<Running>> {
         if mappings.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let mut script = String::from("*nat\n");
         for m in mappings {
             script.push_str(&format!("-D {} {}\n", self.chain, m.rule()));
         }
         script.push_str("COMMIT\n");
-        if restore(&script).is_ok() {
+        start("iptables-restore", &["-w", "--noflush"], Some(&script)).map(Some)
+    }
+
+    /// Finish what [`Self::start_remove`] started. When the transaction failed (a rule was
+    /// already gone), remove the rules one by one, skipping those not there, so removing twice
+    /// is harmless.
+    pub fn finish_remove(&self, running: Option<Running>, mappings: &[Mapping]) -> Result<()> {
+        let Some(running) = running else {
+            return Ok(());
+        };
+        if running.wait().is_ok() {
             return Ok(());
         }
         for m in mappings {

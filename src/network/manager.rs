@@ -291,13 +291,18 @@ impl NetworkManager {
                 }
             }
         };
-        if let Some(p) = &parsed {
-            note(self.iptables.remove(&p.mappings));
-        }
+        // The rule deletion and the veth deletion each wait for the kernel (an RCU grace
+        // period, ~10-20 ms): run them side by side.
+        let mappings = parsed
+            .as_ref()
+            .map(|p| p.mappings.as_slice())
+            .unwrap_or(&[]);
+        let removing = self.iptables.start_remove(mappings);
         note(veth_name(container_id).and_then(|host| {
             Netlink::open()?.delete_link(&host)?;
             Ok(())
         }));
+        note(removing.and_then(|r| self.iptables.finish_remove(r, mappings)));
         note(
             self.ipam
                 .release(parsed.as_ref().map(|p| p.ip), &public_ports(settings)),
