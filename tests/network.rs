@@ -736,3 +736,53 @@ fn an_existing_bridge_keeps_its_address_and_bad_bridges_are_refused() {
     let (_, addrs) = sh("ip", &["-o", "-4", "addr", "show", "dev", &h.bridge]);
     assert!(!addrs.contains("inet"), "{addrs}");
 }
+
+#[test]
+fn a_failing_port_rule_leaves_no_veth_and_restore_repairs_the_chain() {
+    let f = NetFixture::new("rulefail");
+    let rt = f.runtime();
+    let net = rt.network().unwrap();
+    let c = StandIn::new();
+    // Someone removed the runtime's nat chain behind its back.
+    let c_name = f.chain.clone();
+    for builtin in ["PREROUTING", "OUTPUT"] {
+        sh(
+            "iptables",
+            &[
+                "-w",
+                "-t",
+                "nat",
+                "-D",
+                builtin,
+                "-m",
+                "addrtype",
+                "--dst-type",
+                "LOCAL",
+                "-j",
+                &c_name,
+            ],
+        );
+    }
+    let (ok, out) = sh("iptables", &["-w", "-t", "nat", "-X", &c_name]);
+    assert!(ok, "{out}");
+
+    let s = net.allocate(&[spec(80)]).unwrap();
+    let e = net.attach(&c.id, c.pid(), &s).unwrap_err();
+    assert!(e.message().contains("adding port mappings"), "{e}");
+    assert!(f.bridge_ports().is_empty(), "{:?}", f.bridge_ports());
+    let (_, links) = c.exec(&["ip", "-o", "link"]);
+    assert!(!links.contains("eth0"), "{links}");
+    // Releasing what the failed start allocated works although the chain is missing.
+    net.release(&c.id, &s).unwrap();
+    assert_eq!(net.ipam().held().unwrap(), (vec![], vec![]));
+
+    // Start-up repairs the chain and its jumps; the same container then attaches.
+    net.restore(&[]).unwrap();
+    assert_eq!(f.jumps(), f.jumps_once());
+    let s = net.allocate(&[spec(80)]).unwrap();
+    net.attach(&c.id, c.pid(), &s).unwrap();
+    assert_eq!(f.dnat_rules().len(), 1);
+    net.release(&c.id, &s).unwrap();
+    assert!(f.dnat_rules().is_empty());
+    assert_eq!(net.ipam().held().unwrap(), (vec![], vec![]));
+}
