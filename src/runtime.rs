@@ -12,14 +12,15 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ids;
 use crate::log::Logger;
-use crate::network::{Ipam, DEFAULT_PORT_RANGE};
+use crate::network::{Ipam, NetworkManager, DEFAULT_PORT_RANGE};
 use crate::tags::TagStore;
 
 /// v0.1.0's bridge name.
 pub const DEFAULT_BRIDGE: &str = "lxcbr0";
 /// v0.1.0's nat chain.
 pub const DEFAULT_CHAIN: &str = "DOCKER";
-/// The subnet used for the bridge when none is configured (lxc's default for `lxcbr0`).
+/// The subnet tried first for a new bridge when none is configured (lxc's default for
+/// `lxcbr0`); when a host route overlaps it, another private subnet is chosen.
 pub const DEFAULT_SUBNET: &str = "10.0.3.1/24";
 
 /// Folders a modern Docker engine keeps in its root; finding one means the root is not ours.
@@ -44,9 +45,16 @@ const FOREIGN_MARKERS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct RuntimeOptions {
     pub bridge_name: String,
-    /// `GATEWAY/PREFIX` for the bridge; `None`: the bridge's own, or [`DEFAULT_SUBNET`].
+    /// `GATEWAY/PREFIX` for the bridge; `None`: the bridge's own, or a free private subnet
+    /// ([`DEFAULT_SUBNET`] first).
     pub bridge_subnet: Option<String>,
+    /// The nat chain of the port mappings (the runtime also makes `CHAIN-POST` and
+    /// `CHAIN-FWD`); at most 23 characters.
     pub iptables_chain: String,
+    /// Set `net.ipv4.ip_forward=1` when the network is set up and it is 0, so containers reach
+    /// other networks (docker's `--ip-forward`). Not needed for traffic between the host and its
+    /// containers or among containers.
+    pub ip_forward: bool,
     /// The `docker-init` helper; `None`: found next to the library or program.
     pub init_path: Option<PathBuf>,
     pub port_range: (u16, u16),
@@ -59,6 +67,7 @@ impl Default for RuntimeOptions {
             bridge_name: DEFAULT_BRIDGE.to_string(),
             bridge_subnet: None,
             iptables_chain: DEFAULT_CHAIN.to_string(),
+            ip_forward: true,
             init_path: None,
             port_range: DEFAULT_PORT_RANGE,
             logger: Logger::default(),
@@ -76,6 +85,8 @@ pub struct Runtime {
     containers: RwLock<BTreeMap<String, Arc<Container>>>,
     ipam: OnceLock<Ipam>,
     monitor: OnceLock<Monitor>,
+    network: OnceLock<Arc<NetworkManager>>,
+    network_init: Mutex<()>,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -102,9 +113,14 @@ fn check_name(what: &str, value: &str, max: usize) -> Result<()> {
 impl Runtime {
     /// Create (or open) the runtime rooted at `root`.
     pub fn new(root: &Path, opts: RuntimeOptions) -> Result<Runtime> {
-        // Interface names are at most 15 bytes; iptables chain names at most 28.
+        // Interface names are at most 15 bytes; iptables chain names at most 28, and the
+        // runtime's own chains add a suffix to the name.
         check_name("bridge name", &opts.bridge_name, 15)?;
-        check_name("iptables chain name", &opts.iptables_chain, 28)?;
+        check_name(
+            "iptables chain name",
+            &opts.iptables_chain,
+            crate::network::iptables::MAX_CHAIN_LEN,
+        )?;
         if let Some(s) = &opts.bridge_subnet {
             crate::network::alloc::parse_subnet(s)?;
         }
@@ -146,6 +162,8 @@ impl Runtime {
             containers: RwLock::new(BTreeMap::new()),
             ipam: OnceLock::new(),
             monitor: OnceLock::new(),
+            network: OnceLock::new(),
+            network_init: Mutex::new(()),
         })
     }
 
@@ -182,6 +200,8 @@ impl Runtime {
         let dir = self.root.join("containers");
         let entries = std::fs::read_dir(&dir).map_err(|e| Error::io_path("reading", &dir, e))?;
         let mounts = crate::mount::mount_points()?;
+        let mut alive = Vec::new();
+        let mut networked = false;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io_path("reading", &dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -212,16 +232,32 @@ impl Runtime {
                 }
             };
             let c = self.register(Container::new(rec, entry.path()));
+            networked |= c.has_network();
             match c.reconcile(&mounts, self.logger()) {
-                Ok(Some(pidfd)) => {
-                    let reap = Reap::File(c.dir().join("exit-status"));
-                    self.monitor()?.watch_exit(c, pidfd, reap);
-                }
+                Ok(Some(pidfd)) => alive.push((c, pidfd)),
                 Ok(None) => {}
                 Err(e) => self
                     .logger()
                     .warn(&format!("container {name}: reconciling its state: {e}")),
             }
+        }
+        // The network: the chain rebuilt with the mappings of the running containers, the
+        // pools holding exactly what they hold. Only set up when a container had a network.
+        if networked || self.network.get().is_some() {
+            let net = self.network()?;
+            for (c, _) in &alive {
+                c.adopt_network(net);
+            }
+            let running: Vec<(String, crate::container::NetworkSettings)> = self
+                .read_containers()
+                .values()
+                .filter_map(|c| c.running_network().map(|s| (c.id.clone(), s)))
+                .collect();
+            net.restore(&running)?;
+        }
+        for (c, pidfd) in alive {
+            let reap = Reap::File(c.dir().join("exit-status"));
+            self.monitor()?.watch_exit(c, pidfd, reap);
         }
         Ok(self.read_containers().len())
     }
@@ -377,18 +413,39 @@ impl Runtime {
             .ok_or_else(|| Error::not_found(format!("no such image: {name}")))
     }
 
-    /// The runtime's persistent address and port pools (opened on first use).
+    /// The runtime's persistent address and port pools, on the bridge's subnet: the network
+    /// manager's when it is set up; otherwise opened on the subnet the bridge has or would be
+    /// given (see [`crate::network::bridge::planned_address`]), without touching the host.
     pub fn ipam(&self) -> Result<&Ipam> {
+        if let Some(n) = self.network.get() {
+            return Ok(n.ipam());
+        }
         if let Some(i) = self.ipam.get() {
             return Ok(i);
         }
-        let subnet = self
-            .opts
-            .bridge_subnet
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SUBNET.to_string());
+        let mut nl = crate::network::netlink::Netlink::open()?;
+        let address = crate::network::bridge::planned_address(
+            &mut nl,
+            &self.opts.bridge_name,
+            self.opts.bridge_subnet.as_deref(),
+        )?;
+        let subnet = format!("{}/{}", address.ip(), address.prefix());
         let ipam = Ipam::open(&self.root.join("network"), &subnet, self.opts.port_range)?;
         Ok(self.ipam.get_or_init(|| ipam))
+    }
+
+    /// The network manager (set up on first use: the bridge, the pools, the iptables chains).
+    /// Containers with a network call it; `--network none` ones never do.
+    pub fn network(&self) -> Result<&Arc<NetworkManager>> {
+        if let Some(n) = self.network.get() {
+            return Ok(n);
+        }
+        let _init = self.network_init.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = self.network.get() {
+            return Ok(n);
+        }
+        let mgr = Arc::new(NetworkManager::new(&self.root.join("network"), &self.opts)?);
+        Ok(self.network.get_or_init(|| mgr))
     }
 }
 

@@ -584,6 +584,30 @@ pub fn inspect(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     Ok(0)
 }
 
+pub fn port(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "port",
+        "CONTAINER PRIVATE_PORT",
+        "Lookup the public-facing port which is NAT-ed to PRIVATE_PORT",
+    );
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 2)?;
+    let c = rt.container(&p.args[0])?;
+    let private = p.args[1].trim_end_matches("/tcp");
+    match c.record().network_settings.port_mapping.get(private) {
+        Some(public) => {
+            io.out(&format!("{public}\n"))?;
+            Ok(0)
+        }
+        None => Err(Error::not_found(format!(
+            "no public port is mapped to private port {private} of container {}",
+            p.args[0]
+        ))),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

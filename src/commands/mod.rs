@@ -120,6 +120,11 @@ pub static COMMANDS: &[Command] = &[
         handler: containers::logs,
     },
     Command {
+        name: "port",
+        description: "Lookup the public-facing port which is NAT-ed to PRIVATE_PORT",
+        handler: containers::port,
+    },
+    Command {
         name: "ps",
         description: "List containers",
         handler: containers::ps,

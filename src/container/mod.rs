@@ -22,6 +22,7 @@ pub use start::{start, StartOptions};
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
 use crate::log::Logger;
+use crate::network::NetworkManager;
 
 /// What only exists while the container runs under this process.
 pub(crate) struct Live {
@@ -34,6 +35,8 @@ pub(crate) struct Live {
     /// Signalled once the container has ended and been cleaned up.
     exited: Arc<Event>,
     cgroup: Option<Cgroup>,
+    /// The network manager holding the container's address and ports.
+    network: Option<Arc<NetworkManager>>,
 }
 
 struct Inner {
@@ -41,6 +44,8 @@ struct Inner {
     live: Option<Live>,
     /// Set while `start` runs, so concurrent starts and removals refuse.
     busy: bool,
+    /// Set while the network of the last run is released (after the exit is announced).
+    releasing: bool,
     removed: bool,
 }
 
@@ -85,6 +90,7 @@ impl Container {
                 rec,
                 live: None,
                 busy: false,
+                releasing: false,
                 removed: false,
             }),
             changed: Condvar::new(),
@@ -173,30 +179,62 @@ impl Container {
     }
 
     /// Called by the monitor when the container's helper has exited with `status`: release
-    /// what the run held, record the exit code, wake everyone waiting.
-    pub(crate) fn exited(&self, status: i32, logger: &Logger) {
+    /// what the run held, record the exit code, wake everyone waiting. The network is given
+    /// back after the exit is announced (the kernel takes a while to delete links and rules),
+    /// and a new start of this container waits for it.
+    pub(crate) fn exited(self: &Arc<Self>, status: i32, logger: &Logger) {
         let mut inner = self.lock();
         let live = inner.live.take();
-        let rootfs = self.rootfs();
-        if let Err(e) = crate::mount::unmount(&rootfs) {
+        if let Err(e) = crate::mount::unmount(&self.rootfs()) {
             logger.warn(&format!("container {}: {e}", self.id));
         }
         if let Some(cg) = live.as_ref().and_then(|l| l.cgroup.as_ref()) {
             cg.remove();
         }
-        inner.rec.state.running = false;
-        inner.rec.state.pid = 0;
-        inner.rec.state.exit_code = status;
-        inner.rec.state.monitor_pid = 0;
-        inner.rec.state.monitor_start_time = 0;
+        let network = live.as_ref().and_then(|l| l.network.clone());
+        let settings = std::mem::take(&mut inner.rec.network_settings);
+        inner.releasing = network.is_some() && !settings.ip_address.is_empty();
+        let st = &mut inner.rec.state;
+        st.running = false;
+        st.pid = 0;
+        st.exit_code = status;
+        st.monitor_pid = 0;
+        st.monitor_start_time = 0;
         if let Err(e) = self.save(&inner) {
             logger.error(&format!("container {}: saving its state: {e}", self.id));
         }
         if let Some(l) = live {
             l.exited.signal();
         }
+        let releasing = inner.releasing;
         drop(inner);
         self.changed.notify_all();
+        if let (true, Some(net)) = (releasing, network) {
+            let (me, logger) = (self.clone(), logger.clone());
+            let spawned = std::thread::Builder::new()
+                .name("docker-release".into())
+                .spawn(move || me.release_network(&net, &settings, &logger));
+            if spawned.is_err() {
+                self.lock().releasing = false;
+                self.changed.notify_all();
+            }
+        }
+    }
+
+    fn release_network(&self, net: &NetworkManager, settings: &NetworkSettings, logger: &Logger) {
+        if let Err(e) = net.release(&self.id, settings) {
+            logger.warn(&e.to_string());
+        }
+        self.lock().releasing = false;
+        self.changed.notify_all();
+    }
+
+    /// Wait while the network of the previous run is being released.
+    fn wait_released<'a>(&'a self, mut inner: MutexGuard<'a, Inner>) -> MutexGuard<'a, Inner> {
+        while inner.releasing {
+            inner = self.changed.wait(inner).unwrap_or_else(|e| e.into_inner());
+        }
+        inner
     }
 
     /// Block until the container is not running; returns its exit code.
@@ -288,7 +326,7 @@ impl Container {
 
     /// Mark the container removed (refusing when it runs or starts) and delete its folder.
     pub(crate) fn destroy(&self) -> Result<()> {
-        let mut inner = self.lock();
+        let mut inner = self.wait_released(self.lock());
         if inner.rec.state.running || inner.busy {
             return Err(Error::in_use(format!(
                 "container {} is running: stop it first or use -f",
@@ -307,8 +345,9 @@ impl Container {
 
     /// After a restart: make the record agree with what is there. A `Running` record whose
     /// helper is gone becomes stopped (its exit code from the helper's file when it wrote
-    /// one); a leftover mount is removed. Returns the helper's pidfd when it still runs, to be
-    /// watched again.
+    /// one); a leftover mount is removed; a stopped container's network settings are cleared
+    /// (the network manager's restore frees what no running container holds). Returns the
+    /// helper's pidfd when it still runs, to be watched again.
     pub(crate) fn reconcile(
         &self,
         mounts: &HashSet<PathBuf>,
@@ -329,32 +368,64 @@ impl Container {
                             pty: None,
                             exited: Arc::new(Event::new()?),
                             cgroup: Cgroup::of(&self.id).ok().filter(|c| c.path().exists()),
+                            network: None,
                         });
                         return Ok(Some(fd));
                     }
                 }
             }
         }
+        let mut changed = false;
         if state.running {
             let code = monitor::read_exit_file(&self.exit_file()).unwrap_or(-1);
             logger.info(&format!(
                 "container {} stopped while no runtime watched it (exit code {code})",
                 crate::ids::short(&self.id)
             ));
-            inner.rec.state.running = false;
-            inner.rec.state.pid = 0;
-            inner.rec.state.exit_code = code;
-            inner.rec.state.monitor_pid = 0;
-            inner.rec.state.monitor_start_time = 0;
+            let st = &mut inner.rec.state;
+            st.running = false;
+            st.pid = 0;
+            st.exit_code = code;
+            st.monitor_pid = 0;
+            st.monitor_start_time = 0;
             if let Ok(cg) = Cgroup::of(&self.id) {
                 cg.remove();
             }
+            changed = true;
+        }
+        if inner.rec.network_settings != NetworkSettings::default() {
+            inner.rec.network_settings = NetworkSettings::default();
+            changed = true;
+        }
+        if changed {
             self.save(&inner)?;
         }
         if mounts.contains(&self.rootfs()) {
             crate::mount::unmount(&self.rootfs())?;
         }
         Ok(None)
+    }
+
+    /// Hand a restored running container the manager that will release its network when it
+    /// stops.
+    pub(crate) fn adopt_network(&self, net: &Arc<NetworkManager>) {
+        let mut inner = self.lock();
+        let has = !inner.rec.network_settings.ip_address.is_empty();
+        if let (true, Some(live)) = (has, inner.live.as_mut()) {
+            live.network = Some(net.clone());
+        }
+    }
+
+    /// The network settings of a running container that has a network.
+    pub(crate) fn running_network(&self) -> Option<NetworkSettings> {
+        let inner = self.lock();
+        let s = &inner.rec.network_settings;
+        (inner.rec.state.running && !s.ip_address.is_empty()).then(|| s.clone())
+    }
+
+    /// Whether the record holds network settings (a running container with a network).
+    pub(crate) fn has_network(&self) -> bool {
+        !self.lock().rec.network_settings.ip_address.is_empty()
     }
 }
 

@@ -20,6 +20,7 @@ use super::{pidfd_open, process_start_time, set_window_size, stream, Container, 
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
 use crate::ids;
+use crate::network::{parse_port_spec, NetworkManager};
 use crate::runtime::Runtime;
 use crate::spawn::protocol::{self, InitConfig, Message, INIT_SOCKET_FD, PROTOCOL_VERSION};
 
@@ -189,7 +190,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 
 /// Start a registered container.
 pub fn start(rt: &Runtime, c: &Arc<Container>, opts: &StartOptions) -> Result<()> {
-    let mut inner = c.lock();
+    let mut inner = c.wait_released(c.lock());
     if inner.removed {
         return Err(Error::not_found(format!("no such container: {}", c.id)));
     }
@@ -234,6 +235,18 @@ fn start_locked(
         Ok(()) => Ok(()),
         Err(e) => {
             undo.run();
+            if let (Some(net), false) = (
+                undo_network(rt, inner),
+                inner.rec.network_settings.ip_address.is_empty(),
+            ) {
+                if let Err(r) = net.release(&c.id, &inner.rec.network_settings) {
+                    rt.logger().warn(&r.to_string());
+                }
+                inner.rec.network_settings = NetworkSettings::default();
+                if let Err(save) = c.save(inner) {
+                    rt.logger().error(&format!("container {}: {save}", c.id));
+                }
+            }
             let st = &mut inner.rec.state;
             if st.running {
                 st.running = false;
@@ -247,6 +260,15 @@ fn start_locked(
             }
             Err(e)
         }
+    }
+}
+
+/// The network manager that allocated for this start, if any.
+fn undo_network<'a>(rt: &'a Runtime, inner: &Inner) -> Option<&'a Arc<NetworkManager>> {
+    if inner.rec.config.network_disabled {
+        None
+    } else {
+        rt.network().ok()
     }
 }
 
@@ -280,6 +302,23 @@ fn start_steps(
             rec.config.memory_swap,
         )?);
     }
+
+    // The network is allocated and recorded before anything uses it.
+    let network = if rec.config.network_disabled {
+        None
+    } else {
+        let specs = rec
+            .config
+            .ports
+            .iter()
+            .map(|p| parse_port_spec(p))
+            .collect::<Result<Vec<_>>>()?;
+        let net = rt.network()?.clone();
+        inner.rec.network_settings = net.allocate(&specs)?;
+        c.save(inner)?;
+        Some(net)
+    };
+    let settings = inner.rec.network_settings.clone();
 
     let hostname = if rec.config.hostname.is_empty() {
         ids::short(&c.id).to_string()
@@ -382,7 +421,11 @@ fn start_steps(
     drop(child_sock);
     let shim_pid = child.id() as i32;
 
-    let talk = converse(c, inner, &sock, &cfg, shim_pid, undo, opts);
+    let attach_net = |pid: i32| match &network {
+        Some(net) => net.attach(&c.id, pid, &settings),
+        None => Ok(()),
+    };
+    let talk = converse(c, inner, &sock, &cfg, shim_pid, undo, opts, attach_net);
     let pty = match talk {
         Ok(pty) => pty,
         Err(e) => {
@@ -410,6 +453,7 @@ fn start_steps(
         pty,
         exited: Arc::new(Event::new()?),
         cgroup: undo.cgroup.take(),
+        network,
     });
     undo.mounted = None;
     rt.monitor()?.watch_exit(c.clone(), shim_fd, Reap::Child);
@@ -436,7 +480,9 @@ fn recv(sock: &UnixStream, what: &str) -> Result<(Message, Option<OwnedFd>)> {
     expect(m, what)
 }
 
-/// The steps of the protocol; returns the terminal master when one was made.
+/// The steps of the protocol; returns the terminal master when one was made. `attach_net`
+/// sets up the network of the container's process.
+#[allow(clippy::too_many_arguments)]
 fn converse(
     c: &Arc<Container>,
     inner: &mut Inner,
@@ -445,6 +491,7 @@ fn converse(
     shim_pid: i32,
     undo: &Undo,
     opts: &StartOptions,
+    attach_net: impl FnOnce(i32) -> Result<()>,
 ) -> Result<Option<File>> {
     let send = |m: &Message| {
         protocol::send(sock.as_fd(), m, None).map_err(|e| Error::io("talking to docker-init", e))
@@ -470,6 +517,7 @@ fn converse(
     if let Some(cg) = &undo.cgroup {
         cg.add(pid)?;
     }
+    attach_net(pid)?;
     // Journal: the record says running, with the processes to find again, before the program
     // is let go.
     let st = &mut inner.rec.state;

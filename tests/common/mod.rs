@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests: temporary roots that clean up after themselves.
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -123,41 +125,41 @@ pub mod cli {
     }
 }
 
-/// A runtime on a temporary root with a `busybox` image made from the host's busybox-static.
+/// A runtime on a temporary root with a `busybox` image made from the host's busybox-static,
+/// its own bridge, subnet, iptables chains and port range (see [`net::NetFixture`]).
 pub struct Fixture {
     pub rt: docker_runtime::Runtime,
-    pub dir: TempDir,
+    pub net: net::NetFixture,
     pub image: String,
 }
 
 impl Fixture {
     pub fn new(tag: &str) -> Fixture {
-        Self::with_options(tag, docker_runtime::RuntimeOptions::default())
-    }
-
-    pub fn with_options(tag: &str, mut opts: docker_runtime::RuntimeOptions) -> Fixture {
-        let dir = TempDir::new(tag);
-        let root = dir.join("root");
-        if opts.init_path.is_none() {
-            opts.init_path = Some(PathBuf::from(env!("CARGO_BIN_EXE_docker-init")));
-        }
-        let rt = docker_runtime::Runtime::new(&root, opts).unwrap();
+        let net = net::NetFixture::new(tag);
+        let root = net.root.join("root");
+        let rt = docker_runtime::Runtime::new(&root, Self::options_of(&net)).unwrap();
         let image = make_busybox_image(&root);
         rt.tags().set("busybox", "latest", &image, true).unwrap();
-        Fixture { rt, dir, image }
+        Fixture { rt, net, image }
+    }
+
+    fn options_of(net: &net::NetFixture) -> docker_runtime::RuntimeOptions {
+        let mut opts = net.options();
+        opts.init_path = Some(PathBuf::from(env!("CARGO_BIN_EXE_docker-init")));
+        opts
+    }
+
+    pub fn options(&self) -> docker_runtime::RuntimeOptions {
+        Self::options_of(&self.net)
     }
 
     pub fn root(&self) -> PathBuf {
-        self.dir.join("root")
+        self.net.root.join("root")
     }
 
     /// A new runtime on the same root (as after a restart), restored.
     pub fn reopen(&self) -> docker_runtime::Runtime {
-        let opts = docker_runtime::RuntimeOptions {
-            init_path: Some(PathBuf::from(env!("CARGO_BIN_EXE_docker-init"))),
-            ..Default::default()
-        };
-        let rt = docker_runtime::Runtime::new(&self.root(), opts).unwrap();
+        let rt = docker_runtime::Runtime::new(&self.root(), self.options()).unwrap();
         rt.restore().unwrap();
         rt
     }
@@ -165,9 +167,11 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
-        // Stop whatever a failed test left running, and unmount, before the folder goes.
+        // Remove whatever a failed test left running (releasing its network) before the
+        // bridge, the chains and the folder go.
         for c in self.rt.containers() {
             let _ = c.kill();
+            let _ = self.rt.remove_container(&c);
             let _ = docker_runtime::mount::unmount(&c.rootfs());
         }
     }
