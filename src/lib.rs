@@ -15,6 +15,7 @@ pub mod log;
 pub mod network;
 pub mod reference;
 pub mod runtime;
+pub mod server;
 pub mod tags;
 pub mod term;
 
