@@ -148,12 +148,42 @@ fn read_request_line(
     }
 }
 
+/// How long, and for how many bytes, a finished connection waits for the client to close.
+const LINGER_TIME: Duration = Duration::from_secs(1);
+const LINGER_BYTES: usize = 1 << 20;
+
+/// End the connection gently: send the end of the output, then read and drop what the client
+/// still sends (stdin the command did not read) until it closes, for a bounded time and
+/// amount. Closing a socket with unread input makes the kernel reset the connection, and the
+/// client would see `connection reset` instead of the end of its output.
+fn linger_close(sock: &Stream) {
+    if sock.shutdown(Shutdown::Write).is_err() {
+        return;
+    }
+    let deadline = Instant::now() + LINGER_TIME;
+    let mut scratch = [0u8; 16 * 1024];
+    let mut dropped = 0;
+    while dropped < LINGER_BYTES {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || sock.set_read_timeout(Some(left)).is_err() {
+            break;
+        }
+        match (&*sock).read(&mut scratch) {
+            Ok(0) => break,
+            Ok(n) => dropped += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let _ = sock.shutdown(Shutdown::Both);
+}
+
 /// Best effort: tell a client what went wrong before the command could run, in v0.1.0's
 /// words (`Error: ...`), raw, since the request may not even say which framing it wants.
 fn refuse(sock: &Stream, msg: &str) {
     let _ = sock.set_write_timeout(Some(Duration::from_secs(1)));
     let _ = (&*sock).write_all(format!("Error: {msg}\n").as_bytes());
-    let _ = sock.shutdown(Shutdown::Both);
+    linger_close(sock);
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
@@ -171,13 +201,16 @@ pub enum Outcome {
     Ran { status: i32, client_gone: bool },
 }
 
-/// Serve one connection to its end. `id` names it in log lines.
+/// Serve one connection to its end. `id` names it in log lines; `starting` is called once the
+/// request is read and the command is about to run (until then a stopping daemon may simply
+/// drop the connection).
 pub fn serve(
     id: u64,
     sock: Stream,
     exec: &dyn Executor,
     cfg: &ConnectionConfig,
     logger: &Logger,
+    starting: &dyn Fn(),
 ) -> Outcome {
     let started = Instant::now();
     let line = match read_request_line(&sock, cfg.max_request_line, cfg.request_timeout) {
@@ -202,6 +235,7 @@ pub fn serve(
             return Outcome::Refused(msg);
         }
     };
+    starting();
     if let Err(e) = sock.set_read_timeout(None) {
         let msg = format!("setting up the connection: {e}");
         refuse(&sock, &msg);
@@ -284,7 +318,11 @@ fn run(
             frame.extend_from_slice(&status.to_be_bytes());
             pump.send(&frame);
         }
-        let _ = sock.shutdown(Shutdown::Both);
+        if pump.gone {
+            let _ = sock.shutdown(Shutdown::Both);
+        } else {
+            linger_close(sock);
+        }
         Ok(Outcome::Ran {
             status,
             client_gone: pump.gone,

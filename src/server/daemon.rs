@@ -101,14 +101,32 @@ impl StopSignals {
     }
 }
 
+/// A connection being served: its socket, and whether its command is running (until then it
+/// is only reading its request).
+struct Conn {
+    sock: Stream,
+    running: bool,
+}
+
 /// Connections being served, so a stop can wait for them or cancel them.
 #[derive(Default)]
 struct Active {
-    conns: Mutex<HashMap<u64, Stream>>,
+    conns: Mutex<HashMap<u64, Conn>>,
     changed: Condvar,
 }
 
 impl Active {
+    fn set_running(&self, id: u64) {
+        if let Some(c) = self
+            .conns
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(&id)
+        {
+            c.running = true;
+        }
+    }
+
     fn remove(&self, id: u64) {
         self.conns
             .lock()
@@ -135,15 +153,17 @@ impl Active {
         g.len()
     }
 
-    /// Cancel every connection: shut its socket both ways.
-    fn cancel_all(&self) {
-        for s in self
+    /// Cancel connections (all, or those still reading their request): shut their sockets
+    /// both ways, so reads see the end and writes fail.
+    fn cancel(&self, running_too: bool) {
+        for c in self
             .conns
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .values()
+            .filter(|c| running_too || !c.running)
         {
-            let _ = s.shutdown(Shutdown::Both);
+            let _ = c.sock.shutdown(Shutdown::Both);
         }
     }
 }
@@ -213,13 +233,15 @@ pub fn serve(
         "{}: stopped accepting on {n} listener(s)",
         signal.map_or("stopping".to_string(), |s| format!("received {s}"))
     ));
+    // A connection still sending its request has no command to finish: drop it now.
+    active.cancel(false);
     let mut left = active.wait_empty(cfg.stop_grace);
     if left > 0 {
         logger.warn(&format!(
             "cancelling {left} command(s) still running after {} s",
             cfg.stop_grace.as_secs_f64()
         ));
-        active.cancel_all();
+        active.cancel(true);
         left = active.wait_empty(cfg.cancel_grace);
     }
     Stopped {
@@ -262,7 +284,13 @@ fn start_connection(
             );
             return;
         }
-        conns.insert(id, handle);
+        conns.insert(
+            id,
+            Conn {
+                sock: handle,
+                running: false,
+            },
+        );
     }
     let (exec, active2, logger2, ccfg) = (
         Arc::clone(exec),
@@ -273,7 +301,9 @@ fn start_connection(
     let spawned = std::thread::Builder::new()
         .name(format!("conn-{id}"))
         .spawn(move || {
-            connection::serve(id, sock, &*exec, &ccfg, &logger2);
+            connection::serve(id, sock, &*exec, &ccfg, &logger2, &|| {
+                active2.set_running(id)
+            });
             active2.remove(id);
         });
     if let Err(e) = spawned {
