@@ -438,3 +438,195 @@ impl Pump<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fs::File;
+    use std::os::unix::net::UnixStream;
+    use std::sync::Mutex;
+
+    /// An executor made of a closure.
+    struct FnExec<F>(F);
+
+    impl<F: Fn(Call<'_>) -> std::result::Result<i32, String> + Send + Sync> Executor for FnExec<F> {
+        fn call(&self, call: Call<'_>) -> std::result::Result<i32, String> {
+            (self.0)(call)
+        }
+    }
+
+    fn file(fd: BorrowedFd<'_>) -> File {
+        File::from(fd.try_clone_to_owned().unwrap())
+    }
+
+    /// Serve one connection on a socketpair in a thread; returns the client end and the
+    /// thread's outcome handle.
+    fn serve_pair(exec: impl Executor + 'static) -> (UnixStream, std::thread::JoinHandle<Outcome>) {
+        let (client, server) = UnixStream::pair().unwrap();
+        let h = std::thread::spawn(move || {
+            serve(
+                1,
+                Stream::Unix(server),
+                &exec,
+                &ConnectionConfig::default(),
+                &Logger::stderr(crate::log::Level::Error),
+                &|| {},
+            )
+        });
+        (client, h)
+    }
+
+    fn frames(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut v = Vec::new();
+        while !b.is_empty() {
+            let len = u32::from_be_bytes(b[4..8].try_into().unwrap()) as usize;
+            v.push((b[0], b[8..8 + len].to_vec()));
+            b = &b[8 + len..];
+        }
+        v
+    }
+
+    #[test]
+    fn framed_run_gets_args_tty_stdin_and_returns_frames_then_status() {
+        let seen = std::sync::Arc::new(Mutex::new(None));
+        let seen2 = seen.clone();
+        let (mut c, h) = serve_pair(FnExec(move |call: Call<'_>| {
+            let mut input = String::new();
+            file(call.stdin).read_to_string(&mut input).unwrap();
+            *seen2.lock().unwrap() = Some((call.args.to_vec(), call.tty_size, input));
+            file(call.stdout).write_all(b"out").unwrap();
+            file(call.stderr).write_all(b"err").unwrap();
+            Ok(5)
+        }));
+        let opts = protocol::RequestOptions {
+            tty_size: Some((24, 80)),
+        };
+        c.write_all(&protocol::encode_framed_request(&["run".into()], &opts))
+            .unwrap();
+        c.write_all(b"line 1\nline 2").unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let mut b = Vec::new();
+        c.read_to_end(&mut b).unwrap();
+        let mut f = frames(&b);
+        assert_eq!(f.pop().unwrap(), (3, 5i32.to_be_bytes().to_vec()));
+        f.sort();
+        assert_eq!(f, vec![(1, b"out".to_vec()), (2, b"err".to_vec())]);
+        assert_eq!(
+            h.join().unwrap(),
+            Outcome::Ran {
+                status: 5,
+                client_gone: false
+            }
+        );
+        assert_eq!(
+            seen.lock().unwrap().take().unwrap(),
+            (
+                vec!["run".to_string()],
+                Some((24, 80)),
+                "line 1\nline 2".to_string()
+            )
+        );
+    }
+
+    #[test]
+    fn plain_run_mixes_stdout_and_stderr_raw() {
+        let (mut c, h) = serve_pair(FnExec(|call: Call<'_>| {
+            file(call.stdout).write_all(b"a\n").unwrap();
+            file(call.stderr).write_all(b"Error: b\n").unwrap();
+            Ok(1)
+        }));
+        c.write_all(b"[\"x\"]\n").unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let mut b = String::new();
+        c.read_to_string(&mut b).unwrap();
+        assert!(b == "a\nError: b\n" || b == "Error: b\na\n", "{b:?}");
+        assert!(matches!(h.join().unwrap(), Outcome::Ran { status: 1, .. }));
+    }
+
+    #[test]
+    fn a_client_leaving_mid_command_gives_the_command_epipe() {
+        let (mut c, h) = serve_pair(FnExec(|call: Call<'_>| {
+            let mut out = file(call.stdout);
+            let chunk = vec![b'x'; 64 * 1024];
+            // Writes until the client is gone; then the write fails instead of blocking.
+            loop {
+                if let Err(e) = out.write_all(&chunk) {
+                    assert_eq!(e.kind(), io::ErrorKind::BrokenPipe);
+                    return Ok(141);
+                }
+            }
+        }));
+        c.write_all(&protocol::encode_framed_request(
+            &["logs".into()],
+            &Default::default(),
+        ))
+        .unwrap();
+        let mut first = [0u8; 8];
+        c.read_exact(&mut first).unwrap();
+        assert_eq!(first[0], 1, "output started");
+        drop(c);
+        assert_eq!(
+            h.join().unwrap(),
+            Outcome::Ran {
+                status: 141,
+                client_gone: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_client_leaving_a_silent_command_ends_its_stdin() {
+        let (mut c, h) = serve_pair(FnExec(|call: Call<'_>| {
+            // An attached command that only reads: the client's departure is its stdin's end.
+            let mut sink = Vec::new();
+            file(call.stdin).read_to_end(&mut sink).unwrap();
+            Ok(0)
+        }));
+        c.write_all(&protocol::encode_framed_request(
+            &["attach".into()],
+            &Default::default(),
+        ))
+        .unwrap();
+        c.write_all(b"typed").unwrap();
+        drop(c);
+        assert!(matches!(h.join().unwrap(), Outcome::Ran { status: 0, .. }));
+    }
+
+    #[test]
+    fn an_executor_error_is_shown_as_error_with_status_1() {
+        let (mut c, h) = serve_pair(FnExec(|_: Call<'_>| Err("no runtime".to_string())));
+        c.write_all(&protocol::encode_framed_request(&[], &Default::default()))
+            .unwrap();
+        c.shutdown(Shutdown::Write).unwrap();
+        let mut b = Vec::new();
+        c.read_to_end(&mut b).unwrap();
+        assert_eq!(
+            frames(&b),
+            vec![
+                (2, b"Error: no runtime\n".to_vec()),
+                (3, 1i32.to_be_bytes().to_vec())
+            ]
+        );
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn the_request_line_is_read_without_eating_stdin() {
+        let (mut c, s) = UnixStream::pair().unwrap();
+        let s = Stream::Unix(s);
+        c.write_all(b"[\"a\"]\nSTDIN").unwrap();
+        let line = read_request_line(&s, 100, Duration::from_secs(5))
+            .unwrap()
+            .unwrap();
+        assert_eq!(line, b"[\"a\"]");
+        let mut rest = [0u8; 5];
+        (&s).read_exact(&mut rest).unwrap();
+        assert_eq!(&rest, b"STDIN");
+        // Too long: refused once the limit is passed.
+        c.write_all(&[b'x'; 300]).unwrap();
+        assert!(matches!(
+            read_request_line(&s, 100, Duration::from_secs(5)),
+            Err(LineError::TooLong(100))
+        ));
+    }
+}

@@ -169,7 +169,7 @@ mod tests {
         let e = RootLock::acquire(&d, true).unwrap_err();
         assert!(
             e.message()
-                .contains(&format!("another daemon (pid {})", std::process::id())),
+                .contains(&format!("another daemon (pid {},", std::process::id())),
             "{e}"
         );
         assert!(RootLock::acquire(&d, false).is_err());
