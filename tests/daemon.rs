@@ -764,6 +764,15 @@ fn global_usage_and_bad_global_flags() {
     let out = client(&["-H", "unix:///a", "-H", "unix:///b"], &["version"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("give -H once"), "{out:?}");
+    let dir = TempDir::new("twice");
+    let sock = format!("unix://{}", dir.join("s.sock").display());
+    let out = Command::new(DOCKER)
+        .args(["-d", "-H", &sock, "-H", &sock, "-g"])
+        .arg(dir.join("root"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("is given twice"), "{out:?}");
     let out = client(&["-G", "adm"], &["version"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(

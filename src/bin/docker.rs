@@ -421,6 +421,13 @@ fn run_daemon(o: &Options, rest: &[String]) -> Result<(), String> {
         .map(|h| Addr::parse(h))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| e.to_string())?;
+    if let Some(dup) = addrs
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| addrs[..i].contains(a).then_some(a))
+    {
+        return Err(format!("-H {dup} is given twice"));
+    }
     let group = match &o.group {
         Some(g) => SocketGroup::Named(g.clone()),
         None => SocketGroup::Default,
