@@ -604,6 +604,25 @@ fn client_streams_stdin_half_closes_and_returns_the_exit_status() {
     assert_eq!(out.status.code(), Some(42));
     assert_eq!(stdout(&out), "to stdout\nmore\n");
     assert_eq!(stderr(&out), "to stderr\n");
+
+    // A status no process can exit with is a failure, never mistaken for success.
+    for bad in [-1i32, 256] {
+        let child = Command::new(DOCKER)
+            .args(["-H", &fake.addr, "version"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (r, _) = fake.accept();
+        let mut s = r.into_inner();
+        s.write_all(&frame(3, &bad.to_be_bytes())).unwrap();
+        drop(s);
+        assert_eq!(
+            child.wait_with_output().unwrap().status.code(),
+            Some(1),
+            "{bad}"
+        );
+    }
 }
 
 #[test]

@@ -304,7 +304,9 @@ fn main() -> ExitCode {
             }
         }
     };
-    ExitCode::from(status.clamp(0, 255) as u8)
+    // A status no process can exit with (negative, or above 255) must not pass for another
+    // one, least of all 0: it is reported as a failure.
+    ExitCode::from(u8::try_from(status).unwrap_or(1))
 }
 
 /// The client: on the daemon when one answers, else in-process.
