@@ -19,6 +19,7 @@ pub mod mount;
 pub mod network;
 pub mod reference;
 pub mod runtime;
+pub mod server;
 pub mod spawn;
 pub mod tags;
 pub mod term;

@@ -170,29 +170,39 @@ impl NetFixture {
 
 impl Drop for NetFixture {
     fn drop(&mut self) {
-        for (table, builtin) in [
-            ("nat", "PREROUTING"),
-            ("nat", "OUTPUT"),
-            ("nat", "POSTROUTING"),
-            ("filter", "FORWARD"),
-        ] {
-            let (_, text) = sh("iptables", &["-w", "-t", table, "-S", builtin]);
-            for line in text.lines() {
-                let ours = self
-                    .chains()
-                    .iter()
-                    .any(|(_, c)| line.ends_with(&format!("-j {c}")));
-                if let (true, Some(rest)) = (ours, line.strip_prefix("-A ")) {
-                    let mut args = vec!["-w", "-t", table, "-D"];
-                    args.extend(rest.split_whitespace());
-                    sh("iptables", &args);
-                }
+        remove_network(&self.bridge, &self.chain);
+    }
+}
+
+/// Remove a runtime's bridge and its iptables chains (`CHAIN`, `CHAIN-POST`, `CHAIN-FWD`) with
+/// the jumps to them.
+pub fn remove_network(bridge: &str, chain: &str) {
+    let chains = [
+        ("nat", chain.to_string()),
+        ("nat", format!("{chain}-POST")),
+        ("filter", format!("{chain}-FWD")),
+    ];
+    for (table, builtin) in [
+        ("nat", "PREROUTING"),
+        ("nat", "OUTPUT"),
+        ("nat", "POSTROUTING"),
+        ("filter", "FORWARD"),
+    ] {
+        let (_, text) = sh("iptables", &["-w", "-t", table, "-S", builtin]);
+        for line in text.lines() {
+            let ours = chains
+                .iter()
+                .any(|(_, c)| line.ends_with(&format!("-j {c}")));
+            if let (true, Some(rest)) = (ours, line.strip_prefix("-A ")) {
+                let mut args = vec!["-w", "-t", table, "-D"];
+                args.extend(rest.split_whitespace());
+                sh("iptables", &args);
             }
         }
-        for (table, chain) in self.chains() {
-            sh("iptables", &["-w", "-t", table, "-F", &chain]);
-            sh("iptables", &["-w", "-t", table, "-X", &chain]);
-        }
-        sh("ip", &["link", "del", &self.bridge]);
     }
+    for (table, c) in &chains {
+        sh("iptables", &["-w", "-t", table, "-F", c]);
+        sh("iptables", &["-w", "-t", table, "-X", c]);
+    }
+    sh("ip", &["link", "del", bridge]);
 }
