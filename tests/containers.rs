@@ -521,3 +521,95 @@ fn two_hundred_run_rm_cycles_leave_nothing() {
         assert_eq!(left, 0, "cgroups left behind");
     }
 }
+
+#[test]
+fn a_helper_of_another_protocol_is_refused_clearly() {
+    // A stand-in docker-init that greets with protocol 999.
+    let f = Fixture::new("protocol");
+    let script = f.root().join("old-init.py");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/env python3\nimport json, os, struct\nb = json.dumps({'Hello': {'version': 999}}).encode()\nos.write(3, struct.pack('<I', len(b)) + b)\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut opts = f.options();
+    opts.init_path = Some(script);
+    let rt = docker_runtime::Runtime::new(&f.root(), opts).unwrap();
+    let out = call(&rt, &["run", "--network", "none", "busybox", "true"]);
+    assert_ne!(out.status, 0);
+    assert!(
+        out.stderr
+            .contains("docker-init speaks protocol 999, this library 1"),
+        "{}",
+        out.stderr
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&f.root().display().to_string()));
+}
+
+#[test]
+fn docker_init_refuses_another_library_and_being_run_by_hand() {
+    use docker_runtime::spawn::protocol::{self, InitConfig, Message};
+    use std::os::fd::{AsFd, AsRawFd};
+    use std::os::unix::process::CommandExt;
+    let init = env!("CARGO_BIN_EXE_docker-init");
+    let out = std::process::Command::new(init).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("started by the docker-runtime library"));
+
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let raw = theirs.as_raw_fd();
+    let mut cmd = std::process::Command::new(init);
+    // SAFETY: only dup2, which is async-signal-safe, runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.stderr(std::process::Stdio::null()).spawn().unwrap();
+    drop(theirs);
+    let (hello, _) = protocol::recv(ours.as_fd()).unwrap().unwrap();
+    assert_eq!(
+        hello,
+        Message::Hello {
+            version: protocol::PROTOCOL_VERSION
+        }
+    );
+    let cfg = InitConfig {
+        version: 999,
+        rootfs: "/nonexistent".into(),
+        hostname: "x".into(),
+        args: vec!["true".into()],
+        env: vec![],
+        user: String::new(),
+        workdir: String::new(),
+        tty: false,
+        new_netns: false,
+        binds: vec![],
+        exit_file: "/nonexistent/exit".into(),
+        masked_paths: vec![],
+        readonly_paths: vec![],
+    };
+    protocol::send(ours.as_fd(), &Message::Start(Box::new(cfg)), None).unwrap();
+    match protocol::recv(ours.as_fd()).unwrap() {
+        Some((Message::Error { message }, _)) => {
+            assert!(
+                message.contains("the library speaks protocol 999"),
+                "{message}"
+            )
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+}
