@@ -11,6 +11,7 @@ pub mod error;
 pub mod ffi;
 pub mod fsutil;
 pub mod ids;
+pub mod image;
 pub mod log;
 pub mod network;
 pub mod reference;

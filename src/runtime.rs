@@ -10,6 +10,7 @@ use crate::container::ContainerRecord;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ids;
+use crate::image::{Graph, Image};
 use crate::log::Logger;
 use crate::network::{Ipam, DEFAULT_PORT_RANGE};
 use crate::tags::TagStore;
@@ -71,6 +72,7 @@ pub struct Runtime {
     root: PathBuf,
     opts: RuntimeOptions,
     tags: TagStore,
+    graph: Graph,
     auth: Mutex<AuthConfig>,
     containers: Mutex<BTreeMap<String, ContainerRecord>>,
     ipam: OnceLock<Ipam>,
@@ -127,13 +129,14 @@ impl Runtime {
         }
         fsutil::ensure_dir(&root, 0o700)?;
         fsutil::ensure_dir(&root.join("containers"), 0o700)?;
-        fsutil::ensure_dir(&root.join("graph"), 0o700)?;
+        let graph = Graph::open(&root.join("graph"), opts.logger.clone())?;
         let tags = TagStore::open(&root.join("repositories"))?;
         let auth = AuthConfig::load(&root)?;
         Ok(Runtime {
             root,
             opts,
             tags,
+            graph,
             auth: Mutex::new(auth),
             containers: Mutex::new(BTreeMap::new()),
             ipam: OnceLock::new(),
@@ -154,6 +157,33 @@ impl Runtime {
 
     pub fn tags(&self) -> &TagStore {
         &self.tags
+    }
+
+    /// The image graph under `ROOT/graph`.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// Resolve an image name as v0.1.0 did, with modern docker's id prefixes: a full id or a
+    /// unique id prefix first (an ambiguous prefix is an error that says so), then
+    /// `REPOSITORY[:TAG]` through the tag store (`latest` by default). `NotFound` with
+    /// `no such image: NAME` when nothing matches.
+    pub fn resolve_image(&self, name: &str) -> Result<Image> {
+        if let Some(id) = self.graph.resolve_prefix(name)? {
+            return self.graph.get(&id);
+        }
+        match self.tags.lookup(name)? {
+            Some(id) => self.graph.get(&id).map_err(|e| {
+                if e.kind() == crate::error::ErrorKind::NotFound {
+                    Error::not_found(format!(
+                        "no such image: {name} (its tag names the missing image {id})"
+                    ))
+                } else {
+                    e
+                }
+            }),
+            None => Err(Error::not_found(format!("no such image: {name}"))),
+        }
     }
 
     pub fn auth(&self) -> MutexGuard<'_, AuthConfig> {
@@ -216,12 +246,7 @@ impl Runtime {
 
     /// How many images the graph holds.
     pub fn image_count(&self) -> Result<usize> {
-        let dir = self.root.join("graph");
-        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io_path("reading", &dir, e))?;
-        Ok(entries
-            .filter_map(|e| e.ok())
-            .filter(|e| ids::is_id(&e.file_name().to_string_lossy()))
-            .count())
+        Ok(self.graph.ids()?.len())
     }
 
     /// The runtime's persistent address and port pools (opened on first use).

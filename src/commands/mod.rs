@@ -3,7 +3,9 @@
 //! (`Cmd` + capitalised name); a table says at a glance what exists.
 
 pub mod flags;
+pub mod images;
 mod system;
+pub mod table;
 
 use std::fs::File;
 use std::io::Write;
@@ -93,9 +95,39 @@ pub static COMMANDS: &[Command] = &[
         handler: system::help,
     },
     Command {
+        name: "history",
+        description: "Show the history of an image",
+        handler: images::history,
+    },
+    Command {
+        name: "images",
+        description: "List images",
+        handler: images::images,
+    },
+    Command {
+        name: "import",
+        description: "Create a new filesystem image from the contents of a tarball",
+        handler: images::import,
+    },
+    Command {
         name: "info",
         description: "Display system-wide information",
         handler: system::info,
+    },
+    Command {
+        name: "inspect",
+        description: "Return low-level information on an image",
+        handler: images::inspect,
+    },
+    Command {
+        name: "rmi",
+        description: "Remove images",
+        handler: images::rmi,
+    },
+    Command {
+        name: "tag",
+        description: "Tag an image into a repository",
+        handler: images::tag,
     },
     Command {
         name: "version",
