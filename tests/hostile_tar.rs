@@ -27,6 +27,18 @@ struct Scene {
     accepted: std::cell::RefCell<Vec<String>>,
 }
 
+impl Drop for Scene {
+    /// Whatever happened, no canary stays on the host (a failing test may have made one).
+    fn drop(&mut self) {
+        for dir in ["/", "/etc", "/tmp", "/dev"] {
+            for suffix in ["", "-rel"] {
+                let _ =
+                    std::fs::remove_file(Path::new(dir).join(format!("{}{suffix}", self.canary)));
+            }
+        }
+    }
+}
+
 impl Scene {
     fn new(tag: &str) -> Scene {
         let dir = TempDir::new(tag);

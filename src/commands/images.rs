@@ -4,6 +4,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::time::Duration;
 
+use serde::Serialize;
+
 use super::flags::Flags;
 use super::table::{ago, render};
 use super::Streams;
@@ -344,19 +346,12 @@ pub fn rmi(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     }
 }
 
-/// The JSON `inspect` prints for an image: its metadata.
-pub fn inspect_value(rt: &Runtime, name: &str) -> Result<serde_json::Value> {
-    let img = rt.resolve_image(name)?;
-    serde_json::to_value(&img)
-        .map_err(|e| Error::invalid(format!("encoding image {}: {e}", img.id)))
-}
-
 /// JSON indented with 4 spaces, as v0.1.0's `json.Indent(..., "", "    ")`.
-pub fn indent_json(v: &serde_json::Value) -> Result<String> {
+pub fn indent_json<T: Serialize + ?Sized>(v: &T) -> Result<String> {
     let mut buf = Vec::new();
     let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
     let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    serde::Serialize::serialize(v, &mut ser)
+    v.serialize(&mut ser)
         .map_err(|e| Error::invalid(format!("encoding JSON: {e}")))?;
     buf.push(b'\n');
     String::from_utf8(buf).map_err(|e| Error::invalid(format!("encoding JSON: {e}")))
@@ -373,16 +368,16 @@ pub fn inspect(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let Some(p) = parse(&f, args, io)? else {
         return Ok(0);
     };
-    let value = match p.args.as_slice() {
+    let text = match p.args.as_slice() {
         [] => return Err(usage_error(&f, "inspect needs a NAME")),
-        [name] => inspect_value(rt, name)?,
-        names => serde_json::Value::Array(
-            names
+        [name] => indent_json(&rt.resolve_image(name)?)?,
+        names => indent_json(
+            &names
                 .iter()
-                .map(|n| inspect_value(rt, n))
+                .map(|n| rt.resolve_image(n))
                 .collect::<Result<Vec<_>>>()?,
-        ),
+        )?,
     };
-    io.out(&indent_json(&value)?)?;
+    io.out(&text)?;
     Ok(0)
 }

@@ -406,11 +406,12 @@ impl Unpacker {
                     "a whiteout must name a file in its directory",
                 ));
             }
-            let dir = self.dir(parent)?;
-            let dir = dir.try_clone_to_owned().map_err(|e| Error::io("dup", e))?;
-            return self.create(dir.as_fd(), target, |d, n| {
+            let dir = self.owned_dir(parent)?;
+            self.create(dir.as_fd(), target, |d, n| {
                 stat::mknodat(d, n, SFlag::S_IFCHR, Mode::empty(), 0)
-            });
+            })?;
+            // Owner and times as recorded; the mode stays overlayfs' 0.
+            return self.finish_at(dir.as_fd(), target, &meta, false);
         }
 
         match kind {
