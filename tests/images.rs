@@ -513,6 +513,39 @@ fn graph_register_delete_undelete_collect() {
     assert!(tmp_leftovers(&root).is_empty());
 }
 
+#[test]
+fn layers_are_confirmed_on_disk_or_reported_incomplete_after_a_crash() {
+    let d = TempDir::new("img-pending");
+    let root = d.join("root");
+    let a = import(&root, &small_tar(), Some("a"));
+    let b = import(&root, &small_tar(), Some("b"));
+    let marker = |id: &str| root.join("graph").join(id).join(".pending-sync");
+    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
+    // Fresh imports carry this boot's id and are usable at once.
+    assert_eq!(
+        std::fs::read_to_string(marker(&a)).unwrap().trim(),
+        boot.trim()
+    );
+    assert!(ok(&docker(&root, &["inspect", "a"], None)).contains(&a));
+    // Old enough: the next runtime confirms it (syncfs) and drops the marker; a fresh one
+    // stays for later.
+    set_mtime(&marker(&a), 1_600_000_000);
+    drop(runtime(&root));
+    assert!(!marker(&a).exists());
+    assert!(marker(&b).exists());
+    // A marker from another boot: the machine stopped before b reached the disk.
+    std::fs::write(marker(&b), "00000000-0000-0000-0000-000000000000\n").unwrap();
+    let err = fails(&docker(&root, &["inspect", "b"], None));
+    assert!(err.contains(&format!("image {b} is incomplete")), "{err}");
+    let list = ok(&docker(&root, &["images", "-q", "-notrunc"], None));
+    assert_eq!(list.trim(), a);
+    // rmi removes it (and its tag); a is untouched.
+    let out = ok(&docker(&root, &["rmi", "b"], None));
+    assert_eq!(out, format!("Untagged: b:latest\nDeleted: {b}\n"));
+    assert_eq!(image_dirs(&root), vec![a.clone()]);
+    assert!(ok(&docker(&root, &["inspect", "a"], None)).contains(&a));
+}
+
 /// A tree with everything a layer must keep.
 fn rich_tree(dir: &Path) {
     let p = |s: &str| dir.join(s);

@@ -301,7 +301,25 @@ fn in_use(rt: &Runtime, id: &str) -> Result<Option<String>> {
 /// Remove one name: untag only when it is one tag of an image that has others; otherwise
 /// remove the image and all its tags, unless a container or a child image uses it.
 fn remove_one(rt: &Runtime, io: &mut Streams, name: &str) -> Result<()> {
-    let img = rt.resolve_image(name)?;
+    let img = match rt.resolve_image(name) {
+        Ok(img) => img,
+        Err(e) if e.kind() == ErrorKind::Corrupt => {
+            // An image left incomplete by a crash may be removed; other damage is for a
+            // person to look at.
+            let id = match rt.graph().resolve_prefix(name)? {
+                Some(id) => Some(id),
+                None => rt.tags().lookup(name)?,
+            };
+            match id {
+                Some(id) if rt.graph().is_incomplete(&id) => Image {
+                    id,
+                    ..Image::new(None)?
+                },
+                _ => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
     let tags = rt.tags().tags_of(&img.id)?;
     let by_prefix = rt.graph().resolve_prefix(name)?.is_some();
     if !by_prefix && tags.len() > 1 {
