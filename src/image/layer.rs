@@ -116,7 +116,7 @@ pub fn unpack_layer<R: Read>(tar: R, dest: &Path) -> Result<UnpackStats> {
         })?;
         // Whatever the entry type, its data is consumed here, outside the metadata budget; an
         // archive that ends before the data does is truncated.
-        let rest = io::copy(&mut entry, &mut io::sink()).map_err(archive_error)?;
+        let rest = u.drain(&mut entry)?;
         if read + rest < size && entry.header().entry_type() != EntryType::GNUSparse {
             return Err(truncated());
         }
@@ -308,6 +308,20 @@ impl Unpacker {
             buf: vec![0u8; COPY_BUF],
             last_read: 0,
             stats: UnpackStats::default(),
+        }
+    }
+
+    /// Read and drop what is left of an entry's data (through the large buffer); returns how
+    /// many bytes that was.
+    fn drain<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<u64> {
+        let mut n = 0u64;
+        loop {
+            match entry.read(&mut self.buf) {
+                Ok(0) => return Ok(n),
+                Ok(k) => n += k as u64,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(archive_error(e)),
+            }
         }
     }
 
