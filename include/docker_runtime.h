@@ -166,6 +166,11 @@ typedef struct docker_runtime_options {
    * Passed to `log_callback` as is; must be usable from any thread.
    */
   void *log_userdata;
+  /**
+   * Nonzero: never turn on `net.ipv4.ip_forward` (by default the runtime enables it, as
+   * docker does, so that containers reach other networks).
+   */
+  int disable_ip_forward;
 } docker_runtime_options;
 
 /**

@@ -37,6 +37,7 @@ class RuntimeOptions(ctypes.Structure):
         ("log_level", c_int),
         ("log_callback", LOG_CALLBACK),
         ("log_userdata", c_void_p),
+        ("disable_ip_forward", c_int),
     ]
 
 

@@ -5,17 +5,23 @@
 //! `include/docker_runtime.h`.
 
 pub mod auth;
+pub mod cgroup;
 pub mod commands;
 pub mod container;
 pub mod error;
 pub mod ffi;
 pub mod fsutil;
+pub mod humanize;
 pub mod ids;
 pub mod image;
+pub mod init;
 pub mod log;
+pub mod mount;
 pub mod network;
 pub mod reference;
 pub mod runtime;
+pub mod server;
+pub mod spawn;
 pub mod tags;
 pub mod term;
 

@@ -3,23 +3,25 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use crate::auth::AuthConfig;
-use crate::container::ContainerRecord;
+use crate::container::monitor::{Monitor, Reap};
+use crate::container::{Container, ContainerRecord};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ids;
 use crate::image::{Graph, Image};
 use crate::log::Logger;
-use crate::network::{Ipam, DEFAULT_PORT_RANGE};
+use crate::network::{Ipam, NetworkManager, DEFAULT_PORT_RANGE};
 use crate::tags::TagStore;
 
 /// v0.1.0's bridge name.
 pub const DEFAULT_BRIDGE: &str = "lxcbr0";
 /// v0.1.0's nat chain.
 pub const DEFAULT_CHAIN: &str = "DOCKER";
-/// The subnet used for the bridge when none is configured (lxc's default for `lxcbr0`).
+/// The subnet tried first for a new bridge when none is configured (lxc's default for
+/// `lxcbr0`); when a host route overlaps it, another private subnet is chosen.
 pub const DEFAULT_SUBNET: &str = "10.0.3.1/24";
 
 /// Folders a modern Docker engine keeps in its root; finding one means the root is not ours.
@@ -44,9 +46,16 @@ const FOREIGN_MARKERS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct RuntimeOptions {
     pub bridge_name: String,
-    /// `GATEWAY/PREFIX` for the bridge; `None`: the bridge's own, or [`DEFAULT_SUBNET`].
+    /// `GATEWAY/PREFIX` for the bridge; `None`: the bridge's own, or a free private subnet
+    /// ([`DEFAULT_SUBNET`] first).
     pub bridge_subnet: Option<String>,
+    /// The nat chain of the port mappings (the runtime also makes `CHAIN-POST` and
+    /// `CHAIN-FWD`); at most 23 characters.
     pub iptables_chain: String,
+    /// Set `net.ipv4.ip_forward=1` when the network is set up and it is 0, so containers reach
+    /// other networks (docker's `--ip-forward`). Not needed for traffic between the host and its
+    /// containers or among containers.
+    pub ip_forward: bool,
     /// The `docker-init` helper; `None`: found next to the library or program.
     pub init_path: Option<PathBuf>,
     pub port_range: (u16, u16),
@@ -59,6 +68,7 @@ impl Default for RuntimeOptions {
             bridge_name: DEFAULT_BRIDGE.to_string(),
             bridge_subnet: None,
             iptables_chain: DEFAULT_CHAIN.to_string(),
+            ip_forward: true,
             init_path: None,
             port_range: DEFAULT_PORT_RANGE,
             logger: Logger::default(),
@@ -74,8 +84,17 @@ pub struct Runtime {
     tags: TagStore,
     graph: Graph,
     auth: Mutex<AuthConfig>,
-    containers: Mutex<BTreeMap<String, ContainerRecord>>,
+    containers: RwLock<BTreeMap<String, Arc<Container>>>,
     ipam: OnceLock<Ipam>,
+    monitor: OnceLock<Monitor>,
+    network: OnceLock<Arc<NetworkManager>>,
+    network_init: Mutex<()>,
+}
+
+impl std::fmt::Debug for Monitor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Monitor")
+    }
 }
 
 fn check_name(what: &str, value: &str, max: usize) -> Result<()> {
@@ -96,9 +115,14 @@ fn check_name(what: &str, value: &str, max: usize) -> Result<()> {
 impl Runtime {
     /// Create (or open) the runtime rooted at `root`.
     pub fn new(root: &Path, opts: RuntimeOptions) -> Result<Runtime> {
-        // Interface names are at most 15 bytes; iptables chain names at most 28.
+        // Interface names are at most 15 bytes; iptables chain names at most 28, and the
+        // runtime's own chains add a suffix to the name.
         check_name("bridge name", &opts.bridge_name, 15)?;
-        check_name("iptables chain name", &opts.iptables_chain, 28)?;
+        check_name(
+            "iptables chain name",
+            &opts.iptables_chain,
+            crate::network::iptables::MAX_CHAIN_LEN,
+        )?;
         if let Some(s) = &opts.bridge_subnet {
             crate::network::alloc::parse_subnet(s)?;
         }
@@ -138,8 +162,11 @@ impl Runtime {
             tags,
             graph,
             auth: Mutex::new(auth),
-            containers: Mutex::new(BTreeMap::new()),
+            containers: RwLock::new(BTreeMap::new()),
             ipam: OnceLock::new(),
+            monitor: OnceLock::new(),
+            network: OnceLock::new(),
+            network_init: Mutex::new(()),
         })
     }
 
@@ -164,11 +191,11 @@ impl Runtime {
         &self.graph
     }
 
-    /// Resolve an image name as v0.1.0 did, with modern docker's id prefixes: a full id or a
-    /// unique id prefix first (an ambiguous prefix is an error that says so), then
+    /// The image a name names, as v0.1.0 resolved it, with modern docker's id prefixes: a full
+    /// id or a unique id prefix first (an ambiguous prefix is an error that says so), then
     /// `REPOSITORY[:TAG]` through the tag store (`latest` by default). `NotFound` with
-    /// `no such image: NAME` when nothing matches.
-    pub fn resolve_image(&self, name: &str) -> Result<Image> {
+    /// `no such image: NAME` when nothing matches; `Corrupt` when the image cannot be read.
+    pub fn image(&self, name: &str) -> Result<Image> {
         if let Some(id) = self.graph.resolve_prefix(name)? {
             return self.graph.get(&id);
         }
@@ -190,25 +217,32 @@ impl Runtime {
         self.auth.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn containers(&self) -> MutexGuard<'_, BTreeMap<String, ContainerRecord>> {
-        self.containers.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
     /// The folder of container `id` (validated).
     pub fn container_dir(&self, id: &str) -> Result<PathBuf> {
         ids::validate("container", id)?;
         Ok(self.root.join("containers").join(id))
     }
 
-    /// Load every folder of `containers/`; each that cannot be loaded is logged and skipped.
-    /// Returns how many containers are registered after the call.
+    /// Load every folder of `containers/` and reconcile each with what is really there (see
+    /// [`Container::reconcile`]); containers still running are watched again. A folder that
+    /// cannot be loaded is logged and skipped. Returns how many containers are registered.
     pub fn restore(&self) -> Result<usize> {
         let dir = self.root.join("containers");
         let entries = std::fs::read_dir(&dir).map_err(|e| Error::io_path("reading", &dir, e))?;
-        let mut loaded = Vec::new();
+        let mounts = crate::mount::mount_points()?;
+        let mut alive = Vec::new();
+        let mut networked = false;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io_path("reading", &dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some(id) = name.strip_prefix(".removing-") {
+                // A removal that a crash interrupted: finish it.
+                if ids::is_id(id) {
+                    let _ = crate::mount::unmount(&entry.path().join("rootfs"));
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+                continue;
+            }
             if !ids::is_id(&name) {
                 self.logger().warn(&format!(
                     "skipping {}: not a container id",
@@ -216,31 +250,102 @@ impl Runtime {
                 ));
                 continue;
             }
-            match ContainerRecord::load(&entry.path()) {
-                Ok(rec) => loaded.push(rec),
+            if self.read_containers().contains_key(&name) {
+                continue;
+            }
+            let rec = match ContainerRecord::load(&entry.path()) {
+                Ok(rec) => rec,
+                Err(e) => {
+                    self.logger()
+                        .warn(&format!("skipping container {name}: {e}"));
+                    continue;
+                }
+            };
+            let c = self.register(Container::new(rec, entry.path()));
+            networked |= c.has_network();
+            match c.reconcile(&mounts, self.logger()) {
+                Ok(Some(pidfd)) => alive.push((c, pidfd)),
+                Ok(None) => {}
                 Err(e) => self
                     .logger()
-                    .warn(&format!("skipping container {name}: {e}")),
+                    .warn(&format!("container {name}: reconciling its state: {e}")),
             }
         }
-        let mut map = self.containers();
-        for rec in loaded {
-            map.entry(rec.id.clone()).or_insert(rec);
+        // The network: the chain rebuilt with the mappings of the running containers, the
+        // pools holding exactly what they hold. Only set up when a container had a network.
+        if networked || self.network.get().is_some() {
+            let net = self.network()?;
+            for (c, _) in &alive {
+                c.adopt_network(net);
+            }
+            let running: Vec<(String, crate::container::NetworkSettings)> = self
+                .read_containers()
+                .values()
+                .filter_map(|c| c.running_network().map(|s| (c.id.clone(), s)))
+                .collect();
+            net.restore(&running)?;
         }
-        Ok(map.len())
+        for (c, pidfd) in alive {
+            let reap = Reap::File(c.dir().join("exit-status"));
+            self.monitor()?.watch_exit(c, pidfd, reap);
+        }
+        Ok(self.read_containers().len())
+    }
+
+    fn read_containers(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Container>>> {
+        self.containers.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write_containers(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, Arc<Container>>> {
+        self.containers.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Add a container to the registry.
+    pub(crate) fn register(&self, c: Container) -> Arc<Container> {
+        let c = Arc::new(c);
+        self.write_containers().insert(c.id.clone(), c.clone());
+        c
+    }
+
+    /// The container named by `name`: its id or a unique prefix of it.
+    pub fn container(&self, name: &str) -> Result<Arc<Container>> {
+        let map = self.read_containers();
+        let id = ids::resolve_prefix("container", name, map.keys())?
+            .ok_or_else(|| Error::not_found(format!("no such container: {name}")))?;
+        Ok(map[&id].clone())
+    }
+
+    /// Every container, newest first.
+    pub fn containers(&self) -> Vec<Arc<Container>> {
+        let mut v: Vec<(chrono::DateTime<chrono::Utc>, Arc<Container>)> = self
+            .read_containers()
+            .values()
+            .map(|c| (c.record().created, c.clone()))
+            .collect();
+        v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        v.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Remove a stopped container: its folder and its registration.
+    pub fn remove_container(&self, c: &Arc<Container>) -> Result<()> {
+        c.destroy()?;
+        self.write_containers().remove(&c.id);
+        Ok(())
     }
 
     /// How many containers are registered.
     pub fn container_count(&self) -> usize {
-        self.containers().len()
+        self.read_containers().len()
     }
 
     /// The id of a registered container created from `image_id`, if any (`rmi` refuses to
     /// remove such an image).
     pub fn container_using_image(&self, image_id: &str) -> Option<String> {
-        self.containers()
+        self.read_containers()
             .values()
-            .find(|c| c.image == image_id)
+            .find(|c| c.record().image == image_id)
             .map(|c| c.id.clone())
     }
 
@@ -249,17 +354,115 @@ impl Runtime {
         Ok(self.graph.ids()?.len())
     }
 
-    /// The runtime's persistent address and port pools (opened on first use).
+    /// The monitor thread (started on first use).
+    pub(crate) fn monitor(&self) -> Result<&Monitor> {
+        if let Some(m) = self.monitor.get() {
+            return Ok(m);
+        }
+        let m = Monitor::start(self.logger().clone())?;
+        Ok(self.monitor.get_or_init(|| m))
+    }
+
+    /// The `docker-init` helper: the configured path, else `docker-init` next to this library
+    /// or program, or in its `docker-runtime/` folder (as `scripts/install.sh` lays it out).
+    pub fn init_path(&self) -> Result<PathBuf> {
+        if let Some(p) = &self.opts.init_path {
+            return if p.is_file() {
+                Ok(p.clone())
+            } else {
+                Err(Error::not_found(format!(
+                    "docker-init helper {} does not exist",
+                    p.display()
+                )))
+            };
+        }
+        let mut dirs = Vec::new();
+        if let Some(lib) = library_path() {
+            dirs.extend(lib.parent().map(Path::to_path_buf));
+        }
+        if let Ok(exe) = std::fs::read_link("/proc/self/exe") {
+            dirs.extend(exe.parent().map(Path::to_path_buf));
+        }
+        let candidates: Vec<PathBuf> = dirs
+            .iter()
+            .flat_map(|d| [d.join("docker-init"), d.join("docker-runtime/docker-init")])
+            .collect();
+        candidates
+            .iter()
+            .find(|p| p.is_file())
+            .cloned()
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "docker-init helper not found (looked at {}); set the runtime's init path",
+                    candidates
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
+    }
+
+    /// The layer folders of image `id` and its parents, topmost first: the overlayfs
+    /// `lowerdir=` list ([`Graph::layers`]).
+    pub fn image_layers(&self, id: &str) -> Result<Vec<PathBuf>> {
+        self.graph.layers(id)
+    }
+
+    /// Resolve an image name to its id ([`Self::image`] says how).
+    pub fn resolve_image(&self, name: &str) -> Result<String> {
+        self.image(name).map(|img| img.id)
+    }
+
+    /// The runtime's persistent address and port pools, on the bridge's subnet: the network
+    /// manager's when it is set up; otherwise opened on the subnet the bridge has or would be
+    /// given (see [`crate::network::bridge::planned_address`]), without touching the host.
     pub fn ipam(&self) -> Result<&Ipam> {
+        if let Some(n) = self.network.get() {
+            return Ok(n.ipam());
+        }
         if let Some(i) = self.ipam.get() {
             return Ok(i);
         }
-        let subnet = self
-            .opts
-            .bridge_subnet
-            .clone()
-            .unwrap_or_else(|| DEFAULT_SUBNET.to_string());
+        let mut nl = crate::network::netlink::Netlink::open()?;
+        let address = crate::network::bridge::planned_address(
+            &mut nl,
+            &self.opts.bridge_name,
+            self.opts.bridge_subnet.as_deref(),
+        )?;
+        let subnet = format!("{}/{}", address.ip(), address.prefix());
         let ipam = Ipam::open(&self.root.join("network"), &subnet, self.opts.port_range)?;
         Ok(self.ipam.get_or_init(|| ipam))
     }
+
+    /// The network manager (set up on first use: the bridge, the pools, the iptables chains).
+    /// Containers with a network call it; `--network none` ones never do.
+    pub fn network(&self) -> Result<&Arc<NetworkManager>> {
+        if let Some(n) = self.network.get() {
+            return Ok(n);
+        }
+        let _init = self.network_init.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = self.network.get() {
+            return Ok(n);
+        }
+        let mgr = Arc::new(NetworkManager::new(&self.root.join("network"), &self.opts)?);
+        Ok(self.network.get_or_init(|| mgr))
+    }
+}
+
+/// The file this code was loaded from (the shared library, or the program it is linked into).
+fn library_path() -> Option<PathBuf> {
+    // SAFETY: a zeroed Dl_info is valid for dladdr to fill.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let addr = library_path as *const libc::c_void;
+    // SAFETY: dladdr only reads the address and writes info.
+    if unsafe { libc::dladdr(addr, &mut info) } == 0 || info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname is a NUL-terminated string owned by the dynamic loader.
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let p = PathBuf::from(
+        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(name.to_bytes()),
+    );
+    p.canonicalize().ok()
 }

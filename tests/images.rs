@@ -270,10 +270,10 @@ fn tag_resolve_and_ambiguous_prefixes() {
     assert!(err.contains("-f"), "{err}");
     ok(&docker(&root, &["tag", "-f", "abc2", "first"], None));
     let rt = runtime(&root);
-    assert_eq!(rt.resolve_image("first").unwrap().id, b);
-    assert_eq!(rt.resolve_image("first:latest").unwrap().id, b);
-    assert_eq!(rt.resolve_image("third:x").unwrap().id, b);
-    assert_eq!(rt.resolve_image("abc1").unwrap().id, a);
+    assert_eq!(rt.resolve_image("first").unwrap(), b);
+    assert_eq!(rt.image("first:latest").unwrap().id, b);
+    assert_eq!(rt.resolve_image("third:x").unwrap(), b);
+    assert_eq!(rt.image("abc1").unwrap().id, a);
     let e = rt.resolve_image("abc").unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidArgument);
     let e = rt.resolve_image("busybox").unwrap_err();
@@ -430,7 +430,7 @@ fn inspect_prints_indented_json() {
     let root = d.join("root");
     let id = import(&root, &small_tar(), Some("box"));
     let out = ok(&docker(&root, &["inspect", "box"], None));
-    assert!(out.starts_with("{\n    \"id\": \""), "{out}");
+    assert!(out.starts_with("{\n  \"id\": \""), "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["id"], id.as_str());
     assert!(v["created"].as_str().unwrap().contains('T'));
@@ -438,7 +438,7 @@ fn inspect_prints_indented_json() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 2);
     let err = fails(&docker(&root, &["inspect", "nothing"], None));
-    assert!(err.contains("no such image: nothing"), "{err}");
+    assert!(err.contains("no such container or image: nothing"), "{err}");
 }
 
 #[test]

@@ -158,7 +158,8 @@ impl Flags {
                 Some((n, v)) => (n, Some(v.to_string())),
                 None => (body, None),
             };
-            if name == "h" || name == "help" {
+            // -h asks for help unless the command has a flag of that name (`run -h HOST`).
+            if (name == "h" && self.find("h").is_none()) || name == "help" {
                 out.write_all(self.usage().as_bytes())
                     .map_err(|e| Error::io("writing usage", e))?;
                 return Ok(None);

@@ -7,9 +7,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::flags::Flags;
-use super::table::{ago, render};
+use super::table::render_min;
 use super::Streams;
 use crate::error::{Error, ErrorKind, Result};
+use crate::humanize;
 use crate::ids;
 use crate::image::Image;
 use crate::reference::{self, split_tag, validate_repo, validate_tag, DEFAULT_TAG};
@@ -35,6 +36,11 @@ fn repo_and_tag(repo: &str, tag: Option<&str>) -> Result<(String, String)> {
     validate_repo(r)?;
     validate_tag(t)?;
     Ok((r.to_string(), t.to_string()))
+}
+
+/// `5 minutes ago`, as the CREATED columns show a time.
+fn ago(t: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{} ago", humanize::duration(chrono::Utc::now() - t))
 }
 
 /// An image id as a table shows it.
@@ -214,7 +220,7 @@ pub fn images(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         .map(|s| s.to_string())
         .collect::<Vec<_>>()];
     table.extend(rows);
-    io.out(&render(&table))?;
+    io.out(&render_min(&table, 20))?;
     Ok(0)
 }
 
@@ -229,7 +235,7 @@ pub fn history(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         return Err(usage_error(&f, "history takes exactly one IMAGE"));
     };
     let notrunc = p.bool(notrunc);
-    let img = rt.resolve_image(name)?;
+    let img = rt.image(name)?;
     let names = names_by_id(rt)?;
     let mut table = vec![vec![
         "ID".to_string(),
@@ -246,7 +252,7 @@ pub fn history(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
                 .unwrap_or_default(),
         ]);
     }
-    io.out(&render(&table))?;
+    io.out(&render_min(&table, 20))?;
     Ok(0)
 }
 
@@ -272,7 +278,7 @@ pub fn tag(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         }
     };
     let (repo, tag) = repo_and_tag(repo, tag)?;
-    let img = rt.resolve_image(name)?;
+    let img = rt.image(name)?;
     rt.tags().set(&repo, &tag, &img.id, p.bool(force))?;
     Ok(0)
 }
@@ -301,7 +307,7 @@ fn in_use(rt: &Runtime, id: &str) -> Result<Option<String>> {
 /// Remove one name: untag only when it is one tag of an image that has others; otherwise
 /// remove the image and all its tags, unless a container or a child image uses it.
 fn remove_one(rt: &Runtime, io: &mut Streams, name: &str) -> Result<()> {
-    let img = match rt.resolve_image(name) {
+    let img = match rt.image(name) {
         Ok(img) => img,
         Err(e) if e.kind() == ErrorKind::Corrupt => {
             // An image left incomplete by a crash may be removed; other damage is for a
@@ -364,38 +370,51 @@ pub fn rmi(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     }
 }
 
-/// JSON indented with 4 spaces, as v0.1.0's `json.Indent(..., "", "    ")`.
-pub fn indent_json<T: Serialize + ?Sized>(v: &T) -> Result<String> {
-    let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    v.serialize(&mut ser)
-        .map_err(|e| Error::invalid(format!("encoding JSON: {e}")))?;
-    buf.push(b'\n');
-    String::from_utf8(buf).map_err(|e| Error::invalid(format!("encoding JSON: {e}")))
+/// What `inspect` shows for one name: a container's record or an image's json.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Inspected {
+    Container(Box<crate::container::ContainerRecord>),
+    Image(Box<Image>),
 }
 
-/// `inspect NAME...`: the image's JSON, indented (one NAME: the object, as v0.1.0; several: an
-/// array of them).
+/// A container first (as v0.1.0), then an image.
+fn inspect_one(rt: &Runtime, name: &str) -> Result<Inspected> {
+    match rt.container(name) {
+        Ok(c) => Ok(Inspected::Container(Box::new(c.record()))),
+        Err(e) if e.kind() == ErrorKind::NotFound => match rt.image(name) {
+            Ok(img) => Ok(Inspected::Image(Box::new(img))),
+            Err(ie) if ie.kind() == ErrorKind::NotFound => Err(Error::not_found(format!(
+                "no such container or image: {name}"
+            ))),
+            Err(ie) => Err(ie),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// `inspect NAME...`: a container's record or an image's json, indented (one NAME: the
+/// object, as v0.1.0; several: an array of them).
 pub fn inspect(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let f = Flags::new(
         "inspect",
         "NAME [NAME...]",
-        "Return low-level information on an image",
+        "Return low-level information on a container or an image",
     );
     let Some(p) = parse(&f, args, io)? else {
         return Ok(0);
     };
     let text = match p.args.as_slice() {
         [] => return Err(usage_error(&f, "inspect needs a NAME")),
-        [name] => indent_json(&rt.resolve_image(name)?)?,
-        names => indent_json(
+        [name] => serde_json::to_string_pretty(&inspect_one(rt, name)?),
+        names => serde_json::to_string_pretty(
             &names
                 .iter()
-                .map(|n| rt.resolve_image(n))
+                .map(|n| inspect_one(rt, n))
                 .collect::<Result<Vec<_>>>()?,
-        )?,
-    };
-    io.out(&text)?;
+        ),
+    }
+    .map_err(|e| Error::invalid(format!("encoding JSON: {e}")))?;
+    io.out(&format!("{text}\n"))?;
     Ok(0)
 }

@@ -2,6 +2,7 @@
 //! `docker_runtime_call`, the CLI and the daemon alike. v0.1.0 found handlers by reflection
 //! (`Cmd` + capitalised name); a table says at a glance what exists.
 
+mod containers;
 pub mod flags;
 pub mod images;
 mod system;
@@ -90,6 +91,11 @@ pub struct Command {
 /// Every command, sorted by name.
 pub static COMMANDS: &[Command] = &[
     Command {
+        name: "attach",
+        description: "Attach to a running container",
+        handler: containers::attach,
+    },
+    Command {
         name: "help",
         description: "Show the command list",
         handler: system::help,
@@ -116,13 +122,58 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "inspect",
-        description: "Return low-level information on an image",
+        description: "Return low-level information on a container or an image",
         handler: images::inspect,
+    },
+    Command {
+        name: "kill",
+        description: "Kill a running container",
+        handler: containers::kill,
+    },
+    Command {
+        name: "logs",
+        description: "Fetch the logs of a container",
+        handler: containers::logs,
+    },
+    Command {
+        name: "port",
+        description: "Lookup the public-facing port which is NAT-ed to PRIVATE_PORT",
+        handler: containers::port,
+    },
+    Command {
+        name: "ps",
+        description: "List containers",
+        handler: containers::ps,
+    },
+    Command {
+        name: "restart",
+        description: "Restart a running container",
+        handler: containers::restart,
+    },
+    Command {
+        name: "rm",
+        description: "Remove a container",
+        handler: containers::rm,
     },
     Command {
         name: "rmi",
         description: "Remove images",
         handler: images::rmi,
+    },
+    Command {
+        name: "run",
+        description: "Run a command in a new container",
+        handler: containers::run,
+    },
+    Command {
+        name: "start",
+        description: "Start a stopped container",
+        handler: containers::start,
+    },
+    Command {
+        name: "stop",
+        description: "Stop a running container",
+        handler: containers::stop,
     },
     Command {
         name: "tag",
@@ -133,6 +184,11 @@ pub static COMMANDS: &[Command] = &[
         name: "version",
         description: "Show the docker version information",
         handler: system::version,
+    },
+    Command {
+        name: "wait",
+        description: "Block until a container stops, then print its exit code",
+        handler: containers::wait,
     },
 ];
 

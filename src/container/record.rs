@@ -31,6 +31,10 @@ pub struct Config {
     pub cmd: Vec<String>,
     /// The image name the user typed.
     pub image: String,
+    /// The program's working directory (empty: `/`).
+    pub working_dir: String,
+    /// No network but loopback (`--network none`).
+    pub network_disabled: bool,
 }
 
 /// Whether the container runs, and how it ended.
@@ -42,6 +46,33 @@ pub struct State {
     pub pid: i32,
     pub exit_code: i32,
     pub started_at: Option<DateTime<Utc>>,
+    /// The helper process that waits for the container (host pid) and its start time (clock
+    /// ticks since boot), so that a restarted runtime finds it again and never mistakes a
+    /// recycled pid for it.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub monitor_pid: i32,
+    #[serde(skip_serializing_if = "is_zero_u64")]
+    pub monitor_start_time: u64,
+}
+
+fn is_zero(v: &i32) -> bool {
+    *v == 0
+}
+
+fn is_zero_u64(v: &u64) -> bool {
+    *v == 0
+}
+
+impl State {
+    /// `Up 5 minutes` or `Exit 3`, as `ps` shows it.
+    pub fn describe(&self, now: DateTime<Utc>) -> String {
+        if self.running {
+            let since = self.started_at.unwrap_or(now);
+            format!("Up {}", crate::humanize::duration(now - since))
+        } else {
+            format!("Exit {}", self.exit_code)
+        }
+    }
 }
 
 /// The container's network, recorded before it is set up.

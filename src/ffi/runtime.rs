@@ -68,6 +68,9 @@ pub struct docker_runtime_options {
     pub log_callback: docker_log_callback,
     /// Passed to `log_callback` as is; must be usable from any thread.
     pub log_userdata: *mut c_void,
+    /// Nonzero: never turn on `net.ipv4.ip_forward` (by default the runtime enables it, as
+    /// docker does, so that containers reach other networks).
+    pub disable_ip_forward: c_int,
 }
 
 /// Fill `opts` with the defaults and set its `size`.
@@ -88,6 +91,7 @@ pub unsafe extern "C" fn docker_runtime_options_init(
             log_level: docker_log_level::DOCKER_LOG_DEFAULT as c_int,
             log_callback: None,
             log_userdata: std::ptr::null_mut(),
+            disable_ip_forward: 0,
         };
         // SAFETY: opts is non-NULL and points to caller-owned storage for the struct.
         unsafe { opts.write(defaults) };
@@ -151,6 +155,7 @@ unsafe fn read_options(opts: *const docker_runtime_options) -> FfiResult<Runtime
             o.init_path = Some(PathBuf::from(s));
         }
     }
+    o.ip_forward = c.disable_ip_forward == 0;
     if (c.port_first, c.port_last) != (0, 0) {
         o.port_range = (c.port_first, c.port_last);
     }

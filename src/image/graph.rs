@@ -88,13 +88,21 @@ pub struct ImageConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Image {
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_is_none"
+    )]
     pub parent: Option<String>,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub comment: String,
     pub created: DateTime<Utc>,
     /// The container this image was committed from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "empty_is_none"
+    )]
     pub container: Option<String>,
     /// That container's configuration.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +110,14 @@ pub struct Image {
     /// Run-time defaults (registry images).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ImageConfig>,
+}
+
+/// v0.1.0 wrote `"parent": ""` for "none": read an empty string (or null) as absent.
+fn empty_is_none<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<String>, D::Error> {
+    let v: Option<String> = Option::deserialize(d)?;
+    Ok(v.filter(|s| !s.is_empty()))
 }
 
 impl Image {

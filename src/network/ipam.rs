@@ -3,6 +3,7 @@
 //! still holds. Each operation takes the pool's lock file, reads the state, changes it, and
 //! writes it back atomically before returning: the disk is the journal.
 
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
@@ -10,10 +11,42 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::alloc::{IpAllocator, PortAllocator};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fsutil::{self, FileLock};
 
 const STATE_MODE: u32 = 0o600;
+const IP_FILE: &str = "ip-allocations.json";
+const PORT_FILE: &str = "port-allocations.json";
+/// Public ports named explicitly (`-p PUBLIC:PRIVATE`) that lie outside the pool's range.
+const OUTSIDE_FILE: &str = "explicit-ports.json";
+
+/// Every pool, loaded together under one lock.
+#[derive(Debug, Clone)]
+struct Pools {
+    ips: IpAllocator,
+    ports: PortAllocator,
+    outside: BTreeSet<u16>,
+}
+
+impl Pools {
+    fn take_port(&mut self, port: u16) -> Result<()> {
+        let (lo, hi) = self.ports.range();
+        if (lo..=hi).contains(&port) {
+            self.ports.acquire_specific(port)
+        } else if self.outside.insert(port) {
+            Ok(())
+        } else {
+            Err(Error::in_use(format!("port {port} is already allocated")))
+        }
+    }
+
+    fn free_port(&mut self, port: u16) {
+        if self.ports.is_allocated(port) {
+            let _ = self.ports.release(port);
+        }
+        self.outside.remove(&port);
+    }
+}
 
 /// Persistent IP and port pools of one runtime root.
 #[derive(Debug)]
@@ -41,8 +74,29 @@ impl Ipam {
         &self.subnet
     }
 
-    /// Lock, load (or make fresh when absent or made for another pool), apply `f`, save when it
-    /// succeeded. A corrupt state file is an error naming it, never silently replaced.
+    /// Load `file` (or make a fresh pool when absent or made for another pool). A corrupt state
+    /// file is an error naming it, never silently replaced. The caller holds the lock.
+    fn load<A: DeserializeOwned>(
+        &self,
+        file: &str,
+        fresh: impl Fn() -> Result<A>,
+        same_pool: impl Fn(&A) -> bool,
+    ) -> Result<A> {
+        match fsutil::read_json_opt::<A>(&self.dir.join(file))? {
+            Some(s) if same_pool(&s) => Ok(s),
+            _ => fresh(),
+        }
+    }
+
+    fn save<A: Serialize>(&self, file: &str, state: &A) -> Result<()> {
+        fsutil::write_json_atomic(&self.dir.join(file), state, STATE_MODE)
+    }
+
+    fn lock(&self) -> Result<FileLock> {
+        FileLock::acquire(&self.dir.join(".lock"))
+    }
+
+    /// Lock, load, apply `f`, save when it succeeded.
     fn update<A, T>(
         &self,
         file: &str,
@@ -53,21 +107,61 @@ impl Ipam {
     where
         A: Serialize + DeserializeOwned,
     {
-        let _lock = FileLock::acquire(&self.dir.join(".lock"))?;
-        let path = self.dir.join(file);
-        let mut state = match fsutil::read_json_opt::<A>(&path)? {
-            Some(s) if same_pool(&s) => s,
-            _ => fresh()?,
-        };
+        let _lock = self.lock()?;
+        let mut state = self.load(file, fresh, same_pool)?;
         let out = f(&mut state)?;
-        fsutil::write_json_atomic(&path, &state, STATE_MODE)?;
+        self.save(file, &state)?;
+        Ok(out)
+    }
+
+    fn fresh_ips(&self) -> Result<IpAllocator> {
+        IpAllocator::new(&self.subnet)
+    }
+
+    fn fresh_ports(&self) -> Result<PortAllocator> {
+        PortAllocator::new(self.ports.0, self.ports.1)
+    }
+
+    /// Lock once, load every pool, apply `f`, and save the pools it changed. When `f` fails
+    /// nothing is saved: a multi-value operation is all or nothing.
+    fn update_all<T>(&self, f: impl FnOnce(&mut Pools) -> Result<T>) -> Result<T> {
+        let _lock = self.lock()?;
+        let ips = self.load(
+            IP_FILE,
+            || self.fresh_ips(),
+            |a: &IpAllocator| a.cidr() == self.subnet,
+        )?;
+        let ports = self.load(
+            PORT_FILE,
+            || self.fresh_ports(),
+            |a: &PortAllocator| a.range() == self.ports,
+        )?;
+        let outside = self.load(OUTSIDE_FILE, || Ok(BTreeSet::new()), |_| true)?;
+        let before = Pools {
+            ips,
+            ports,
+            outside,
+        };
+        let mut pools = before.clone();
+        let out = f(&mut pools)?;
+        // Ports first: after a crash between the writes a port may stay held with no address
+        // (freed again by the next reconcile), never the other way round.
+        if pools.ports != before.ports {
+            self.save(PORT_FILE, &pools.ports)?;
+        }
+        if pools.outside != before.outside {
+            self.save(OUTSIDE_FILE, &pools.outside)?;
+        }
+        if pools.ips != before.ips {
+            self.save(IP_FILE, &pools.ips)?;
+        }
         Ok(out)
     }
 
     fn update_ips<T>(&self, f: impl FnOnce(&mut IpAllocator) -> Result<T>) -> Result<T> {
         self.update(
-            "ip-allocations.json",
-            || IpAllocator::new(&self.subnet),
+            IP_FILE,
+            || self.fresh_ips(),
             |a: &IpAllocator| a.cidr() == self.subnet,
             f,
         )
@@ -75,8 +169,8 @@ impl Ipam {
 
     fn update_ports<T>(&self, f: impl FnOnce(&mut PortAllocator) -> Result<T>) -> Result<T> {
         self.update(
-            "port-allocations.json",
-            || PortAllocator::new(self.ports.0, self.ports.1),
+            PORT_FILE,
+            || self.fresh_ports(),
             |a: &PortAllocator| a.range() == self.ports,
             f,
         )
@@ -106,11 +200,96 @@ impl Ipam {
         self.update_ports(|a| a.release(port))
     }
 
-    /// The addresses and ports held now, as recorded on disk.
+    /// The addresses and ports held now, as recorded on disk (ports of the pool's range and
+    /// explicit ones outside it, in order).
     pub fn held(&self) -> Result<(Vec<Ipv4Addr>, Vec<u16>)> {
-        let ips = self.update_ips(|a| Ok(a.allocated().collect()))?;
-        let ports = self.update_ports(|a| Ok(a.allocated().collect()))?;
-        Ok((ips, ports))
+        self.update_all(|p| {
+            let mut ports: Vec<u16> = p
+                .ports
+                .allocated()
+                .chain(p.outside.iter().copied())
+                .collect();
+            ports.sort_unstable();
+            Ok((p.ips.allocated().collect(), ports))
+        })
+    }
+
+    /// Take an address and one public port per entry of `ports` (the port named, or a free
+    /// one of the pool) in one locked step: all or nothing. A named port may lie outside the
+    /// pool's range; one already held is an `InUse` error naming it.
+    pub fn allocate(&self, ports: &[Option<u16>]) -> Result<(Ipv4Addr, Vec<u16>)> {
+        self.update_all(|p| {
+            let ip = p.ips.acquire()?;
+            let mut taken = Vec::with_capacity(ports.len());
+            // Named ports first, so a pool port is never the one a later entry names.
+            for port in ports.iter().flatten() {
+                p.take_port(*port)?;
+            }
+            for port in ports {
+                taken.push(match port {
+                    Some(n) => *n,
+                    None => p.ports.acquire()?,
+                });
+            }
+            Ok((ip, taken))
+        })
+    }
+
+    /// Give back an address and ports in one locked step. Values not held are skipped, so
+    /// releasing twice is harmless.
+    pub fn release(&self, ip: Option<Ipv4Addr>, ports: &[u16]) -> Result<()> {
+        self.update_all(|p| {
+            if let Some(ip) = ip.filter(|ip| p.ips.is_allocated(*ip)) {
+                p.ips.release(ip)?;
+            }
+            for port in ports {
+                p.free_port(*port);
+            }
+            Ok(())
+        })
+    }
+
+    /// Make the pools hold exactly `ips` and `ports` (what the running containers hold):
+    /// everything else is freed, and each of these is claimed. Returns a message for each
+    /// value that cannot be claimed (outside the subnet, the gateway, given twice).
+    pub fn reconcile(&self, ips: &[Ipv4Addr], ports: &[u16]) -> Result<Vec<String>> {
+        self.update_all(|p| {
+            let mut problems = Vec::new();
+            let want_ips: BTreeSet<Ipv4Addr> = ips.iter().copied().collect();
+            let want_ports: BTreeSet<u16> = ports.iter().copied().collect();
+            let stale: Vec<Ipv4Addr> = p
+                .ips
+                .allocated()
+                .filter(|i| !want_ips.contains(i))
+                .collect();
+            for ip in stale {
+                p.ips.release(ip)?;
+            }
+            let stale: Vec<u16> = p
+                .ports
+                .allocated()
+                .filter(|i| !want_ports.contains(i))
+                .collect();
+            for port in stale {
+                p.ports.release(port)?;
+            }
+            p.outside.retain(|port| want_ports.contains(port));
+            for ip in &want_ips {
+                if !p.ips.is_allocated(*ip) {
+                    if let Err(e) = p.ips.acquire_specific(*ip) {
+                        problems.push(e.message().to_string());
+                    }
+                }
+            }
+            for port in &want_ports {
+                if !p.ports.is_allocated(*port) && !p.outside.contains(port) {
+                    if let Err(e) = p.take_port(*port) {
+                        problems.push(e.message().to_string());
+                    }
+                }
+            }
+            Ok(problems)
+        })
     }
 }
 
@@ -157,6 +336,59 @@ mod tests {
             std::fs::read(d.join("ip-allocations.json")).unwrap(),
             b"{garbage"
         );
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn allocate_is_all_or_nothing_and_release_is_idempotent() {
+        let d = tempdir("batch");
+        let a = Ipam::open(&d, "10.57.0.1/24", (50000, 50001)).unwrap();
+        let e = a.allocate(&[None, None, None]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Exhausted);
+        assert_eq!(a.held().unwrap(), (vec![], vec![]));
+
+        let (ip, ports) = a.allocate(&[None, Some(8080), Some(50001)]).unwrap();
+        assert_eq!(ip, Ipv4Addr::new(10, 57, 0, 2));
+        assert_eq!(ports, vec![50000, 8080, 50001]);
+        // A named port already held, inside or outside the range: nothing more is taken.
+        for p in [8080, 50001] {
+            let e = a.allocate(&[Some(p)]).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InUse);
+            assert_eq!(e.message(), format!("port {p} is already allocated"));
+        }
+        assert_eq!(a.held().unwrap(), (vec![ip], vec![8080, 50000, 50001]));
+
+        a.release(Some(ip), &ports).unwrap();
+        a.release(Some(ip), &ports).unwrap();
+        assert_eq!(a.held().unwrap(), (vec![], vec![]));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn reconcile_holds_exactly_what_is_given() {
+        let d = tempdir("reconcile");
+        let a = Ipam::open(&d, "10.58.0.1/24", (50000, 50010)).unwrap();
+        let (ip1, _) = a.allocate(&[None, Some(7000)]).unwrap();
+        let (ip2, p2) = a.allocate(&[None]).unwrap();
+        let kept = Ipv4Addr::new(10, 58, 0, 77);
+        let problems = a
+            .reconcile(
+                &[ip2, kept, Ipv4Addr::new(10, 59, 0, 2)],
+                &[p2[0], 50009, 7001],
+            )
+            .unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("10.59.0.2"), "{problems:?}");
+        let (ips, ports) = a.held().unwrap();
+        assert_eq!(ips, vec![ip2, kept]);
+        assert_eq!(ports, vec![7001, p2[0], 50009]);
+        assert!(!ips.contains(&ip1));
+        // Nothing held is handed out again.
+        for _ in 0..8 {
+            let (ip, p) = a.allocate(&[None]).unwrap();
+            assert!(ip != ip2 && ip != kept);
+            assert!(p[0] != p2[0] && p[0] != 50009);
+        }
         std::fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -1,6 +1,8 @@
 //! Shared helpers of the integration tests: temporary roots that clean up after themselves.
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -47,4 +49,164 @@ pub fn target_dir() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
+}
+
+/// Run `docker` commands in-process on a runtime, capturing the exit status and both streams.
+pub mod cli {
+    use std::io::{Read, Seek, Write};
+
+    use docker_runtime::commands::{self, Streams};
+    use docker_runtime::Runtime;
+
+    pub struct Output {
+        pub status: i32,
+        pub stdout: String,
+        pub stderr: String,
+    }
+
+    fn tmpfile() -> std::fs::File {
+        let dir = std::env::temp_dir();
+        let path = dir.join(format!(
+            "dr-io-{}-{}",
+            std::process::id(),
+            super::COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        std::fs::remove_file(&path).unwrap();
+        f
+    }
+
+    /// `docker ARGS` with `stdin` as its input.
+    pub fn call_with(rt: &Runtime, args: &[&str], stdin: &[u8], tty: Option<(u16, u16)>) -> Output {
+        let mut i = tmpfile();
+        i.write_all(stdin).unwrap();
+        i.rewind().unwrap();
+        let (mut o, mut e) = (tmpfile(), tmpfile());
+        let mut io = Streams {
+            stdin: i,
+            stdout: o.try_clone().unwrap(),
+            stderr: e.try_clone().unwrap(),
+            tty_size: tty,
+        };
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let (status, _) = commands::run(rt, &mut io, &args);
+        drop(io);
+        let mut stdout = String::new();
+        let mut stderr = String::new();
+        o.rewind().unwrap();
+        e.rewind().unwrap();
+        o.read_to_string(&mut stdout).unwrap();
+        e.read_to_string(&mut stderr).unwrap();
+        Output {
+            status,
+            stdout,
+            stderr,
+        }
+    }
+
+    pub fn call(rt: &Runtime, args: &[&str]) -> Output {
+        call_with(rt, args, b"", None)
+    }
+
+    /// `call`, asserting success; returns stdout.
+    pub fn ok(rt: &Runtime, args: &[&str]) -> String {
+        let out = call(rt, args);
+        assert_eq!(
+            out.status, 0,
+            "docker {args:?} failed:\nstdout: {}\nstderr: {}",
+            out.stdout, out.stderr
+        );
+        out.stdout
+    }
+}
+
+/// A runtime on a temporary root with a `busybox` image made from the host's busybox-static,
+/// its own bridge, subnet, iptables chains and port range (see [`net::NetFixture`]).
+pub struct Fixture {
+    pub rt: docker_runtime::Runtime,
+    pub net: net::NetFixture,
+    pub image: String,
+}
+
+impl Fixture {
+    pub fn new(tag: &str) -> Fixture {
+        let net = net::NetFixture::new(tag);
+        let root = net.root.join("root");
+        let rt = docker_runtime::Runtime::new(&root, Self::options_of(&net)).unwrap();
+        let image = make_busybox_image(&root);
+        rt.tags().set("busybox", "latest", &image, true).unwrap();
+        Fixture { rt, net, image }
+    }
+
+    fn options_of(net: &net::NetFixture) -> docker_runtime::RuntimeOptions {
+        let mut opts = net.options();
+        opts.init_path = Some(PathBuf::from(env!("CARGO_BIN_EXE_docker-init")));
+        opts
+    }
+
+    pub fn options(&self) -> docker_runtime::RuntimeOptions {
+        Self::options_of(&self.net)
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.net.root.join("root")
+    }
+
+    /// A new runtime on the same root (as after a restart), restored.
+    pub fn reopen(&self) -> docker_runtime::Runtime {
+        let rt = docker_runtime::Runtime::new(&self.root(), self.options()).unwrap();
+        rt.restore().unwrap();
+        rt
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // Remove whatever a failed test left running (releasing its network) before the
+        // bridge, the chains and the folder go.
+        for c in self.rt.containers() {
+            let _ = c.kill();
+            let _ = self.rt.remove_container(&c);
+            let _ = docker_runtime::mount::unmount(&c.rootfs());
+        }
+    }
+}
+
+/// Lay out a busybox image directly in the graph (the `graph/ID/{json,layer}` format).
+pub fn make_busybox_image(root: &Path) -> String {
+    let id = docker_runtime::ids::generate().unwrap();
+    let img = root.join("graph").join(&id);
+    let layer = img.join("layer");
+    for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root", "mnt"] {
+        std::fs::create_dir_all(layer.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", layer.join("bin/busybox")).unwrap();
+    let list = std::process::Command::new("/bin/busybox")
+        .arg("--list")
+        .output()
+        .expect("busybox-static is needed (scripts/setup.sh installs it)");
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", layer.join("bin").join(applet));
+        }
+    }
+    std::fs::write(
+        layer.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )
+    .unwrap();
+    std::fs::write(layer.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(layer.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    std::fs::write(
+        img.join("json"),
+        format!("{{\"id\":\"{id}\",\"parent\":\"\",\"created\":\"2026-01-01T00:00:00Z\"}}"),
+    )
+    .unwrap();
+    id
 }

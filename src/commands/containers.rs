@@ -1,0 +1,607 @@
+//! Container commands: run, start, stop, restart, kill, wait, rm, ps, logs, attach, inspect.
+
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::flags::Flags;
+use super::{table, Streams};
+use crate::container::{self, poll_in, stream, Config, Container, StartOptions};
+use crate::error::{Error, Result};
+use crate::ids;
+use crate::runtime::Runtime;
+
+/// Parse a memory size: bytes, or a number with b, k, m or g (any case).
+pub fn parse_memory(s: &str) -> Result<i64> {
+    let bad = || {
+        Error::invalid(format!(
+            "invalid memory limit {s:?}: use a number of bytes, optionally with k, m or g"
+        ))
+    };
+    let t = s.trim();
+    let (num, mult) = match t.chars().last().map(|c| c.to_ascii_lowercase()) {
+        Some('b') => (&t[..t.len() - 1], 1),
+        Some('k') => (&t[..t.len() - 1], 1 << 10),
+        Some('m') => (&t[..t.len() - 1], 1 << 20),
+        Some('g') => (&t[..t.len() - 1], 1 << 30),
+        _ => (t, 1),
+    };
+    let n: i64 = num.parse().map_err(|_| bad())?;
+    let bytes = n.checked_mul(mult).ok_or_else(bad)?;
+    if bytes < 6 << 20 {
+        return Err(Error::invalid(format!(
+            "memory limit {s:?} is below the minimum of 6 MiB"
+        )));
+    }
+    Ok(bytes)
+}
+
+fn need_args(f: &Flags, args: &[String], min: usize) -> Result<()> {
+    if args.len() < min {
+        return Err(Error::invalid(format!(
+            "{} argument(s) expected\n{}",
+            min,
+            f.usage().trim_end()
+        )));
+    }
+    Ok(())
+}
+
+/// Copy the client's stdin to the container's until either ends. With `close_at_eof`, the
+/// container's stdin is closed when the client's ends (so `echo x | docker run -i ... cat`
+/// finishes).
+fn pump_stdin(c: Arc<Container>, client: File, done: Arc<container::Event>, close_at_eof: bool) {
+    let Some(target) = c.stdin() else {
+        return;
+    };
+    let mut client = client;
+    let mut buf = [0u8; 16 * 1024];
+    while let Ok(ready) = poll_in(&[client.as_fd(), done.as_fd()], -1) {
+        if ready[1] && !ready[0] {
+            break;
+        }
+        let n = match client.read(&mut buf) {
+            Ok(0) | Err(_) => {
+                drop(target);
+                if close_at_eof {
+                    c.close_stdin();
+                }
+                return;
+            }
+            Ok(n) => n,
+        };
+        if (&*target).write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+}
+
+/// Which streams to attach.
+struct Attach {
+    stdin: bool,
+    stdout: bool,
+    stderr: bool,
+    close_stdin_at_eof: bool,
+}
+
+/// Stream the container's output (from the log offsets given, else from now) and feed its
+/// stdin until it ends.
+fn attach_streams(
+    c: &Arc<Container>,
+    io: &mut Streams,
+    a: &Attach,
+    offsets: (Option<u64>, Option<u64>),
+) -> Result<()> {
+    let done = c
+        .exit_event()
+        .ok_or_else(|| Error::invalid(format!("container {} is not running", ids::short(&c.id))))?;
+    let mut feeder = None;
+    if a.stdin {
+        let client = io
+            .stdin
+            .try_clone()
+            .map_err(|e| Error::io("duplicating stdin", e))?;
+        let (c2, d2, close) = (c.clone(), done.clone(), a.close_stdin_at_eof);
+        feeder = Some(std::thread::spawn(move || {
+            pump_stdin(c2, client, d2, close)
+        }));
+    }
+    let mut logs = Vec::new();
+    let mut readers = Vec::new();
+    let mut clients: Vec<&mut dyn Write> = Vec::new();
+    let (out_log, err_log) = (c.stdout_log(), c.stderr_log());
+    let open = |path: &std::path::Path, offset: Option<u64>| -> Result<Option<File>> {
+        if !path.exists() {
+            stream::open_log(path)?;
+        }
+        stream::open_reader(path, offset)
+    };
+    let out_reader = if a.stdout {
+        open(&out_log, offsets.0)?
+    } else {
+        None
+    };
+    let err_reader = if a.stderr {
+        open(&err_log, offsets.1)?
+    } else {
+        None
+    };
+    if let Some(r) = out_reader {
+        logs.push(out_log.as_path());
+        readers.push(r);
+        clients.push(&mut io.stdout);
+    }
+    if let Some(r) = err_reader {
+        logs.push(err_log.as_path());
+        readers.push(r);
+        clients.push(&mut io.stderr);
+    }
+    let result = stream::follow(&logs, &mut readers, &mut clients, &done);
+    if let Some(f) = feeder {
+        if result.is_ok() {
+            let _ = f.join();
+        }
+    }
+    result
+}
+
+fn log_len(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new(
+        "run",
+        "[OPTIONS] IMAGE COMMAND [ARG...]",
+        "Run a command in a new container",
+    );
+    let detach = f.bool(
+        &["d", "detach"],
+        "Detached mode: leave the container running in the background",
+    );
+    let interactive = f.bool(
+        &["i", "interactive"],
+        "Keep stdin open even if not attached",
+    );
+    let tty = f.bool(&["t", "tty"], "Allocate a pseudo-tty");
+    let user = f.value(&["u", "user"], "USER", "Username or UID");
+    let memory = f.value(
+        &["m", "memory"],
+        "BYTES",
+        "Memory limit (in bytes, or with k, m, g)",
+    );
+    let env = f.list(&["e", "env"], "KEY=VALUE", "Set environment variables");
+    let ports = f.list(
+        &["p", "publish"],
+        "[PUBLIC:]PRIVATE",
+        "Publish a container's TCP port",
+    );
+    let hostname = f.value(&["h", "hostname"], "NAME", "Container host name");
+    let workdir = f.value(
+        &["w", "workdir"],
+        "DIR",
+        "Working directory inside the container",
+    );
+    let network = f.value(&["network", "net"], "MODE", "bridge (default) or none");
+    let rm = f.bool(&["rm"], "Remove the container when it exits (not with -d)");
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    let mem = p.value(memory).map(parse_memory).transpose()?.unwrap_or(0);
+    for e in p.list(env) {
+        if e.is_empty() || e.starts_with('=') {
+            return Err(Error::invalid(format!(
+                "invalid environment variable {e:?}: want KEY=VALUE"
+            )));
+        }
+    }
+    let network_disabled = match p.value(network) {
+        None | Some("bridge") | Some("default") => false,
+        Some("none") => true,
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "invalid network mode {other:?}: use bridge or none"
+            )))
+        }
+    };
+    if p.bool(rm) && p.bool(detach) {
+        return Err(Error::invalid("--rm cannot be combined with -d"));
+    }
+    let image_name = &p.args[0];
+    let cmd = p.args[1..].to_vec();
+    let config = Config {
+        hostname: p.value(hostname).unwrap_or_default().to_string(),
+        user: p.value(user).unwrap_or_default().to_string(),
+        memory: mem,
+        memory_swap: 0,
+        detach: p.bool(detach),
+        ports: p.list(ports).to_vec(),
+        tty: p.bool(tty),
+        open_stdin: p.bool(interactive),
+        env: p.list(env).to_vec(),
+        cmd,
+        image: image_name.clone(),
+        working_dir: p.value(workdir).unwrap_or_default().to_string(),
+        network_disabled,
+    };
+    let image_id = rt.resolve_image(image_name)?;
+    let c = container::start::create(rt, &image_id, config)?;
+    let offsets = (log_len(&c.stdout_log()), log_len(&c.stderr_log()));
+    let started = container::start(
+        rt,
+        &c,
+        &StartOptions {
+            tty_size: io.tty_size,
+        },
+    );
+    if let Err(e) = started {
+        if p.bool(rm) {
+            let _ = rt.remove_container(&c);
+        }
+        return Err(e);
+    }
+    if p.bool(detach) {
+        io.out(&format!("{}\n", c.id))?;
+        return Ok(0);
+    }
+    let attach = Attach {
+        stdin: p.bool(interactive),
+        stdout: true,
+        stderr: !p.bool(tty),
+        close_stdin_at_eof: true,
+    };
+    attach_streams(&c, io, &attach, (Some(offsets.0), Some(offsets.1)))?;
+    let status = c.wait();
+    if p.bool(rm) {
+        rt.remove_container(&c)?;
+    }
+    Ok(status)
+}
+
+/// Run `op` on every container named in `names`, printing each name after it succeeded; the
+/// first failure is reported after trying them all.
+fn each(
+    rt: &Runtime,
+    io: &mut Streams,
+    names: &[String],
+    mut op: impl FnMut(&Arc<Container>) -> Result<()>,
+) -> Result<i32> {
+    let mut first_err = None;
+    for name in names {
+        match rt.container(name).and_then(|c| op(&c)) {
+            Ok(()) => io.out(&format!("{name}\n"))?,
+            Err(e) => {
+                io.err(&format!("Error: {e}\n"))?;
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match first_err {
+        None => Ok(0),
+        Some(_) => Ok(super::ERROR_STATUS),
+    }
+}
+
+fn timeout_flag(f: &mut Flags) -> super::flags::Flag {
+    f.value(
+        &["t", "time"],
+        "SECONDS",
+        "Seconds to wait for stop before killing it (default 10)",
+    )
+}
+
+fn parse_timeout(v: Option<&str>) -> Result<Duration> {
+    match v {
+        None => Ok(Duration::from_secs(10)),
+        Some(s) => s
+            .parse::<u64>()
+            .map(Duration::from_secs)
+            .map_err(|_| Error::invalid(format!("invalid timeout {s:?}: want whole seconds"))),
+    }
+}
+
+pub fn start(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "start",
+        "CONTAINER [CONTAINER...]",
+        "Start a stopped container",
+    );
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    let opts = StartOptions {
+        tty_size: io.tty_size,
+    };
+    each(rt, io, &p.args, |c| container::start(rt, c, &opts))
+}
+
+pub fn stop(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new(
+        "stop",
+        "[OPTIONS] CONTAINER [CONTAINER...]",
+        "Stop a running container (SIGTERM, then SIGKILL after a grace period)",
+    );
+    let t = timeout_flag(&mut f);
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    let timeout = parse_timeout(p.value(t))?;
+    each(rt, io, &p.args, |c| c.stop(timeout))
+}
+
+pub fn restart(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new(
+        "restart",
+        "[OPTIONS] CONTAINER [CONTAINER...]",
+        "Restart a running container",
+    );
+    let t = timeout_flag(&mut f);
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    let timeout = parse_timeout(p.value(t))?;
+    let opts = StartOptions {
+        tty_size: io.tty_size,
+    };
+    each(rt, io, &p.args, |c| {
+        c.stop(timeout)?;
+        container::start(rt, c, &opts)
+    })
+}
+
+pub fn kill(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "kill",
+        "CONTAINER [CONTAINER...]",
+        "Kill a running container",
+    );
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    each(rt, io, &p.args, |c| c.kill())
+}
+
+pub fn wait(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "wait",
+        "CONTAINER [CONTAINER...]",
+        "Block until a container stops, then print its exit code",
+    );
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    let mut first_err = None;
+    for name in &p.args {
+        match rt.container(name) {
+            Ok(c) => io.out(&format!("{}\n", c.wait()))?,
+            Err(e) => {
+                io.err(&format!("Error: {e}\n"))?;
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    Ok(if first_err.is_some() {
+        super::ERROR_STATUS
+    } else {
+        0
+    })
+}
+
+pub fn rm(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new(
+        "rm",
+        "[OPTIONS] CONTAINER [CONTAINER...]",
+        "Remove a container",
+    );
+    let force = f.bool(
+        &["f", "force"],
+        "Kill a running container before removing it",
+    );
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    let force = p.bool(force);
+    each(rt, io, &p.args, |c| {
+        if force {
+            c.kill()?;
+        }
+        rt.remove_container(c)
+    })
+}
+
+/// `repo:tag` naming `image_id`, else its short id.
+fn image_name(rt: &Runtime, image_id: &str) -> String {
+    match rt.tags().tags_of(image_id) {
+        Ok(tags) if !tags.is_empty() => format!("{}:{}", tags[0].0, tags[0].1),
+        _ => ids::short(image_id).to_string(),
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        s.chars().take(n).collect()
+    }
+}
+
+pub fn ps(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new("ps", "[OPTIONS]", "List containers");
+    let quiet = f.bool(&["q", "quiet"], "Only display numeric IDs");
+    let all = f.bool(
+        &["a", "all"],
+        "Show all containers; only running ones by default",
+    );
+    let notrunc = f.bool(&["notrunc", "no-trunc"], "Don't truncate output");
+    let latest = f.bool(&["l", "latest"], "Show only the latest created container");
+    let last = f.value(&["n", "last"], "N", "Show the N last created containers");
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    super::no_args(&f, &p.args)?;
+    let mut limit = match p.value(last) {
+        Some(n) => Some(
+            n.parse::<usize>()
+                .map_err(|_| Error::invalid(format!("invalid -n {n:?}: want a number")))?,
+        ),
+        None => None,
+    };
+    if p.bool(latest) {
+        limit = Some(1);
+    }
+    let show_all = p.bool(all) || limit.is_some();
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    if !p.bool(quiet) {
+        rows.push(
+            ["ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "COMMENT"]
+                .map(String::from)
+                .to_vec(),
+        );
+    }
+    let mut ids_only = String::new();
+    for c in rt.containers().iter().take(limit.unwrap_or(usize::MAX)) {
+        let rec = c.record();
+        if !rec.state.running && !show_all {
+            continue;
+        }
+        let id = if p.bool(notrunc) {
+            rec.id.clone()
+        } else {
+            ids::short(&rec.id).to_string()
+        };
+        if p.bool(quiet) {
+            ids_only.push_str(&id);
+            ids_only.push('\n');
+            continue;
+        }
+        let mut command = rec.path.clone();
+        for a in &rec.args {
+            command.push(' ');
+            command.push_str(a);
+        }
+        if !p.bool(notrunc) {
+            command = truncate(&command, 20);
+        }
+        rows.push(vec![
+            id,
+            image_name(rt, &rec.image),
+            command,
+            format!("{} ago", crate::humanize::duration(now - rec.created)),
+            rec.state.describe(now),
+            String::new(),
+        ]);
+    }
+    if p.bool(quiet) {
+        io.out(&ids_only)?;
+    } else {
+        io.out(&table::render(&rows))?;
+    }
+    Ok(0)
+}
+
+pub fn logs(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new("logs", "CONTAINER", "Fetch the logs of a container");
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    let c = rt.container(&p.args[0])?;
+    stream::copy_log(&c.stdout_log(), &mut io.stdout)?;
+    stream::copy_log(&c.stderr_log(), &mut io.stderr)?;
+    Ok(0)
+}
+
+pub fn attach(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new(
+        "attach",
+        "[OPTIONS] CONTAINER",
+        "Attach to a running container (stdout and stderr, and stdin when it is open, unless -i/-o/-e choose)",
+    );
+    let i = f.bool(&["i"], "Attach to stdin");
+    let o = f.bool(&["o"], "Attach to stdout");
+    let e = f.bool(&["e"], "Attach to stderr");
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    let c = rt.container(&p.args[0])?;
+    let rec = c.record();
+    let chosen = p.bool(i) || p.bool(o) || p.bool(e);
+    let a = if chosen {
+        Attach {
+            stdin: p.bool(i),
+            stdout: p.bool(o),
+            stderr: p.bool(e),
+            close_stdin_at_eof: false,
+        }
+    } else {
+        Attach {
+            stdin: rec.config.open_stdin || rec.config.tty,
+            stdout: true,
+            stderr: !rec.config.tty,
+            close_stdin_at_eof: false,
+        }
+    };
+    if a.stdin && c.stdin().is_none() {
+        return Err(Error::invalid(format!(
+            "the stdin of container {} is not open (run it with -i)",
+            ids::short(&c.id)
+        )));
+    }
+    if let Some((rows, cols)) = io.tty_size.filter(|_| rec.config.tty) {
+        c.resize(rows, cols)?;
+    }
+    attach_streams(&c, io, &a, (None, None))?;
+    Ok(0)
+}
+
+pub fn port(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "port",
+        "CONTAINER PRIVATE_PORT",
+        "Lookup the public-facing port which is NAT-ed to PRIVATE_PORT",
+    );
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 2)?;
+    let c = rt.container(&p.args[0])?;
+    let private = p.args[1].trim_end_matches("/tcp");
+    match c.record().network_settings.port_mapping.get(private) {
+        Some(public) => {
+            io.out(&format!("{public}\n"))?;
+            Ok(0)
+        }
+        None => Err(Error::not_found(format!(
+            "no public port is mapped to private port {private} of container {}",
+            p.args[0]
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_sizes() {
+        assert_eq!(parse_memory("512m").unwrap(), 512 << 20);
+        assert_eq!(parse_memory("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_memory("8388608").unwrap(), 8 << 20);
+        for bad in ["abc", "", "12x", "-5m", "1k", "99999999999999999g"] {
+            assert!(parse_memory(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,630 @@
+//! `docker-init`: the helper that starts a container (v0.1.0's sysinit step). The library
+//! starts it with a plain spawn; it is a fresh single-threaded process, so it may unshare,
+//! mount, `pivot_root`, drop capabilities, switch user and `exec`, reporting each step over
+//! the socket at fd 3 (see `spawn::protocol`).
+//!
+//! It forks once: the parent stays in the host's namespaces as a tiny monitor that waits for
+//! the container, writes its exit status to the container's folder (so it survives a restart
+//! of the library's process) and exits with that status; the child becomes pid 1 of the new
+//! PID namespace and turns into the container's program.
+
+pub mod caps;
+pub mod user;
+
+use std::ffi::CString;
+use std::fs;
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::stat::{mknod, umask, Mode, SFlag};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{chdir, fork, pivot_root, sethostname, ForkResult, Pid};
+
+use crate::spawn::protocol::{self, InitConfig, Message, INIT_SOCKET_FD, PROTOCOL_VERSION};
+
+/// Exit status when the program cannot be found (as a shell does).
+pub const EXIT_NOT_FOUND: i32 = 127;
+/// Exit status when the program exists but cannot be executed.
+pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+
+type Res<T> = std::result::Result<T, String>;
+
+fn errno_msg(what: impl std::fmt::Display, e: nix::errno::Errno) -> String {
+    format!("{what}: {}", e.desc())
+}
+
+/// The entry point of the `docker-init` program. Returns the exit status.
+pub fn main() -> i32 {
+    // Descriptors a host process leaked to us (without close-on-exec) go now; only 0, 1, 2 and
+    // the socket stay.
+    // SAFETY: close_range on descriptors this fresh process does not use.
+    unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) };
+    // SAFETY: fd 3 is the socket the library placed there; this process owns it from now on.
+    let sock = unsafe { OwnedFd::from_raw_fd(INIT_SOCKET_FD) };
+    if nix::sys::stat::fstat(sock.as_fd()).is_err() {
+        eprintln!(
+            "docker-init: this program is started by the docker-runtime library, not by hand"
+        );
+        return 2;
+    }
+    let cfg = match handshake(sock.as_fd()) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = protocol::send(sock.as_fd(), &Message::Error { message: e.clone() }, None);
+            eprintln!("docker-init: {e}");
+            return 1;
+        }
+    };
+    // A session of its own: the library's terminal and process group signals do not reach us.
+    let _ = nix::unistd::setsid();
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWPID) {
+        let message = errno_msg("creating the PID namespace", e);
+        let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
+        return 1;
+    }
+    // SAFETY: this process is single-threaded, so the child may run any code.
+    match unsafe { fork() } {
+        Err(e) => {
+            let message = errno_msg("fork", e);
+            let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
+            1
+        }
+        Ok(ForkResult::Child) => {
+            let status = match child(sock.as_fd(), &cfg) {
+                Ok(never) => match never {},
+                Err((status, msg)) => {
+                    if status == 1 {
+                        let _ = protocol::send(
+                            sock.as_fd(),
+                            &Message::Error {
+                                message: msg.clone(),
+                            },
+                            None,
+                        );
+                    } else {
+                        let _ = writeln!(std::io::stderr(), "docker-init: {msg}");
+                    }
+                    status
+                }
+            };
+            // SAFETY: _exit skips atexit handlers and buffered state, as a failed exec should.
+            unsafe { libc::_exit(status) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(sock);
+            monitor(child, &cfg.exit_file)
+        }
+    }
+}
+
+fn handshake(sock: BorrowedFd<'_>) -> Res<InitConfig> {
+    protocol::send(
+        sock,
+        &Message::Hello {
+            version: PROTOCOL_VERSION,
+        },
+        None,
+    )
+    .map_err(|e| format!("greeting the library: {e}"))?;
+    match protocol::recv(sock).map_err(|e| format!("reading the container config: {e}"))? {
+        Some((Message::Start(cfg), _)) if cfg.version == PROTOCOL_VERSION => Ok(*cfg),
+        Some((Message::Start(cfg), _)) => Err(format!(
+            "the library speaks protocol {}, this docker-init speaks {PROTOCOL_VERSION}: use the docker-init of the same build",
+            cfg.version
+        )),
+        Some((other, _)) => Err(format!("expected the container config, got {other:?}")),
+        None => Err("the library closed the connection".into()),
+    }
+}
+
+/// The host-side monitor: wait for the container, record its status, exit with it.
+fn monitor(child: Pid, exit_file: &str) -> i32 {
+    for sig in [
+        libc::SIGINT,
+        libc::SIGTERM,
+        libc::SIGHUP,
+        libc::SIGQUIT,
+        libc::SIGPIPE,
+    ] {
+        // SAFETY: setting a signal to ignored in this single-threaded process.
+        unsafe { libc::signal(sig, libc::SIG_IGN) };
+    }
+    let status = loop {
+        match waitpid(child, None) {
+            Ok(WaitStatus::Exited(_, code)) => break code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break 255,
+        }
+    };
+    let _ = crate::fsutil::write_atomic(
+        Path::new(exit_file),
+        format!("{status}\n").as_bytes(),
+        0o600,
+    );
+    status
+}
+
+/// Everything in the new namespaces up to `exec`. Never returns `Ok`. An `Err` carries the
+/// exit status: 1 for a setup failure (reported to the library; the container does not
+/// start), 126/127 for a program that cannot be executed (the container started and exits).
+fn child(
+    sock: BorrowedFd<'_>,
+    cfg: &InitConfig,
+) -> std::result::Result<std::convert::Infallible, (i32, String)> {
+    let setup = |s: String| (1, s);
+    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    if cfg.new_netns {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    unshare(flags).map_err(|e| setup(errno_msg("creating namespaces", e)))?;
+    // /proc is still the host's, so /proc/self names us as the host sees us.
+    let pid: i32 = fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str().and_then(|s| s.parse().ok()))
+        .ok_or_else(|| setup("finding our host pid".into()))?;
+    protocol::send(sock, &Message::Ready { pid }, None)
+        .map_err(|e| setup(format!("reporting readiness: {e}")))?;
+    match protocol::recv(sock) {
+        Ok(Some((Message::Go, _))) => {}
+        Ok(Some((Message::Error { message }, _))) => return Err(setup(message)),
+        Ok(other) => return Err(setup(format!("expected go, got {other:?}"))),
+        Err(e) => return Err(setup(format!("waiting for go: {e}"))),
+    }
+    let prepared = prepare(sock, cfg).map_err(setup)?;
+    exec(sock, cfg, prepared)
+}
+
+struct Prepared {
+    ident: user::Identity,
+}
+
+fn mnt(
+    src: Option<&str>,
+    target: &str,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Res<()> {
+    mount(src, target, fstype, flags, data).map_err(|e| {
+        errno_msg(
+            format_args!("mounting {} on {target}", fstype.or(src).unwrap_or("")),
+            e,
+        )
+    })
+}
+
+/// Refuse a mount point of the image that is a symlink: it could lead the mount out.
+fn check_mount_point(rootfs: &str, name: &str) -> Res<()> {
+    let p = Path::new(rootfs).join(name);
+    match fs::symlink_metadata(&p) {
+        Ok(m) if m.file_type().is_symlink() => Err(format!(
+            "the image's /{name} is a symbolic link; refusing to mount over it"
+        )),
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(format!("the image's /{name} is not a directory")),
+        Err(e) => Err(format!("the image has no /{name}: {e}")),
+    }
+}
+
+fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<Prepared> {
+    let rootfs = cfg.rootfs.as_str();
+    mnt(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+    for name in ["proc", "sys", "dev"] {
+        check_mount_point(rootfs, name)?;
+    }
+    // Host files to bind in: detached copies of their mounts, taken before the host's tree
+    // goes away and attached inside the new root after pivot_root (where the container's
+    // symbolic links cannot lead a mount out).
+    let mut binds = Vec::new();
+    for (src, dst) in &cfg.binds {
+        binds.push((clone_tree(src)?, dst.clone()));
+    }
+    mnt(
+        Some(rootfs),
+        rootfs,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    chdir(rootfs).map_err(|e| errno_msg(format_args!("chdir {rootfs}"), e))?;
+    pivot_root(".", ".").map_err(|e| errno_msg("pivot_root", e))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| errno_msg("detaching the old root", e))?;
+    chdir("/").map_err(|e| errno_msg("chdir /", e))?;
+
+    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mnt(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        nosuid_nodev_noexec,
+        None,
+    )?;
+    mnt(
+        Some("sysfs"),
+        "/sys",
+        Some("sysfs"),
+        nosuid_nodev_noexec | MsFlags::MS_RDONLY,
+        None,
+    )?;
+    setup_dev()?;
+    for (tree, dst) in &binds {
+        attach_tree(tree, dst)?;
+        mnt(
+            None,
+            dst,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            None,
+        )?;
+    }
+    drop(binds);
+    for p in &cfg.masked_paths {
+        mask(p)?;
+    }
+    for p in &cfg.readonly_paths {
+        if fs::symlink_metadata(p).is_ok() {
+            mnt(Some(p), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            mnt(
+                None,
+                p,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
+                None,
+            )?;
+        }
+    }
+    sethostname(&cfg.hostname).map_err(|e| errno_msg("setting the hostname", e))?;
+    if cfg.new_netns {
+        loopback_up()?;
+    }
+    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = fs::read_to_string("/etc/group").unwrap_or_default();
+    let ident = user::resolve(&cfg.user, &passwd, &group)?;
+    if cfg.tty {
+        setup_tty(sock, ident.uid)?;
+    }
+    let workdir = if cfg.workdir.is_empty() {
+        "/"
+    } else {
+        &cfg.workdir
+    };
+    chdir(workdir)
+        .map_err(|e| errno_msg(format_args!("changing to working directory {workdir}"), e))?;
+    Ok(Prepared { ident })
+}
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+
+/// A detached bind mount of `path` (open_tree with OPEN_TREE_CLONE).
+fn clone_tree(path: &str) -> Res<OwnedFd> {
+    let c = CString::new(path).map_err(|_| format!("bad path {path:?}"))?;
+    // SAFETY: open_tree with a valid NUL-terminated path; returns a new descriptor.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
+        )
+    };
+    if fd < 0 {
+        return Err(format!(
+            "cloning a mount of {path}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: a fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Attach a detached mount at `target`.
+fn attach_tree(tree: &OwnedFd, target: &str) -> Res<()> {
+    let t = CString::new(target).map_err(|_| format!("bad path {target:?}"))?;
+    // SAFETY: move_mount from our detached tree descriptor to a NUL-terminated target path.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if rc < 0 {
+        return Err(format!(
+            "mounting on {target}: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+fn setup_dev() -> Res<()> {
+    mnt(
+        Some("tmpfs"),
+        "/dev",
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )?;
+    let old = umask(Mode::empty());
+    let nodes = [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ];
+    let result = (|| {
+        for (name, major, minor) in nodes {
+            let path = format!("/dev/{name}");
+            mknod(
+                path.as_str(),
+                SFlag::S_IFCHR,
+                Mode::from_bits_truncate(0o666),
+                nix::sys::stat::makedev(major, minor),
+            )
+            .map_err(|e| errno_msg(format_args!("creating {path}"), e))?;
+        }
+        for (link, target) in [
+            ("/dev/fd", "/proc/self/fd"),
+            ("/dev/stdin", "/proc/self/fd/0"),
+            ("/dev/stdout", "/proc/self/fd/1"),
+            ("/dev/stderr", "/proc/self/fd/2"),
+            ("/dev/ptmx", "pts/ptmx"),
+        ] {
+            std::os::unix::fs::symlink(target, link)
+                .map_err(|e| format!("creating {link}: {e}"))?;
+        }
+        for d in ["/dev/pts", "/dev/shm", "/dev/mqueue"] {
+            fs::create_dir(d).map_err(|e| format!("creating {d}: {e}"))?;
+        }
+        Ok::<(), String>(())
+    })();
+    umask(old);
+    result?;
+    mnt(
+        Some("devpts"),
+        "/dev/pts",
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+    )?;
+    mnt(
+        Some("shm"),
+        "/dev/shm",
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        Some("mode=1777,size=65536k"),
+    )?;
+    mnt(
+        Some("mqueue"),
+        "/dev/mqueue",
+        Some("mqueue"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None,
+    )
+}
+
+/// Hide `path`: an empty read-only tmpfs over a directory, /dev/null over anything else.
+fn mask(path: &str) -> Res<()> {
+    match fs::symlink_metadata(path) {
+        Err(_) => Ok(()),
+        Ok(m) if m.is_dir() => mnt(Some("tmpfs"), path, Some("tmpfs"), MsFlags::MS_RDONLY, None),
+        Ok(_) => mnt(Some("/dev/null"), path, None, MsFlags::MS_BIND, None),
+    }
+}
+
+fn loopback_up() -> Res<()> {
+    // SAFETY: a plain datagram socket for the interface ioctls below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(format!("socket: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: fd is a fresh socket we own.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; zeroed is valid.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (i, b) in b"lo".iter().enumerate() {
+        req.ifr_name[i] = *b as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS/SIOCSIFFLAGS read and write the ifreq we pass.
+    unsafe {
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) < 0 {
+            return Err(format!(
+                "reading lo flags: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        if libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) < 0 {
+            return Err(format!(
+                "bringing lo up: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A terminal from the container's own devpts: the master goes to the library, the slave
+/// becomes our controlling terminal and stdio.
+fn setup_tty(sock: BorrowedFd<'_>, uid: u32) -> Res<()> {
+    let master = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags_noctty()
+        .open("/dev/pts/ptmx")
+        .map_err(|e| format!("opening /dev/pts/ptmx: {e}"))?;
+    let mut n: libc::c_uint = 0;
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int, TIOCGPTN writes an unsigned int; both on our master.
+    unsafe {
+        if libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) < 0
+            || libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) < 0
+        {
+            return Err(format!(
+                "unlocking the pty: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    let slave_path = format!("/dev/pts/{n}");
+    let slave = fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags_noctty()
+        .open(&slave_path)
+        .map_err(|e| format!("opening {slave_path}: {e}"))?;
+    nix::unistd::fchown(&slave, Some(nix::unistd::Uid::from_raw(uid)), None)
+        .map_err(|e| errno_msg(format_args!("chown {slave_path}"), e))?;
+    protocol::send(sock, &Message::Pty, Some(master.as_fd()))
+        .map_err(|e| format!("passing the pty to the library: {e}"))?;
+    drop(master);
+    nix::unistd::setsid().map_err(|e| errno_msg("setsid", e))?;
+    // SAFETY: TIOCSCTTY on the slave we just opened, with no pointer argument.
+    if unsafe { libc::ioctl(slave.as_raw_fd(), libc::TIOCSCTTY, 0) } < 0 {
+        return Err(format!(
+            "making {slave_path} the controlling terminal: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    for fd in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors of this process.
+        if unsafe { libc::dup2(slave.as_raw_fd(), fd) } < 0 {
+            return Err(format!("dup2: {}", std::io::Error::last_os_error()));
+        }
+    }
+    Ok(())
+}
+
+trait NoCtty {
+    fn custom_flags_noctty(&mut self) -> &mut Self;
+}
+
+impl NoCtty for fs::OpenOptions {
+    fn custom_flags_noctty(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_NOCTTY | libc::O_CLOEXEC)
+    }
+}
+
+/// Find `prog` as `execvp` would, in the PATH of the container's environment.
+fn find_program(prog: &str, env: &[String]) -> std::result::Result<String, (i32, String)> {
+    let runnable = |p: &Path| {
+        fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if prog.contains('/') {
+        return match fs::metadata(prog) {
+            Err(_) => Err((
+                EXIT_NOT_FOUND,
+                format!("exec: {prog:?}: no such file or directory"),
+            )),
+            Ok(_) if !runnable(Path::new(prog)) => Err((
+                EXIT_NOT_EXECUTABLE,
+                format!("exec: {prog:?}: permission denied"),
+            )),
+            Ok(_) => Ok(prog.to_string()),
+        };
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(prog))
+        .find(|p| runnable(p))
+        .map(|p| p.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            (
+                EXIT_NOT_FOUND,
+                format!("exec: {prog:?}: executable file not found in $PATH"),
+            )
+        })
+}
+
+fn exec(
+    sock: BorrowedFd<'_>,
+    cfg: &InitConfig,
+    p: Prepared,
+) -> std::result::Result<std::convert::Infallible, (i32, String)> {
+    let setup = |s: String| (1, s);
+    caps::drop_bounding().map_err(setup)?;
+    let groups: Vec<nix::unistd::Gid> = p
+        .ident
+        .groups
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&groups).map_err(|e| setup(errno_msg("setgroups", e)))?;
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(p.ident.gid))
+        .map_err(|e| setup(errno_msg("setgid", e)))?;
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(p.ident.uid))
+        .map_err(|e| setup(errno_msg("setuid", e)))?;
+    if p.ident.uid == 0 {
+        caps::set_default().map_err(setup)?;
+    }
+    let args: Vec<CString> = cfg
+        .args
+        .iter()
+        .map(|a| CString::new(a.as_str()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| setup("an argument contains a NUL byte".into()))?;
+    let env: Vec<CString> = cfg
+        .env
+        .iter()
+        .map(|a| CString::new(a.as_str()))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| setup("an environment entry contains a NUL byte".into()))?;
+    if args.is_empty() {
+        return Err(setup("no command given".into()));
+    }
+    // Signals back to their defaults (the Rust runtime ignores SIGPIPE), none blocked.
+    for sig in 1..32 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: resetting dispositions in this single-threaded process.
+            unsafe { libc::signal(sig, libc::SIG_DFL) };
+        }
+    }
+    let empty = nix::sys::signal::SigSet::empty();
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&empty),
+        None,
+    );
+    umask(Mode::from_bits_truncate(0o022));
+    // Only 0, 1 and 2 survive the exec: the socket closing tells the library it happened.
+    // SAFETY: marks descriptors 3 and up close-on-exec; nothing is closed now.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    let resolved = find_program(&cfg.args[0], &cfg.env);
+    protocol::send(sock, &Message::Exec, None)
+        .map_err(|e| setup(format!("reporting exec: {e}")))?;
+    let prog = resolved?;
+    let prog_c = CString::new(prog.as_str()).map_err(|_| setup("bad program path".into()))?;
+    let err = nix::unistd::execve(&prog_c, &args, &env).unwrap_err();
+    let status = if err == nix::errno::Errno::ENOENT {
+        EXIT_NOT_FOUND
+    } else {
+        EXIT_NOT_EXECUTABLE
+    };
+    Err((status, errno_msg(format_args!("exec {prog:?}"), err)))
+}

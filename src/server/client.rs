@@ -1,0 +1,148 @@
+//! The client end of rcli/2: connect, send the request, stream stdin, and split the framed
+//! answer into stdout, stderr and the exit status.
+
+use std::io::{self, BufReader, Read, Write};
+use std::net::Shutdown;
+
+use super::addr::{Addr, Stream};
+use super::protocol::{self, FrameKind, RequestOptions, FRAME_HEADER_LEN};
+use crate::error::{Error, ErrorKind, Result};
+
+/// The exit status when the client's own stdout is closed under it (as a shell reports a
+/// process killed by SIGPIPE).
+pub const STATUS_STDOUT_CLOSED: i32 = 128 + libc::SIGPIPE;
+
+/// Why no connection was made.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// No daemon listens there (no socket, or connection refused): the caller may run the
+    /// command in-process instead. The message says what was tried and what happened.
+    Unreachable(String),
+    /// Something else (e.g. permission denied on the socket): an error to show.
+    Failed(Error),
+}
+
+/// Connect to the daemon at `addr`.
+pub fn connect(addr: &Addr) -> std::result::Result<Stream, ConnectError> {
+    Stream::connect(addr).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => ConnectError::Unreachable(
+            Error::io(format!("connecting to {addr}"), e)
+                .message()
+                .to_string(),
+        ),
+        _ => ConnectError::Failed(Error::io(format!("connecting to {addr}"), e)),
+    })
+}
+
+/// Copy stdin to the daemon until its end, then half-close (v0.1.0's `CloseWrite`). Runs on a
+/// detached thread: it may sit in a read of a terminal when the command ends, and the process
+/// then exits under it.
+fn pump_stdin(sock: Stream) {
+    let mut stdin = io::stdin().lock();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match stdin.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            // A closed or unreadable stdin is an empty one.
+            Err(_) => break,
+        };
+        if (&sock).write_all(&buf[..n]).is_err() {
+            // The daemon is done with us; nothing more to send.
+            return;
+        }
+    }
+    let _ = sock.shutdown(Shutdown::Write);
+}
+
+fn write_out(w: &mut impl Write, data: &[u8]) -> io::Result<()> {
+    w.write_all(data)?;
+    w.flush()
+}
+
+/// Run `args` on the daemon behind `sock` and return the command's exit status. stdout and
+/// stderr frames go to this process's stdout and stderr.
+pub fn call(sock: Stream, args: &[String], options: &RequestOptions) -> Result<i32> {
+    let request = protocol::encode_framed_request(args, options);
+    (&sock)
+        .write_all(&request)
+        .map_err(|e| Error::io("sending the request to the daemon", e))?;
+    let writer = sock
+        .try_clone()
+        .map_err(|e| Error::io("setting up the connection", e))?;
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || pump_stdin(writer))
+        .map_err(|e| Error::io("starting the stdin thread", e))?;
+
+    let mut r = BufReader::with_capacity(64 * 1024, &sock);
+    let mut payload = Vec::new();
+    let mut first = true;
+    loop {
+        let mut h = [0u8; FRAME_HEADER_LEN];
+        let got =
+            read_full(&mut r, &mut h).map_err(|e| Error::io("reading the daemon's answer", e))?;
+        if got < FRAME_HEADER_LEN && !(first && got > 0) {
+            return Err(Error::new(
+                ErrorKind::Remote,
+                "the daemon closed the connection before sending the command's exit status",
+            ));
+        }
+        let header = if got == FRAME_HEADER_LEN {
+            protocol::parse_frame_header(&h)
+        } else {
+            None
+        };
+        let Some((kind, len)) = header else {
+            if first {
+                // Not a frame: a refusal (`Error: ...`) sent before framing could start, or a
+                // daemon that does not speak rcli/2. Show it as it is.
+                let mut rest = h[..got].to_vec();
+                let _ = r.read_to_end(&mut rest);
+                let _ = write_out(&mut io::stderr().lock(), &rest);
+                return Ok(crate::commands::ERROR_STATUS);
+            }
+            return Err(Error::new(
+                ErrorKind::Remote,
+                "the daemon sent a malformed frame",
+            ));
+        };
+        first = false;
+        payload.resize(len as usize, 0);
+        r.read_exact(&mut payload).map_err(|e| {
+            Error::io(
+                "reading the daemon's answer (the connection ended mid-frame)",
+                e,
+            )
+        })?;
+        match kind {
+            FrameKind::Stdout => {
+                if write_out(&mut io::stdout().lock(), &payload).is_err() {
+                    return Ok(STATUS_STDOUT_CLOSED);
+                }
+            }
+            FrameKind::Stderr => {
+                let _ = write_out(&mut io::stderr().lock(), &payload);
+            }
+            FrameKind::Exit => {
+                let b: [u8; 4] = payload[..4].try_into().expect("exit frames hold 4 bytes");
+                return Ok(i32::from_be_bytes(b));
+            }
+        }
+    }
+}
+
+/// Read until `buf` is full or the stream ends; returns how much was read.
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}

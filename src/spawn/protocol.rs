@@ -1,0 +1,223 @@
+//! The conversation between the library and its `docker-init` helper, over a socketpair that
+//! the helper finds at fd 3. Frames are a 4-byte little-endian length and a JSON message; a
+//! descriptor (the container's pty master) travels with the frame that announces it.
+//!
+//! 1. helper -> library: `Hello { version }`. Mismatched versions refuse each other clearly.
+//! 2. library -> helper: `Start(InitConfig)`.
+//! 3. helper -> library: `Ready { pid }` once the container's namespaces exist (pid is the
+//!    container's first process, as the host sees it). The library joins it to its cgroup and
+//!    sets up its network, then sends `Go`.
+//! 4. helper -> library: `Pty` (with the master descriptor) when a tty was asked for.
+//! 5. helper -> library: `Exec` just before the program is executed, or `Error` when a step
+//!    failed (the container is then not started).
+
+use std::io::{self, IoSlice, IoSliceMut};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+
+use serde::{Deserialize, Serialize};
+
+/// Bumped whenever a message changes shape.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The descriptor number at which the helper finds its end of the socket.
+pub const INIT_SOCKET_FD: RawFd = 3;
+
+/// The largest frame either side accepts.
+pub const MAX_FRAME: usize = 16 << 20;
+
+/// Everything the helper needs to set up and start one container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InitConfig {
+    pub version: u32,
+    /// The mounted root file system (overlay) of the container.
+    pub rootfs: String,
+    pub hostname: String,
+    /// argv of the program; argv[0] is searched in the container's PATH when it has no '/'.
+    pub args: Vec<String>,
+    /// The whole environment (`K=V`).
+    pub env: Vec<String>,
+    /// `-u`: a user name or uid, optionally `:group`; empty for root.
+    pub user: String,
+    pub workdir: String,
+    pub tty: bool,
+    /// A new network namespace (false: share the host's, never used by `run`).
+    pub new_netns: bool,
+    /// Host files bind-mounted read-only into the container: (host path, container path).
+    pub binds: Vec<(String, String)>,
+    /// Where the helper writes the exit status when the container ends.
+    pub exit_file: String,
+    pub masked_paths: Vec<String>,
+    pub readonly_paths: Vec<String>,
+}
+
+/// A message of the conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Message {
+    Hello { version: u32 },
+    Start(Box<InitConfig>),
+    Ready { pid: i32 },
+    Go,
+    Pty,
+    Exec,
+    Error { message: String },
+}
+
+fn cmsg_space() -> usize {
+    // SAFETY: CMSG_SPACE is a pure computation on a size.
+    unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize }
+}
+
+/// Send `msg`, with `fd` attached when given.
+pub fn send(sock: BorrowedFd<'_>, msg: &Message, fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
+    let body = serde_json::to_vec(msg).map_err(io::Error::other)?;
+    if body.len() > MAX_FRAME {
+        return Err(io::Error::other(format!(
+            "message of {} bytes is larger than {MAX_FRAME}",
+            body.len()
+        )));
+    }
+    let len = (body.len() as u32).to_le_bytes();
+    let mut frame = Vec::with_capacity(4 + body.len());
+    frame.extend_from_slice(&len);
+    frame.extend_from_slice(&body);
+    let mut sent = 0;
+    let mut first = true;
+    while sent < frame.len() {
+        let iov = [IoSlice::new(&frame[sent..])];
+        let mut cbuf = vec![0u8; cmsg_space()];
+        // SAFETY: a zeroed msghdr is valid; every pointer set below points into live buffers
+        // that outlive the sendmsg call.
+        let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+        hdr.msg_iov = iov.as_ptr() as *mut libc::iovec;
+        hdr.msg_iovlen = 1;
+        if let (true, Some(fd)) = (first, fd) {
+            hdr.msg_control = cbuf.as_mut_ptr().cast();
+            hdr.msg_controllen = cbuf.len() as _;
+            // SAFETY: msg_control points at a buffer of CMSG_SPACE(sizeof fd) bytes, so the
+            // first header and its data fit.
+            unsafe {
+                let c = libc::CMSG_FIRSTHDR(&hdr);
+                (*c).cmsg_level = libc::SOL_SOCKET;
+                (*c).cmsg_type = libc::SCM_RIGHTS;
+                (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+                std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), fd.as_raw_fd());
+            }
+        }
+        // SAFETY: hdr is fully initialised and its buffers are live.
+        let n = unsafe { libc::sendmsg(sock.as_raw_fd(), &hdr, libc::MSG_NOSIGNAL) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        sent += n as usize;
+        first = false;
+    }
+    Ok(())
+}
+
+/// Read exactly `buf.len()` bytes, collecting any descriptor that arrives with them.
+fn recv_exact(sock: BorrowedFd<'_>, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<bool> {
+    let mut got = 0;
+    while got < buf.len() {
+        let mut iov = [IoSliceMut::new(&mut buf[got..])];
+        let mut cbuf = vec![0u8; cmsg_space()];
+        // SAFETY: a zeroed msghdr is valid; pointers set below point into live buffers.
+        let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+        hdr.msg_iov = iov.as_mut_ptr() as *mut libc::iovec;
+        hdr.msg_iovlen = 1;
+        hdr.msg_control = cbuf.as_mut_ptr().cast();
+        hdr.msg_controllen = cbuf.len() as _;
+        // SAFETY: hdr points at live buffers; MSG_CMSG_CLOEXEC marks received fds close-on-exec.
+        let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut hdr, libc::MSG_CMSG_CLOEXEC) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        // SAFETY: walking the control messages the kernel wrote into cbuf.
+        unsafe {
+            let mut c = libc::CMSG_FIRSTHDR(&hdr);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                    let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<RawFd>());
+                    fds.push(OwnedFd::from_raw_fd(fd));
+                }
+                c = libc::CMSG_NXTHDR(&hdr, c);
+            }
+        }
+        if n == 0 {
+            if got == 0 {
+                return Ok(false);
+            }
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the peer closed in the middle of a message",
+            ));
+        }
+        got += n as usize;
+    }
+    Ok(true)
+}
+
+/// Receive one message and the descriptor sent with it. `Ok(None)` at end of stream.
+pub fn recv(sock: BorrowedFd<'_>) -> io::Result<Option<(Message, Option<OwnedFd>)>> {
+    let mut fds = Vec::new();
+    let mut len = [0u8; 4];
+    if !recv_exact(sock, &mut len, &mut fds)? {
+        return Ok(None);
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(io::Error::other(format!(
+            "message of {len} bytes is larger than {MAX_FRAME}"
+        )));
+    }
+    let mut body = vec![0u8; len];
+    recv_exact(sock, &mut body, &mut fds)?;
+    let msg = serde_json::from_slice(&body)
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad message: {e}")))?;
+    Ok(Some((msg, fds.pop())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn messages_and_descriptors_cross() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let cfg = InitConfig {
+            version: PROTOCOL_VERSION,
+            rootfs: "/x".into(),
+            hostname: "h".into(),
+            args: vec!["sh".into()],
+            env: vec!["A=1".into(); 1000],
+            user: String::new(),
+            workdir: "/".into(),
+            tty: true,
+            new_netns: true,
+            binds: vec![],
+            exit_file: "/e".into(),
+            masked_paths: vec![],
+            readonly_paths: vec![],
+        };
+        send(a.as_fd(), &Message::Start(Box::new(cfg.clone())), None).unwrap();
+        let devnull = std::fs::File::open("/dev/null").unwrap();
+        send(a.as_fd(), &Message::Pty, Some(devnull.as_fd())).unwrap();
+        drop(a);
+        let (m, fd) = recv(b.as_fd()).unwrap().unwrap();
+        assert_eq!(m, Message::Start(Box::new(cfg)));
+        assert!(fd.is_none());
+        let (m, fd) = recv(b.as_fd()).unwrap().unwrap();
+        assert_eq!(m, Message::Pty);
+        assert!(fd.is_some());
+        assert!(recv(b.as_fd()).unwrap().is_none());
+    }
+}
