@@ -189,8 +189,9 @@ impl Graph {
     }
 
     /// Confirm pending images of this boot that are old enough: one `syncfs`, then their
-    /// markers go.
-    fn settle(&self) -> Result<()> {
+    /// markers go. Runs when a graph is opened and before each registration; a long-running
+    /// process (the daemon) may call it now and then so that its images are confirmed too.
+    pub fn settle(&self) -> Result<()> {
         let boot = boot_id();
         if boot.is_empty() {
             return Ok(());
@@ -425,6 +426,10 @@ impl Graph {
             if !self.exists(p) {
                 return Err(Error::not_found(format!("no such image: {p} (the parent)")));
             }
+        }
+        if let Err(e) = self.settle() {
+            self.logger
+                .warn(&format!("confirming recently imported images: {e}"));
         }
         let tmp_root = self.dir.join(TMP_DIR);
         let tmp = tmp_root.join(&image.id);
