@@ -10,7 +10,7 @@ mod images_util;
 use std::io::Write;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use common::TempDir;
 use images_util::{docker, fails, image_dirs, ok, snapshot, tmp_leftovers, Entry, Tar};
@@ -404,9 +404,7 @@ fn wait_rss(child: std::process::Child) -> (i32, i64) {
 /// Import `head` followed by `zeros` bytes of zeros (streamed, never held) through the binary;
 /// returns the exit status, the new id, the peak memory in KiB and how much was sent.
 fn import_with_zeros(s: &Scene, head: Vec<u8>, zeros: u64) -> (i32, String, i64, u64) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_docker"))
-        .arg("-g")
-        .arg(&s.root)
+    let mut child = images_util::docker_cmd(&s.root)
         .args(["import", "-", "zeros"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

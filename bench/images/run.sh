@@ -24,6 +24,8 @@ DOCKER=$PWD/target/release/docker
 PACK=$PWD/target/release/examples/image-pack
 
 work=$(mktemp -d /var/tmp/dr-bench-images.XXXXXX)
+# Run every docker command in-process on our root, never on a daemon that may be running.
+export DOCKER_HOST=unix://$work/no-daemon.sock
 mnt=$work/ext4
 shm=$work/shm
 cleanup() {

@@ -11,11 +11,20 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-/// Run `docker -g ROOT ARGS...` with `stdin` fed to it.
-pub fn docker(root: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_docker"))
+/// `docker -g ROOT` that runs in-process on ROOT: `DOCKER_HOST` names a socket nobody
+/// listens on, so a daemon running on this machine is never asked.
+pub fn docker_cmd(root: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_docker"));
+    let nowhere = root.with_extension("no-daemon.sock");
+    c.env("DOCKER_HOST", format!("unix://{}", nowhere.display()))
         .arg("-g")
-        .arg(root)
+        .arg(root);
+    c
+}
+
+/// Run `docker -g ROOT ARGS...` (in-process) with `stdin` fed to it.
+pub fn docker(root: &Path, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = docker_cmd(root)
         .args(args)
         .stdin(if stdin.is_some() {
             Stdio::piped()
