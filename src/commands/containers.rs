@@ -567,23 +567,6 @@ pub fn attach(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     Ok(0)
 }
 
-pub fn inspect(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
-    let f = Flags::new(
-        "inspect",
-        "CONTAINER",
-        "Return low-level information on a container",
-    );
-    let Some(p) = f.parse(args, &mut io.stdout)? else {
-        return Ok(0);
-    };
-    need_args(&f, &p.args, 1)?;
-    let c = rt.container(&p.args[0])?;
-    let text = serde_json::to_string_pretty(&c.record())
-        .map_err(|e| Error::invalid(format!("encoding the record: {e}")))?;
-    io.out(&format!("{text}\n"))?;
-    Ok(0)
-}
-
 pub fn port(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let f = Flags::new(
         "port",

@@ -4,6 +4,7 @@
 
 mod containers;
 pub mod flags;
+pub mod images;
 mod system;
 pub mod table;
 
@@ -100,14 +101,29 @@ pub static COMMANDS: &[Command] = &[
         handler: system::help,
     },
     Command {
+        name: "history",
+        description: "Show the history of an image",
+        handler: images::history,
+    },
+    Command {
+        name: "images",
+        description: "List images",
+        handler: images::images,
+    },
+    Command {
+        name: "import",
+        description: "Create a new filesystem image from the contents of a tarball",
+        handler: images::import,
+    },
+    Command {
         name: "info",
         description: "Display system-wide information",
         handler: system::info,
     },
     Command {
         name: "inspect",
-        description: "Return low-level information on a container",
-        handler: containers::inspect,
+        description: "Return low-level information on a container or an image",
+        handler: images::inspect,
     },
     Command {
         name: "kill",
@@ -140,6 +156,11 @@ pub static COMMANDS: &[Command] = &[
         handler: containers::rm,
     },
     Command {
+        name: "rmi",
+        description: "Remove images",
+        handler: images::rmi,
+    },
+    Command {
         name: "run",
         description: "Run a command in a new container",
         handler: containers::run,
@@ -153,6 +174,11 @@ pub static COMMANDS: &[Command] = &[
         name: "stop",
         description: "Stop a running container",
         handler: containers::stop,
+    },
+    Command {
+        name: "tag",
+        description: "Tag an image into a repository",
+        handler: images::tag,
     },
     Command {
         name: "version",
