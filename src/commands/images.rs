@@ -25,7 +25,7 @@ fn usage_error(f: &Flags, msg: &str) -> Error {
 }
 
 /// `REPOSITORY [TAG]` or `REPOSITORY:TAG` from the command line, validated.
-fn repo_and_tag(repo: &str, tag: Option<&str>) -> Result<(String, String)> {
+pub(crate) fn repo_and_tag(repo: &str, tag: Option<&str>) -> Result<(String, String)> {
     let (r, t) = match tag {
         Some(t) => (repo, t),
         None => {

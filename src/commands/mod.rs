@@ -96,6 +96,21 @@ pub static COMMANDS: &[Command] = &[
         handler: containers::attach,
     },
     Command {
+        name: "commit",
+        description: "Create a new image from a container's changes",
+        handler: containers::commit,
+    },
+    Command {
+        name: "diff",
+        description: "Inspect changes on a container's filesystem",
+        handler: containers::diff,
+    },
+    Command {
+        name: "export",
+        description: "Stream the contents of a container as a tar archive",
+        handler: containers::export,
+    },
+    Command {
         name: "help",
         description: "Show the command list",
         handler: system::help,

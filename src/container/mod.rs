@@ -157,6 +157,27 @@ impl Container {
         self.lock().live.as_ref().and_then(|l| l.stdin.clone())
     }
 
+    /// Run `f` on the container's whole file system: the live mount while it runs, else a
+    /// mount made for the call (a start waits meanwhile).
+    pub fn with_rootfs<T>(
+        &self,
+        rt: &crate::runtime::Runtime,
+        f: impl FnOnce(&Path) -> Result<T>,
+    ) -> Result<T> {
+        let inner = self.wait_released(self.lock());
+        if inner.rec.state.running {
+            drop(inner);
+            return f(&self.rootfs());
+        }
+        start::mount_rootfs(rt, self, &inner.rec.image)?;
+        let out = f(&self.rootfs());
+        let unmounted = crate::mount::unmount(&self.rootfs());
+        drop(inner);
+        let out = out?;
+        unmounted?;
+        Ok(out)
+    }
+
     /// Close the container's stdin (the program reads end of file).
     pub fn close_stdin(&self) {
         if let Some(l) = self.lock().live.as_mut() {
@@ -367,7 +388,7 @@ impl Container {
                             stdin: None,
                             pty: None,
                             exited: Arc::new(Event::new()?),
-                            cgroup: Cgroup::of(&self.id).ok().filter(|c| c.path().exists()),
+                            cgroup: Some(Cgroup::of(&self.id)),
                             network: None,
                         });
                         return Ok(Some(fd));
@@ -388,9 +409,7 @@ impl Container {
             st.exit_code = code;
             st.monitor_pid = 0;
             st.monitor_start_time = 0;
-            if let Ok(cg) = Cgroup::of(&self.id) {
-                cg.remove();
-            }
+            Cgroup::of(&self.id).remove();
             changed = true;
         }
         if inner.rec.network_settings != NetworkSettings::default() {

@@ -567,7 +567,8 @@ fn exec(
     p: Prepared,
 ) -> std::result::Result<std::convert::Infallible, (i32, String)> {
     let setup = |s: String| (1, s);
-    caps::drop_bounding().map_err(setup)?;
+    let keep = caps::kept(cfg.no_mknod);
+    caps::drop_bounding(&keep).map_err(setup)?;
     let groups: Vec<nix::unistd::Gid> = p
         .ident
         .groups
@@ -580,7 +581,7 @@ fn exec(
     nix::unistd::setuid(nix::unistd::Uid::from_raw(p.ident.uid))
         .map_err(|e| setup(errno_msg("setuid", e)))?;
     if p.ident.uid == 0 {
-        caps::set_default().map_err(setup)?;
+        caps::set(&keep).map_err(setup)?;
     }
     let args: Vec<CString> = cfg
         .args
