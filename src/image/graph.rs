@@ -84,6 +84,18 @@ pub struct ImageConfig {
     pub user: Option<String>,
 }
 
+/// How a registry knows an image's layer (pulled and pushed images): the digest and size of
+/// its compressed blob and the digest of the uncompressed tar (the diff id). Layers never
+/// change, so push reuses this when the registry already holds the blob, and pull records it.
+/// The values are `sha256:HEX` strings, validated by the registry code that reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryLayer {
+    pub digest: String,
+    pub diff_id: String,
+    pub size: u64,
+    pub media_type: String,
+}
+
 /// An image's metadata, `graph/ID/json`, with v0.1.0's field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Image {
@@ -110,6 +122,9 @@ pub struct Image {
     /// Run-time defaults (registry images).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ImageConfig>,
+    /// The layer's registry form, when it has been pulled or pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryLayer>,
 }
 
 /// v0.1.0 wrote `"parent": ""` for "none": read an empty string (or null) as absent.
@@ -134,6 +149,7 @@ impl Image {
             container: None,
             container_config: None,
             config: None,
+            registry: None,
         })
     }
 
@@ -385,6 +401,45 @@ impl Graph {
             }
             Ok(())
         })
+    }
+
+    /// Register `image` with the layer read from `tar`, a plain (already decompressed) tar
+    /// stream, as a registry pull needs: once the layer is unpacked, `finish` gets the stream
+    /// back (to read it to its end and check its digests) before the image is put in place. An
+    /// error from the unpack or from `finish` leaves nothing in the graph.
+    pub fn register_stream<R: Read>(
+        &self,
+        image: Image,
+        mut tar: R,
+        finish: impl FnOnce(&mut R) -> Result<()>,
+    ) -> Result<Image> {
+        self.register_with(image, |layer_dir| {
+            let stats = layer::unpack_layer(&mut tar, layer_dir)?;
+            if stats.xattrs_skipped > 0 {
+                self.logger.warn(&format!(
+                    "{} extended attributes of the layer are not supported by this file system and were skipped",
+                    stats.xattrs_skipped
+                ));
+            }
+            finish(&mut tar)
+        })
+    }
+
+    /// Record the registry form of image `id`'s layer in its json (written atomically), after
+    /// a push computed it.
+    pub fn set_registry_layer(&self, id: &str, layer: RegistryLayer) -> Result<()> {
+        let _l = FileLock::acquire(&self.dir.join(LOCK_FILE))?;
+        let mut img = self.get(id)?;
+        img.registry = Some(layer);
+        fsutil::write_json_atomic(&self.dir.join(id).join(JSON_FILE), &img, 0o600)
+    }
+
+    /// True when image `id`'s layer directory is empty (an image that only carries metadata,
+    /// such as a pulled image's configuration).
+    pub fn layer_is_empty(&self, id: &str) -> Result<bool> {
+        let dir = self.layer_dir(id)?;
+        let mut entries = std::fs::read_dir(&dir).map_err(|e| Error::io_path("reading", &dir, e))?;
+        Ok(entries.next().is_none())
     }
 
     /// Register `image` with the layer made from the directory `upper` (an overlayfs upper

@@ -1,0 +1,36 @@
+//! The registry client (Docker Registry HTTP API v2 / OCI distribution spec): `pull`, `push`
+//! and `login`'s check, replacing v0.1.0's long-gone v1 registry API.
+//!
+//! What other parts call:
+//! - [`Reference::parse`] (`[host[:port]/]repo[:tag][@sha256:HEX]`) and [`server_key`];
+//! - [`pull()`] (manifest, config, layers verified while streaming into the graph, tagged),
+//!   [`push()`] (layers the registry lacks, config, manifest) and [`login()`];
+//! - [`Progress`], the per-layer progress display both write to.
+//!
+//! Credentials come from `ROOT/.dockercfg` ([`crate::auth`]): the header-less block for the
+//! default registry (Docker Hub), `[HOST:PORT]` blocks for others.
+
+pub mod client;
+pub mod digest;
+pub mod manifest;
+pub mod name;
+pub mod progress;
+pub mod pull;
+pub mod push;
+
+pub use client::{Client, Credentials};
+pub use digest::Digest;
+pub use name::{server_key, Reference, DEFAULT_REGISTRY};
+pub use progress::Progress;
+pub use pull::{pull, Pulled};
+pub use push::push;
+
+use crate::error::Result;
+
+/// Check `creds` against the registry `host` (`None`: the default registry): `GET /v2/`,
+/// meeting its basic or bearer challenge. A refusal is a `PermissionDenied` error that says
+/// the username or password is wrong.
+pub fn login(host: Option<&str>, creds: Credentials) -> Result<()> {
+    let host = host.unwrap_or(DEFAULT_REGISTRY);
+    Client::new(host, "", Some(creds)).login()
+}
