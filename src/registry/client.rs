@@ -432,7 +432,18 @@ impl Client {
     /// in; a refusal is `PermissionDenied` naming the user.
     pub fn login(&self) -> Result<()> {
         let url = format!("{}/v2/", self.base);
-        let resp = self.send(Method::GET, &url, &[], Payload::Empty)?;
+        let resp = match (self.send(Method::GET, &url, &[], Payload::Empty), &self.creds) {
+            (Err(e), Some(c)) if e.kind() == ErrorKind::PermissionDenied => {
+                return Err(Error::new(
+                    ErrorKind::PermissionDenied,
+                    format!(
+                        "registry {} refused the credentials of user {:?}: wrong username or password",
+                        self.host, c.username
+                    ),
+                ))
+            }
+            (r, _) => r?,
+        };
         if resp.status().is_success() {
             Ok(())
         } else {
