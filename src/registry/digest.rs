@@ -229,7 +229,20 @@ impl<R: Read> Read for VerifyReader<R> {
         // Ask for one byte more than the rest, to notice a blob longer than announced.
         let room = (self.size - self.inner.count().min(self.size)) as usize + 1;
         let want = buf.len().min(room);
-        let n = self.inner.read(&mut buf[..want])?;
+        let n = match self.inner.read(&mut buf[..want]) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => return Err(e),
+            Err(e) => {
+                // The transport failed: that is the cause, whatever a decoder makes of it.
+                let got = self.inner.count();
+                let ours = io_error(e).context(format_args!(
+                    "downloading {} (after {got} of {} bytes)",
+                    self.what, self.size
+                ));
+                let _ = self.settle(Err(ours.clone()));
+                return Err(io::Error::other(ours));
+            }
+        };
         if self.inner.count() > self.size {
             let e = self.settle(Err(Error::corrupt(format!(
                 "{} is longer than the {} bytes its manifest gives",
