@@ -25,7 +25,10 @@ fn build_app(rt: &docker_runtime::Runtime, root: &std::path::Path, name: &str) -
     let mut t = Tar::new();
     t.dir("etc/").file("etc/motd", b"hello registry\n");
     let mut w = Tar::new();
-    w.dir("bin/").file("bin/.wh.ls", b"").dir("srv/").file("srv/data", &[7u8; 300_000]);
+    w.dir("bin/")
+        .file("bin/.wh.ls", b"")
+        .dir("srv/")
+        .file("srv/data", &[7u8; 300_000]);
     let config = ImageConfig {
         env: Some(vec!["GREETING=hello".into()]),
         cmd: Some(vec![
@@ -61,7 +64,10 @@ fn push_pull_round_trip_checked_by_skopeo_and_run() {
 
     let out = ok(&a, &["push", &format!("{name}:v1")]);
     assert_eq!(count(&out, ": Pushed"), 3, "{out}");
-    assert!(out.contains(&format!("The push refers to repository [{name}]")), "{out}");
+    assert!(
+        out.contains(&format!("The push refers to repository [{name}]")),
+        "{out}"
+    );
     let digest = out
         .lines()
         .find_map(|l| l.strip_prefix("v1: digest: "))
@@ -81,7 +87,11 @@ fn push_pull_round_trip_checked_by_skopeo_and_run() {
         .arg(format!("oci:{}:v1", oci.display()))
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(oci.join("index.json")).unwrap()).unwrap();
     let mdigest = index["manifests"][0]["digest"].as_str().unwrap();
@@ -140,12 +150,19 @@ fn push_pull_round_trip_checked_by_skopeo_and_run() {
         .arg(format!("docker://{}/test/oci:v1", reg.host()))
         .output()
         .unwrap();
-    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
     let oci_name = format!("{}/test/oci:v1", reg.host());
     let out = ok(&c, &["pull", &oci_name]);
     // Same layers as the app: already there.
     assert_eq!(count(&out, "Already exists"), 3, "{out}");
-    assert_eq!(ok(&c, &["run", "--rm", "--net", "none", &oci_name]), APP_OUTPUT);
+    assert_eq!(
+        ok(&c, &["run", "--rm", "--net", "none", &oci_name]),
+        APP_OUTPUT
+    );
     for root in [&root_a, &root_b, &root_c] {
         assert!(tmp_leftovers(root).is_empty());
     }
@@ -210,15 +227,18 @@ fn names_digests_and_tags_are_checked() {
         (vec!["pull", "busybox@sha256:123"], "invalid digest"),
         (vec!["pull", "busybox@md5:00"], "only sha256"),
         (vec!["pull", &format!("{h}/x:-bad")], "invalid tag"),
-        (vec!["pull", &format!("{h}/a/../b")], "invalid repository name"),
+        (
+            vec!["pull", &format!("{h}/a/../b")],
+            "invalid repository name",
+        ),
         (vec!["pull"], "pull takes one NAME"),
-        (vec!["pull", &format!("{h}/missing:v1")], "no such image at registry"),
+        (
+            vec!["pull", &format!("{h}/missing:v1")],
+            "no such image at registry",
+        ),
         (vec!["push", &format!("{h}/missing:v1")], "no such image"),
         (
-            vec![
-                "push",
-                &format!("{h}/x@sha256:{}", "a".repeat(64)),
-            ],
+            vec!["push", &format!("{h}/x@sha256:{}", "a".repeat(64))],
             "not a digest",
         ),
     ] {
@@ -238,7 +258,9 @@ fn progress_bars_on_a_terminal() {
     let mut t = Tar::new();
     t.file("big", &registry_support::noise(2_000_000, 1));
     let id = register_chain(&a, None, &[t.finish()], None);
-    a.tags().set(&format!("{}/tty", reg.host()), "v1", &id, true).unwrap();
+    a.tags()
+        .set(&format!("{}/tty", reg.host()), "v1", &id, true)
+        .unwrap();
     ok(&a, &["push", &name]);
 
     let b = runtime(&d.join("b"));
@@ -275,5 +297,8 @@ fn progress_bars_on_a_terminal() {
     // Not a terminal: plain lines only.
     let c = runtime(&d.join("c"));
     let plain = cli::ok(&c, &["pull", &format!("{}/tty:v1", reg.host())]);
-    assert!(!plain.contains('\r') && !plain.contains('\x1b'), "{plain:?}");
+    assert!(
+        !plain.contains('\r') && !plain.contains('\x1b'),
+        "{plain:?}"
+    );
 }

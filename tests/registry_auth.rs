@@ -38,8 +38,16 @@ fn login_push_pull(reg: &Registry, tag: &str) {
     // No credentials: refused, and said why.
     let out = call(&a, &["push", &format!("{repo}:v1")]);
     assert_eq!(out.status, 1);
-    assert!(out.stderr.contains("requires authentication"), "{}", out.stderr);
-    assert!(out.stderr.contains(&format!("docker login {host}")), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("requires authentication"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains(&format!("docker login {host}")),
+        "{}",
+        out.stderr
+    );
 
     // A wrong password: a clear error, nothing saved.
     let out = call(&a, &["login", "-u", "joe", "-p", "wrong", &host]);
@@ -55,7 +63,14 @@ fn login_push_pull(reg: &Registry, tag: &str) {
     // The password from stdin (not a terminal: no prompt), the user from -u.
     let out = call_with(
         &a,
-        &["login", "-u", "joe", "-e", "joe@example.com", &format!("http://{host}/v2/")],
+        &[
+            "login",
+            "-u",
+            "joe",
+            "-e",
+            "joe@example.com",
+            &format!("http://{host}/v2/"),
+        ],
         b"s3cret\n",
         None,
     );
@@ -78,7 +93,10 @@ fn login_push_pull(reg: &Registry, tag: &str) {
         .collect();
     assert!(stray.is_empty(), "{stray:?}");
     // A failed login later keeps what was saved.
-    assert_eq!(call(&a, &["login", "-u", "joe", "-p", "nope", &host]).status, 1);
+    assert_eq!(
+        call(&a, &["login", "-u", "joe", "-p", "nope", &host]).status,
+        1
+    );
     assert_eq!(dockercfg(&ra).unwrap(), text);
 
     ok(&a, &["push", &format!("{repo}:v1")]);
@@ -87,7 +105,11 @@ fn login_push_pull(reg: &Registry, tag: &str) {
     let b = runtime(&rb);
     let out = call(&b, &["pull", &format!("{repo}:v1")]);
     assert_eq!(out.status, 1);
-    assert!(out.stderr.contains("requires authentication"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("requires authentication"),
+        "{}",
+        out.stderr
+    );
     ok(&b, &["login", "-u", "joe", "-p", "s3cret", &host]);
     let out = ok(&b, &["pull", &format!("{repo}:v1")]);
     assert!(out.contains("Pull complete"), "{out}");
@@ -123,13 +145,16 @@ fn bearer_token_flow() {
     // The push asked for a token with push rights on the repository.
     let issued = ts.issued.lock().unwrap().clone();
     assert!(
-        issued
-            .iter()
-            .any(|p| p.contains("scope=repository%3Ateam%2Fapp%3Apull%2Cpush")
-                || p.contains("scope=repository%3Ateam%2Fapp%3Apush%2Cpull")),
+        issued.iter().any(
+            |p| p.contains("scope=repository%3Ateam%2Fapp%3Apull%2Cpush")
+                || p.contains("scope=repository%3Ateam%2Fapp%3Apush%2Cpull")
+        ),
         "{issued:?}"
     );
-    assert!(issued.iter().all(|p| p.contains("service=test-registry")), "{issued:?}");
+    assert!(
+        issued.iter().all(|p| p.contains("service=test-registry")),
+        "{issued:?}"
+    );
 }
 
 #[test]
@@ -140,7 +165,11 @@ fn login_needs_a_username_and_a_valid_server() {
     assert_eq!(out.status, 1);
     assert!(out.stderr.contains("no username given"), "{}", out.stderr);
     let out = call(&rt, &["login", "-u", "joe", "-p", "x", "not a host"]);
-    assert!(out.stderr.contains("invalid registry server"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("invalid registry server"),
+        "{}",
+        out.stderr
+    );
     let out = call(&rt, &["login", "-u", "jo:e", "-p", "x", "127.0.0.1:1"]);
     assert!(out.stderr.contains("invalid username"), "{}", out.stderr);
     // Nothing listens there: a clear error, nothing saved.

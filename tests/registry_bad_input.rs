@@ -18,8 +18,8 @@ use common::TempDir;
 use docker_runtime::registry::manifest::{DOCKER_LAYER, OCI_LAYER};
 use images_util::{gzip, snapshot, tmp_leftovers, Tar};
 use registry_support::{
-    config_json, digest_of, noise, register_chain, runtime, upload_raw, Auth, Canned,
-    FakeRegistry, Fault, FaultProxy, Registry,
+    config_json, digest_of, noise, register_chain, runtime, upload_raw, Auth, Canned, FakeRegistry,
+    Fault, FaultProxy, Registry,
 };
 
 /// The digest of the uncompressed `tar` (its diff id).
@@ -161,7 +161,10 @@ fn registry_failing_mid_pull_leaves_no_partial_layer_and_a_retry_works() {
     assert_eq!(gets.load(Ordering::SeqCst), 3);
     let id = rt.resolve_image(&name).unwrap();
     let layers = rt.image_layers(&id).unwrap();
-    assert_eq!(std::fs::read(layers[1].join("two")).unwrap(), noise(3_000_000, 7));
+    assert_eq!(
+        std::fs::read(layers[1].join("two")).unwrap(),
+        noise(3_000_000, 7)
+    );
 }
 
 /// A manifest (schema 2) naming these layer digests and this config.
@@ -243,7 +246,11 @@ fn manifests_naming_escaping_ids_or_paths_are_refused() {
     fake.manifest(
         "x",
         "diff-path",
-        manifest_json(&digest_of(&bad_cfg), bad_cfg.len(), &[(&good_layer, tar.len())]),
+        manifest_json(
+            &digest_of(&bad_cfg),
+            bad_cfg.len(),
+            &[(&good_layer, tar.len())],
+        ),
     );
     let err = pull_fails(&rt, &root, &format!("{}/x:diff-path", fake.host()));
     assert!(err.contains("invalid digest"), "{err}");
@@ -257,7 +264,7 @@ fn manifests_naming_escaping_ids_or_paths_are_refused() {
     let mut img = docker_runtime::image::Image::new(None).unwrap();
     img.id = squat.trim_start_matches("sha256:").to_string();
     rt.graph().register(img, &tar[..]).unwrap();
-    let cfg2 = serde_json::to_vec(&config_json(&[squat.clone()])).unwrap();
+    let cfg2 = serde_json::to_vec(&config_json(std::slice::from_ref(&squat))).unwrap();
     fake.blob("x", &digest_of(&cfg2), cfg2.clone());
     fake.manifest(
         "x",
@@ -295,7 +302,10 @@ fn oversized_manifests_and_configs_are_refused_without_reading_them() {
     // Chunked, without end: read up to the cap and no further.
     fake.route("/v2/x/manifests/endless", Canned::Endless);
     let err = pull_fails(&rt, &root, &format!("{}/x:endless", fake.host()));
-    assert!(err.contains("larger than the 4194304 bytes accepted"), "{err}");
+    assert!(
+        err.contains("larger than the 4194304 bytes accepted"),
+        "{err}"
+    );
     // Both together sent far less than what was on offer.
     let sent = fake.sent.load(Ordering::SeqCst);
     assert!(sent < 64 << 20, "{sent} bytes were sent");
@@ -308,7 +318,11 @@ fn oversized_manifests_and_configs_are_refused_without_reading_them() {
     );
     let err = pull_fails(&rt, &root, &format!("{}/x:bigconfig", fake.host()));
     assert!(err.contains("more than the 8388608 accepted"), "{err}");
-    assert_eq!(fake.hits.load(Ordering::SeqCst), hits + 1, "only the manifest");
+    assert_eq!(
+        fake.hits.load(Ordering::SeqCst),
+        hits + 1,
+        "only the manifest"
+    );
     assert!(rt.graph().ids().unwrap().is_empty());
 }
 
@@ -364,7 +378,11 @@ fn hostile_layer_tarballs_stay_inside_the_layer() {
         if out.status == 0 {
             assert_eq!(rt.graph().ids().unwrap().len(), 2, "{tag}");
         } else {
-            assert!(out.stderr.contains("pulling layer 1/1"), "{tag}: {}", out.stderr);
+            assert!(
+                out.stderr.contains("pulling layer 1/1"),
+                "{tag}: {}",
+                out.stderr
+            );
             assert!(rt.graph().ids().unwrap().is_empty(), "{tag}");
         }
         assert_eq!(snapshot(&outside), before, "{tag} changed the outside");

@@ -45,8 +45,8 @@ pub fn pull(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         return Ok(0);
     };
     let r = Reference::parse(one_name(&f, &p.args, "pull")?)?;
-    let mut prog = progress(io);
-    let pulled = registry::pull(rt, &r, &mut prog)?;
+    let prog = progress(io);
+    let pulled = registry::pull(rt, &r, &prog)?;
     if r.digest.is_some() {
         // Nothing is tagged: say which image it is.
         prog.line(&format!("Image: {}", pulled.id));
@@ -65,8 +65,8 @@ pub fn push(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         return Ok(0);
     };
     let r = Reference::parse(one_name(&f, &p.args, "push")?)?;
-    let mut prog = progress(io);
-    registry::push(rt, &r, &mut prog)?;
+    let prog = progress(io);
+    registry::push(rt, &r, &prog)?;
     Ok(0)
 }
 
@@ -95,7 +95,8 @@ fn ask(io: &mut Streams, prompt: &str, secret: bool) -> Result<Option<String>> {
     }
     let _echo = if tty && secret {
         let fd = io.stdin.as_fd();
-        let saved = termios::tcgetattr(fd).map_err(|e| Error::errno("reading the terminal mode", e))?;
+        let saved =
+            termios::tcgetattr(fd).map_err(|e| Error::errno("reading the terminal mode", e))?;
         let mut quiet = saved.clone();
         quiet.local_flags.remove(LocalFlags::ECHO);
         termios::tcsetattr(fd, SetArg::TCSANOW, &quiet)
@@ -159,7 +160,9 @@ pub fn login(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         [s] => server_key(s)?,
         _ => return Err(usage_error(&f, "login takes at most one SERVER")),
     };
-    let shown = server.clone().unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
+    let shown = server
+        .clone()
+        .unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
     let previous = rt.auth().get(server.as_deref()).cloned();
     let username = match p.value(user) {
         Some(u) => u.to_string(),
@@ -192,7 +195,10 @@ pub fn login(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let email = match p.value(email) {
         Some(e) => e.to_string(),
         None => {
-            let old = previous.as_ref().map(|c| c.email.clone()).unwrap_or_default();
+            let old = previous
+                .as_ref()
+                .map(|c| c.email.clone())
+                .unwrap_or_default();
             if io.stdin_is_tty() {
                 let prompt = if old.is_empty() {
                     "Email: ".to_string()

@@ -413,12 +413,16 @@ impl Client {
                 self.host
             ))
         })?;
-        let token = t.token.or(t.access_token).filter(|t| !t.is_empty()).ok_or_else(|| {
-            remote(format!(
-                "the token server of registry {} answered without a token",
-                self.host
-            ))
-        })?;
+        let token = t
+            .token
+            .or(t.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                remote(format!(
+                    "the token server of registry {} answered without a token",
+                    self.host
+                ))
+            })?;
         if token.bytes().any(|b| b.is_ascii_control() || b == b' ') {
             return Err(remote(format!(
                 "the token server of registry {} answered with a malformed token",
@@ -497,7 +501,12 @@ impl Client {
 
     /// GET a manifest by tag or digest: its content type and body (at most `max` bytes; a
     /// larger one is refused without being read whole).
-    pub fn get_manifest(&self, reference: &str, accept: &str, max: u64) -> Result<(String, Vec<u8>)> {
+    pub fn get_manifest(
+        &self,
+        reference: &str,
+        accept: &str,
+        max: u64,
+    ) -> Result<(String, Vec<u8>)> {
         let url = self.repo_url(&format!("manifests/{reference}"));
         let resp = self.send(Method::GET, &url, &[("Accept", accept)], Payload::Empty)?;
         if resp.status() == 404 {
@@ -510,7 +519,11 @@ impl Client {
             return Err(self.status_error("GET", &url, resp));
         }
         let ct = header(&resp, "content-type").unwrap_or_default();
-        let body = read_capped(resp, max, &format!("the manifest of {}:{reference}", self.repo))?;
+        let body = read_capped(
+            resp,
+            max,
+            &format!("the manifest of {}:{reference}", self.repo),
+        )?;
         Ok((ct, body))
     }
 
@@ -695,10 +708,7 @@ mod tests {
         assert_eq!(c[0].scheme, "bearer");
         assert_eq!(c[0].param("realm"), Some("https://auth.example.com/token"));
         assert_eq!(c[0].param("Service"), Some("registry.example.com"));
-        assert_eq!(
-            c[0].param("scope"),
-            Some("repository:library/busybox:pull")
-        );
+        assert_eq!(c[0].param("scope"), Some("repository:library/busybox:pull"));
         let c = parse_challenges(r#"Basic realm="Registry Realm", Bearer realm=x, error="a\"b""#);
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].scheme, "basic");
@@ -717,7 +727,10 @@ mod tests {
         assert!(!is_loopback("registry-1.docker.io"));
         assert!(!is_loopback("10.0.0.1:5000"));
         assert!(!is_loopback("127.0.0.1.example.com"));
-        assert_eq!(url_encode("repository:a/b:pull,push"), "repository%3Aa%2Fb%3Apull%2Cpush");
+        assert_eq!(
+            url_encode("repository:a/b:pull,push"),
+            "repository%3Aa%2Fb%3Apull%2Cpush"
+        );
         let d = Digest::of(b"");
         assert_eq!(
             with_digest("http://h/u?_state=x", &d),

@@ -26,7 +26,10 @@ impl Digest {
         if alg != "sha256" {
             return bad("only sha256 digests are supported");
         }
-        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        if hex.len() != 64
+            || !hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
             return bad("a sha256 digest is 64 lowercase hex digits");
         }
@@ -312,6 +315,9 @@ mod tests {
         let other = Digest::of(b"something else");
         let mut bad = VerifyReader::new(&data[..], other, 11, "blob x".into());
         let e = bad.verify().unwrap_err();
-        assert!(e.message().contains("blob x does not match its digest"), "{e}");
+        assert!(
+            e.message().contains("blob x does not match its digest"),
+            "{e}"
+        );
     }
 }

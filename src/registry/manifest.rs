@@ -321,7 +321,8 @@ mod tests {
         let e = parse(
             "m",
             "",
-            m.replace(&d("l").to_string(), "sha256:../../etc").as_bytes(),
+            m.replace(&d("l").to_string(), "sha256:../../etc")
+                .as_bytes(),
         )
         .unwrap_err();
         assert!(e.message().contains("invalid digest"), "{e}");

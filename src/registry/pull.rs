@@ -11,6 +11,7 @@
 //! points at it.
 
 use std::io;
+use std::sync::atomic::AtomicBool;
 
 use chrono::Utc;
 
@@ -20,7 +21,7 @@ use super::manifest::{self, Descriptor, Document, Manifest, ACCEPT, MAX_CONFIG, 
 use super::name::Reference;
 use super::progress::{Progress, ProgressReader};
 use crate::error::{Error, ErrorKind, Result};
-use crate::image::{archive, Image, RegistryLayer};
+use crate::image::{archive, Image, Prepared, RegistryLayer};
 use crate::runtime::Runtime;
 
 /// What a pull did.
@@ -123,8 +124,18 @@ fn fetch_small_blob(client: &Client, d: &Descriptor, max: u64, what: &str) -> Re
     Ok(out)
 }
 
-/// Pull `r` into the runtime's graph and tag it (a pull by digest tags nothing).
-pub fn pull(rt: &Runtime, r: &Reference, progress: &mut Progress<'_>) -> Result<Pulled> {
+/// One layer of the image being pulled.
+struct Step<'m> {
+    layer: &'m Descriptor,
+    diff_id: &'m Digest,
+    id: String,
+    parent: Option<String>,
+}
+
+/// Pull `r` into the runtime's graph and tag it (a pull by digest tags nothing). Missing
+/// layers are downloaded and unpacked [`super::CONCURRENT_LAYERS`] at a time, and put in the
+/// graph in order as each is ready.
+pub fn pull(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Pulled> {
     let client = Client::new(r.host(), &r.path, credentials(rt, r.domain.as_deref()));
     let (digest, man) = fetch_manifest(&client, r)?;
     let shown = match &r.digest {
@@ -137,55 +148,75 @@ pub fn pull(rt: &Runtime, r: &Reference, progress: &mut Progress<'_>) -> Result<
     let config = manifest::parse_config(&what, &config_bytes, &man)?;
     let created = config.created.unwrap_or_else(Utc::now);
     let graph = rt.graph();
+
+    let mut steps = Vec::new();
     let mut parent: Option<String> = None;
-    let mut downloaded = 0;
-    for (n, (layer, diff_id)) in man.layers.iter().zip(&config.rootfs.diff_ids).enumerate() {
+    for (layer, diff_id) in man.layers.iter().zip(&config.rootfs.diff_ids) {
         let id = layer_id(parent.as_deref(), diff_id);
-        let short = layer.digest.short().to_string();
-        if graph.exists(&id) {
-            let existing = graph.get(&id)?;
-            let same = existing
-                .registry
-                .as_ref()
-                .is_some_and(|reg| reg.diff_id == diff_id.as_str())
-                && existing.parent == parent;
-            if !same {
-                return Err(Error::corrupt(format!(
-                    "layer {} of {}: the local image {id} has its id but not its content (diff id {diff_id})",
-                    layer.digest, r.name
-                )));
-            }
-            progress.line(&format!("{short}: Already exists"));
-        } else {
+        steps.push(Step {
+            layer,
+            diff_id,
+            id: id.clone(),
+            parent: parent.replace(id),
+        });
+    }
+    let mut missing = Vec::new();
+    for (n, st) in steps.iter().enumerate() {
+        if !graph.exists(&st.id) {
+            missing.push(n);
+            continue;
+        }
+        let existing = graph.get(&st.id)?;
+        let same = existing
+            .registry
+            .as_ref()
+            .is_some_and(|reg| reg.diff_id == st.diff_id.as_str())
+            && existing.parent == st.parent;
+        if !same {
+            return Err(Error::corrupt(format!(
+                "layer {} of {}: the local image {} has its id but not its content (diff id {})",
+                st.layer.digest, r.name, st.id, st.diff_id
+            )));
+        }
+        progress.note(st.layer.digest.short(), "Already exists");
+    }
+    let cancel = AtomicBool::new(false);
+    let total = steps.len();
+    super::ordered_parallel(
+        missing.len(),
+        super::CONCURRENT_LAYERS,
+        &cancel,
+        |k| {
+            let n = missing[k];
+            let st = &steps[n];
             let image = Image {
-                id: id.clone(),
-                parent: parent.clone(),
+                id: st.id.clone(),
+                parent: st.parent.clone(),
                 comment: String::new(),
                 created,
                 container: None,
                 container_config: None,
                 config: None,
                 registry: Some(RegistryLayer {
-                    digest: layer.digest.to_string(),
-                    diff_id: diff_id.to_string(),
-                    size: layer.size,
-                    media_type: layer.media_type.clone(),
+                    digest: st.layer.digest.to_string(),
+                    diff_id: st.diff_id.to_string(),
+                    size: st.layer.size,
+                    media_type: st.layer.media_type.clone(),
                 }),
             };
-            pull_layer(rt, &client, layer, diff_id, image, progress).map_err(|e| {
-                progress.abandon();
+            prepare_layer(rt, &client, st, image, progress, &cancel).map_err(|e| {
                 e.context(format_args!(
-                    "pulling layer {}/{} ({}) of {}",
+                    "pulling layer {}/{total} ({}) of {}",
                     n + 1,
-                    man.layers.len(),
-                    layer.digest,
+                    st.layer.digest,
                     r.name
                 ))
-            })?;
-            downloaded += 1;
-        }
-        parent = Some(id);
-    }
+            })
+        },
+        |_, prepared| prepared.commit().map(|_| ()),
+    )?;
+    let downloaded = missing.len();
+
     let top = config_image_id(parent.as_deref(), &man.config.digest);
     if !graph.exists(&top) {
         let image = Image {
@@ -204,7 +235,10 @@ pub fn pull(rt: &Runtime, r: &Reference, progress: &mut Progress<'_>) -> Result<
             ),
             registry: None,
         };
-        match graph.register_stream(image, io::empty(), |_| Ok(())) {
+        match graph
+            .prepare_stream(image, io::empty(), |_| Ok(()))
+            .and_then(|p| p.commit())
+        {
             Ok(_) => {}
             // Another pull of the same image got there first.
             Err(e) if e.kind() == ErrorKind::AlreadyExists && graph.exists(&top) => {}
@@ -230,21 +264,21 @@ pub fn pull(rt: &Runtime, r: &Reference, progress: &mut Progress<'_>) -> Result<
     })
 }
 
-/// Stream one layer into the graph as `image`: body -> progress -> digest and size check ->
-/// decompressor -> diff-id hash -> unpacker. The image is put in place only when both digests
-/// match; otherwise nothing of it stays.
-fn pull_layer(
-    rt: &Runtime,
+/// Stream one layer into the graph's `:tmp:` as `image`: body -> progress -> digest and size
+/// check -> decompressor -> diff-id hash -> unpacker. Returned only when both digests match;
+/// otherwise nothing of it stays.
+fn prepare_layer<'g>(
+    rt: &'g Runtime,
     client: &Client,
-    layer: &Descriptor,
-    diff_id: &Digest,
+    st: &Step<'_>,
     image: Image,
-    progress: &mut Progress<'_>,
-) -> Result<()> {
-    let short = layer.digest.short().to_string();
+    progress: &Progress<'_>,
+    cancel: &AtomicBool,
+) -> Result<Prepared<'g>> {
+    let layer = st.layer;
     let resp = client.get_blob(&layer.digest)?;
-    progress.start(&short, "Downloading", Some(layer.size));
-    let body = ProgressReader::new(resp.into_body().into_reader(), progress);
+    let bar = progress.start(layer.digest.short(), "Downloading", Some(layer.size));
+    let body = ProgressReader::new(resp.into_body().into_reader(), progress, bar, cancel);
     let verify = VerifyReader::new(
         body,
         layer.digest.clone(),
@@ -258,7 +292,7 @@ fn pull_layer(
     })?;
     let result = rt
         .graph()
-        .register_stream(image, HashReader::new(plain), |r| {
+        .prepare_stream(image, HashReader::new(plain), |r| {
             r.drain().map_err(io_error)?;
             match outcome.borrow().clone() {
                 Some(Ok(())) => {}
@@ -271,21 +305,21 @@ fn pull_layer(
                 }
             }
             let got = r.digest();
-            if &got != diff_id {
+            if &got != st.diff_id {
                 return Err(Error::corrupt(format!(
-                    "layer {} unpacks to content with diff id {got}, but the image config says {diff_id}",
-                    layer.digest
+                    "layer {} unpacks to content with diff id {got}, but the image config says {}",
+                    layer.digest, st.diff_id
                 )));
             }
             Ok(())
         });
     // The digest check's own error is the cause of whatever the unpacker saw.
     let checked = outcome.borrow().clone();
-    match (result, checked) {
-        (Ok(_), _) => {}
+    let prepared = match (result, checked) {
+        (Ok(p), _) => p,
         (Err(_), Some(Err(e))) => return Err(e),
         (Err(e), _) => return Err(e),
-    }
-    progress.done("Pull complete");
-    Ok(())
+    };
+    progress.done(bar, "Pull complete");
+    Ok(prepared)
 }

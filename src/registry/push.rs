@@ -11,6 +11,7 @@
 
 use std::fs::File;
 use std::io::{self, BufReader};
+use std::sync::atomic::AtomicBool;
 use std::thread;
 
 use flate2::read::GzEncoder;
@@ -56,7 +57,7 @@ fn known_layer(img: &Image) -> Option<(Digest, Digest, u64)> {
 
 /// Push the image tagged `r` (`NAME[:TAG]`, the name naming the registry) to its registry.
 /// Returns the manifest's digest.
-pub fn push(rt: &Runtime, r: &Reference, progress: &mut Progress<'_>) -> Result<Digest> {
+pub fn push(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Digest> {
     if r.digest.is_some() {
         return Err(Error::invalid(format!(
             "push takes NAME[:TAG], not a digest: {}",
@@ -76,8 +77,8 @@ pub fn push(rt: &Runtime, r: &Reference, progress: &mut Progress<'_>) -> Result<
     let client = Client::new(r.host(), &r.path, credentials(rt, r.domain.as_deref()));
     progress.line(&format!("The push refers to repository [{}]", r.name));
 
-    let mut layers: Vec<Pushed> = Vec::new();
     let mut history = Vec::new();
+    let mut to_push = Vec::new();
     for img in &chain {
         let empty = graph.layer_is_empty(&img.id)?;
         history.push(History {
@@ -86,21 +87,35 @@ pub fn push(rt: &Runtime, r: &Reference, progress: &mut Progress<'_>) -> Result<
             comment: Some(img.comment.clone()).filter(|c| !c.is_empty()),
             empty_layer: empty,
         });
-        if empty {
-            continue;
+        if !empty {
+            to_push.push(img);
         }
-        let pushed = push_layer(rt, &client, img, progress).map_err(|e| {
-            progress.abandon();
-            e.context(format_args!(
-                "pushing layer {} of {}",
-                ids::short(&img.id),
-                r.name
-            ))
-        })?;
-        layers.push(pushed);
     }
+    let mut layers: Vec<Pushed> = Vec::new();
+    let cancel = AtomicBool::new(false);
+    super::ordered_parallel(
+        to_push.len(),
+        super::CONCURRENT_LAYERS,
+        &cancel,
+        |i| {
+            let img = to_push[i];
+            push_layer(rt, &client, img, progress, &cancel).map_err(|e| {
+                e.context(format_args!(
+                    "pushing layer {} of {}",
+                    ids::short(&img.id),
+                    r.name
+                ))
+            })
+        },
+        |_, pushed| {
+            layers.push(pushed);
+            Ok(())
+        },
+    )?;
 
-    let top = chain.last().ok_or_else(|| Error::corrupt("an image without history"))?;
+    let top = chain
+        .last()
+        .ok_or_else(|| Error::corrupt("an image without history"))?;
     let defaults = chain.iter().rev().find_map(|i| i.config.clone());
     let config = ImageConfigBlob {
         created: Some(top.created),
@@ -159,12 +174,13 @@ fn push_layer(
     rt: &Runtime,
     client: &Client,
     img: &Image,
-    progress: &mut Progress<'_>,
+    progress: &Progress<'_>,
+    cancel: &AtomicBool,
 ) -> Result<Pushed> {
     let short = ids::short(&img.id).to_string();
     if let Some((digest, diff_id, size)) = known_layer(img) {
         if client.blob_size(&digest)? == Some(size) {
-            progress.line(&format!("{short}: Layer already exists"));
+            progress.note(&short, "Layer already exists");
             return Ok(Pushed {
                 descriptor: Descriptor {
                     media_type: DOCKER_LAYER.to_string(),
@@ -177,13 +193,13 @@ fn push_layer(
         }
     }
     let location = client.start_upload()?;
-    progress.start(&short, "Pushing", None);
+    let bar = progress.start(&short, "Pushing", None);
     let (rd, wr) = nix::unistd::pipe().map_err(|e| Error::errno("creating a pipe", e))?;
     let layer_dir = rt.graph().layer_dir(&img.id)?;
     let packer = thread::spawn(move || pack_layer(&layer_dir, File::from(wr)));
     let tar = HashReader::new(BufReader::with_capacity(PIPE_BUF, File::from(rd)));
     let gz = GzEncoder::new(tar, flate2::Compression::new(GZIP_LEVEL));
-    let mut blob = ProgressReader::new(HashReader::new(gz), progress);
+    let mut blob = ProgressReader::new(HashReader::new(gz), progress, bar, cancel);
     let sent = client.patch_upload(&location, &mut blob);
     let (gz, digest, size) = blob.into_inner().into_parts();
     let (mut tar, diff_id, _) = gz.into_inner().into_parts();
@@ -202,7 +218,7 @@ fn push_layer(
         }
     };
     client.finish_upload(&next, &digest)?;
-    progress.done("Pushed");
+    progress.done(bar, "Pushed");
     let record = RegistryLayer {
         digest: digest.to_string(),
         diff_id: diff_id.to_string(),

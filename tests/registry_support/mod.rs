@@ -23,7 +23,10 @@ use crate::common::TempDir;
 pub enum Auth {
     None,
     /// htpasswd (bcrypt) with one user.
-    Basic { user: String, password: String },
+    Basic {
+        user: String,
+        password: String,
+    },
     /// Token authentication through a [`TokenServer`].
     Token(Arc<TokenServer>),
 }
@@ -158,7 +161,8 @@ impl Acceptor {
                 match l.accept() {
                     Ok((conn, _)) => {
                         conn.set_nonblocking(false).unwrap();
-                        conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+                        conn.set_read_timeout(Some(Duration::from_secs(30)))
+                            .unwrap();
                         let h = handle.clone();
                         thread::spawn(move || h(conn));
                     }
@@ -365,13 +369,18 @@ impl FakeRegistry {
             };
             h.fetch_add(1, Ordering::SeqCst);
             let mut out = client.get_ref().try_clone().unwrap();
-            let canned = r.lock().unwrap().get(&head.path).cloned().unwrap_or_else(|| {
-                Canned::Body(
-                    404,
-                    "application/json".into(),
-                    br#"{"errors":[{"code":"NOT_FOUND","message":"not here"}]}"#.to_vec(),
-                )
-            });
+            let canned = r
+                .lock()
+                .unwrap()
+                .get(&head.path)
+                .cloned()
+                .unwrap_or_else(|| {
+                    Canned::Body(
+                        404,
+                        "application/json".into(),
+                        br#"{"errors":[{"code":"NOT_FOUND","message":"not here"}]}"#.to_vec(),
+                    )
+                });
             let head_only = head.method == "HEAD";
             match canned {
                 Canned::Body(code, ct, body) => {
@@ -502,7 +511,9 @@ impl TokenServer {
         let key = dir.join("key.pem");
         let cert = dir.join("cert.pem");
         let st = Command::new("openssl")
-            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            ])
             .arg("-keyout")
             .arg(&key)
             .arg("-out")
@@ -536,7 +547,10 @@ impl TokenServer {
             let mut out = client.get_ref().try_clone().unwrap();
             let auth = head.header("authorization").map(str::to_string);
             let (status, body) = if auth.is_some() && auth.as_deref() != Some(good.as_str()) {
-                (401, r#"{"details":"wrong username or password"}"#.to_string())
+                (
+                    401,
+                    r#"{"details":"wrong username or password"}"#.to_string(),
+                )
             } else {
                 let query = head.path.split_once('?').map(|(_, q)| q).unwrap_or("");
                 let mut access = Vec::new();
@@ -678,7 +692,8 @@ pub fn upload_raw(
         "layers": descs,
     });
     let body = serde_json::to_vec(&man).unwrap();
-    c.put_manifest(tag, manifest::DOCKER_MANIFEST, &body).unwrap();
+    c.put_manifest(tag, manifest::DOCKER_MANIFEST, &body)
+        .unwrap();
     Digest::of(&body).to_string()
 }
 
