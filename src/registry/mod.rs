@@ -12,6 +12,7 @@
 
 pub mod client;
 pub mod digest;
+pub mod gzip;
 pub mod manifest;
 pub mod name;
 pub mod progress;
