@@ -245,6 +245,11 @@ impl Container {
         self.changed.notify_all();
     }
 
+    /// Block until the network of the last run has been given back.
+    pub fn wait_network_released(&self) {
+        drop(self.wait_released(self.lock()));
+    }
+
     /// Wait while the network of the previous run is being released.
     fn wait_released<'a>(&'a self, mut inner: MutexGuard<'a, Inner>) -> MutexGuard<'a, Inner> {
         while inner.releasing {
