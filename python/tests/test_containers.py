@@ -5,6 +5,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
@@ -54,9 +55,13 @@ class ContainerTest(unittest.TestCase):
         self.assertEqual(len(cid), 64)
         status, out, _ = self.rt.call("ps", "-q")
         self.assertIn(cid[:12].encode(), out)
+        for _ in range(500):
+            if self.rt.call("logs", cid)[1] == b"started\n":
+                break
+            time.sleep(0.01)
+        self.assertEqual(self.rt.call("logs", cid)[1], b"started\n")
         self.assertEqual(self.rt.call("kill", cid)[0], 0)
         self.assertEqual(self.rt.call("wait", cid)[1], b"137\n")
-        self.assertEqual(self.rt.call("logs", cid)[1], b"started\n")
         self.assertEqual(self.rt.call("rm", cid)[0], 0)
 
     def test_errors_carry_the_library_message(self):
