@@ -215,12 +215,7 @@ impl Container {
         let network = live.as_ref().and_then(|l| l.network.clone());
         let settings = std::mem::take(&mut inner.rec.network_settings);
         inner.releasing = network.is_some() && !settings.ip_address.is_empty();
-        let st = &mut inner.rec.state;
-        st.running = false;
-        st.pid = 0;
-        st.exit_code = status;
-        st.monitor_pid = 0;
-        st.monitor_start_time = 0;
+        inner.rec.state.set_stopped(status);
         if let Err(e) = self.save(&inner) {
             logger.error(&format!("container {}: saving its state: {e}", self.id));
         }
@@ -248,6 +243,11 @@ impl Container {
         }
         self.lock().releasing = false;
         self.changed.notify_all();
+    }
+
+    /// Block until the network of the last run has been given back.
+    pub fn wait_network_released(&self) {
+        drop(self.wait_released(self.lock()));
     }
 
     /// Wait while the network of the previous run is being released.
@@ -403,12 +403,7 @@ impl Container {
                 "container {} stopped while no runtime watched it (exit code {code})",
                 crate::ids::short(&self.id)
             ));
-            let st = &mut inner.rec.state;
-            st.running = false;
-            st.pid = 0;
-            st.exit_code = code;
-            st.monitor_pid = 0;
-            st.monitor_start_time = 0;
+            inner.rec.state.set_stopped(code);
             Cgroup::of(&self.id).remove();
             changed = true;
         }

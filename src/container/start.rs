@@ -267,13 +267,8 @@ fn start_locked(
                     rt.logger().error(&format!("container {}: {save}", c.id));
                 }
             }
-            let st = &mut inner.rec.state;
-            if st.running {
-                st.running = false;
-                st.pid = 0;
-                st.monitor_pid = 0;
-                st.monitor_start_time = 0;
-                st.exit_code = -1;
+            if inner.rec.state.running {
+                inner.rec.state.set_stopped(-1);
                 if let Err(save) = c.save(inner) {
                     rt.logger().error(&format!("container {}: {save}", c.id));
                 }
