@@ -131,10 +131,11 @@ def version():
 
 class Runtime:
     """A runtime on `root`. Keyword options: bridge_name, bridge_subnet, iptables_chain,
-    init_path, port_range=(first, last), log=callable(level_name, message)."""
+    init_path, port_range=(first, last), log=callable(level_name, message), debug,
+    ip_forward (False: never turn on net.ipv4.ip_forward)."""
 
     def __init__(self, root, bridge_name=None, bridge_subnet=None, iptables_chain=None,
-                 init_path=None, port_range=None, log=None, debug=False):
+                 init_path=None, port_range=None, log=None, debug=False, ip_forward=True):
         self._h = None
         opts = RuntimeOptions()
         _check(lib.docker_runtime_options_init(byref(opts)))
@@ -148,6 +149,8 @@ class Runtime:
             opts.port_first, opts.port_last = port_range
         if debug:
             opts.log_level = 4
+        if not ip_forward:
+            opts.disable_ip_forward = 1
         self._log_cb = None
         if log is not None:
             def trampoline(_userdata, level, message):

@@ -272,8 +272,12 @@ impl Runtime {
             }
         }
         // The network: the chain rebuilt with the mappings of the running containers, the
-        // pools holding exactly what they hold. Only set up when a container had a network.
-        if networked || self.network.get().is_some() {
+        // pools holding exactly what they hold. Only set up when a container has or had a
+        // network, or the pools hold something (a release a process exit cut short).
+        if networked
+            || self.network.get().is_some()
+            || crate::network::ipam::holds_anything(&self.root.join("network"))
+        {
             let net = self.network()?;
             for (c, _) in &alive {
                 c.adopt_network(net);

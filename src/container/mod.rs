@@ -240,7 +240,7 @@ impl Container {
     }
 
     fn release_network(&self, net: &NetworkManager, settings: &NetworkSettings, logger: &Logger) {
-        if let Err(e) = net.release(&self.id, settings) {
+        if let Err(e) = net.release_after_exit(&self.id, settings) {
             logger.warn(&e.to_string());
         }
         self.lock().releasing = false;

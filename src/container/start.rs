@@ -196,6 +196,11 @@ fn environment(rec: &ContainerRecord, hostname: &str) -> Vec<String> {
     env
 }
 
+/// Write a file that is regenerated at every start (not state: no fsync).
+fn write_plain(path: &Path, data: &[u8]) -> Result<()> {
+    fs::write(path, data).map_err(|e| Error::io_path("writing", path, e))
+}
+
 fn devnull() -> Result<File> {
     File::options()
         .read(true)
@@ -334,7 +339,8 @@ fn start_steps(
     let mut binds = Vec::new();
     if etc_ok {
         let hostfile = c.dir.join("hostname");
-        crate::fsutil::write_atomic(&hostfile, format!("{hostname}\n").as_bytes(), 0o644)?;
+        // Made anew at every start: no need for them to survive a crash.
+        write_plain(&hostfile, format!("{hostname}\n").as_bytes())?;
         let hosts = c.dir.join("hosts");
         let mut text =
             String::from("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
@@ -344,7 +350,7 @@ fn start_steps(
                 rec.network_settings.ip_address
             ));
         }
-        crate::fsutil::write_atomic(&hosts, text.as_bytes(), 0o644)?;
+        write_plain(&hosts, text.as_bytes())?;
         binds.push((hostfile.display().to_string(), "/etc/hostname".to_string()));
         binds.push((hosts.display().to_string(), "/etc/hosts".to_string()));
         if Path::new("/etc/resolv.conf").exists() {

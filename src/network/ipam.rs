@@ -20,6 +20,27 @@ const PORT_FILE: &str = "port-allocations.json";
 /// Public ports named explicitly (`-p PUBLIC:PRIVATE`) that lie outside the pool's range.
 const OUTSIDE_FILE: &str = "explicit-ports.json";
 
+/// Whether the pools under `dir` hold any address or port, read without the lock (every state
+/// file is replaced atomically, so each read sees a whole file). A file that cannot be read
+/// counts as holding something: the network manager's restore then reports it.
+pub fn holds_anything(dir: &Path) -> bool {
+    let non_empty = |file: &str, key: &str| -> bool {
+        match fsutil::read_json_opt::<serde_json::Value>(&dir.join(file)) {
+            Ok(None) => false,
+            Ok(Some(v)) => {
+                let set = if key.is_empty() {
+                    &v
+                } else {
+                    &v[key]["allocated"]
+                };
+                set.as_array().is_none_or(|a| !a.is_empty())
+            }
+            Err(_) => true,
+        }
+    };
+    non_empty(IP_FILE, "pool") || non_empty(PORT_FILE, "pool") || non_empty(OUTSIDE_FILE, "")
+}
+
 /// Every pool, loaded together under one lock.
 #[derive(Debug, Clone)]
 struct Pools {

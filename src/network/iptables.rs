@@ -341,13 +341,38 @@ impl Iptables {
     /// Flush the nat chain and fill it with `mappings`, in one transaction; then make sure each
     /// jump exists exactly once (duplicates left by a crash or an older run are removed).
     pub fn rebuild(&self, mappings: &[Mapping]) -> Result<()> {
-        self.ensure()?;
+        // Usually the chains are in place and the DNAT rules already the right ones (a
+        // runtime restarted over its own running containers): one `iptables-save` shows it.
+        let save = saved_tables()?;
+        let set_up = self.is_set_up(&save);
+        if set_up {
+            let prefix = format!("-A {} ", self.chain);
+            let mut have: Vec<&str> = table_lines(&save, "nat")
+                .into_iter()
+                .filter(|l| l.starts_with(&prefix))
+                .collect();
+            let mut want: Vec<String> = mappings
+                .iter()
+                .map(|m| format!("{prefix}{}", m.rule()))
+                .collect();
+            have.sort_unstable();
+            want.sort_unstable();
+            if have == want {
+                return Ok(());
+            }
+        } else {
+            self.ensure()?;
+        }
         let mut script = format!("*nat\n:{} - [0:0]\n", self.chain);
         for m in mappings {
             script.push_str(&format!("-A {} {}\n", self.chain, m.rule()));
         }
         script.push_str("COMMIT\n");
         restore(&script)?;
+        if set_up {
+            // Each jump was there exactly once.
+            return Ok(());
+        }
         for (table, builtin, spec, first) in self.jumps() {
             let spec: Vec<&str> = spec.iter().map(String::as_str).collect();
             let mut copies = 0;

@@ -237,8 +237,9 @@ impl NetworkManager {
                         "the network namespace of process {pid} already has an interface {CONTAINER_IFNAME}"
                     )));
                 }
+                // Usually the end of the previous run, which the kernel had not yet deleted.
                 self.logger
-                    .warn(&format!("replaced the stale interface {host}"));
+                    .debug(&format!("replaced the stale interface {host}"));
                 nl.create_veth(&host, self.bridge.index, CONTAINER_IFNAME, &ns)?;
             }
             Err(e) => return Err(e),
@@ -274,6 +275,24 @@ impl NetworkManager {
     /// the caller clears the recorded settings afterwards, so that a later call cannot free
     /// values handed out again meanwhile. Every step is tried; the first error is returned.
     pub fn release(&self, container_id: &str, settings: &NetworkSettings) -> Result<()> {
+        self.release_with(container_id, settings, true)
+    }
+
+    /// [`Self::release`] for a container whose processes have all exited: its namespace is
+    /// going away, and the kernel deletes the veth pair with it, so the host end is left to
+    /// the kernel (deleting it here would wait ~20 ms for an RCU grace period, and hold up the
+    /// exit of a short-lived process). A stale end that lingers is replaced by the next
+    /// `attach` of that container, or deleted by `restore`.
+    pub fn release_after_exit(&self, container_id: &str, settings: &NetworkSettings) -> Result<()> {
+        self.release_with(container_id, settings, false)
+    }
+
+    fn release_with(
+        &self,
+        container_id: &str,
+        settings: &NetworkSettings,
+        delete_veth: bool,
+    ) -> Result<()> {
         let mut first: Option<Error> = None;
         let mut note = |r: Result<()>| {
             if let Err(e) = r {
@@ -298,10 +317,12 @@ impl NetworkManager {
             .map(|p| p.mappings.as_slice())
             .unwrap_or(&[]);
         let removing = self.iptables.start_remove(mappings);
-        note(veth_name(container_id).and_then(|host| {
-            Netlink::open()?.delete_link(&host)?;
-            Ok(())
-        }));
+        if delete_veth {
+            note(veth_name(container_id).and_then(|host| {
+                Netlink::open()?.delete_link(&host)?;
+                Ok(())
+            }));
+        }
         note(removing.and_then(|r| self.iptables.finish_remove(r, mappings)));
         note(
             self.ipam
