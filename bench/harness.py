@@ -461,6 +461,25 @@ def total_mem(pids):
     return t
 
 
+def fsync_probe(d, n=30):
+    """Median and max time of a 4 KiB write + fsync in directory d (the disk's state varies:
+    it slows for minutes after a large deletion anywhere on it)."""
+    path = os.path.join(d, ".fsync-probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    times = []
+    try:
+        for _ in range(n):
+            t = time.perf_counter()
+            os.write(fd, b"x" * 4096)
+            os.fsync(fd)
+            times.append(time.perf_counter() - t)
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    st = stats(times)
+    return f"median {st['median'] * 1e3:.2f} ms, max {st['max'] * 1e3:.2f} ms"
+
+
 def exe_of(pid):
     try:
         return os.readlink(f"/proc/{pid}/exe")
@@ -530,16 +549,16 @@ class Env:
         self.tag = f"{os.getpid() % 1000:03d}"
         self.timer = Timer(self.base)
         self.nodaemon = f"unix://{self.base}/no-daemon.sock"  # nothing listens: in-process
-        self._subnets = free_subnets(3)
+        subnets = free_subnets(4)
         self.net = {
-            "daemon": (f"drb{self.tag}d", self._subnets[0], f"DRB{self.tag}D"),
-            "local": (f"drb{self.tag}l", self._subnets[1], f"DRB{self.tag}L"),
-            "docker": (f"drb{self.tag}k", self._subnets[2], None),
+            "daemon": (f"drb{self.tag}d", subnets[0], f"DRB{self.tag}D"),
+            "local": (f"drb{self.tag}l", subnets[1], f"DRB{self.tag}L"),
+            "ram": (f"drb{self.tag}r", subnets[2], f"DRB{self.tag}R"),
+            "docker": (f"drb{self.tag}k", subnets[3], None),
         }
-        self.mnt = None
+        self.mnts = {}
         self.shm = None
         self.busybox_tar = None
-        self.bundle = None
         self.ours_daemon = None
         self.ours_daemon_pid = None
         self.dockerd_pid = None
@@ -548,25 +567,28 @@ class Env:
 
     # -- file systems --
 
-    def loopfs(self):
-        if self.mnt:
-            return self.mnt
-        size_gb = 2 if self.smoke else 8
-        # The backing file lives in RAM (/dev/shm) when there is room, so the root disk (which
-        # slows for minutes after a large deletion) plays no part; else in /var/tmp.
-        shm_free = shutil.disk_usage("/dev/shm").free if os.path.isdir("/dev/shm") else 0
-        where = "/dev/shm" if shm_free > (size_gb + 4) << 30 else "/var/tmp"
-        img = os.path.join(where, f"drbench-{os.getpid()}.ext4")
-        mnt = os.path.join(self.base, "fs")
+    def loopfs(self, ram=False):
+        """A fresh ext4 on a loop device, mounted without discard. Its backing file lives on
+        the root disk, so that fsync costs what it costs on a disk, while the file system's own
+        deletions never reach the root disk as discards (which slow it for minutes); with
+        ram=True the backing file is in /dev/shm (fsync nearly free)."""
+        key = "ram" if ram else "disk"
+        if key in self.mnts:
+            return self.mnts[key]
+        size_gb = 2 if self.smoke or ram else 5
+        where = "/dev/shm" if ram else "/var/tmp"
+        img = os.path.join(where, f"drbench-{os.getpid()}-{key}.ext4")
+        mnt = os.path.join(self.base, f"fs-{key}")
         os.mkdir(mnt)
         self.journal.add("loopfs", img=img, mnt=mnt)
         sh("truncate", "-s", f"{size_gb}G", img)
         sh("mkfs.ext4", "-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0,nodiscard",
            img)
         sh("mount", "-o", "loop,nodiscard", img, mnt)
-        self.facts["fs"] = (f"ext4 ({size_gb} GiB, made by the harness) on a loop device backed "
-                            f"by a file in {where}")
-        self.mnt = mnt
+        self.facts[f"file system ({key})"] = (
+            f"ext4, {size_gb} GiB, fresh, on a loop device backed by a file in {where}; "
+            f"4 KiB write + fsync: {fsync_probe(mnt)} at the start")
+        self.mnts[key] = mnt
         return mnt
 
     def tmpfs(self):
@@ -603,11 +625,11 @@ class Env:
         """A root of ours on the loop file system with the busybox image imported."""
         if which in self.roots:
             return self.roots[which]
-        net = "local" if which != "daemon" else "daemon"
+        net = self.net_of(which)
         bridge, _, chain = self.net[net]
         self.journal.add("bridge", name=bridge)
         self.journal.add("chain", name=chain)
-        root = os.path.join(self.loopfs(), f"ours-{which}")
+        root = os.path.join(self.loopfs(ram=which.endswith("-ram")), f"ours-{which}")
         self.journal.add("ours-root", root=root, nodaemon=self.nodaemon,
                          flags=self.ours_flags(net))
         if "import" in self.commands():
@@ -617,6 +639,12 @@ class Env:
             layout_busybox(root, self.busybox())
         self.roots[which] = root
         return root
+
+    @staticmethod
+    def net_of(which):
+        """The bridge, subnet and chain a root uses (roots used one after the other may
+        share them)."""
+        return {"daemon": "daemon", "local-ram": "ram"}.get(which, "local")
 
     def commands(self):
         """The commands of this build (`docker help`)."""
@@ -643,7 +671,8 @@ class Env:
 
     def local_argv(self, which, *args):
         root = self.ours_root(which)
-        return [DOCKER, "-H", self.nodaemon, "-g", root, *self.ours_flags("local"), *args]
+        return [DOCKER, "-H", self.nodaemon, "-g", root, *self.ours_flags(self.net_of(which)),
+                *args]
 
     # -- our daemon --
 
@@ -743,10 +772,10 @@ class Env:
 
     # -- OCI bundle for crun and runc --
 
-    def oci_bundle(self):
-        if self.bundle:
-            return self.bundle
-        b = os.path.join(self.loopfs(), "bundle")
+    def oci_bundle(self, ram=False):
+        b = os.path.join(self.loopfs(ram), "bundle")
+        if os.path.exists(b):
+            return b
         os.makedirs(os.path.join(b, "rootfs"))
         sh("tar", "-C", os.path.join(b, "rootfs"), "-xf", self.busybox())
         sh("crun", "spec", "-b", b)
@@ -758,7 +787,6 @@ class Env:
         spec["process"].pop("rlimits", None)
         with open(os.path.join(b, "config.json"), "w") as f:
             json.dump(spec, f)
-        self.bundle = b
         return b
 
     def hugetlb_v1(self):
@@ -813,14 +841,14 @@ def layout_busybox(root, tarball):
 
 def fig_alloc(env, res):
     log("allocators: ours vs v0.1.0's pre-filled queue")
-    argv = [env.args.figures_bin, "alloc"] + (["--quick"] if env.smoke else [])
-    res["alloc"] = json.loads(sh(*argv))
+    argv = ["alloc"] + (["--quick"] if env.smoke else [])
+    a = json.loads(sh(env.args.figures_bin, *argv))
     root = os.path.join(env.loopfs(), "calls-root")
     n = 10000 if env.smoke else 200000
-    res["alloc"]["calls"] = json.loads(sh(env.args.figures_bin, "calls", root, str(n)))
-    res["alloc"]["cmd"] = " ".join(["cargo bench --bench figures --", "alloc"] +
-                                   (["--quick"] if env.smoke else []))
-    res["alloc"]["calls_cmd"] = f"cargo bench --bench figures -- calls $ROOT {n}"
+    a["calls"] = json.loads(sh(env.args.figures_bin, "calls", root, str(n)))
+    a["cmd"] = "cargo bench --bench figures -- " + " ".join(argv)
+    a["calls_cmd"] = f"cargo bench --bench figures -- calls $ROOT {n}"
+    res["alloc"] = a
 
 
 def fig_restore(env, res):
@@ -883,23 +911,26 @@ def fig_restore(env, res):
 
 def fig_run(env, res):
     rounds, k = (2, 2) if env.smoke else (20, 5)
-    log(f"run /bin/true: {rounds} rounds of {k} runs per variant")
     env.hugetlb_v1()
     try:
-        _fig_run(env, res, rounds, k)
+        log(f"run /bin/true: {rounds} rounds of {k} runs per variant")
+        res["run"] = run_variants(env, rounds, k, ram=False)
+        log(f"run /bin/true on the RAM-backed file system: {rounds} rounds of {k} runs")
+        res["run_ram"] = run_variants(env, rounds, k, ram=True)
     finally:
         env.undo_hugetlb()
 
 
-def _fig_run(env, res, rounds, k):
+def run_variants(env, rounds, k, ram):
+    """`run /bin/true` of every variant, alternating. ram: the subset whose state lives on the
+    RAM-backed loop file system (fsync nearly free), to show what the disk costs."""
     t = env.timer
-    local_root = env.ours_root("local")
-    bridge_l, subnet_l, chain_l = env.net["local"]
-    bundle = env.oci_bundle()
-    daemon = env.ours_daemon or env.start_ours_daemon()
-    env.dk("version")
-    crun_root = os.path.join(env.base, "crun")
-    runc_root = os.path.join(env.base, "runc")
+    which = "local-ram" if ram else "local"
+    local_root = env.ours_root(which)
+    bridge_l, subnet_l, chain_l = env.net[env.net_of(which)]
+    bundle = env.oci_bundle(ram)
+    crun_root = os.path.join(env.loopfs(ram), "crun-state")
+    runc_root = os.path.join(env.loopfs(ram), "runc-state")
     cid = f"drbench{env.tag}"
     abi = [sys.executable, os.path.join(HERE, "abi_run.py"), LIB, local_root, bridge_l,
            subnet_l, chain_l, INIT, str(k), "--", "run", "--rm"]
@@ -923,35 +954,44 @@ def _fig_run(env, res, rounds, k):
         "ours ABI, bridge": (abi_run([]),
                              "python3 bench/abi_run.py ... -- run --rm busybox /bin/true"),
         "ours CLI in-process, --network none": (
-            env.local_argv("local", "run", "--rm", *none, "busybox", "/bin/true"),
+            env.local_argv(which, "run", "--rm", *none, "busybox", "/bin/true"),
             "docker -H unix:///none -g $ROOT $NET run --rm --network none busybox /bin/true"),
         "ours CLI in-process, bridge": (
-            env.local_argv("local", "run", "--rm", "busybox", "/bin/true"),
+            env.local_argv(which, "run", "--rm", "busybox", "/bin/true"),
             "docker -H unix:///none -g $ROOT $NET run --rm busybox /bin/true"),
-        "ours CLI via daemon, --network none": (
-            [DOCKER, "-H", daemon, "run", "--rm", *none, "busybox", "/bin/true"],
-            "docker -H $SOCK run --rm --network none busybox /bin/true"),
-        "ours CLI via daemon, bridge": (
-            [DOCKER, "-H", daemon, "run", "--rm", "busybox", "/bin/true"],
-            "docker -H $SOCK run --rm busybox /bin/true"),
+    }
+    if not ram:
+        daemon = env.ours_daemon or env.start_ours_daemon()
+        variants.update({
+            "ours CLI via daemon, --network none": (
+                [DOCKER, "-H", daemon, "run", "--rm", *none, "busybox", "/bin/true"],
+                "docker -H $SOCK run --rm --network none busybox /bin/true"),
+            "ours CLI via daemon, bridge": (
+                [DOCKER, "-H", daemon, "run", "--rm", "busybox", "/bin/true"],
+                "docker -H $SOCK run --rm busybox /bin/true"),
+        })
+    variants.update({
         "crun run": (["/usr/bin/crun", "--root", crun_root, "run", "--bundle", bundle, cid],
                      "crun --root $STATE run --bundle $BUNDLE ID"),
         "runc run": (["/usr/sbin/runc", "--root", runc_root, "run", "--bundle", bundle, cid],
                      "runc --root $STATE run --bundle $BUNDLE ID"),
-        "docker 20.10 run, --network none": (
-            [*env.dk_cli(), "run", "--rm", *none, "busybox", "/bin/true"],
-            "/usr/bin/docker -H $DSOCK run --rm --network none busybox /bin/true"),
-        "docker 20.10 run, bridge": (
-            [*env.dk_cli(), "run", "--rm", "busybox", "/bin/true"],
-            "/usr/bin/docker -H $DSOCK run --rm busybox /bin/true"),
-    }
+    })
+    if not ram:
+        env.dk("version")
+        variants.update({
+            "docker 20.10 run, --network none": (
+                [*env.dk_cli(), "run", "--rm", *none, "busybox", "/bin/true"],
+                "/usr/bin/docker -H $DSOCK run --rm --network none busybox /bin/true"),
+            "docker 20.10 run, bridge": (
+                [*env.dk_cli(), "run", "--rm", "busybox", "/bin/true"],
+                "/usr/bin/docker -H $DSOCK run --rm busybox /bin/true"),
+        })
     runners = {name: (v if callable(v) else spawn(v)) for name, (v, _) in variants.items()}
     # A warm-up of each (first runs fill caches), then the alternating rounds.
     for f in runners.values():
         f()
     samples = alternate(rounds, runners)
-    res["run"] = {name: dict(stats(samples[name]), cmd=variants[name][1])
-                  for name in variants}
+    return {name: dict(stats(samples[name]), cmd=variants[name][1]) for name in variants}
 
 
 def fig_daemon(env, res):
@@ -962,13 +1002,14 @@ def fig_daemon(env, res):
     env.dk("version")
     t = env.timer
     out = res.setdefault("daemon", {})
+    out["few"], out["many"] = few, many
 
     def fill(count):
         have_ours = len(env.daemon("ps", "-aq").split())
         have_dk = len(env.dk("ps", "-aq").split())
         log(f"daemon: {count} stopped containers in each daemon (have {have_ours}/{have_dk})")
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda _: env.daemon("run", "--network", "none", "busybox",
+            list(pool.map(lambda _: env.daemon("run", "-d", "--network", "none", "busybox",
                                                "/bin/true"), range(count - have_ours)))
             list(pool.map(lambda _: env.dk("create", "--network", "none", "busybox",
                                            "/bin/true"), range(count - have_dk)))
@@ -1011,7 +1052,6 @@ def fig_daemon(env, res):
     measure(f"{many} containers", ["ps -a"])
     out["rss"] = {"ours daemon": smaps(env.ours_daemon_pid),
                   "dockerd + containerd": total_mem(docker_daemon_pids(env))}
-    out["few"], out["many"] = few, many
     log("daemon: removing the stopped containers")
     ids = env.daemon("ps", "-aq", "-notrunc").split()
     for i in range(0, len(ids), 200):
@@ -1313,6 +1353,78 @@ def ratio(a, b):
     return f"{a / b:.2f}" if b else "-"
 
 
+def summary(w, res):
+    """The targets of the issues, against this run's medians."""
+    rows = []
+
+    def row(target, measured, met):
+        rows.append((target, measured, "yes" if met else "**no**"))
+
+    r = res.get("run")
+    if r:
+        crun = r["crun run"]["median"]
+        for who in ("ours ABI", "ours CLI via daemon"):
+            m = r[f"{who}, --network none"]["median"]
+            row("`run /bin/true` without network at or below crun (#4)",
+                f"{who}: {ms(m)} ms vs crun {ms(crun)} ms ({ratio(m, crun)}x)", m <= crun)
+        for who in ("ours ABI", "ours CLI via daemon"):
+            d = r[f"{who}, bridge"]["median"] - r[f"{who}, --network none"]["median"]
+            row("network setup adds under 5 ms (#5)", f"{who}: +{ms(d)} ms", d < 0.005)
+    d = res.get("daemon")
+    if d and "rss" in d:
+        few = d[f"{d['few']} containers"]
+        for c in ("version", "ps -a"):
+            m = few[f"ours: docker {c}"]["median"]
+            row(f"`docker {c}` round trip through the daemon under 3 ms (#6)",
+                f"{ms(m)} ms with {d['few']} containers (client process start to exit)",
+                m < 0.003)
+    rs = res.get("restore")
+    if rs and "restore" in rs:
+        q = rs["restore"]["median"] / rs["floor"]["median"]
+        row(f"restore of {rs['n']} stopped containers within 2x of the parse floor (#8)",
+            f"{q:.2f}x ({ms(rs['restore']['median'])} ms vs {ms(rs['floor']['median'])} ms)",
+            q <= 2)
+    f = res.get("fs", {})
+    if "import" in f:
+        q = f["import"]["tar -xf"]["median"] / f["import"]["ours import"]["median"]
+        row("import at least 0.9x `tar -xf`'s throughput (#3)", f"{q:.2f}x", q >= 0.9)
+        p = f["import_peak"]
+        row("import's peak memory does not grow with the tarball (#3)",
+            f"{p['whole']['kib']} KiB (whole) vs {p['tenth']['kib']} KiB (a tenth)",
+            p["whole"]["kib"] <= p["tenth"]["kib"] * 1.25)
+    m = res.get("memory")
+    if m and m[-1]["n"]:
+        last, idle = m[-1], m[0]
+        per = ((last["ours_daemon"]["pss"] + last["ours_helpers"]["pss"]
+                - idle["ours_daemon"]["pss"]) / last["n"])
+        row("memory per running container well under 1 MiB (#4)",
+            f"{per:.0f} KiB PSS (daemon growth + monitor) at N={last['n']}", per < 512)
+    a = res.get("alloc")
+    if a:
+        slash8 = a["creation"][-1]["ours_s"]["median"]
+        row("allocator creation O(1), a /8 as cheap as a /24 (#2)",
+            f"/8 in {slash8 * 1e6:.2f} µs", slash8 < 1e-4)
+    if not rows:
+        return
+    w("## Summary against the targets of the issues")
+    w("")
+    w("| target | this run | met |")
+    w("| --- | --- | --- |")
+    for t, v, ok in rows:
+        w(f"| {t} | {v} | {ok} |")
+    w("")
+
+
+def run_table(w, r, peers):
+    w("| variant | median ms | min-max ms | " + " | ".join(f"/ {p}" for p, _ in peers) +
+      " | command |")
+    w("| --- | ---: | ---: | " + " | ".join("---:" for _ in peers) + " | --- |")
+    for name, st in r.items():
+        m = st["median"]
+        w(f"| {name} | {ms(m)} | {span_ms(st)} | " +
+          " | ".join(ratio(m, v) for _, v in peers) + f" | `{st['cmd']}` |")
+
+
 def machine_facts(env):
     def first_line(*argv):
         try:
@@ -1390,6 +1502,8 @@ def render(env, res, facts, smoke):
             w(f"| {k} | {v} |")
     w("")
 
+    summary(w, res)
+
     if "run" in res:
         r = res["run"]
         crun = r["crun run"]["median"]
@@ -1402,14 +1516,11 @@ def render(env, res, facts, smoke):
           "rootfs as an OCI bundle for crun and runc, whose `config.json` is `crun spec` with "
           "`args` `/bin/true` and no rlimits). `--network none` and crun/runc: a network "
           "namespace with loopback only; bridge: a veth pair on the runtime's bridge with an "
-          "address, as docker's default network.")
+          "address, as docker's default network. Every root, state directory and bundle is on "
+          "the disk-backed loop ext4 (see Machine). ABI: `docker_runtime_call_with` from Python "
+          "ctypes (bench/abi_run.py), one runtime per batch of runs, its first call untimed.")
         w("")
-        w("| variant | median ms | min-max ms | / crun | / runc | / docker none | command |")
-        w("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
-        for name, st in r.items():
-            m = st["median"]
-            w(f"| {name} | {ms(m)} | {span_ms(st)} | {ratio(m, crun)} | {ratio(m, runc)} | "
-              f"{ratio(m, dk_none)} | `{st['cmd']}` |")
+        run_table(w, r, [("crun", crun), ("runc", runc), ("docker none", dk_none)])
         w("")
         w("Cost of the network (bridge minus `--network none`, medians):")
         w("")
@@ -1420,6 +1531,16 @@ def render(env, res, facts, smoke):
         w("")
         w(f"Ours through the daemon with a bridge vs docker with its bridge: "
           f"{ratio(r['ours CLI via daemon, bridge']['median'], dk_br)}.")
+        w("")
+    if "run_ram" in res:
+        r = res["run_ram"]
+        w("### 1b. The same with the state in RAM")
+        w("")
+        w("The same runs, alternating again, with our root, crun's and runc's state and the "
+          "bundle on the RAM-backed loop ext4 (fsync costs next to nothing): the difference "
+          "from figure 1 is what the disk costs each of them.")
+        w("")
+        run_table(w, r, [("crun", r["crun run"]["median"]), ("runc", r["runc run"]["median"])])
         w("")
 
     if "import" in res.get("fs", {}):
@@ -1473,7 +1594,7 @@ def render(env, res, facts, smoke):
               "split -b 10240`; ours and docker's containers did the same.")
             w("")
 
-    if "daemon" in res:
+    if "rss" in res.get("daemon", {}):
         d = res["daemon"]
         w("## 3. Round trip through the daemon")
         w("")
@@ -1481,7 +1602,7 @@ def render(env, res, facts, smoke):
           "$DSOCK COMMAND`), and on the socket itself without a client process (a Python "
           "client: rcli/2 for ours, `GET /version` and `GET /containers/json?all=1` over HTTP "
           "for docker), one client and 16 at once. `ps -a` lists stopped containers (ours "
-          "made with `run --network none busybox /bin/true`, docker's with `create`).")
+          "made with `run -d --network none busybox /bin/true`, docker's with `create`).")
         w("")
         w("| containers | what | median ms | min-max ms | requests/s | ours / docker |")
         w("| --- | --- | ---: | ---: | ---: | ---: |")
@@ -1506,7 +1627,7 @@ def render(env, res, facts, smoke):
           f"({rss['dockerd + containerd']['pss']} KiB PSS).")
         w("")
 
-    if "restore" in res:
+    if "restore" in res and "restore" in res["restore"]:
         r = res["restore"]
         w("## 4. Runtime creation and restore")
         w("")
@@ -1559,7 +1680,7 @@ def render(env, res, facts, smoke):
           f"(`{a['calls_cmd']}`).")
         w("")
 
-    if "memory" in res:
+    if res.get("memory"):
         rows = res["memory"]
         idle = rows[0]
         w("## 6. Memory: daemon idle, and per running container")

@@ -306,6 +306,7 @@ fn calls(root: &Path, n: u32) -> Value {
     let mut opts: docker_runtime_options = unsafe { std::mem::zeroed() };
     // SAFETY: opts is writable.
     unsafe { docker_runtime_options_init(&mut opts) };
+    opts.disable_ip_forward = 1;
     let mut rt: *mut docker_runtime = ptr::null_mut();
     // SAFETY: root and opts are valid for the call; rt is writable.
     let r = unsafe { docker_runtime_new(root.as_ptr(), &opts, &mut rt) };
