@@ -34,6 +34,9 @@ int main(int argc, char **argv) {
 
     docker_runtime_options opts;
     docker_runtime_options_init(&opts);
+    /* A bridge of its own (never created here: only the pools are used), so an existing
+     * lxcbr0 on the machine does not decide the subnet. */
+    opts.bridge_name = "drcdemo0";
     opts.bridge_subnet = "10.77.0.1/24";
     opts.port_first = 50100;
     opts.port_last = 50199;

@@ -5,7 +5,8 @@
 #   PREFIX/lib/pkgconfig/docker_runtime.pc
 #   PREFIX/lib/docker-runtime/{docker,docker-init}  and  PREFIX/bin/docker-runtime -> docker
 # (the CLI is installed as `docker-runtime` so that another `docker` on PATH is left alone).
-# Builds in release mode first unless NO_BUILD=1; PROFILE=debug installs a debug build.
+# Builds in release mode first unless NO_BUILD=1; PROFILE=debug installs a debug build;
+# TARGET_DIR=DIR takes the built files from DIR (default target/PROFILE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PREFIX=${1:-/usr/local}
@@ -13,7 +14,7 @@ PROFILE=${PROFILE:-release}
 if [ "${NO_BUILD:-0}" != 1 ]; then
   if [ "$PROFILE" = release ]; then cargo build --release; else cargo build; fi
 fi
-T=target/$PROFILE
+T=${TARGET_DIR:-${CARGO_TARGET_DIR:-target}/$PROFILE}
 VERSION=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 install -d "$PREFIX/lib/pkgconfig" "$PREFIX/include" "$PREFIX/bin" "$PREFIX/lib/docker-runtime"
 install -m 0755 "$T/libdocker_runtime.so" "$PREFIX/lib/"

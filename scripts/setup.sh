@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the system packages the build, the tests and the demo need (Debian; run as root).
 set -euo pipefail
-PKGS=(build-essential pkg-config python3 valgrind iptables iproute2 busybox-static util-linux)
+PKGS=(build-essential pkg-config python3 valgrind iptables iproute2 busybox-static util-linux time curl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,6 +13,7 @@ pub mod ffi;
 pub mod fsutil;
 pub mod humanize;
 pub mod ids;
+pub mod image;
 pub mod init;
 pub mod log;
 pub mod mount;

@@ -23,8 +23,10 @@ pub fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Pat
         parts.push(s);
     }
     let (uppers, lower) = parts.split_at(lowers.len());
+    // No redirects and no metadata-only copies: the upper directory must hold every change
+    // as plain files, directories and whiteouts, so that a packed layer is complete.
     let data = format!(
-        "lowerdir={},upperdir={},workdir={}",
+        "lowerdir={},upperdir={},workdir={},redirect_dir=off,metacopy=off",
         uppers.join(":"),
         lower[0],
         lower[1]
@@ -40,7 +42,8 @@ pub fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Pat
         Some("overlay"),
         target,
         Some("overlay"),
-        MsFlags::empty(),
+        // nodev: a device node an image carries is data, never a way to a host device.
+        MsFlags::MS_NODEV,
         Some(data.as_str()),
     )
     .map_err(|e| Error::errno(format_args!("mounting overlay on {}", target.display()), e))

@@ -11,6 +11,7 @@ use crate::container::{Container, ContainerRecord};
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ids;
+use crate::image::{Graph, Image};
 use crate::log::Logger;
 use crate::network::{Ipam, NetworkManager, DEFAULT_PORT_RANGE};
 use crate::tags::TagStore;
@@ -81,6 +82,7 @@ pub struct Runtime {
     root: PathBuf,
     opts: RuntimeOptions,
     tags: TagStore,
+    graph: Graph,
     auth: Mutex<AuthConfig>,
     containers: RwLock<BTreeMap<String, Arc<Container>>>,
     ipam: OnceLock<Ipam>,
@@ -151,13 +153,14 @@ impl Runtime {
         }
         fsutil::ensure_dir(&root, 0o700)?;
         fsutil::ensure_dir(&root.join("containers"), 0o700)?;
-        fsutil::ensure_dir(&root.join("graph"), 0o700)?;
+        let graph = Graph::open(&root.join("graph"), opts.logger.clone())?;
         let tags = TagStore::open(&root.join("repositories"))?;
         let auth = AuthConfig::load(&root)?;
         Ok(Runtime {
             root,
             opts,
             tags,
+            graph,
             auth: Mutex::new(auth),
             containers: RwLock::new(BTreeMap::new()),
             ipam: OnceLock::new(),
@@ -181,6 +184,33 @@ impl Runtime {
 
     pub fn tags(&self) -> &TagStore {
         &self.tags
+    }
+
+    /// The image graph under `ROOT/graph`.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+
+    /// The image a name names, as v0.1.0 resolved it, with modern docker's id prefixes: a full
+    /// id or a unique id prefix first (an ambiguous prefix is an error that says so), then
+    /// `REPOSITORY[:TAG]` through the tag store (`latest` by default). `NotFound` with
+    /// `no such image: NAME` when nothing matches; `Corrupt` when the image cannot be read.
+    pub fn image(&self, name: &str) -> Result<Image> {
+        if let Some(id) = self.graph.resolve_prefix(name)? {
+            return self.graph.get(&id);
+        }
+        match self.tags.lookup(name)? {
+            Some(id) => self.graph.get(&id).map_err(|e| {
+                if e.kind() == crate::error::ErrorKind::NotFound {
+                    Error::not_found(format!(
+                        "no such image: {name} (its tag names the missing image {id})"
+                    ))
+                } else {
+                    e
+                }
+            }),
+            None => Err(Error::not_found(format!("no such image: {name}"))),
+        }
     }
 
     pub fn auth(&self) -> MutexGuard<'_, AuthConfig> {
@@ -321,12 +351,7 @@ impl Runtime {
 
     /// How many images the graph holds.
     pub fn image_count(&self) -> Result<usize> {
-        let dir = self.root.join("graph");
-        let entries = std::fs::read_dir(&dir).map_err(|e| Error::io_path("reading", &dir, e))?;
-        Ok(entries
-            .filter_map(|e| e.ok())
-            .filter(|e| ids::is_id(&e.file_name().to_string_lossy()))
-            .count())
+        Ok(self.graph.ids()?.len())
     }
 
     /// The monitor thread (started on first use).
@@ -378,39 +403,15 @@ impl Runtime {
             })
     }
 
-    /// The layer folders of image `id` and its parents, topmost first.
+    /// The layer folders of image `id` and its parents, topmost first: the overlayfs
+    /// `lowerdir=` list ([`Graph::layers`]).
     pub fn image_layers(&self, id: &str) -> Result<Vec<PathBuf>> {
-        let mut layers = Vec::new();
-        let mut cur = id.to_string();
-        while !cur.is_empty() {
-            ids::validate("image", &cur)?;
-            let dir = self.root.join("graph").join(&cur);
-            let json: serde_json::Value = fsutil::read_json(&dir.join("json"))
-                .map_err(|e| Error::not_found(format!("no such image: {cur} ({e})")))?;
-            layers.push(dir.join("layer"));
-            cur = json["parent"].as_str().unwrap_or_default().to_string();
-            if layers.len() > 127 {
-                return Err(Error::corrupt(format!("image {id} has a parent loop")));
-            }
-        }
-        Ok(layers)
+        self.graph.layers(id)
     }
 
-    /// Resolve an image name (id, id prefix, or `repo[:tag]`) to its id.
+    /// Resolve an image name to its id ([`Self::image`] says how).
     pub fn resolve_image(&self, name: &str) -> Result<String> {
-        let dir = self.root.join("graph");
-        let ids: Vec<String> = std::fs::read_dir(&dir)
-            .map_err(|e| Error::io_path("reading", &dir, e))?
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| ids::is_id(n))
-            .collect();
-        if let Some(id) = ids::resolve_prefix("image", name, &ids)? {
-            return Ok(id);
-        }
-        self.tags
-            .lookup(name)?
-            .ok_or_else(|| Error::not_found(format!("no such image: {name}")))
+        self.image(name).map(|img| img.id)
     }
 
     /// The runtime's persistent address and port pools, on the bridge's subnet: the network
@@ -446,6 +447,16 @@ impl Runtime {
         }
         let mgr = Arc::new(NetworkManager::new(&self.root.join("network"), &self.opts)?);
         Ok(self.network.get_or_init(|| mgr))
+    }
+}
+
+impl Drop for Runtime {
+    /// Containers keep running; but a network release already under way (a container that
+    /// just stopped) is finished, so that no rule or allocation is left to the next restore.
+    fn drop(&mut self) {
+        for c in self.read_containers().values() {
+            c.wait_network_released();
+        }
     }
 }
 

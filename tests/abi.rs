@@ -68,6 +68,7 @@ fn make_examples(out: &std::path::Path, vars: &[(&str, String)], env: &[(&str, S
         .arg("-C")
         .arg(crate_dir().join("c-examples"))
         .arg(format!("PROFILE={profile}"))
+        .arg(format!("LIBDIR={}", target_dir().display()))
         .arg(format!("OUT={}", out.display()));
     for (k, v) in vars {
         cmd.arg(format!("{k}={v}"));
@@ -138,6 +139,7 @@ fn pkg_config_finds_the_installed_library() {
         .arg(crate_dir().join("scripts/install.sh"))
         .arg(prefix.path())
         .env("PROFILE", &profile)
+        .env("TARGET_DIR", target_dir())
         .env("NO_BUILD", "1")
         .status()
         .unwrap();

@@ -478,46 +478,296 @@ fn two_hundred_run_rm_cycles_leave_nothing() {
     // Warm up: the monitor thread and its descriptors exist from the first run on.
     ok(&f.rt, &["run", "--rm", "busybox", "true"]);
     let fds = open_fds();
+    let mut ids = Vec::new();
     for i in 0..200 {
-        let id = ok(
-            &f.rt,
-            &[
-                "run",
-                "-d",
-                "busybox",
-                "sh",
-                "-c",
-                "echo $0",
-                &i.to_string(),
-            ],
-        )
-        .trim()
-        .to_string();
+        let n = i.to_string();
+        let id = ok(&f.rt, &["run", "-d", "busybox", "sh", "-c", "echo $0", &n]);
+        let id = id.trim().to_string();
         ok(&f.rt, &["wait", &id]);
         ok(&f.rt, &["rm", &id]);
+        ids.push(id);
     }
     assert_eq!(f.rt.container_count(), 0);
-    assert_eq!(
-        std::fs::read_dir(f.root().join("containers"))
-            .unwrap()
-            .count(),
-        0
-    );
+    let left = std::fs::read_dir(f.root().join("containers"))
+        .unwrap()
+        .count();
+    assert_eq!(left, 0);
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     assert!(!mounts.contains(&f.root().display().to_string()));
     assert_eq!(children(), 0, "helper processes left behind");
     assert!(
         open_fds() <= fds,
-        "descriptors leaked: {} -> {}",
-        fds,
+        "descriptors leaked: {fds} -> {}",
         open_fds()
     );
-    let cg = std::path::Path::new("/sys/fs/cgroup/memory/docker-runtime");
-    if cg.exists() {
-        let left = std::fs::read_dir(cg)
-            .unwrap()
-            .filter(|e| e.as_ref().unwrap().path().is_dir())
-            .count();
-        assert_eq!(left, 0, "cgroups left behind");
+    for controller in ["memory", "devices", "unified"] {
+        let dir = std::path::Path::new("/sys/fs/cgroup")
+            .join(controller)
+            .join("docker-runtime");
+        let stale: Vec<&String> = ids.iter().filter(|id| dir.join(id).exists()).collect();
+        assert!(
+            stale.is_empty(),
+            "{controller} cgroups left behind: {stale:?}"
+        );
     }
+}
+
+#[test]
+fn a_helper_of_another_protocol_is_refused_clearly() {
+    // A stand-in docker-init that greets with protocol 999.
+    let f = Fixture::new("protocol");
+    let script = f.root().join("old-init.py");
+    std::fs::write(
+        &script,
+        "#!/usr/bin/env python3\nimport json, os, struct\nb = json.dumps({'Hello': {'version': 999}}).encode()\nos.write(3, struct.pack('<I', len(b)) + b)\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut opts = f.options();
+    opts.init_path = Some(script);
+    let rt = docker_runtime::Runtime::new(&f.root(), opts).unwrap();
+    let out = call(&rt, &["run", "--network", "none", "busybox", "true"]);
+    assert_ne!(out.status, 0);
+    assert!(
+        out.stderr
+            .contains("docker-init speaks protocol 999, this library 1"),
+        "{}",
+        out.stderr
+    );
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&f.root().display().to_string()));
+}
+
+#[test]
+fn docker_init_refuses_another_library_and_being_run_by_hand() {
+    use docker_runtime::spawn::protocol::{self, InitConfig, Message};
+    use std::os::fd::{AsFd, AsRawFd};
+    use std::os::unix::process::CommandExt;
+    let init = env!("CARGO_BIN_EXE_docker-init");
+    let out = std::process::Command::new(init).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("started by the docker-runtime library"));
+
+    let (ours, theirs) = std::os::unix::net::UnixStream::pair().unwrap();
+    let raw = theirs.as_raw_fd();
+    let mut cmd = std::process::Command::new(init);
+    // SAFETY: only dup2, which is async-signal-safe, runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::dup2(raw, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.stderr(std::process::Stdio::null()).spawn().unwrap();
+    drop(theirs);
+    let (hello, _) = protocol::recv(ours.as_fd()).unwrap().unwrap();
+    assert_eq!(
+        hello,
+        Message::Hello {
+            version: protocol::PROTOCOL_VERSION
+        }
+    );
+    let cfg = InitConfig {
+        version: 999,
+        rootfs: "/nonexistent".into(),
+        hostname: "x".into(),
+        args: vec!["true".into()],
+        env: vec![],
+        user: String::new(),
+        workdir: String::new(),
+        tty: false,
+        new_netns: false,
+        binds: vec![],
+        exit_file: "/nonexistent/exit".into(),
+        masked_paths: vec![],
+        readonly_paths: vec![],
+        no_mknod: false,
+    };
+    protocol::send(ours.as_fd(), &Message::Start(Box::new(cfg)), None).unwrap();
+    match protocol::recv(ours.as_fd()).unwrap() {
+        Some((Message::Error { message }, _)) => {
+            assert!(
+                message.contains("the library speaks protocol 999"),
+                "{message}"
+            )
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+}
+
+#[test]
+fn diff_commit_export() {
+    let f = Fixture::new("dce");
+    let id = ok(
+        &f.rt,
+        &["run", "-d", "busybox", "sh", "-c", "echo made > /tmp/new; echo extra:x:1:1::/:/bin/sh >> /etc/passwd; rm /bin/vi; mkdir /opt; echo deep > /opt/f"],
+    )
+    .trim()
+    .to_string();
+    ok(&f.rt, &["wait", &id]);
+    let diff = ok(&f.rt, &["diff", &id]);
+    let lines: Vec<&str> = diff.lines().collect();
+    for want in [
+        "A /tmp/new",
+        "C /etc/passwd",
+        "D /bin/vi",
+        "A /opt",
+        "A /opt/f",
+    ] {
+        assert!(lines.contains(&want), "{want} missing from:\n{diff}");
+    }
+    for noise in [
+        "/etc/hostname",
+        "/etc/hosts",
+        "/etc/resolv.conf",
+        "/dev",
+        "/proc",
+    ] {
+        assert!(
+            !diff.lines().any(|l| l.ends_with(noise)),
+            "{noise} in:\n{diff}"
+        );
+    }
+    // commit: a new image whose parent is the container's image.
+    let image = ok(&f.rt, &["commit", "-m", "my change", &id, "mine", "v1"])
+        .trim()
+        .to_string();
+    assert_eq!(image.len(), 64);
+    let info: serde_json::Value =
+        serde_json::from_str(&ok(&f.rt, &["inspect", "mine:v1"])).unwrap();
+    assert_eq!(info["parent"], f.image.as_str());
+    assert_eq!(info["container"], id.as_str());
+    assert_eq!(info["comment"], "my change");
+    assert!(info["container_config"]["Cmd"].is_array());
+    assert_eq!(
+        ok(&f.rt, &["run", "mine:v1", "cat", "/tmp/new", "/opt/f"]),
+        "made\ndeep\n"
+    );
+    let out = call(&f.rt, &["run", "mine:v1", "ls", "/bin/vi"]);
+    assert_ne!(out.status, 0, "the deletion is part of the image");
+    assert!(ok(&f.rt, &["run", "mine:v1", "tail", "-n", "1", "/etc/passwd"]).starts_with("extra:"));
+    assert_eq!(ok(&f.rt, &["history", "mine:v1"]).lines().count(), 3);
+    // A bad name costs nothing.
+    let out = call(&f.rt, &["commit", &id, "Bad Name"]);
+    assert!(
+        out.stderr.contains("invalid repository name"),
+        "{}",
+        out.stderr
+    );
+
+    // export, stopped and running.
+    for running in [false, true] {
+        let target = if running {
+            ok(&f.rt, &["run", "-d", "mine:v1", "sleep", "100"])
+                .trim()
+                .to_string()
+        } else {
+            id.clone()
+        };
+        let tar_path = f.root().join("export.tar");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_docker"))
+            .arg("-g")
+            .arg(f.root())
+            .args(["export", &target])
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::fs::File::create(&tar_path).unwrap())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut names = std::collections::BTreeSet::new();
+        let mut archive = tar::Archive::new(std::fs::File::open(&tar_path).unwrap());
+        for e in archive.entries().unwrap() {
+            let e = e.unwrap();
+            names.insert(
+                e.path()
+                    .unwrap()
+                    .to_string_lossy()
+                    .trim_start_matches("./")
+                    .to_string(),
+            );
+        }
+        for want in ["bin/busybox", "tmp/new", "opt/f", "etc/passwd"] {
+            assert!(names.contains(want), "{want} missing ({running})");
+        }
+        assert!(!names.contains("bin/vi"));
+        assert!(
+            !names.iter().any(|n| n.starts_with("proc/") && n.len() > 5),
+            "proc contents exported"
+        );
+        if running {
+            ok(&f.rt, &["rm", "-f", &target]);
+        }
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&f.root().display().to_string()));
+    // A container using the image keeps it from rmi.
+    let out = call(&f.rt, &["rmi", &f.image]);
+    assert_ne!(out.status, 0);
+}
+
+#[test]
+fn image_defaults_apply() {
+    let f = Fixture::new("defaults");
+    let json_path = f.root().join("graph").join(&f.image).join("json");
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    json["config"] = serde_json::json!({
+        "Env": ["FROM_IMAGE=1", "PATH=/bin"],
+        "Cmd": ["-c", "echo $FROM_IMAGE $EXTRA $PATH; pwd; id -u"],
+        "Entrypoint": ["/bin/sh"],
+        "WorkingDir": "/tmp",
+        "User": "nobody"
+    });
+    std::fs::write(&json_path, json.to_string()).unwrap();
+    assert_eq!(
+        ok(&f.rt, &["run", "-e", "EXTRA=2", "busybox"]),
+        "1 2 /bin\n/tmp\n65534\n"
+    );
+    assert_eq!(
+        ok(
+            &f.rt,
+            &["run", "-u", "0", "-w", "/", "busybox", "-c", "pwd; id -u"]
+        ),
+        "/\n0\n"
+    );
+}
+
+#[test]
+fn device_nodes_stay_closed() {
+    let f = Fixture::new("devices");
+    // A block device node made in the container, and one shipped in the image (the rootfs is
+    // nodev), cannot be opened; the standard devices work.
+    // A host device outside the allowed set that root on this host can read harmlessly
+    // (misc 10:259, cpu_dma_latency): a read that works in the container would be an escape.
+    let (major, minor) = (10, 259);
+    let dev = nix::sys::stat::makedev(major, minor);
+    let layer = f.root().join("graph").join(&f.image).join("layer");
+    nix::sys::stat::mknod(
+        &layer.join("root/disk"),
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        dev,
+    )
+    .unwrap();
+    let script = format!(
+        "mknod /dev/sdx c {major} {minor} 2>/dev/null; head -c1 /dev/sdx >/dev/null 2>&1 && echo OPENED-MADE; head -c1 /root/disk >/dev/null 2>&1 && echo OPENED-IMAGE; head -c 4 /dev/zero | wc -c; echo ok > /dev/null && echo null-ok"
+    );
+    let out = ok(&f.rt, &["run", "busybox", "sh", "-c", &script]);
+    assert!(!out.contains("OPENED"), "{out}");
+    assert!(out.contains("4\nnull-ok"), "{out}");
 }

@@ -123,3 +123,98 @@ fn sixty_four_slow_connections_do_not_hold_up_anyone() {
     }
     d.assert_serving();
 }
+
+/// 64 clients at once running containers (`run` attached and detached with a published port,
+/// `logs`, `inspect`, `rm -f`) and listing them (`ps -a`): every client gets its own output and
+/// exit status, no address or port is handed out twice, nothing is left behind.
+#[test]
+fn sixty_four_clients_run_ps_logs_rm() {
+    let d = Daemon::start(&[]);
+    let addr = d.addr();
+    import_busybox(&addr);
+    let barrier = Arc::new(Barrier::new(CLIENTS));
+    let handles: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let (addr, barrier) = (addr.clone(), Arc::clone(&barrier));
+            std::thread::spawn(move || {
+                let g = ["-H", addr.as_str()];
+                barrier.wait();
+                match i % 4 {
+                    0 => {
+                        let msg = format!("client-{i}");
+                        let out = client(&g, &["run", "busybox", "echo", &msg]);
+                        assert_eq!(out.status.code(), Some(0), "{i}: {out:?}");
+                        assert_eq!(stdout(&out), format!("{msg}\n"));
+                        None
+                    }
+                    1 => {
+                        let out = client(
+                            &g,
+                            &[
+                                "run",
+                                "-d",
+                                "-p",
+                                "80",
+                                "busybox",
+                                "sh",
+                                "-c",
+                                "echo up; sleep 30",
+                            ],
+                        );
+                        assert_eq!(out.status.code(), Some(0), "{i}: {out:?}");
+                        let id = stdout(&out).trim().to_string();
+                        assert!(eventually(Duration::from_secs(10), || {
+                            stdout(&client(&g, &["logs", &id])) == "up\n"
+                        }));
+                        let info: serde_json::Value =
+                            serde_json::from_str(&stdout(&client(&g, &["inspect", &id]))).unwrap();
+                        let ns = &info["NetworkSettings"];
+                        let held = (
+                            ns["IpAddress"].as_str().unwrap().to_string(),
+                            ns["PortMapping"]["80"].as_str().unwrap().to_string(),
+                        );
+                        let out = client(&g, &["rm", "-f", &id]);
+                        assert_eq!(out.status.code(), Some(0), "{i}: {out:?}");
+                        Some(held)
+                    }
+                    2 => {
+                        let out = client(&g, &["ps", "-a"]);
+                        assert_eq!(out.status.code(), Some(0), "{i}: {out:?}");
+                        assert!(stdout(&out).starts_with("ID "));
+                        None
+                    }
+                    _ => {
+                        let out = client(&g, &["run", "busybox", "sh", "-c", "exit 7"]);
+                        assert_eq!(out.status.code(), Some(7), "{i}: {out:?}");
+                        None
+                    }
+                }
+            })
+        })
+        .collect();
+    let held: Vec<(String, String)> = handles
+        .into_iter()
+        .filter_map(|h| h.join().unwrap())
+        .collect();
+    let ips: std::collections::BTreeSet<_> = held.iter().map(|h| &h.0).collect();
+    let ports: std::collections::BTreeSet<_> = held.iter().map(|h| &h.1).collect();
+    assert_eq!(
+        ips.len(),
+        held.len(),
+        "an address was handed out twice: {held:?}"
+    );
+    assert_eq!(
+        ports.len(),
+        held.len(),
+        "a port was handed out twice: {held:?}"
+    );
+    let g = ["-H", addr.as_str()];
+    assert_eq!(stdout(&client(&g, &["ps", "-q"])), "");
+    let all = stdout(&client(&g, &["ps", "-a", "-q"]));
+    let ids: Vec<&str> = all.lines().collect();
+    assert_eq!(ids.len(), CLIENTS / 2, "{all}");
+    let mut rm = vec!["rm"];
+    rm.extend(ids);
+    assert_eq!(client(&g, &rm).status.code(), Some(0));
+    d.assert_serving();
+}

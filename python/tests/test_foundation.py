@@ -88,10 +88,12 @@ class FoundationTest(unittest.TestCase):
 
     def test_runtime_pools_persist(self):
         with TempRoot() as root:
-            with dr.Runtime(root, bridge_subnet="10.88.0.1/29", port_range=(50000, 50001)) as rt:
+            opts = dict(bridge_name="drpytest0", bridge_subnet="10.88.0.1/29",
+                        port_range=(50000, 50001))
+            with dr.Runtime(root, **opts) as rt:
                 a = rt.ip_acquire()
                 p = rt.port_acquire()
-            with dr.Runtime(root, bridge_subnet="10.88.0.1/29", port_range=(50000, 50001)) as rt:
+            with dr.Runtime(root, **opts) as rt:
                 self.assertNotEqual(rt.ip_acquire(), a)
                 self.assertNotEqual(rt.port_acquire(), p)
                 with self.assertRaises(dr.DockerError) as cm:

@@ -213,24 +213,42 @@ pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         return Err(Error::invalid("--rm cannot be combined with -d"));
     }
     let image_name = &p.args[0];
-    let cmd = p.args[1..].to_vec();
+    let image = rt.image(image_name)?;
+    let defaults = image.config.clone().unwrap_or_default();
+    // The image's defaults (registry images carry them): the entrypoint before the command,
+    // the command when none is given, its environment before `-e`, its user and directory.
+    let mut cmd = defaults.entrypoint.clone().unwrap_or_default();
+    if p.args.len() > 1 {
+        cmd.extend(p.args[1..].iter().cloned());
+    } else {
+        cmd.extend(defaults.cmd.clone().unwrap_or_default());
+    }
+    let mut env_all = defaults.env.clone().unwrap_or_default();
+    env_all.extend(p.list(env).iter().cloned());
     let config = Config {
         hostname: p.value(hostname).unwrap_or_default().to_string(),
-        user: p.value(user).unwrap_or_default().to_string(),
+        user: p
+            .value(user)
+            .map(str::to_string)
+            .or(defaults.user.clone())
+            .unwrap_or_default(),
         memory: mem,
         memory_swap: 0,
         detach: p.bool(detach),
         ports: p.list(ports).to_vec(),
         tty: p.bool(tty),
         open_stdin: p.bool(interactive),
-        env: p.list(env).to_vec(),
+        env: env_all,
         cmd,
         image: image_name.clone(),
-        working_dir: p.value(workdir).unwrap_or_default().to_string(),
+        working_dir: p
+            .value(workdir)
+            .map(str::to_string)
+            .or(defaults.working_dir.clone())
+            .unwrap_or_default(),
         network_disabled,
     };
-    let image_id = rt.resolve_image(image_name)?;
-    let c = container::start::create(rt, &image_id, config)?;
+    let c = container::start::create(rt, &image.id, config)?;
     let offsets = (log_len(&c.stdout_log()), log_len(&c.stderr_log()));
     let started = container::start(
         rt,
@@ -567,23 +585,6 @@ pub fn attach(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     Ok(0)
 }
 
-pub fn inspect(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
-    let f = Flags::new(
-        "inspect",
-        "CONTAINER",
-        "Return low-level information on a container",
-    );
-    let Some(p) = f.parse(args, &mut io.stdout)? else {
-        return Ok(0);
-    };
-    need_args(&f, &p.args, 1)?;
-    let c = rt.container(&p.args[0])?;
-    let text = serde_json::to_string_pretty(&c.record())
-        .map_err(|e| Error::invalid(format!("encoding the record: {e}")))?;
-    io.out(&format!("{text}\n"))?;
-    Ok(0)
-}
-
 pub fn port(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let f = Flags::new(
         "port",
@@ -606,6 +607,90 @@ pub fn port(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
             p.args[0]
         ))),
     }
+}
+
+pub fn diff(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "diff",
+        "CONTAINER",
+        "Inspect changes on a container's filesystem (A added, C changed, D deleted)",
+    );
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    let c = rt.container(&p.args[0])?;
+    let rw = c.rw_dir();
+    if !rw.exists() {
+        return Ok(0);
+    }
+    let layers = rt.image_layers(&c.record().image)?;
+    let mut out = String::new();
+    for change in crate::image::changes(&layers, &rw)? {
+        out.push_str(&format!("{change}\n"));
+    }
+    io.out(&out)?;
+    Ok(0)
+}
+
+pub fn commit(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new(
+        "commit",
+        "[OPTIONS] CONTAINER [REPOSITORY [TAG]]",
+        "Create a new image from a container's changes",
+    );
+    let message = f.value(&["m", "message"], "MESSAGE", "Commit message");
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    if p.args.len() > 3 {
+        return Err(Error::invalid(format!(
+            "commit takes a container and an optional name\n{}",
+            f.usage().trim_end()
+        )));
+    }
+    // The name is checked before any work.
+    let name = p
+        .args
+        .get(1)
+        .map(|r| super::images::repo_and_tag(r, p.args.get(2).map(String::as_str)))
+        .transpose()?;
+    let c = rt.container(&p.args[0])?;
+    let rec = c.record();
+    let parent = rt.graph().get(&rec.image)?;
+    let mut image = crate::image::Image::new(Some(&rec.image))?;
+    image.comment = p.value(message).unwrap_or_default().to_string();
+    image.container = Some(rec.id.clone());
+    image.container_config = Some(rec.config.clone());
+    image.config = parent.config;
+    let rw = c.rw_dir();
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .create(&rw)
+        .map_err(|e| Error::io_path("creating", &rw, e))?;
+    let image = rt.graph().register_dir(image, &rw)?;
+    if let Some((repo, tag)) = name {
+        rt.tags().set(&repo, &tag, &image.id, true)?;
+    }
+    io.out(&format!("{}\n", image.id))?;
+    Ok(0)
+}
+
+pub fn export(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "export",
+        "CONTAINER",
+        "Export the contents of a filesystem as a tar archive to stdout",
+    );
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    let c = rt.container(&p.args[0])?;
+    let out = &mut io.stdout;
+    c.with_rootfs(rt, |root| crate::image::pack_dir(root, &mut *out))?;
+    Ok(0)
 }
 
 #[cfg(test)]

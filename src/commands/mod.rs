@@ -4,6 +4,7 @@
 
 mod containers;
 pub mod flags;
+pub mod images;
 mod system;
 pub mod table;
 
@@ -95,9 +96,39 @@ pub static COMMANDS: &[Command] = &[
         handler: containers::attach,
     },
     Command {
+        name: "commit",
+        description: "Create a new image from a container's changes",
+        handler: containers::commit,
+    },
+    Command {
+        name: "diff",
+        description: "Inspect changes on a container's filesystem",
+        handler: containers::diff,
+    },
+    Command {
+        name: "export",
+        description: "Stream the contents of a container as a tar archive",
+        handler: containers::export,
+    },
+    Command {
         name: "help",
         description: "Show the command list",
         handler: system::help,
+    },
+    Command {
+        name: "history",
+        description: "Show the history of an image",
+        handler: images::history,
+    },
+    Command {
+        name: "images",
+        description: "List images",
+        handler: images::images,
+    },
+    Command {
+        name: "import",
+        description: "Create a new filesystem image from the contents of a tarball",
+        handler: images::import,
     },
     Command {
         name: "info",
@@ -106,8 +137,8 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "inspect",
-        description: "Return low-level information on a container",
-        handler: containers::inspect,
+        description: "Return low-level information on a container or an image",
+        handler: images::inspect,
     },
     Command {
         name: "kill",
@@ -140,6 +171,11 @@ pub static COMMANDS: &[Command] = &[
         handler: containers::rm,
     },
     Command {
+        name: "rmi",
+        description: "Remove images",
+        handler: images::rmi,
+    },
+    Command {
         name: "run",
         description: "Run a command in a new container",
         handler: containers::run,
@@ -153,6 +189,11 @@ pub static COMMANDS: &[Command] = &[
         name: "stop",
         description: "Stop a running container",
         handler: containers::stop,
+    },
+    Command {
+        name: "tag",
+        description: "Tag an image into a repository",
+        handler: images::tag,
     },
     Command {
         name: "version",

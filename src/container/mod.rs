@@ -157,6 +157,27 @@ impl Container {
         self.lock().live.as_ref().and_then(|l| l.stdin.clone())
     }
 
+    /// Run `f` on the container's whole file system: the live mount while it runs, else a
+    /// mount made for the call (a start waits meanwhile).
+    pub fn with_rootfs<T>(
+        &self,
+        rt: &crate::runtime::Runtime,
+        f: impl FnOnce(&Path) -> Result<T>,
+    ) -> Result<T> {
+        let inner = self.wait_released(self.lock());
+        if inner.rec.state.running {
+            drop(inner);
+            return f(&self.rootfs());
+        }
+        start::mount_rootfs(rt, self, &inner.rec.image)?;
+        let out = f(&self.rootfs());
+        let unmounted = crate::mount::unmount(&self.rootfs());
+        drop(inner);
+        let out = out?;
+        unmounted?;
+        Ok(out)
+    }
+
     /// Close the container's stdin (the program reads end of file).
     pub fn close_stdin(&self) {
         if let Some(l) = self.lock().live.as_mut() {
@@ -194,12 +215,7 @@ impl Container {
         let network = live.as_ref().and_then(|l| l.network.clone());
         let settings = std::mem::take(&mut inner.rec.network_settings);
         inner.releasing = network.is_some() && !settings.ip_address.is_empty();
-        let st = &mut inner.rec.state;
-        st.running = false;
-        st.pid = 0;
-        st.exit_code = status;
-        st.monitor_pid = 0;
-        st.monitor_start_time = 0;
+        inner.rec.state.set_stopped(status);
         if let Err(e) = self.save(&inner) {
             logger.error(&format!("container {}: saving its state: {e}", self.id));
         }
@@ -227,6 +243,11 @@ impl Container {
         }
         self.lock().releasing = false;
         self.changed.notify_all();
+    }
+
+    /// Block until the network of the last run has been given back.
+    pub fn wait_network_released(&self) {
+        drop(self.wait_released(self.lock()));
     }
 
     /// Wait while the network of the previous run is being released.
@@ -367,7 +388,7 @@ impl Container {
                             stdin: None,
                             pty: None,
                             exited: Arc::new(Event::new()?),
-                            cgroup: Cgroup::of(&self.id).ok().filter(|c| c.path().exists()),
+                            cgroup: Some(Cgroup::of(&self.id)),
                             network: None,
                         });
                         return Ok(Some(fd));
@@ -382,15 +403,8 @@ impl Container {
                 "container {} stopped while no runtime watched it (exit code {code})",
                 crate::ids::short(&self.id)
             ));
-            let st = &mut inner.rec.state;
-            st.running = false;
-            st.pid = 0;
-            st.exit_code = code;
-            st.monitor_pid = 0;
-            st.monitor_start_time = 0;
-            if let Ok(cg) = Cgroup::of(&self.id) {
-                cg.remove();
-            }
+            inner.rec.state.set_stopped(code);
+            Cgroup::of(&self.id).remove();
             changed = true;
         }
         if inner.rec.network_settings != NetworkSettings::default() {

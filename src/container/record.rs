@@ -64,6 +64,15 @@ fn is_zero_u64(v: &u64) -> bool {
 }
 
 impl State {
+    /// Record that the container has stopped with `exit_code`.
+    pub fn set_stopped(&mut self, exit_code: i32) {
+        self.running = false;
+        self.pid = 0;
+        self.exit_code = exit_code;
+        self.monitor_pid = 0;
+        self.monitor_start_time = 0;
+    }
+
     /// `Up 5 minutes` or `Exit 3`, as `ps` shows it.
     pub fn describe(&self, now: DateTime<Utc>) -> String {
         if self.running {

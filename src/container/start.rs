@@ -115,6 +115,26 @@ fn make_init_layer(dir: &Path, layers: &[PathBuf]) -> Result<bool> {
     Ok(etc_ok)
 }
 
+/// Mount the container's file system at `ID/rootfs`: the image's layers under the init layer,
+/// with `ID/rw` as the read-write layer (its root 0755: overlayfs gives the merged root the
+/// upper directory's attributes). Returns whether `/etc` is there for the binds.
+pub(crate) fn mount_rootfs(rt: &Runtime, c: &Container, image: &str) -> Result<bool> {
+    let layers = rt.image_layers(image)?;
+    let etc_ok = make_init_layer(&c.dir, &layers)?;
+    let mut lowers = vec![c.dir.join("init")];
+    lowers.extend(layers);
+    let (rw, work, rootfs) = (c.rw_dir(), c.dir.join("work"), c.rootfs());
+    for (p, mode) in [(&rw, 0o755), (&work, 0o700), (&rootfs, 0o755)] {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(mode)
+            .create(p)
+            .map_err(|e| Error::io_path("creating", p, e))?;
+    }
+    crate::mount::mount_overlay(&lowers, &rw, &work, &rootfs)?;
+    Ok(etc_ok)
+}
+
 /// Create a container from a resolved image: a new id, its folder (whose creation is the lock
 /// against races), its init layer and its record. Registers it with the runtime.
 pub fn create(rt: &Runtime, image_id: &str, config: Config) -> Result<Arc<Container>> {
@@ -247,13 +267,8 @@ fn start_locked(
                     rt.logger().error(&format!("container {}: {save}", c.id));
                 }
             }
-            let st = &mut inner.rec.state;
-            if st.running {
-                st.running = false;
-                st.pid = 0;
-                st.monitor_pid = 0;
-                st.monitor_start_time = 0;
-                st.exit_code = -1;
+            if inner.rec.state.running {
+                inner.rec.state.set_stopped(-1);
                 if let Err(save) = c.save(inner) {
                     rt.logger().error(&format!("container {}: {save}", c.id));
                 }
@@ -280,28 +295,15 @@ fn start_steps(
     undo: &mut Undo,
 ) -> Result<()> {
     let rec = inner.rec.clone();
-    let layers = rt.image_layers(&rec.image)?;
-    let etc_ok = make_init_layer(&c.dir, &layers)?;
-    let mut lowers = vec![c.dir.join("init")];
-    lowers.extend(layers);
-    let (rw, work, rootfs) = (c.rw_dir(), c.dir.join("work"), c.rootfs());
-    for (p, mode) in [(&rw, 0o755), (&work, 0o700), (&rootfs, 0o755)] {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(mode)
-            .create(p)
-            .map_err(|e| Error::io_path("creating", p, e))?;
-    }
-    crate::mount::mount_overlay(&lowers, &rw, &work, &rootfs)?;
+    let etc_ok = mount_rootfs(rt, c, &rec.image)?;
+    let rootfs = c.rootfs();
     undo.mounted = Some(rootfs.clone());
 
-    if rec.config.memory > 0 {
-        undo.cgroup = Some(Cgroup::create(
-            &c.id,
-            rec.config.memory,
-            rec.config.memory_swap,
-        )?);
-    }
+    undo.cgroup = Some(Cgroup::create(
+        &c.id,
+        rec.config.memory,
+        rec.config.memory_swap,
+    )?);
 
     // The network is allocated and recorded before anything uses it.
     let network = if rec.config.network_disabled {
@@ -365,6 +367,7 @@ fn start_steps(
         new_netns: true,
         binds,
         exit_file: exit_file.display().to_string(),
+        no_mknod: !crate::cgroup::restricts_devices(),
         masked_paths: MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
         readonly_paths: READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
     };

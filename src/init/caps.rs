@@ -26,11 +26,11 @@ fn last_cap() -> u32 {
         .unwrap_or(40)
 }
 
-/// Drop every capability outside [`DEFAULT_CAPS`] from the bounding set and clear the ambient
+/// Drop every capability outside `keep` from the bounding set and clear the ambient
 /// set. Needs CAP_SETPCAP, so it runs before the user is switched.
-pub fn drop_bounding() -> Result<(), String> {
+pub fn drop_bounding(keep: &[u32]) -> Result<(), String> {
     for cap in 0..=last_cap() {
-        if DEFAULT_CAPS.contains(&cap) {
+        if keep.contains(&cap) {
             continue;
         }
         // SAFETY: prctl with integer arguments only.
@@ -72,11 +72,22 @@ struct CapData {
 
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
-/// Make [`DEFAULT_CAPS`] the effective, permitted and inheritable sets (for a root program).
-pub fn set_default() -> Result<(), String> {
+/// The capabilities to keep: [`DEFAULT_CAPS`], without CAP_MKNOD when `no_mknod`.
+pub fn kept(no_mknod: bool) -> Vec<u32> {
+    DEFAULT_CAPS
+        .iter()
+        .copied()
+        .filter(|&c| !(no_mknod && c == CAP_MKNOD))
+        .collect()
+}
+
+const CAP_MKNOD: u32 = 27;
+
+/// Make `keep` the effective, permitted and inheritable sets (for a root program).
+pub fn set(keep: &[u32]) -> Result<(), String> {
     let mut lo = 0u32;
     let mut hi = 0u32;
-    for &c in DEFAULT_CAPS {
+    for &c in keep {
         if c < 32 {
             lo |= 1 << c;
         } else {

@@ -43,14 +43,20 @@ pub fn main() -> i32 {
     // the socket stay.
     // SAFETY: close_range on descriptors this fresh process does not use.
     unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) };
-    // SAFETY: fd 3 is the socket the library placed there; this process owns it from now on.
-    let sock = unsafe { OwnedFd::from_raw_fd(INIT_SOCKET_FD) };
-    if nix::sys::stat::fstat(sock.as_fd()).is_err() {
+    // Only a socket at fd 3 means the library started us.
+    // SAFETY: a zeroed stat is valid for fstat to fill; fstat only reads the descriptor.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let is_socket = unsafe { libc::fstat(INIT_SOCKET_FD, &mut st) } == 0
+        && st.st_mode & libc::S_IFMT == libc::S_IFSOCK;
+    if !is_socket {
         eprintln!(
             "docker-init: this program is started by the docker-runtime library, not by hand"
         );
         return 2;
     }
+    // SAFETY: fd 3 is the socket the library placed there; this process owns it from now on.
+    let sock = unsafe { OwnedFd::from_raw_fd(INIT_SOCKET_FD) };
     let cfg = match handshake(sock.as_fd()) {
         Ok(c) => c,
         Err(e) => {
@@ -561,7 +567,8 @@ fn exec(
     p: Prepared,
 ) -> std::result::Result<std::convert::Infallible, (i32, String)> {
     let setup = |s: String| (1, s);
-    caps::drop_bounding().map_err(setup)?;
+    let keep = caps::kept(cfg.no_mknod);
+    caps::drop_bounding(&keep).map_err(setup)?;
     let groups: Vec<nix::unistd::Gid> = p
         .ident
         .groups
@@ -574,7 +581,7 @@ fn exec(
     nix::unistd::setuid(nix::unistd::Uid::from_raw(p.ident.uid))
         .map_err(|e| setup(errno_msg("setuid", e)))?;
     if p.ident.uid == 0 {
-        caps::set_default().map_err(setup)?;
+        caps::set(&keep).map_err(setup)?;
     }
     let args: Vec<CString> = cfg
         .args

@@ -48,6 +48,9 @@ pub struct InitConfig {
     pub exit_file: String,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
+    /// Drop CAP_MKNOD too (when the devices cgroup cannot restrict what nodes are opened).
+    #[serde(default)]
+    pub no_mknod: bool,
 }
 
 /// A message of the conversation.
@@ -207,6 +210,7 @@ mod tests {
             exit_file: "/e".into(),
             masked_paths: vec![],
             readonly_paths: vec![],
+            no_mknod: false,
         };
         send(a.as_fd(), &Message::Start(Box::new(cfg.clone())), None).unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();

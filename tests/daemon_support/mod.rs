@@ -264,6 +264,49 @@ fn proc_status_field(pid: u32, field: &str) -> String {
         .to_string()
 }
 
+/// Run the client with `global` options then `args`, feeding `input` on its stdin.
+pub fn client_with_input(global: &[&str], args: &[&str], input: &[u8]) -> Output {
+    let mut child = Command::new(DOCKER)
+        .args(global)
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running the client");
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(&input);
+    });
+    let out = child.wait_with_output().expect("waiting for the client");
+    feeder.join().unwrap();
+    out
+}
+
+/// Import the busybox image (from `contrib/mkimage-busybox.sh`) through the daemon at `addr`.
+pub fn import_busybox(addr: &str) {
+    let tar = Command::new("bash")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/contrib/mkimage-busybox.sh"
+        ))
+        .output()
+        .expect("running contrib/mkimage-busybox.sh");
+    assert!(
+        tar.status.success(),
+        "{}",
+        String::from_utf8_lossy(&tar.stderr)
+    );
+    let out = client_with_input(&["-H", addr], &["import", "-", "busybox"], &tar.stdout);
+    assert!(
+        out.status.success(),
+        "import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Run the client with `global` options then `args`; stdin is empty.
 pub fn client(global: &[&str], args: &[&str]) -> Output {
     Command::new(DOCKER)

@@ -1,0 +1,420 @@
+//! The image commands: `import`, `images`, `history`, `tag`, `rmi`, `inspect`.
+
+use std::collections::{BTreeMap, HashSet};
+use std::io::Read;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::flags::Flags;
+use super::table::render_min;
+use super::Streams;
+use crate::error::{Error, ErrorKind, Result};
+use crate::humanize;
+use crate::ids;
+use crate::image::Image;
+use crate::reference::{self, split_tag, validate_repo, validate_tag, DEFAULT_TAG};
+use crate::runtime::Runtime;
+
+fn parse(f: &Flags, args: &[String], io: &mut Streams) -> Result<Option<super::flags::Parsed>> {
+    f.parse(args, &mut io.stdout)
+}
+
+fn usage_error(f: &Flags, msg: &str) -> Error {
+    Error::invalid(format!("{msg}\n{}", f.usage().trim_end()))
+}
+
+/// `REPOSITORY [TAG]` or `REPOSITORY:TAG` from the command line, validated.
+pub(crate) fn repo_and_tag(repo: &str, tag: Option<&str>) -> Result<(String, String)> {
+    let (r, t) = match tag {
+        Some(t) => (repo, t),
+        None => {
+            let (r, t) = split_tag(repo);
+            (r, t.unwrap_or(DEFAULT_TAG))
+        }
+    };
+    validate_repo(r)?;
+    validate_tag(t)?;
+    Ok((r.to_string(), t.to_string()))
+}
+
+/// `5 minutes ago`, as the CREATED columns show a time.
+fn ago(t: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{} ago", humanize::duration(chrono::Utc::now() - t))
+}
+
+/// An image id as a table shows it.
+fn show_id(id: &str, notrunc: bool) -> &str {
+    if notrunc {
+        id
+    } else {
+        ids::short(id)
+    }
+}
+
+/// id -> its `repo:tag` names, sorted.
+fn names_by_id(rt: &Runtime) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (repo, tag, id) in rt.tags().list()? {
+        m.entry(id).or_default().push(format!("{repo}:{tag}"));
+    }
+    Ok(m)
+}
+
+/// v0.1.0's `ImageName`: the first `repo:tag` naming the image, else its id.
+fn image_name(names: &BTreeMap<String, Vec<String>>, id: &str, notrunc: bool) -> String {
+    names
+        .get(id)
+        .and_then(|n| n.first().cloned())
+        .unwrap_or_else(|| show_id(id, notrunc).to_string())
+}
+
+/// Open the source of `import`: stdin for `-`, else an http(s) URL.
+fn open_source<'a>(src: &str, io: &'a Streams) -> Result<Box<dyn Read + 'a>> {
+    if src == "-" {
+        return Ok(Box::new(&io.stdin));
+    }
+    let lower = src.to_ascii_lowercase();
+    if !(lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(Error::invalid(format!(
+            "import source {src:?} is neither - (stdin) nor an http(s) URL; for a file, use: docker import - < FILE"
+        )));
+    }
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(30)))
+        .timeout_recv_response(Some(Duration::from_secs(60)))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let resp = agent
+        .get(src)
+        .call()
+        .map_err(|e| Error::new(ErrorKind::Remote, format!("downloading {src}: {e}")))?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(Error::new(
+            ErrorKind::Remote,
+            format!("downloading {src}: the server answered {status}"),
+        ));
+    }
+    Ok(Box::new(resp.into_body().into_reader()))
+}
+
+/// `import URL|- [REPOSITORY [TAG]]`: a tarball (plain, gzip, bzip2 or xz) becomes a new
+/// parentless image; prints its id, and tags it when a repository is named (moving the tag).
+pub fn import(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "import",
+        "URL|- [REPOSITORY [TAG]]",
+        "Create a new filesystem image from the contents of a tarball (stdin with -, or an http(s) URL)",
+    );
+    let Some(p) = parse(&f, args, io)? else {
+        return Ok(0);
+    };
+    let (src, repo, tag) = match p.args.as_slice() {
+        [src] => (src, None, None),
+        [src, repo] => (src, Some(repo), None),
+        [src, repo, tag] => (src, Some(repo), Some(tag)),
+        _ => {
+            return Err(usage_error(
+                &f,
+                "import takes a source and an optional name",
+            ))
+        }
+    };
+    // Check the name before reading anything: a bad name must not cost an import.
+    let name = repo
+        .map(|r| repo_and_tag(r, tag.map(String::as_str)))
+        .transpose()?;
+    let mut image = Image::new(None)?;
+    image.comment = format!("Imported from {src}");
+    let image = {
+        let source = open_source(src, io)?;
+        rt.graph()
+            .register(image, source)
+            .map_err(|e| e.context(format_args!("importing {src}")))?
+    };
+    if let Some((r, t)) = name {
+        rt.tags().set(&r, &t, &image.id, true)?;
+    }
+    io.out(&format!("{}\n", image.id))?;
+    Ok(0)
+}
+
+/// `images [-q] [-a] [-notrunc] [NAME]`: REPOSITORY TAG ID CREATED PARENT; tagged images, then
+/// untagged heads (every untagged image with `-a`).
+pub fn images(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new("images", "[OPTIONS] [NAME]", "List images");
+    let quiet = f.bool(&["q", "quiet"], "only show numeric IDs");
+    let all = f.bool(
+        &["a", "all"],
+        "show all images (by default intermediate images are hidden)",
+    );
+    let notrunc = f.bool(&["notrunc", "no-trunc"], "don't truncate output");
+    let Some(p) = parse(&f, args, io)? else {
+        return Ok(0);
+    };
+    let filter = match p.args.as_slice() {
+        [] => None,
+        [name] => Some(split_tag(name)),
+        _ => return Err(usage_error(&f, "images takes at most one NAME")),
+    };
+    let (quiet, all, notrunc) = (p.bool(quiet), p.bool(all), p.bool(notrunc));
+    let graph = rt.graph();
+    let names = names_by_id(rt)?;
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut listed: Vec<String> = Vec::new();
+    let mut shown: HashSet<String> = HashSet::new();
+    let row = |img: &Image, repo: &str, tag: &str| -> Vec<String> {
+        vec![
+            repo.to_string(),
+            tag.to_string(),
+            show_id(&img.id, notrunc).to_string(),
+            ago(img.created),
+            img.parent
+                .as_deref()
+                .map(|p| image_name(&names, p, notrunc))
+                .unwrap_or_default(),
+        ]
+    };
+    for (repo, tag, id) in rt.tags().list()? {
+        if let Some((frepo, ftag)) = filter {
+            if repo != frepo || ftag.is_some_and(|t| t != tag) {
+                continue;
+            }
+        }
+        let img = match graph.get(&id) {
+            Ok(img) => img,
+            Err(e) => {
+                rt.logger().warn(&format!("tag {repo}:{tag}: {e}"));
+                continue;
+            }
+        };
+        shown.insert(id.clone());
+        listed.push(id.clone());
+        rows.push(row(&img, &repo, &tag));
+    }
+    if filter.is_none() {
+        let mut rest = if all { graph.all()? } else { graph.heads()? };
+        rest.retain(|i| !shown.contains(&i.id));
+        rest.sort_by(|a, b| b.created.cmp(&a.created).then(a.id.cmp(&b.id)));
+        for img in rest {
+            listed.push(img.id.clone());
+            rows.push(row(&img, "<none>", "<none>"));
+        }
+    }
+    if quiet {
+        let mut seen = HashSet::new();
+        let mut s = String::new();
+        for id in listed {
+            if seen.insert(id.clone()) {
+                s.push_str(show_id(&id, notrunc));
+                s.push('\n');
+            }
+        }
+        io.out(&s)?;
+        return Ok(0);
+    }
+    let mut table = vec![["REPOSITORY", "TAG", "ID", "CREATED", "PARENT"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()];
+    table.extend(rows);
+    io.out(&render_min(&table, 20))?;
+    Ok(0)
+}
+
+/// `history [-notrunc] IMAGE`: the image and its parents, newest first.
+pub fn history(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new("history", "[OPTIONS] IMAGE", "Show the history of an image");
+    let notrunc = f.bool(&["notrunc", "no-trunc"], "don't truncate output");
+    let Some(p) = parse(&f, args, io)? else {
+        return Ok(0);
+    };
+    let [name] = p.args.as_slice() else {
+        return Err(usage_error(&f, "history takes exactly one IMAGE"));
+    };
+    let notrunc = p.bool(notrunc);
+    let img = rt.image(name)?;
+    let names = names_by_id(rt)?;
+    let mut table = vec![vec![
+        "ID".to_string(),
+        "CREATED".to_string(),
+        "CREATED BY".to_string(),
+    ]];
+    for i in rt.graph().history(&img.id)? {
+        table.push(vec![
+            image_name(&names, &i.id, notrunc),
+            ago(i.created),
+            i.container_config
+                .as_ref()
+                .map(|c| c.cmd.join(" "))
+                .unwrap_or_default(),
+        ]);
+    }
+    io.out(&render_min(&table, 20))?;
+    Ok(0)
+}
+
+/// `tag [-f] IMAGE REPOSITORY [TAG]` (or `REPOSITORY:TAG`).
+pub fn tag(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new(
+        "tag",
+        "[OPTIONS] IMAGE REPOSITORY [TAG]",
+        "Tag an image into a repository",
+    );
+    let force = f.bool(&["f", "force"], "move the tag if it names another image");
+    let Some(p) = parse(&f, args, io)? else {
+        return Ok(0);
+    };
+    let (name, repo, tag) = match p.args.as_slice() {
+        [name, repo] => (name, repo, None),
+        [name, repo, tag] => (name, repo, Some(tag.as_str())),
+        _ => {
+            return Err(usage_error(
+                &f,
+                "tag takes an IMAGE, a REPOSITORY and an optional TAG",
+            ))
+        }
+    };
+    let (repo, tag) = repo_and_tag(repo, tag)?;
+    let img = rt.image(name)?;
+    rt.tags().set(&repo, &tag, &img.id, p.bool(force))?;
+    Ok(0)
+}
+
+/// Why image `id` may not be removed, if anything uses it.
+fn in_use(rt: &Runtime, id: &str) -> Result<Option<String>> {
+    if let Some(c) = rt.container_using_image(id) {
+        return Ok(Some(format!(
+            "image {} is used by container {}",
+            ids::short(id),
+            ids::short(&c)
+        )));
+    }
+    let children = rt.graph().children(id)?;
+    if let Some(child) = children.first() {
+        return Ok(Some(format!(
+            "image {} has {} dependent child image(s), e.g. {}",
+            ids::short(id),
+            children.len(),
+            ids::short(&child.id)
+        )));
+    }
+    Ok(None)
+}
+
+/// Remove one name: untag only when it is one tag of an image that has others; otherwise
+/// remove the image and all its tags, unless a container or a child image uses it.
+fn remove_one(rt: &Runtime, io: &mut Streams, name: &str) -> Result<()> {
+    let img = match rt.image(name) {
+        Ok(img) => img,
+        Err(e) if e.kind() == ErrorKind::Corrupt => {
+            // An image left incomplete by a crash may be removed; other damage is for a
+            // person to look at.
+            let id = match rt.graph().resolve_prefix(name)? {
+                Some(id) => Some(id),
+                None => rt.tags().lookup(name)?,
+            };
+            match id {
+                Some(id) if rt.graph().is_incomplete(&id) => Image {
+                    id,
+                    ..Image::new(None)?
+                },
+                _ => return Err(e),
+            }
+        }
+        Err(e) => return Err(e),
+    };
+    let tags = rt.tags().tags_of(&img.id)?;
+    let by_prefix = rt.graph().resolve_prefix(name)?.is_some();
+    if !by_prefix && tags.len() > 1 {
+        let (repo, tag) = reference::parse_repo_tag(name)?;
+        rt.tags().remove(&repo, &tag)?;
+        io.out(&format!("Untagged: {repo}:{tag}\n"))?;
+        return Ok(());
+    }
+    if let Some(why) = in_use(rt, &img.id)? {
+        return Err(Error::in_use(format!("unable to remove {name}: {why}")));
+    }
+    for (repo, tag) in rt.tags().remove_image(&img.id)? {
+        io.out(&format!("Untagged: {repo}:{tag}\n"))?;
+    }
+    rt.graph().delete(&img.id)?;
+    rt.graph().garbage_collect()?;
+    io.out(&format!("Deleted: {}\n", img.id))?;
+    Ok(())
+}
+
+/// `rmi IMAGE...`: each name in turn; the ones that fail are reported together at the end.
+pub fn rmi(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new("rmi", "IMAGE [IMAGE...]", "Remove one or more images");
+    let Some(p) = parse(&f, args, io)? else {
+        return Ok(0);
+    };
+    if p.args.is_empty() {
+        return Err(usage_error(&f, "rmi needs at least one IMAGE"));
+    }
+    let mut first: Option<Error> = None;
+    let mut messages = Vec::new();
+    for name in &p.args {
+        if let Err(e) = remove_one(rt, io, name) {
+            messages.push(e.message().to_string());
+            first.get_or_insert(e);
+        }
+    }
+    match first {
+        None => Ok(0),
+        Some(e) if messages.len() == 1 => Err(e),
+        Some(e) => Err(Error::new(e.kind(), messages.join("\n"))),
+    }
+}
+
+/// What `inspect` shows for one name: a container's record or an image's json.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Inspected {
+    Container(Box<crate::container::ContainerRecord>),
+    Image(Box<Image>),
+}
+
+/// A container first (as v0.1.0), then an image.
+fn inspect_one(rt: &Runtime, name: &str) -> Result<Inspected> {
+    match rt.container(name) {
+        Ok(c) => Ok(Inspected::Container(Box::new(c.record()))),
+        Err(e) if e.kind() == ErrorKind::NotFound => match rt.image(name) {
+            Ok(img) => Ok(Inspected::Image(Box::new(img))),
+            Err(ie) if ie.kind() == ErrorKind::NotFound => Err(Error::not_found(format!(
+                "no such container or image: {name}"
+            ))),
+            Err(ie) => Err(ie),
+        },
+        Err(e) => Err(e),
+    }
+}
+
+/// `inspect NAME...`: a container's record or an image's json, indented (one NAME: the
+/// object, as v0.1.0; several: an array of them).
+pub fn inspect(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "inspect",
+        "NAME [NAME...]",
+        "Return low-level information on a container or an image",
+    );
+    let Some(p) = parse(&f, args, io)? else {
+        return Ok(0);
+    };
+    let text = match p.args.as_slice() {
+        [] => return Err(usage_error(&f, "inspect needs a NAME")),
+        [name] => serde_json::to_string_pretty(&inspect_one(rt, name)?),
+        names => serde_json::to_string_pretty(
+            &names
+                .iter()
+                .map(|n| inspect_one(rt, n))
+                .collect::<Result<Vec<_>>>()?,
+        ),
+    }
+    .map_err(|e| Error::invalid(format!("encoding JSON: {e}")))?;
+    io.out(&format!("{text}\n"))?;
+    Ok(0)
+}

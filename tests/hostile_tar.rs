@@ -1,0 +1,538 @@
+//! Hostile layer tarballs, imported through the `docker` binary: each either fails with a
+//! clear error and leaves no image and nothing in `graph/:tmp:`, or succeeds with everything
+//! inside the layer. In every case, nothing outside the layer directory changes: a directory
+//! "outside" next to the runtime root (the target the archives aim at) is compared before and
+//! after, and host paths the archives name are checked for canary files.
+
+mod common;
+mod images_util;
+
+use std::io::Write;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use common::TempDir;
+use images_util::{docker, fails, image_dirs, ok, snapshot, tmp_leftovers, Entry, Tar};
+use tar::EntryType;
+
+/// A runtime root and a directory outside it that hostile archives aim at.
+struct Scene {
+    _dir: TempDir,
+    root: PathBuf,
+    outside: PathBuf,
+    before: std::collections::BTreeMap<String, String>,
+    canary: String,
+    /// Images imported successfully so far.
+    accepted: std::cell::RefCell<Vec<String>>,
+}
+
+impl Drop for Scene {
+    /// Whatever happened, no canary stays on the host (a failing test may have made one).
+    fn drop(&mut self) {
+        for dir in ["/", "/etc", "/tmp", "/dev"] {
+            for suffix in ["", "-rel"] {
+                let _ =
+                    std::fs::remove_file(Path::new(dir).join(format!("{}{suffix}", self.canary)));
+            }
+        }
+    }
+}
+
+impl Scene {
+    fn new(tag: &str) -> Scene {
+        let dir = TempDir::new(tag);
+        let root = dir.join("root");
+        let outside = dir.join("outside");
+        std::fs::create_dir_all(outside.join("sub")).unwrap();
+        std::fs::write(outside.join("secret"), b"do not touch").unwrap();
+        std::fs::write(outside.join("sub/file"), b"keep").unwrap();
+        let before = snapshot(&outside);
+        let canary = format!("dr-hostile-canary-{}-{tag}", std::process::id());
+        Scene {
+            _dir: dir,
+            root,
+            outside,
+            before,
+            canary,
+            accepted: Default::default(),
+        }
+    }
+
+    /// `outside` as an absolute path without its leading `/`, and as a `../` climb from
+    /// inside the layer.
+    fn outside_abs(&self) -> String {
+        self.outside.display().to_string()
+    }
+
+    fn climb(&self) -> String {
+        format!(
+            "{}{}",
+            "../".repeat(12),
+            self.outside_abs().trim_start_matches('/')
+        )
+    }
+
+    fn import(&self, tar: &[u8]) -> std::process::Output {
+        docker(&self.root, &["import", "-", "hostile"], Some(tar))
+    }
+
+    /// Nothing outside changed and no host path got a canary.
+    fn check_outside(&self) {
+        assert_eq!(
+            snapshot(&self.outside),
+            self.before,
+            "the outside directory changed"
+        );
+        for dir in ["/", "/etc", "/tmp"] {
+            let p = Path::new(dir).join(&self.canary);
+            let exists = p.symlink_metadata().is_ok();
+            let _ = std::fs::remove_file(&p);
+            assert!(!exists, "{} was created on the host", p.display());
+        }
+        let secret = std::fs::metadata(self.outside.join("secret")).unwrap();
+        assert_eq!(secret.nlink(), 1, "a hardlink to an outside file was made");
+    }
+
+    /// The import failed cleanly: an error naming the cause, no image, nothing in `:tmp:`.
+    fn check_refused(&self, out: &std::process::Output, expect: &str) {
+        let err = fails(out);
+        assert!(
+            err.contains(expect),
+            "error {err:?} does not mention {expect:?}"
+        );
+        let mut accepted = self.accepted.borrow().clone();
+        accepted.sort();
+        assert_eq!(
+            image_dirs(&self.root),
+            accepted,
+            "a half-registered image was left"
+        );
+        assert!(
+            tmp_leftovers(&self.root).is_empty(),
+            ":tmp: not cleaned: {:?}",
+            tmp_leftovers(&self.root)
+        );
+        let listed = ok(&docker(&self.root, &["images", "-q", "-a"], None));
+        assert_eq!(
+            listed.lines().count(),
+            accepted.len(),
+            "an image too many is listed"
+        );
+        self.check_outside();
+    }
+
+    /// The import succeeded; returns the layer directory.
+    fn check_accepted(&self, out: &std::process::Output) -> PathBuf {
+        let id = ok(out).trim().to_string();
+        self.accepted.borrow_mut().push(id.clone());
+        assert!(tmp_leftovers(&self.root).is_empty());
+        self.check_outside();
+        self.root.join("graph").join(id).join("layer")
+    }
+}
+
+#[test]
+fn dot_dot_names_are_refused() {
+    let s = Scene::new("dotdot");
+    let climb = format!("{}/{}", s.climb(), s.canary);
+    for name in [climb.as_str(), "../x", "a/../../x", "./../x"] {
+        let mut t = Tar::new();
+        t.file("ok-first", b"fine").file(name, b"pwned");
+        s.check_refused(&s.import(&t.finish()), "leads outside the layer");
+    }
+    // A directory entry escaping, too.
+    let mut t = Tar::new();
+    t.dir(&format!("{}/newdir/", s.climb()));
+    s.check_refused(&s.import(&t.finish()), "leads outside the layer");
+}
+
+#[test]
+fn absolute_names_land_inside_the_layer() {
+    let s = Scene::new("absolute");
+    let target = format!("{}/{}", s.outside_abs(), s.canary);
+    let etc = format!("/etc/{}", s.canary);
+    let mut t = Tar::new();
+    t.file(&target, b"inside").file(&etc, b"inside too");
+    let layer = s.check_accepted(&s.import(&t.finish()));
+    let inside = layer.join(target.trim_start_matches('/'));
+    assert_eq!(std::fs::read(inside).unwrap(), b"inside");
+    assert_eq!(
+        std::fs::read(layer.join(etc.trim_start_matches('/'))).unwrap(),
+        b"inside too"
+    );
+}
+
+#[test]
+fn file_written_through_a_symlink_to_etc_stays_in_the_layer() {
+    let s = Scene::new("symlink-etc");
+    let through = format!("etclink/{}", s.canary);
+    let through_out = format!("outlink/{}", s.canary);
+    // The layer has no etc/: the link leads nowhere inside it, and the import fails.
+    let mut t = Tar::new();
+    t.symlink("etclink", "/etc").file(&through, b"pwned");
+    s.check_refused(
+        &s.import(&t.finish()),
+        "is not a directory inside the layer",
+    );
+    // With the layer's own etc/ (and a link to the real outside dir), files land in the layer.
+    let mut t = Tar::new();
+    t.dir("etc/")
+        .symlink("etclink", "/etc")
+        .file(&through, b"in the layer")
+        .symlink("outlink", &s.outside_abs())
+        .file(&through_out, b"also")
+        .file("etclink/passwd", b"root::0:0::/:/bin/sh\n");
+    // outlink points at a path the layer does not have: refused, nothing written anywhere.
+    let out = s.import(&t.finish());
+    s.check_refused(&out, "is not a directory inside the layer");
+    let mut t = Tar::new();
+    t.dir("etc/")
+        .symlink("etclink", "/etc")
+        .file(&through, b"in the layer")
+        .file("etclink/passwd", b"root::0:0::/:/bin/sh\n")
+        .symlink("rel", "../../../../etc")
+        .file(&format!("rel/{}-rel", s.canary), b"relative");
+    let layer = s.check_accepted(&s.import(&t.finish()));
+    assert_eq!(
+        std::fs::read(layer.join("etc").join(&s.canary)).unwrap(),
+        b"in the layer"
+    );
+    assert_eq!(
+        std::fs::read(layer.join("etc/passwd")).unwrap(),
+        b"root::0:0::/:/bin/sh\n"
+    );
+    assert_eq!(
+        std::fs::read(layer.join("etc").join(format!("{}-rel", s.canary))).unwrap(),
+        b"relative"
+    );
+    assert!(std::fs::symlink_metadata(layer.join("etclink"))
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    assert!(!Path::new("/etc").join(format!("{}-rel", s.canary)).exists());
+}
+
+#[test]
+fn symlinked_parent_directory_to_root() {
+    let s = Scene::new("symlink-root");
+    let deep = format!("a{}/{}", s.outside_abs(), s.canary);
+    let mut t = Tar::new();
+    t.symlink("a", "/")
+        .file(&format!("a/etc/{}", s.canary), b"x")
+        .file(&deep, b"y")
+        .symlink("b", "..")
+        .file(&format!("b/b/b/{}", s.canary), b"z");
+    let layer = s.check_accepted(&s.import(&t.finish()));
+    assert_eq!(
+        std::fs::read(layer.join("etc").join(&s.canary)).unwrap(),
+        b"x"
+    );
+    let via = layer
+        .join(s.outside_abs().trim_start_matches('/'))
+        .join(&s.canary);
+    assert_eq!(std::fs::read(via).unwrap(), b"y");
+    assert_eq!(std::fs::read(layer.join(&s.canary)).unwrap(), b"z");
+}
+
+#[test]
+fn hardlinks_cannot_reach_outside() {
+    let s = Scene::new("hardlink");
+    let secret_abs = format!("{}/secret", s.outside_abs());
+    let secret_climb = format!("{}/secret", s.climb());
+    // Climbing out by name.
+    let mut t = Tar::new();
+    t.hardlink("h", &secret_climb);
+    s.check_refused(&s.import(&t.finish()), "leads outside the layer");
+    // An absolute target is read inside the layer, where it does not exist.
+    let mut t = Tar::new();
+    t.hardlink("h", &secret_abs);
+    s.check_refused(&s.import(&t.finish()), "hardlink");
+    // Through a symlink to the outside directory.
+    let mut t = Tar::new();
+    t.symlink("s", &s.outside_abs()).hardlink("h", "s/secret");
+    s.check_refused(&s.import(&t.finish()), "hardlink");
+    // Through a symlink whose target exists in the layer: linked inside.
+    let mut t = Tar::new();
+    t.dir("etc/")
+        .file("etc/passwd", b"layer passwd")
+        .symlink("s", "/")
+        .hardlink("h", "s/etc/passwd");
+    let layer = s.check_accepted(&s.import(&t.finish()));
+    let a = std::fs::metadata(layer.join("h")).unwrap();
+    let b = std::fs::metadata(layer.join("etc/passwd")).unwrap();
+    assert_eq!((a.ino(), a.nlink()), (b.ino(), 2));
+    // A hardlink named like a symlink to outside is replaced, not written through.
+    let mut t = Tar::new();
+    t.file("real", b"data")
+        .symlink("victim", &secret_abs)
+        .hardlink("victim", "real")
+        .symlink("victim2", &secret_abs)
+        .file("victim2", b"replaced");
+    let layer = s.check_accepted(&s.import(&t.finish()));
+    assert_eq!(std::fs::read(layer.join("victim")).unwrap(), b"data");
+    assert_eq!(std::fs::read(layer.join("victim2")).unwrap(), b"replaced");
+}
+
+#[test]
+fn whiteouts_aimed_outside_are_refused_or_contained() {
+    let s = Scene::new("whiteout");
+    for name in ["a/.wh..", ".wh.", ".wh..", "/.wh..", "../.wh.x"] {
+        let mut t = Tar::new();
+        t.dir("a/")
+            .entry(Entry::new(name.as_bytes(), EntryType::Regular));
+        let out = s.import(&t.finish());
+        let expect = if name.starts_with("../") {
+            "leads outside the layer"
+        } else {
+            "a whiteout must name a file in its directory"
+        };
+        s.check_refused(&out, expect);
+    }
+    // Through a symlink to the outside directory: it does not exist in the layer.
+    let mut t = Tar::new();
+    t.symlink("s", &s.outside_abs()).file("s/.wh.secret", b"");
+    s.check_refused(
+        &s.import(&t.finish()),
+        "is not a directory inside the layer",
+    );
+    // Through a symlink to the layer root: the whiteout is made in the layer.
+    let mut t = Tar::new();
+    t.symlink("s", "/")
+        .file("s/.wh.etc", b"")
+        .dir("d/")
+        .file("d/.wh..wh..opq", b"");
+    let layer = s.check_accepted(&s.import(&t.finish()));
+    let wh = std::fs::symlink_metadata(layer.join("etc")).unwrap();
+    assert!(wh.file_type().is_char_device() && wh.rdev() == 0);
+    assert_eq!(
+        images_util::xattrs(&layer.join("d")),
+        vec![("trusted.overlay.opaque".to_string(), b"y".to_vec())]
+    );
+    assert!(!layer.join("s/.wh.etc").exists() && !layer.join("d/.wh..wh..opq").exists());
+}
+
+#[test]
+fn device_nodes_are_data_inside_the_layer_only() {
+    let s = Scene::new("device");
+    let name = format!("dev/{}", s.canary);
+    let mut t = Tar::new();
+    t.dir("dev/")
+        .device(&name, EntryType::Char, 1, 1)
+        .device("dev/sda-like", EntryType::Block, 8, 0)
+        .device("dev/fifo", EntryType::Fifo, 0, 0);
+    let layer = s.check_accepted(&s.import(&t.finish()));
+    let m = std::fs::symlink_metadata(layer.join(&name)).unwrap();
+    assert!(m.file_type().is_char_device());
+    assert_eq!((libc::major(m.rdev()), libc::minor(m.rdev())), (1, 1));
+    let b = std::fs::symlink_metadata(layer.join("dev/sda-like")).unwrap();
+    assert!(b.file_type().is_block_device());
+    assert!(std::fs::symlink_metadata(layer.join("dev/fifo"))
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert!(!Path::new("/dev").join(&s.canary).exists());
+    // Aimed outside: refused.
+    let mut t = Tar::new();
+    t.device(
+        &format!("{}/{}", s.climb(), s.canary),
+        EntryType::Char,
+        1,
+        1,
+    );
+    s.check_refused(&s.import(&t.finish()), "leads outside the layer");
+}
+
+#[test]
+fn truncated_and_corrupt_archives_leave_nothing() {
+    let s = Scene::new("corrupt");
+    let big = vec![7u8; 300_000];
+    let mut t = Tar::new();
+    t.dir("d/")
+        .file("d/a", b"first")
+        .file("d/big", &big)
+        .file("d/c", b"last");
+    let full = t.finish();
+    // Cut in the middle of d/big's data.
+    let cut = &full[..3 * 512 + 100_000];
+    s.check_refused(&s.import(cut), "truncated");
+    // The same, compressed.
+    s.check_refused(&s.import(&images_util::gzip(cut)), "truncated");
+    // A damaged header.
+    let mut bad = full.clone();
+    bad[512 + 10] ^= 0x55;
+    s.check_refused(&s.import(&bad), "checksum");
+    // Not a tar at all.
+    s.check_refused(
+        &s.import(
+            b"this is not an archive, just some text that is long enough to fill a header... "
+                .repeat(10)
+                .as_slice(),
+        ),
+        "not a valid tar",
+    );
+    // A gzip stream whose body is garbage.
+    let mut gz = images_util::gzip(&full);
+    let mid = gz.len() / 2;
+    for b in &mut gz[20..mid] {
+        *b = !*b;
+    }
+    s.check_refused(&s.import(&gz), "importing -");
+    // Long-name metadata larger than the limit is refused before it is held in memory.
+    let mut t = Tar::new();
+    let long = vec![b'a'; 5 << 20];
+    t.entry(Entry::new(&long, EntryType::Regular));
+    s.check_refused(&s.import(&t.finish()), "exceed");
+    // A name longer than PATH_MAX (a deep tree that could exhaust descriptors).
+    let deep = "d/".repeat(3000) + "f";
+    let mut t = Tar::new();
+    t.file(&deep, b"x");
+    s.check_refused(&s.import(&t.finish()), "longer than 4096");
+}
+
+/// Peak resident memory (KiB) of a child process, reaped with wait4.
+fn wait_rss(child: std::process::Child) -> (i32, i64) {
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid to be overwritten.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: the pid is our unreaped child; status and ru are writable.
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    assert_eq!(pid, child.id() as i32);
+    (status, ru.ru_maxrss)
+}
+
+/// Import `head` followed by `zeros` bytes of zeros (streamed, never held) through the binary;
+/// returns the exit status, the new id, the peak memory in KiB and how much was sent.
+fn import_with_zeros(s: &Scene, head: Vec<u8>, zeros: u64) -> (i32, String, i64, u64) {
+    let mut child = images_util::docker_cmd(&s.root)
+        .args(["import", "-", "zeros"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut w = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        if w.write_all(&head).is_err() {
+            return 0;
+        }
+        let chunk = vec![0u8; 1 << 20];
+        let mut sent: u64 = 0;
+        while sent < zeros {
+            let n = (zeros - sent).min(chunk.len() as u64) as usize;
+            if w.write_all(&chunk[..n]).is_err() {
+                break;
+            }
+            sent += n as u64;
+        }
+        sent
+    });
+    let mut stdout = child.stdout.take().unwrap();
+    let (status, rss_kib) = wait_rss(child);
+    let mut id = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut id).unwrap();
+    let sent = writer.join().unwrap();
+    (status, id.trim().to_string(), rss_kib, sent)
+}
+
+const GIB8: u64 = 8 << 30;
+
+#[test]
+fn empty_tar_followed_by_8_gib_of_zeros_in_constant_memory() {
+    let s = Scene::new("zeros");
+    // The archive ends at its first zero block: the rest is never needed.
+    let (status, id, rss_kib, _) = import_with_zeros(&s, Vec::new(), GIB8);
+    assert_eq!(status, 0, "import failed");
+    assert_eq!(id.len(), 64);
+    assert!(rss_kib < 64 * 1024, "peak memory {rss_kib} KiB");
+    let layer = s.root.join("graph").join(&id).join("layer");
+    assert_eq!(std::fs::read_dir(layer).unwrap().count(), 0);
+    assert!(tmp_leftovers(&s.root).is_empty());
+    s.check_outside();
+    // 8 GiB of zeros that must all be read: the data of a directory entry, skipped in
+    // constant memory, then the end of the archive.
+    let mut h = tar::Header::new_gnu();
+    h.set_path("d/").unwrap();
+    h.set_entry_type(EntryType::Directory);
+    h.set_mode(0o755);
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(1_600_000_000);
+    h.set_size(GIB8);
+    h.set_cksum();
+    let (status, id, rss_kib, sent) = import_with_zeros(&s, h.as_bytes().to_vec(), GIB8 + 1024);
+    assert_eq!(status, 0, "import failed");
+    assert_eq!(sent, GIB8 + 1024, "the import stopped reading early");
+    assert!(rss_kib < 64 * 1024, "peak memory {rss_kib} KiB");
+    let layer = s.root.join("graph").join(&id).join("layer");
+    assert!(layer.join("d").is_dir());
+    assert!(tmp_leftovers(&s.root).is_empty());
+    s.check_outside();
+}
+
+#[test]
+fn hostile_image_ids_in_names_and_on_disk() {
+    let s = Scene::new("ids");
+    let mut t = Tar::new();
+    t.file("f", b"x");
+    let good = images_util::import(&s.root, &t.finish(), Some("good"));
+    // In names: refused or not found, never a path.
+    for args in [
+        vec!["rmi", "../../x"],
+        vec!["history", "../../x"],
+        vec!["inspect", "../../outside"],
+        vec!["tag", "../../x", "y"],
+        vec!["tag", "good", "../../x"],
+        vec!["images", "../../x"],
+    ] {
+        let out = docker(&s.root, &args, None);
+        if args[0] == "images" {
+            // A filter that names nothing lists nothing.
+            assert_eq!(ok(&out).lines().count(), 1);
+            continue;
+        }
+        let err = fails(&out);
+        assert!(
+            err.contains("no such image")
+                || err.contains("no such container or image")
+                || err.contains("invalid"),
+            "{args:?}: {err}"
+        );
+    }
+    assert_eq!(image_dirs(&s.root), vec![good.clone()]);
+    // On disk: a json naming another id, a parent that is a path, a symlink named as an id.
+    let fake = "f".repeat(64);
+    let fake_dir = s.root.join("graph").join(&fake);
+    std::fs::create_dir_all(fake_dir.join("layer")).unwrap();
+    std::fs::write(
+        fake_dir.join("json"),
+        r#"{"id":"../../outside","created":"2020-01-01T00:00:00Z"}"#,
+    )
+    .unwrap();
+    let err = fails(&docker(&s.root, &["inspect", &fake], None));
+    assert!(err.contains("is invalid"), "{err}");
+    std::fs::write(
+        fake_dir.join("json"),
+        format!(r#"{{"id":"{fake}","parent":"../../outside","created":"2020-01-01T00:00:00Z"}}"#),
+    )
+    .unwrap();
+    let err = fails(&docker(&s.root, &["history", &fake], None));
+    assert!(err.contains("is invalid"), "{err}");
+    let err = fails(&docker(&s.root, &["rmi", &fake], None));
+    assert!(err.contains("is invalid"), "{err}");
+    assert!(
+        fake_dir.join("json").exists(),
+        "a corrupt image must not be deleted silently"
+    );
+    // images still lists the good one and skips the corrupt one.
+    let list = ok(&docker(&s.root, &["images", "-q", "-notrunc"], None));
+    assert_eq!(list.trim(), good);
+    let linked = "e".repeat(64);
+    std::os::unix::fs::symlink(&s.outside, s.root.join("graph").join(&linked)).unwrap();
+    let err = fails(&docker(&s.root, &["rmi", &linked], None));
+    assert!(err.contains("no such image"), "{err}");
+    let err = fails(&docker(&s.root, &["inspect", &linked], None));
+    assert!(err.contains("no such container or image"), "{err}");
+    s.check_outside();
+    assert!(s.outside.join("secret").exists());
+}
