@@ -3,7 +3,7 @@
 builds the release binaries first).
 
     harness.py [--smoke] [--only FIGURES] [--out FILE] --journal FILE --figures-bin PATH
-               --netbench-bin PATH
+               --netbench-bin PATH --pack-bin PATH
     harness.py cleanup JOURNAL
 
 Measures docker-runtime side by side with crun, runc, Debian's docker 20.10 and GNU tar, on
@@ -608,12 +608,7 @@ class Env:
         if self.busybox_tar:
             return self.busybox_tar
         path = os.path.join(self.loopfs(), "busybox.tar")
-        script = os.path.join(REPO, "contrib", "mkimage-busybox.sh")
-        if os.path.exists(script):
-            sh("bash", script, path)
-        else:
-            sh("bash", "-c", f"git -C {REPO} show images:contrib/mkimage-busybox.sh | "
-               f"bash -s {path}")
+        sh("bash", os.path.join(REPO, "contrib", "mkimage-busybox.sh"), path)
         self.busybox_tar = path
         return path
 
@@ -632,11 +627,7 @@ class Env:
         root = os.path.join(self.loopfs(ram=which.endswith("-ram")), f"ours-{which}")
         self.journal.add("ours-root", root=root, nodaemon=self.nodaemon,
                          flags=self.ours_flags(net))
-        if "import" in self.commands():
-            self.local(root, net, "import", "-", "busybox", stdin=self.busybox())
-        else:
-            self.local(root, net, "info")
-            layout_busybox(root, self.busybox())
+        self.local(root, net, "import", "-", "busybox", stdin=self.busybox())
         self.roots[which] = root
         return root
 
@@ -765,10 +756,10 @@ class Env:
     def dk_cli(self):
         return [DEB_DOCKER, "-H", "unix://" + self.dkp["sock"]]
 
-    def dk(self, *args, check=True):
+    def dk(self, *args, check=True, input=None):
         if not self.dockerd_pid:
             self.start_dockerd()
-        return sh(*self.dk_cli(), *args, check=check)
+        return sh(*self.dk_cli(), *args, check=check, input=input)
 
     # -- OCI bundle for crun and runc --
 
@@ -816,23 +807,6 @@ class Env:
                 os.rmdir(path)
             except OSError:
                 pass
-
-
-def layout_busybox(root, tarball):
-    """Until `import` lands: the image laid out as tests/common::make_busybox_image does
-    (graph/ID/{json,layer}), tagged busybox:latest."""
-    iid = "%064x" % random.getrandbits(256)
-    layer = os.path.join(root, "graph", iid, "layer")
-    os.makedirs(layer)
-    sh("tar", "-C", layer, "-xf", tarball)
-    with open(os.path.join(root, "graph", iid, "json"), "w") as f:
-        json.dump({"id": iid, "parent": "", "created": "2026-01-01T00:00:00Z"}, f)
-    repos = os.path.join(root, "repositories")
-    with open(repos) as f:
-        r = json.load(f)
-    r["Repositories"]["busybox"] = {"latest": iid}
-    with open(repos, "w") as f:
-        json.dump(r, f)
 
 
 # --------------------------------------------------------------------------------------------
@@ -1173,29 +1147,6 @@ def fig_memory(env, res):
         env.dk("rm", "-f", *ids[i:i + 100])
 
 
-DATASET = r"""
-import os, random, sys
-random.seed(20130320)
-root, dirs, large = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-pool = os.urandom(48 << 20)
-def data(n):
-    off = random.randrange(0, len(pool) - n)
-    return pool[off:off + n]
-for d in range(dirs):
-    for s in range(25):
-        path = os.path.join(root, "usr%02d" % d, "lib%02d" % s)
-        os.makedirs(path)
-        for f in range(20):
-            n = min(int(random.lognormvariate(8.0, 1.1)), 256 << 10)
-            with open(os.path.join(path, "f%03d.so" % f), "wb") as fh:
-                fh.write(data(n))
-        os.symlink("f000.so", os.path.join(path, "link.so"))
-for i in range(large):
-    with open(os.path.join(root, "large%d.bin" % i), "wb") as fh:
-        fh.write(data(20 << 20))
-"""
-
-
 class FsBench:
     """Import, export and commit next to GNU tar and docker, on the loop ext4."""
 
@@ -1236,7 +1187,8 @@ class FsBench:
         log("fs: making the dataset (busybox + many small files + some large ones)")
         src = os.path.join(self.shm, "src")
         os.mkdir(src)
-        sh(sys.executable, "-c", DATASET, src, str(dirs), str(large))
+        sh(sys.executable, os.path.join(HERE, "images", "dataset.py"), src, str(dirs),
+           str(large))
         sh("tar", "-C", src, "-xf", env.busybox())
         self.tarball = os.path.join(self.shm, "dataset.tar")
         sh("tar", "--numeric-owner", "-C", src, "-cf", self.tarball, ".")
@@ -1301,6 +1253,8 @@ class FsBench:
         samples = alternate(self.rounds, {
             "ours export": self.timed(env.local_argv("local", "export", ours_c),
                                       stdout=out_tar),
+            "ours export's packer alone (pack_dir of the tree)": self.timed(
+                [env.args.pack_bin, self.tree], stdout=out_tar),
             "tar -cf": self.timed(["/bin/tar", "-C", self.tree, "-cf", "-", "."],
                                   stdout=out_tar),
             "docker 20.10 export": self.timed([*env.dk_cli(), "export", dk_c], stdout=out_tar),
@@ -1317,12 +1271,16 @@ class FsBench:
         files = 1000 if env.smoke else 10000
         log(f"fs: commit of a container that wrote {files} files of 10 KiB, "
             f"{self.rounds} rounds")
-        write = ["sh", "-c", f"mkdir /data && head -c {files * 10240} /dev/urandom | "
-                 "split -b 10240 -a 5 - /data/f"]
+        # 10,000 files of 10 KiB: 7680 random bytes in base64, written by the shell's own
+        # echo (busybox-static has no split, and a process per file would take long).
+        write = ["sh", "-c", "mkdir /data && b=$(head -c 7680 /dev/urandom | base64 -w 0) && "
+                 f"i=0 && while [ $i -lt {files} ]; do echo \"$i $b\" > /data/f$i || exit 1; "
+                 "i=$((i+1)); done"]
         ours_c = self.ours("run", "-d", "--network", "none", "busybox", *write).strip()
-        self.ours("wait", ours_c)
         dk_c = env.dk("run", "-d", "--network", "none", "busybox", *write).strip()
-        env.dk("wait", dk_c)
+        for who, status in (("ours", self.ours("wait", ours_c)), ("docker", env.dk("wait", dk_c))):
+            if status.strip() != "0":
+                raise BenchError(f"the writing container ({who}) exited {status.strip()}")
         rw = os.path.join(self.root, "containers", ours_c, "rw")
 
         def tar_pipe():
@@ -1334,7 +1292,7 @@ class FsBench:
         samples = alternate(self.rounds, {
             "ours commit": self.timed(env.local_argv("local", "commit", ours_c, "benchc"),
                                       after=lambda: self.ours("rmi", "benchc")),
-            "tar -c | tar -x of the layer": tar_pipe,
+            "tar -c, piped to tar -x, of the layer": tar_pipe,
             "docker 20.10 commit": self.timed([*env.dk_cli(), "commit", dk_c, "dbenchc"],
                                               after=lambda: env.dk("rmi", "dbenchc")),
         })
@@ -1442,6 +1400,11 @@ def summary(w, res):
     for t, v, ok in rows:
         w(f"| {t} | {v} | {ok} |")
     w("")
+
+
+def code(cmd):
+    """A command as a code span in a table cell (a pipe would end the cell)."""
+    return "`" + cmd.replace("|", "\\|") + "`"
 
 
 def run_table(w, r, peers):
@@ -1597,11 +1560,13 @@ def render(env, res, facts, smoke):
             "tar -xf": "tar -C $EMPTY -xf dataset.tar",
             "docker 20.10 import": "/usr/bin/docker -H $DSOCK import - dbench < dataset.tar",
             "ours export": "docker -H unix:///none -g $ROOT export CONTAINER > out.tar",
+            "ours export's packer alone (pack_dir of the tree)":
+                "target/release/examples/image-pack $TREE > out.tar",
             "tar -cf": "tar -C $TREE -cf - . > out.tar",
             "docker 20.10 export": "/usr/bin/docker -H $DSOCK export CONTAINER > out.tar",
             "ours commit": "docker -H unix:///none -g $ROOT commit CONTAINER benchc",
-            "tar -c | tar -x of the layer": "tar -C $ROOT/containers/ID/rw -cf - . | "
-                                            "tar -C $EMPTY -xf -",
+            "tar -c, piped to tar -x, of the layer": "tar -C $ROOT/containers/ID/rw -cf - . "
+                                                     "| tar -C $EMPTY -xf -",
             "docker 20.10 commit": "/usr/bin/docker -H $DSOCK commit CONTAINER dbenchc",
         }
         for op, ours_name in (("import", "ours import"), ("export", "ours export"),
@@ -1614,7 +1579,7 @@ def render(env, res, facts, smoke):
             for name, st in block.items():
                 rat = "" if name == ours_name else ratio(om, st["median"])
                 w(f"| {name} | {st['median']:.3f} | {st['min']:.3f}-{st['max']:.3f} | "
-                  f"{size / st['median']:.0f} | {rat} | `{cmds[name]}` |")
+                  f"{size / st['median']:.0f} | {rat} | {code(cmds[name])} |")
         w("")
         for c in f.get("missing", []):
             w(f"Not measured: this build has no `{c}` command.")
@@ -1626,8 +1591,8 @@ def render(env, res, facts, smoke):
         w("")
         if "commit" in f:
             w(f"Commit: the container wrote {f['commit_files']} files of 10 KiB "
-              f"({f['commit_files'] * 10240 / 1e6:.0f} MB) with `head -c N /dev/urandom | "
-              "split -b 10240`; ours and docker's containers did the same.")
+              f"({f['commit_files'] * 10240 / 1e6:.0f} MB) of random base64 text with "
+              "the shell's echo; ours and docker's containers ran the same command.")
             w("")
 
     if "rss" in res.get("daemon", {}):
@@ -1788,6 +1753,7 @@ def main():
     ap.add_argument("--journal", required=True)
     ap.add_argument("--figures-bin", required=True)
     ap.add_argument("--netbench-bin", required=True)
+    ap.add_argument("--pack-bin", required=True)
     args = ap.parse_args()
     only = [f for f in args.only.split(",") if f]
     for f in only:

@@ -50,7 +50,7 @@ fi
 command -v cargo >/dev/null || { echo "bench: cargo is needed (rustup.rs)" >&2; exit 1; }
 
 echo "bench: building (release)" >&2
-cargo build --release --lib --bins -q
+cargo build --release --lib --bins --example image-pack -q
 bench_exe() {
   cargo bench --bench "$1" --no-run --message-format=json -q 2>/dev/null |
     python3 -c 'import json, sys
@@ -65,7 +65,8 @@ netbench=$(bench_exe network)
 
 journal=$(mktemp /tmp/drbench-journal.XXXXXX)
 trap 'python3 bench/harness.py cleanup "$journal" || true' EXIT
-args=(--journal "$journal" --figures-bin "$figures" --netbench-bin "$netbench")
+args=(--journal "$journal" --figures-bin "$figures" --netbench-bin "$netbench"
+  --pack-bin "$PWD/target/release/examples/image-pack")
 # A full run rewrites BENCHMARKS.md; a smoke or partial one only prints (or writes --out).
 [ "$partial" = 0 ] && args+=(--out BENCHMARKS.md)
 python3 bench/harness.py "${args[@]}" "$@"

@@ -20,7 +20,7 @@ use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::ptr;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 use ::docker_runtime::ffi::alloc::{
@@ -61,10 +61,7 @@ impl QueueIpAllocator {
     }
 
     fn acquire(&self) -> Option<Ipv4Addr> {
-        match self.rx.try_recv() {
-            Ok(ip) => Some(ip),
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => None,
-        }
+        self.rx.try_recv().ok()
     }
 
     fn release(&self, ip: Ipv4Addr) {
@@ -321,8 +318,12 @@ fn calls(root: &Path, n: u32) -> Value {
     let t = Instant::now();
     for _ in 0..n {
         // SAFETY: rt is live, argv holds one valid string, the descriptors are open.
-        let r = unsafe { docker_runtime_call(rt, 1, argv.as_ptr(), -1, null.as_raw_fd(), &mut status) };
-        assert!(r == docker_result::DOCKER_OK && status == 0, "version failed");
+        let r =
+            unsafe { docker_runtime_call(rt, 1, argv.as_ptr(), -1, null.as_raw_fd(), &mut status) };
+        assert!(
+            r == docker_result::DOCKER_OK && status == 0,
+            "version failed"
+        );
     }
     let elapsed = secs(t.elapsed());
     // SAFETY: made by docker_runtime_new, released once.
