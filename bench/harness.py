@@ -316,15 +316,9 @@ def undo(e):
         unmount_all(e["exec_root"])
         unmount_all(e["data_root"])
         # What dockerd makes outside its roots, removed when it was not there before.
-        for p in e["new_paths"]:
-            if os.path.isfile(p) or os.path.islink(p):
-                os.unlink(p)
-            elif os.path.isdir(p):
-                for sub, _, _ in sorted(os.walk(p), key=lambda w: -w[0].count("/")):
-                    try:
-                        os.rmdir(sub)
-                    except OSError:
-                        log(f"cleanup: {sub} is not empty; left in place")
+        remove_new_paths(e["new_paths"])
+    elif k == "new-paths":
+        remove_new_paths(e["paths"])
     elif k == "bridge":
         if os.path.exists(f"/sys/class/net/{e['name']}"):
             quiet("ip", "link", "del", e["name"])
@@ -341,11 +335,35 @@ def undo(e):
             quiet("ip", "link", "del", f"drtbench{pid % 1000}")
         shutil.rmtree(f"/tmp/dr-netbench-{pid}", ignore_errors=True)
     elif k == "hugetlb":
-        if os.path.ismount(e["path"]):
-            if not quiet("umount", e["path"]):
-                log(f"cleanup: could not unmount {e['path']}")
-                return
-        if e["created"]:
+        # crun and runc may leave their container's (empty) cgroup behind; a v1 hierarchy
+        # that still has a child when it is unmounted lingers, holding hugetlb away from v2.
+        for ctl in os.listdir("/sys/fs/cgroup"):
+            try:
+                os.rmdir(os.path.join("/sys/fs/cgroup", ctl, e["cid"]))
+            except OSError:
+                pass
+        for attempt in range(3):
+            if not os.path.ismount(e["path"]):
+                if attempt == 0 and hugetlb_on_v2():
+                    break
+                os.makedirs(e["path"], exist_ok=True)
+                sh("mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", e["path"])
+            children = [d for d in os.listdir(e["path"])
+                        if os.path.isdir(os.path.join(e["path"], d))]
+            for d in children:
+                try:
+                    os.rmdir(os.path.join(e["path"], d))
+                except OSError:
+                    log(f"cleanup: hugetlb cgroup {d} is in use; left in place")
+            time.sleep(0.5)
+            quiet("umount", e["path"])
+            for _ in range(20):
+                if hugetlb_on_v2():
+                    break
+                time.sleep(0.25)
+            if hugetlb_on_v2():
+                break
+        if e["created"] and not os.path.ismount(e["path"]):
             try:
                 os.rmdir(e["path"])
             except OSError:
@@ -374,6 +392,28 @@ def undo(e):
                 else:
                     log(f"cleanup: NOTE {key} was {before} at the start and is {now.get(key)} "
                         "now (the harness never sets it; another program did)")
+
+
+def remove_new_paths(paths):
+    """Remove paths that a peer made outside the harness's own directories (they did not
+    exist before it ran): files, and folders holding nothing but empty folders."""
+    for p in paths:
+        if os.path.isfile(p) or os.path.islink(p):
+            os.unlink(p)
+        elif os.path.isdir(p):
+            for sub, _, _ in sorted(os.walk(p), key=lambda w: -w[0].count("/")):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    log(f"cleanup: {sub} is not empty; left in place")
+
+
+def hugetlb_on_v2():
+    try:
+        with open("/sys/fs/cgroup/unified/cgroup.controllers") as f:
+            return "hugetlb" in f.read().split()
+    except OSError:
+        return False
 
 
 def cleanup(journal_path):
@@ -414,8 +454,14 @@ def leftovers(entries):
                 left.append(f"mounts under {p}")
             if k == "tmpdir" and os.path.exists(p):
                 left.append(f"directory {p}")
-        elif k == "hugetlb" and os.path.ismount(e["path"]):
-            left.append(f"mount {e['path']}")
+        elif k == "hugetlb":
+            if os.path.ismount(e["path"]):
+                left.append(f"mount {e['path']}")
+            if not hugetlb_on_v2():
+                left.append("the hugetlb controller is not back on the v2 mount")
+            left.extend(f"cgroup {d}" for d in
+                        (os.path.join("/sys/fs/cgroup", c, e["cid"])
+                         for c in os.listdir("/sys/fs/cgroup")) if os.path.isdir(d))
         elif k == "dockerd":
             if pids_with_cmdline(e["exec_root"]):
                 left.append("dockerd/containerd processes")
@@ -553,10 +599,11 @@ class Env:
         self.net = {
             "daemon": (f"drb{self.tag}d", subnets[0], f"DRB{self.tag}D"),
             "local": (f"drb{self.tag}l", subnets[1], f"DRB{self.tag}L"),
-            "ram": (f"drb{self.tag}r", subnets[2], f"DRB{self.tag}R"),
+            "disk": (f"drb{self.tag}s", subnets[2], f"DRB{self.tag}S"),
             "docker": (f"drb{self.tag}k", subnets[3], None),
         }
         self.mnts = {}
+        self.hugetlb = None
         self.shm = None
         self.busybox_tar = None
         self.ours_daemon = None
@@ -567,16 +614,17 @@ class Env:
 
     # -- file systems --
 
-    def loopfs(self, ram=False):
-        """A fresh ext4 on a loop device, mounted without discard. Its backing file lives on
-        the root disk, so that fsync costs what it costs on a disk, while the file system's own
-        deletions never reach the root disk as discards (which slow it for minutes); with
-        ram=True the backing file is in /dev/shm (fsync nearly free)."""
-        key = "ram" if ram else "disk"
+    def loopfs(self, disk=False):
+        """A fresh ext4 on a loop device, mounted without discard. Its backing file lives in
+        RAM (/dev/shm): the figures are then free of the root disk's state, which varies (it
+        slows several-fold for minutes after a large deletion, its own or another program's),
+        and removing the file costs the disk nothing. With disk=True (figure 1b only, a few
+        MB) the backing file is on the root disk, so fsync costs what it costs there."""
+        key = "disk" if disk else "ram"
         if key in self.mnts:
             return self.mnts[key]
-        size_gb = 2 if self.smoke or ram else 5
-        where = "/dev/shm" if ram else "/var/tmp"
+        size_gb = 1 if disk else 2 if self.smoke else 6
+        where = "/var/tmp" if disk else "/dev/shm"
         img = os.path.join(where, f"drbench-{os.getpid()}-{key}.ext4")
         mnt = os.path.join(self.base, f"fs-{key}")
         os.mkdir(mnt)
@@ -624,7 +672,7 @@ class Env:
         bridge, _, chain = self.net[net]
         self.journal.add("bridge", name=bridge)
         self.journal.add("chain", name=chain)
-        root = os.path.join(self.loopfs(ram=which.endswith("-ram")), f"ours-{which}")
+        root = os.path.join(self.loopfs(disk=which.endswith("-disk")), f"ours-{which}")
         self.journal.add("ours-root", root=root, nodaemon=self.nodaemon,
                          flags=self.ours_flags(net))
         self.local(root, net, "import", "-", "busybox", stdin=self.busybox())
@@ -635,7 +683,7 @@ class Env:
     def net_of(which):
         """The bridge, subnet and chain a root uses (roots used one after the other may
         share them)."""
-        return {"daemon": "daemon", "local-ram": "ram"}.get(which, "local")
+        return {"daemon": "daemon", "local-disk": "disk"}.get(which, "local")
 
     def commands(self):
         """The commands of this build (`docker help`)."""
@@ -763,8 +811,8 @@ class Env:
 
     # -- OCI bundle for crun and runc --
 
-    def oci_bundle(self, ram=False):
-        b = os.path.join(self.loopfs(ram), "bundle")
+    def oci_bundle(self, disk=False):
+        b = os.path.join(self.loopfs(disk), "bundle")
         if os.path.exists(b):
             return b
         os.makedirs(os.path.join(b, "rootfs"))
@@ -791,7 +839,8 @@ class Env:
             raise BenchError(f"the v2 mount holds {controllers}: only hugetlb is handled")
         path = "/sys/fs/cgroup/hugetlb"
         created = not os.path.exists(path)
-        self.journal.add("hugetlb", path=path, created=created)
+        self.hugetlb = {"path": path, "created": created, "cid": f"drbench{self.tag}"}
+        self.journal.add("hugetlb", **self.hugetlb)
         if created:
             os.mkdir(path)
         sh("mount", "-t", "cgroup", "-o", "hugetlb", "cgroup", path)
@@ -800,13 +849,12 @@ class Env:
                                  "moved back at the end")
 
     def undo_hugetlb(self):
-        path = "/sys/fs/cgroup/hugetlb"
-        if os.path.ismount(path):
-            sh("umount", path)
-            try:
-                os.rmdir(path)
-            except OSError:
-                pass
+        if not self.hugetlb:
+            return
+        undo(dict(self.hugetlb, kind="hugetlb"))
+        self.hugetlb = None
+        if not hugetlb_on_v2():
+            raise BenchError("the hugetlb controller did not go back to the v2 mount")
 
 
 # --------------------------------------------------------------------------------------------
@@ -885,26 +933,32 @@ def fig_restore(env, res):
 
 def fig_run(env, res):
     rounds, k = (2, 2) if env.smoke else (20, 5)
+    env.journal.add("new-paths", paths=[p for p in OCI_PATHS if not os.path.lexists(p)])
     env.hugetlb_v1()
     try:
         log(f"run /bin/true: {rounds} rounds of {k} runs per variant")
-        res["run"] = run_variants(env, rounds, k, ram=False)
-        log(f"run /bin/true on the RAM-backed file system: {rounds} rounds of {k} runs")
-        res["run_ram"] = run_variants(env, rounds, k, ram=True)
+        res["run"] = run_variants(env, rounds, k, disk=False)
+        log(f"run /bin/true with the state on the disk: {rounds} rounds of {k} runs")
+        res["run_disk"] = run_variants(env, rounds, k, disk=True)
     finally:
         env.undo_hugetlb()
 
 
-def run_variants(env, rounds, k, ram):
-    """`run /bin/true` of every variant, alternating. ram: the subset whose state lives on the
-    RAM-backed loop file system (fsync nearly free), to show what the disk costs."""
+# What crun and runc make outside their --root whatever it is.
+OCI_PATHS = ["/run/crun", "/run/runc"]
+
+
+def run_variants(env, rounds, k, disk):
+    """`run /bin/true` of every variant, alternating. disk: the subset that keeps its state
+    (our root; crun's, runc's and the bundle) on the disk-backed file system, to show what
+    the disk's fsync costs."""
     t = env.timer
-    which = "local-ram" if ram else "local"
+    which = "local-disk" if disk else "local"
     local_root = env.ours_root(which)
     bridge_l, subnet_l, chain_l = env.net[env.net_of(which)]
-    bundle = env.oci_bundle(ram)
-    crun_root = os.path.join(env.loopfs(ram), "crun-state")
-    runc_root = os.path.join(env.loopfs(ram), "runc-state")
+    bundle = env.oci_bundle(disk)
+    crun_root = os.path.join(env.loopfs(disk), "crun-state")
+    runc_root = os.path.join(env.loopfs(disk), "runc-state")
     cid = f"drbench{env.tag}"
     abi = [sys.executable, os.path.join(HERE, "abi_run.py"), LIB, local_root, bridge_l,
            subnet_l, chain_l, INIT, str(k), "--", "run", "--rm"]
@@ -943,7 +997,7 @@ def run_variants(env, rounds, k, ram):
             env.local_argv(which, "run", "--rm", "busybox", "/bin/true"),
             "docker -H unix:///none -g $ROOT $NET run --rm busybox /bin/true"),
     }
-    if not ram:
+    if not disk:
         daemon = env.ours_daemon or env.start_ours_daemon()
         variants.update({
             "ours CLI via daemon, --network none": (
@@ -967,7 +1021,7 @@ def run_variants(env, rounds, k, ram):
         "runc run": (["/usr/sbin/runc", "--root", runc_root, "run", "--bundle", bundle, cid],
                      "runc --root $STATE run --bundle $BUNDLE ID"),
     })
-    if not ram:
+    if not disk:
         env.dk("version")
         variants.update({
             "docker 20.10 run, --network none": (
@@ -1164,6 +1218,9 @@ class FsBench:
         if os.path.exists(self.scratch):
             shutil.rmtree(self.scratch)
         sh("sync")
+        # Give the freed blocks back to the RAM under the loop file (it is mounted without
+        # discard, so nothing timed pays for it).
+        sh("fstrim", self.env.loopfs())
 
     def timed(self, argv, stdin=None, stdout=None, after=None):
         def f():
@@ -1508,8 +1565,8 @@ def render(env, res, facts, smoke):
           "rootfs as an OCI bundle for crun and runc, whose `config.json` is `crun spec` with "
           "`args` `/bin/true` and no rlimits). `--network none` and crun/runc: a network "
           "namespace with loopback only; bridge: a veth pair on the runtime's bridge with an "
-          "address, as docker's default network. Every root, state directory and bundle is on "
-          "the disk-backed loop ext4 (see Machine). ABI: `docker_runtime_call_with` from Python "
+          "address, as docker's default network. Every root, state directory, bundle and "
+          "dockerd's data root is on the RAM-backed loop ext4 (see Machine). ABI: `docker_runtime_call_with` from Python "
           "ctypes (bench/abi_run.py), one runtime per batch of runs, its first call untimed.")
         w("")
         run_table(w, r, [("crun", crun), ("runc", runc), ("docker none", dk_none)])
@@ -1531,13 +1588,15 @@ def render(env, res, facts, smoke):
         w(f"Ours through the daemon with a bridge vs docker with its bridge: "
           f"{ratio(r['ours CLI via daemon, bridge']['median'], dk_br)}.")
         w("")
-    if "run_ram" in res:
-        r = res["run_ram"]
-        w("### 1b. The same with the state in RAM")
+    if "run_disk" in res:
+        r = res["run_disk"]
+        w("### 1b. The same with the state on the disk")
         w("")
         w("The same runs, alternating again, with our root, crun's and runc's state and the "
-          "bundle on the RAM-backed loop ext4 (fsync costs next to nothing): the difference "
-          "from figure 1 is what the disk costs each of them.")
+          "bundle on the disk-backed loop ext4 (see Machine for what an fsync cost there at "
+          "the start): the difference from figure 1 is what the disk costs each of them. Our "
+          "runtime writes each state change atomically (temporary file, fsync, rename, fsync of "
+          "the folder); crun and runc keep their state without fsync.")
         w("")
         run_table(w, r, [("crun", r["crun run"]["median"]), ("runc", r["runc run"]["median"])])
         w("")
@@ -1605,21 +1664,39 @@ def render(env, res, facts, smoke):
           "for docker), one client and 16 at once. `ps -a` lists stopped containers (ours "
           "made with `run -d --network none busybox /bin/true`, docker's with `create`).")
         w("")
-        w("| containers | what | median ms | min-max ms | requests/s | ours / docker |")
-        w("| --- | --- | ---: | ---: | ---: | ---: |")
+        w("| containers | what | median ms | min-max ms | requests/s | ours / docker | "
+          "command |")
+        w("| --- | --- | ---: | ---: | ---: | ---: | --- |")
+
+        def command(name):
+            who, _, what = name.partition(": ")
+            cmd = what.split(",")[0].removeprefix("docker ")
+            if ", socket" not in what:
+                return (f"docker -H $SOCK {cmd}" if who == "ours"
+                        else f"/usr/bin/docker -H $DSOCK {cmd}")
+            if who == "ours":
+                return f"bench/daemon/load.py: rcli/2 {json.dumps(cmd.split())} on $SOCK"
+            path = "/version" if cmd == "version" else "/containers/json?all=1"
+            return f"GET {path} HTTP/1.0 on $DSOCK"
+
         for label in (f"{d['few']} containers", f"{d['many']} containers"):
             block = d[label]
             for name, st in block.items():
                 if not name.startswith("ours"):
                     continue
-                peer = block.get(name.replace("ours", "docker 20.10", 1))
+                peer_name = name.replace("ours", "docker 20.10", 1)
+                peer = block.get(peer_name)
                 per_s = f"{st['per_s']:.0f}" if "per_s" in st else ""
                 w(f"| {label} | {name} | {ms(st['median'])} | {span_ms(st)} | {per_s} | "
-                  f"{ratio(st['median'], peer['median']) if peer else ''} |")
+                  f"{ratio(st['median'], peer['median']) if peer else ''} | "
+                  f"{code(command(name))} |")
                 if peer:
                     per_s = f"{peer['per_s']:.0f}" if "per_s" in peer else ""
-                    w(f"| {label} | {name.replace('ours', 'docker 20.10', 1)} | "
-                      f"{ms(peer['median'])} | {span_ms(peer)} | {per_s} | |")
+                    w(f"| {label} | {peer_name} | {ms(peer['median'])} | {span_ms(peer)} | "
+                      f"{per_s} | | {code(command(peer_name))} |")
+        w("")
+        w("The socket load generator is Python (threads under one interpreter lock): with 16 "
+          "clients it, not our daemon, is the limit for the fast commands.")
         w("")
         rss = d["rss"]
         w(f"With {d['many']} stopped containers: our daemon {rss['ours daemon']['rss']} KiB "
