@@ -604,6 +604,7 @@ class Env:
         }
         self.mnts = {}
         self.hugetlb = None
+        self.load_at_start = open("/proc/loadavg").read().split()[:3]
         self.shm = None
         self.busybox_tar = None
         self.ours_daemon = None
@@ -1506,6 +1507,10 @@ def machine_facts(env):
         "python": platform.python_version(),
     }
     facts.update(env.facts)
+    facts["load average (1, 5, 15 min)"] = (
+        f"{' '.join(env.load_at_start)} at the start, "
+        f"{' '.join(open('/proc/loadavg').read().split()[:3])} at the end (2 cores, shared "
+        "with other work: the spread of the samples grows with it)")
     return facts
 
 
