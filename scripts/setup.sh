@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Install the system packages the build, the tests and the demo need (Debian; run as root).
 set -euo pipefail
-PKGS=(build-essential pkg-config python3 valgrind iptables iproute2 busybox-static util-linux time curl)
+# docker-registry, skopeo, apache2-utils (htpasswd) and openssl: the registry tests and benchmark.
+PKGS=(build-essential pkg-config python3 valgrind iptables iproute2 busybox-static util-linux time curl
+  docker-registry skopeo apache2-utils openssl)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

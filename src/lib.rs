@@ -19,6 +19,7 @@ pub mod log;
 pub mod mount;
 pub mod network;
 pub mod reference;
+pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod spawn;

@@ -90,15 +90,14 @@ struct Attach {
 
 /// Stream the container's output (from the log offsets given, else from now) and feed its
 /// stdin until it ends.
+/// Stream the run that ends with `done`.
 fn attach_streams(
     c: &Arc<Container>,
     io: &mut Streams,
     a: &Attach,
     offsets: (Option<u64>, Option<u64>),
+    done: Arc<container::Event>,
 ) -> Result<()> {
-    let done = c
-        .exit_event()
-        .ok_or_else(|| Error::invalid(format!("container {} is not running", ids::short(&c.id))))?;
     let mut feeder = None;
     if a.stdin {
         let client = io
@@ -250,19 +249,21 @@ pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     };
     let c = container::start::create(rt, &image.id, config)?;
     let offsets = (log_len(&c.stdout_log()), log_len(&c.stderr_log()));
-    let started = container::start(
+    let done = match container::start(
         rt,
         &c,
         &StartOptions {
             tty_size: io.tty_size,
         },
-    );
-    if let Err(e) = started {
-        if p.bool(rm) {
-            let _ = rt.remove_container(&c);
+    ) {
+        Ok(done) => done,
+        Err(e) => {
+            if p.bool(rm) {
+                let _ = rt.remove_container(&c);
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     if p.bool(detach) {
         io.out(&format!("{}\n", c.id))?;
         return Ok(0);
@@ -273,7 +274,7 @@ pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         stderr: !p.bool(tty),
         close_stdin_at_eof: true,
     };
-    attach_streams(&c, io, &attach, (Some(offsets.0), Some(offsets.1)))?;
+    attach_streams(&c, io, &attach, (Some(offsets.0), Some(offsets.1)), done)?;
     let status = c.wait();
     if p.bool(rm) {
         rt.remove_container(&c)?;
@@ -336,7 +337,9 @@ pub fn start(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let opts = StartOptions {
         tty_size: io.tty_size,
     };
-    each(rt, io, &p.args, |c| container::start(rt, c, &opts))
+    each(rt, io, &p.args, |c| {
+        container::start(rt, c, &opts).map(drop)
+    })
 }
 
 pub fn stop(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
@@ -371,7 +374,7 @@ pub fn restart(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     };
     each(rt, io, &p.args, |c| {
         c.stop(timeout)?;
-        container::start(rt, c, &opts)
+        container::start(rt, c, &opts).map(drop)
     })
 }
 
@@ -581,7 +584,10 @@ pub fn attach(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     if let Some((rows, cols)) = io.tty_size.filter(|_| rec.config.tty) {
         c.resize(rows, cols)?;
     }
-    attach_streams(&c, io, &a, (None, None))?;
+    let done = c
+        .exit_event()
+        .ok_or_else(|| Error::invalid(format!("container {} is not running", ids::short(&c.id))))?;
+    attach_streams(&c, io, &a, (None, None), done)?;
     Ok(0)
 }
 

@@ -5,6 +5,7 @@
 mod containers;
 pub mod flags;
 pub mod images;
+mod registry;
 mod system;
 pub mod table;
 
@@ -146,6 +147,11 @@ pub static COMMANDS: &[Command] = &[
         handler: containers::kill,
     },
     Command {
+        name: "login",
+        description: "Register or log in to a registry server",
+        handler: registry::login,
+    },
+    Command {
         name: "logs",
         description: "Fetch the logs of a container",
         handler: containers::logs,
@@ -159,6 +165,16 @@ pub static COMMANDS: &[Command] = &[
         name: "ps",
         description: "List containers",
         handler: containers::ps,
+    },
+    Command {
+        name: "pull",
+        description: "Pull an image from a registry",
+        handler: registry::pull,
+    },
+    Command {
+        name: "push",
+        description: "Push an image to a registry",
+        handler: registry::push,
     },
     Command {
         name: "restart",

@@ -209,7 +209,9 @@ fn pipe() -> Result<(OwnedFd, OwnedFd)> {
 }
 
 /// Start a registered container.
-pub fn start(rt: &Runtime, c: &Arc<Container>, opts: &StartOptions) -> Result<()> {
+/// Start a registered container. Returns the event signalled when this run has ended (and been
+/// cleaned up), which a caller streaming the run's output waits on.
+pub fn start(rt: &Runtime, c: &Arc<Container>, opts: &StartOptions) -> Result<Arc<Event>> {
     let mut inner = c.wait_released(c.lock());
     if inner.removed {
         return Err(Error::not_found(format!("no such container: {}", c.id)));
@@ -249,10 +251,10 @@ fn start_locked(
     c: &Arc<Container>,
     inner: &mut Inner,
     opts: &StartOptions,
-) -> Result<()> {
+) -> Result<Arc<Event>> {
     let mut undo = Undo::default();
     match start_steps(rt, c, inner, opts, &mut undo) {
-        Ok(()) => Ok(()),
+        Ok(done) => Ok(done),
         Err(e) => {
             undo.run();
             if let (Some(net), false) = (
@@ -293,7 +295,7 @@ fn start_steps(
     inner: &mut Inner,
     opts: &StartOptions,
     undo: &mut Undo,
-) -> Result<()> {
+) -> Result<Arc<Event>> {
     let rec = inner.rec.clone();
     let etc_ok = mount_rootfs(rt, c, &rec.image)?;
     let rootfs = c.rootfs();
@@ -439,6 +441,7 @@ fn start_steps(
         }
     };
     let shim_fd = pidfd_open(shim_pid).map_err(|e| Error::io("pidfd_open of the helper", e))?;
+    let exited = Arc::new(Event::new()?);
     let pty = pty.map(Arc::new);
     if let Some(master) = &pty {
         let reader = master
@@ -454,13 +457,13 @@ fn start_steps(
             None => stdin_writer.map(Arc::new),
         },
         pty,
-        exited: Arc::new(Event::new()?),
+        exited: exited.clone(),
         cgroup: undo.cgroup.take(),
         network,
     });
     undo.mounted = None;
     rt.monitor()?.watch_exit(c.clone(), shim_fd, Reap::Child);
-    Ok(())
+    Ok(exited)
 }
 
 fn expect(

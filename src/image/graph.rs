@@ -84,6 +84,18 @@ pub struct ImageConfig {
     pub user: Option<String>,
 }
 
+/// How a registry knows an image's layer (pulled and pushed images): the digest and size of
+/// its compressed blob and the digest of the uncompressed tar (the diff id). Layers never
+/// change, so push reuses this when the registry already holds the blob, and pull records it.
+/// The values are `sha256:HEX` strings, validated by the registry code that reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistryLayer {
+    pub digest: String,
+    pub diff_id: String,
+    pub size: u64,
+    pub media_type: String,
+}
+
 /// An image's metadata, `graph/ID/json`, with v0.1.0's field names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Image {
@@ -110,6 +122,9 @@ pub struct Image {
     /// Run-time defaults (registry images).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<ImageConfig>,
+    /// The layer's registry form, when it has been pulled or pushed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<RegistryLayer>,
 }
 
 /// v0.1.0 wrote `"parent": ""` for "none": read an empty string (or null) as absent.
@@ -134,6 +149,7 @@ impl Image {
             container: None,
             container_config: None,
             config: None,
+            registry: None,
         })
     }
 
@@ -387,6 +403,47 @@ impl Graph {
         })
     }
 
+    /// Unpack `image`'s layer from `tar`, a plain (already decompressed) tar stream, into
+    /// `:tmp:`, as a registry pull needs: once the layer is unpacked, `finish` gets the stream
+    /// back (to read it to its end and check its digests). The parent need not be in the graph
+    /// yet (layers are unpacked concurrently); [`Prepared::commit`] puts the image in place once
+    /// it is. An error, or dropping the result uncommitted, leaves nothing in the graph.
+    pub fn prepare_stream<R: Read>(
+        &self,
+        image: Image,
+        mut tar: R,
+        finish: impl FnOnce(&mut R) -> Result<()>,
+    ) -> Result<Prepared<'_>> {
+        self.prepare_with(image, |layer_dir| {
+            let stats = layer::unpack_layer(&mut tar, layer_dir)?;
+            if stats.xattrs_skipped > 0 {
+                self.logger.warn(&format!(
+                    "{} extended attributes of the layer are not supported by this file system and were skipped",
+                    stats.xattrs_skipped
+                ));
+            }
+            finish(&mut tar)
+        })
+    }
+
+    /// Record the registry form of image `id`'s layer in its json (written atomically), after
+    /// a push computed it.
+    pub fn set_registry_layer(&self, id: &str, layer: RegistryLayer) -> Result<()> {
+        let _l = FileLock::acquire(&self.dir.join(LOCK_FILE))?;
+        let mut img = self.get(id)?;
+        img.registry = Some(layer);
+        fsutil::write_json_atomic(&self.dir.join(id).join(JSON_FILE), &img, 0o600)
+    }
+
+    /// True when image `id`'s layer directory is empty (an image that only carries metadata,
+    /// such as a pulled image's configuration).
+    pub fn layer_is_empty(&self, id: &str) -> Result<bool> {
+        let dir = self.layer_dir(id)?;
+        let mut entries =
+            std::fs::read_dir(&dir).map_err(|e| Error::io_path("reading", &dir, e))?;
+        Ok(entries.next().is_none())
+    }
+
     /// Register `image` with the layer made from the directory `upper` (an overlayfs upper
     /// directory: whiteouts and opaque directories become their tar form and back), as
     /// `commit` needs. The directory is packed and unpacked through a pipe, so the new layer
@@ -418,14 +475,24 @@ impl Graph {
     }
 
     fn register_with(&self, image: Image, fill: impl FnOnce(&Path) -> Result<()>) -> Result<Image> {
-        image.validate()?;
-        if self.exists(&image.id) {
-            return Err(Error::exists(format!("image {} already exists", image.id)));
-        }
         if let Some(p) = &image.parent {
             if !self.exists(p) {
                 return Err(Error::not_found(format!("no such image: {p} (the parent)")));
             }
+        }
+        self.prepare_with(image, fill)?.commit()
+    }
+
+    /// The first half of a registration: unpack into `:tmp:/ID` (the parent need not exist
+    /// yet). [`Prepared::commit`] puts it in place; dropping it removes it.
+    fn prepare_with(
+        &self,
+        image: Image,
+        fill: impl FnOnce(&Path) -> Result<()>,
+    ) -> Result<Prepared<'_>> {
+        image.validate()?;
+        if self.exists(&image.id) {
+            return Err(Error::exists(format!("image {} already exists", image.id)));
         }
         if let Err(e) = self.settle() {
             self.logger
@@ -436,47 +503,29 @@ impl Graph {
         // Held while we work: a graph opened meanwhile (another process) leaves it alone.
         let guard = TmpGuard::lock(&tmp_root, &image.id)?;
         std::fs::create_dir(&tmp).map_err(|e| Error::io_path("creating", &tmp, e))?;
-        let result = (|| {
-            let layer_dir = tmp.join(LAYER_DIR);
-            std::fs::create_dir(&layer_dir)
-                .map_err(|e| Error::io_path("creating", &layer_dir, e))?;
-            fill(&layer_dir)?;
-            // No sync here: the marker says which boot wrote the layer (module comment). The
-            // json's atomic write syncs the folder, marker included, before the rename.
-            let boot = boot_id();
-            if boot.is_empty() {
-                let fd = open_dir(&layer_dir)?;
-                nix::unistd::syncfs(fd.as_fd()).map_err(|e| {
-                    Error::errno(format_args!("syncing {}", layer_dir.display()), e)
-                })?;
-            } else {
-                let marker = tmp.join(PENDING_SYNC);
-                std::fs::write(&marker, format!("{boot}\n"))
-                    .map_err(|e| Error::io_path("writing", &marker, e))?;
-            }
-            fsutil::write_json_atomic(&tmp.join(JSON_FILE), &image, 0o600)?;
-            // Hold the graph lock for the checks and the rename only.
-            let _l = FileLock::acquire(&self.dir.join(LOCK_FILE))?;
-            if let Some(p) = &image.parent {
-                if !self.exists(p) {
-                    return Err(Error::not_found(format!(
-                        "no such image: {p} (the parent was removed meanwhile)"
-                    )));
-                }
-            }
-            let dest = self.dir.join(&image.id);
-            // renameat2(RENAME_NOREPLACE) would be ideal; under the lock, a check suffices.
-            if self.exists(&image.id) {
-                return Err(Error::exists(format!("image {} already exists", image.id)));
-            }
-            std::fs::rename(&tmp, &dest).map_err(|e| Error::io_path("renaming into", &dest, e))?;
-            fsutil::sync_dir(&self.dir)
-        })();
-        if result.is_err() {
-            remove_in(&tmp_root, &image.id);
+        let prepared = Prepared {
+            graph: self,
+            image,
+            guard: Some(guard),
+            committed: false,
+        };
+        let layer_dir = tmp.join(LAYER_DIR);
+        std::fs::create_dir(&layer_dir).map_err(|e| Error::io_path("creating", &layer_dir, e))?;
+        fill(&layer_dir)?;
+        // No sync here: the marker says which boot wrote the layer (module comment). The
+        // json's atomic write syncs the folder, marker included, before the rename.
+        let boot = boot_id();
+        if boot.is_empty() {
+            let fd = open_dir(&layer_dir)?;
+            nix::unistd::syncfs(fd.as_fd())
+                .map_err(|e| Error::errno(format_args!("syncing {}", layer_dir.display()), e))?;
+        } else {
+            let marker = tmp.join(PENDING_SYNC);
+            std::fs::write(&marker, format!("{boot}\n"))
+                .map_err(|e| Error::io_path("writing", &marker, e))?;
         }
-        drop(guard);
-        result.map(|()| image)
+        fsutil::write_json_atomic(&tmp.join(JSON_FILE), &prepared.image, 0o600)?;
+        Ok(prepared)
     }
 
     /// Take image `id` out of the graph by renaming it into `:garbage:` (see
@@ -571,6 +620,67 @@ fn list_names(dir: &Path) -> Result<Vec<String>> {
 fn remove_in(dir: &Path, name: &str) {
     if let Ok(fd) = open_dir(dir) {
         let _ = fsat::remove_all_at(fd.as_fd(), name.as_bytes());
+    }
+}
+
+/// A registration unpacked in `graph/:tmp:/ID` but not yet in the graph (see
+/// [`Graph::prepare_stream`]): [`Prepared::commit`] renames it into place once its parent is
+/// there; dropping it uncommitted removes it.
+pub struct Prepared<'g> {
+    graph: &'g Graph,
+    image: Image,
+    guard: Option<TmpGuard>,
+    committed: bool,
+}
+
+impl std::fmt::Debug for Prepared<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prepared")
+            .field("image", &self.image.id)
+            .finish()
+    }
+}
+
+impl Prepared<'_> {
+    pub fn image(&self) -> &Image {
+        &self.image
+    }
+
+    /// Put the image in place. Its parent, if any, must be in the graph by now.
+    pub fn commit(mut self) -> Result<Image> {
+        let g = self.graph;
+        // Hold the graph lock for the checks and the rename only.
+        let _l = FileLock::acquire(&g.dir.join(LOCK_FILE))?;
+        if let Some(p) = &self.image.parent {
+            if !g.exists(p) {
+                return Err(Error::not_found(format!(
+                    "no such image: {p} (the parent is missing or was removed meanwhile)"
+                )));
+            }
+        }
+        // renameat2(RENAME_NOREPLACE) would be ideal; under the lock, a check suffices.
+        if g.exists(&self.image.id) {
+            return Err(Error::exists(format!(
+                "image {} already exists",
+                self.image.id
+            )));
+        }
+        let tmp = g.dir.join(TMP_DIR).join(&self.image.id);
+        let dest = g.dir.join(&self.image.id);
+        std::fs::rename(&tmp, &dest).map_err(|e| Error::io_path("renaming into", &dest, e))?;
+        self.committed = true;
+        fsutil::sync_dir(&g.dir)?;
+        Ok(self.image.clone())
+    }
+}
+
+impl Drop for Prepared<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            remove_in(&self.graph.dir.join(TMP_DIR), &self.image.id);
+        }
+        // The lock goes last, once the folder is gone.
+        self.guard.take();
     }
 }
 

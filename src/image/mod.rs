@@ -5,7 +5,10 @@
 //! What other parts call:
 //! - [`Graph`] (`Runtime::graph()`): `get`, `layers` (overlayfs `lowerdir=` order),
 //!   `register` (from a tarball), `register_dir` (commit an upper directory), `delete`,
-//!   `undelete`, `garbage_collect`, `heads`, `children`, `history`, `resolve_prefix`;
+//!   `undelete`, `garbage_collect`, `heads`, `children`, `history`, `resolve_prefix`, and for
+//!   the registry `prepare_stream` (a verified plain tar stream, unpacked before its parent is
+//!   in place, then committed), `set_registry_layer`,
+//!   `layer_is_empty`;
 //! - [`pack_layer`] (upper directory -> layer tarball with `.wh.` whiteouts) and
 //!   [`pack_dir`] (a whole tree for `export`, staying on one mount);
 //! - [`unpack_layer`] (a plain tar stream into a directory, never writing outside it) and
@@ -21,6 +24,6 @@ pub mod pack;
 
 pub use archive::{decompress, Compression};
 pub use changes::{changes, Change, ChangeKind};
-pub use graph::{Graph, Image, ImageConfig};
+pub use graph::{Graph, Image, ImageConfig, Prepared, RegistryLayer};
 pub use layer::{unpack_layer, UnpackStats};
 pub use pack::{pack_dir, pack_layer};

@@ -1,0 +1,246 @@
+//! The registry commands: `pull`, `push`, `login` (Docker Registry HTTP API v2).
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+
+use nix::sys::termios::{self, LocalFlags, SetArg};
+
+use super::flags::Flags;
+use super::Streams;
+use crate::auth::{AuthConfig, Credential};
+use crate::error::{Error, Result};
+use crate::registry::{self, server_key, Credentials, Progress, Reference, DEFAULT_REGISTRY};
+use crate::runtime::Runtime;
+
+fn usage_error(f: &Flags, msg: &str) -> Error {
+    Error::invalid(format!("{msg}\n{}", f.usage().trim_end()))
+}
+
+/// The progress display on the command's stdout: bars when it is a terminal.
+fn progress(io: &mut Streams) -> Progress<'_> {
+    let tty = nix::unistd::isatty(io.stdout.as_fd()).unwrap_or(false);
+    let width = crate::term::window_size(&io.stdout)
+        .or(io.tty_size)
+        .map(|(_, cols)| cols as usize)
+        .unwrap_or(80);
+    Progress::new(&mut io.stdout, tty, width)
+}
+
+fn one_name<'a>(f: &Flags, args: &'a [String], what: &str) -> Result<&'a str> {
+    match args {
+        [name] => Ok(name),
+        _ => Err(usage_error(f, &format!("{what} takes one NAME"))),
+    }
+}
+
+/// `pull NAME[:TAG|@DIGEST]`: download an image from its registry (Docker Hub when the name
+/// has no host) and tag it.
+pub fn pull(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "pull",
+        "NAME[:TAG|@DIGEST]",
+        "Pull an image from a registry (NAME may start with HOST[:PORT]/)",
+    );
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    let r = Reference::parse(one_name(&f, &p.args, "pull")?)?;
+    let prog = progress(io);
+    let pulled = registry::pull(rt, &r, &prog)?;
+    if r.digest.is_some() {
+        // Nothing is tagged: say which image it is.
+        prog.line(&format!("Image: {}", pulled.id));
+    }
+    Ok(0)
+}
+
+/// `push NAME[:TAG]`: upload the image tagged NAME[:TAG] to the registry NAME names.
+pub fn push(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "push",
+        "NAME[:TAG]",
+        "Push an image to a registry (tag it HOST[:PORT]/NAME first)",
+    );
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    let r = Reference::parse(one_name(&f, &p.args, "push")?)?;
+    let prog = progress(io);
+    registry::push(rt, &r, &prog)?;
+    Ok(0)
+}
+
+/// Puts the terminal's echo back when dropped.
+struct EchoOff<'a> {
+    fd: std::os::fd::BorrowedFd<'a>,
+    saved: termios::Termios,
+}
+
+impl Drop for EchoOff<'_> {
+    fn drop(&mut self) {
+        let _ = termios::tcsetattr(self.fd, SetArg::TCSANOW, &self.saved);
+    }
+}
+
+/// Read one line of stdin (byte by byte: nothing after it is consumed), without its newline;
+/// `None` at the end of input. On a terminal, `prompt` is shown first and `secret` turns the
+/// echo off.
+fn ask(io: &mut Streams, prompt: &str, secret: bool) -> Result<Option<String>> {
+    let tty = io.stdin_is_tty();
+    if tty {
+        io.out(prompt)?;
+        io.stdout
+            .flush()
+            .map_err(|e| Error::io("writing to stdout", e))?;
+    }
+    let _echo = if tty && secret {
+        let fd = io.stdin.as_fd();
+        let saved =
+            termios::tcgetattr(fd).map_err(|e| Error::errno("reading the terminal mode", e))?;
+        let mut quiet = saved.clone();
+        quiet.local_flags.remove(LocalFlags::ECHO);
+        termios::tcsetattr(fd, SetArg::TCSANOW, &quiet)
+            .map_err(|e| Error::errno("turning the terminal echo off", e))?;
+        Some(EchoOff { fd, saved })
+    } else {
+        None
+    };
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    let mut got_any = false;
+    loop {
+        match (&io.stdin).read(&mut byte) {
+            Ok(0) => break,
+            Ok(_) => {
+                got_any = true;
+                if byte[0] == b'\n' {
+                    break;
+                }
+                line.push(byte[0]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("reading stdin", e)),
+        }
+        if line.len() > 4096 {
+            return Err(Error::invalid("the answer read from stdin is too long"));
+        }
+    }
+    drop(_echo);
+    if tty && secret {
+        io.out("\n")?;
+    }
+    if !got_any {
+        return Ok(None);
+    }
+    if line.last() == Some(&b'\r') {
+        line.pop();
+    }
+    String::from_utf8(line)
+        .map(Some)
+        .map_err(|_| Error::invalid("the answer read from stdin is not UTF-8"))
+}
+
+/// `login [-u USER] [-p PASSWORD] [-e EMAIL] [SERVER]`: check the credentials against the
+/// registry (the default one without SERVER) and save them in `ROOT/.dockercfg`. What is not
+/// given as a flag is read from stdin (with prompts on a terminal).
+pub fn login(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new(
+        "login",
+        "[OPTIONS] [SERVER]",
+        "Register or log in to a registry server (the default registry without SERVER)",
+    );
+    let user = f.value(&["u", "username"], "USER", "username");
+    let pass = f.value(&["p", "password"], "PASSWORD", "password");
+    let email = f.value(&["e", "email"], "EMAIL", "email");
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    let server = match p.args.as_slice() {
+        [] => None,
+        [s] => server_key(s)?,
+        _ => return Err(usage_error(&f, "login takes at most one SERVER")),
+    };
+    let shown = server
+        .clone()
+        .unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
+    let previous = rt.auth().get(server.as_deref()).cloned();
+    let username = match p.value(user) {
+        Some(u) => u.to_string(),
+        None => {
+            let prompt = match &previous {
+                Some(c) => format!("Username ({}): ", c.username),
+                None => "Username: ".to_string(),
+            };
+            match ask(io, &prompt, false)? {
+                Some(u) if !u.is_empty() => u,
+                _ => match &previous {
+                    Some(c) => c.username.clone(),
+                    None => {
+                        return Err(Error::invalid(format!(
+                            "login to {shown}: no username given (use -u USER)"
+                        )))
+                    }
+                },
+            }
+        }
+    };
+    let password = match p.value(pass) {
+        Some(pw) => pw.to_string(),
+        None => ask(io, "Password: ", true)?.ok_or_else(|| {
+            Error::invalid(format!(
+                "login to {shown}: no password given (use -p PASSWORD or write it to stdin)"
+            ))
+        })?,
+    };
+    let email = match p.value(email) {
+        Some(e) => e.to_string(),
+        None => {
+            let old = previous
+                .as_ref()
+                .map(|c| c.email.clone())
+                .unwrap_or_default();
+            if io.stdin_is_tty() {
+                let prompt = if old.is_empty() {
+                    "Email: ".to_string()
+                } else {
+                    format!("Email ({old}): ")
+                };
+                ask(io, &prompt, false)?
+                    .filter(|e| !e.is_empty())
+                    .unwrap_or(old)
+            } else {
+                old
+            }
+        }
+    };
+    if username.is_empty() || username.contains(':') {
+        return Err(Error::invalid(format!(
+            "login to {shown}: invalid username {username:?} (it may not be empty or hold ':')"
+        )));
+    }
+    if email.contains('\n') || email.contains('[') {
+        return Err(Error::invalid(format!("invalid email {email:?}")));
+    }
+    registry::login(
+        server.as_deref(),
+        Credentials {
+            username: username.clone(),
+            password: password.clone(),
+        },
+    )
+    .map_err(|e| e.context(format_args!("login to {shown} as {username:?} failed")))?;
+    // Reload the file (another process may have saved other servers meanwhile), set, save.
+    let mut held = rt.auth();
+    let mut cfg = AuthConfig::load(rt.root())?;
+    cfg.set(Credential {
+        server: server.clone(),
+        username,
+        password,
+        email,
+    });
+    cfg.save(rt.root())?;
+    *held = cfg;
+    drop(held);
+    io.out("Login Succeeded\n")?;
+    Ok(0)
+}

@@ -1,0 +1,235 @@
+//! `push`: each layer of the image's chain (base first) is uploaded unless the registry holds
+//! it already, then the image config and a Docker schema 2 manifest under the tag.
+//!
+//! A layer whose registry form is known (it was pulled, or pushed before: the image json's
+//! `registry` record) is looked up first with a HEAD and skipped when present. Otherwise it is
+//! packed (`pack_layer`, the same tar that commit and export make), hashed (the diff id),
+//! gzip-compressed ([`super::gzip`]: fastest level, incompressible data stored), hashed again (the blob digest) and streamed to the registry in one PATCH
+//! with no temporary file; the upload is finished with the digest only once the packer has
+//! succeeded, and the record is saved for the next push. Layerless images (a pulled image's
+//! configuration image, a commit without changes) add no layer.
+
+use std::fs::File;
+use std::io::{self, BufReader};
+use std::sync::atomic::AtomicBool;
+use std::thread;
+
+use super::client::Client;
+use super::digest::{Digest, HashReader};
+use super::gzip::GzipReader;
+use super::manifest::{
+    self, ContainerConfig, Descriptor, History, ImageConfigBlob, Manifest, RootFs, DOCKER_CONFIG,
+    DOCKER_LAYER, DOCKER_MANIFEST, OCI_LAYER_GZIP,
+};
+use super::name::Reference;
+use super::progress::{Progress, ProgressReader};
+use super::pull::credentials;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ids;
+use crate::image::{pack_layer, Image, RegistryLayer};
+use crate::runtime::Runtime;
+
+const PIPE_BUF: usize = 1 << 20;
+
+/// A layer as the manifest and the config name it.
+struct Pushed {
+    descriptor: Descriptor,
+    diff_id: Digest,
+}
+
+/// The reusable registry form of an image's layer, if it has a valid, gzip-compressed one.
+fn known_layer(img: &Image) -> Option<(Digest, Digest, u64)> {
+    let reg = img.registry.as_ref()?;
+    if reg.media_type != DOCKER_LAYER && reg.media_type != OCI_LAYER_GZIP {
+        return None;
+    }
+    Some((
+        Digest::parse(&reg.digest).ok()?,
+        Digest::parse(&reg.diff_id).ok()?,
+        reg.size,
+    ))
+}
+
+/// Push the image tagged `r` (`NAME[:TAG]`, the name naming the registry) to its registry.
+/// Returns the manifest's digest.
+pub fn push(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Digest> {
+    if r.digest.is_some() {
+        return Err(Error::invalid(format!(
+            "push takes NAME[:TAG], not a digest: {}",
+            r.name
+        )));
+    }
+    let tag = r.tag_or_default();
+    let id = rt.tags().get(&r.name, tag)?.ok_or_else(|| {
+        Error::not_found(format!(
+            "no such image: {}:{tag} (tag an image with that name first: docker tag IMAGE {}:{tag})",
+            r.name, r.name
+        ))
+    })?;
+    let graph = rt.graph();
+    let mut chain = graph.history(&id)?;
+    chain.reverse();
+    let client = Client::new(r.host(), &r.path, credentials(rt, r.domain.as_deref()));
+    progress.line(&format!("The push refers to repository [{}]", r.name));
+
+    let mut history = Vec::new();
+    let mut to_push = Vec::new();
+    for img in &chain {
+        let empty = graph.layer_is_empty(&img.id)?;
+        history.push(History {
+            created: Some(img.created),
+            created_by: None,
+            comment: Some(img.comment.clone()).filter(|c| !c.is_empty()),
+            empty_layer: empty,
+        });
+        if !empty {
+            to_push.push(img);
+        }
+    }
+    let mut layers: Vec<Pushed> = Vec::new();
+    let cancel = AtomicBool::new(false);
+    super::ordered_parallel(
+        to_push.len(),
+        super::CONCURRENT_LAYERS,
+        &cancel,
+        |i| {
+            let img = to_push[i];
+            push_layer(rt, &client, img, progress, &cancel).map_err(|e| {
+                e.context(format_args!(
+                    "pushing layer {} of {}",
+                    ids::short(&img.id),
+                    r.name
+                ))
+            })
+        },
+        |_, pushed| {
+            layers.push(pushed);
+            Ok(())
+        },
+    )?;
+
+    let top = chain
+        .last()
+        .ok_or_else(|| Error::corrupt("an image without history"))?;
+    let defaults = chain.iter().rev().find_map(|i| i.config.clone());
+    let config = ImageConfigBlob {
+        created: Some(top.created),
+        architecture: manifest::host_arch().to_string(),
+        os: "linux".to_string(),
+        config: defaults.as_ref().map(ContainerConfig::from_image_config),
+        rootfs: RootFs {
+            kind: "layers".to_string(),
+            diff_ids: layers.iter().map(|l| l.diff_id.clone()).collect(),
+        },
+        history,
+    };
+    let config_bytes = serde_json::to_vec(&config)
+        .map_err(|e| Error::corrupt(format!("encoding the image config: {e}")))?;
+    let config_digest = Digest::of(&config_bytes);
+    if client.blob_size(&config_digest)? != Some(config_bytes.len() as u64) {
+        client
+            .upload_bytes(&config_digest, &config_bytes)
+            .map_err(|e| e.context("pushing the image config"))?;
+    }
+    let man = Manifest {
+        schema_version: 2,
+        media_type: DOCKER_MANIFEST.to_string(),
+        config: Descriptor {
+            media_type: DOCKER_CONFIG.to_string(),
+            digest: config_digest,
+            size: config_bytes.len() as u64,
+            platform: None,
+        },
+        layers: layers.into_iter().map(|l| l.descriptor).collect(),
+    };
+    let body = serde_json::to_vec_pretty(&man)
+        .map_err(|e| Error::corrupt(format!("encoding the manifest: {e}")))?;
+    let digest = Digest::of(&body);
+    let reported = client
+        .put_manifest(tag, DOCKER_MANIFEST, &body)
+        .map_err(|e| e.context(format_args!("pushing the manifest of {}:{tag}", r.name)))?;
+    if let Some(rep) = reported {
+        if rep != digest.as_str() {
+            return Err(Error::new(
+                ErrorKind::Remote,
+                format!(
+                    "registry {} stored the manifest of {}:{tag} under digest {rep}, not {digest}",
+                    r.host(),
+                    r.name
+                ),
+            ));
+        }
+    }
+    progress.line(&format!("{tag}: digest: {digest} size: {}", body.len()));
+    Ok(digest)
+}
+
+/// Upload one image's layer unless the registry has it; returns how the manifest names it.
+fn push_layer(
+    rt: &Runtime,
+    client: &Client,
+    img: &Image,
+    progress: &Progress<'_>,
+    cancel: &AtomicBool,
+) -> Result<Pushed> {
+    let short = ids::short(&img.id).to_string();
+    if let Some((digest, diff_id, size)) = known_layer(img) {
+        if client.blob_size(&digest)? == Some(size) {
+            progress.note(&short, "Layer already exists");
+            return Ok(Pushed {
+                descriptor: Descriptor {
+                    media_type: DOCKER_LAYER.to_string(),
+                    digest,
+                    size,
+                    platform: None,
+                },
+                diff_id,
+            });
+        }
+    }
+    let location = client.start_upload()?;
+    let bar = progress.start(&short, "Pushing", None);
+    let (rd, wr) = nix::unistd::pipe().map_err(|e| Error::errno("creating a pipe", e))?;
+    let layer_dir = rt.graph().layer_dir(&img.id)?;
+    let packer = thread::spawn(move || pack_layer(&layer_dir, File::from(wr)));
+    let tar = HashReader::new(BufReader::with_capacity(PIPE_BUF, File::from(rd)));
+    let gz = GzipReader::new(tar);
+    let mut blob = ProgressReader::new(HashReader::new(gz), progress, bar, cancel);
+    let sent = client.patch_upload(&location, &mut blob);
+    let (gz, digest, size) = blob.into_inner().into_parts();
+    let (mut tar, diff_id, _) = gz.into_inner().into_parts();
+    // Whatever happened, read the pipe to its end so the packer never blocks on a full pipe
+    // nor writes to a closed one, then hear what it says.
+    let _ = io::copy(&mut tar, &mut io::sink());
+    drop(tar);
+    let packed = packer
+        .join()
+        .unwrap_or_else(|_| Err(Error::new(ErrorKind::Io, "the layer packer panicked")));
+    let next = match (sent, packed) {
+        (Ok(next), Ok(())) => next,
+        (Err(e), _) | (Ok(_), Err(e)) => {
+            client.cancel_upload(&location);
+            return Err(e);
+        }
+    };
+    client.finish_upload(&next, &digest)?;
+    progress.done(bar, "Pushed");
+    let record = RegistryLayer {
+        digest: digest.to_string(),
+        diff_id: diff_id.to_string(),
+        size,
+        media_type: DOCKER_LAYER.to_string(),
+    };
+    if img.registry.as_ref() != Some(&record) {
+        rt.graph().set_registry_layer(&img.id, record)?;
+    }
+    Ok(Pushed {
+        descriptor: Descriptor {
+            media_type: DOCKER_LAYER.to_string(),
+            digest,
+            size,
+            platform: None,
+        },
+        diff_id,
+    })
+}
