@@ -1385,6 +1385,10 @@ def ms(s):
     return f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
 
 
+def signed_ms(s):
+    return ("+" if s >= 0 else "-") + ms(abs(s))
+
+
 def span_ms(st):
     return f"{ms(st['min'])}-{ms(st['max'])}"
 
@@ -1409,12 +1413,12 @@ def summary(w, res):
                 f"{who}: {ms(m)} ms vs crun {ms(crun)} ms ({ratio(m, crun)}x)", m <= crun)
         for who in ("ours ABI", "ours CLI via daemon"):
             d = r[f"{who}, bridge"]["median"] - r[f"{who}, --network none"]["median"]
-            row("network setup adds under 5 ms (#5)", f"{who}, `run --rm`: +{ms(d)} ms",
+            row("network setup adds under 5 ms (#5)", f"{who}, `run --rm`: {signed_ms(d)} ms",
                 d < 0.005)
         d = (r["ours CLI via daemon, bridge, no --rm"]["median"]
              - r["ours CLI via daemon, --network none, no --rm"]["median"])
-        row("network setup adds under 5 ms (#5)", f"ours CLI via daemon, `run`: +{ms(d)} ms",
-            d < 0.005)
+        row("network setup adds under 5 ms (#5)",
+            f"ours CLI via daemon, `run`: {signed_ms(d)} ms", d < 0.005)
     d = res.get("daemon")
     if d and "rss" in d:
         few = d[f"{d['few']} containers"]
@@ -1571,8 +1575,9 @@ def render(env, res, facts, smoke):
           "`args` `/bin/true` and no rlimits). `--network none` and crun/runc: a network "
           "namespace with loopback only; bridge: a veth pair on the runtime's bridge with an "
           "address, as docker's default network. Every root, state directory, bundle and "
-          "dockerd's data root is on the RAM-backed loop ext4 (see Machine). ABI: `docker_runtime_call_with` from Python "
-          "ctypes (bench/abi_run.py), one runtime per batch of runs, its first call untimed.")
+          "dockerd's data root is on the RAM-backed loop ext4 (see Machine). ABI: "
+          "`docker_runtime_call_with` from Python ctypes (bench/abi_run.py), one runtime per "
+          "batch of runs, its first call untimed.")
         w("")
         run_table(w, r, [("crun", crun), ("runc", runc), ("docker none", dk_none)])
         w("")
@@ -1580,11 +1585,11 @@ def render(env, res, facts, smoke):
         w("")
         for who in ("ours ABI", "ours CLI in-process", "ours CLI via daemon"):
             d = r[f"{who}, bridge"]["median"] - r[f"{who}, --network none"]["median"]
-            w(f"- {who}: {ms(d)} ms")
+            w(f"- {who}: {signed_ms(d)} ms")
         d = (r["ours CLI via daemon, bridge, no --rm"]["median"]
              - r["ours CLI via daemon, --network none, no --rm"]["median"])
-        w(f"- ours CLI via daemon, without `--rm`: {ms(d)} ms")
-        w(f"- docker 20.10: {ms(dk_br - dk_none)} ms")
+        w(f"- ours CLI via daemon, without `--rm`: {signed_ms(d)} ms")
+        w(f"- docker 20.10: {signed_ms(dk_br - dk_none)} ms")
         w("")
         w("With `--rm`, removing the container waits for its network to be released (deleting "
           "the veth pair, which waits for the kernel's RCU grace period); without it the "
