@@ -1818,6 +1818,12 @@ def render(env, res, facts, smoke):
         w(n["text"])
         w("```")
         w("")
+    w("## Not measured here")
+    w("")
+    w("podman and lxc-execute, quoted in the issues as further peers, are not installed or run "
+      "by the harness. Debian's docker runs without its iptables rules (`--iptables=false`), "
+      "which it would otherwise add once at start, not per container without `-p`.")
+    w("")
     if res.get("errors"):
         w("## Figures that failed in this run")
         w("")
