@@ -450,16 +450,6 @@ impl Runtime {
     }
 }
 
-impl Drop for Runtime {
-    /// Containers keep running; but a network release already under way (a container that
-    /// just stopped) is finished, so that no rule or allocation is left to the next restore.
-    fn drop(&mut self) {
-        for c in self.read_containers().values() {
-            c.wait_network_released();
-        }
-    }
-}
-
 /// The file this code was loaded from (the shared library, or the program it is linked into).
 fn library_path() -> Option<PathBuf> {
     // SAFETY: a zeroed Dl_info is valid for dladdr to fill.

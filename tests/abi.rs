@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{crate_dir, target_dir, TempDir};
+use common::{crate_dir, lib_dir, target_dir, TempDir};
 
 #[test]
 fn committed_header_matches_a_fresh_generation() {
@@ -36,7 +36,7 @@ fn header_version_macros_match_cargo() {
 
 #[test]
 fn only_docker_symbols_are_exported() {
-    let so = target_dir().join("libdocker_runtime.so");
+    let so = lib_dir().join("libdocker_runtime.so");
     let out = Command::new("nm")
         .args(["-D", "--defined-only"])
         .arg(&so)
@@ -68,7 +68,7 @@ fn make_examples(out: &std::path::Path, vars: &[(&str, String)], env: &[(&str, S
         .arg("-C")
         .arg(crate_dir().join("c-examples"))
         .arg(format!("PROFILE={profile}"))
-        .arg(format!("LIBDIR={}", target_dir().display()))
+        .arg(format!("LIBDIR={}", lib_dir().display()))
         .arg(format!("OUT={}", out.display()));
     for (k, v) in vars {
         cmd.arg(format!("{k}={v}"));
@@ -139,7 +139,7 @@ fn pkg_config_finds_the_installed_library() {
         .arg(crate_dir().join("scripts/install.sh"))
         .arg(prefix.path())
         .env("PROFILE", &profile)
-        .env("TARGET_DIR", target_dir())
+        .env("TARGET_DIR", lib_dir())
         .env("NO_BUILD", "1")
         .status()
         .unwrap();
@@ -180,10 +180,7 @@ fn python_ctypes_tests_pass() {
     let out = Command::new("python3")
         .args(["-m", "unittest", "discover", "-s"])
         .arg(crate_dir().join("python/tests"))
-        .env(
-            "DOCKER_RUNTIME_LIB",
-            target_dir().join("libdocker_runtime.so"),
-        )
+        .env("DOCKER_RUNTIME_LIB", lib_dir().join("libdocker_runtime.so"))
         .env("DOCKER_RUNTIME_BIN_DIR", target_dir())
         .output()
         .expect("running python3");

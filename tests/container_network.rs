@@ -75,10 +75,12 @@ fn httpd_is_reachable_at_its_address_and_at_localhost() {
     // Stopping releases the rule, the address and the port.
     ok(&f.rt, &["kill", &id]);
     ok(&f.rt, &["rm", &id]);
-    assert!(f.net.dnat_rules().is_empty(), "{:?}", f.net.dnat_rules());
+    // The network is given back just after the exit is announced.
+    let released = || f.net.dnat_rules().is_empty() && f.net.bridge_ports().is_empty();
     assert!(
-        f.net.bridge_ports().is_empty(),
-        "{:?}",
+        common::eventually(Duration::from_secs(10), released),
+        "{:?} {:?}",
+        f.net.dnat_rules(),
         f.net.bridge_ports()
     );
     assert!(TcpStream::connect_timeout(
@@ -185,10 +187,17 @@ fn two_hundred_cycles_with_ports_leave_nothing() {
         ok(&f.rt, &["wait", &id]);
         ok(&f.rt, &["rm", &id]);
     }
-    assert!(f.net.dnat_rules().is_empty());
+    let held = || f.rt.network().unwrap().ipam().held().unwrap();
+    let idle = || {
+        let (ips, ports) = held();
+        f.net.dnat_rules().is_empty() && ips.is_empty() && ports.is_empty()
+    };
+    assert!(
+        common::eventually(Duration::from_secs(10), idle),
+        "{:?}",
+        held()
+    );
     assert!(f.net.bridge_ports().is_empty());
-    let (ips, ports) = f.rt.network().unwrap().ipam().held().unwrap();
-    assert!(ips.is_empty() && ports.is_empty(), "{ips:?} {ports:?}");
     let (_, links) = sh("ip", &["-o", "link", "show", "type", "veth"]);
     assert!(!links.contains(&f.net.bridge), "{links}");
 }
@@ -245,7 +254,14 @@ fn mappings_survive_a_restart_once_and_values_are_not_reissued() {
     ok(&rt2, &["kill", &id]);
     ok(&rt2, &["rm", &id]);
     ok(&rt2, &["rm", "-f", &other]);
-    assert!(f.net.dnat_rules().is_empty(), "{:?}", f.net.dnat_rules());
-    let (ips, ports) = rt2.network().unwrap().ipam().held().unwrap();
-    assert!(ips.is_empty() && ports.is_empty(), "{ips:?} {ports:?}");
+    let held = || rt2.network().unwrap().ipam().held().unwrap();
+    let idle = || {
+        let (ips, ports) = held();
+        f.net.dnat_rules().is_empty() && ips.is_empty() && ports.is_empty()
+    };
+    assert!(
+        common::eventually(Duration::from_secs(10), idle),
+        "{:?}",
+        held()
+    );
 }

@@ -109,7 +109,6 @@ fn attach_streams(
             pump_stdin(c2, client, d2, close)
         }));
     }
-    let mut logs = Vec::new();
     let mut readers = Vec::new();
     let mut clients: Vec<&mut dyn Write> = Vec::new();
     let (out_log, err_log) = (c.stdout_log(), c.stderr_log());
@@ -130,16 +129,14 @@ fn attach_streams(
         None
     };
     if let Some(r) = out_reader {
-        logs.push(out_log.as_path());
         readers.push(r);
         clients.push(&mut io.stdout);
     }
     if let Some(r) = err_reader {
-        logs.push(err_log.as_path());
         readers.push(r);
         clients.push(&mut io.stderr);
     }
-    let result = stream::follow(&logs, &mut readers, &mut clients, &done);
+    let result = stream::follow(&mut readers, &mut clients, &done);
     if let Some(f) = feeder {
         if result.is_ok() {
             let _ = f.join();

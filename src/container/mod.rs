@@ -164,7 +164,7 @@ impl Container {
         rt: &crate::runtime::Runtime,
         f: impl FnOnce(&Path) -> Result<T>,
     ) -> Result<T> {
-        let inner = self.wait_released(self.lock());
+        let inner = self.lock();
         if inner.rec.state.running {
             drop(inner);
             return f(&self.rootfs());
@@ -202,7 +202,9 @@ impl Container {
     /// Called by the monitor when the container's helper has exited with `status`: release
     /// what the run held, record the exit code, wake everyone waiting. The network is given
     /// back after the exit is announced (the kernel takes a while to delete links and rules),
-    /// and a new start of this container waits for it.
+    /// and a new start of this container waits for it. If the process ends before the release
+    /// is done, the settings are already cleared from the record and the next restore frees
+    /// what no running container holds.
     pub(crate) fn exited(self: &Arc<Self>, status: i32, logger: &Logger) {
         let mut inner = self.lock();
         let live = inner.live.take();
@@ -243,11 +245,6 @@ impl Container {
         }
         self.lock().releasing = false;
         self.changed.notify_all();
-    }
-
-    /// Block until the network of the last run has been given back.
-    pub fn wait_network_released(&self) {
-        drop(self.wait_released(self.lock()));
     }
 
     /// Wait while the network of the previous run is being released.
@@ -347,7 +344,8 @@ impl Container {
 
     /// Mark the container removed (refusing when it runs or starts) and delete its folder.
     pub(crate) fn destroy(&self) -> Result<()> {
-        let mut inner = self.wait_released(self.lock());
+        // A network release still under way needs nothing of the folder.
+        let mut inner = self.lock();
         if inner.rec.state.running || inner.busy {
             return Err(Error::in_use(format!(
                 "container {} is running: stop it first or use -f",
@@ -388,7 +386,7 @@ impl Container {
                             stdin: None,
                             pty: None,
                             exited: Arc::new(Event::new()?),
-                            cgroup: Some(Cgroup::of(&self.id)),
+                            cgroup: Cgroup::of(&self.id).filter(Cgroup::exists),
                             network: None,
                         });
                         return Ok(Some(fd));
@@ -404,7 +402,9 @@ impl Container {
                 crate::ids::short(&self.id)
             ));
             inner.rec.state.set_stopped(code);
-            Cgroup::of(&self.id).remove();
+            if let Some(cg) = Cgroup::of(&self.id) {
+                cg.remove();
+            }
             changed = true;
         }
         if inner.rec.network_settings != NetworkSettings::default() {

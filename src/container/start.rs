@@ -301,11 +301,13 @@ fn start_steps(
     let rootfs = c.rootfs();
     undo.mounted = Some(rootfs.clone());
 
-    undo.cgroup = Some(Cgroup::create(
-        &c.id,
-        rec.config.memory,
-        rec.config.memory_swap,
-    )?);
+    if rec.config.memory > 0 {
+        undo.cgroup = Some(Cgroup::create(
+            &c.id,
+            rec.config.memory,
+            rec.config.memory_swap,
+        )?);
+    }
 
     // The network is allocated and recorded before anything uses it.
     let network = if rec.config.network_disabled {
@@ -369,7 +371,6 @@ fn start_steps(
         new_netns: true,
         binds,
         exit_file: exit_file.display().to_string(),
-        no_mknod: !crate::cgroup::restricts_devices(),
         masked_paths: MASKED_PATHS.iter().map(|s| s.to_string()).collect(),
         readonly_paths: READONLY_PATHS.iter().map(|s| s.to_string()).collect(),
     };
@@ -520,21 +521,37 @@ fn converse(
             )))
         }
     };
-    if let Some(cg) = &undo.cgroup {
-        cg.add(pid)?;
-    }
-    attach_net(pid)?;
-    // Journal: the record says running, with the processes to find again, before the program
-    // is let go.
-    let st = &mut inner.rec.state;
-    st.running = true;
-    st.pid = pid;
-    st.exit_code = 0;
-    st.started_at = Some(Utc::now());
-    st.monitor_pid = shim_pid;
-    st.monitor_start_time = process_start_time(shim_pid).unwrap_or(0);
-    c.save(inner)?;
+    // The helper sets up the container's file system while the cgroup (a v1 cgroup.procs write
+    // waits for an RCU grace period, ~10 ms) and the network are done here; the program only
+    // runs after `Run`.
     send(&Message::Go)?;
+    let joined = (|| {
+        if let Some(cg) = &undo.cgroup {
+            cg.add(pid)?;
+        }
+        attach_net(pid)?;
+        // Journal: the record says running, with the processes to find again, before the
+        // program is let go.
+        let st = &mut inner.rec.state;
+        st.running = true;
+        st.pid = pid;
+        st.exit_code = 0;
+        st.started_at = Some(Utc::now());
+        st.monitor_pid = shim_pid;
+        st.monitor_start_time = process_start_time(shim_pid).unwrap_or(0);
+        c.save(inner)
+    })();
+    if let Err(e) = joined {
+        // The helper may have failed first (a missing user): its message is the cause.
+        sock.set_read_timeout(Some(Duration::from_millis(200)))
+            .map_err(|e| Error::io("setting a socket timeout", e))?;
+        return match protocol::recv(sock.as_fd()) {
+            Ok(Some((Message::Error { message }, _))) => Err(Error::invalid(message)),
+            _ => Err(e),
+        };
+    }
+    // A helper that failed meanwhile is gone: its error is read below.
+    let _ = send(&Message::Run);
     let mut pty = None;
     loop {
         match recv(sock, "starting the program")? {

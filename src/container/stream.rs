@@ -5,7 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -39,74 +39,45 @@ pub fn open_reader(path: &Path, offset: Option<u64>) -> Result<Option<File>> {
     Ok(Some(f))
 }
 
-/// Copy what `from` holds now to `to`. A write error means the client is gone.
-fn pump(from: &mut File, to: &mut dyn Write, buf: &mut [u8]) -> Result<()> {
+/// Copy what `from` holds now to `to`; true when something was copied. A write error means
+/// the client is gone.
+fn pump(from: &mut File, to: &mut dyn Write, buf: &mut [u8]) -> Result<bool> {
+    let mut moved = false;
     loop {
         let n = match from.read(buf) {
-            Ok(0) => return Ok(()),
+            Ok(0) => return Ok(moved),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(Error::io("reading a log", e)),
         };
         to.write_all(&buf[..n])
             .map_err(|e| Error::io("writing to the client", e))?;
+        moved = true;
     }
 }
 
-struct Inotify(OwnedFd);
-
-impl Inotify {
-    fn watch(paths: &[&Path]) -> Result<Inotify> {
-        // SAFETY: creates a new descriptor.
-        let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
-        if fd < 0 {
-            return Err(Error::io("inotify_init1", std::io::Error::last_os_error()));
-        }
-        // SAFETY: fd is fresh and ours.
-        let me = Inotify(unsafe { OwnedFd::from_raw_fd(fd) });
-        for p in paths {
-            let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes())
-                .map_err(|_| Error::invalid("log path contains NUL"))?;
-            // SAFETY: c is a valid NUL-terminated path for the call.
-            let wd = unsafe { libc::inotify_add_watch(fd, c.as_ptr(), libc::IN_MODIFY) };
-            if wd < 0 {
-                return Err(Error::io_path(
-                    "watching",
-                    p,
-                    std::io::Error::last_os_error(),
-                ));
-            }
-        }
-        Ok(me)
-    }
-
-    fn drain(&self) {
-        let mut buf = [0u8; 4096];
-        // SAFETY: reads into a live buffer from our non-blocking descriptor.
-        while unsafe { libc::read(self.0.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
-    }
-}
+/// How long a follower sleeps between looks at the logs: it starts short after output and
+/// doubles while nothing comes, up to this. (Watching the files with inotify would wake it at
+/// once, but closing an inotify instance waits for an SRCU grace period, ~15 ms here, on the
+/// path of every attached `run`.)
+const MAX_NAP_MS: i32 = 25;
 
 /// Stream each `(log, client)` pair until `done` is signalled, then copy what is left.
 /// Returns early with an error when a client goes away.
-pub fn follow(
-    logs: &[&Path],
-    readers: &mut [File],
-    clients: &mut [&mut dyn Write],
-    done: &Event,
-) -> Result<()> {
-    let ino = Inotify::watch(logs)?;
+pub fn follow(readers: &mut [File], clients: &mut [&mut dyn Write], done: &Event) -> Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
+    let mut nap = 1;
     loop {
         let finished = done.is_set();
+        let mut moved = false;
         for (r, c) in readers.iter_mut().zip(clients.iter_mut()) {
-            pump(r, &mut **c, &mut buf)?;
+            moved |= pump(r, &mut **c, &mut buf)?;
         }
         if finished {
             return Ok(());
         }
-        poll_in(&[ino.0.as_fd(), done.as_fd()], -1)?;
-        ino.drain();
+        nap = if moved { 1 } else { (nap * 2).min(MAX_NAP_MS) };
+        poll_in(&[done.as_fd()], nap)?;
     }
 }
 

@@ -72,17 +72,6 @@ struct CapData {
 
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
-/// The capabilities to keep: [`DEFAULT_CAPS`], without CAP_MKNOD when `no_mknod`.
-pub fn kept(no_mknod: bool) -> Vec<u32> {
-    DEFAULT_CAPS
-        .iter()
-        .copied()
-        .filter(|&c| !(no_mknod && c == CAP_MKNOD))
-        .collect()
-}
-
-const CAP_MKNOD: u32 = 27;
-
 /// Make `keep` the effective, permitted and inheritable sets (for a root program).
 pub fn set(keep: &[u32]) -> Result<(), String> {
     let mut lo = 0u32;

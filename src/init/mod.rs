@@ -183,6 +183,12 @@ fn child(
         Err(e) => return Err(setup(format!("waiting for go: {e}"))),
     }
     let prepared = prepare(sock, cfg).map_err(setup)?;
+    match protocol::recv(sock) {
+        Ok(Some((Message::Run, _))) => {}
+        Ok(Some((Message::Error { message }, _))) => return Err(setup(message)),
+        Ok(other) => return Err(setup(format!("expected run, got {other:?}"))),
+        Err(e) => return Err(setup(format!("waiting for run: {e}"))),
+    }
     exec(sock, cfg, prepared)
 }
 
@@ -353,12 +359,17 @@ fn attach_tree(tree: &OwnedFd, target: &str) -> Res<()> {
     Ok(())
 }
 
+/// A tmpfs `/dev` mounted nodev, with the standard device nodes each bind-mounted over
+/// itself without nodev. Every place the container can create a node (this `/dev`, `/dev/shm`,
+/// the root file system) is nodev, so a node it makes with CAP_MKNOD, or one its image carries,
+/// can never be opened: only these devices can (what docker's device cgroup allows, with no
+/// cgroup to join).
 fn setup_dev() -> Res<()> {
     mnt(
         Some("tmpfs"),
         "/dev",
         Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME,
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )?;
     let old = umask(Mode::empty());
@@ -380,6 +391,14 @@ fn setup_dev() -> Res<()> {
                 nix::sys::stat::makedev(major, minor),
             )
             .map_err(|e| errno_msg(format_args!("creating {path}"), e))?;
+            mnt(Some(&path), &path, None, MsFlags::MS_BIND, None)?;
+            mnt(
+                None,
+                &path,
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+                None,
+            )?;
         }
         for (link, target) in [
             ("/dev/fd", "/proc/self/fd"),
@@ -567,8 +586,7 @@ fn exec(
     p: Prepared,
 ) -> std::result::Result<std::convert::Infallible, (i32, String)> {
     let setup = |s: String| (1, s);
-    let keep = caps::kept(cfg.no_mknod);
-    caps::drop_bounding(&keep).map_err(setup)?;
+    caps::drop_bounding(caps::DEFAULT_CAPS).map_err(setup)?;
     let groups: Vec<nix::unistd::Gid> = p
         .ident
         .groups
@@ -581,7 +599,7 @@ fn exec(
     nix::unistd::setuid(nix::unistd::Uid::from_raw(p.ident.uid))
         .map_err(|e| setup(errno_msg("setuid", e)))?;
     if p.ident.uid == 0 {
-        caps::set(&keep).map_err(setup)?;
+        caps::set(caps::DEFAULT_CAPS).map_err(setup)?;
     }
     let args: Vec<CString> = cfg
         .args

@@ -156,6 +156,36 @@ fn rule_exists(table: &str, chain: &str, spec: &[&str]) -> Result<bool> {
     }
 }
 
+/// The current rules of every table, as `iptables-save` prints them.
+fn saved_tables() -> Result<String> {
+    let out = Command::new("iptables-save")
+        .stdin(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| Error::io("running iptables-save (install the iptables package)", e))?;
+    if !out.status.success() {
+        return Err(Error::new(
+            ErrorKind::Io,
+            format!(
+                "iptables-save failed: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The lines of `table` (`*nat` ... `COMMIT`) in `iptables-save` / `iptables-restore` text.
+fn table_lines<'a>(text: &'a str, table: &str) -> Vec<&'a str> {
+    let header = format!("*{table}");
+    text.lines()
+        .skip_while(|l| l.trim() != header)
+        .skip(1)
+        .take_while(|l| l.trim() != "COMMIT")
+        .map(str::trim)
+        .collect()
+}
+
 fn restore(script: &str) -> Result<()> {
     run("iptables-restore", &["-w", "--noflush"], Some(script))
 }
@@ -239,6 +269,11 @@ impl Iptables {
     /// touching the DNAT rules already in the nat chain. The caller serializes calls (a lock
     /// file) so two runtimes never add the same jump twice.
     pub fn ensure(&self) -> Result<()> {
+        // Usually all is there already (every runtime start and every in-process command
+        // gets here): one `iptables-save` says so, instead of a process per check.
+        if self.is_set_up(&saved_tables()?) {
+            return Ok(());
+        }
         if let Err(e) = iptables(&["-t", "nat", "-N", &self.chain]) {
             if !e.message().contains("already exists") {
                 return Err(e.context("creating the nat chain"));
@@ -260,6 +295,43 @@ impl Iptables {
             iptables(&args)?;
         }
         Ok(())
+    }
+
+    /// Whether `save` (the output of `iptables-save`) shows the chains, exactly their fixed
+    /// rules, and each jump exactly once.
+    fn is_set_up(&self, save: &str) -> bool {
+        let fixed = self.fixed_rules();
+        let (nat, filter) = (table_lines(save, "nat"), table_lines(save, "filter"));
+        let declares = |lines: &[&str], chain: &str| {
+            lines.iter().any(|l| l.starts_with(&format!(":{chain} ")))
+        };
+        let rules_of = |lines: &[&str], chain: &str| -> Vec<String> {
+            let prefix = format!("-A {chain} ");
+            lines
+                .iter()
+                .filter(|l| l.starts_with(&prefix))
+                .map(|l| l.to_string())
+                .collect()
+        };
+        let wanted_of = |table: &str, chain: &str| -> Vec<String> {
+            let prefix = format!("-A {chain} ");
+            table_lines(&fixed, table)
+                .into_iter()
+                .filter(|l| l.starts_with(&prefix))
+                .map(str::to_string)
+                .collect()
+        };
+        let (post, fwd) = (self.post_chain(), self.forward_chain());
+        declares(&nat, &self.chain)
+            && declares(&nat, &post)
+            && declares(&filter, &fwd)
+            && rules_of(&nat, &post) == wanted_of("nat", &post)
+            && rules_of(&filter, &fwd) == wanted_of("filter", &fwd)
+            && self.jumps().iter().all(|(table, builtin, spec, _)| {
+                let line = format!("-A {builtin} {}", spec.join(" "));
+                let lines = if *table == "nat" { &nat } else { &filter };
+                lines.iter().filter(|l| **l == line).count() == 1
+            })
     }
 
     /// Flush the nat chain and fill it with `mappings`, in one transaction; then make sure each
@@ -350,6 +422,37 @@ impl Iptables {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn set_up_is_read_from_iptables_save() {
+        let t = Iptables::new("DRX", "drx0", "10.9.9.1/24".parse().unwrap()).unwrap();
+        let full = "*nat\n:PREROUTING ACCEPT [0:0]\n:DRX - [0:0]\n:DRX-POST - [0:0]\n\
+            -A PREROUTING -m addrtype --dst-type LOCAL -j DRX\n\
+            -A OUTPUT -m addrtype --dst-type LOCAL -j DRX\n\
+            -A POSTROUTING -j DRX-POST\n\
+            -A DRX -p tcp -m tcp --dport 49153 -j DNAT --to-destination 10.9.9.2:80\n\
+            -A DRX-POST -s 10.9.9.0/24 ! -o drx0 -j MASQUERADE\n\
+            -A DRX-POST -s 127.0.0.0/8 -o drx0 -j MASQUERADE\nCOMMIT\n\
+            *filter\n:DRX-FWD - [0:0]\n-A FORWARD -j DRX-FWD\n\
+            -A DRX-FWD -i drx0 -j ACCEPT\n\
+            -A DRX-FWD -o drx0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
+            -A DRX-FWD -o drx0 -m conntrack --ctstate DNAT -j ACCEPT\nCOMMIT\n";
+        assert!(t.is_set_up(full));
+        let missing_jump = full.replace("-A OUTPUT -m addrtype --dst-type LOCAL -j DRX\n", "");
+        assert!(!t.is_set_up(&missing_jump));
+        let twice = full.replace(
+            "-A POSTROUTING -j DRX-POST\n",
+            "-A POSTROUTING -j DRX-POST\n-A POSTROUTING -j DRX-POST\n",
+        );
+        assert!(!t.is_set_up(&twice));
+        let extra = full.replace(
+            "-A DRX-FWD -i drx0 -j ACCEPT\n",
+            "-A DRX-FWD -i drx0 -j ACCEPT\n-A DRX-FWD -j DROP\n",
+        );
+        assert!(!t.is_set_up(&extra));
+        assert!(!t.is_set_up(&full.replace(":DRX - [0:0]\n", "")));
+        assert!(!t.is_set_up(""));
+    }
 
     #[test]
     fn rules_and_chain_names() {

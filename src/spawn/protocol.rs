@@ -5,10 +5,13 @@
 //! 1. helper -> library: `Hello { version }`. Mismatched versions refuse each other clearly.
 //! 2. library -> helper: `Start(InitConfig)`.
 //! 3. helper -> library: `Ready { pid }` once the container's namespaces exist (pid is the
-//!    container's first process, as the host sees it). The library joins it to its cgroup and
-//!    sets up its network, then sends `Go`.
-//! 4. helper -> library: `Pty` (with the master descriptor) when a tty was asked for.
-//! 5. helper -> library: `Exec` just before the program is executed, or `Error` when a step
+//!    container's first process, as the host sees it).
+//! 4. library -> helper: `Go`. The helper sets up the file system, the terminal and the user;
+//!    meanwhile the library joins the process to its cgroup, sets up its network and records
+//!    the container as running.
+//! 5. helper -> library: `Pty` (with the master descriptor) when a tty was asked for.
+//! 6. library -> helper: `Run` (or `Error`): the program may start.
+//! 7. helper -> library: `Exec` just before the program is executed, or `Error` when a step
 //!    failed (the container is then not started).
 
 use std::io::{self, IoSlice, IoSliceMut};
@@ -17,7 +20,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -48,9 +51,6 @@ pub struct InitConfig {
     pub exit_file: String,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
-    /// Drop CAP_MKNOD too (when the devices cgroup cannot restrict what nodes are opened).
-    #[serde(default)]
-    pub no_mknod: bool,
 }
 
 /// A message of the conversation.
@@ -60,6 +60,7 @@ pub enum Message {
     Start(Box<InitConfig>),
     Ready { pid: i32 },
     Go,
+    Run,
     Pty,
     Exec,
     Error { message: String },
@@ -210,7 +211,6 @@ mod tests {
             exit_file: "/e".into(),
             masked_paths: vec![],
             readonly_paths: vec![],
-            no_mknod: false,
         };
         send(a.as_fd(), &Message::Start(Box::new(cfg.clone())), None).unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();

@@ -38,6 +38,20 @@ impl Drop for TempDir {
     }
 }
 
+/// Wait until `f` holds (polling), at most `limit`.
+pub fn eventually(limit: std::time::Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if f() {
+            return true;
+        }
+        if std::time::Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// The crate's directory.
 pub fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -49,6 +63,12 @@ pub fn target_dir() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
+}
+
+/// The folder holding the library as this test build made it (`deps/`: cargo copies the
+/// shared and static libraries up into the target folder only for `cargo build`).
+pub fn lib_dir() -> PathBuf {
+    target_dir().join("deps")
 }
 
 /// Run `docker` commands in-process on a runtime, capturing the exit status and both streams.

@@ -337,19 +337,7 @@ pub fn parse_frames(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
     frames
 }
 
-/// Wait until `f` holds (polling), at most `limit`.
-pub fn eventually(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if f() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+pub use crate::common::eventually;
 
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
