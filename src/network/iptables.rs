@@ -156,6 +156,18 @@ fn rule_exists(table: &str, chain: &str, spec: &[&str]) -> Result<bool> {
     }
 }
 
+/// Add the jump `spec` to a built-in chain: first in it, or at its end.
+fn add_jump(table: &str, builtin: &str, spec: &[&str], first: bool) -> Result<()> {
+    let mut args = vec!["-t", table];
+    if first {
+        args.extend_from_slice(&["-I", builtin, "1"]);
+    } else {
+        args.extend_from_slice(&["-A", builtin]);
+    }
+    args.extend_from_slice(spec);
+    iptables(&args)
+}
+
 /// The current rules of every table, as `iptables-save` prints them.
 fn saved_tables() -> Result<String> {
     let out = Command::new("iptables-save")
@@ -282,17 +294,9 @@ impl Iptables {
         restore(&self.fixed_rules())?;
         for (table, builtin, spec, first) in self.jumps() {
             let spec: Vec<&str> = spec.iter().map(String::as_str).collect();
-            if rule_exists(table, builtin, &spec)? {
-                continue;
+            if !rule_exists(table, builtin, &spec)? {
+                add_jump(table, builtin, &spec, first)?;
             }
-            let mut args = vec!["-t", table];
-            if first {
-                args.extend_from_slice(&["-I", builtin, "1"]);
-            } else {
-                args.extend_from_slice(&["-A", builtin]);
-            }
-            args.extend_from_slice(&spec);
-            iptables(&args)?;
         }
         Ok(())
     }
@@ -353,17 +357,9 @@ impl Iptables {
                 iptables(&args)?;
                 copies += 1;
             }
-            if copies == 0 {
-                continue;
+            if copies > 0 {
+                add_jump(table, builtin, &spec, first)?;
             }
-            let mut args = vec!["-t", table];
-            if first {
-                args.extend_from_slice(&["-I", builtin, "1"]);
-            } else {
-                args.extend_from_slice(&["-A", builtin]);
-            }
-            args.extend_from_slice(&spec);
-            iptables(&args)?;
         }
         Ok(())
     }

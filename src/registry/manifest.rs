@@ -186,42 +186,14 @@ pub fn choose_platform<'a>(what: &str, idx: &'a Index) -> Result<&'a Descriptor>
         })
 }
 
-/// The `config` part of an image config blob (the container defaults).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct ContainerConfig {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cmd: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub entrypoint: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub working_dir: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-}
-
-impl ContainerConfig {
-    pub fn to_image_config(&self) -> ImageConfig {
-        let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
-        ImageConfig {
-            env: self.env.clone(),
-            cmd: self.cmd.clone(),
-            entrypoint: self.entrypoint.clone(),
-            working_dir: nonempty(&self.working_dir),
-            user: nonempty(&self.user),
-        }
-    }
-
-    pub fn from_image_config(c: &ImageConfig) -> ContainerConfig {
-        ContainerConfig {
-            env: c.env.clone(),
-            cmd: c.cmd.clone(),
-            entrypoint: c.entrypoint.clone(),
-            working_dir: c.working_dir.clone(),
-            user: c.user.clone(),
-        }
+/// The container defaults of an image config blob (its `config` part) as the graph keeps
+/// them; empty strings (as some builders write) mean "not set".
+pub fn defaults_of(c: &ImageConfig) -> ImageConfig {
+    let nonempty = |s: &Option<String>| s.clone().filter(|s| !s.is_empty());
+    ImageConfig {
+        working_dir: nonempty(&c.working_dir),
+        user: nonempty(&c.user),
+        ..c.clone()
     }
 }
 
@@ -254,7 +226,7 @@ pub struct ImageConfigBlob {
     #[serde(default)]
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<ContainerConfig>,
+    pub config: Option<ImageConfig>,
     pub rootfs: RootFs,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<History>,

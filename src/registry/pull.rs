@@ -230,7 +230,7 @@ pub fn pull(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Pull
                 config
                     .config
                     .as_ref()
-                    .map(|c| c.to_image_config())
+                    .map(manifest::defaults_of)
                     .unwrap_or_default(),
             ),
             registry: None,

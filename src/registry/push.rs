@@ -18,8 +18,8 @@ use super::client::Client;
 use super::digest::{Digest, HashReader};
 use super::gzip::GzipReader;
 use super::manifest::{
-    self, ContainerConfig, Descriptor, History, ImageConfigBlob, Manifest, RootFs, DOCKER_CONFIG,
-    DOCKER_LAYER, DOCKER_MANIFEST, OCI_LAYER_GZIP,
+    self, Descriptor, History, ImageConfigBlob, Manifest, RootFs, DOCKER_CONFIG, DOCKER_LAYER,
+    DOCKER_MANIFEST, OCI_LAYER_GZIP,
 };
 use super::name::Reference;
 use super::progress::{Progress, ProgressReader};
@@ -116,7 +116,7 @@ pub fn push(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Dige
         created: Some(top.created),
         architecture: manifest::host_arch().to_string(),
         os: "linux".to_string(),
-        config: defaults.as_ref().map(ContainerConfig::from_image_config),
+        config: defaults,
         rootfs: RootFs {
             kind: "layers".to_string(),
             diff_ids: layers.iter().map(|l| l.diff_id.clone()).collect(),
