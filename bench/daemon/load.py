@@ -36,17 +36,21 @@ def one(path, line):
         raise SystemExit(f"exit status {status}")
 
 
-def main():
-    path, clients, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    args = sys.argv[4:]
-    line = (json.dumps(["\u0000rcli/2", "{}"] + args) + "\n").encode()
+def request_line(args):
+    """The rcli/2 request line of a command."""
+    return (json.dumps(["\u0000rcli/2", "{}"] + list(args)) + "\n").encode()
+
+
+def measure(request, clients, seconds):
+    """CLIENTS threads each calling request() for SECONDS; returns requests/s, the wall time and
+    the latencies (seconds, sorted). bench/harness.py uses this for our daemon and Docker's."""
     lat = [[] for _ in range(clients)]
     stop = time.monotonic() + seconds
 
     def worker(i):
         while time.monotonic() < stop:
             t = time.perf_counter()
-            one(path, line)
+            request()
             lat[i].append(time.perf_counter() - t)
 
     ts = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
@@ -57,6 +61,15 @@ def main():
         t.join()
     wall = time.monotonic() - t0
     all_lat = sorted(x for l in lat for x in l)
+    return {"per_s": len(all_lat) / wall, "wall": wall, "latencies": all_lat}
+
+
+def main():
+    path, clients, seconds = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    args = sys.argv[4:]
+    line = request_line(args)
+    r = measure(lambda: one(path, line), clients, seconds)
+    all_lat, wall = r["latencies"], r["wall"]
     n = len(all_lat)
     pct = lambda p: all_lat[min(n - 1, int(p * n))] * 1000
     print(
@@ -65,4 +78,5 @@ def main():
     )
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -6,12 +6,14 @@
 #     bash bench/images/run.sh            # RUNS=5 by default
 #
 # It builds the release binaries, makes a ~300 MB tarball of many small files and some large
-# ones (in a tmpfs, so reading it costs the same for both), then alternately:
+# ones (bench/images/dataset.py, in a tmpfs, so reading it costs the same for both), then
+# alternately:
 #   - `docker -g ROOT import - < tarball`  vs  `tar -xf tarball` into an empty directory;
 #   - export's packer (`image-pack DIR`, pack_dir)  vs  `tar -cf - DIR`, both into a tmpfs file;
 # prints each run, the medians and the ratios (tar time / our time: >= 1 means we are faster),
 # the peak memory of import for the full tarball and for a tenth of it (it must not grow with
-# the size), and removes everything it made.
+# the size), and removes everything it made. `bash bench/run.sh --only fs` measures the same
+# figures (the `export` command itself, commit too) next to tar and Debian's docker.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -42,32 +44,7 @@ mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$work/fs.img"
 mount -o loop "$work/fs.img" "$mnt"
 
 echo "generating the tarball..." >&2
-python3 - "$shm/src" <<'PY'
-import os, random, sys
-random.seed(20130320)
-root = sys.argv[1]
-pool = os.urandom(48 << 20)
-def data(n):
-    off = random.randrange(0, len(pool) - n)
-    return pool[off:off + n]
-total = 0
-for d in range(60):
-    for s in range(25):
-        path = os.path.join(root, "usr%02d" % d, "lib%02d" % s)
-        os.makedirs(path)
-        for f in range(20):
-            n = min(int(random.lognormvariate(8.0, 1.1)), 256 << 10)
-            with open(os.path.join(path, "f%03d.so" % f), "wb") as fh:
-                fh.write(data(n))
-            total += n
-        os.symlink("f000.so", os.path.join(path, "link.so"))
-for i in range(6):
-    n = 20 << 20
-    with open(os.path.join(root, "large%d.bin" % i), "wb") as fh:
-        fh.write(data(n))
-    total += n
-print("files: %d small + 6 large, %.0f MB of data" % (60 * 25 * 20, total / 1e6), file=sys.stderr)
-PY
+python3 bench/images/dataset.py "$shm/src"
 tar --numeric-owner -C "$shm/src" -cf "$shm/full.tar" .
 tar --numeric-owner -C "$shm/src" -cf "$shm/tenth.tar" ./usr0{0..5}
 rm -rf "$shm/src"
