@@ -354,11 +354,12 @@ impl Container {
         }
         inner.removed = true;
         crate::mount::unmount(&self.rootfs())?;
-        // Rename first so a crash halfway never leaves a half-deleted container folder.
+        // Rename first so a crash halfway never leaves a half-deleted container folder (a
+        // journaling file system commits the rename before the removals that follow it; the
+        // next restore finishes a `.removing-` folder).
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         let trash = parent.join(format!(".removing-{}", self.id));
         std::fs::rename(&self.dir, &trash).map_err(|e| Error::io_path("removing", &self.dir, e))?;
-        let _ = crate::fsutil::sync_dir(parent);
         std::fs::remove_dir_all(&trash).map_err(|e| Error::io_path("removing", &trash, e))
     }
 
