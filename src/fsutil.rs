@@ -20,6 +20,16 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// new one, never a part: a temp file in the same directory, written, fsynced, renamed over
 /// `path`, then the directory fsynced so the rename itself is durable.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_replacing(path, data, mode, true)
+}
+
+/// Like [`write_atomic`] (a reader sees the old file or the whole new one), but without the
+/// fsyncs: for files whose loss in a crash is acceptable (a hint that can be missing).
+pub fn write_atomic_unsynced(path: &Path, data: &[u8], mode: u32) -> Result<()> {
+    write_replacing(path, data, mode, false)
+}
+
+fn write_replacing(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -46,10 +56,15 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
             .map_err(|e| Error::io_path("setting the mode of", &tmp, e))?;
         f.write_all(data)
             .map_err(|e| Error::io_path("writing", &tmp, e))?;
-        f.sync_all()
-            .map_err(|e| Error::io_path("syncing", &tmp, e))?;
+        if durable {
+            f.sync_all()
+                .map_err(|e| Error::io_path("syncing", &tmp, e))?;
+        }
         fs::rename(&tmp, path).map_err(|e| Error::io_path("renaming into place", path, e))?;
-        sync_dir(dir)
+        if durable {
+            sync_dir(dir)?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

@@ -148,7 +148,9 @@ fn monitor(child: Pid, exit_file: &str) -> i32 {
             Err(_) => break 255,
         }
     };
-    let _ = crate::fsutil::write_atomic(
+    // A hint for a restarted library (the record is the journal): not worth two fsyncs on the
+    // way out of every container; after a crash a missing file means "exit code unknown".
+    let _ = crate::fsutil::write_atomic_unsynced(
         Path::new(exit_file),
         format!("{status}\n").as_bytes(),
         0o600,
