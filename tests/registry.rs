@@ -302,3 +302,54 @@ fn progress_bars_on_a_terminal() {
         "{plain:?}"
     );
 }
+
+/// A pulled layer keeps its blob as the registry served it, and a push to another registry
+/// sends that blob as is (same digest), instead of packing and compressing the layer again.
+#[test]
+fn pulled_layers_are_pushed_as_their_stored_blobs() {
+    use std::io::Write;
+    let src = Registry::start("blobsrc", Auth::None);
+    let dst = Registry::start("blobdst", Auth::None);
+    let d = TempDir::new("reg-blob");
+    let mut t = Tar::new();
+    t.dir("etc/").file("etc/data", &[42u8; 100_000]);
+    let tar = t.finish();
+    // Compressed at level 9: our own pusher (fastest level) would make other bytes.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(&tar).unwrap();
+    let blob = gz.finish().unwrap();
+    registry_support::upload_raw(
+        &src.host(),
+        "test/cache",
+        "v1",
+        &[(blob.clone(), manifest::DOCKER_LAYER)],
+        &registry_support::config_json(&[registry_support::digest_of(&tar)]),
+    );
+    let rt = runtime(&d.join("root"));
+    ok(&rt, &["pull", &format!("{}/test/cache:v1", src.host())]);
+    let kept: Vec<std::path::PathBuf> = std::fs::read_dir(d.join("root/graph"))
+        .unwrap()
+        .map(|e| e.unwrap().path().join("layer.blob"))
+        .filter(|p| p.exists())
+        .collect();
+    assert_eq!(kept.len(), 1, "one blob kept");
+    assert_eq!(std::fs::read(&kept[0]).unwrap(), blob);
+
+    let target = format!("{}/test/cache:v1", dst.host());
+    ok(
+        &rt,
+        &["tag", &format!("{}/test/cache:v1", src.host()), &target],
+    );
+    let out = ok(&rt, &["push", &target]);
+    assert!(!out.contains("packing the layer again"), "{out}");
+    let c = Client::new(&dst.host(), "test/cache", None);
+    let (_, body) = c
+        .get_manifest("v1", manifest::ACCEPT, manifest::MAX_MANIFEST)
+        .unwrap();
+    let man: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        man["layers"][0]["digest"],
+        registry_support::digest_of(&blob).as_str()
+    );
+    assert!(tmp_leftovers(&d.join("root")).is_empty());
+}

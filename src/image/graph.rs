@@ -52,6 +52,9 @@ pub const GARBAGE_DIR: &str = ":garbage:";
 pub const JSON_FILE: &str = "json";
 /// The layer directory of an image folder.
 pub const LAYER_DIR: &str = "layer";
+/// A pulled layer's compressed blob as the registry served it (kept so a push can send it as
+/// is, without packing and compressing again).
+pub const BLOB_FILE: &str = "layer.blob";
 const LOCK_FILE: &str = ".graph.lock";
 /// The marker of an image whose layer may not be on disk yet (see the module comment).
 pub const PENDING_SYNC: &str = ".pending-sync";
@@ -255,6 +258,29 @@ impl Graph {
     /// The layer directory of image `id` (validated; it may not exist).
     pub fn layer_dir(&self, id: &str) -> Result<PathBuf> {
         Ok(self.image_dir(id)?.join(LAYER_DIR))
+    }
+
+    /// Where a registration of image `id` may stage its layer's blob (`:tmp:/ID.blob`, removed
+    /// by the next runtime start if a crash leaves it), to move in with [`Graph::adopt_blob`].
+    pub fn blob_staging(&self, id: &str) -> Result<PathBuf> {
+        ids::validate("image", id)?;
+        Ok(self.dir.join(TMP_DIR).join(format!("{id}.blob")))
+    }
+
+    /// Move a staged blob into the folder of image `id`, which is in place.
+    pub fn adopt_blob(&self, id: &str, staged: &Path) -> Result<()> {
+        let dst = self.image_dir(id)?.join(BLOB_FILE);
+        std::fs::rename(staged, &dst).map_err(|e| Error::io_path("keeping the blob as", &dst, e))
+    }
+
+    /// The stored blob of image `id`'s layer and its size, if one was kept.
+    pub fn blob(&self, id: &str) -> Result<Option<(PathBuf, u64)>> {
+        let p = self.image_dir(id)?.join(BLOB_FILE);
+        match std::fs::metadata(&p) {
+            Ok(m) => Ok(Some((p, m.len()))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io_path("reading", &p, e)),
+        }
     }
 
     /// True when `id` is a valid id and its folder is in the graph.
@@ -576,9 +602,15 @@ impl Graph {
     /// Remove what registrations that are no longer running left in `:tmp:`.
     fn clean_tmp(&self) -> Result<()> {
         let tmp = self.dir.join(TMP_DIR);
+        // `ID`, `ID.lock` and `ID.blob` (a pull's staged blob) belong to one registration.
         let mut names: Vec<String> = list_names(&tmp)?
             .into_iter()
-            .map(|n| n.strip_suffix(".lock").map(str::to_string).unwrap_or(n))
+            .map(|n| {
+                n.strip_suffix(".lock")
+                    .or_else(|| n.strip_suffix(".blob"))
+                    .map(str::to_string)
+                    .unwrap_or(n)
+            })
             .collect();
         names.sort();
         names.dedup();
@@ -592,6 +624,7 @@ impl Graph {
                     ));
                 }
                 remove_in(&tmp, &name);
+                remove_in(&tmp, &format!("{name}.blob"));
             }
         }
         Ok(())

@@ -10,14 +10,19 @@
 //! `Entrypoint`, `WorkingDir`, `User`), with id `sha256("PARENT CONFIG_DIGEST")`; the tag
 //! points at it.
 
-use std::io;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use chrono::Utc;
 
 use super::client::{Client, Credentials};
 use super::digest::{io_error, sha256_hex, Digest, HashReader, VerifyReader};
-use super::manifest::{self, Descriptor, Document, Manifest, ACCEPT, MAX_CONFIG, MAX_MANIFEST};
+use super::manifest::{
+    self, Descriptor, Document, Manifest, ACCEPT, DOCKER_LAYER, MAX_CONFIG, MAX_MANIFEST,
+    OCI_LAYER_GZIP,
+};
 use super::name::Reference;
 use super::progress::{Progress, ProgressReader};
 use crate::error::{Error, ErrorKind, Result};
@@ -213,7 +218,17 @@ pub fn pull(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Pull
                 ))
             })
         },
-        |_, prepared| prepared.commit().map(|_| ()),
+        |_, (prepared, blob): (Prepared<'_>, Option<PathBuf>)| {
+            let id = prepared.image().id.clone();
+            let committed = prepared.commit();
+            if let Some(staged) = blob {
+                // The copy is a convenience for a later push: losing it costs nothing else.
+                if committed.is_err() || graph.adopt_blob(&id, &staged).is_err() {
+                    let _ = std::fs::remove_file(&staged);
+                }
+            }
+            committed.map(|_| ())
+        },
     )?;
     let downloaded = missing.len();
 
@@ -264,9 +279,51 @@ pub fn pull(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Pull
     })
 }
 
-/// Stream one layer into the graph's `:tmp:` as `image`: body -> progress -> digest and size
-/// check -> decompressor -> diff-id hash -> unpacker. Returned only when both digests match;
-/// otherwise nothing of it stays.
+/// Copies what is read through it into a file: a gzip layer as the registry served it, kept
+/// next to the unpacked layer so that a push can send it as is. Best effort: a failed write
+/// stops the copy (the file is then removed by the caller, whose size check fails).
+struct BlobCopy<R> {
+    inner: R,
+    file: Option<File>,
+}
+
+impl<R: Read> Read for BlobCopy<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(f) = &mut self.file {
+            if f.write_all(&buf[..n]).is_err() {
+                self.file = None;
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Keep the staged blob only when it is the whole, verified body.
+fn keep_blob(staged: Option<PathBuf>, size: u64) -> Option<PathBuf> {
+    let staged = staged?;
+    if std::fs::metadata(&staged).is_ok_and(|m| m.len() == size) {
+        Some(staged)
+    } else {
+        discard_blob(Some(staged));
+        None
+    }
+}
+
+fn discard_blob(staged: Option<PathBuf>) {
+    if let Some(p) = staged {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+fn create_blob(path: &Path) -> Option<File> {
+    File::options().write(true).create_new(true).open(path).ok()
+}
+
+/// Stream one layer into the graph's `:tmp:` as `image`: body -> progress -> (a copy of the
+/// gzip blob) -> digest and size check -> decompressor -> diff-id hash -> unpacker. Returned
+/// only when both digests match; otherwise nothing of it stays. With it, the staged copy of
+/// the blob when one was kept.
 fn prepare_layer<'g>(
     rt: &'g Runtime,
     client: &Client,
@@ -274,11 +331,21 @@ fn prepare_layer<'g>(
     image: Image,
     progress: &Progress<'_>,
     cancel: &AtomicBool,
-) -> Result<Prepared<'g>> {
+) -> Result<(Prepared<'g>, Option<PathBuf>)> {
     let layer = st.layer;
     let resp = client.get_blob(&layer.digest)?;
     let bar = progress.start(layer.digest.short(), "Downloading", Some(layer.size));
     let body = ProgressReader::new(resp.into_body().into_reader(), progress, bar, cancel);
+    let gzip = layer.media_type == DOCKER_LAYER || layer.media_type == OCI_LAYER_GZIP;
+    let staged = if gzip {
+        Some(rt.graph().blob_staging(&image.id)?)
+    } else {
+        None
+    };
+    let body = BlobCopy {
+        inner: body,
+        file: staged.as_deref().and_then(create_blob),
+    };
     let verify = VerifyReader::new(
         body,
         layer.digest.clone(),
@@ -317,9 +384,11 @@ fn prepare_layer<'g>(
     let checked = outcome.borrow().clone();
     let prepared = match (result, checked) {
         (Ok(p), _) => p,
-        (Err(_), Some(Err(e))) => return Err(e),
-        (Err(e), _) => return Err(e),
+        (Err(_), Some(Err(e))) | (Err(e), _) => {
+            discard_blob(staged);
+            return Err(e);
+        }
     };
     progress.done(bar, "Pull complete");
-    Ok(prepared)
+    Ok((prepared, keep_blob(staged, layer.size)))
 }

@@ -164,6 +164,36 @@ pub fn push(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Dige
     Ok(digest)
 }
 
+/// Upload the file `path` as the blob `digest` (the registry checks the digest).
+fn upload_file(
+    client: &Client,
+    path: &std::path::Path,
+    digest: &Digest,
+    size: u64,
+    short: &str,
+    progress: &Progress<'_>,
+    cancel: &AtomicBool,
+) -> Result<()> {
+    let file = File::open(path).map_err(|e| Error::io_path("opening", path, e))?;
+    let location = client.start_upload()?;
+    let bar = progress.start(short, "Pushing", Some(size));
+    let mut body = ProgressReader::new(
+        BufReader::with_capacity(PIPE_BUF, file),
+        progress,
+        bar,
+        cancel,
+    );
+    let finished = client
+        .patch_upload(&location, &mut body)
+        .and_then(|next| client.finish_upload(&next, digest));
+    if let Err(e) = finished {
+        client.cancel_upload(&location);
+        return Err(e);
+    }
+    progress.done(bar, "Pushed");
+    Ok(())
+}
+
 /// Upload one image's layer unless the registry has it; returns how the manifest names it.
 fn push_layer(
     rt: &Runtime,
@@ -185,6 +215,28 @@ fn push_layer(
                 },
                 diff_id,
             });
+        }
+    }
+    if let Some((digest, diff_id, size)) = known_layer(img) {
+        // The blob kept at pull time goes up as it is: nothing to pack or compress.
+        if let Some((path, _)) = rt.graph().blob(&img.id)?.filter(|(_, len)| *len == size) {
+            match upload_file(client, &path, &digest, size, &short, progress, cancel) {
+                Ok(()) => {
+                    return Ok(Pushed {
+                        descriptor: Descriptor {
+                            media_type: DOCKER_LAYER.to_string(),
+                            digest,
+                            size,
+                            platform: None,
+                        },
+                        diff_id,
+                    })
+                }
+                Err(e) => progress.note(
+                    &short,
+                    &format!("the stored blob did not upload ({e}); packing the layer again"),
+                ),
+            }
         }
     }
     let location = client.start_upload()?;
