@@ -2,7 +2,8 @@
 //! it already, then the image config and a Docker schema 2 manifest under the tag.
 //!
 //! A layer whose registry form is known (it was pulled, or pushed before: the image json's
-//! `registry` record) is looked up first with a HEAD and skipped when present. Otherwise it is
+//! `registry` record) is looked up first with a HEAD and skipped when present; otherwise the
+//! blob kept when it was pulled (`layer.blob`) is uploaded as it is. Failing that it is
 //! packed (`pack_layer`, the same tar that commit and export make), hashed (the diff id),
 //! gzip-compressed ([`super::gzip`]: fastest level, incompressible data stored), hashed again (the blob digest) and streamed to the registry in one PATCH
 //! with no temporary file; the upload is finished with the digest only once the packer has
