@@ -346,6 +346,11 @@ pub fn fget_xattr(fd: BorrowedFd<'_>, attr: &CStr) -> io::Result<Option<Vec<u8>>
             )
         }
     });
+    unset_is_none(r)
+}
+
+/// An attribute read: ENODATA (not set) becomes `None`.
+fn unset_is_none(r: io::Result<Vec<u8>>) -> io::Result<Option<Vec<u8>>> {
     match r {
         Ok(v) => Ok(Some(v)),
         Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(None),
@@ -369,11 +374,7 @@ pub fn lget_xattr(path: &std::path::Path, attr: &CStr) -> io::Result<Option<Vec<
             )
         }
     });
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.raw_os_error() == Some(libc::ENODATA) => Ok(None),
-        Err(e) => Err(e),
-    }
+    unset_is_none(r)
 }
 
 /// The calling process's umask, read without changing it (`/proc/self/status`, Linux 4.7+).

@@ -38,6 +38,21 @@ struct Pushed {
     diff_id: Digest,
 }
 
+impl Pushed {
+    /// A gzip layer blob `digest` of `size` bytes whose content has `diff_id`.
+    fn layer(digest: Digest, size: u64, diff_id: Digest) -> Pushed {
+        Pushed {
+            descriptor: Descriptor {
+                media_type: DOCKER_LAYER.to_string(),
+                digest,
+                size,
+                platform: None,
+            },
+            diff_id,
+        }
+    }
+}
+
 /// The reusable registry form of an image's layer, if it has a valid, gzip-compressed one.
 fn known_layer(img: &Image) -> Option<(Digest, Digest, u64)> {
     let reg = img.registry.as_ref()?;
@@ -207,32 +222,12 @@ fn push_layer(
     if let Some((digest, diff_id, size)) = known_layer(img) {
         if client.blob_size(&digest)? == Some(size) {
             progress.note(&short, "Layer already exists");
-            return Ok(Pushed {
-                descriptor: Descriptor {
-                    media_type: DOCKER_LAYER.to_string(),
-                    digest,
-                    size,
-                    platform: None,
-                },
-                diff_id,
-            });
+            return Ok(Pushed::layer(digest, size, diff_id));
         }
-    }
-    if let Some((digest, diff_id, size)) = known_layer(img) {
         // The blob kept at pull time goes up as it is: nothing to pack or compress.
         if let Some((path, _)) = rt.graph().blob(&img.id)?.filter(|(_, len)| *len == size) {
             match upload_file(client, &path, &digest, size, &short, progress, cancel) {
-                Ok(()) => {
-                    return Ok(Pushed {
-                        descriptor: Descriptor {
-                            media_type: DOCKER_LAYER.to_string(),
-                            digest,
-                            size,
-                            platform: None,
-                        },
-                        diff_id,
-                    })
-                }
+                Ok(()) => return Ok(Pushed::layer(digest, size, diff_id)),
                 Err(e) => progress.note(
                     &short,
                     &format!("the stored blob did not upload ({e}); packing the layer again"),
@@ -276,13 +271,5 @@ fn push_layer(
     if img.registry.as_ref() != Some(&record) {
         rt.graph().set_registry_layer(&img.id, record)?;
     }
-    Ok(Pushed {
-        descriptor: Descriptor {
-            media_type: DOCKER_LAYER.to_string(),
-            digest,
-            size,
-            platform: None,
-        },
-        diff_id,
-    })
+    Ok(Pushed::layer(digest, size, diff_id))
 }
