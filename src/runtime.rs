@@ -156,6 +156,7 @@ impl Runtime {
         let graph = Graph::open(&root.join("graph"), opts.logger.clone())?;
         let tags = TagStore::open(&root.join("repositories"))?;
         let auth = AuthConfig::load(&root)?;
+        let opts = adopt_network_settings(&root, opts)?;
         Ok(Runtime {
             root,
             opts,
@@ -450,8 +451,70 @@ impl Runtime {
             return Ok(n);
         }
         let mgr = Arc::new(NetworkManager::new(&self.root.join("network"), &self.opts)?);
+        remember_network_settings(&self.root, &self.opts)?;
         Ok(self.network.get_or_init(|| mgr))
     }
+}
+
+/// The bridge, subnet and chain a root's network was set up with (`ROOT/network/settings.json`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct NetworkSettingsFile {
+    bridge: String,
+    subnet: Option<String>,
+    chain: String,
+    #[serde(default = "yes")]
+    ip_forward: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+const NETWORK_SETTINGS: &str = "network/settings.json";
+
+/// A runtime given the default network options on a root whose network was set up with
+/// others (a daemon started with `-b`, then the in-process client) takes the root's, so that
+/// it never builds a second network (the default bridge and chain) beside the first.
+fn adopt_network_settings(root: &Path, mut opts: RuntimeOptions) -> Result<RuntimeOptions> {
+    let defaults = opts.bridge_name == DEFAULT_BRIDGE
+        && opts.bridge_subnet.is_none()
+        && opts.iptables_chain == DEFAULT_CHAIN
+        && opts.ip_forward;
+    if defaults {
+        match fsutil::read_json_opt::<NetworkSettingsFile>(&root.join(NETWORK_SETTINGS)) {
+            Ok(Some(s)) => {
+                opts.bridge_name = s.bridge;
+                opts.bridge_subnet = s.subnet;
+                opts.iptables_chain = s.chain;
+                opts.ip_forward = s.ip_forward;
+            }
+            Ok(None) => {}
+            Err(e) => opts
+                .logger
+                .warn(&format!("{e}; using the default network options")),
+        }
+    }
+    Ok(opts)
+}
+
+/// Record the network options the root's network is set up with (see
+/// [`adopt_network_settings`]).
+fn remember_network_settings(root: &Path, opts: &RuntimeOptions) -> Result<()> {
+    let path = root.join(NETWORK_SETTINGS);
+    let now = NetworkSettingsFile {
+        bridge: opts.bridge_name.clone(),
+        subnet: opts.bridge_subnet.clone(),
+        chain: opts.iptables_chain.clone(),
+        ip_forward: opts.ip_forward,
+    };
+    if fsutil::read_json_opt::<NetworkSettingsFile>(&path)
+        .ok()
+        .flatten()
+        != Some(now.clone())
+    {
+        fsutil::write_json_atomic(&path, &now, 0o600)?;
+    }
+    Ok(())
 }
 
 /// The file this code was loaded from (the shared library, or the program it is linked into).

@@ -188,16 +188,20 @@ fn two_hundred_cycles_with_ports_leave_nothing() {
         ok(&f.rt, &["rm", &id]);
     }
     let held = || f.rt.network().unwrap().ipam().held().unwrap();
+    // The kernel deletes each veth with its container's namespace, shortly after the exit.
     let idle = || {
         let (ips, ports) = held();
-        f.net.dnat_rules().is_empty() && ips.is_empty() && ports.is_empty()
+        f.net.dnat_rules().is_empty()
+            && ips.is_empty()
+            && ports.is_empty()
+            && f.net.bridge_ports().is_empty()
     };
     assert!(
         common::eventually(Duration::from_secs(10), idle),
-        "{:?}",
-        held()
+        "{:?} {:?}",
+        held(),
+        f.net.bridge_ports()
     );
-    assert!(f.net.bridge_ports().is_empty());
     let (_, links) = sh("ip", &["-o", "link", "show", "type", "veth"]);
     assert!(!links.contains(&f.net.bridge), "{links}");
 }
@@ -264,4 +268,27 @@ fn mappings_survive_a_restart_once_and_values_are_not_reissued() {
         "{:?}",
         held()
     );
+}
+
+#[test]
+fn a_runtime_with_default_options_adopts_the_roots_network() {
+    let f = Fixture::new("cnet-adopt");
+    let id = start_httpd(&f, "80");
+    // As the in-process client would open the root of a daemon started with -b/--bip/...
+    let opts = docker_runtime::RuntimeOptions {
+        init_path: Some(env!("CARGO_BIN_EXE_docker-init").into()),
+        ..Default::default()
+    };
+    let rt = docker_runtime::Runtime::new(&f.root(), opts).unwrap();
+    assert_eq!(rt.options().bridge_name, f.net.bridge);
+    assert_eq!(rt.options().iptables_chain, f.net.chain);
+    assert!(!rt.options().ip_forward);
+    rt.restore().unwrap();
+    assert_eq!(f.net.dnat_rules().len(), 1);
+    ok(&rt, &["rm", "-f", &id]);
+    // A corrupt settings file is logged and the defaults are kept.
+    std::fs::write(f.root().join("network/settings.json"), b"{").unwrap();
+    let rt =
+        docker_runtime::Runtime::new(&f.root(), docker_runtime::RuntimeOptions::default()).unwrap();
+    assert_eq!(rt.options().bridge_name, "lxcbr0");
 }
