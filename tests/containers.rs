@@ -455,63 +455,6 @@ fn concurrent_runs() {
     assert_eq!(f.rt.container_count(), 8);
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-fn children() -> usize {
-    let me = std::process::id().to_string();
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
-        .filter(|s| {
-            let after = &s[s.rfind(')').unwrap_or(0) + 1..];
-            after.split_whitespace().nth(1) == Some(me.as_str())
-        })
-        .count()
-}
-
-#[test]
-fn two_hundred_run_rm_cycles_leave_nothing() {
-    let f = Fixture::new("cycles");
-    // Warm up: the monitor thread and its descriptors exist from the first run on.
-    ok(&f.rt, &["run", "--rm", "busybox", "true"]);
-    let fds = open_fds();
-    let mut ids = Vec::new();
-    for i in 0..200 {
-        let n = i.to_string();
-        let id = ok(&f.rt, &["run", "-d", "busybox", "sh", "-c", "echo $0", &n]);
-        let id = id.trim().to_string();
-        ok(&f.rt, &["wait", &id]);
-        ok(&f.rt, &["rm", &id]);
-        ids.push(id);
-    }
-    assert_eq!(f.rt.container_count(), 0);
-    let left = std::fs::read_dir(f.root().join("containers"))
-        .unwrap()
-        .count();
-    assert_eq!(left, 0);
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    assert!(!mounts.contains(&f.root().display().to_string()));
-    assert_eq!(children(), 0, "helper processes left behind");
-    assert!(
-        open_fds() <= fds,
-        "descriptors leaked: {fds} -> {}",
-        open_fds()
-    );
-    for controller in ["memory", "devices", "unified"] {
-        let dir = std::path::Path::new("/sys/fs/cgroup")
-            .join(controller)
-            .join("docker-runtime");
-        let stale: Vec<&String> = ids.iter().filter(|id| dir.join(id).exists()).collect();
-        assert!(
-            stale.is_empty(),
-            "{controller} cgroups left behind: {stale:?}"
-        );
-    }
-}
-
 #[test]
 fn a_helper_of_another_protocol_is_refused_clearly() {
     // A stand-in docker-init that greets with protocol 999.

@@ -408,7 +408,9 @@ fn start_steps(
         .map_err(|e| Error::io("setting a socket timeout", e))?;
     let child_raw = child_sock.as_raw_fd();
     let mut cmd = Command::new(&init);
+    // The id only names the helper in `ps` (docker-init reads nothing from its arguments).
     cmd.arg0("docker-init")
+        .arg(&c.id)
         .env_clear()
         .stdin(child_in)
         .stdout(child_out)

@@ -37,7 +37,8 @@ fn errno_msg(what: impl std::fmt::Display, e: nix::errno::Errno) -> String {
     format!("{what}: {}", e.desc())
 }
 
-/// The entry point of the `docker-init` program. Returns the exit status.
+/// The entry point of the `docker-init` program (its argument, the container id, only names it
+/// in `ps`). Returns the exit status.
 pub fn main() -> i32 {
     // Descriptors a host process leaked to us (without close-on-exec) go now; only 0, 1, 2 and
     // the socket stay.
