@@ -525,8 +525,9 @@ fn graph_register_delete_undelete_collect() {
 fn layers_are_confirmed_on_disk_or_reported_incomplete_after_a_crash() {
     let d = TempDir::new("img-pending");
     let root = d.join("root");
-    let a = import(&root, &small_tar(), Some("a"));
-    let b = import(&root, &small_tar(), Some("b"));
+    // Tags that are not hex: "a" could also be read as a prefix of an image id.
+    let a = import(&root, &small_tar(), Some("pa"));
+    let b = import(&root, &small_tar(), Some("pb"));
     let marker = |id: &str| root.join("graph").join(id).join(".pending-sync");
     let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap();
     // Fresh imports carry this boot's id and are usable at once.
@@ -534,7 +535,7 @@ fn layers_are_confirmed_on_disk_or_reported_incomplete_after_a_crash() {
         std::fs::read_to_string(marker(&a)).unwrap().trim(),
         boot.trim()
     );
-    assert!(ok(&docker(&root, &["inspect", "a"], None)).contains(&a));
+    assert!(ok(&docker(&root, &["inspect", "pa"], None)).contains(&a));
     // Old enough: the next runtime confirms it (syncfs) and drops the marker; a fresh one
     // stays for later.
     set_mtime(&marker(&a), 1_600_000_000);
@@ -543,15 +544,15 @@ fn layers_are_confirmed_on_disk_or_reported_incomplete_after_a_crash() {
     assert!(marker(&b).exists());
     // A marker from another boot: the machine stopped before b reached the disk.
     std::fs::write(marker(&b), "00000000-0000-0000-0000-000000000000\n").unwrap();
-    let err = fails(&docker(&root, &["inspect", "b"], None));
+    let err = fails(&docker(&root, &["inspect", "pb"], None));
     assert!(err.contains(&format!("image {b} is incomplete")), "{err}");
     let list = ok(&docker(&root, &["images", "-q", "-notrunc"], None));
     assert_eq!(list.trim(), a);
     // rmi removes it (and its tag); a is untouched.
-    let out = ok(&docker(&root, &["rmi", "b"], None));
-    assert_eq!(out, format!("Untagged: b:latest\nDeleted: {b}\n"));
+    let out = ok(&docker(&root, &["rmi", "pb"], None));
+    assert_eq!(out, format!("Untagged: pb:latest\nDeleted: {b}\n"));
     assert_eq!(image_dirs(&root), vec![a.clone()]);
-    assert!(ok(&docker(&root, &["inspect", "a"], None)).contains(&a));
+    assert!(ok(&docker(&root, &["inspect", "pa"], None)).contains(&a));
 }
 
 /// A tree with everything a layer must keep.
