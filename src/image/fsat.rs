@@ -190,6 +190,15 @@ fn scan_and_unlink(dir: &OwnedFd, subdirs: &mut Vec<CString>) -> io::Result<()> 
     Ok(())
 }
 
+/// A libc call's return value: 0 is success, anything else the errno of the failure.
+fn zero_is_ok(rc: libc::c_int) -> io::Result<()> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 /// Set the extended attribute `name` of the file open as `fd`.
 pub fn fset_xattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<()> {
     // SAFETY: name is NUL-terminated, value is valid for its length, fd is open.
@@ -202,11 +211,7 @@ pub fn fset_xattr(fd: BorrowedFd<'_>, name: &CStr, value: &[u8]) -> io::Result<(
             0,
         )
     };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    zero_is_ok(rc)
 }
 
 /// The path `/proc/self/fd/DIR/NAME`: lets the `l*xattr` calls reach a symlink or device node
@@ -237,11 +242,7 @@ pub fn lset_xattr_at(
             0,
         )
     };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    zero_is_ok(rc)
 }
 
 /// Where the extended attributes of a file are read from.

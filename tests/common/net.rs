@@ -57,6 +57,23 @@ fn overlaps_host_route(net: Ipv4Addr) -> bool {
         .any(|(n, mask)| *n <= hi && (n | !mask) >= lo)
 }
 
+/// The built-in chains the runtime's jumps start from.
+const BUILTINS: [(&str, &str); 4] = [
+    ("nat", "PREROUTING"),
+    ("nat", "OUTPUT"),
+    ("nat", "POSTROUTING"),
+    ("filter", "FORWARD"),
+];
+
+/// A runtime's own chains for the nat chain name `chain`: (table, chain).
+fn chains_of(chain: &str) -> [(&'static str, String); 3] {
+    [
+        ("nat", chain.to_string()),
+        ("nat", format!("{chain}-POST")),
+        ("filter", format!("{chain}-FWD")),
+    ]
+}
+
 /// A test's own bridge, subnet, chains and public ports, removed on drop.
 pub struct NetFixture {
     pub root: TempDir,
@@ -108,11 +125,7 @@ impl NetFixture {
     }
 
     pub fn chains(&self) -> [(&'static str, String); 3] {
-        [
-            ("nat", self.chain.clone()),
-            ("nat", format!("{}-POST", self.chain)),
-            ("filter", format!("{}-FWD", self.chain)),
-        ]
+        chains_of(&self.chain)
     }
 
     /// The rules of the nat chain, without its `-N` line.
@@ -127,12 +140,7 @@ impl NetFixture {
     /// The jumps from the built-in chains to this test's chains, with how often each is there.
     pub fn jumps(&self) -> BTreeMap<String, usize> {
         let mut out = BTreeMap::new();
-        for (table, builtin) in [
-            ("nat", "PREROUTING"),
-            ("nat", "OUTPUT"),
-            ("nat", "POSTROUTING"),
-            ("filter", "FORWARD"),
-        ] {
+        for (table, builtin) in BUILTINS {
             let (_, text) = sh("iptables", &["-w", "-t", table, "-S", builtin]);
             for (_, chain) in self.chains() {
                 let n = text
@@ -177,17 +185,8 @@ impl Drop for NetFixture {
 /// Remove a runtime's bridge and its iptables chains (`CHAIN`, `CHAIN-POST`, `CHAIN-FWD`) with
 /// the jumps to them.
 pub fn remove_network(bridge: &str, chain: &str) {
-    let chains = [
-        ("nat", chain.to_string()),
-        ("nat", format!("{chain}-POST")),
-        ("filter", format!("{chain}-FWD")),
-    ];
-    for (table, builtin) in [
-        ("nat", "PREROUTING"),
-        ("nat", "OUTPUT"),
-        ("nat", "POSTROUTING"),
-        ("filter", "FORWARD"),
-    ] {
+    let chains = chains_of(chain);
+    for (table, builtin) in BUILTINS {
         let (_, text) = sh("iptables", &["-w", "-t", table, "-S", builtin]);
         for line in text.lines() {
             let ours = chains
