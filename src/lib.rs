@@ -7,7 +7,9 @@
 pub mod auth;
 pub mod cgroup;
 pub mod commands;
+pub mod config;
 pub mod container;
+pub mod engine;
 pub mod error;
 pub mod ffi;
 pub mod fsutil;

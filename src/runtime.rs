@@ -7,22 +7,15 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use crate::auth::AuthConfig;
 use crate::container::monitor::{Monitor, Reap};
-use crate::container::{Container, ContainerRecord};
+use crate::container::{Config, Container, ContainerRecord, Deps, Event, StartOptions};
+use crate::engine::Host;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ids;
 use crate::image::{Graph, Image};
 use crate::log::Logger;
-use crate::network::{Ipam, NetworkManager, DEFAULT_PORT_RANGE};
+use crate::network::{Ipam, NetworkManager, NetworkOptions, NetworkSettings};
 use crate::tags::TagStore;
-
-/// v0.1.0's bridge name.
-pub const DEFAULT_BRIDGE: &str = "lxcbr0";
-/// v0.1.0's nat chain.
-pub const DEFAULT_CHAIN: &str = "DOCKER";
-/// The subnet tried first for a new bridge when none is configured (lxc's default for
-/// `lxcbr0`); when a host route overlaps it, another private subnet is chosen.
-pub const DEFAULT_SUBNET: &str = "10.0.3.1/24";
 
 /// Folders a modern Docker engine keeps in its root; finding one means the root is not ours.
 const FOREIGN_MARKERS: &[&str] = &[
@@ -43,37 +36,13 @@ const FOREIGN_MARKERS: &[&str] = &[
 ];
 
 /// How a runtime is set up. `Default` gives v0.1.0's names.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RuntimeOptions {
-    pub bridge_name: String,
-    /// `GATEWAY/PREFIX` for the bridge; `None`: the bridge's own, or a free private subnet
-    /// ([`DEFAULT_SUBNET`] first).
-    pub bridge_subnet: Option<String>,
-    /// The nat chain of the port mappings (the runtime also makes `CHAIN-POST` and
-    /// `CHAIN-FWD`); at most 23 characters.
-    pub iptables_chain: String,
-    /// Set `net.ipv4.ip_forward=1` when the network is set up and it is 0, so containers reach
-    /// other networks (docker's `--ip-forward`). Not needed for traffic between the host and its
-    /// containers or among containers.
-    pub ip_forward: bool,
+    /// The bridge, subnet, chain, port range and `ip_forward` of the containers' network.
+    pub network: NetworkOptions,
     /// The `docker-init` helper; `None`: found next to the library or program.
     pub init_path: Option<PathBuf>,
-    pub port_range: (u16, u16),
     pub logger: Logger,
-}
-
-impl Default for RuntimeOptions {
-    fn default() -> Self {
-        RuntimeOptions {
-            bridge_name: DEFAULT_BRIDGE.to_string(),
-            bridge_subnet: None,
-            iptables_chain: DEFAULT_CHAIN.to_string(),
-            ip_forward: true,
-            init_path: None,
-            port_range: DEFAULT_PORT_RANGE,
-            logger: Logger::default(),
-        }
-    }
 }
 
 /// A runtime on one root. Thread-safe: commands may run on it from many threads at once.
@@ -97,36 +66,10 @@ impl std::fmt::Debug for Monitor {
     }
 }
 
-fn check_name(what: &str, value: &str, max: usize) -> Result<()> {
-    let ok = !value.is_empty()
-        && value.len() <= max
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.');
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "invalid {what} {value:?}: use 1 to {max} letters, digits, '-', '_' or '.'"
-        )))
-    }
-}
-
 impl Runtime {
     /// Create (or open) the runtime rooted at `root`.
     pub fn new(root: &Path, opts: RuntimeOptions) -> Result<Runtime> {
-        // Interface names are at most 15 bytes; iptables chain names at most 28, and the
-        // runtime's own chains add a suffix to the name.
-        check_name("bridge name", &opts.bridge_name, 15)?;
-        check_name(
-            "iptables chain name",
-            &opts.iptables_chain,
-            crate::network::iptables::MAX_CHAIN_LEN,
-        )?;
-        if let Some(s) = &opts.bridge_subnet {
-            crate::network::alloc::parse_subnet(s)?;
-        }
-        crate::network::PortAllocator::new(opts.port_range.0, opts.port_range.1)?;
+        opts.network.validate()?;
         if root.as_os_str().is_empty() {
             return Err(Error::invalid("the runtime root path is empty"));
         }
@@ -156,7 +99,8 @@ impl Runtime {
         let graph = Graph::open(&root.join("graph"), opts.logger.clone())?;
         let tags = TagStore::open(&root.join("repositories"))?;
         let auth = AuthConfig::load(&root)?;
-        let opts = adopt_network_settings(&root, opts)?;
+        let mut opts = opts;
+        opts.network = opts.network.adopt(&root.join("network"), &opts.logger);
         Ok(Runtime {
             root,
             opts,
@@ -283,7 +227,7 @@ impl Runtime {
             for (c, _) in &alive {
                 c.adopt_network(net);
             }
-            let running: Vec<(String, crate::container::NetworkSettings)> = self
+            let running: Vec<(String, NetworkSettings)> = self
                 .read_containers()
                 .values()
                 .filter_map(|c| c.running_network().map(|s| (c.id.clone(), s)))
@@ -307,8 +251,48 @@ impl Runtime {
         self.containers.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Create a container from the resolved image `image_id` with a new id, and register it.
+    pub fn create_container(&self, image_id: &str, config: Config) -> Result<Arc<Container>> {
+        // The image must exist (its layers are read again at each start).
+        self.image_layers(image_id)?;
+        let dir = self.container_dir(&ids::generate()?)?;
+        let helper = self
+            .init_path()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let c = crate::container::start::create(dir, image_id, config, &helper)?;
+        Ok(self.register(c))
+    }
+
+    /// Start a registered container (see [`crate::container::start()`]), with what this
+    /// runtime holds: the image's layers, the helper, the network (unless the container has
+    /// none), the monitor.
+    pub fn start_container(&self, c: &Arc<Container>, opts: &StartOptions) -> Result<Arc<Event>> {
+        let rec = c.record();
+        let network = if rec.config.network_disabled {
+            None
+        } else {
+            Some(self.network()?.clone())
+        };
+        let deps = Deps {
+            kernel: &Host,
+            layers: self.image_layers(&rec.image)?,
+            helper: self.init_path()?,
+            network,
+            monitor: self.monitor()?,
+            logger: self.logger(),
+        };
+        crate::container::start(c, &deps, opts)
+    }
+
+    /// Run `f` on the whole file system of container `c` (see [`Container::with_rootfs`]).
+    pub fn with_rootfs<T>(&self, c: &Container, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+        let layers = self.image_layers(&c.record().image)?;
+        c.with_rootfs(&Host, &layers, f)
+    }
+
     /// Add a container to the registry.
-    pub(crate) fn register(&self, c: Container) -> Arc<Container> {
+    fn register(&self, c: Container) -> Arc<Container> {
         let c = Arc::new(c);
         self.write_containers().insert(c.id.clone(), c.clone());
         c
@@ -421,7 +405,7 @@ impl Runtime {
 
     /// The runtime's persistent address and port pools, on the bridge's subnet: the network
     /// manager's when it is set up; otherwise opened on the subnet the bridge has or would be
-    /// given (see [`crate::network::bridge::planned_address`]), without touching the host.
+    /// given (see [`NetworkOptions::planned_ipam`]), without touching the host.
     pub fn ipam(&self) -> Result<&Ipam> {
         if let Some(n) = self.network.get() {
             return Ok(n.ipam());
@@ -429,14 +413,7 @@ impl Runtime {
         if let Some(i) = self.ipam.get() {
             return Ok(i);
         }
-        let mut nl = crate::network::netlink::Netlink::open()?;
-        let address = crate::network::bridge::planned_address(
-            &mut nl,
-            &self.opts.bridge_name,
-            self.opts.bridge_subnet.as_deref(),
-        )?;
-        let subnet = format!("{}/{}", address.ip(), address.prefix());
-        let ipam = Ipam::open(&self.root.join("network"), &subnet, self.opts.port_range)?;
+        let ipam = self.opts.network.planned_ipam(&self.root.join("network"))?;
         Ok(self.ipam.get_or_init(|| ipam))
     }
 
@@ -450,71 +427,15 @@ impl Runtime {
         if let Some(n) = self.network.get() {
             return Ok(n);
         }
-        let mgr = Arc::new(NetworkManager::new(&self.root.join("network"), &self.opts)?);
-        remember_network_settings(&self.root, &self.opts)?;
+        let dir = self.root.join("network");
+        let mgr = Arc::new(NetworkManager::new(
+            &dir,
+            &self.opts.network,
+            self.logger(),
+        )?);
+        self.opts.network.remember(&dir)?;
         Ok(self.network.get_or_init(|| mgr))
     }
-}
-
-/// The bridge, subnet and chain a root's network was set up with (`ROOT/network/settings.json`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-struct NetworkSettingsFile {
-    bridge: String,
-    subnet: Option<String>,
-    chain: String,
-    #[serde(default = "yes")]
-    ip_forward: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-const NETWORK_SETTINGS: &str = "network/settings.json";
-
-/// A runtime given the default network options on a root whose network was set up with
-/// others (a daemon started with `-b`, then the in-process client) takes the root's, so that
-/// it never builds a second network (the default bridge and chain) beside the first.
-fn adopt_network_settings(root: &Path, mut opts: RuntimeOptions) -> Result<RuntimeOptions> {
-    let defaults = opts.bridge_name == DEFAULT_BRIDGE
-        && opts.bridge_subnet.is_none()
-        && opts.iptables_chain == DEFAULT_CHAIN
-        && opts.ip_forward;
-    if defaults {
-        match fsutil::read_json_opt::<NetworkSettingsFile>(&root.join(NETWORK_SETTINGS)) {
-            Ok(Some(s)) => {
-                opts.bridge_name = s.bridge;
-                opts.bridge_subnet = s.subnet;
-                opts.iptables_chain = s.chain;
-                opts.ip_forward = s.ip_forward;
-            }
-            Ok(None) => {}
-            Err(e) => opts
-                .logger
-                .warn(&format!("{e}; using the default network options")),
-        }
-    }
-    Ok(opts)
-}
-
-/// Record the network options the root's network is set up with (see
-/// [`adopt_network_settings`]).
-fn remember_network_settings(root: &Path, opts: &RuntimeOptions) -> Result<()> {
-    let path = root.join(NETWORK_SETTINGS);
-    let now = NetworkSettingsFile {
-        bridge: opts.bridge_name.clone(),
-        subnet: opts.bridge_subnet.clone(),
-        chain: opts.iptables_chain.clone(),
-        ip_forward: opts.ip_forward,
-    };
-    if fsutil::read_json_opt::<NetworkSettingsFile>(&path)
-        .ok()
-        .flatten()
-        != Some(now.clone())
-    {
-        fsutil::write_json_atomic(&path, &now, 0o600)?;
-    }
-    Ok(())
 }
 
 /// The file this code was loaded from (the shared library, or the program it is linked into).

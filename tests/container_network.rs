@@ -280,9 +280,9 @@ fn a_runtime_with_default_options_adopts_the_roots_network() {
         ..Default::default()
     };
     let rt = docker_runtime::Runtime::new(&f.root(), opts).unwrap();
-    assert_eq!(rt.options().bridge_name, f.net.bridge);
-    assert_eq!(rt.options().iptables_chain, f.net.chain);
-    assert!(!rt.options().ip_forward);
+    assert_eq!(rt.options().network.bridge_name, f.net.bridge);
+    assert_eq!(rt.options().network.iptables_chain, f.net.chain);
+    assert!(!rt.options().network.ip_forward);
     rt.restore().unwrap();
     assert_eq!(f.net.dnat_rules().len(), 1);
     ok(&rt, &["rm", "-f", &id]);
@@ -290,5 +290,5 @@ fn a_runtime_with_default_options_adopts_the_roots_network() {
     std::fs::write(f.root().join("network/settings.json"), b"{").unwrap();
     let rt =
         docker_runtime::Runtime::new(&f.root(), docker_runtime::RuntimeOptions::default()).unwrap();
-    assert_eq!(rt.options().bridge_name, "lxcbr0");
+    assert_eq!(rt.options().network.bridge_name, "lxcbr0");
 }

@@ -473,8 +473,10 @@ fn a_helper_of_another_protocol_is_refused_clearly() {
     let out = call(&rt, &["run", "--network", "none", "busybox", "true"]);
     assert_ne!(out.status, 0);
     assert!(
-        out.stderr
-            .contains("docker-init speaks protocol 999, this library 2"),
+        out.stderr.contains(&format!(
+            "docker-init speaks protocol 999, this library {}",
+            docker_runtime::spawn::protocol::PROTOCOL_VERSION
+        )),
         "{}",
         out.stderr
     );
@@ -525,7 +527,10 @@ fn docker_init_refuses_another_library_and_being_run_by_hand() {
         hostname: "x".into(),
         args: vec!["true".into()],
         env: vec![],
-        user: String::new(),
+        uid: 0,
+        gid: 0,
+        groups: vec![0],
+        capabilities: vec![],
         workdir: String::new(),
         tty: false,
         new_netns: false,

@@ -17,7 +17,7 @@ use common::net::{sh, NetFixture};
 use common::TempDir;
 use docker_runtime::container::NetworkSettings;
 use docker_runtime::network::{parse_port_spec, NetworkManager, PortSpec};
-use docker_runtime::{ErrorKind, Runtime, RuntimeOptions};
+use docker_runtime::{ErrorKind, Runtime};
 
 /// A stand-in container: `sleep` alone in a new network namespace; killed on drop.
 struct StandIn {
@@ -517,10 +517,8 @@ fn an_existing_bridge_keeps_its_address_and_bad_bridges_are_refused() {
 
     // Not a bridge.
     let g = NetFixture::new("notbridge");
-    let opts = RuntimeOptions {
-        bridge_name: "lo".into(),
-        ..g.options()
-    };
+    let mut opts = g.options();
+    opts.network.bridge_name = "lo".into();
     let rt = Runtime::new(&g.root.join("root"), opts).unwrap();
     let e = rt.network().unwrap_err();
     assert!(
@@ -538,10 +536,8 @@ fn an_existing_bridge_keeps_its_address_and_bad_bridges_are_refused() {
         .expect("the host has a global IPv4 address")
         .to_string();
     let h = NetFixture::new("overlap");
-    let opts = RuntimeOptions {
-        bridge_subnet: Some(taken.clone()),
-        ..h.options()
-    };
+    let mut opts = h.options();
+    opts.network.bridge_subnet = Some(taken.clone());
     let rt = Runtime::new(&h.root.join("root"), opts).unwrap();
     let e = rt.network().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InUse, "{e}");

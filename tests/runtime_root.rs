@@ -43,23 +43,17 @@ fn refuses_a_file_a_docker_engine_root_and_bad_options() {
     assert!(e.message().contains("Docker engine"), "{e}");
     assert!(!engine.join("graph").exists(), "nothing may be created");
 
-    let opts = RuntimeOptions {
-        bridge_name: "a-name-that-is-too-long".into(),
-        ..Default::default()
-    };
+    let mut opts = RuntimeOptions::default();
+    opts.network.bridge_name = "a-name-that-is-too-long".into();
     assert_eq!(
         Runtime::new(&d.join("r"), opts).unwrap_err().kind(),
         ErrorKind::InvalidArgument
     );
-    let opts = RuntimeOptions {
-        iptables_chain: "bad chain".into(),
-        ..Default::default()
-    };
+    let mut opts = RuntimeOptions::default();
+    opts.network.iptables_chain = "bad chain".into();
     assert!(Runtime::new(&d.join("r"), opts).is_err());
-    let opts = RuntimeOptions {
-        port_range: (2000, 1000),
-        ..Default::default()
-    };
+    let mut opts = RuntimeOptions::default();
+    opts.network.port_range = (2000, 1000);
     assert!(Runtime::new(&d.join("r"), opts).is_err());
 }
 

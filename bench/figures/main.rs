@@ -32,6 +32,7 @@ use ::docker_runtime::ffi::runtime::{
     docker_runtime, docker_runtime_call, docker_runtime_free, docker_runtime_new,
     docker_runtime_options, docker_runtime_options_init,
 };
+use ::docker_runtime::network::NetworkOptions;
 use ::docker_runtime::network::{IpAllocator, PortAllocator};
 use ::docker_runtime::{Runtime, RuntimeOptions};
 use serde_json::{json, Value};
@@ -268,10 +269,13 @@ fn alloc(quick: bool) -> Value {
 
 fn restore(root: &Path, bridge: &str, subnet: &str, chain: &str) -> Value {
     let opts = RuntimeOptions {
-        bridge_name: bridge.to_string(),
-        bridge_subnet: Some(subnet.to_string()),
-        iptables_chain: chain.to_string(),
-        ip_forward: false,
+        network: NetworkOptions {
+            bridge_name: bridge.to_string(),
+            bridge_subnet: Some(subnet.to_string()),
+            iptables_chain: chain.to_string(),
+            ip_forward: false,
+            ..Default::default()
+        },
         ..Default::default()
     };
     let t = Instant::now();

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use docker_runtime::container::NetworkSettings;
+use docker_runtime::network::NetworkOptions;
 use docker_runtime::network::PortSpec;
 use docker_runtime::{Runtime, RuntimeOptions};
 
@@ -140,11 +141,13 @@ fn main() {
     let subnet = free_subnet();
     let root = std::env::temp_dir().join(format!("dr-netbench-{pid}"));
     let opts = RuntimeOptions {
-        bridge_name: guard.bridge.clone(),
-        bridge_subnet: Some(subnet.clone()),
-        iptables_chain: guard.chain.clone(),
-        port_range: (21000, 21999),
-        ip_forward: false,
+        network: NetworkOptions {
+            bridge_name: guard.bridge.clone(),
+            bridge_subnet: Some(subnet.clone()),
+            iptables_chain: guard.chain.clone(),
+            port_range: (21000, 21999),
+            ip_forward: false,
+        },
         ..Default::default()
     };
     let rt = Runtime::new(&root, opts).expect("runtime");

@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::flags::Flags;
+use super::flags::{Flag, Flags, Parsed};
 use super::{table, Streams};
-use crate::container::{self, poll_in, stream, Config, Container, StartOptions};
+use crate::container::{poll_in, stream, Config, Container, StartOptions};
 use crate::error::{Error, Result};
 use crate::ids;
+use crate::image::ImageConfig;
 use crate::runtime::Runtime;
 
 /// Parse a memory size: bytes, or a number with b, k, m or g (any case).
@@ -54,7 +55,12 @@ fn need_args(f: &Flags, args: &[String], min: usize) -> Result<()> {
 /// Copy the client's stdin to the container's until either ends. With `close_at_eof`, the
 /// container's stdin is closed when the client's ends (so `echo x | docker run -i ... cat`
 /// finishes).
-fn pump_stdin(c: Arc<Container>, client: File, done: Arc<container::Event>, close_at_eof: bool) {
+fn pump_stdin(
+    c: Arc<Container>,
+    client: File,
+    done: Arc<crate::container::Event>,
+    close_at_eof: bool,
+) {
     let Some(target) = c.stdin() else {
         return;
     };
@@ -96,7 +102,7 @@ fn attach_streams(
     io: &mut Streams,
     a: &Attach,
     offsets: (Option<u64>, Option<u64>),
-    done: Arc<container::Event>,
+    done: Arc<crate::container::Event>,
 ) -> Result<()> {
     let mut feeder = None;
     if a.stdin {
@@ -149,131 +155,160 @@ fn log_len(path: &std::path::Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
-pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
-    let mut f = Flags::new(
-        "run",
-        "[OPTIONS] IMAGE COMMAND [ARG...]",
-        "Run a command in a new container",
-    );
-    let detach = f.bool(
-        &["d", "detach"],
-        "Detached mode: leave the container running in the background",
-    );
-    let interactive = f.bool(
-        &["i", "interactive"],
-        "Keep stdin open even if not attached",
-    );
-    let tty = f.bool(&["t", "tty"], "Allocate a pseudo-tty");
-    let user = f.value(&["u", "user"], "USER", "Username or UID");
-    let memory = f.value(
-        &["m", "memory"],
-        "BYTES",
-        "Memory limit (in bytes, or with k, m, g)",
-    );
-    let env = f.list(&["e", "env"], "KEY=VALUE", "Set environment variables");
-    let ports = f.list(
-        &["p", "publish"],
-        "[PUBLIC:]PRIVATE",
-        "Publish a container's TCP port",
-    );
-    let hostname = f.value(&["h", "hostname"], "NAME", "Container host name");
-    let workdir = f.value(
-        &["w", "workdir"],
-        "DIR",
-        "Working directory inside the container",
-    );
-    let network = f.value(&["network", "net"], "MODE", "bridge (default) or none");
-    let rm = f.bool(&["rm"], "Remove the container when it exits (not with -d)");
-    let Some(p) = f.parse(args, &mut io.stdout)? else {
-        return Ok(0);
-    };
-    need_args(&f, &p.args, 1)?;
-    let mem = p.value(memory).map(parse_memory).transpose()?.unwrap_or(0);
-    for e in p.list(env) {
+/// The flags of `run`.
+struct RunFlags {
+    detach: Flag,
+    interactive: Flag,
+    tty: Flag,
+    user: Flag,
+    memory: Flag,
+    env: Flag,
+    ports: Flag,
+    hostname: Flag,
+    workdir: Flag,
+    network: Flag,
+    rm: Flag,
+}
+
+impl RunFlags {
+    fn declare(f: &mut Flags) -> RunFlags {
+        RunFlags {
+            detach: f.bool(
+                &["d", "detach"],
+                "Detached mode: leave the container running in the background",
+            ),
+            interactive: f.bool(
+                &["i", "interactive"],
+                "Keep stdin open even if not attached",
+            ),
+            tty: f.bool(&["t", "tty"], "Allocate a pseudo-tty"),
+            user: f.value(&["u", "user"], "USER", "Username or UID"),
+            memory: f.value(
+                &["m", "memory"],
+                "BYTES",
+                "Memory limit (in bytes, or with k, m, g)",
+            ),
+            env: f.list(&["e", "env"], "KEY=VALUE", "Set environment variables"),
+            ports: f.list(
+                &["p", "publish"],
+                "[PUBLIC:]PRIVATE",
+                "Publish a container's TCP port",
+            ),
+            hostname: f.value(&["h", "hostname"], "NAME", "Container host name"),
+            workdir: f.value(
+                &["w", "workdir"],
+                "DIR",
+                "Working directory inside the container",
+            ),
+            network: f.value(&["network", "net"], "MODE", "bridge (default) or none"),
+            rm: f.bool(&["rm"], "Remove the container when it exits (not with -d)"),
+        }
+    }
+}
+
+/// `--network`: whether the container has no network but loopback.
+fn network_disabled(mode: Option<&str>) -> Result<bool> {
+    match mode {
+        None | Some("bridge") | Some("default") => Ok(false),
+        Some("none") => Ok(true),
+        Some(other) => Err(Error::invalid(format!(
+            "invalid network mode {other:?}: use bridge or none"
+        ))),
+    }
+}
+
+/// The container's `Config` from the flags of `run` and the image's defaults (registry images
+/// carry them): the entrypoint before the command, the command when none is given, its
+/// environment before `-e`, its user and directory.
+fn run_config(p: &Parsed, fl: &RunFlags, defaults: &ImageConfig) -> Result<Config> {
+    for e in p.list(fl.env) {
         if e.is_empty() || e.starts_with('=') {
             return Err(Error::invalid(format!(
                 "invalid environment variable {e:?}: want KEY=VALUE"
             )));
         }
     }
-    let network_disabled = match p.value(network) {
-        None | Some("bridge") | Some("default") => false,
-        Some("none") => true,
-        Some(other) => {
-            return Err(Error::invalid(format!(
-                "invalid network mode {other:?}: use bridge or none"
-            )))
-        }
-    };
-    if p.bool(rm) && p.bool(detach) {
-        return Err(Error::invalid("--rm cannot be combined with -d"));
-    }
-    let image_name = &p.args[0];
-    let image = rt.image(image_name)?;
-    let defaults = image.config.clone().unwrap_or_default();
-    // The image's defaults (registry images carry them): the entrypoint before the command,
-    // the command when none is given, its environment before `-e`, its user and directory.
     let mut cmd = defaults.entrypoint.clone().unwrap_or_default();
     if p.args.len() > 1 {
         cmd.extend(p.args[1..].iter().cloned());
     } else {
         cmd.extend(defaults.cmd.clone().unwrap_or_default());
     }
-    let mut env_all = defaults.env.clone().unwrap_or_default();
-    env_all.extend(p.list(env).iter().cloned());
-    let config = Config {
-        hostname: p.value(hostname).unwrap_or_default().to_string(),
-        user: p
-            .value(user)
+    let mut env = defaults.env.clone().unwrap_or_default();
+    env.extend(p.list(fl.env).iter().cloned());
+    let or_default = |flag: Flag, default: &Option<String>| {
+        p.value(flag)
             .map(str::to_string)
-            .or(defaults.user.clone())
-            .unwrap_or_default(),
-        memory: mem,
-        memory_swap: 0,
-        detach: p.bool(detach),
-        ports: p.list(ports).to_vec(),
-        tty: p.bool(tty),
-        open_stdin: p.bool(interactive),
-        env: env_all,
-        cmd,
-        image: image_name.clone(),
-        working_dir: p
-            .value(workdir)
-            .map(str::to_string)
-            .or(defaults.working_dir.clone())
-            .unwrap_or_default(),
-        network_disabled,
+            .or(default.clone())
+            .unwrap_or_default()
     };
-    let c = container::start::create(rt, &image.id, config)?;
+    Ok(Config {
+        hostname: p.value(fl.hostname).unwrap_or_default().to_string(),
+        user: or_default(fl.user, &defaults.user),
+        memory: p
+            .value(fl.memory)
+            .map(parse_memory)
+            .transpose()?
+            .unwrap_or(0),
+        memory_swap: 0,
+        detach: p.bool(fl.detach),
+        ports: p.list(fl.ports).to_vec(),
+        tty: p.bool(fl.tty),
+        open_stdin: p.bool(fl.interactive),
+        env,
+        cmd,
+        image: p.args[0].clone(),
+        working_dir: or_default(fl.workdir, &defaults.working_dir),
+        network_disabled: network_disabled(p.value(fl.network))?,
+    })
+}
+
+pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new(
+        "run",
+        "[OPTIONS] IMAGE COMMAND [ARG...]",
+        "Run a command in a new container",
+    );
+    let fl = RunFlags::declare(&mut f);
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    let (rm, detach) = (p.bool(fl.rm), p.bool(fl.detach));
+    // Checked before anything is made.
+    run_config(&p, &fl, &ImageConfig::default())?;
+    if rm && detach {
+        return Err(Error::invalid("--rm cannot be combined with -d"));
+    }
+    let image = rt.image(&p.args[0])?;
+    let config = run_config(&p, &fl, &image.config.clone().unwrap_or_default())?;
+    let c = rt.create_container(&image.id, config)?;
     let offsets = (log_len(&c.stdout_log()), log_len(&c.stderr_log()));
-    let done = match container::start(
-        rt,
-        &c,
-        &StartOptions {
-            tty_size: io.tty_size,
-        },
-    ) {
+    let opts = StartOptions {
+        tty_size: io.tty_size,
+    };
+    let done = match rt.start_container(&c, &opts) {
         Ok(done) => done,
         Err(e) => {
-            if p.bool(rm) {
+            if rm {
                 let _ = rt.remove_container(&c);
             }
             return Err(e);
         }
     };
-    if p.bool(detach) {
+    if detach {
         io.out(&format!("{}\n", c.id))?;
         return Ok(0);
     }
     let attach = Attach {
-        stdin: p.bool(interactive),
+        stdin: p.bool(fl.interactive),
         stdout: true,
-        stderr: !p.bool(tty),
+        stderr: !p.bool(fl.tty),
         close_stdin_at_eof: true,
     };
     attach_streams(&c, io, &attach, (Some(offsets.0), Some(offsets.1)), done)?;
     let status = c.wait();
-    if p.bool(rm) {
+    if rm {
         rt.remove_container(&c)?;
     }
     Ok(status)
@@ -334,9 +369,7 @@ pub fn start(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let opts = StartOptions {
         tty_size: io.tty_size,
     };
-    each(rt, io, &p.args, |c| {
-        container::start(rt, c, &opts).map(drop)
-    })
+    each(rt, io, &p.args, |c| rt.start_container(c, &opts).map(drop))
 }
 
 pub fn stop(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
@@ -371,7 +404,7 @@ pub fn restart(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     };
     each(rt, io, &p.args, |c| {
         c.stop(timeout)?;
-        container::start(rt, c, &opts).map(drop)
+        rt.start_container(c, &opts).map(drop)
     })
 }
 
@@ -692,7 +725,7 @@ pub fn export(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     need_args(&f, &p.args, 1)?;
     let c = rt.container(&p.args[0])?;
     let out = &mut io.stdout;
-    c.with_rootfs(rt, |root| crate::image::pack_dir(root, &mut *out))?;
+    rt.with_rootfs(&c, |root| crate::image::pack_dir(root, &mut *out))?;
     Ok(0)
 }
 

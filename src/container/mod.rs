@@ -1,12 +1,19 @@
 //! Containers (v0.1.0 `container.go`, `state.go`): the record on disk, the live process, and
 //! the lifecycle. Disk is the journal: every state change is saved before it is acted on, and
 //! a restarted runtime reconciles what is recorded with what is really there.
+//!
+//! This is the docker face of the engine: a container's v0.1.0 `Config` becomes an OCI spec
+//! in [`spec`], and [`start`] hands it to [`crate::engine`]. What a start needs (the image's
+//! layers, the helper, the network, the exit watcher) comes in as arguments ([`start::Deps`]);
+//! nothing here imports the runtime.
 
 mod event;
 pub mod monitor;
 pub mod record;
+pub mod spec;
 pub mod start;
 pub mod stream;
+pub mod user;
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -15,9 +22,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+pub use crate::engine::set_window_size;
 pub use event::{poll_in, Event};
 pub use record::{Config, ContainerRecord, NetworkSettings, State};
-pub use start::{start, StartOptions};
+pub use start::{start, Deps, StartOptions};
 
 use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
@@ -158,10 +166,12 @@ impl Container {
     }
 
     /// Run `f` on the container's whole file system: the live mount while it runs, else a
-    /// mount made for the call (a start waits meanwhile).
+    /// mount of the image's `layers` (topmost first) made for the call (a start waits
+    /// meanwhile).
     pub fn with_rootfs<T>(
         &self,
-        rt: &crate::runtime::Runtime,
+        kernel: &dyn crate::engine::Kernel,
+        layers: &[PathBuf],
         f: impl FnOnce(&Path) -> Result<T>,
     ) -> Result<T> {
         let inner = self.lock();
@@ -169,9 +179,9 @@ impl Container {
             drop(inner);
             return f(&self.rootfs());
         }
-        start::mount_rootfs(rt, self, &inner.rec.image)?;
+        start::mount_rootfs(kernel, self, layers)?;
         let out = f(&self.rootfs());
-        let unmounted = crate::mount::unmount(&self.rootfs());
+        let unmounted = kernel.unmount(&self.rootfs());
         drop(inner);
         let out = out?;
         unmounted?;
@@ -442,22 +452,4 @@ impl Container {
     pub(crate) fn has_network(&self) -> bool {
         !self.lock().rec.network_settings.ip_address.is_empty()
     }
-}
-
-/// Set a terminal's window size.
-pub fn set_window_size(pty: &File, rows: u16, cols: u16) -> Result<()> {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads the winsize we pass on a terminal descriptor we hold.
-    if unsafe { libc::ioctl(pty.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
-        return Err(Error::io(
-            "setting the window size",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
 }

@@ -1,41 +1,19 @@
 //! The container record, `containers/ID/config.json` (v0.1.0 `container.go`, `state.go`),
 //! with v0.1.0's JSON field names.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+pub use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ids;
+pub use crate::network::NetworkSettings;
 
 /// The file holding a container's record in its folder.
 pub const CONFIG_FILE: &str = "config.json";
-
-/// What the user asked for (`docker run` flags).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct Config {
-    pub hostname: String,
-    pub user: String,
-    pub memory: i64,
-    pub memory_swap: i64,
-    pub detach: bool,
-    /// Private TCP ports to publish (`-p`), as the user wrote them (`80` or `8080:80`).
-    pub ports: Vec<String>,
-    pub tty: bool,
-    pub open_stdin: bool,
-    pub env: Vec<String>,
-    pub cmd: Vec<String>,
-    /// The image name the user typed.
-    pub image: String,
-    /// The program's working directory (empty: `/`).
-    pub working_dir: String,
-    /// No network but loopback (`--network none`).
-    pub network_disabled: bool,
-}
 
 /// Whether the container runs, and how it ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -82,17 +60,6 @@ impl State {
             format!("Exit {}", self.exit_code)
         }
     }
-}
-
-/// The container's network, recorded before it is set up.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct NetworkSettings {
-    pub ip_address: String,
-    pub ip_prefix_len: u8,
-    pub gateway: String,
-    /// private port -> public port
-    pub port_mapping: BTreeMap<String, String>,
 }
 
 /// `containers/ID/config.json`.

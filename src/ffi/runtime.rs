@@ -143,21 +143,21 @@ unsafe fn read_options(opts: *const docker_runtime_options) -> FfiResult<Runtime
     // SAFETY: each string field is NULL or a NUL-terminated string (documented contract).
     unsafe {
         if let Some(s) = opt_str_arg(c.bridge_name, "opts->bridge_name")? {
-            o.bridge_name = s.to_string();
+            o.network.bridge_name = s.to_string();
         }
         if let Some(s) = opt_str_arg(c.bridge_subnet, "opts->bridge_subnet")? {
-            o.bridge_subnet = Some(s.to_string());
+            o.network.bridge_subnet = Some(s.to_string());
         }
         if let Some(s) = opt_str_arg(c.iptables_chain, "opts->iptables_chain")? {
-            o.iptables_chain = s.to_string();
+            o.network.iptables_chain = s.to_string();
         }
         if let Some(s) = opt_str_arg(c.init_path, "opts->init_path")? {
             o.init_path = Some(PathBuf::from(s));
         }
     }
-    o.ip_forward = c.disable_ip_forward == 0;
+    o.network.ip_forward = c.disable_ip_forward == 0;
     if (c.port_first, c.port_last) != (0, 0) {
-        o.port_range = (c.port_first, c.port_last);
+        o.network.port_range = (c.port_first, c.port_last);
     }
     let max = match c.log_level {
         1 => Level::Error,

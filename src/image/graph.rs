@@ -38,7 +38,7 @@ use super::archive;
 use super::fsat;
 use super::layer;
 use super::pack;
-use crate::container::Config;
+use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil::{self, FileLock};
 use crate::ids;

@@ -9,7 +9,6 @@
 //! PID namespace and turns into the container's program.
 
 pub mod caps;
-pub mod user;
 
 use std::ffi::CString;
 use std::fs;
@@ -185,18 +184,14 @@ fn child(
         Ok(other) => return Err(setup(format!("expected go, got {other:?}"))),
         Err(e) => return Err(setup(format!("waiting for go: {e}"))),
     }
-    let prepared = prepare(sock, cfg).map_err(setup)?;
+    prepare(sock, cfg).map_err(setup)?;
     match protocol::recv(sock) {
         Ok(Some((Message::Run, _))) => {}
         Ok(Some((Message::Error { message }, _))) => return Err(setup(message)),
         Ok(other) => return Err(setup(format!("expected run, got {other:?}"))),
         Err(e) => return Err(setup(format!("waiting for run: {e}"))),
     }
-    exec(sock, cfg, prepared)
-}
-
-struct Prepared {
-    ident: user::Identity,
+    exec(sock, cfg)
 }
 
 fn mnt(
@@ -227,7 +222,7 @@ fn check_mount_point(rootfs: &str, name: &str) -> Res<()> {
     }
 }
 
-fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<Prepared> {
+fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
     let rootfs = cfg.rootfs.as_str();
     mnt(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
     for name in ["proc", "sys", "dev"] {
@@ -298,11 +293,8 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<Prepared> {
     if cfg.new_netns {
         loopback_up()?;
     }
-    let passwd = fs::read_to_string("/etc/passwd").unwrap_or_default();
-    let group = fs::read_to_string("/etc/group").unwrap_or_default();
-    let ident = user::resolve(&cfg.user, &passwd, &group)?;
     if cfg.tty {
-        setup_tty(sock, ident.uid)?;
+        setup_tty(sock, cfg.uid)?;
     }
     let workdir = if cfg.workdir.is_empty() {
         "/"
@@ -310,8 +302,7 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<Prepared> {
         &cfg.workdir
     };
     chdir(workdir)
-        .map_err(|e| errno_msg(format_args!("changing to working directory {workdir}"), e))?;
-    Ok(Prepared { ident })
+        .map_err(|e| errno_msg(format_args!("changing to working directory {workdir}"), e))
 }
 
 const OPEN_TREE_CLONE: libc::c_uint = 1;
@@ -586,23 +577,21 @@ fn find_program(prog: &str, env: &[String]) -> std::result::Result<String, (i32,
 fn exec(
     sock: BorrowedFd<'_>,
     cfg: &InitConfig,
-    p: Prepared,
 ) -> std::result::Result<std::convert::Infallible, (i32, String)> {
     let setup = |s: String| (1, s);
-    caps::drop_bounding(caps::DEFAULT_CAPS).map_err(setup)?;
-    let groups: Vec<nix::unistd::Gid> = p
-        .ident
+    caps::drop_bounding(&cfg.capabilities).map_err(setup)?;
+    let groups: Vec<nix::unistd::Gid> = cfg
         .groups
         .iter()
         .map(|g| nix::unistd::Gid::from_raw(*g))
         .collect();
     nix::unistd::setgroups(&groups).map_err(|e| setup(errno_msg("setgroups", e)))?;
-    nix::unistd::setgid(nix::unistd::Gid::from_raw(p.ident.gid))
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(cfg.gid))
         .map_err(|e| setup(errno_msg("setgid", e)))?;
-    nix::unistd::setuid(nix::unistd::Uid::from_raw(p.ident.uid))
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(cfg.uid))
         .map_err(|e| setup(errno_msg("setuid", e)))?;
-    if p.ident.uid == 0 {
-        caps::set(caps::DEFAULT_CAPS).map_err(setup)?;
+    if cfg.uid == 0 {
+        caps::set(&cfg.capabilities).map_err(setup)?;
     }
     let args: Vec<CString> = cfg
         .args

@@ -21,7 +21,7 @@ use crate::log::Logger;
 
 /// The subnets tried, in order, when a bridge must be created and none is configured.
 fn candidate_subnets() -> Vec<Ipv4Network> {
-    let mut out: Vec<Ipv4Network> = crate::runtime::DEFAULT_SUBNET.parse().into_iter().collect();
+    let mut out: Vec<Ipv4Network> = super::DEFAULT_SUBNET.parse().into_iter().collect();
     let mut push = |a, b, c, d, p| {
         if let Ok(n) = Ipv4Network::new(Ipv4Addr::new(a, b, c, d), p) {
             out.push(n);

@@ -1,5 +1,5 @@
 //! The network manager (v0.1.0 `network.go`): one per runtime, created lazily by
-//! [`crate::Runtime::network`]. It owns the bridge, the persistent address and port pools and
+//! the runtime. It owns the bridge, the persistent address and port pools and
 //! the iptables chains, and gives each container its network in three steps the container's
 //! lifecycle calls:
 //!
@@ -24,12 +24,10 @@ use super::bridge::Bridge;
 use super::iptables::{Iptables, Mapping};
 use super::netlink::Netlink;
 use super::ports::PortSpec;
-use super::Ipam;
-use crate::container::NetworkSettings;
+use super::{Ipam, NetworkOptions, NetworkSettings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil::{self, FileLock};
 use crate::log::Logger;
-use crate::runtime::RuntimeOptions;
 
 /// The name of a container's interface inside its namespace.
 pub const CONTAINER_IFNAME: &str = "eth0";
@@ -124,14 +122,14 @@ impl NetworkManager {
     /// adopt or create the bridge, open the pools on its subnet, make sure the iptables chains
     /// and their jumps exist (the DNAT rules already there are kept; [`Self::restore`]
     /// rebuilds them), and enable `net.ipv4.ip_forward` when `opts.ip_forward` asks for it.
-    pub fn new(dir: &Path, opts: &RuntimeOptions) -> Result<NetworkManager> {
+    pub fn new(dir: &Path, opts: &NetworkOptions, logger: &Logger) -> Result<NetworkManager> {
         fsutil::ensure_dir(dir, 0o700)?;
         let mut nl = Netlink::open()?;
         let bridge = Bridge::ensure(
             &mut nl,
             &opts.bridge_name,
             opts.bridge_subnet.as_deref(),
-            &opts.logger,
+            logger,
         )?;
         let ipam = Ipam::open(dir, &bridge.cidr(), opts.port_range)?;
         let iptables = Iptables::new(&opts.iptables_chain, &bridge.name, bridge.subnet())?;
@@ -140,7 +138,7 @@ impl NetworkManager {
             ipam,
             iptables,
             dir: dir.to_path_buf(),
-            logger: opts.logger.clone(),
+            logger: logger.clone(),
         };
         {
             let _lock = mgr.iptables_lock()?;

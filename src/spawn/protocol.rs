@@ -3,7 +3,8 @@
 //! descriptor (the container's pty master) travels with the frame that announces it.
 //!
 //! 1. helper -> library: `Hello { version }`. Mismatched versions refuse each other clearly.
-//! 2. library -> helper: `Start(InitConfig)`.
+//! 2. library -> helper: `Start(InitConfig)` (the engine's reading of the OCI spec,
+//!    `engine::plan`).
 //! 3. helper -> library: `Ready { pid }` once the container's namespaces exist (pid is the
 //!    container's first process, as the host sees it).
 //! 4. library -> helper: `Go`. The helper sets up the file system, the terminal and the user;
@@ -20,7 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -39,8 +40,12 @@ pub struct InitConfig {
     pub args: Vec<String>,
     /// The whole environment (`K=V`).
     pub env: Vec<String>,
-    /// `-u`: a user name or uid, optionally `:group`; empty for root.
-    pub user: String,
+    /// Who the program runs as: uid, gid, and every group (the gid first).
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    /// The capability numbers kept in the bounding set; root's own set.
+    pub capabilities: Vec<u32>,
     pub workdir: String,
     pub tty: bool,
     /// A new network namespace (false: share the host's, never used by `run`).
@@ -203,7 +208,10 @@ mod tests {
             hostname: "h".into(),
             args: vec!["sh".into()],
             env: vec!["A=1".into(); 1000],
-            user: String::new(),
+            uid: 0,
+            gid: 0,
+            groups: vec![0],
+            capabilities: vec![0, 1],
             workdir: "/".into(),
             tty: true,
             new_netns: true,

@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use docker_runtime::network::NetworkOptions;
 use docker_runtime::{Runtime, RuntimeOptions};
 
 use super::TempDir;
@@ -111,11 +112,13 @@ impl NetFixture {
 
     pub fn options(&self) -> RuntimeOptions {
         RuntimeOptions {
-            bridge_name: self.bridge.clone(),
-            bridge_subnet: Some(self.subnet.clone()),
-            iptables_chain: self.chain.clone(),
-            port_range: self.ports,
-            ip_forward: false,
+            network: NetworkOptions {
+                bridge_name: self.bridge.clone(),
+                bridge_subnet: Some(self.subnet.clone()),
+                iptables_chain: self.chain.clone(),
+                port_range: self.ports,
+                ip_forward: false,
+            },
             ..Default::default()
         }
     }

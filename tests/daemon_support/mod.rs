@@ -237,9 +237,12 @@ impl Drop for Daemon {
         // network.
         if self.root.join("containers").exists() {
             let opts = docker_runtime::RuntimeOptions {
-                bridge_name: self.bridge.clone(),
-                iptables_chain: self.chain.clone(),
-                ip_forward: false,
+                network: docker_runtime::network::NetworkOptions {
+                    bridge_name: self.bridge.clone(),
+                    iptables_chain: self.chain.clone(),
+                    ip_forward: false,
+                    ..Default::default()
+                },
                 init_path: Some(PathBuf::from(env!("CARGO_BIN_EXE_docker-init"))),
                 ..Default::default()
             };

@@ -1,4 +1,73 @@
-//! `-u USER[:GROUP]` resolved in the container's own `/etc/passwd` and `/etc/group`.
+//! `-u USER[:GROUP]` resolved in the container's own `/etc/passwd` and `/etc/group` (as
+//! docker's daemon does before it writes the runtime spec, which carries only numbers). The
+//! files are read from the mounted root file system with symbolic links resolved inside it,
+//! only when they are regular files, and at most [`MAX_FILE`] bytes of each: an image cannot
+//! make the library read a host file, a device or a FIFO.
+
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{self, OFlag, OpenHow, ResolveFlag};
+
+use crate::error::{Error, Result};
+
+/// The largest passwd or group file read.
+pub const MAX_FILE: u64 = 1 << 20;
+
+fn open_in_root(root: &OwnedFd, path: &str) -> std::io::Result<Option<std::fs::File>> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    match fcntl::openat2(root.as_fd(), path, how) {
+        Ok(fd) => Ok(Some(std::fs::File::from(fd))),
+        Err(Errno::ENOENT) | Err(Errno::ENOTDIR) => Ok(None),
+        Err(e) => Err(std::io::Error::from(e)),
+    }
+}
+
+/// The text of `path` (relative, e.g. `etc/passwd`) in the root file system `rootfs`; empty
+/// when it does not exist.
+fn read_in_root(rootfs: &Path, path: &str) -> Result<String> {
+    let what = || format!("the container's /{path}");
+    let root: OwnedFd = fcntl::open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::errno(format_args!("opening {}", rootfs.display()), e))?;
+    let Some(file) =
+        open_in_root(&root, path).map_err(|e| Error::io(format!("opening {}", what()), e))?
+    else {
+        return Ok(String::new());
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| Error::io(format!("reading {}", what()), e))?;
+    if !meta.is_file() {
+        return Err(Error::invalid(format!("{} is not a regular file", what())));
+    }
+    if meta.len() > MAX_FILE {
+        return Err(Error::invalid(format!(
+            "{} is larger than {MAX_FILE} bytes",
+            what()
+        )));
+    }
+    let mut text = String::new();
+    file.take(MAX_FILE)
+        .read_to_string(&mut text)
+        .map_err(|e| Error::io(format!("reading {}", what()), e))?;
+    Ok(text)
+}
+
+/// Resolve `spec` (see [`resolve`]) in the passwd and group files of the root file system at
+/// `rootfs`.
+pub fn lookup(rootfs: &Path, spec: &str) -> Result<Identity> {
+    let passwd = read_in_root(rootfs, "etc/passwd")?;
+    let group = read_in_root(rootfs, "etc/group")?;
+    resolve(spec, &passwd, &group).map_err(Error::invalid)
+}
 
 /// Who the program runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +124,7 @@ fn numeric(s: &str) -> Option<u32> {
 /// Resolve `spec` (`""`, `name`, `uid`, `name:group`, `uid:gid`) against the texts of the
 /// container's passwd and group files (empty when absent). A numeric uid missing from passwd
 /// is allowed (gid 0), as docker allows it; an unknown name is an error.
-pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<Identity, String> {
+pub fn resolve(spec: &str, passwd: &str, group: &str) -> std::result::Result<Identity, String> {
     let (user, grp) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),

@@ -1,0 +1,29 @@
+//! v0.1.0's container `Config`: what the user asked for with `docker run`. A container's
+//! `config.json` records it, and an image's `json` keeps the one of the container it was
+//! committed from (`container_config`), so it lives below both. The engine never reads it: the
+//! docker face turns it into an OCI runtime spec in one place (`container::spec`).
+
+use serde::{Deserialize, Serialize};
+
+/// What the user asked for (`docker run` flags).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Config {
+    pub hostname: String,
+    pub user: String,
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub detach: bool,
+    /// Private TCP ports to publish (`-p`), as the user wrote them (`80` or `8080:80`).
+    pub ports: Vec<String>,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub env: Vec<String>,
+    pub cmd: Vec<String>,
+    /// The image name the user typed.
+    pub image: String,
+    /// The program's working directory (empty: `/`).
+    pub working_dir: String,
+    /// No network but loopback (`--network none`).
+    pub network_disabled: bool,
+}

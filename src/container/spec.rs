@@ -1,0 +1,263 @@
+//! `docker run`'s v0.1.0 [`Config`] turned into an OCI runtime spec: the one place where the
+//! docker face decides how a container starts (as docker's daemon writes the spec that
+//! containerd hands to runc). The engine executes the result and reads nothing else.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxMemoryBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder,
+    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+};
+
+use super::record::ContainerRecord;
+use super::user::Identity;
+use crate::error::{Error, Result};
+
+/// The environment every container starts with (v0.1.0), before `Config.Env`.
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Paths hidden from the container (modern docker's list).
+pub const MASKED_PATHS: &[&str] = &[
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/proc/acpi",
+    "/proc/asound",
+    "/proc/latency_stats",
+    "/proc/interrupts",
+    "/sys/firmware",
+];
+
+/// Paths the container sees read-only.
+pub const READONLY_PATHS: &[&str] = &[
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
+
+/// Modern docker's default capability set.
+pub const DEFAULT_CAPABILITIES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_RAW",
+    "CAP_SYS_CHROOT",
+    "CAP_MKNOD",
+    "CAP_AUDIT_WRITE",
+    "CAP_SETFCAP",
+];
+
+/// What a spec needs beyond the record, found at start.
+pub struct Inputs<'a> {
+    /// The mounted root file system.
+    pub rootfs: &'a Path,
+    pub hostname: &'a str,
+    /// Host files bound read-only into the container: (host path, container path).
+    pub binds: &'a [(PathBuf, &'a str)],
+    /// `-u`, resolved in the container's own passwd and group files.
+    pub user: &'a Identity,
+}
+
+fn built<T>(r: std::result::Result<T, oci_spec::OciSpecError>) -> Result<T> {
+    r.map_err(|e| Error::invalid(format!("building the runtime spec: {e}")))
+}
+
+/// The program's environment: `HOME=/`, `PATH`, `HOSTNAME` (and `TERM` with a terminal), then
+/// `Config.Env`, a later entry replacing an earlier one with the same name.
+fn environment(rec: &ContainerRecord, hostname: &str) -> Vec<String> {
+    let mut env: Vec<String> = vec![
+        "HOME=/".into(),
+        format!("PATH={DEFAULT_PATH}"),
+        format!("HOSTNAME={hostname}"),
+    ];
+    if rec.config.tty {
+        env.push("TERM=xterm".into());
+    }
+    for e in &rec.config.env {
+        let key = e.split('=').next().unwrap_or(e);
+        env.retain(|x| x.split('=').next() != Some(key));
+        env.push(e.clone());
+    }
+    env
+}
+
+fn capabilities() -> Result<Capabilities> {
+    DEFAULT_CAPABILITIES
+        .iter()
+        .map(|name| {
+            serde_json::from_value::<Capability>(serde_json::Value::from(*name))
+                .map_err(|e| Error::invalid(format!("capability {name}: {e}")))
+        })
+        .collect()
+}
+
+fn process(rec: &ContainerRecord, inputs: &Inputs<'_>) -> Result<oci_spec::runtime::Process> {
+    let caps = capabilities()?;
+    let user = built(
+        UserBuilder::default()
+            .uid(inputs.user.uid)
+            .gid(inputs.user.gid)
+            .additional_gids(inputs.user.groups.clone())
+            .build(),
+    )?;
+    let cwd = if rec.config.working_dir.is_empty() {
+        "/"
+    } else {
+        &rec.config.working_dir
+    };
+    let mut args = vec![rec.path.clone()];
+    args.extend(rec.args.iter().cloned());
+    built(
+        ProcessBuilder::default()
+            .terminal(rec.config.tty)
+            .user(user)
+            .args(args)
+            .env(environment(rec, inputs.hostname))
+            .cwd(cwd)
+            .no_new_privileges(false)
+            .rlimits(Vec::new())
+            .capabilities(built(
+                LinuxCapabilitiesBuilder::default()
+                    .bounding(caps.clone())
+                    .effective(caps.clone())
+                    .permitted(caps)
+                    .build(),
+            )?)
+            .build(),
+    )
+}
+
+fn mount(dst: &str, typ: &str, src: &str, options: &[&str]) -> Result<Mount> {
+    built(
+        MountBuilder::default()
+            .destination(dst)
+            .typ(typ)
+            .source(src)
+            .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+            .build(),
+    )
+}
+
+/// `/proc`, `/sys`, `/dev` and its parts (as docker's default spec), then the binds.
+fn mounts(binds: &[(PathBuf, &str)]) -> Result<Vec<Mount>> {
+    let mut out = vec![
+        mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "strictatime", "mode=755", "size=65536k"],
+        )?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &[
+                "nosuid",
+                "noexec",
+                "newinstance",
+                "ptmxmode=0666",
+                "mode=0620",
+                "gid=5",
+            ],
+        )?,
+        mount(
+            "/sys",
+            "sysfs",
+            "sysfs",
+            &["nosuid", "noexec", "nodev", "ro"],
+        )?,
+        mount(
+            "/dev/mqueue",
+            "mqueue",
+            "mqueue",
+            &["nosuid", "noexec", "nodev"],
+        )?,
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        )?,
+    ];
+    for (src, dst) in binds {
+        out.push(mount(
+            dst,
+            "bind",
+            &src.display().to_string(),
+            &["rbind", "ro"],
+        )?);
+    }
+    Ok(out)
+}
+
+fn linux(rec: &ContainerRecord) -> Result<oci_spec::runtime::Linux> {
+    let mut kinds = vec![
+        LinuxNamespaceType::Pid,
+        LinuxNamespaceType::Ipc,
+        LinuxNamespaceType::Uts,
+        LinuxNamespaceType::Mount,
+    ];
+    // `--network none` too: a network namespace of its own, with only the loopback.
+    kinds.push(LinuxNamespaceType::Network);
+    let namespaces = kinds
+        .into_iter()
+        .map(|k| built(LinuxNamespaceBuilder::default().typ(k).build()))
+        .collect::<Result<Vec<_>>>()?;
+    let mut linux = LinuxBuilder::default()
+        .namespaces(namespaces)
+        .masked_paths(
+            MASKED_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .readonly_paths(
+            READONLY_PATHS
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        );
+    if rec.config.memory > 0 {
+        let mut memory = LinuxMemoryBuilder::default().limit(rec.config.memory);
+        if rec.config.memory_swap > 0 {
+            memory = memory.swap(rec.config.memory_swap);
+        }
+        linux = linux.resources(built(
+            LinuxResourcesBuilder::default()
+                .memory(built(memory.build())?)
+                .build(),
+        )?);
+    }
+    built(linux.build())
+}
+
+/// The runtime spec of a start of the container `rec`.
+pub fn build(rec: &ContainerRecord, inputs: &Inputs<'_>) -> Result<Spec> {
+    built(
+        SpecBuilder::default()
+            .version("1.0.2")
+            .root(built(
+                RootBuilder::default()
+                    .path(inputs.rootfs)
+                    .readonly(false)
+                    .build(),
+            )?)
+            .hostname(inputs.hostname)
+            .process(process(rec, inputs)?)
+            .mounts(mounts(inputs.binds)?)
+            .linux(linux(rec)?)
+            .build(),
+    )
+}

@@ -1,0 +1,132 @@
+//! The engine's seam to the kernel: the few host operations a container's start and stop make
+//! outside the helper (an overlay mount, a cgroup, the helper process). [`Host`] does them for
+//! real; unit tests give the lifecycle a fake that records the calls and plays the helper's part
+//! of the protocol, so the order of the steps and their undo are tested without root. The
+//! integration tests use [`Host`].
+
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::cgroup::Cgroup;
+use crate::error::{Error, Result};
+use crate::spawn::protocol::INIT_SOCKET_FD;
+
+/// The standard streams the helper (and so the container's program) starts with.
+pub struct Streams {
+    pub stdin: Stdio,
+    pub stdout: Stdio,
+    pub stderr: Stdio,
+}
+
+/// A started helper: our end of its socket, its pid, and the process to reap when the start
+/// is abandoned (none for a fake).
+pub struct Helper {
+    pub sock: UnixStream,
+    pub pid: i32,
+    pub child: Option<Child>,
+}
+
+impl Helper {
+    /// Make sure a helper whose start failed is gone (it exits on its own once it reported an
+    /// error or lost us).
+    pub fn abandon(mut self) {
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Host operations of a container's lifecycle.
+pub trait Kernel: Send + Sync {
+    /// Mount `lowers` (topmost first) with the read-write `upper` at `target`.
+    fn mount_overlay(
+        &self,
+        lowers: &[PathBuf],
+        upper: &Path,
+        work: &Path,
+        target: &Path,
+    ) -> Result<()>;
+    /// Detach what is mounted at `target` (nothing there is fine).
+    fn unmount(&self, target: &Path) -> Result<()>;
+    /// Make the memory cgroup `name` with these limits (bytes; swap <= 0: none).
+    fn create_cgroup(&self, name: &str, memory: i64, swap: i64) -> Result<Cgroup>;
+    /// Move `pid` into `cgroup`.
+    fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()>;
+    /// Remove `cgroup` (its processes are gone).
+    fn remove_cgroup(&self, cgroup: &Cgroup);
+    /// Start the helper program `path` (named `docker-init NAME` in `ps`) with `streams` and
+    /// its end of a socket pair at [`INIT_SOCKET_FD`].
+    fn spawn_helper(&self, path: &Path, name: &str, streams: Streams) -> Result<Helper>;
+}
+
+/// The real kernel.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Host;
+
+impl Kernel for Host {
+    fn mount_overlay(
+        &self,
+        lowers: &[PathBuf],
+        upper: &Path,
+        work: &Path,
+        target: &Path,
+    ) -> Result<()> {
+        crate::mount::mount_overlay(lowers, upper, work, target)
+    }
+
+    fn unmount(&self, target: &Path) -> Result<()> {
+        crate::mount::unmount(target)
+    }
+
+    fn create_cgroup(&self, name: &str, memory: i64, swap: i64) -> Result<Cgroup> {
+        Cgroup::create(name, memory, swap)
+    }
+
+    fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()> {
+        cgroup.add(pid)
+    }
+
+    fn remove_cgroup(&self, cgroup: &Cgroup) {
+        cgroup.remove()
+    }
+
+    fn spawn_helper(&self, path: &Path, name: &str, streams: Streams) -> Result<Helper> {
+        let (sock, child_sock) =
+            UnixStream::pair().map_err(|e| Error::io("creating the helper socket", e))?;
+        let child_raw = child_sock.as_raw_fd();
+        let mut cmd = Command::new(path);
+        // The name only shows in `ps` (docker-init reads nothing from its arguments).
+        cmd.arg0("docker-init")
+            .arg(name)
+            .env_clear()
+            .stdin(streams.stdin)
+            .stdout(streams.stdout)
+            .stderr(streams.stderr);
+        // SAFETY: the closure runs in the forked child before exec and only calls dup2/fcntl,
+        // which are async-signal-safe.
+        unsafe {
+            cmd.pre_exec(move || {
+                if child_raw == INIT_SOCKET_FD {
+                    if libc::fcntl(child_raw, libc::F_SETFD, 0) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                } else if libc::dup2(child_raw, INIT_SOCKET_FD) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(|e| Error::io(format!("starting {}", path.display()), e))?;
+        Ok(Helper {
+            sock,
+            pid: child.id() as i32,
+            child: Some(child),
+        })
+    }
+}

@@ -1,0 +1,256 @@
+//! The container engine: it runs one OCI runtime spec (`config.json`, runtime-spec 1.x, typed
+//! with the `oci-spec` crate) on a root file system that is already there. Every face that
+//! starts a container comes through here: the docker commands (whose v0.1.0 `Config` becomes
+//! a spec in `container::spec`), the C API and the daemon above them.
+//!
+//! A start, [`launch`], is three named steps, each undone when a later one fails:
+//!
+//! 1. [`plan::init_config`]: the spec read once into the helper's steps (what the engine
+//!    does not execute is refused, never dropped);
+//! 2. the memory cgroup, when the spec limits memory (undo: remove it);
+//! 3. the `docker-init` helper spawned and spoken to (see `spawn::protocol`): it makes the
+//!    namespaces and reports the container's pid; while it sets up the file system, the
+//!    caller's [`Hooks`] join the network and journal the start; then the program runs
+//!    (undo: kill the helper).
+//!
+//! The engine takes everything as arguments (the spec, the helper's path, the streams, the
+//! exit file, the hooks, the [`Kernel`]) and imports nothing from the container registry, the
+//! network or the runtime: it only looks down (`spawn`, `cgroup`, `mount`, `error`).
+
+pub mod kernel;
+pub mod plan;
+
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::time::Duration;
+
+use oci_spec::runtime::Spec;
+
+pub use kernel::{Helper, Host, Kernel, Streams};
+
+use crate::cgroup::Cgroup;
+use crate::error::{Error, ErrorKind, Result};
+use crate::spawn::protocol::{self, InitConfig, Message, PROTOCOL_VERSION};
+
+/// How long the helper may take for one step before the start is abandoned.
+const STEP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One container to start.
+pub struct Launch<'a> {
+    pub spec: &'a Spec,
+    /// The bundle folder: a relative `root.path` is taken from here.
+    pub bundle: &'a Path,
+    /// The `docker-init` helper.
+    pub helper: &'a Path,
+    /// Names the cgroup and the helper in `ps` (the container id).
+    pub name: &'a str,
+    pub streams: Streams,
+    /// Where the helper records the exit status.
+    pub exit_file: &'a Path,
+    /// The terminal's size, for a spec with `process.terminal`.
+    pub tty_size: Option<(u16, u16)>,
+}
+
+/// What the caller does once the container's process exists, while the helper sets up its
+/// file system; an error abandons the start.
+pub struct Hooks<'a> {
+    /// Join the process (its pid as the host sees it) to its network.
+    pub attach: &'a mut dyn FnMut(i32) -> Result<()>,
+    /// Journal that the container runs (pid, helper pid), before the program is let go.
+    pub running: &'a mut dyn FnMut(i32, i32) -> Result<()>,
+}
+
+/// A started container.
+pub struct Launched {
+    /// The container's first process, as the host sees it.
+    pub pid: i32,
+    /// The helper that waits for it (its parent on the host) and its process.
+    pub helper_pid: i32,
+    pub helper: Option<std::process::Child>,
+    /// The terminal's master side, for a spec with `process.terminal`.
+    pub pty: Option<File>,
+    pub cgroup: Option<Cgroup>,
+}
+
+/// Start the container `l` describes (see the module documentation for the steps).
+pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<Launched> {
+    let rootfs = plan::rootfs(l.spec, l.bundle)?;
+    let cfg = plan::init_config(l.spec, &rootfs, l.exit_file)?;
+    let cgroup = match plan::memory_limit(l.spec) {
+        Some((memory, swap)) => Some(kernel.create_cgroup(l.name, memory, swap)?),
+        None => None,
+    };
+    let undo_cgroup = |cg: &Option<Cgroup>| {
+        if let Some(cg) = cg {
+            kernel.remove_cgroup(cg);
+        }
+    };
+    let helper = match kernel.spawn_helper(l.helper, l.name, l.streams) {
+        Ok(h) => h,
+        Err(e) => {
+            undo_cgroup(&cgroup);
+            return Err(e);
+        }
+    };
+    let talk = Conversation {
+        sock: &helper.sock,
+        kernel,
+        cgroup: cgroup.as_ref(),
+        tty_size: l.tty_size,
+    };
+    match talk.run(&cfg, helper.pid, hooks) {
+        Ok((pid, pty)) => Ok(Launched {
+            pid,
+            helper_pid: helper.pid,
+            helper: helper.child,
+            pty,
+            cgroup,
+        }),
+        Err(e) => {
+            helper.abandon();
+            undo_cgroup(&cgroup);
+            Err(e)
+        }
+    }
+}
+
+fn expect(
+    msg: Option<(Message, Option<OwnedFd>)>,
+    what: &str,
+) -> Result<(Message, Option<OwnedFd>)> {
+    match msg {
+        Some((Message::Error { message }, _)) => Err(Error::invalid(message)),
+        Some(m) => Ok(m),
+        None => Err(Error::new(
+            ErrorKind::Io,
+            format!("docker-init exited before {what}"),
+        )),
+    }
+}
+
+fn unexpected(m: &Message) -> Error {
+    Error::invalid(format!("unexpected message from docker-init: {m:?}"))
+}
+
+/// Our side of the protocol with one helper.
+struct Conversation<'a> {
+    sock: &'a UnixStream,
+    kernel: &'a dyn Kernel,
+    cgroup: Option<&'a Cgroup>,
+    tty_size: Option<(u16, u16)>,
+}
+
+impl Conversation<'_> {
+    fn send(&self, m: &Message) -> Result<()> {
+        protocol::send(self.sock.as_fd(), m, None)
+            .map_err(|e| Error::io("talking to docker-init", e))
+    }
+
+    fn recv(&self, what: &str) -> Result<(Message, Option<OwnedFd>)> {
+        let m = protocol::recv(self.sock.as_fd())
+            .map_err(|e| Error::io(format!("talking to docker-init ({what})"), e))?;
+        expect(m, what)
+    }
+
+    /// The whole conversation; returns the container's pid and the terminal master.
+    fn run(
+        &self,
+        cfg: &InitConfig,
+        helper_pid: i32,
+        hooks: Hooks<'_>,
+    ) -> Result<(i32, Option<File>)> {
+        self.sock
+            .set_read_timeout(Some(STEP_TIMEOUT))
+            .map_err(|e| Error::io("setting a socket timeout", e))?;
+        self.greet()?;
+        self.send(&Message::Start(Box::new(cfg.clone())))?;
+        let pid = match self.recv("creating the namespaces")? {
+            (Message::Ready { pid }, _) => pid,
+            (m, _) => return Err(unexpected(&m)),
+        };
+        // The helper sets up the container's file system while the cgroup (a v1 cgroup.procs
+        // write waits for an RCU grace period, ~10 ms) and the network are done here; the
+        // program only runs after `Run`.
+        self.send(&Message::Go)?;
+        if let Err(e) = self.join(pid, helper_pid, hooks) {
+            return Err(self.helper_error_or(e));
+        }
+        // A helper that failed meanwhile is gone: its error is read below.
+        let _ = self.send(&Message::Run);
+        Ok((pid, self.until_exec()?))
+    }
+
+    fn greet(&self) -> Result<()> {
+        match self.recv("greeting")? {
+            (Message::Hello { version }, _) if version == PROTOCOL_VERSION => Ok(()),
+            (Message::Hello { version }, _) => Err(Error::unsupported(format!(
+                "docker-init speaks protocol {version}, this library {PROTOCOL_VERSION}: use the docker-init of the same build"
+            ))),
+            (m, _) => Err(unexpected(&m)),
+        }
+    }
+
+    /// The caller's part while the helper works: cgroup, network, journal.
+    fn join(&self, pid: i32, helper_pid: i32, hooks: Hooks<'_>) -> Result<()> {
+        if let Some(cg) = self.cgroup {
+            self.kernel.join_cgroup(cg, pid)?;
+        }
+        (hooks.attach)(pid)?;
+        (hooks.running)(pid, helper_pid)
+    }
+
+    /// When our side failed, the helper may have failed first (a missing working directory):
+    /// its message is then the cause.
+    fn helper_error_or(&self, e: Error) -> Error {
+        if self
+            .sock
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .is_err()
+        {
+            return e;
+        }
+        match protocol::recv(self.sock.as_fd()) {
+            Ok(Some((Message::Error { message }, _))) => Error::invalid(message),
+            _ => e,
+        }
+    }
+
+    /// Until the helper executes the program; the terminal master when one was made.
+    fn until_exec(&self) -> Result<Option<File>> {
+        let mut pty = None;
+        loop {
+            match self.recv("starting the program")? {
+                (Message::Pty, Some(fd)) => {
+                    let f = File::from(fd);
+                    if let Some((rows, cols)) = self.tty_size {
+                        set_window_size(&f, rows, cols)?;
+                    }
+                    pty = Some(f);
+                }
+                (Message::Exec, _) => return Ok(pty),
+                (m, _) => return Err(unexpected(&m)),
+            }
+        }
+    }
+}
+
+/// Set a terminal's window size.
+pub fn set_window_size(pty: &File, rows: u16, cols: u16) -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads the winsize we pass on a terminal descriptor we hold.
+    if unsafe { libc::ioctl(pty.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(Error::io(
+            "setting the window size",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,281 @@
+//! From an OCI runtime spec to the helper's steps ([`InitConfig`]): the one place where a
+//! spec is read. What this engine does not execute is refused with an `Unsupported` error
+//! naming it, never silently dropped.
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{Capability, LinuxNamespaceType, Mount, Process, Spec};
+
+use crate::error::{Error, Result};
+use crate::spawn::protocol::{InitConfig, PROTOCOL_VERSION};
+
+/// The kernel's capability numbers, by name (`include/uapi/linux/capability.h`).
+const CAPABILITY_NAMES: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_DAC_READ_SEARCH",
+    "CAP_FOWNER",
+    "CAP_FSETID",
+    "CAP_KILL",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETPCAP",
+    "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST",
+    "CAP_NET_ADMIN",
+    "CAP_NET_RAW",
+    "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE",
+    "CAP_SYS_RAWIO",
+    "CAP_SYS_CHROOT",
+    "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN",
+    "CAP_SYS_BOOT",
+    "CAP_SYS_NICE",
+    "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG",
+    "CAP_MKNOD",
+    "CAP_LEASE",
+    "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP",
+    "CAP_MAC_OVERRIDE",
+    "CAP_MAC_ADMIN",
+    "CAP_SYSLOG",
+    "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND",
+    "CAP_AUDIT_READ",
+    "CAP_PERFMON",
+    "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+];
+
+/// The kernel's number of a capability.
+pub fn capability_number(cap: &Capability) -> Result<u32> {
+    let name = serde_json::to_value(cap)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    CAPABILITY_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .map(|n| n as u32)
+        .ok_or_else(|| Error::unsupported(format!("capability {name} is unknown to this engine")))
+}
+
+/// The spec's name of a capability number (for building specs).
+pub fn capability_name(number: u32) -> Option<&'static str> {
+    CAPABILITY_NAMES.get(number as usize).copied()
+}
+
+fn unsupported(what: impl std::fmt::Display) -> Error {
+    Error::unsupported(format!(
+        "the runtime spec asks for {what}, which this engine does not support"
+    ))
+}
+
+/// The namespaces the helper always makes; the network one is optional.
+const REQUIRED_NAMESPACES: &[LinuxNamespaceType] = &[
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Mount,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::Ipc,
+];
+
+/// Whether the container gets a new network namespace. Every other namespace the helper makes
+/// must be asked for, new (joining one by path is not supported), and none besides.
+fn new_netns(spec: &Spec) -> Result<bool> {
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| unsupported("no linux section"))?;
+    let namespaces = linux.namespaces().clone().unwrap_or_default();
+    for ns in &namespaces {
+        if let Some(p) = ns.path() {
+            return Err(unsupported(format_args!(
+                "joining the {:?} namespace at {}",
+                ns.typ(),
+                p.display()
+            )));
+        }
+        if !REQUIRED_NAMESPACES.contains(&ns.typ()) && ns.typ() != LinuxNamespaceType::Network {
+            return Err(unsupported(format_args!("a {:?} namespace", ns.typ())));
+        }
+    }
+    for typ in REQUIRED_NAMESPACES {
+        if !namespaces.iter().any(|ns| ns.typ() == *typ) {
+            return Err(unsupported(format_args!(
+                "sharing the host's {typ:?} namespace"
+            )));
+        }
+    }
+    Ok(namespaces
+        .iter()
+        .any(|ns| ns.typ() == LinuxNamespaceType::Network))
+}
+
+/// The kinds of mount the helper makes itself (it mounts them at these places, always), and
+/// the read-only binds it takes from the spec.
+const HELPER_MOUNTS: &[(&str, &str)] = &[
+    ("/proc", "proc"),
+    ("/sys", "sysfs"),
+    ("/dev", "tmpfs"),
+    ("/dev/pts", "devpts"),
+    ("/dev/shm", "tmpfs"),
+    ("/dev/mqueue", "mqueue"),
+];
+
+/// The mounts of `/proc`, `/sys` and `/dev` the helper makes (a spec must ask for them, as
+/// runc's default spec does); read-only bind mounts of host files or folders.
+fn binds(mounts: &[Mount]) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for m in mounts {
+        let dst = m.destination().display().to_string();
+        let typ = m.typ().clone().unwrap_or_default();
+        if HELPER_MOUNTS.iter().any(|(d, t)| *d == dst && *t == typ) {
+            continue;
+        }
+        let opts = m.options().clone().unwrap_or_default();
+        let is_bind = opts.iter().any(|o| o == "bind" || o == "rbind");
+        match (is_bind, m.source()) {
+            (true, Some(src)) if opts.iter().any(|o| o == "ro") => {
+                out.push((src.display().to_string(), dst))
+            }
+            (true, Some(_)) => {
+                return Err(unsupported(format_args!("a writable bind mount on {dst}")))
+            }
+            _ => return Err(unsupported(format_args!("a {typ:?} mount on {dst}"))),
+        }
+    }
+    for (dst, typ) in HELPER_MOUNTS {
+        if !mounts.iter().any(|m| m.destination() == Path::new(dst)) {
+            return Err(unsupported(format_args!("no {typ} mount on {dst}")));
+        }
+    }
+    Ok(out)
+}
+
+/// What of the process the helper executes; the rest must be unset.
+fn check_process(p: &Process) -> Result<()> {
+    if p.rlimits().as_ref().is_some_and(|r| !r.is_empty()) {
+        return Err(unsupported("rlimits"));
+    }
+    if p.no_new_privileges() == Some(true) {
+        return Err(unsupported("noNewPrivileges"));
+    }
+    if p.apparmor_profile().is_some() || p.selinux_label().is_some() {
+        return Err(unsupported("an AppArmor or SELinux label"));
+    }
+    Ok(())
+}
+
+/// The bounding set, which is also root's effective, permitted and inheritable set (a user
+/// other than root starts without any, as in docker).
+fn capabilities(p: &Process) -> Result<Vec<u32>> {
+    let caps = p
+        .capabilities()
+        .as_ref()
+        .and_then(|c| c.bounding().clone())
+        .unwrap_or_default();
+    let mut out = caps
+        .iter()
+        .map(capability_number)
+        .collect::<Result<Vec<u32>>>()?;
+    out.sort_unstable();
+    Ok(out)
+}
+
+/// The checks of the spec's parts this engine does not execute.
+fn check_linux(spec: &Spec) -> Result<()> {
+    if spec.hooks().is_some() {
+        return Err(unsupported("hooks"));
+    }
+    let Some(linux) = spec.linux() else {
+        return Err(unsupported("no linux section"));
+    };
+    if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+    {
+        return Err(unsupported("user id mappings"));
+    }
+    if linux.seccomp().is_some() {
+        return Err(unsupported("a seccomp filter"));
+    }
+    if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(unsupported("sysctls"));
+    }
+    if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(unsupported("extra devices"));
+    }
+    Ok(())
+}
+
+/// The helper's steps for `spec`, whose root file system is mounted at `rootfs` (the bundle's
+/// root path, resolved by the caller), and which records its exit status in `exit_file`.
+pub fn init_config(spec: &Spec, rootfs: &Path, exit_file: &Path) -> Result<InitConfig> {
+    check_linux(spec)?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| unsupported("no process"))?;
+    check_process(process)?;
+    let args = process.args().clone().unwrap_or_default();
+    if args.is_empty() {
+        return Err(Error::invalid("no command specified"));
+    }
+    let user = process.user();
+    let linux = spec
+        .linux()
+        .as_ref()
+        .ok_or_else(|| unsupported("no linux section"))?;
+    let mut groups = vec![user.gid()];
+    for g in user.additional_gids().clone().unwrap_or_default() {
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    Ok(InitConfig {
+        version: PROTOCOL_VERSION,
+        rootfs: rootfs.display().to_string(),
+        hostname: spec.hostname().clone().unwrap_or_default(),
+        args,
+        env: process.env().clone().unwrap_or_default(),
+        uid: user.uid(),
+        gid: user.gid(),
+        groups,
+        capabilities: capabilities(process)?,
+        workdir: process.cwd().display().to_string(),
+        tty: process.terminal().unwrap_or(false),
+        new_netns: new_netns(spec)?,
+        binds: binds(&spec.mounts().clone().unwrap_or_default())?,
+        exit_file: exit_file.display().to_string(),
+        masked_paths: linux.masked_paths().clone().unwrap_or_default(),
+        readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+    })
+}
+
+/// The memory limit and memory+swap limit of `spec` (bytes), when it sets one.
+pub fn memory_limit(spec: &Spec) -> Option<(i64, i64)> {
+    let memory = spec
+        .linux()
+        .as_ref()?
+        .resources()
+        .as_ref()?
+        .memory()
+        .as_ref()?;
+    let limit = memory.limit().filter(|l| *l > 0)?;
+    Some((limit, memory.swap().unwrap_or(0)))
+}
+
+/// The root file system of `spec`, relative paths taken from `bundle`.
+pub fn rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
+    let root = spec.root().as_ref().ok_or_else(|| unsupported("no root"))?;
+    if root.readonly() == Some(true) {
+        return Err(unsupported("a read-only root file system"));
+    }
+    Ok(bundle.join(root.path()))
+}
