@@ -46,7 +46,8 @@ pub fn pull(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     };
     let r = Reference::parse(one_name(&f, &p.args, "pull")?)?;
     let prog = progress(io);
-    let pulled = registry::pull(rt, &r, &prog)?;
+    let creds = registry::credentials(&rt.auth(), r.domain.as_deref());
+    let pulled = registry::pull(rt.graph(), rt.tags(), creds, &r, &prog)?;
     if r.digest.is_some() {
         // Nothing is tagged: say which image it is.
         prog.line(&format!("Image: {}", pulled.id));
@@ -66,7 +67,8 @@ pub fn push(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     };
     let r = Reference::parse(one_name(&f, &p.args, "push")?)?;
     let prog = progress(io);
-    registry::push(rt, &r, &prog)?;
+    let creds = registry::credentials(&rt.auth(), r.domain.as_deref());
+    registry::push(rt.graph(), rt.tags(), creds, &r, &prog)?;
     Ok(0)
 }
 
