@@ -46,7 +46,8 @@ pub fn pull(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     };
     let r = Reference::parse(one_name(&f, &p.args, "pull")?)?;
     let prog = progress(io);
-    let pulled = registry::pull(rt, &r, &prog)?;
+    let creds = registry::credentials(&rt.auth(), r.domain.as_deref());
+    let pulled = registry::pull(rt.graph(), rt.tags(), creds, &r, &prog)?;
     if r.digest.is_some() {
         // Nothing is tagged: say which image it is.
         prog.line(&format!("Image: {}", pulled.id));
@@ -66,7 +67,8 @@ pub fn push(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     };
     let r = Reference::parse(one_name(&f, &p.args, "push")?)?;
     let prog = progress(io);
-    registry::push(rt, &r, &prog)?;
+    let creds = registry::credentials(&rt.auth(), r.domain.as_deref());
+    registry::push(rt.graph(), rt.tags(), creds, &r, &prog)?;
     Ok(0)
 }
 
@@ -164,55 +166,9 @@ pub fn login(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         .clone()
         .unwrap_or_else(|| DEFAULT_REGISTRY.to_string());
     let previous = rt.auth().get(server.as_deref()).cloned();
-    let username = match p.value(user) {
-        Some(u) => u.to_string(),
-        None => {
-            let prompt = match &previous {
-                Some(c) => format!("Username ({}): ", c.username),
-                None => "Username: ".to_string(),
-            };
-            match ask(io, &prompt, false)? {
-                Some(u) if !u.is_empty() => u,
-                _ => match &previous {
-                    Some(c) => c.username.clone(),
-                    None => {
-                        return Err(Error::invalid(format!(
-                            "login to {shown}: no username given (use -u USER)"
-                        )))
-                    }
-                },
-            }
-        }
-    };
-    let password = match p.value(pass) {
-        Some(pw) => pw.to_string(),
-        None => ask(io, "Password: ", true)?.ok_or_else(|| {
-            Error::invalid(format!(
-                "login to {shown}: no password given (use -p PASSWORD or write it to stdin)"
-            ))
-        })?,
-    };
-    let email = match p.value(email) {
-        Some(e) => e.to_string(),
-        None => {
-            let old = previous
-                .as_ref()
-                .map(|c| c.email.clone())
-                .unwrap_or_default();
-            if io.stdin_is_tty() {
-                let prompt = if old.is_empty() {
-                    "Email: ".to_string()
-                } else {
-                    format!("Email ({old}): ")
-                };
-                ask(io, &prompt, false)?
-                    .filter(|e| !e.is_empty())
-                    .unwrap_or(old)
-            } else {
-                old
-            }
-        }
-    };
+    let username = ask_username(io, p.value(user), previous.as_ref(), &shown)?;
+    let password = ask_password(io, p.value(pass), &shown)?;
+    let email = ask_email(io, p.value(email), previous.as_ref())?;
     if username.is_empty() || username.contains(':') {
         return Err(Error::invalid(format!(
             "login to {shown}: invalid username {username:?} (it may not be empty or hold ':')"
@@ -229,18 +185,86 @@ pub fn login(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         },
     )
     .map_err(|e| e.context(format_args!("login to {shown} as {username:?} failed")))?;
-    // Reload the file (another process may have saved other servers meanwhile), set, save.
-    let mut held = rt.auth();
-    let mut cfg = AuthConfig::load(rt.root())?;
-    cfg.set(Credential {
-        server: server.clone(),
-        username,
-        password,
-        email,
-    });
-    cfg.save(rt.root())?;
-    *held = cfg;
-    drop(held);
+    save_login(
+        rt,
+        Credential {
+            server,
+            username,
+            password,
+            email,
+        },
+    )?;
     io.out("Login Succeeded\n")?;
     Ok(0)
+}
+
+/// The username: `given` (`-u`), else read from stdin, else the one saved before.
+fn ask_username(
+    io: &mut Streams,
+    given: Option<&str>,
+    previous: Option<&Credential>,
+    shown: &str,
+) -> Result<String> {
+    if let Some(u) = given {
+        return Ok(u.to_string());
+    }
+    let prompt = match previous {
+        Some(c) => format!("Username ({}): ", c.username),
+        None => "Username: ".to_string(),
+    };
+    match ask(io, &prompt, false)? {
+        Some(u) if !u.is_empty() => Ok(u),
+        _ => match previous {
+            Some(c) => Ok(c.username.clone()),
+            None => Err(Error::invalid(format!(
+                "login to {shown}: no username given (use -u USER)"
+            ))),
+        },
+    }
+}
+
+/// The password: `given` (`-p`), else read from stdin (without echo on a terminal).
+fn ask_password(io: &mut Streams, given: Option<&str>, shown: &str) -> Result<String> {
+    match given {
+        Some(pw) => Ok(pw.to_string()),
+        None => ask(io, "Password: ", true)?.ok_or_else(|| {
+            Error::invalid(format!(
+                "login to {shown}: no password given (use -p PASSWORD or write it to stdin)"
+            ))
+        }),
+    }
+}
+
+/// The email: `given` (`-e`), else asked on a terminal, else the one saved before (or none).
+fn ask_email(
+    io: &mut Streams,
+    given: Option<&str>,
+    previous: Option<&Credential>,
+) -> Result<String> {
+    if let Some(e) = given {
+        return Ok(e.to_string());
+    }
+    let old = previous.map(|c| c.email.clone()).unwrap_or_default();
+    if !io.stdin_is_tty() {
+        return Ok(old);
+    }
+    let prompt = if old.is_empty() {
+        "Email: ".to_string()
+    } else {
+        format!("Email ({old}): ")
+    };
+    Ok(ask(io, &prompt, false)?
+        .filter(|e| !e.is_empty())
+        .unwrap_or(old))
+}
+
+/// Save `cred` in `ROOT/.dockercfg` and in the runtime: the file is reloaded first (another
+/// process may have saved other servers meanwhile), then set and saved.
+fn save_login(rt: &Runtime, cred: Credential) -> Result<()> {
+    let mut held = rt.auth();
+    let mut cfg = AuthConfig::load(rt.root())?;
+    cfg.set(cred);
+    cfg.save(rt.root())?;
+    *held = cfg;
+    Ok(())
 }

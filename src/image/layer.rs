@@ -286,12 +286,78 @@ fn parse_pax_time(v: &[u8]) -> Option<TimeSpec> {
     Some(TimeSpec::new(sec, nsec))
 }
 
-fn id32(v: u64, what: &str) -> Result<u32> {
+/// A header's uid or gid (`what`), which must be readable and fit in 32 bits.
+fn id32(v: io::Result<u64>, what: &str) -> Result<u32> {
+    let v = v.map_err(|e| Error::corrupt(format!("bad {what}: {e}")))?;
     u32::try_from(v).map_err(|_| Error::corrupt(format!("{what} {v} is out of range")))
 }
 
 fn cname(name: &[u8]) -> Result<CString> {
     CString::new(name).map_err(|_| Error::corrupt("name contains a NUL byte"))
+}
+
+/// An entry's owner, mode, times and extended attributes, from its header and pax records.
+fn entry_meta<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Meta> {
+    // pax records: extended attributes and precise times.
+    let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
+    if let Some(exts) = entry
+        .pax_extensions()
+        .map_err(|e| Error::corrupt(format!("bad pax header: {e}")))?
+    {
+        for ext in exts {
+            let ext = ext.map_err(|e| Error::corrupt(format!("bad pax record: {e}")))?;
+            if let Ok(k) = ext.key() {
+                if k.starts_with("SCHILY.xattr.") || k == "mtime" || k == "atime" {
+                    pax.push((k.to_string(), ext.value_bytes().to_vec()));
+                }
+            }
+        }
+    }
+    let header = entry.header();
+    let mode = header
+        .mode()
+        .map_err(|e| Error::corrupt(format!("bad mode: {e}")))?
+        & 0o7777;
+    let uid = id32(header.uid(), "uid")?;
+    let gid = id32(header.gid(), "gid")?;
+    let (atime, mtime) = entry_times(header, &pax)?;
+    Ok(Meta {
+        mode,
+        uid,
+        gid,
+        atime,
+        mtime,
+        xattrs: pax
+            .iter()
+            .filter_map(|(k, v)| {
+                k.strip_prefix("SCHILY.xattr.")
+                    .map(|n| (n.as_bytes().to_vec(), v.clone()))
+            })
+            .filter(|(n, _)| !is_overlay_xattr(n))
+            .collect(),
+    })
+}
+
+/// The file type and device number of a character device, block device or fifo entry.
+fn device_node(header: &tar::Header) -> Result<(SFlag, libc::dev_t)> {
+    let kind = header.entry_type();
+    if kind == EntryType::Fifo {
+        return Ok((SFlag::S_IFIFO, 0));
+    }
+    let major = header
+        .device_major()
+        .map_err(|e| Error::corrupt(format!("bad device number: {e}")))?
+        .unwrap_or(0);
+    let minor = header
+        .device_minor()
+        .map_err(|e| Error::corrupt(format!("bad device number: {e}")))?
+        .unwrap_or(0);
+    let sflag = if kind == EntryType::Char {
+        SFlag::S_IFCHR
+    } else {
+        SFlag::S_IFBLK
+    };
+    Ok((sflag, libc::makedev(major, minor)))
 }
 
 impl Unpacker {
@@ -332,6 +398,8 @@ impl Unpacker {
         Ok(self.last_read)
     }
 
+    /// Create one entry: clean its name, read its metadata, then make what its type says
+    /// (whiteouts first, whatever their type).
     fn create_entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<()> {
         self.stats.entries += 1;
         if self.stale {
@@ -345,55 +413,7 @@ impl Unpacker {
         let raw = entry.path_bytes().into_owned();
         let comps = clean_path(&raw)?;
         self.apply_pending(&comps)?;
-
-        // pax records: extended attributes and precise times.
-        let mut pax: Vec<(String, Vec<u8>)> = Vec::new();
-        if let Some(exts) = entry
-            .pax_extensions()
-            .map_err(|e| Error::corrupt(format!("bad pax header: {e}")))?
-        {
-            for ext in exts {
-                let ext = ext.map_err(|e| Error::corrupt(format!("bad pax record: {e}")))?;
-                if let Ok(k) = ext.key() {
-                    if k.starts_with("SCHILY.xattr.") || k == "mtime" || k == "atime" {
-                        pax.push((k.to_string(), ext.value_bytes().to_vec()));
-                    }
-                }
-            }
-        }
-        let header = entry.header().clone();
-        let mode = header
-            .mode()
-            .map_err(|e| Error::corrupt(format!("bad mode: {e}")))?
-            & 0o7777;
-        let uid = id32(
-            header
-                .uid()
-                .map_err(|e| Error::corrupt(format!("bad uid: {e}")))?,
-            "uid",
-        )?;
-        let gid = id32(
-            header
-                .gid()
-                .map_err(|e| Error::corrupt(format!("bad gid: {e}")))?,
-            "gid",
-        )?;
-        let (atime, mtime) = entry_times(&header, &pax)?;
-        let meta = Meta {
-            mode,
-            uid,
-            gid,
-            atime,
-            mtime,
-            xattrs: pax
-                .iter()
-                .filter_map(|(k, v)| {
-                    k.strip_prefix("SCHILY.xattr.")
-                        .map(|n| (n.as_bytes().to_vec(), v.clone()))
-                })
-                .filter(|(n, _)| !is_overlay_xattr(n))
-                .collect(),
-        };
+        let meta = entry_meta(entry)?;
 
         let Some((&name, parent)) = comps.split_last() else {
             // The root itself (`./`): only a directory entry may describe it.
@@ -403,112 +423,26 @@ impl Unpacker {
             }
             return Err(Error::corrupt("a non-directory entry names the layer root"));
         };
-
-        // Whiteouts.
         if name == WHITEOUT_OPAQUE {
             let dir = self.dir(parent)?;
             return fsat::fset_xattr(dir, OVERLAY_OPAQUE_XATTR, b"y")
                 .map_err(|e| Error::io("marking the directory opaque", e));
         }
         if let Some(target) = name.strip_prefix(WHITEOUT_PREFIX) {
-            if target.starts_with(WHITEOUT_PREFIX) {
-                // Other AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not part of the image.
-                return Ok(());
-            }
-            if target.is_empty() || target == b"." || target == b".." {
-                return Err(Error::corrupt(
-                    "a whiteout must name a file in its directory",
-                ));
-            }
-            let dir = self.owned_dir(parent)?;
-            self.create(dir.as_fd(), target, |d, n| {
-                stat::mknodat(d, n, SFlag::S_IFCHR, Mode::empty(), 0)
-            })?;
-            // Owner and times as recorded; the mode stays overlayfs' 0.
-            return self.finish_at(dir.as_fd(), target, &meta, false);
+            return self.whiteout(parent, target, &meta);
         }
-
         match kind {
             EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
                 self.regular(parent, name, entry, &meta)
             }
-            EntryType::Directory => {
-                let dir = self.owned_dir(parent)?;
-                self.create(dir.as_fd(), name, |d, n| {
-                    fsat::mkdir_at(d, n, 0o700).map(drop)
-                })?;
-                let fd = fsat::open_dir_at(dir.as_fd(), name)
-                    .map_err(|e| Error::errno("opening the directory", e))?;
-                let mut path = join(parent);
-                if !path.is_empty() {
-                    path.push(b'/');
-                }
-                path.extend_from_slice(name);
-                self.finish_dir(path, fd, &meta)
-            }
-            EntryType::Symlink => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| Error::corrupt("symlink without a target"))?
-                    .into_owned();
-                if target.is_empty() || target.contains(&0) {
-                    return Err(Error::corrupt("symlink target is empty or has a NUL byte"));
-                }
-                let dir = self.owned_dir(parent)?;
-                self.create(dir.as_fd(), name, |d, n| {
-                    unistd::symlinkat(target.as_slice(), d, n)
-                })?;
-                self.finish_at(dir.as_fd(), name, &meta, false)
-            }
-            EntryType::Link => {
-                let target = entry
-                    .link_name_bytes()
-                    .ok_or_else(|| Error::corrupt("hardlink without a target"))?
-                    .into_owned();
-                let tcomps = clean_path(&target).map_err(|e| e.context("hardlink target"))?;
-                let Some((&tname, tparent)) = tcomps.split_last() else {
-                    return Err(Error::corrupt("hardlink to the layer root"));
-                };
-                if tcomps == comps {
-                    // A link to itself: already there.
-                    return Ok(());
-                }
-                let tdir = fsat::open_dir_in_root(self.root.as_fd(), &join(tparent))
-                    .map_err(|e| Error::io("resolving the hardlink target's directory", e))?;
-                let dir = self.owned_dir(parent)?;
-                self.create(dir.as_fd(), name, |d, n| {
-                    unistd::linkat(tdir.as_fd(), tname, d, n, AtFlags::empty())
-                })
-                .map_err(|e| {
-                    e.context(format_args!(
-                        "linking to {:?}",
-                        String::from_utf8_lossy(&target)
-                    ))
-                })
-            }
+            EntryType::Directory => self.directory(parent, name, &meta),
+            EntryType::Symlink => self.symlink(parent, name, entry, &meta),
+            EntryType::Link => self.hardlink(parent, name, entry),
             EntryType::Char | EntryType::Block | EntryType::Fifo => {
-                let (sflag, dev) = match kind {
-                    EntryType::Fifo => (SFlag::S_IFIFO, 0),
-                    _ => {
-                        let major = header
-                            .device_major()
-                            .map_err(|e| Error::corrupt(format!("bad device number: {e}")))?
-                            .unwrap_or(0);
-                        let minor = header
-                            .device_minor()
-                            .map_err(|e| Error::corrupt(format!("bad device number: {e}")))?
-                            .unwrap_or(0);
-                        let sflag = if kind == EntryType::Char {
-                            SFlag::S_IFCHR
-                        } else {
-                            SFlag::S_IFBLK
-                        };
-                        (sflag, libc::makedev(major, minor))
-                    }
-                };
+                let (sflag, dev) = device_node(entry.header())?;
                 let dir = self.owned_dir(parent)?;
                 self.create(dir.as_fd(), name, |d, n| {
-                    stat::mknodat(d, n, sflag, Mode::from_bits_truncate(mode), dev)
+                    stat::mknodat(d, n, sflag, Mode::from_bits_truncate(meta.mode), dev)
                 })?;
                 self.finish_at(dir.as_fd(), name, &meta, true)
             }
@@ -517,6 +451,94 @@ impl Unpacker {
                 other.as_byte() as char
             ))),
         }
+    }
+
+    /// `.wh.TARGET` in `parent`: a character device 0/0 named TARGET, for overlayfs.
+    fn whiteout(&mut self, parent: &[&[u8]], target: &[u8], meta: &Meta) -> Result<()> {
+        if target.starts_with(WHITEOUT_PREFIX) {
+            // Other AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs): not part of the image.
+            return Ok(());
+        }
+        if target.is_empty() || target == b"." || target == b".." {
+            return Err(Error::corrupt(
+                "a whiteout must name a file in its directory",
+            ));
+        }
+        let dir = self.owned_dir(parent)?;
+        self.create(dir.as_fd(), target, |d, n| {
+            stat::mknodat(d, n, SFlag::S_IFCHR, Mode::empty(), 0)
+        })?;
+        // Owner and times as recorded; the mode stays overlayfs' 0.
+        self.finish_at(dir.as_fd(), target, meta, false)
+    }
+
+    fn directory(&mut self, parent: &[&[u8]], name: &[u8], meta: &Meta) -> Result<()> {
+        let dir = self.owned_dir(parent)?;
+        self.create(dir.as_fd(), name, |d, n| {
+            fsat::mkdir_at(d, n, 0o700).map(drop)
+        })?;
+        let fd = fsat::open_dir_at(dir.as_fd(), name)
+            .map_err(|e| Error::errno("opening the directory", e))?;
+        let mut path = join(parent);
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+        self.finish_dir(path, fd, meta)
+    }
+
+    fn symlink<R: Read>(
+        &mut self,
+        parent: &[&[u8]],
+        name: &[u8],
+        entry: &tar::Entry<'_, R>,
+        meta: &Meta,
+    ) -> Result<()> {
+        let target = entry
+            .link_name_bytes()
+            .ok_or_else(|| Error::corrupt("symlink without a target"))?
+            .into_owned();
+        if target.is_empty() || target.contains(&0) {
+            return Err(Error::corrupt("symlink target is empty or has a NUL byte"));
+        }
+        let dir = self.owned_dir(parent)?;
+        self.create(dir.as_fd(), name, |d, n| {
+            unistd::symlinkat(target.as_slice(), d, n)
+        })?;
+        self.finish_at(dir.as_fd(), name, meta, false)
+    }
+
+    /// A hard link to a file of the layer, its target resolved inside the layer.
+    fn hardlink<R: Read>(
+        &mut self,
+        parent: &[&[u8]],
+        name: &[u8],
+        entry: &tar::Entry<'_, R>,
+    ) -> Result<()> {
+        let target = entry
+            .link_name_bytes()
+            .ok_or_else(|| Error::corrupt("hardlink without a target"))?
+            .into_owned();
+        let tcomps = clean_path(&target).map_err(|e| e.context("hardlink target"))?;
+        let Some((&tname, tparent)) = tcomps.split_last() else {
+            return Err(Error::corrupt("hardlink to the layer root"));
+        };
+        if tparent == parent && tname == name {
+            // A link to itself: already there.
+            return Ok(());
+        }
+        let tdir = fsat::open_dir_in_root(self.root.as_fd(), &join(tparent))
+            .map_err(|e| Error::io("resolving the hardlink target's directory", e))?;
+        let dir = self.owned_dir(parent)?;
+        self.create(dir.as_fd(), name, |d, n| {
+            unistd::linkat(tdir.as_fd(), tname, d, n, AtFlags::empty())
+        })
+        .map_err(|e| {
+            e.context(format_args!(
+                "linking to {:?}",
+                String::from_utf8_lossy(&target)
+            ))
+        })
     }
 
     /// The directory at `comps`, opened (and created when missing, as tar does) through the

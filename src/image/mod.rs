@@ -13,7 +13,7 @@
 //!   [`pack_dir`] (a whole tree for `export`, staying on one mount);
 //! - [`unpack_layer`] (a plain tar stream into a directory, never writing outside it) and
 //!   [`decompress`] (gzip, bzip2, xz detected by content);
-//! - [`changes`] (`A`/`C`/`D` lines for `diff`).
+//! - [`changes()`] (`A`/`C`/`D` lines for `diff`).
 
 pub mod archive;
 pub mod changes;

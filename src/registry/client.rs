@@ -341,34 +341,7 @@ impl Client {
     /// The bearer-token flow: GET the challenge's realm with its service and scope (and our
     /// credentials, if any) and take the token from the JSON answer.
     fn fetch_token(&self, c: &Challenge) -> Result<String> {
-        let realm = c.param("realm").ok_or_else(|| {
-            remote(format!(
-                "registry {} sent a bearer challenge without a realm",
-                self.host
-            ))
-        })?;
-        let secure = realm.starts_with("https://");
-        if !(secure || realm.starts_with("http://") && is_loopback(&self.host)) {
-            return Err(remote(format!(
-                "registry {} names the token server {realm:?}: only https (or http for a registry on this machine) is accepted",
-                self.host
-            )));
-        }
-        let mut query = Vec::new();
-        if let Some(s) = c.param("service") {
-            query.push(format!("service={}", url_encode(s)));
-        }
-        if let Some(scope) = c.param("scope") {
-            for s in scope.split(' ').filter(|s| !s.is_empty()) {
-                query.push(format!("scope={}", url_encode(s)));
-            }
-        }
-        let sep = if realm.contains('?') { '&' } else { '?' };
-        let url = if query.is_empty() {
-            realm.to_string()
-        } else {
-            format!("{realm}{sep}{}", query.join("&"))
-        };
+        let url = self.token_url(c)?;
         let mut b = Request::builder().method(Method::GET).uri(&url);
         if let Some(cr) = &self.creds {
             b = b.header("Authorization", basic(cr));
@@ -399,6 +372,44 @@ impl Client {
                 self.host
             )));
         }
+        self.read_token(resp)
+    }
+
+    /// The token request's URL: the challenge's realm (https, or http for a registry on this
+    /// machine) with its service and scopes as query parameters.
+    fn token_url(&self, c: &Challenge) -> Result<String> {
+        let realm = c.param("realm").ok_or_else(|| {
+            remote(format!(
+                "registry {} sent a bearer challenge without a realm",
+                self.host
+            ))
+        })?;
+        let secure = realm.starts_with("https://");
+        if !(secure || realm.starts_with("http://") && is_loopback(&self.host)) {
+            return Err(remote(format!(
+                "registry {} names the token server {realm:?}: only https (or http for a registry on this machine) is accepted",
+                self.host
+            )));
+        }
+        let mut query = Vec::new();
+        if let Some(s) = c.param("service") {
+            query.push(format!("service={}", url_encode(s)));
+        }
+        if let Some(scope) = c.param("scope") {
+            for s in scope.split(' ').filter(|s| !s.is_empty()) {
+                query.push(format!("scope={}", url_encode(s)));
+            }
+        }
+        let sep = if realm.contains('?') { '&' } else { '?' };
+        Ok(if query.is_empty() {
+            realm.to_string()
+        } else {
+            format!("{realm}{sep}{}", query.join("&"))
+        })
+    }
+
+    /// The token in the token server's JSON answer (`token`, or OAuth's `access_token`).
+    fn read_token(&self, resp: Response<Body>) -> Result<String> {
         #[derive(Deserialize)]
         struct Token {
             #[serde(default)]

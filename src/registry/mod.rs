@@ -7,8 +7,11 @@
 //!   [`push()`] (layers the registry lacks, config, manifest) and [`login()`];
 //! - [`Progress`], the per-layer progress display both write to.
 //!
-//! Credentials come from `ROOT/.dockercfg` ([`crate::auth`]): the header-less block for the
-//! default registry (Docker Hub), `[HOST:PORT]` blocks for others.
+//! This layer sits below the runtime: pull and push take the image [`Graph`](crate::image::Graph)
+//! and the [`TagStore`](crate::tags::TagStore) they work on and the [`Credentials`] to present,
+//! nothing more. The caller finds those with [`credentials`] in the saved
+//! `ROOT/.dockercfg` ([`crate::auth`]): the header-less block for the default registry
+//! (Docker Hub), `[HOST:PORT]` blocks for others.
 
 pub mod client;
 pub mod digest;
@@ -26,7 +29,17 @@ pub use progress::Progress;
 pub use pull::{pull, Pulled};
 pub use push::push;
 
+use crate::auth::AuthConfig;
 use crate::error::Result;
+
+/// The credentials `auth` (the saved `ROOT/.dockercfg`) holds for the registry `domain`
+/// (`None`: the default one).
+pub fn credentials(auth: &AuthConfig, domain: Option<&str>) -> Option<Credentials> {
+    auth.get(domain).map(|c| Credentials {
+        username: c.username.clone(),
+        password: c.password.clone(),
+    })
+}
 
 /// Check `creds` against the registry `host` (`None`: the default registry): `GET /v2/`,
 /// meeting its basic or bearer challenge. A refusal is a `PermissionDenied` error that says

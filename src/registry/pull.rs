@@ -15,19 +15,19 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::client::{Client, Credentials};
 use super::digest::{io_error, sha256_hex, Digest, HashReader, VerifyReader};
 use super::manifest::{
-    self, Descriptor, Document, Manifest, ACCEPT, DOCKER_LAYER, MAX_CONFIG, MAX_MANIFEST,
-    OCI_LAYER_GZIP,
+    self, Descriptor, Document, ImageConfigBlob, Manifest, ACCEPT, DOCKER_LAYER, MAX_CONFIG,
+    MAX_MANIFEST, OCI_LAYER_GZIP,
 };
 use super::name::Reference;
 use super::progress::{Progress, ProgressReader};
 use crate::error::{Error, ErrorKind, Result};
-use crate::image::{archive, Image, Prepared, RegistryLayer};
-use crate::runtime::Runtime;
+use crate::image::{archive, Graph, Image, Prepared, RegistryLayer};
+use crate::tags::TagStore;
 
 /// What a pull did.
 #[derive(Debug, Clone)]
@@ -38,14 +38,6 @@ pub struct Pulled {
     pub digest: Digest,
     /// How many layers were downloaded (0: everything was there).
     pub downloaded: usize,
-}
-
-/// The credentials `ROOT/.dockercfg` holds for a registry (`None`: the default one).
-pub fn credentials(rt: &Runtime, domain: Option<&str>) -> Option<Credentials> {
-    rt.auth().get(domain).map(|c| Credentials {
-        username: c.username.clone(),
-        password: c.password.clone(),
-    })
 }
 
 /// The image id of a layer on top of `parent` (the OCI chain id).
@@ -137,11 +129,17 @@ struct Step<'m> {
     parent: Option<String>,
 }
 
-/// Pull `r` into the runtime's graph and tag it (a pull by digest tags nothing). Missing
-/// layers are downloaded and unpacked [`super::CONCURRENT_LAYERS`] at a time, and put in the
-/// graph in order as each is ready.
-pub fn pull(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Pulled> {
-    let client = Client::new(r.host(), &r.path, credentials(rt, r.domain.as_deref()));
+/// Pull `r` into `graph` and tag it in `tags` (a pull by digest tags nothing), asking the
+/// registry with `creds`. Missing layers are downloaded and unpacked
+/// [`super::CONCURRENT_LAYERS`] at a time, and put in the graph in order as each is ready.
+pub fn pull(
+    graph: &Graph,
+    tags: &TagStore,
+    creds: Option<Credentials>,
+    r: &Reference,
+    progress: &Progress<'_>,
+) -> Result<Pulled> {
+    let client = Client::new(r.host(), &r.path, creds);
     let (digest, man) = fetch_manifest(&client, r)?;
     let shown = match &r.digest {
         Some(d) => format!("{}@{d}", r.name),
@@ -152,8 +150,36 @@ pub fn pull(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Pull
     let config_bytes = fetch_small_blob(&client, &man.config, MAX_CONFIG, &what)?;
     let config = manifest::parse_config(&what, &config_bytes, &man)?;
     let created = config.created.unwrap_or_else(Utc::now);
-    let graph = rt.graph();
 
+    let steps = chain_steps(&man, &config);
+    let missing = missing_steps(graph, &steps, r, progress)?;
+    download_layers(graph, &client, &steps, &missing, created, r, progress)?;
+    let downloaded = missing.len();
+
+    let parent = steps.last().map(|st| st.id.clone());
+    let top = config_image_id(parent.as_deref(), &man.config.digest);
+    add_config_image(graph, &top, parent, &config, created)?;
+    if r.digest.is_none() {
+        tags.set(&r.name, r.tag_or_default(), &top, true)?;
+    }
+    progress.line(&format!("Digest: {digest}"));
+    progress.line(&format!(
+        "Status: {} for {shown}",
+        if downloaded > 0 {
+            "Downloaded newer image"
+        } else {
+            "Image is up to date"
+        }
+    ));
+    Ok(Pulled {
+        id: top,
+        digest,
+        downloaded,
+    })
+}
+
+/// The image ids of the manifest's layers, each on top of the one before (base first).
+fn chain_steps<'m>(man: &'m Manifest, config: &'m ImageConfigBlob) -> Vec<Step<'m>> {
     let mut steps = Vec::new();
     let mut parent: Option<String> = None;
     for (layer, diff_id) in man.layers.iter().zip(&config.rootfs.diff_ids) {
@@ -165,6 +191,17 @@ pub fn pull(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Pull
             parent: parent.replace(id),
         });
     }
+    steps
+}
+
+/// The indexes of the steps the graph lacks. A step whose id the graph has is checked to be
+/// that very layer, and shown as already there.
+fn missing_steps(
+    graph: &Graph,
+    steps: &[Step<'_>],
+    r: &Reference,
+    progress: &Progress<'_>,
+) -> Result<Vec<usize>> {
     let mut missing = Vec::new();
     for (n, st) in steps.iter().enumerate() {
         if !graph.exists(&st.id) {
@@ -185,6 +222,20 @@ pub fn pull(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Pull
         }
         progress.note(st.layer.digest.short(), "Already exists");
     }
+    Ok(missing)
+}
+
+/// Download and unpack the steps `missing` names, several at a time, committing each to the
+/// graph in order (with the blob kept for a later push).
+fn download_layers(
+    graph: &Graph,
+    client: &Client,
+    steps: &[Step<'_>],
+    missing: &[usize],
+    created: DateTime<Utc>,
+    r: &Reference,
+    progress: &Progress<'_>,
+) -> Result<()> {
     let cancel = AtomicBool::new(false);
     let total = steps.len();
     super::ordered_parallel(
@@ -194,22 +245,8 @@ pub fn pull(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Pull
         |k| {
             let n = missing[k];
             let st = &steps[n];
-            let image = Image {
-                id: st.id.clone(),
-                parent: st.parent.clone(),
-                comment: String::new(),
-                created,
-                container: None,
-                container_config: None,
-                config: None,
-                registry: Some(RegistryLayer {
-                    digest: st.layer.digest.to_string(),
-                    diff_id: st.diff_id.to_string(),
-                    size: st.layer.size,
-                    media_type: st.layer.media_type.clone(),
-                }),
-            };
-            prepare_layer(rt, &client, st, image, progress, &cancel).map_err(|e| {
+            let image = layer_image(st, created);
+            prepare_layer(graph, client, st, image, progress, &cancel).map_err(|e| {
                 e.context(format_args!(
                     "pulling layer {}/{total} ({}) of {}",
                     n + 1,
@@ -229,54 +266,65 @@ pub fn pull(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Pull
             }
             committed.map(|_| ())
         },
-    )?;
-    let downloaded = missing.len();
+    )
+}
 
-    let top = config_image_id(parent.as_deref(), &man.config.digest);
-    if !graph.exists(&top) {
-        let image = Image {
-            id: top.clone(),
-            parent: parent.clone(),
-            comment: String::new(),
-            created,
-            container: None,
-            container_config: None,
-            config: Some(
-                config
-                    .config
-                    .as_ref()
-                    .map(manifest::defaults_of)
-                    .unwrap_or_default(),
-            ),
-            registry: None,
-        };
-        match graph
-            .prepare_stream(image, io::empty(), |_| Ok(()))
-            .and_then(|p| p.commit())
-        {
-            Ok(_) => {}
-            // Another pull of the same image got there first.
-            Err(e) if e.kind() == ErrorKind::AlreadyExists && graph.exists(&top) => {}
-            Err(e) => return Err(e),
-        }
+/// The image json of a step's layer.
+fn layer_image(st: &Step<'_>, created: DateTime<Utc>) -> Image {
+    Image {
+        id: st.id.clone(),
+        parent: st.parent.clone(),
+        comment: String::new(),
+        created,
+        container: None,
+        container_config: None,
+        config: None,
+        registry: Some(RegistryLayer {
+            digest: st.layer.digest.to_string(),
+            diff_id: st.diff_id.to_string(),
+            size: st.layer.size,
+            media_type: st.layer.media_type.clone(),
+        }),
     }
-    if r.digest.is_none() {
-        rt.tags().set(&r.name, r.tag_or_default(), &top, true)?;
+}
+
+/// Add the layerless image `top` that carries the configuration, on top of `parent`, unless
+/// the graph has it.
+fn add_config_image(
+    graph: &Graph,
+    top: &str,
+    parent: Option<String>,
+    config: &ImageConfigBlob,
+    created: DateTime<Utc>,
+) -> Result<()> {
+    if graph.exists(top) {
+        return Ok(());
     }
-    progress.line(&format!("Digest: {digest}"));
-    progress.line(&format!(
-        "Status: {} for {shown}",
-        if downloaded > 0 {
-            "Downloaded newer image"
-        } else {
-            "Image is up to date"
-        }
-    ));
-    Ok(Pulled {
-        id: top,
-        digest,
-        downloaded,
-    })
+    let image = Image {
+        id: top.to_string(),
+        parent,
+        comment: String::new(),
+        created,
+        container: None,
+        container_config: None,
+        config: Some(
+            config
+                .config
+                .as_ref()
+                .map(manifest::defaults_of)
+                .unwrap_or_default(),
+        ),
+        registry: None,
+    };
+    match graph
+        .prepare_stream(image, io::empty(), |_| Ok(()))
+        .and_then(|p| p.commit())
+    {
+        Ok(_) => Ok(()),
+        // Another pull of the same image got there first.
+        Err(e) if e.kind() == ErrorKind::AlreadyExists && graph.exists(top) => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Copies what is read through it into a file: a gzip layer as the registry served it, kept
@@ -325,7 +373,7 @@ fn create_blob(path: &Path) -> Option<File> {
 /// only when both digests match; otherwise nothing of it stays. With it, the staged copy of
 /// the blob when one was kept.
 fn prepare_layer<'g>(
-    rt: &'g Runtime,
+    graph: &'g Graph,
     client: &Client,
     st: &Step<'_>,
     image: Image,
@@ -338,7 +386,7 @@ fn prepare_layer<'g>(
     let body = ProgressReader::new(resp.into_body().into_reader(), progress, bar, cancel);
     let gzip = layer.media_type == DOCKER_LAYER || layer.media_type == OCI_LAYER_GZIP;
     let staged = if gzip {
-        Some(rt.graph().blob_staging(&image.id)?)
+        Some(graph.blob_staging(&image.id)?)
     } else {
         None
     };
@@ -357,29 +405,27 @@ fn prepare_layer<'g>(
         let e = io_error(e);
         outcome.borrow().clone().and_then(|o| o.err()).unwrap_or(e)
     })?;
-    let result = rt
-        .graph()
-        .prepare_stream(image, HashReader::new(plain), |r| {
-            r.drain().map_err(io_error)?;
-            match outcome.borrow().clone() {
-                Some(Ok(())) => {}
-                Some(Err(e)) => return Err(e),
-                None => {
-                    return Err(Error::corrupt(format!(
-                        "layer {} was not read to its end",
-                        layer.digest
-                    )))
-                }
-            }
-            let got = r.digest();
-            if &got != st.diff_id {
+    let result = graph.prepare_stream(image, HashReader::new(plain), |r| {
+        r.drain().map_err(io_error)?;
+        match outcome.borrow().clone() {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(e),
+            None => {
                 return Err(Error::corrupt(format!(
-                    "layer {} unpacks to content with diff id {got}, but the image config says {}",
-                    layer.digest, st.diff_id
-                )));
+                    "layer {} was not read to its end",
+                    layer.digest
+                )))
             }
-            Ok(())
-        });
+        }
+        let got = r.digest();
+        if &got != st.diff_id {
+            return Err(Error::corrupt(format!(
+                "layer {} unpacks to content with diff id {got}, but the image config says {}",
+                layer.digest, st.diff_id
+            )));
+        }
+        Ok(())
+    });
     // The digest check's own error is the cause of whatever the unpacker saw.
     let checked = outcome.borrow().clone();
     let prepared = match (result, checked) {

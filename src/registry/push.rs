@@ -15,7 +15,7 @@ use std::io::{self, BufReader};
 use std::sync::atomic::AtomicBool;
 use std::thread;
 
-use super::client::Client;
+use super::client::{Client, Credentials};
 use super::digest::{Digest, HashReader};
 use super::gzip::GzipReader;
 use super::manifest::{
@@ -24,11 +24,10 @@ use super::manifest::{
 };
 use super::name::Reference;
 use super::progress::{Progress, ProgressReader};
-use super::pull::credentials;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
-use crate::image::{pack_layer, Image, RegistryLayer};
-use crate::runtime::Runtime;
+use crate::image::{pack_layer, Graph, Image, RegistryLayer};
+use crate::tags::TagStore;
 
 const PIPE_BUF: usize = 1 << 20;
 
@@ -66,9 +65,15 @@ fn known_layer(img: &Image) -> Option<(Digest, Digest, u64)> {
     ))
 }
 
-/// Push the image tagged `r` (`NAME[:TAG]`, the name naming the registry) to its registry.
-/// Returns the manifest's digest.
-pub fn push(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Digest> {
+/// Push the image `r` names in `tags` (`NAME[:TAG]`, the name naming the registry) from
+/// `graph` to its registry, with `creds`. Returns the manifest's digest.
+pub fn push(
+    graph: &Graph,
+    tags: &TagStore,
+    creds: Option<Credentials>,
+    r: &Reference,
+    progress: &Progress<'_>,
+) -> Result<Digest> {
     if r.digest.is_some() {
         return Err(Error::invalid(format!(
             "push takes NAME[:TAG], not a digest: {}",
@@ -76,21 +81,53 @@ pub fn push(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Dige
         )));
     }
     let tag = r.tag_or_default();
-    let id = rt.tags().get(&r.name, tag)?.ok_or_else(|| {
+    let id = tags.get(&r.name, tag)?.ok_or_else(|| {
         Error::not_found(format!(
             "no such image: {}:{tag} (tag an image with that name first: docker tag IMAGE {}:{tag})",
             r.name, r.name
         ))
     })?;
-    let graph = rt.graph();
     let mut chain = graph.history(&id)?;
     chain.reverse();
-    let client = Client::new(r.host(), &r.path, credentials(rt, r.domain.as_deref()));
+    let client = Client::new(r.host(), &r.path, creds);
     progress.line(&format!("The push refers to repository [{}]", r.name));
 
+    let (history, to_push) = history_of(graph, &chain)?;
+    let layers = push_layers(graph, &client, &to_push, r, progress)?;
+    let config = push_config(&client, &chain, &layers, history)?;
+    let man = Manifest {
+        schema_version: 2,
+        media_type: DOCKER_MANIFEST.to_string(),
+        config,
+        layers: layers.into_iter().map(|l| l.descriptor).collect(),
+    };
+    let body = serde_json::to_vec_pretty(&man)
+        .map_err(|e| Error::corrupt(format!("encoding the manifest: {e}")))?;
+    let digest = Digest::of(&body);
+    let reported = client
+        .put_manifest(tag, DOCKER_MANIFEST, &body)
+        .map_err(|e| e.context(format_args!("pushing the manifest of {}:{tag}", r.name)))?;
+    if let Some(rep) = reported {
+        if rep != digest.as_str() {
+            return Err(Error::new(
+                ErrorKind::Remote,
+                format!(
+                    "registry {} stored the manifest of {}:{tag} under digest {rep}, not {digest}",
+                    r.host(),
+                    r.name
+                ),
+            ));
+        }
+    }
+    progress.line(&format!("{tag}: digest: {digest} size: {}", body.len()));
+    Ok(digest)
+}
+
+/// The config's history of the chain (base first), and the images of it that have a layer.
+fn history_of<'c>(graph: &Graph, chain: &'c [Image]) -> Result<(Vec<History>, Vec<&'c Image>)> {
     let mut history = Vec::new();
     let mut to_push = Vec::new();
-    for img in &chain {
+    for img in chain {
         let empty = graph.layer_is_empty(&img.id)?;
         history.push(History {
             created: Some(img.created),
@@ -102,6 +139,18 @@ pub fn push(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Dige
             to_push.push(img);
         }
     }
+    Ok((history, to_push))
+}
+
+/// Upload the layers of `to_push` the registry lacks, several at a time; returns how the
+/// manifest names them, in order.
+fn push_layers(
+    graph: &Graph,
+    client: &Client,
+    to_push: &[&Image],
+    r: &Reference,
+    progress: &Progress<'_>,
+) -> Result<Vec<Pushed>> {
     let mut layers: Vec<Pushed> = Vec::new();
     let cancel = AtomicBool::new(false);
     super::ordered_parallel(
@@ -110,7 +159,7 @@ pub fn push(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Dige
         &cancel,
         |i| {
             let img = to_push[i];
-            push_layer(rt, &client, img, progress, &cancel).map_err(|e| {
+            push_layer(graph, client, img, progress, &cancel).map_err(|e| {
                 e.context(format_args!(
                     "pushing layer {} of {}",
                     ids::short(&img.id),
@@ -123,7 +172,17 @@ pub fn push(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Dige
             Ok(())
         },
     )?;
+    Ok(layers)
+}
 
+/// Upload the image config of `chain` (unless the registry has it); returns how the manifest
+/// names it.
+fn push_config(
+    client: &Client,
+    chain: &[Image],
+    layers: &[Pushed],
+    history: Vec<History>,
+) -> Result<Descriptor> {
     let top = chain
         .last()
         .ok_or_else(|| Error::corrupt("an image without history"))?;
@@ -147,37 +206,12 @@ pub fn push(rt: &Runtime, r: &Reference, progress: &Progress<'_>) -> Result<Dige
             .upload_bytes(&config_digest, &config_bytes)
             .map_err(|e| e.context("pushing the image config"))?;
     }
-    let man = Manifest {
-        schema_version: 2,
-        media_type: DOCKER_MANIFEST.to_string(),
-        config: Descriptor {
-            media_type: DOCKER_CONFIG.to_string(),
-            digest: config_digest,
-            size: config_bytes.len() as u64,
-            platform: None,
-        },
-        layers: layers.into_iter().map(|l| l.descriptor).collect(),
-    };
-    let body = serde_json::to_vec_pretty(&man)
-        .map_err(|e| Error::corrupt(format!("encoding the manifest: {e}")))?;
-    let digest = Digest::of(&body);
-    let reported = client
-        .put_manifest(tag, DOCKER_MANIFEST, &body)
-        .map_err(|e| e.context(format_args!("pushing the manifest of {}:{tag}", r.name)))?;
-    if let Some(rep) = reported {
-        if rep != digest.as_str() {
-            return Err(Error::new(
-                ErrorKind::Remote,
-                format!(
-                    "registry {} stored the manifest of {}:{tag} under digest {rep}, not {digest}",
-                    r.host(),
-                    r.name
-                ),
-            ));
-        }
-    }
-    progress.line(&format!("{tag}: digest: {digest} size: {}", body.len()));
-    Ok(digest)
+    Ok(Descriptor {
+        media_type: DOCKER_CONFIG.to_string(),
+        digest: config_digest,
+        size: config_bytes.len() as u64,
+        platform: None,
+    })
 }
 
 /// Upload the file `path` as the blob `digest` (the registry checks the digest).
@@ -212,7 +246,7 @@ fn upload_file(
 
 /// Upload one image's layer unless the registry has it; returns how the manifest names it.
 fn push_layer(
-    rt: &Runtime,
+    graph: &Graph,
     client: &Client,
     img: &Image,
     progress: &Progress<'_>,
@@ -225,7 +259,7 @@ fn push_layer(
             return Ok(Pushed::layer(digest, size, diff_id));
         }
         // The blob kept at pull time goes up as it is: nothing to pack or compress.
-        if let Some((path, _)) = rt.graph().blob(&img.id)?.filter(|(_, len)| *len == size) {
+        if let Some((path, _)) = graph.blob(&img.id)?.filter(|(_, len)| *len == size) {
             match upload_file(client, &path, &digest, size, &short, progress, cancel) {
                 Ok(()) => return Ok(Pushed::layer(digest, size, diff_id)),
                 Err(e) => progress.note(
@@ -238,7 +272,7 @@ fn push_layer(
     let location = client.start_upload()?;
     let bar = progress.start(&short, "Pushing", None);
     let (rd, wr) = nix::unistd::pipe().map_err(|e| Error::errno("creating a pipe", e))?;
-    let layer_dir = rt.graph().layer_dir(&img.id)?;
+    let layer_dir = graph.layer_dir(&img.id)?;
     let packer = thread::spawn(move || pack_layer(&layer_dir, File::from(wr)));
     let tar = HashReader::new(BufReader::with_capacity(PIPE_BUF, File::from(rd)));
     let gz = GzipReader::new(tar);
@@ -269,7 +303,7 @@ fn push_layer(
         media_type: DOCKER_LAYER.to_string(),
     };
     if img.registry.as_ref() != Some(&record) {
-        rt.graph().set_registry_layer(&img.id, record)?;
+        graph.set_registry_layer(&img.id, record)?;
     }
     Ok(Pushed::layer(digest, size, diff_id))
 }
