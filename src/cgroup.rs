@@ -49,6 +49,12 @@ impl Cgroup {
         })
     }
 
+    /// A cgroup at a known path (for the engine's fake kernel in unit tests).
+    #[cfg(test)]
+    pub(crate) fn at(path: PathBuf) -> Cgroup {
+        Cgroup { path }
+    }
+
     /// Create the cgroup of container `id` with a memory limit of `memory` bytes and, when
     /// `swap` is positive, a memory+swap limit of `swap` bytes (as `docker run -m`).
     pub fn create(id: &str, memory: i64, swap: i64) -> Result<Cgroup> {

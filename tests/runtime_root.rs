@@ -5,6 +5,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
+use common::cli::ok;
 use common::TempDir;
 use docker_runtime::{ErrorKind, Runtime, RuntimeOptions};
 
@@ -149,4 +150,76 @@ fn restore_skips_what_it_cannot_load() {
     );
     // Restoring again does not register duplicates.
     assert_eq!(rt.restore().unwrap(), 1);
+}
+
+/// A root written by the code before the engine was split out (main 21c1053: two imported
+/// and committed images, three tags, three exited containers, one of which had a network and
+/// a published port, and the network's `settings.json`) loads, and what is written again is
+/// byte for byte what that code wrote.
+#[test]
+fn a_root_written_by_21c1053_loads_and_is_rewritten_identically() {
+    let d = TempDir::new("compat");
+    let root = d.join("root");
+    std::fs::create_dir(&root).unwrap();
+    let tar = common::crate_dir().join("tests/fixtures/root-21c1053.tar");
+    let st = Command::new("tar")
+        .args(["-xpf"])
+        .arg(&tar)
+        .arg("-C")
+        .arg(&root)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let read = |p: &str| std::fs::read(root.join(p)).unwrap();
+    let cid = "d147e3f7d34eb286439b7daabcc2af8c9da11343b8b0c45279f663d7d1c796e0";
+    let committed = "94ccf8e78288f9153ab46ef7ec7aebb0d0b0422e318b4bb86807d762067f2298";
+    let record = read(&format!("containers/{cid}/config.json"));
+    let image_json = read(&format!("graph/{committed}/json"));
+    let settings = read("network/settings.json");
+    let repositories = read("repositories");
+
+    let opts = RuntimeOptions {
+        init_path: Some(env!("CARGO_BIN_EXE_docker-init").into()),
+        ..Default::default()
+    };
+    let rt = Runtime::new(&root, opts).unwrap();
+    // The root's network options are adopted, and restoring sets up no network (no container
+    // holds one), so nothing is made on the host.
+    assert_eq!(rt.options().network.bridge_name, "drfix0");
+    assert_eq!(rt.options().network.iptables_chain, "DRFIX");
+    assert_eq!(rt.restore().unwrap(), 3);
+    let out = Command::new("ip")
+        .args(["link", "show", "drfix0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "no bridge may be made");
+
+    let ps = ok(&rt, &["ps", "-a"]);
+    assert_eq!(ps.matches("Exit 127").count(), 3, "{ps}");
+    let images = ok(&rt, &["images"]);
+    for name in ["fixed", "tiny", "tiny2"] {
+        assert!(images.contains(name), "{images}");
+    }
+    let c = rt.container(cid).unwrap();
+    let rec = c.record();
+    assert_eq!(rec.config.hostname, "fixhost");
+    assert_eq!(rec.config.ports, ["8080"]);
+    let img = rt.image("fixed:v1").unwrap();
+    assert_eq!(img.container_config.as_ref().unwrap().env, ["A=1"]);
+
+    // Written again: the same bytes.
+    c.update(|_| {}).unwrap();
+    assert_eq!(read(&format!("containers/{cid}/config.json")), record);
+    let mut again = serde_json::to_vec_pretty(&img).unwrap();
+    again.push(b'\n');
+    assert_eq!(again, image_json);
+    let a = rt.tags().lookup("tiny").unwrap().unwrap();
+    rt.tags().set("tiny", "latest", &a, true).unwrap();
+    assert_eq!(read("repositories"), repositories);
+    std::fs::remove_file(root.join("network/settings.json")).unwrap();
+    rt.options()
+        .network
+        .remember(&root.join("network"))
+        .unwrap();
+    assert_eq!(read("network/settings.json"), settings);
 }

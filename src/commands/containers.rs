@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::flags::{Flag, Flags, Parsed};
-use super::{table, Streams};
+use super::flags::{no_args, Flag, Flags, Parsed};
+use super::streams::{Streams, ERROR_STATUS};
+use super::table;
 use crate::container::{poll_in, stream, Config, Container, StartOptions};
 use crate::error::{Error, Result};
 use crate::ids;
@@ -334,11 +335,11 @@ fn each(
     }
     match first_err {
         None => Ok(0),
-        Some(_) => Ok(super::ERROR_STATUS),
+        Some(_) => Ok(ERROR_STATUS),
     }
 }
 
-fn timeout_flag(f: &mut Flags) -> super::flags::Flag {
+fn timeout_flag(f: &mut Flags) -> Flag {
     f.value(
         &["t", "time"],
         "SECONDS",
@@ -441,11 +442,7 @@ pub fn wait(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
             }
         }
     }
-    Ok(if first_err.is_some() {
-        super::ERROR_STATUS
-    } else {
-        0
-    })
+    Ok(if first_err.is_some() { ERROR_STATUS } else { 0 })
 }
 
 pub fn rm(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
@@ -500,7 +497,7 @@ pub fn ps(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let Some(p) = f.parse(args, &mut io.stdout)? else {
         return Ok(0);
     };
-    super::no_args(&f, &p.args)?;
+    no_args(&f, &p.args)?;
     let mut limit = match p.value(last) {
         Some(n) => Some(
             n.parse::<usize>()

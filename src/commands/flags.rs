@@ -249,6 +249,19 @@ impl Parsed {
     }
 }
 
+/// Refuse positional arguments for a command that takes none.
+pub fn no_args(f: &Flags, args: &[String]) -> Result<()> {
+    if args.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::invalid(format!(
+            "unexpected argument {:?}\n{}",
+            args[0],
+            f.usage().trim_end()
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

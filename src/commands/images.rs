@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::flags::Flags;
+use super::streams::Streams;
 use super::table::render_min;
-use super::Streams;
 use crate::error::{Error, ErrorKind, Result};
 use crate::humanize;
 use crate::ids;

@@ -6,77 +6,14 @@ mod containers;
 pub mod flags;
 pub mod images;
 mod registry;
+mod streams;
 mod system;
 pub mod table;
 
-use std::fs::File;
-use std::io::Write;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+pub use streams::{Streams, ERROR_STATUS};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::runtime::Runtime;
-
-/// The three streams of one command: stdin, stdout, stderr. Each is owned (a dup of what the
-/// caller passed), so a command may hand them to threads.
-#[derive(Debug)]
-pub struct Streams {
-    pub stdin: File,
-    pub stdout: File,
-    pub stderr: File,
-    /// The client's terminal size (rows, columns) when it has one.
-    pub tty_size: Option<(u16, u16)>,
-}
-
-fn dup(fd: BorrowedFd<'_>, name: &str) -> Result<File> {
-    fd.try_clone_to_owned()
-        .map(File::from)
-        .map_err(|e| Error::io(format!("{name} is not an open file descriptor"), e))
-}
-
-impl Streams {
-    /// Duplicate the three descriptors so the command owns its copies.
-    pub fn dup_from(
-        stdin: BorrowedFd<'_>,
-        stdout: BorrowedFd<'_>,
-        stderr: BorrowedFd<'_>,
-    ) -> Result<Streams> {
-        Ok(Streams {
-            stdin: dup(stdin, "stdin")?,
-            stdout: dup(stdout, "stdout")?,
-            stderr: dup(stderr, "stderr")?,
-            tty_size: None,
-        })
-    }
-
-    /// Streams over owned descriptors.
-    pub fn new(stdin: OwnedFd, stdout: OwnedFd, stderr: OwnedFd) -> Streams {
-        Streams {
-            stdin: stdin.into(),
-            stdout: stdout.into(),
-            stderr: stderr.into(),
-            tty_size: None,
-        }
-    }
-
-    /// Write `s` to stdout.
-    pub fn out(&mut self, s: &str) -> Result<()> {
-        self.stdout
-            .write_all(s.as_bytes())
-            .map_err(|e| Error::io("writing to stdout", e))
-    }
-
-    /// Write `s` to stderr.
-    pub fn err(&mut self, s: &str) -> Result<()> {
-        self.stderr
-            .write_all(s.as_bytes())
-            .map_err(|e| Error::io("writing to stderr", e))
-    }
-
-    /// True when stdin is a terminal.
-    pub fn stdin_is_tty(&self) -> bool {
-        nix::unistd::isatty(self.stdin.as_fd()).unwrap_or(false)
-    }
-}
 
 /// A command handler: the runtime, the streams, the arguments after the command name; returns
 /// the exit status.
@@ -114,7 +51,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "help",
         description: "Show the command list",
-        handler: system::help,
+        handler: help,
     },
     Command {
         name: "history",
@@ -223,6 +160,18 @@ pub static COMMANDS: &[Command] = &[
     },
 ];
 
+/// v0.1.0's help: the usage line and the command list.
+fn help(_rt: &Runtime, io: &mut Streams, _args: &[String]) -> Result<i32> {
+    let mut s = String::from(
+        "Usage: docker COMMAND [arg...]\n\nA self-sufficient runtime for linux containers.\n\nCommands:\n",
+    );
+    for c in COMMANDS {
+        s.push_str(&format!("    {:<10}{}\n", c.name, c.description));
+    }
+    io.out(&s)?;
+    Ok(0)
+}
+
 /// Find a command by name.
 pub fn lookup(name: &str) -> Option<&'static Command> {
     COMMANDS.iter().find(|c| c.name == name)
@@ -231,7 +180,7 @@ pub fn lookup(name: &str) -> Option<&'static Command> {
 /// Run `args` (command name first) as the CLI would. No arguments prints the help.
 pub fn dispatch(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let Some(name) = args.first() else {
-        return system::help(rt, io, &[]);
+        return help(rt, io, &[]);
     };
     let cmd = lookup(name).ok_or_else(|| {
         Error::new(
@@ -241,9 +190,6 @@ pub fn dispatch(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> 
     })?;
     (cmd.handler)(rt, io, &args[1..])
 }
-
-/// The exit status of a failed command.
-pub const ERROR_STATUS: i32 = 1;
 
 /// [`dispatch`], with a failure written to stderr as `Error: MESSAGE` and turned into exit
 /// status 1. Returns the status and the error, if any.
@@ -255,18 +201,5 @@ pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> (i32, Option<Erro
             let _ = io.err(&format!("Error: {e}\n"));
             (ERROR_STATUS, Some(e))
         }
-    }
-}
-
-/// Refuse positional arguments for a command that takes none.
-pub fn no_args(f: &flags::Flags, args: &[String]) -> Result<()> {
-    if args.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "unexpected argument {:?}\n{}",
-            args[0],
-            f.usage().trim_end()
-        )))
     }
 }

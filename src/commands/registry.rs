@@ -6,7 +6,7 @@ use std::os::fd::AsFd;
 use nix::sys::termios::{self, LocalFlags, SetArg};
 
 use super::flags::Flags;
-use super::Streams;
+use super::streams::Streams;
 use crate::auth::{AuthConfig, Credential};
 use crate::error::{Error, Result};
 use crate::registry::{self, server_key, Credentials, Progress, Reference, DEFAULT_REGISTRY};

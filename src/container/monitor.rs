@@ -6,12 +6,11 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::path::Path;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use super::Container;
+use super::lifecycle::{read_exit_file, Container};
 use crate::error::{Error, Result};
 use crate::log::Logger;
 
@@ -177,11 +176,6 @@ fn exit_status(pidfd: &OwnedFd, reap: &Reap) -> i32 {
         }
         Reap::File(path) => read_exit_file(path).unwrap_or(-1),
     }
-}
-
-/// The status the helper recorded when the container ended.
-pub fn read_exit_file(path: &Path) -> Option<i32> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 /// Copy what the terminal has to its log without blocking (the master stays a blocking

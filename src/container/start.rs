@@ -26,10 +26,11 @@ use chrono::Utc;
 use oci_spec::runtime::Spec;
 
 use super::event::Event;
+use super::lifecycle::{pidfd_open, process_start_time, Container, Inner, Live};
 use super::monitor::{Monitor, Reap};
 use super::record::{Config, ContainerRecord, NetworkSettings, State};
 use super::spec::{self, Inputs};
-use super::{pidfd_open, process_start_time, stream, user, Container, Inner, Live};
+use super::{stream, user};
 use crate::engine::{self, Hooks, Kernel, Launch, Launched, Streams};
 use crate::error::{Error, Result};
 use crate::ids;
@@ -157,6 +158,31 @@ pub fn create(dir: PathBuf, image_id: &str, config: Config, helper: &str) -> Res
             let _ = fs::remove_dir_all(&dir);
             Err(e)
         }
+    }
+}
+
+impl Container {
+    /// Run `f` on the container's whole file system: the live mount while it runs, else a
+    /// mount of the image's `layers` (topmost first) made for the call (a start waits
+    /// meanwhile).
+    pub fn with_rootfs<T>(
+        &self,
+        kernel: &dyn crate::engine::Kernel,
+        layers: &[PathBuf],
+        f: impl FnOnce(&Path) -> Result<T>,
+    ) -> Result<T> {
+        let inner = self.lock();
+        if inner.rec.state.running {
+            drop(inner);
+            return f(&self.rootfs());
+        }
+        mount_rootfs(kernel, self, layers)?;
+        let out = f(&self.rootfs());
+        let unmounted = kernel.unmount(&self.rootfs());
+        drop(inner);
+        let out = out?;
+        unmounted?;
+        Ok(out)
     }
 }
 
@@ -432,4 +458,58 @@ fn go_live(
     drop(launched.helper);
     deps.monitor.watch_exit(c.clone(), shim_fd, Reap::Child);
     Ok(exited)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::kernel::fake::FakeKernel;
+
+    struct TempDir(PathBuf);
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn a_start_that_fails_is_undone_and_leaves_the_container_startable() {
+        let tmp = TempDir(std::env::temp_dir().join(format!("dr-start-{}", std::process::id())));
+        let layer = tmp.0.join("layer");
+        fs::create_dir_all(layer.join("etc")).unwrap();
+        fs::create_dir_all(tmp.0.join("containers")).unwrap();
+        let dir = tmp.0.join("containers").join(ids::generate().unwrap());
+        let config = Config {
+            cmd: vec!["true".into()],
+            ..Config::default()
+        };
+        let c = Arc::new(create(dir, &"ab".repeat(32), config, "").unwrap());
+        let mut kernel = FakeKernel::new(|_| {});
+        kernel.fail_spawn = true;
+        let logger = Logger::default();
+        let monitor = Monitor::start(logger.clone()).unwrap();
+        let deps = Deps {
+            kernel: &kernel,
+            layers: vec![layer],
+            helper: PathBuf::from("/nonexistent"),
+            network: None,
+            monitor: &monitor,
+            logger: &logger,
+        };
+        for _ in 0..2 {
+            let e = start(&c, &deps, &StartOptions::default()).unwrap_err();
+            assert!(e.message().contains("does not exist"), "{e}");
+        }
+        let spawn = format!("spawn {}", c.id);
+        let once = ["mount 2 layers", spawn.as_str(), "unmount"];
+        assert_eq!(kernel.calls(), [once, once].concat());
+        assert!(!c.is_running());
+        let rec = ContainerRecord::load(c.dir()).unwrap();
+        assert!(!rec.state.running);
+        assert_eq!(
+            fs::read_to_string(c.dir().join("hosts")).unwrap(),
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+        );
+    }
 }

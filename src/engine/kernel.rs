@@ -130,3 +130,86 @@ impl Kernel for Host {
         })
     }
 }
+
+/// A kernel for unit tests: it records every call, mounts and cgroups nothing, and plays the
+/// helper's part of the protocol with a script run on a thread.
+#[cfg(test)]
+pub(crate) mod fake {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    pub type Script = Box<dyn FnOnce(UnixStream) + Send>;
+
+    pub struct FakeKernel {
+        pub calls: Arc<Mutex<Vec<String>>>,
+        script: Mutex<Option<Script>>,
+        pub fail_spawn: bool,
+    }
+
+    impl FakeKernel {
+        pub fn new(script: impl FnOnce(UnixStream) + Send + 'static) -> FakeKernel {
+            FakeKernel {
+                calls: Arc::new(Mutex::new(Vec::new())),
+                script: Mutex::new(Some(Box::new(script))),
+                fail_spawn: false,
+            }
+        }
+
+        pub fn record(&self, call: impl Into<String>) {
+            self.calls.lock().unwrap().push(call.into());
+        }
+
+        pub fn calls(&self) -> Vec<String> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    impl Kernel for FakeKernel {
+        fn mount_overlay(&self, lowers: &[PathBuf], _: &Path, _: &Path, _: &Path) -> Result<()> {
+            self.record(format!("mount {} layers", lowers.len()));
+            Ok(())
+        }
+
+        fn unmount(&self, _: &Path) -> Result<()> {
+            self.record("unmount");
+            Ok(())
+        }
+
+        fn create_cgroup(&self, name: &str, memory: i64, _: i64) -> Result<Cgroup> {
+            self.record(format!("cgroup {name} {memory}"));
+            Ok(Cgroup::at(PathBuf::from("/nonexistent").join(name)))
+        }
+
+        fn join_cgroup(&self, _: &Cgroup, pid: i32) -> Result<()> {
+            self.record(format!("join cgroup {pid}"));
+            Ok(())
+        }
+
+        fn remove_cgroup(&self, _: &Cgroup) {
+            self.record("remove cgroup");
+        }
+
+        fn spawn_helper(&self, _: &Path, name: &str, _: Streams) -> Result<Helper> {
+            self.record(format!("spawn {name}"));
+            if self.fail_spawn {
+                return Err(Error::not_found(
+                    "docker-init helper /nonexistent does not exist",
+                ));
+            }
+            let (ours, theirs) = UnixStream::pair().map_err(|e| Error::io("socketpair", e))?;
+            let script = self
+                .script
+                .lock()
+                .unwrap()
+                .take()
+                .expect("one helper per test");
+            std::thread::spawn(move || script(theirs));
+            Ok(Helper {
+                sock: ours,
+                pid: 1,
+                child: None,
+            })
+        }
+    }
+}

@@ -254,3 +254,239 @@ pub fn set_window_size(pty: &File, rows: u16, cols: u16) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsFd;
+    use std::sync::{Arc, Mutex};
+
+    use super::kernel::fake::FakeKernel;
+    use super::*;
+
+    /// A spec as the docker face writes one, with a memory limit.
+    fn spec(extra_linux: serde_json::Value) -> Spec {
+        let mut linux = serde_json::json!({
+            "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"},
+                           {"type": "ipc"}, {"type": "network"}],
+            "resources": {"memory": {"limit": 1048576}},
+            "maskedPaths": ["/proc/kcore"],
+            "readonlyPaths": ["/proc/sys"]
+        });
+        for (k, v) in extra_linux.as_object().unwrap() {
+            linux[k] = v.clone();
+        }
+        let mount =
+            |d: &str, t: &str| serde_json::json!({"destination": d, "type": t, "source": t});
+        serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs"},
+            "hostname": "box",
+            "process": {
+                "user": {"uid": 1000, "gid": 1000, "additionalGids": [10]},
+                "args": ["sh", "-c", "true"],
+                "env": ["PATH=/bin"],
+                "cwd": "/tmp",
+                "capabilities": {"bounding": ["CAP_KILL", "CAP_CHOWN"]}
+            },
+            "mounts": [mount("/proc", "proc"), mount("/sys", "sysfs"), mount("/dev", "tmpfs"),
+                       mount("/dev/pts", "devpts"), mount("/dev/shm", "tmpfs"),
+                       mount("/dev/mqueue", "mqueue"),
+                       {"destination": "/etc/hosts", "type": "bind", "source": "/x/hosts",
+                        "options": ["rbind", "ro"]}],
+            "linux": linux
+        }))
+        .unwrap()
+    }
+
+    fn send(sock: &UnixStream, m: Message) {
+        protocol::send(sock.as_fd(), &m, None).unwrap();
+    }
+
+    fn recv(sock: &UnixStream) -> Option<Message> {
+        protocol::recv(sock.as_fd()).unwrap().map(|(m, _)| m)
+    }
+
+    fn streams() -> Streams {
+        Streams {
+            stdin: std::process::Stdio::null(),
+            stdout: std::process::Stdio::null(),
+            stderr: std::process::Stdio::null(),
+        }
+    }
+
+    /// Launch `spec` on `kernel`; the hooks record into the kernel's calls, and `attach`
+    /// fails when `attach_fails`.
+    fn run(kernel: &FakeKernel, spec: &Spec, attach_fails: bool) -> Result<Launched> {
+        let calls = kernel.calls.clone();
+        let calls2 = kernel.calls.clone();
+        let mut attach = move |pid: i32| {
+            calls.lock().unwrap().push(format!("attach {pid}"));
+            if attach_fails {
+                Err(Error::in_use("the bridge is gone"))
+            } else {
+                Ok(())
+            }
+        };
+        let mut running = move |pid: i32, helper: i32| {
+            calls2
+                .lock()
+                .unwrap()
+                .push(format!("running {pid} {helper}"));
+            Ok(())
+        };
+        launch(
+            kernel,
+            Launch {
+                spec,
+                bundle: Path::new("/bundle"),
+                helper: Path::new("/docker-init"),
+                name: "c1",
+                streams: streams(),
+                exit_file: Path::new("/bundle/exit-status"),
+                tty_size: None,
+            },
+            Hooks {
+                attach: &mut attach,
+                running: &mut running,
+            },
+        )
+    }
+
+    #[test]
+    fn a_spec_is_run_step_by_step_and_the_helper_is_told_what_it_says() {
+        let seen: Arc<Mutex<Option<InitConfig>>> = Arc::default();
+        let seen2 = seen.clone();
+        let kernel = FakeKernel::new(move |sock| {
+            send(
+                &sock,
+                Message::Hello {
+                    version: PROTOCOL_VERSION,
+                },
+            );
+            let Some(Message::Start(cfg)) = recv(&sock) else {
+                panic!("no start")
+            };
+            *seen2.lock().unwrap() = Some(*cfg);
+            send(&sock, Message::Ready { pid: 4242 });
+            assert_eq!(recv(&sock), Some(Message::Go));
+            assert_eq!(recv(&sock), Some(Message::Run));
+            send(&sock, Message::Exec);
+        });
+        let launched = run(&kernel, &spec(serde_json::json!({})), false).unwrap();
+        assert_eq!(launched.pid, 4242);
+        assert!(launched.cgroup.is_some());
+        assert_eq!(
+            kernel.calls(),
+            [
+                "cgroup c1 1048576",
+                "spawn c1",
+                "join cgroup 4242",
+                "attach 4242",
+                "running 4242 1"
+            ]
+        );
+        let cfg = seen.lock().unwrap().clone().unwrap();
+        assert_eq!(cfg.rootfs, "/bundle/rootfs");
+        assert_eq!(cfg.args, ["sh", "-c", "true"]);
+        assert_eq!(
+            (cfg.uid, cfg.gid, cfg.groups.clone()),
+            (1000, 1000, vec![1000, 10])
+        );
+        assert_eq!(cfg.capabilities, [0, 5], "CAP_CHOWN and CAP_KILL by number");
+        assert_eq!(cfg.workdir, "/tmp");
+        assert!(cfg.new_netns);
+        assert_eq!(
+            cfg.binds,
+            [("/x/hosts".to_string(), "/etc/hosts".to_string())]
+        );
+        assert_eq!(cfg.masked_paths, ["/proc/kcore"]);
+        assert_eq!(cfg.exit_file, "/bundle/exit-status");
+    }
+
+    #[test]
+    fn a_failed_hook_undoes_the_cgroup_and_names_the_helpers_error_first() {
+        let kernel = FakeKernel::new(|sock| {
+            send(
+                &sock,
+                Message::Hello {
+                    version: PROTOCOL_VERSION,
+                },
+            );
+            recv(&sock);
+            send(&sock, Message::Ready { pid: 7 });
+            recv(&sock);
+            send(
+                &sock,
+                Message::Error {
+                    message: "no such directory /tmp".into(),
+                },
+            );
+        });
+        let e = run(&kernel, &spec(serde_json::json!({})), true)
+            .err()
+            .unwrap();
+        assert!(e.message().contains("no such directory /tmp"), "{e}");
+        let calls = kernel.calls();
+        assert_eq!(
+            calls.last().map(String::as_str),
+            Some("remove cgroup"),
+            "{calls:?}"
+        );
+        assert!(!calls.iter().any(|c| c.starts_with("running")), "{calls:?}");
+    }
+
+    #[test]
+    fn a_helper_that_goes_away_is_a_clear_error_and_nothing_stays() {
+        let kernel = FakeKernel::new(|sock| {
+            send(
+                &sock,
+                Message::Hello {
+                    version: PROTOCOL_VERSION,
+                },
+            );
+            recv(&sock);
+            drop(sock);
+        });
+        let e = run(&kernel, &spec(serde_json::json!({})), false)
+            .err()
+            .unwrap();
+        assert!(
+            e.message()
+                .contains("docker-init exited before creating the namespaces"),
+            "{e}"
+        );
+        assert_eq!(
+            kernel.calls(),
+            ["cgroup c1 1048576", "spawn c1", "remove cgroup"]
+        );
+    }
+
+    #[test]
+    fn what_the_engine_does_not_execute_is_refused_before_anything_is_made() {
+        for (linux, what) in [
+            (
+                serde_json::json!({"seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}}),
+                "seccomp",
+            ),
+            (
+                serde_json::json!({"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}),
+                "user id mappings",
+            ),
+            (
+                serde_json::json!({"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}]}),
+                "sharing the host's Ipc namespace",
+            ),
+            (
+                serde_json::json!({"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"},
+                {"type": "ipc"}, {"type": "network", "path": "/proc/1/ns/net"}]}),
+                "joining the Network namespace",
+            ),
+        ] {
+            let kernel = FakeKernel::new(|_| {});
+            let e = run(&kernel, &spec(linux), false).err().unwrap();
+            assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+            assert!(e.message().contains(what), "{e}");
+            assert!(kernel.calls().is_empty(), "{:?}", kernel.calls());
+        }
+    }
+}

@@ -222,56 +222,22 @@ fn check_mount_point(rootfs: &str, name: &str) -> Res<()> {
     }
 }
 
+/// The container's file system and identity, up to the program: the new root, the kernel's
+/// file systems, the binds, the masked and read-only paths, the hostname, the loopback, the
+/// terminal, the working directory.
 fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
-    let rootfs = cfg.rootfs.as_str();
-    mnt(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
-    for name in ["proc", "sys", "dev"] {
-        check_mount_point(rootfs, name)?;
-    }
     // Host files to bind in: detached copies of their mounts, taken before the host's tree
     // goes away and attached inside the new root after pivot_root (where the container's
     // symbolic links cannot lead a mount out).
     let mut binds = Vec::new();
     for (src, dst) in &cfg.binds {
-        binds.push((clone_tree(src)?, dst.clone()));
+        binds.push((clone_tree(src)?, dst.as_str()));
     }
-    mnt(
-        Some(rootfs),
-        rootfs,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None,
-    )?;
-    chdir(rootfs).map_err(|e| errno_msg(format_args!("chdir {rootfs}"), e))?;
-    pivot_root(".", ".").map_err(|e| errno_msg("pivot_root", e))?;
-    umount2(".", MntFlags::MNT_DETACH).map_err(|e| errno_msg("detaching the old root", e))?;
-    chdir("/").map_err(|e| errno_msg("chdir /", e))?;
-
-    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mnt(
-        Some("proc"),
-        "/proc",
-        Some("proc"),
-        nosuid_nodev_noexec,
-        None,
-    )?;
-    mnt(
-        Some("sysfs"),
-        "/sys",
-        Some("sysfs"),
-        nosuid_nodev_noexec | MsFlags::MS_RDONLY,
-        None,
-    )?;
-    setup_dev()?;
+    enter_root(&cfg.rootfs)?;
+    mount_kernel_fs()?;
     for (tree, dst) in &binds {
         attach_tree(tree, dst)?;
-        mnt(
-            None,
-            dst,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-            None,
-        )?;
+        remount_readonly(dst, MsFlags::empty())?;
     }
     drop(binds);
     for p in &cfg.masked_paths {
@@ -280,13 +246,7 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
     for p in &cfg.readonly_paths {
         if fs::symlink_metadata(p).is_ok() {
             mnt(Some(p), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-            mnt(
-                None,
-                p,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
-                None,
-            )?;
+            remount_readonly(p, MsFlags::MS_REC)?;
         }
     }
     sethostname(&cfg.hostname).map_err(|e| errno_msg("setting the hostname", e))?;
@@ -303,6 +263,51 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
     };
     chdir(workdir)
         .map_err(|e| errno_msg(format_args!("changing to working directory {workdir}"), e))
+}
+
+fn remount_readonly(path: &str, extra: MsFlags) -> Res<()> {
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra;
+    mnt(None, path, None, flags, None)
+}
+
+/// Make `rootfs` the root: mounts private, its mount points checked, `pivot_root` into it and
+/// the old root detached.
+fn enter_root(rootfs: &str) -> Res<()> {
+    mnt(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
+    for name in ["proc", "sys", "dev"] {
+        check_mount_point(rootfs, name)?;
+    }
+    mnt(
+        Some(rootfs),
+        rootfs,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    chdir(rootfs).map_err(|e| errno_msg(format_args!("chdir {rootfs}"), e))?;
+    pivot_root(".", ".").map_err(|e| errno_msg("pivot_root", e))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(|e| errno_msg("detaching the old root", e))?;
+    chdir("/").map_err(|e| errno_msg("chdir /", e))
+}
+
+/// `/proc`, a read-only `/sys`, and `/dev` (see [`setup_dev`]).
+fn mount_kernel_fs() -> Res<()> {
+    let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mnt(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        nosuid_nodev_noexec,
+        None,
+    )?;
+    mnt(
+        Some("sysfs"),
+        "/sys",
+        Some("sysfs"),
+        nosuid_nodev_noexec | MsFlags::MS_RDONLY,
+        None,
+    )?;
+    setup_dev()
 }
 
 const OPEN_TREE_CLONE: libc::c_uint = 1;

@@ -19,9 +19,13 @@ use super::netlink::{Link, Netlink};
 use crate::error::{Error, ErrorKind, Result};
 use crate::log::Logger;
 
+/// The subnet tried first for a new bridge when none is configured (lxc's default for
+/// `lxcbr0`); when a host route overlaps it, another private subnet is chosen.
+pub const DEFAULT_SUBNET: &str = "10.0.3.1/24";
+
 /// The subnets tried, in order, when a bridge must be created and none is configured.
 fn candidate_subnets() -> Vec<Ipv4Network> {
-    let mut out: Vec<Ipv4Network> = super::DEFAULT_SUBNET.parse().into_iter().collect();
+    let mut out: Vec<Ipv4Network> = DEFAULT_SUBNET.parse().into_iter().collect();
     let mut push = |a, b, c, d, p| {
         if let Ok(n) = Ipv4Network::new(Ipv4Addr::new(a, b, c, d), p) {
             out.push(n);

@@ -21,10 +21,11 @@ use std::path::{Path, PathBuf};
 use ipnetwork::Ipv4Network;
 
 use super::bridge::Bridge;
+use super::ipam::Ipam;
 use super::iptables::{Iptables, Mapping};
 use super::netlink::Netlink;
+use super::options::{NetworkOptions, NetworkSettings};
 use super::ports::PortSpec;
-use super::{Ipam, NetworkOptions, NetworkSettings};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil::{self, FileLock};
 use crate::log::Logger;

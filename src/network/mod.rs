@@ -32,8 +32,8 @@ pub mod options;
 pub mod ports;
 
 pub use alloc::{IpAllocator, PortAllocator, DEFAULT_PORT_RANGE};
-pub use bridge::Bridge;
+pub use bridge::{Bridge, DEFAULT_SUBNET};
 pub use ipam::Ipam;
 pub use manager::NetworkManager;
-pub use options::{NetworkOptions, NetworkSettings, DEFAULT_BRIDGE, DEFAULT_CHAIN, DEFAULT_SUBNET};
+pub use options::{NetworkOptions, NetworkSettings, DEFAULT_BRIDGE, DEFAULT_CHAIN};
 pub use ports::{parse_port_spec, PortSpec};

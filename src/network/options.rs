@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::alloc::DEFAULT_PORT_RANGE;
-use super::Ipam;
+use super::ipam::Ipam;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::log::Logger;
@@ -17,16 +17,13 @@ use crate::log::Logger;
 pub const DEFAULT_BRIDGE: &str = "lxcbr0";
 /// v0.1.0's nat chain.
 pub const DEFAULT_CHAIN: &str = "DOCKER";
-/// The subnet tried first for a new bridge when none is configured (lxc's default for
-/// `lxcbr0`); when a host route overlaps it, another private subnet is chosen.
-pub const DEFAULT_SUBNET: &str = "10.0.3.1/24";
 
 /// The network options of a runtime. `Default` gives v0.1.0's names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkOptions {
     pub bridge_name: String,
     /// `GATEWAY/PREFIX` for the bridge; `None`: the bridge's own, or a free private subnet
-    /// ([`DEFAULT_SUBNET`] first).
+    /// ([`super::bridge::DEFAULT_SUBNET`] first).
     pub bridge_subnet: Option<String>,
     /// The nat chain of the port mappings (the runtime also makes `CHAIN-POST` and
     /// `CHAIN-FWD`); at most 23 characters.
@@ -106,7 +103,7 @@ impl NetworkOptions {
         if let Some(s) = &self.bridge_subnet {
             super::alloc::parse_subnet(s)?;
         }
-        super::PortAllocator::new(self.port_range.0, self.port_range.1)?;
+        super::alloc::PortAllocator::new(self.port_range.0, self.port_range.1)?;
         Ok(())
     }
 

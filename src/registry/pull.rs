@@ -131,7 +131,7 @@ struct Step<'m> {
 
 /// Pull `r` into `graph` and tag it in `tags` (a pull by digest tags nothing), asking the
 /// registry with `creds`. Missing layers are downloaded and unpacked
-/// [`super::CONCURRENT_LAYERS`] at a time, and put in the graph in order as each is ready.
+/// [`super::parallel::CONCURRENT_LAYERS`] at a time, and put in the graph in order as each is ready.
 pub fn pull(
     graph: &Graph,
     tags: &TagStore,
@@ -238,9 +238,9 @@ fn download_layers(
 ) -> Result<()> {
     let cancel = AtomicBool::new(false);
     let total = steps.len();
-    super::ordered_parallel(
+    super::parallel::ordered_parallel(
         missing.len(),
-        super::CONCURRENT_LAYERS,
+        super::parallel::CONCURRENT_LAYERS,
         &cancel,
         |k| {
             let n = missing[k];

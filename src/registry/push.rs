@@ -153,9 +153,9 @@ fn push_layers(
 ) -> Result<Vec<Pushed>> {
     let mut layers: Vec<Pushed> = Vec::new();
     let cancel = AtomicBool::new(false);
-    super::ordered_parallel(
+    super::parallel::ordered_parallel(
         to_push.len(),
-        super::CONCURRENT_LAYERS,
+        super::parallel::CONCURRENT_LAYERS,
         &cancel,
         |i| {
             let img = to_push[i];

@@ -1,0 +1,426 @@
+//! A registered container: its record, what lives only while it runs under this process, and
+//! its lifecycle after the start (signals, wait, stop, the exit, removal, reconciling after a
+//! restart).
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use super::event::Event;
+use super::record::{ContainerRecord, NetworkSettings};
+use crate::engine::set_window_size;
+
+use crate::cgroup::Cgroup;
+use crate::error::{Error, Result};
+use crate::log::Logger;
+use crate::network::NetworkManager;
+
+/// What only exists while the container runs under this process.
+pub(super) struct Live {
+    /// The container's first process, for signals (None when it could not be opened).
+    pub(super) pidfd: Option<OwnedFd>,
+    /// Where attached clients write the container's stdin (a pipe or the terminal).
+    pub(super) stdin: Option<Arc<File>>,
+    /// The container's terminal, for window-size changes.
+    pub(super) pty: Option<Arc<File>>,
+    /// Signalled once the container has ended and been cleaned up.
+    pub(super) exited: Arc<Event>,
+    pub(super) cgroup: Option<Cgroup>,
+    /// The network manager holding the container's address and ports.
+    pub(super) network: Option<Arc<NetworkManager>>,
+}
+
+pub(super) struct Inner {
+    pub(super) rec: ContainerRecord,
+    pub(super) live: Option<Live>,
+    /// Set while `start` runs, so concurrent starts and removals refuse.
+    pub(super) busy: bool,
+    /// Set while the network of the last run is released (after the exit is announced).
+    pub(super) releasing: bool,
+    pub(super) removed: bool,
+}
+
+/// A registered container.
+pub struct Container {
+    pub id: String,
+    pub(super) dir: PathBuf,
+    inner: Mutex<Inner>,
+    changed: Condvar,
+}
+
+impl std::fmt::Debug for Container {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Container").field("id", &self.id).finish()
+    }
+}
+
+/// Open a pidfd for `pid`.
+pub(super) fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// The start time (clock ticks since boot) of process `pid`, from `/proc/PID/stat`.
+pub(super) fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+impl Container {
+    pub(crate) fn new(rec: ContainerRecord, dir: PathBuf) -> Container {
+        Container {
+            id: rec.id.clone(),
+            dir,
+            inner: Mutex::new(Inner {
+                rec,
+                live: None,
+                busy: false,
+                releasing: false,
+                removed: false,
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+
+    /// The read-write layer (overlay's upper directory).
+    pub fn rw_dir(&self) -> PathBuf {
+        self.dir.join("rw")
+    }
+
+    pub fn stdout_log(&self) -> PathBuf {
+        self.dir.join(format!("{}-stdout.log", self.id))
+    }
+
+    pub fn stderr_log(&self) -> PathBuf {
+        self.dir.join(format!("{}-stderr.log", self.id))
+    }
+
+    pub(super) fn exit_file(&self) -> PathBuf {
+        self.dir.join("exit-status")
+    }
+
+    /// A copy of the record.
+    pub fn record(&self) -> ContainerRecord {
+        self.lock().rec.clone()
+    }
+
+    pub fn is_running(&self) -> bool {
+        self.lock().rec.state.running
+    }
+
+    pub(super) fn save(&self, inner: &Inner) -> Result<()> {
+        inner.rec.save(&self.dir)
+    }
+
+    /// Change the record with `f` and save it.
+    pub fn update(&self, f: impl FnOnce(&mut ContainerRecord)) -> Result<()> {
+        let mut inner = self.lock();
+        f(&mut inner.rec);
+        self.save(&inner)
+    }
+
+    /// The event signalled when the current run ends (None when not running here).
+    pub fn exit_event(&self) -> Option<Arc<Event>> {
+        self.lock().live.as_ref().map(|l| l.exited.clone())
+    }
+
+    /// Where to write the container's stdin, when it was started with `-i` (or a terminal)
+    /// and runs under this process.
+    pub fn stdin(&self) -> Option<Arc<File>> {
+        self.lock().live.as_ref().and_then(|l| l.stdin.clone())
+    }
+
+    /// Close the container's stdin (the program reads end of file).
+    pub fn close_stdin(&self) {
+        if let Some(l) = self.lock().live.as_mut() {
+            if l.pty.is_none() {
+                l.stdin = None;
+            }
+        }
+    }
+
+    /// Set the window size of the container's terminal.
+    pub fn resize(&self, rows: u16, cols: u16) -> Result<()> {
+        let pty = self.lock().live.as_ref().and_then(|l| l.pty.clone());
+        match pty {
+            Some(p) => set_window_size(&p, rows, cols),
+            None => Err(Error::invalid(format!(
+                "container {} has no terminal",
+                crate::ids::short(&self.id)
+            ))),
+        }
+    }
+
+    /// Called by the monitor when the container's helper has exited with `status`: release
+    /// what the run held, record the exit code, wake everyone waiting. The network is given
+    /// back after the exit is announced (the kernel takes a while to delete links and rules),
+    /// and a new start of this container waits for it. If the process ends before the release
+    /// is done, the settings are already cleared from the record and the next restore frees
+    /// what no running container holds.
+    pub(crate) fn exited(self: &Arc<Self>, status: i32, logger: &Logger) {
+        let mut inner = self.lock();
+        let live = inner.live.take();
+        if let Err(e) = crate::mount::unmount(&self.rootfs()) {
+            logger.warn(&format!("container {}: {e}", self.id));
+        }
+        if let Some(cg) = live.as_ref().and_then(|l| l.cgroup.as_ref()) {
+            cg.remove();
+        }
+        let network = live.as_ref().and_then(|l| l.network.clone());
+        let settings = std::mem::take(&mut inner.rec.network_settings);
+        inner.releasing = network.is_some() && !settings.ip_address.is_empty();
+        inner.rec.state.set_stopped(status);
+        if let Err(e) = self.save(&inner) {
+            logger.error(&format!("container {}: saving its state: {e}", self.id));
+        }
+        if let Some(l) = live {
+            l.exited.signal();
+        }
+        let releasing = inner.releasing;
+        drop(inner);
+        self.changed.notify_all();
+        if let (true, Some(net)) = (releasing, network) {
+            let (me, logger) = (self.clone(), logger.clone());
+            let spawned = std::thread::Builder::new()
+                .name("docker-release".into())
+                .spawn(move || me.release_network(&net, &settings, &logger));
+            if spawned.is_err() {
+                self.lock().releasing = false;
+                self.changed.notify_all();
+            }
+        }
+    }
+
+    fn release_network(&self, net: &NetworkManager, settings: &NetworkSettings, logger: &Logger) {
+        if let Err(e) = net.release_after_exit(&self.id, settings) {
+            logger.warn(&e.to_string());
+        }
+        self.lock().releasing = false;
+        self.changed.notify_all();
+    }
+
+    /// Wait while the network of the previous run is being released.
+    pub(super) fn wait_released<'a>(
+        &'a self,
+        mut inner: MutexGuard<'a, Inner>,
+    ) -> MutexGuard<'a, Inner> {
+        while inner.releasing {
+            inner = self.changed.wait(inner).unwrap_or_else(|e| e.into_inner());
+        }
+        inner
+    }
+
+    /// Block until the container is not running; returns its exit code.
+    pub fn wait(&self) -> i32 {
+        let mut inner = self.lock();
+        while inner.rec.state.running {
+            inner = self.changed.wait(inner).unwrap_or_else(|e| e.into_inner());
+        }
+        inner.rec.state.exit_code
+    }
+
+    /// Wait up to `timeout` for the container to stop; true when it has.
+    pub fn wait_timeout(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut inner = self.lock();
+        while inner.rec.state.running {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            inner = self
+                .changed
+                .wait_timeout(inner, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        true
+    }
+
+    /// Send `sig` to the container's first process. Not running is fine (nothing to do).
+    pub fn signal(&self, sig: i32) -> Result<()> {
+        let inner = self.lock();
+        if !inner.rec.state.running {
+            return Ok(());
+        }
+        let rc = match inner.live.as_ref().and_then(|l| l.pidfd.as_ref()) {
+            // SAFETY: pidfd_send_signal on a pidfd we own; no pointers besides NULL info.
+            Some(fd) => unsafe {
+                libc::syscall(
+                    libc::SYS_pidfd_send_signal,
+                    fd.as_raw_fd(),
+                    sig,
+                    std::ptr::null::<libc::siginfo_t>(),
+                    0,
+                )
+            },
+            // SAFETY: kill with a pid and a signal number.
+            None => unsafe { libc::kill(inner.rec.state.pid, sig) as libc::c_long },
+        };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ESRCH) {
+                return Err(Error::io(
+                    format!("signalling container {}", crate::ids::short(&self.id)),
+                    e,
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// SIGTERM, wait up to `timeout`, then SIGKILL; returns when the container has stopped.
+    pub fn stop(&self, timeout: Duration) -> Result<()> {
+        if !self.is_running() {
+            return Ok(());
+        }
+        self.signal(libc::SIGTERM)?;
+        if self.wait_timeout(timeout) {
+            return Ok(());
+        }
+        self.kill()
+    }
+
+    /// SIGKILL and wait until the container has stopped.
+    pub fn kill(&self) -> Result<()> {
+        self.signal(libc::SIGKILL)?;
+        if self.wait_timeout(Duration::from_secs(30)) {
+            Ok(())
+        } else {
+            Err(Error::new(
+                crate::error::ErrorKind::Io,
+                format!(
+                    "container {} did not stop within 30 seconds of SIGKILL",
+                    crate::ids::short(&self.id)
+                ),
+            ))
+        }
+    }
+
+    /// Mark the container removed (refusing when it runs or starts) and delete its folder.
+    pub(crate) fn destroy(&self) -> Result<()> {
+        // A network release still under way needs nothing of the folder.
+        let mut inner = self.lock();
+        if inner.rec.state.running || inner.busy {
+            return Err(Error::in_use(format!(
+                "container {} is running: stop it first or use -f",
+                crate::ids::short(&self.id)
+            )));
+        }
+        inner.removed = true;
+        crate::mount::unmount(&self.rootfs())?;
+        // Rename first so a crash halfway never leaves a half-deleted container folder (a
+        // journaling file system commits the rename before the removals that follow it; the
+        // next restore finishes a `.removing-` folder).
+        let parent = self.dir.parent().unwrap_or(Path::new("."));
+        let trash = parent.join(format!(".removing-{}", self.id));
+        std::fs::rename(&self.dir, &trash).map_err(|e| Error::io_path("removing", &self.dir, e))?;
+        std::fs::remove_dir_all(&trash).map_err(|e| Error::io_path("removing", &trash, e))
+    }
+
+    /// After a restart: make the record agree with what is there. A `Running` record whose
+    /// helper is gone becomes stopped (its exit code from the helper's file when it wrote
+    /// one); a leftover mount is removed; a stopped container's network settings are cleared
+    /// (the network manager's restore frees what no running container holds). Returns the
+    /// helper's pidfd when it still runs, to be watched again.
+    pub(crate) fn reconcile(
+        &self,
+        mounts: &HashSet<PathBuf>,
+        logger: &Logger,
+    ) -> Result<Option<OwnedFd>> {
+        let mut inner = self.lock();
+        let state = inner.rec.state.clone();
+        if state.running && state.monitor_pid > 0 {
+            let alive = process_start_time(state.monitor_pid) == Some(state.monitor_start_time);
+            if alive {
+                if let Ok(fd) = pidfd_open(state.monitor_pid) {
+                    // The pid might have been recycled between the two checks; the start time
+                    // is read again now that the pidfd pins the process.
+                    if process_start_time(state.monitor_pid) == Some(state.monitor_start_time) {
+                        inner.live = Some(Live {
+                            pidfd: pidfd_open(state.pid).ok(),
+                            stdin: None,
+                            pty: None,
+                            exited: Arc::new(Event::new()?),
+                            cgroup: Cgroup::of(&self.id).filter(Cgroup::exists),
+                            network: None,
+                        });
+                        return Ok(Some(fd));
+                    }
+                }
+            }
+        }
+        let mut changed = false;
+        if state.running {
+            let code = read_exit_file(&self.exit_file()).unwrap_or(-1);
+            logger.info(&format!(
+                "container {} stopped while no runtime watched it (exit code {code})",
+                crate::ids::short(&self.id)
+            ));
+            inner.rec.state.set_stopped(code);
+            if let Some(cg) = Cgroup::of(&self.id) {
+                cg.remove();
+            }
+            changed = true;
+        }
+        if inner.rec.network_settings != NetworkSettings::default() {
+            inner.rec.network_settings = NetworkSettings::default();
+            changed = true;
+        }
+        if changed {
+            self.save(&inner)?;
+        }
+        if mounts.contains(&self.rootfs()) {
+            crate::mount::unmount(&self.rootfs())?;
+        }
+        Ok(None)
+    }
+
+    /// Hand a restored running container the manager that will release its network when it
+    /// stops.
+    pub(crate) fn adopt_network(&self, net: &Arc<NetworkManager>) {
+        let mut inner = self.lock();
+        let has = !inner.rec.network_settings.ip_address.is_empty();
+        if let (true, Some(live)) = (has, inner.live.as_mut()) {
+            live.network = Some(net.clone());
+        }
+    }
+
+    /// The network settings of a running container that has a network.
+    pub(crate) fn running_network(&self) -> Option<NetworkSettings> {
+        let inner = self.lock();
+        let s = &inner.rec.network_settings;
+        (inner.rec.state.running && !s.ip_address.is_empty()).then(|| s.clone())
+    }
+
+    /// Whether the record holds network settings (a running container with a network).
+    pub(crate) fn has_network(&self) -> bool {
+        !self.lock().rec.network_settings.ip_address.is_empty()
+    }
+}
+
+/// The status the helper recorded when the container ended.
+pub fn read_exit_file(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
