@@ -1,8 +1,11 @@
 //! docker-runtime: docker v0.1.0 rebuilt in Rust as an embeddable C-ABI container runtime.
 //!
-//! The safe core (`runtime`, `container`, `tags`, `network`, `commands`, ...) knows nothing of
-//! C; `ffi` is the thin skin that exports it as `libdocker_runtime` with the header
-//! `include/docker_runtime.h`.
+//! One container engine (`engine`) executes OCI runtime specs; the faces above it are the
+//! docker commands (`commands`, over `runtime` and `container`, which turns v0.1.0's `Config`
+//! into a spec), the daemon (`server`), and the C ABI (`ffi`, the thin skin that exports the
+//! safe core as `libdocker_runtime` with the header `include/docker_runtime.h`). Layers only
+//! look down; the README's "How the code is laid out" has the map, and `tests/layering.rs`
+//! keeps it true.
 
 pub mod auth;
 pub mod cgroup;
