@@ -9,8 +9,6 @@
 //!   `docker_runtime_call_with`. The exit status is the command's.
 
 use std::ffi::{c_char, c_int, CString};
-use std::mem::MaybeUninit;
-use std::path::Path;
 use std::process::ExitCode;
 use std::ptr;
 
@@ -73,8 +71,9 @@ impl Options {
     /// Keep `v` as a C string for the option structs.
     fn keep(&mut self, flag: &str, v: String) -> Result<*const c_char, String> {
         let c = CString::new(v).map_err(|_| format!("{flag} contains a NUL byte"))?;
+        let p = c.as_ptr(); // the bytes stay where they are when `c` moves into the Vec
         self.strings.push(c);
-        Ok(self.strings[self.strings.len() - 1].as_ptr())
+        Ok(p)
     }
 
     /// Set `flag`, given as `flag=inline` or followed by the value `next` takes.
@@ -145,8 +144,11 @@ fn parse_options(mut args: &[String]) -> Result<(Options, Vec<String>), String> 
     // The daemon ends on SIGTERM and SIGINT, and may hold many connections.
     (o.serve.handle_signals, o.serve.raise_open_files_limit) = (1, 1);
     while let Some((a, more)) = args.split_first() {
-        if a == "--" || !a.starts_with('-') || a == "-" {
-            args = if a == "--" { more } else { args };
+        if a == "--" {
+            args = more;
+            break;
+        }
+        if !a.starts_with('-') || a == "-" {
             break;
         }
         args = more;
@@ -185,7 +187,7 @@ fn cstrings(v: &[String]) -> Result<(Vec<CString>, Vec<*const c_char>), String> 
 
 /// An options struct filled with its defaults by its ABI `_init` function.
 fn init_options<T>(init: unsafe extern "C" fn(*mut T) -> docker_result) -> T {
-    let mut o = MaybeUninit::<T>::uninit();
+    let mut o = std::mem::MaybeUninit::<T>::uninit();
     // SAFETY: the `_init` functions fill every field of the writable struct they are given
     // and fail only on NULL, which this is not.
     unsafe {
@@ -258,7 +260,7 @@ fn run_client(o: &Options, args: &[String]) -> Result<i32, String> {
     );
     let _raw = raw_terminal_for(args).map_err(|e| e.to_string())?;
     let rt = AbiRuntime::new(o)?;
-    let _lock = RootLock::acquire(Path::new(&o.root), false).map_err(|e| e.to_string())?;
+    let _lock = RootLock::acquire(o.root.as_ref(), false).map_err(|e| e.to_string())?;
     // SAFETY: rt.0 is a live handle; the count may be NULL.
     check(unsafe { docker_runtime_restore(rt.0, ptr::null_mut()) })?;
     let (_args, argv) = cstrings(args)?;
