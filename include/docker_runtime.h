@@ -245,12 +245,14 @@ typedef struct docker_serve_options {
    * end of a `pipe(2)` (or an `eventfd`) and write one byte to the other end, from any
    * thread, another process, or a signal handler (`write(2)` is async-signal-safe);
    * closing every write end stops it too. The library never reads or closes it, so a
-   * descriptor that is still readable stops a later serve at once: use a fresh pipe.
+   * descriptor that is still readable stops a later serve at once: use a fresh pipe. It
+   * must stay open until the call returns.
    */
   int stop_fd;
   /**
    * A descriptor (e.g. a pipe's write end) to which one byte is written once every address
-   * accepts connections, or -1 for none. Not closed by the library.
+   * accepts connections, or -1 for none (then connect until it works). Not closed by the
+   * library; a failed write is only logged.
    */
   int ready_fd;
   /**
@@ -504,7 +506,10 @@ enum docker_result docker_serve_options_init(struct docker_serve_options *opts);
  *
  * Errors (bad options, a bad or repeated address, a missing group, a root or socket in use)
  * come before anything is served and leave no socket behind. `opts` may not be NULL: make
- * it with `docker_serve_options_init`. Several serves may run at once on different roots.
+ * it with `docker_serve_options_init`. The runtime stays the caller's: free it only after
+ * the call returned. `ROOT/docker.pid` holds the calling process's pid while it serves.
+ * Several serves may run at once in one process, on different roots and addresses. Log
+ * lines (the addresses served, the stop) go to the runtime's logger.
  */
 enum docker_result docker_runtime_serve(const struct docker_runtime *runtime,
                                         const struct docker_serve_options *opts);

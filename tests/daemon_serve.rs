@@ -267,6 +267,24 @@ fn one_call_serves_clients_until_the_stop_descriptor_is_written() {
 }
 
 #[test]
+fn two_runtimes_serve_at_once_in_one_process() {
+    let (a, b) = (setup("serve-two-a"), setup("serve-two-b"));
+    let mut sa = Server::start(&a.rt, &a.addr);
+    let mut sb = Server::start(&b.rt, &b.addr);
+    for s in [&a, &b] {
+        let out = client(&s.sock, &["info"]);
+        assert!(out.status.success(), "{out:?}");
+    }
+    sa.stop();
+    assert_eq!(sa.join().0, DOCKER_OK);
+    // The other one is untouched by the first one's stop.
+    assert!(client(&b.sock, &["version"]).status.success());
+    sb.stop();
+    assert_eq!(sb.join().0, DOCKER_OK);
+    assert!(!a.sock.exists() && !b.sock.exists());
+}
+
+#[test]
 fn a_stop_written_before_serving_returns_at_once_and_leaves_nothing() {
     let s = setup("serve-early");
     let (stop_r, stop_w) = nix::unistd::pipe().unwrap();
