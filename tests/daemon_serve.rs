@@ -305,7 +305,7 @@ fn expect(got: (docker_result, String), want: docker_result, needle: &str) {
 }
 
 #[test]
-fn bad_input_is_an_error_with_a_message_and_binds_nothing() {
+fn bad_options_are_errors_with_a_message_and_bind_nothing() {
     let s = setup("serve-bad");
     let opts = default_options();
     // SAFETY: NULL handles and options are refused, never dereferenced.
@@ -324,26 +324,10 @@ fn bad_input_is_an_error_with_a_message_and_binds_nothing() {
         DOCKER_ERR_NULL_ARGUMENT
     );
 
-    let keep = |_: &mut docker_serve_options| {};
     expect(
         serve(&s.rt, &[&s.addr], |o| o.size = 8),
         DOCKER_ERR_INVALID_ARGUMENT,
         "docker_serve_options_init",
-    );
-    expect(
-        serve(&s.rt, &["ftp://x"], keep),
-        DOCKER_ERR_INVALID_ARGUMENT,
-        "invalid daemon address \"ftp://x\"",
-    );
-    expect(
-        serve(&s.rt, &["tcp://127.0.0.1:notaport"], keep),
-        DOCKER_ERR_INVALID_ARGUMENT,
-        "is not a port number",
-    );
-    expect(
-        serve(&s.rt, &[&s.addr, &s.addr], keep),
-        DOCKER_ERR_INVALID_ARGUMENT,
-        "is given twice",
     );
     expect(
         serve(&s.rt, &[], |o| {
@@ -372,6 +356,29 @@ fn bad_input_is_an_error_with_a_message_and_binds_nothing() {
         serve(&s.rt, &[&s.addr], |o| o.ready_fd = -7),
         DOCKER_ERR_INVALID_ARGUMENT,
         "opts->ready_fd -7 is not a file descriptor",
+    );
+    assert!(!s.sock.exists(), "no failed call left a socket");
+    assert!(!s.dir.join("root/docker.pid").exists(), "nor a pid file");
+}
+
+#[test]
+fn bad_addresses_groups_and_socket_paths_are_errors_and_bind_nothing() {
+    let s = setup("serve-bad-addr");
+    let keep = |_: &mut docker_serve_options| {};
+    expect(
+        serve(&s.rt, &["ftp://x"], keep),
+        DOCKER_ERR_INVALID_ARGUMENT,
+        "invalid daemon address \"ftp://x\"",
+    );
+    expect(
+        serve(&s.rt, &["tcp://127.0.0.1:notaport"], keep),
+        DOCKER_ERR_INVALID_ARGUMENT,
+        "is not a port number",
+    );
+    expect(
+        serve(&s.rt, &[&s.addr, &s.addr], keep),
+        DOCKER_ERR_INVALID_ARGUMENT,
+        "is given twice",
     );
     let group = CString::new("no-such-group-xyz").unwrap();
     expect(
