@@ -49,27 +49,34 @@ static void *serve_thread(void *arg) {
     return NULL;
 }
 
+/* perror(what); returns 1, for `return die("...")`. */
+static int die(const char *what) {
+    perror(what);
+    return 1;
+}
+
 /* Send one plain (v0.1.0) request and print the whole answer. Returns 0 on success. */
 static int request(const char *sock_path, const char *line, char *answer, size_t len) {
+    answer[0] = '\0';
     int fd = socket(AF_UNIX, SOCK_STREAM, 0);
     if (fd < 0)
-        return perror("socket"), 1;
+        return die("socket");
     struct sockaddr_un a;
     memset(&a, 0, sizeof a);
     a.sun_family = AF_UNIX;
     strncpy(a.sun_path, sock_path, sizeof a.sun_path - 1);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
-        return perror("connect"), close(fd), 1;
     size_t n = strlen(line), got = 0;
-    if (write(fd, line, n) != (ssize_t)n || shutdown(fd, SHUT_WR) != 0)
-        return perror("send"), close(fd), 1;
+    int failed = connect(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
+                 write(fd, line, n) != (ssize_t)n || shutdown(fd, SHUT_WR) != 0;
     ssize_t r;
-    while (got + 1 < len && (r = read(fd, answer + got, len - 1 - got)) > 0)
+    while (!failed && got + 1 < len && (r = read(fd, answer + got, len - 1 - got)) > 0)
         got += (size_t)r;
     answer[got] = '\0';
+    if (failed)
+        perror("sending the request");
     close(fd);
     printf("%s-> %s", line, answer);
-    return 0;
+    return failed;
 }
 
 static int fail(const char *what, docker_result r, const char *msg) {
@@ -84,7 +91,7 @@ int main(int argc, char **argv) {
     }
     char dir[] = "/tmp/serve-demo-XXXXXX";
     if (mkdtemp(dir) == NULL)
-        return perror("mkdtemp"), 1;
+        return die("mkdtemp");
     char sock_path[64], address[80];
     snprintf(sock_path, sizeof sock_path, "%s/d.sock", dir);
     snprintf(address, sizeof address, "unix://%s", sock_path);
@@ -99,8 +106,10 @@ int main(int argc, char **argv) {
     static struct server s;
     char msg[512];
     docker_result r = docker_runtime_new(argv[1], &ropts, &s.rt);
-    if (r != DOCKER_OK)
-        return docker_error_message(msg, sizeof msg), fail("docker_runtime_new", r, msg);
+    if (r != DOCKER_OK) {
+        docker_error_message(msg, sizeof msg);
+        return fail("docker_runtime_new", r, msg);
+    }
 
     /* A bad address is refused before anything is served. */
     docker_serve_options bad;
@@ -111,18 +120,20 @@ int main(int argc, char **argv) {
     r = docker_runtime_serve(s.rt, &bad);
     docker_error_message(msg, sizeof msg);
     printf("serve on ftp://nowhere -> %s: %s\n", docker_result_name((int)r), msg);
-    if (r != DOCKER_ERR_INVALID_ARGUMENT)
-        return fprintf(stderr, "expected DOCKER_ERR_INVALID_ARGUMENT\n"), 1;
+    if (r != DOCKER_ERR_INVALID_ARGUMENT) {
+        fprintf(stderr, "expected DOCKER_ERR_INVALID_ARGUMENT\n");
+        return 1;
+    }
 
     int ready[2];
     if (pipe(stop_pipe) != 0 || pipe(ready) != 0)
-        return perror("pipe"), 1;
+        return die("pipe");
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigusr1;
     sigemptyset(&sa.sa_mask);
     if (sigaction(SIGUSR1, &sa, NULL) != 0)
-        return perror("sigaction"), 1;
+        return die("sigaction");
 
     const char *addresses[] = {address};
     docker_serve_options_init(&s.opts);
@@ -132,8 +143,10 @@ int main(int argc, char **argv) {
     s.opts.ready_fd = ready[1];
     s.opts.stop_grace_ms = 2000;
     pthread_t t;
-    if (pthread_create(&t, NULL, serve_thread, &s) != 0)
-        return fprintf(stderr, "pthread_create failed\n"), 1;
+    if (pthread_create(&t, NULL, serve_thread, &s) != 0) {
+        fprintf(stderr, "pthread_create failed\n");
+        return 1;
+    }
 
     char b, answer[4096];
     int failed = 0;
