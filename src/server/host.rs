@@ -164,3 +164,28 @@ pub fn serve(rt: &Arc<Runtime>, o: &ServeOptions<'_>) -> Result<Stopped> {
     drop(lock);
     Ok(stopped)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_default_parse_and_must_differ() {
+        assert_eq!(
+            parse_addrs(&[]).unwrap(),
+            vec![Addr::parse(DEFAULT_ADDR).unwrap()]
+        );
+        let two = ["unix:///a.sock".to_string(), "tcp://:4242".to_string()];
+        assert_eq!(
+            parse_addrs(&two).unwrap(),
+            vec![
+                Addr::Unix("/a.sock".into()),
+                Addr::Tcp("127.0.0.1:4242".into())
+            ]
+        );
+        let e = parse_addrs(&["tcp://:1".into(), "tcp://127.0.0.1:1".into()]).unwrap_err();
+        assert_eq!(e.message(), "address tcp://127.0.0.1:1 is given twice");
+        let e = parse_addrs(&["http://x".into()]).unwrap_err();
+        assert!(e.message().contains("unknown scheme"), "{e}");
+    }
+}
