@@ -90,12 +90,10 @@ impl Options {
             "-d" | "--daemon" => self.daemon = boolean(flag, inline)?,
             "-h" | "--help" => self.help = boolean(flag, inline)?,
             "-D" | "--debug" => {
-                let level = if boolean(flag, inline)? {
-                    DOCKER_LOG_DEBUG
-                } else {
-                    DOCKER_LOG_DEFAULT
-                };
-                self.runtime.log_level = level as c_int;
+                self.runtime.log_level = match boolean(flag, inline)? {
+                    true => DOCKER_LOG_DEBUG as c_int,
+                    false => DOCKER_LOG_DEFAULT as c_int,
+                }
             }
             "-H" | "--host" => self.hosts.push(value()?),
             "-g" | "--graph" => self.root = value()?,
