@@ -201,6 +201,84 @@ typedef struct docker_call_options {
   uint16_t tty_cols;
 } docker_call_options;
 
+/**
+ * Options of `docker_runtime_serve`. Initialise with `docker_serve_options_init` (which sets
+ * `size` and every default), then change what you need. Strings and the address array are
+ * read during the call only.
+ */
+typedef struct docker_serve_options {
+  /**
+   * `sizeof(docker_serve_options)` as the caller knows it, so the struct can grow.
+   */
+  size_t size;
+  /**
+   * `addresses_len` addresses to listen on, each `unix:///PATH` or `tcp://HOST:PORT`; NULL
+   * and 0: `unix:///var/run/docker-runtime.sock`. A TCP address has no authentication and
+   * no encryption: anyone who can connect can run any command as root (logged loudly).
+   */
+  const char *const *addresses;
+  size_t addresses_len;
+  /**
+   * Group (name or number) of the unix sockets, which are mode 0660; NULL: `docker` when
+   * that group exists, else the process's own group.
+   */
+  const char *socket_group;
+  /**
+   * How long a client has to send its request line, in milliseconds; 0: 10000.
+   */
+  uint32_t request_timeout_ms;
+  /**
+   * Connections served at once (more are told to try again); 0: 1024.
+   */
+  uint32_t max_connections;
+  /**
+   * After a stop, how long running commands may go on before they are cancelled (their
+   * sockets shut), in milliseconds; 0: 10000.
+   */
+  uint32_t stop_grace_ms;
+  /**
+   * How long cancelled commands then get to return, in milliseconds; 0: 5000.
+   */
+  uint32_t cancel_grace_ms;
+  /**
+   * The stop descriptor, or -1 for none: serving stops once it is readable. Pass the read
+   * end of a `pipe(2)` (or an `eventfd`) and write one byte to the other end, from any
+   * thread, another process, or a signal handler (`write(2)` is async-signal-safe);
+   * closing every write end stops it too. The library never reads or closes it, so a
+   * descriptor that is still readable stops a later serve at once: use a fresh pipe. It
+   * must stay open until the call returns.
+   */
+  int stop_fd;
+  /**
+   * A descriptor (e.g. a pipe's write end) to which one byte is written once every address
+   * accepts connections, or -1 for none (then connect until it works). Not closed by the
+   * library; a failed write is only logged.
+   */
+  int ready_fd;
+  /**
+   * Nonzero: SIGTERM and SIGINT stop serving too. The library installs its handlers for
+   * the call and puts the previous ones back before it returns; only one serve in the
+   * process may ask for this at a time. Default 0.
+   */
+  int handle_signals;
+  /**
+   * Nonzero (the default): set SIGPIPE to ignored for the process, so a client that leaves
+   * mid-command costs the command an EPIPE instead of killing the process. Set 0 only when
+   * the host ignores or handles SIGPIPE itself.
+   */
+  int ignore_sigpipe;
+  /**
+   * Nonzero: raise the soft open-files limit to the hard limit (never above it), to hold
+   * many connections. Default 0.
+   */
+  int raise_open_files_limit;
+  /**
+   * Nonzero (the default): restore the root's containers once the root is locked
+   * (containers the runtime already restored are kept as they are).
+   */
+  int restore;
+} docker_serve_options;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -404,6 +482,37 @@ enum docker_result docker_runtime_port_acquire_specific(const struct docker_runt
  */
 enum docker_result docker_runtime_port_release(const struct docker_runtime *runtime,
                                                uint16_t port);
+
+/**
+ * Fill `opts` with the defaults and set its `size`: the default socket, no stop descriptor,
+ * no signal handling, SIGPIPE ignored, containers restored.
+ */
+enum docker_result docker_serve_options_init(struct docker_serve_options *opts);
+
+/**
+ * Serve the rcli protocol (the `docker` client's) on the addresses of `opts`, running every
+ * connection's command on `runtime`, one thread per connection; blocks until stopped.
+ *
+ * In order: the root is locked for this daemon (`ROOT/docker.pid`; a root another daemon
+ * holds is `DOCKER_ERR_IN_USE`), its containers are restored (`opts->restore`), every
+ * address is bound (unix sockets mode 0660; a live daemon's socket or a path that is not a
+ * socket is refused), `opts->ready_fd` is told, and connections are served until
+ * `opts->stop_fd` becomes readable or, with `opts->handle_signals`, SIGTERM or SIGINT
+ * arrives. Then accepting stops, connections still sending their request are dropped,
+ * running commands get `stop_grace_ms` and, cancelled, `cancel_grace_ms` more; the sockets
+ * and the pid file are removed and `DOCKER_OK` is returned. A command still running after
+ * that keeps the runtime alive until it returns, so `docker_runtime_free` stays safe.
+ * Containers keep running; the next serve restores them.
+ *
+ * Errors (bad options, a bad or repeated address, a missing group, a root or socket in use)
+ * come before anything is served and leave no socket behind. `opts` may not be NULL: make
+ * it with `docker_serve_options_init`. The runtime stays the caller's: free it only after
+ * the call returned. `ROOT/docker.pid` holds the calling process's pid while it serves.
+ * Several serves may run at once in one process, on different roots and addresses. Log
+ * lines (the addresses served, the stop) go to the runtime's logger.
+ */
+enum docker_result docker_runtime_serve(const struct docker_runtime *runtime,
+                                        const struct docker_serve_options *opts);
 
 #ifdef __cplusplus
 }  // extern "C"

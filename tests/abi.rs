@@ -125,6 +125,19 @@ fn c_examples_build_and_run_clean() {
     assert!(out.trim_end().ends_with("ok"), "{out}");
     let out = run_example(&build.join("errors_demo"), &root.join("root2"));
     assert!(out.contains("all errors as expected"), "{out}");
+    // The daemon hosted by a C program with one call, a client, a stop from a signal handler.
+    let out = run_example(&build.join("serve_demo"), &root.join("root3"));
+    assert!(
+        out.contains("serve on ftp://nowhere -> DOCKER_ERR_INVALID_ARGUMENT"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("-> Version: {}\n", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    assert!(out.contains("-> containers: 0\n"), "{out}");
+    assert!(out.contains("stopped: DOCKER_OK"), "{out}");
+    assert!(out.trim_end().ends_with("ok"), "{out}");
 }
 
 #[test]

@@ -1,41 +1,21 @@
-//! `docker`: the client, and with `-d` the daemon (v0.1.0's one binary, two modes).
+//! `docker`: the client, and with `-d` the daemon (v0.1.0's one binary, two modes): flag
+//! parsing plus calls of the library's exported C ABI, made as a C program would make them.
 //!
-//! It drives the library only through its exported C ABI (`docker_runtime_new`,
-//! `docker_runtime_restore`, `docker_runtime_call_with`, `docker_runtime_free`,
-//! `docker_error_message`), as any C program would. The protocol plumbing (sockets, frames,
-//! the accept loop, the pid file, the terminal) comes from the library's `server` module,
-//! which never touches a runtime itself.
-//!
-//! - `docker -d [-D] [-H ADDR]... [-g ROOT] [-b BRIDGE] ...`: serve the rcli protocol.
+//! - `docker -d [-D] [-H ADDR]... [-g ROOT] ...`: the daemon is one call,
+//!   `docker_runtime_serve` (SIGTERM/SIGINT stop it), on a runtime from `docker_runtime_new`.
 //! - `docker [-H ADDR] COMMAND ARGS...`: run COMMAND on the daemon at ADDR (`-H`, else
-//!   `DOCKER_HOST`, else the default socket); with no daemon there, run it in-process on ROOT.
-//!   The exit status is the command's.
+//!   `DOCKER_HOST`, else the default socket) with the library's client half
+//!   (`server::client`); with no daemon there, run it in-process on ROOT with
+//!   `docker_runtime_call_with`. The exit status is the command's.
 
 use std::ffi::{c_char, c_int, CString};
-use std::os::fd::{AsRawFd, BorrowedFd};
-use std::path::Path;
 use std::process::ExitCode;
 use std::ptr;
-use std::sync::Arc;
-use std::time::Duration;
 
-use ::docker_runtime::ffi::error::{docker_error_message, docker_result};
-use ::docker_runtime::ffi::runtime::{
-    docker_call_options, docker_call_options_init, docker_log_level, docker_runtime,
-    docker_runtime_call_with, docker_runtime_free, docker_runtime_new, docker_runtime_options,
-    docker_runtime_options_init, docker_runtime_restore,
-};
-use ::docker_runtime::log::{Level, Logger};
-use ::docker_runtime::server::client::{self, ConnectError};
-use ::docker_runtime::server::protocol::RequestOptions;
-use ::docker_runtime::server::terminal::{wants_raw_terminal, RawTerminal};
-use ::docker_runtime::server::{
-    daemon, Addr, Call, DaemonConfig, Executor, Listener, RootLock, SocketGroup, StopSignals,
-    DEFAULT_ADDR,
-};
-
-/// Where the runtime keeps its state unless `-g` says otherwise.
-const DEFAULT_ROOT: &str = "/var/lib/docker-runtime";
+// The ABI, as a C program includes `docker_runtime.h`.
+use ::docker_runtime::ffi::{error::*, runtime::docker_log_level::*, runtime::*, serve::*};
+use ::docker_runtime::server::client::{self, Turn};
+use ::docker_runtime::server::{terminal::raw_terminal_for, RootLock};
 
 const USAGE: &str = "\
 Usage: docker [OPTIONS] COMMAND [arg...]
@@ -60,127 +40,158 @@ Options:
 Run 'docker help' for the command list, 'docker COMMAND --help' for a command's usage.
 ";
 
-/// The global options, before the command.
-#[derive(Debug, Default)]
+/// Where the runtime keeps its state unless `-g` says otherwise.
+const DEFAULT_ROOT: &str = "/var/lib/docker-runtime";
+
+/// The global options, before the command. What only the library reads goes straight into
+/// the ABI's option structs, as a C program would fill them; `strings` owns their strings.
+#[derive(Debug)]
 struct Options {
     daemon: bool,
-    debug: bool,
     help: bool,
     hosts: Vec<String>,
-    root: Option<String>,
-    bridge: Option<String>,
-    bip: Option<String>,
-    chain: Option<String>,
-    init_path: Option<String>,
-    no_ip_forward: bool,
-    group: Option<String>,
-    request_timeout: Option<Duration>,
+    root: String,
+    runtime: docker_runtime_options,
+    serve: docker_serve_options,
+    strings: Vec<CString>,
+    /// Daemon-only flags given (a client refuses them).
+    daemon_only: Vec<&'static str>,
+}
+
+/// A boolean flag's value: none (true), or `true`/`false`/`1`/`0` after `=`.
+fn boolean(flag: &str, v: Option<&str>) -> Result<bool, String> {
+    match v {
+        None | Some("true") | Some("1") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        Some(v) => Err(format!("flag {flag} takes no value {v:?}")),
+    }
 }
 
 impl Options {
-    fn root(&self) -> &str {
-        self.root.as_deref().unwrap_or(DEFAULT_ROOT)
+    /// Keep `v` as a C string for the option structs.
+    fn keep(&mut self, flag: &str, v: String) -> Result<*const c_char, String> {
+        let c = CString::new(v).map_err(|_| format!("{flag} contains a NUL byte"))?;
+        let p = c.as_ptr(); // the bytes stay where they are when `c` moves into the Vec
+        self.strings.push(c);
+        Ok(p)
+    }
+
+    /// Set `flag`, given as `flag=inline` or followed by the value `next` takes.
+    fn set(
+        &mut self,
+        flag: &str,
+        inline: Option<&str>,
+        next: impl FnOnce() -> Option<String>,
+    ) -> Result<(), String> {
+        let value = || {
+            (inline.map(str::to_string).or_else(next)).ok_or(format!("flag {flag} needs a value"))
+        };
+        match flag {
+            "-d" | "--daemon" => self.daemon = boolean(flag, inline)?,
+            "-h" | "--help" => self.help = boolean(flag, inline)?,
+            "-D" | "--debug" => {
+                self.runtime.log_level = match boolean(flag, inline)? {
+                    true => DOCKER_LOG_DEBUG as c_int,
+                    false => DOCKER_LOG_DEFAULT as c_int,
+                }
+            }
+            "-H" | "--host" => self.hosts.push(value()?),
+            "-g" | "--graph" => self.root = value()?,
+            "-b" | "--bridge" => self.runtime.bridge_name = self.keep(flag, value()?)?,
+            "--bip" => self.runtime.bridge_subnet = self.keep(flag, value()?)?,
+            "--iptables-chain" => self.runtime.iptables_chain = self.keep(flag, value()?)?,
+            "--init-path" => self.runtime.init_path = self.keep(flag, value()?)?,
+            "-G" | "--group" => {
+                self.serve.socket_group = self.keep(flag, value()?)?;
+                self.daemon_only.push("--group");
+            }
+            "--ip-forward" => {
+                let v = value()?;
+                let on = boolean(flag, Some(&v))
+                    .map_err(|_| format!("--ip-forward takes true or false, not {v:?}"))?;
+                self.runtime.disable_ip_forward = c_int::from(!on);
+            }
+            "--request-timeout" => {
+                let v = value()?;
+                let secs = (v.parse::<f64>().ok())
+                    .filter(|s| s.is_finite() && *s > 0.0 && *s <= 3600.0)
+                    .ok_or(format!(
+                        "--request-timeout {v:?} is not a number of seconds (0-3600)"
+                    ))?;
+                self.serve.request_timeout_ms = ((secs * 1000.0).ceil() as u32).max(1);
+                self.daemon_only.push("--request-timeout");
+            }
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+        Ok(())
     }
 }
 
 /// Split the global options from the command line; the rest is the command and its arguments.
 fn parse_options(mut args: &[String]) -> Result<(Options, Vec<String>), String> {
-    let mut o = Options::default();
-    while let Some(a) = args.first() {
+    let mut o = Options {
+        daemon: false,
+        help: false,
+        hosts: Vec::new(),
+        root: DEFAULT_ROOT.to_string(),
+        runtime: init_options(docker_runtime_options_init),
+        serve: init_options(docker_serve_options_init),
+        strings: Vec::new(),
+        daemon_only: Vec::new(),
+    };
+    // The daemon ends on SIGTERM and SIGINT, and may hold many connections.
+    (o.serve.handle_signals, o.serve.raise_open_files_limit) = (1, 1);
+    while let Some((a, more)) = args.split_first() {
         if a == "--" {
-            args = &args[1..];
+            args = more;
             break;
         }
         if !a.starts_with('-') || a == "-" {
             break;
         }
-        let (flag, inline) = match a.split_once('=') {
-            Some((f, v)) => (f, Some(v.to_string())),
-            None => (a.as_str(), None),
-        };
-        args = &args[1..];
-        let boolean = match flag {
-            "-d" | "--daemon" => Some(&mut o.daemon),
-            "-D" | "--debug" => Some(&mut o.debug),
-            "-h" | "--help" => Some(&mut o.help),
-            _ => None,
-        };
-        if let Some(b) = boolean {
-            *b = match inline.as_deref() {
-                None | Some("true") | Some("1") => true,
-                Some("false") | Some("0") => false,
-                Some(v) => return Err(format!("flag {flag} takes no value {v:?}")),
-            };
-            continue;
-        }
-        let known = [
-            "-H",
-            "--host",
-            "-g",
-            "--graph",
-            "-b",
-            "--bridge",
-            "--bip",
-            "--iptables-chain",
-            "--init-path",
-            "--ip-forward",
-            "-G",
-            "--group",
-            "--request-timeout",
-        ];
-        if !known.contains(&flag) {
-            return Err(format!("unknown flag {flag}"));
-        }
-        let value = match inline {
-            Some(v) => v,
-            None => match args.first() {
-                Some(v) => {
-                    args = &args[1..];
-                    v.clone()
-                }
-                None => return Err(format!("flag {flag} needs a value")),
-            },
-        };
-        match flag {
-            "-H" | "--host" => o.hosts.push(value),
-            "-g" | "--graph" => o.root = Some(value),
-            "-b" | "--bridge" => o.bridge = Some(value),
-            "--bip" => o.bip = Some(value),
-            "--iptables-chain" => o.chain = Some(value),
-            "--init-path" => o.init_path = Some(value),
-            "--ip-forward" => {
-                o.no_ip_forward = match value.as_str() {
-                    "true" | "1" => false,
-                    "false" | "0" => true,
-                    v => return Err(format!("--ip-forward takes true or false, not {v:?}")),
-                }
-            }
-            "-G" | "--group" => o.group = Some(value),
-            _ => {
-                let secs: f64 = value
-                    .parse()
-                    .ok()
-                    .filter(|s: &f64| s.is_finite() && *s > 0.0 && *s <= 3600.0)
-                    .ok_or_else(|| {
-                        format!("--request-timeout {value:?} is not a number of seconds (0-3600)")
-                    })?;
-                o.request_timeout = Some(Duration::from_secs_f64(secs));
-            }
-        }
+        args = more;
+        let (flag, inline) = a
+            .split_once('=')
+            .map_or((a.as_str(), None), |(f, v)| (f, Some(v)));
+        o.set(flag, inline, || {
+            let (v, more) = args.split_first()?;
+            args = more;
+            Some(v.clone())
+        })?;
     }
     Ok((o, args.to_vec()))
 }
 
-fn last_error() -> String {
+/// `Ok` when `r` is, else the message of the call that failed.
+fn check(r: docker_result) -> Result<(), String> {
+    if r == docker_result::DOCKER_OK {
+        return Ok(());
+    }
     let mut buf = vec![0u8; 4096];
     // SAFETY: buf is writable for its length.
     let n = unsafe { docker_error_message(buf.as_mut_ptr().cast(), buf.len()) };
     buf.truncate(n.min(buf.len() - 1));
-    String::from_utf8_lossy(&buf).into_owned()
+    Err(String::from_utf8_lossy(&buf).into_owned())
 }
 
-fn cstring(s: &str, what: &str) -> Result<CString, String> {
-    CString::new(s).map_err(|_| format!("{what} contains a NUL byte"))
+/// The strings as C strings, and the array of their pointers (valid while the first lives).
+fn cstrings(v: &[String]) -> Result<(Vec<CString>, Vec<*const c_char>), String> {
+    let owned: Vec<CString> = (v.iter().map(|a| CString::new(a.as_str())))
+        .collect::<Result<_, _>>()
+        .map_err(|_| "an argument contains a NUL byte".to_string())?;
+    let ptrs = owned.iter().map(|c| c.as_ptr()).collect();
+    Ok((owned, ptrs))
+}
+
+/// An options struct filled with its defaults by its ABI `_init` function.
+fn init_options<T>(init: unsafe extern "C" fn(*mut T) -> docker_result) -> T {
+    let mut o = std::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: the `_init` functions fill every field of the writable struct they are given
+    // and fail only on NULL, which this is not.
+    unsafe {
+        assert!(init(o.as_mut_ptr()) == docker_result::DOCKER_OK);
+        o.assume_init()
+    }
 }
 
 /// A runtime handle made through the ABI, released on drop.
@@ -188,46 +199,11 @@ struct AbiRuntime(*mut docker_runtime);
 
 impl AbiRuntime {
     fn new(o: &Options) -> Result<AbiRuntime, String> {
-        let root = cstring(o.root(), "the root path")?;
-        let opt = |v: &Option<String>, what| v.as_deref().map(|s| cstring(s, what)).transpose();
-        let bridge = opt(&o.bridge, "the bridge name")?;
-        let bip = opt(&o.bip, "--bip")?;
-        let chain = opt(&o.chain, "the iptables chain")?;
-        let init = opt(&o.init_path, "the init path")?;
-        // SAFETY: zeroed is a valid bit pattern for this plain C struct; init then fills it.
-        let mut opts: docker_runtime_options = unsafe { std::mem::zeroed() };
-        // SAFETY: opts is a valid, writable options struct.
-        unsafe { docker_runtime_options_init(&mut opts) };
-        let ptr_of = |c: &Option<CString>| c.as_ref().map_or(ptr::null(), |c| c.as_ptr());
-        opts.bridge_name = ptr_of(&bridge);
-        opts.bridge_subnet = ptr_of(&bip);
-        opts.iptables_chain = ptr_of(&chain);
-        opts.init_path = ptr_of(&init);
-        opts.disable_ip_forward = c_int::from(o.no_ip_forward);
-        if o.debug {
-            opts.log_level = docker_log_level::DOCKER_LOG_DEBUG as c_int;
-        }
+        let root = CString::new(o.root.as_str()).map_err(|_| "-g contains a NUL byte")?;
         let mut rt: *mut docker_runtime = ptr::null_mut();
-        // SAFETY: every pointer is valid for the call (the strings outlive it); rt receives a
-        // handle on success.
-        if unsafe { docker_runtime_new(root.as_ptr(), &opts, &mut rt) } != docker_result::DOCKER_OK
-        {
-            return Err(last_error());
-        }
+        // SAFETY: the strings outlive the call; rt receives a handle on success.
+        check(unsafe { docker_runtime_new(root.as_ptr(), &o.runtime, &mut rt) })?;
         Ok(AbiRuntime(rt))
-    }
-
-    fn restore(&self) -> Result<usize, String> {
-        let mut n = 0usize;
-        // SAFETY: self.0 is a live handle; n is writable.
-        if unsafe { docker_runtime_restore(self.0, &mut n) } != docker_result::DOCKER_OK {
-            return Err(last_error());
-        }
-        Ok(n)
-    }
-
-    fn executor(&self) -> AbiExecutor {
-        AbiExecutor(self.0)
     }
 }
 
@@ -238,250 +214,80 @@ impl Drop for AbiRuntime {
     }
 }
 
-/// Runs commands on a runtime handle owned by an [`AbiRuntime`] that outlives every call.
-struct AbiExecutor(*mut docker_runtime);
-
-// SAFETY: a docker_runtime handle may be used from several threads at once (the ABI's
-// documented contract), and the owner frees it only after every call has returned.
-unsafe impl Send for AbiExecutor {}
-// SAFETY: as above.
-unsafe impl Sync for AbiExecutor {}
-
-/// What `exit_status` holds until the library writes the command's status.
-const NO_STATUS: c_int = c_int::MIN;
-
-impl Executor for AbiExecutor {
-    fn call(&self, c: Call<'_>) -> Result<i32, String> {
-        let args = c
-            .args
-            .iter()
-            .enumerate()
-            .map(|(i, a)| cstring(a, &format!("argument {i}")))
-            .collect::<Result<Vec<_>, _>>()?;
-        let argv: Vec<*const c_char> = args.iter().map(|a| a.as_ptr()).collect();
-        let argc = c_int::try_from(argv.len()).map_err(|_| "too many arguments".to_string())?;
-        // SAFETY: zeroed is a valid bit pattern for this plain C struct; init fills it.
-        let mut call: docker_call_options = unsafe { std::mem::zeroed() };
-        // SAFETY: call is a valid, writable struct.
-        unsafe { docker_call_options_init(&mut call) };
-        call.stdin_fd = c.stdin.as_raw_fd();
-        call.stdout_fd = c.stdout.as_raw_fd();
-        call.stderr_fd = c.stderr.as_raw_fd();
-        if let Some((rows, cols)) = c.tty_size {
-            call.tty_rows = rows;
-            call.tty_cols = cols;
-        }
-        let mut status = NO_STATUS;
-        // SAFETY: the handle is live (see AbiExecutor), argv holds argc valid strings that
-        // outlive the call, the descriptors are open for the call, status is writable.
-        let r =
-            unsafe { docker_runtime_call_with(self.0, argc, argv.as_ptr(), &call, &mut status) };
-        if r != docker_result::DOCKER_OK && status == NO_STATUS {
-            // The command never ran (the library wrote nothing to the streams).
-            return Err(last_error());
-        }
-        // A command that failed already wrote "Error: ..." to stderr; its status says so.
-        Ok(status)
-    }
-}
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (o, rest) = match parse_options(&args) {
-        Ok(x) => x,
+    let status = match parse_options(&args) {
         Err(msg) => {
             eprintln!("docker: {msg}\nSee 'docker --help'.");
-            return ExitCode::from(2);
+            2
         }
-    };
-    if o.help {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
-    let status = if o.daemon {
-        match run_daemon(&o, &rest) {
-            Ok(()) => 0,
-            Err(msg) => {
-                eprintln!("docker -d: {msg}");
-                1
-            }
+        Ok((o, _)) if o.help => {
+            print!("{USAGE}");
+            0
         }
-    } else {
-        match run_client(&o, &rest) {
-            Ok(status) => status,
-            Err(msg) => {
-                eprintln!("Error: {msg}");
-                1
-            }
+        Ok((o, rest)) if o.daemon => {
+            run_daemon(&o, &rest).map_or_else(|m| fail("docker -d", m), |()| 0)
         }
+        Ok((o, rest)) => run_client(&o, &rest).unwrap_or_else(|m| fail("Error", m)),
     };
     // A status no process can exit with (negative, or above 255) must not pass for another
     // one, least of all 0: it is reported as a failure.
     ExitCode::from(u8::try_from(status).unwrap_or(1))
 }
 
-/// The client: on the daemon when one answers, else in-process.
+/// Show a failure of the client (`Error`) or the daemon (`docker -d`); the status is 1.
+fn fail(who: &str, msg: String) -> i32 {
+    eprintln!("{who}: {msg}");
+    1
+}
+
+/// The client: on the daemon when one answers, else in-process (v0.1.0's fallback).
 fn run_client(o: &Options, args: &[String]) -> Result<i32, String> {
-    if let Some(flag) = [
-        (o.group.is_some(), "--group"),
-        (o.request_timeout.is_some(), "--request-timeout"),
-    ]
-    .iter()
-    .find_map(|(set, f)| set.then_some(*f))
-    {
+    let daemon_only = ["--group", "--request-timeout"];
+    if let Some(flag) = daemon_only.iter().find(|f| o.daemon_only.contains(f)) {
         return Err(format!("{flag} is a daemon option: use it with docker -d"));
     }
-    let addr = match o.hosts.as_slice() {
-        [] => std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| DEFAULT_ADDR.to_string()),
-        [one] => one.clone(),
-        _ => return Err("the client talks to one daemon: give -H once".to_string()),
+    let addr = client::daemon_addr(&o.hosts).map_err(|e| e.to_string())?;
+    let why = match client::run(&addr, args).map_err(|e| e.to_string())? {
+        Turn::Ran(status) => return Ok(status),
+        Turn::Unreachable(why) => why,
     };
-    let addr = Addr::parse(&addr).map_err(|e| e.to_string())?;
-    let raw = wants_raw_terminal(args);
-    match client::connect(&addr) {
-        Ok(sock) => {
-            let stdin = std::io::stdin();
-            let options = RequestOptions {
-                tty_size: ::docker_runtime::term::window_size(&stdin),
-            };
-            let _raw = if raw {
-                RawTerminal::enable().map_err(|e| e.to_string())?
-            } else {
-                None
-            };
-            client::call(sock, args, &options).map_err(|e| e.to_string())
-        }
-        Err(ConnectError::Unreachable(why)) => {
-            eprintln!(
-                "docker: {why}; running the command in-process on {}",
-                o.root()
-            );
-            let _raw = if raw {
-                RawTerminal::enable().map_err(|e| e.to_string())?
-            } else {
-                None
-            };
-            run_in_process(o, args)
-        }
-        Err(ConnectError::Failed(e)) => Err(e.to_string()),
-    }
-}
-
-/// v0.1.0's fallback: the command runs in this process on the local root.
-fn run_in_process(o: &Options, args: &[String]) -> Result<i32, String> {
+    eprintln!(
+        "docker: {why}; running the command in-process on {}",
+        o.root
+    );
+    let _raw = raw_terminal_for(args).map_err(|e| e.to_string())?;
     let rt = AbiRuntime::new(o)?;
-    let _lock = RootLock::acquire(Path::new(o.root()), false).map_err(|e| e.to_string())?;
-    rt.restore()?;
-    // SAFETY: descriptors 0, 1 and 2 belong to this process for its whole life.
-    let (stdin, stdout, stderr) = unsafe {
-        (
-            BorrowedFd::borrow_raw(0),
-            BorrowedFd::borrow_raw(1),
-            BorrowedFd::borrow_raw(2),
-        )
-    };
-    rt.executor().call(Call {
-        args,
-        stdin,
-        stdout,
-        stderr,
-        // The library reads the size from stdin when it is a terminal.
-        tty_size: None,
-    })
-}
-
-/// Let the daemon hold many connections: raise the soft open-files limit to the hard one.
-fn raise_open_files_limit() {
-    let mut l = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit/setrlimit read and write the struct we pass; raising the soft limit
-    // up to (never above) the hard limit needs no privilege.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut l) == 0 && l.rlim_cur < l.rlim_max {
-            l.rlim_cur = l.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &l);
-        }
+    let _lock = RootLock::acquire(o.root.as_ref(), false).map_err(|e| e.to_string())?;
+    // SAFETY: rt.0 is a live handle; the count may be NULL.
+    check(unsafe { docker_runtime_restore(rt.0, ptr::null_mut()) })?;
+    let (_args, argv) = cstrings(args)?;
+    let argc = c_int::try_from(argv.len()).map_err(|_| "too many arguments")?;
+    // Stdout 1 and stderr 2 by default; the library reads the terminal size from stdin.
+    let mut call = init_options(docker_call_options_init);
+    call.stdin_fd = 0;
+    let mut status = c_int::MIN;
+    // SAFETY: the handle is live, argv holds argc strings that outlive the call, descriptors
+    // 0-2 are this process's, status is writable.
+    let r = unsafe { docker_runtime_call_with(rt.0, argc, argv.as_ptr(), &call, &mut status) };
+    if status == c_int::MIN {
+        check(r)?; // The command never ran. (One that failed wrote "Error: ..." itself.)
     }
+    Ok(status)
 }
 
-/// `docker -d`: create and restore the runtime, lock its root, listen, serve until SIGTERM or
-/// SIGINT, then release the runtime (leaving containers running) and exit 0.
+/// `docker -d`: the runtime, then one serve call until SIGTERM or SIGINT; the runtime is
+/// released when it returns (containers keep running; the next daemon restores them).
 fn run_daemon(o: &Options, rest: &[String]) -> Result<(), String> {
     if let Some(a) = rest.first() {
         return Err(format!(
             "unexpected argument {a:?}: the daemon takes no command"
         ));
     }
-    let logger = Logger::stderr(if o.debug { Level::Debug } else { Level::Info });
-    // A client that leaves mid-command must cost it an EPIPE, never the daemon's life. (Rust
-    // programs start with SIGPIPE ignored; say so explicitly, the daemon depends on it.)
-    // SAFETY: setting a signal's disposition to "ignore" is always sound.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    raise_open_files_limit();
-    let stop = StopSignals::install().map_err(|e| e.to_string())?;
-    let hosts: Vec<String> = if o.hosts.is_empty() {
-        vec![DEFAULT_ADDR.to_string()]
-    } else {
-        o.hosts.clone()
-    };
-    let addrs = hosts
-        .iter()
-        .map(|h| Addr::parse(h))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    if let Some(dup) = addrs
-        .iter()
-        .enumerate()
-        .find_map(|(i, a)| addrs[..i].contains(a).then_some(a))
-    {
-        return Err(format!("-H {dup} is given twice"));
-    }
-    let group = match &o.group {
-        Some(g) => SocketGroup::Named(g.clone()),
-        None => SocketGroup::Default,
-    };
-
     let rt = AbiRuntime::new(o)?;
-    let lock = RootLock::acquire(Path::new(o.root()), true).map_err(|e| e.to_string())?;
-    let restored = rt.restore()?;
-    let listeners = addrs
-        .iter()
-        .map(|a| Listener::bind(a, &group, &logger))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let names: Vec<String> = listeners.iter().map(Listener::addr).collect();
-    logger.info(&format!(
-        "daemon {} (pid {}) serving root {} ({restored} containers restored) on {}",
-        env!("CARGO_PKG_VERSION"),
-        std::process::id(),
-        o.root(),
-        names.join(", ")
-    ));
-
-    let mut cfg = DaemonConfig::default();
-    if let Some(t) = o.request_timeout {
-        cfg.connection.request_timeout = t;
-    }
-    let stopped = daemon::serve(listeners, Arc::new(rt.executor()), &cfg, &stop, &logger);
-    if stopped.still_running == 0 {
-        // Every command has returned: release the runtime (its state is saved on disk as it
-        // changes; containers keep running and are restored by the next daemon).
-        drop(rt);
-        logger.info("stopped; the runtime was released");
-    } else {
-        // Commands are still inside the library: releasing the handle under them would be a
-        // use after free. Leave it to the exit; every state file is already complete on disk.
-        std::mem::forget(rt);
-        logger.warn(&format!(
-            "stopped with {} command(s) still running; exiting without waiting for them",
-            stopped.still_running
-        ));
-    }
-    drop(lock);
-    Ok(())
+    let (_hosts, addrs) = cstrings(&o.hosts)?;
+    let mut so = o.serve;
+    (so.addresses, so.addresses_len) = (addrs.as_ptr(), addrs.len());
+    // SAFETY: the handle is live; the strings and the array outlive the call.
+    check(unsafe { docker_runtime_serve(rt.0, &so) })
 }

@@ -9,6 +9,10 @@
 //! - every pointer is NULL-checked and every string checked for UTF-8;
 //! - no panic crosses the boundary: every exported function body runs inside [`guard`] (a test
 //!   checks that none is missing), and a panic becomes `DOCKER_ERR_PANIC`.
+//!
+//! Modules: [`runtime`] (the handle, restore, command dispatch, the runtime's pools),
+//! [`serve`] (the daemon as one call, `docker_runtime_serve`, stopped through a descriptor
+//! the host writes to), [`alloc`] (stand-alone allocators), [`error`] (results and messages).
 
 //!
 //! Safety contract shared by every export (stated once here rather than on each function):
@@ -21,6 +25,7 @@
 pub mod alloc;
 pub mod error;
 pub mod runtime;
+pub mod serve;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, CStr};
@@ -232,6 +237,7 @@ mod tests {
             ("alloc.rs", include_str!("alloc.rs")),
             ("error.rs", include_str!("error.rs")),
             ("runtime.rs", include_str!("runtime.rs")),
+            ("serve.rs", include_str!("serve.rs")),
         ];
         let mut checked = 0;
         for (file, src) in sources {

@@ -4,20 +4,23 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{
     guard, guard_void, handle, ip_arg, opt_str_arg, out_arg, str_arg, write_str_out, FfiError,
     FfiResult,
 };
-use crate::commands::{self, Streams};
 use crate::ffi::docker_result;
 use crate::log::{Level, Logger};
 use crate::runtime::{Runtime, RuntimeOptions};
+use crate::server::exec::{run_command, Stdio};
 
 /// A container runtime on one root directory. Made by `docker_runtime_new`, released by
 /// `docker_runtime_free`. Calls on one handle may come from several threads at once.
 pub struct docker_runtime {
-    rt: Runtime,
+    /// Shared with the daemon's connections (`docker_runtime_serve`): a command still running
+    /// when serving stops keeps the runtime alive until it returns, whatever the host frees.
+    pub(super) rt: Arc<Runtime>,
 }
 
 /// How much a log line matters.
@@ -203,7 +206,7 @@ pub unsafe extern "C" fn docker_runtime_new(
         let o = unsafe { read_options(opts) }?;
         let rt = Runtime::new(Path::new(root), o)?;
         // SAFETY: out is non-NULL (checked) and writable.
-        unsafe { *out = Box::into_raw(Box::new(docker_runtime { rt })) };
+        unsafe { *out = Box::into_raw(Box::new(docker_runtime { rt: Arc::new(rt) })) };
         Ok(())
     })
 }
@@ -341,13 +344,14 @@ fn call(
     } else {
         dup_fd(c.stderr_fd, "stderr_fd")?
     };
-    let mut io = Streams::new(stdin, stdout, stderr);
-    io.tty_size = if (c.tty_rows, c.tty_cols) != (0, 0) {
-        Some((c.tty_rows, c.tty_cols))
-    } else {
-        crate::term::window_size(&io.stdin)
+    let tty_size = ((c.tty_rows, c.tty_cols) != (0, 0)).then_some((c.tty_rows, c.tty_cols));
+    let stdio = Stdio {
+        stdin,
+        stdout,
+        stderr,
+        tty_size,
     };
-    let (status, err) = commands::run(rt, &mut io, &args);
+    let (status, err) = run_command(rt, &args, stdio);
     // SAFETY: exit_status is non-NULL (checked) and writable.
     unsafe { *exit_status = status };
     match err {

@@ -34,6 +34,49 @@ pub fn connect(addr: &Addr) -> std::result::Result<Stream, ConnectError> {
     })
 }
 
+/// The daemon a client talks to: the one `hosts` names (`-H`, at most one), else
+/// `$DOCKER_HOST`, else [`DEFAULT_ADDR`](super::DEFAULT_ADDR).
+pub fn daemon_addr(hosts: &[String]) -> Result<Addr> {
+    match hosts {
+        [] => Addr::parse(
+            &std::env::var("DOCKER_HOST")
+                .ok()
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| super::DEFAULT_ADDR.to_string()),
+        ),
+        [one] => Addr::parse(one),
+        _ => Err(Error::invalid(
+            "the client talks to one daemon: give -H once",
+        )),
+    }
+}
+
+/// What the client's turn with a daemon came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Turn {
+    /// The daemon ran the command: its exit status.
+    Ran(i32),
+    /// No daemon listens there; the message says what was tried. The caller may run the
+    /// command in-process instead (v0.1.0's fallback).
+    Unreachable(String),
+}
+
+/// The client's turn: connect to the daemon at `addr` and run `args` there with this
+/// process's stdin, stdout and stderr, sending the terminal's size when stdin is one and
+/// putting the terminal in raw mode for `run -t` and `attach` (restored on every way out).
+pub fn run(addr: &Addr, args: &[String]) -> Result<Turn> {
+    let sock = match connect(addr) {
+        Ok(sock) => sock,
+        Err(ConnectError::Unreachable(why)) => return Ok(Turn::Unreachable(why)),
+        Err(ConnectError::Failed(e)) => return Err(e),
+    };
+    let options = RequestOptions {
+        tty_size: crate::term::window_size(&io::stdin()),
+    };
+    let _raw = super::terminal::raw_terminal_for(args)?;
+    call(sock, args, &options).map(Turn::Ran)
+}
+
 /// Copy stdin to the daemon until its end, then half-close (v0.1.0's `CloseWrite`). Runs on a
 /// detached thread: it may sit in a read of a terminal when the command ends, and the process
 /// then exits under it.

@@ -34,7 +34,8 @@ pub struct Call<'a> {
     pub tty_size: Option<(u16, u16)>,
 }
 
-/// Runs commands. The daemon's executor calls `docker_runtime_call_with` on its runtime.
+/// Runs commands. The daemon's is [`RuntimeExecutor`](super::RuntimeExecutor), which runs
+/// them on its runtime; the tests below use closures.
 pub trait Executor: Send + Sync {
     /// Run the command and return its exit status. An error means it could not be started at
     /// all; the message is shown to the client as `Error: MESSAGE` with status 1.

@@ -1,10 +1,11 @@
 //! The daemon's accept loop: several listeners, one thread per connection, and an orderly stop
-//! on SIGTERM/SIGINT (stop accepting, let in-flight commands finish for a bounded time, then
-//! cancel the rest by shutting their sockets, and report whether every command returned).
+//! on SIGTERM/SIGINT or when the host's stop descriptor becomes readable (stop accepting, let
+//! in-flight commands finish for a bounded time, then cancel the rest by shutting their
+//! sockets, and report whether every command returned).
 
 use std::collections::HashMap;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -56,12 +57,17 @@ extern "C" fn on_stop_signal(sig: libc::c_int) {
     }
 }
 
+/// The signals [`StopSignals`] handles.
+const STOP_SIGNALS: [Signal; 2] = [Signal::SIGTERM, Signal::SIGINT];
+
 /// SIGTERM and SIGINT, turned into bytes on a pipe the accept loop watches (the self-pipe
-/// trick: the handler only writes one byte). One per process.
+/// trick: the handler only writes one byte). One at a time per process; dropping it puts the
+/// previous handlers back.
 #[derive(Debug)]
 pub struct StopSignals {
     read: OwnedFd,
-    _write: OwnedFd,
+    write: OwnedFd,
+    previous: Vec<(Signal, SigAction)>,
 }
 
 impl StopSignals {
@@ -72,23 +78,28 @@ impl StopSignals {
             .compare_exchange(-1, write.as_raw_fd(), Ordering::SeqCst, Ordering::SeqCst)
             .is_err()
         {
-            return Err(Error::in_use("stop signal handlers are installed already"));
+            return Err(Error::in_use(
+                "SIGTERM and SIGINT already stop another serve loop in this process",
+            ));
         }
+        let mut s = StopSignals {
+            read,
+            write,
+            previous: Vec::new(),
+        };
         let action = SigAction::new(
             SigHandler::Handler(on_stop_signal),
             SaFlags::SA_RESTART,
             SigSet::empty(),
         );
-        for sig in [Signal::SIGTERM, Signal::SIGINT] {
+        for sig in STOP_SIGNALS {
             // SAFETY: the handler only loads an atomic and calls write(2), both
             // async-signal-safe.
-            unsafe { sigaction(sig, &action) }
+            let old = unsafe { sigaction(sig, &action) }
                 .map_err(|e| Error::errno(format!("installing a {sig} handler"), e))?;
+            s.previous.push((sig, old));
         }
-        Ok(StopSignals {
-            read,
-            _write: write,
-        })
+        Ok(s)
     }
 
     /// The signal that arrived, if one did (consumes it).
@@ -97,6 +108,51 @@ impl StopSignals {
         match nix::unistd::read(&self.read, &mut b) {
             Ok(1) => Signal::try_from(b[0] as i32).ok(),
             _ => None,
+        }
+    }
+}
+
+impl Drop for StopSignals {
+    fn drop(&mut self) {
+        for (sig, old) in self.previous.drain(..) {
+            // SAFETY: puts back the action that was in place before `install`.
+            let _ = unsafe { sigaction(sig, &old) };
+        }
+        // Only now may the pipe close (a handler already running may still write to it).
+        let _ = STOP_FD.compare_exchange(
+            self.write.as_raw_fd(),
+            -1,
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+    }
+}
+
+/// What ends a serve loop: the stop signals, a descriptor of the caller's, or both.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StopOn<'a> {
+    pub signals: Option<&'a StopSignals>,
+    /// Serving stops once this is readable (a byte written to a pipe, every write end closed,
+    /// an eventfd signalled). It is never read or closed here.
+    pub fd: Option<BorrowedFd<'a>>,
+}
+
+/// Why a serve loop stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    Signal(Signal),
+    /// The stop descriptor became readable.
+    Requested,
+    /// Waiting for connections failed.
+    Failed,
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::Signal(s) => write!(f, "received {s}"),
+            StopReason::Requested => f.write_str("stop requested"),
+            StopReason::Failed => f.write_str("stopping"),
         }
     }
 }
@@ -171,57 +227,38 @@ impl Active {
 /// How a stopped daemon ended.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Stopped {
-    pub signal: Option<Signal>,
+    pub reason: StopReason,
     /// Commands still running in the library after both grace periods (0: every command
-    /// returned, so the runtime may be released).
+    /// returned).
     pub still_running: usize,
 }
 
-/// Serve `listeners` until a stop signal arrives. Each connection runs on its own thread and
-/// calls `exec`.
+/// Serve `listeners` until `stop` says so. Each connection runs on its own thread and calls
+/// `exec`. Then stop accepting, drop connections still sending their request, give running
+/// commands `cfg.stop_grace`, cancel the rest and give them `cfg.cancel_grace`.
 pub fn serve(
     listeners: Vec<Listener>,
     exec: Arc<dyn Executor>,
     cfg: &DaemonConfig,
-    stop: &StopSignals,
+    stop: StopOn<'_>,
     logger: &Logger,
 ) -> Stopped {
     let active = Arc::new(Active::default());
     let mut next_id: u64 = 0;
-    let signal = loop {
-        let mut fds = vec![PollFd::new(stop.read.as_fd(), PollFlags::POLLIN)];
-        fds.extend(
-            listeners
-                .iter()
-                .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN)),
-        );
-        match poll(&mut fds, PollTimeout::NONE) {
-            Ok(_) | Err(Errno::EINTR) => {}
+    let reason = loop {
+        let ready = match wait_ready(&listeners, stop) {
+            Ok(r) => r,
             Err(e) => {
                 logger.error(&format!("waiting for connections: {e}; stopping"));
-                break None;
+                break StopReason::Failed;
             }
+        };
+        if let Some(reason) = ready.stop {
+            break reason;
         }
-        let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
-        drop(fds);
-        if ready[0] {
-            if let Some(sig) = stop.take() {
-                break Some(sig);
-            }
-        }
-        for (l, _) in listeners.iter().zip(&ready[1..]).filter(|(_, r)| **r) {
+        for (l, _) in listeners.iter().zip(&ready.listeners).filter(|(_, r)| **r) {
             // Take every waiting connection of this listener.
-            loop {
-                let sock = match l.accept() {
-                    Ok(Some(s)) => s,
-                    Ok(None) => break,
-                    Err(e) => {
-                        // EMFILE and friends: log and let poll tell us again.
-                        logger.warn(&format!("accepting on {}: {e}", l.addr()));
-                        std::thread::sleep(Duration::from_millis(10));
-                        break;
-                    }
-                };
+            while let Some(sock) = accept_one(l, logger) {
                 next_id += 1;
                 start_connection(next_id, sock, &exec, cfg, &active, logger);
             }
@@ -229,10 +266,7 @@ pub fn serve(
     };
     let n = listeners.len();
     drop(listeners);
-    logger.info(&format!(
-        "{}: stopped accepting on {n} listener(s)",
-        signal.map_or("stopping".to_string(), |s| format!("received {s}"))
-    ));
+    logger.info(&format!("{reason}: stopped accepting on {n} listener(s)"));
     // A connection still sending its request has no command to finish: drop it now.
     active.cancel(false);
     let mut left = active.wait_empty(cfg.stop_grace);
@@ -245,8 +279,67 @@ pub fn serve(
         left = active.wait_empty(cfg.cancel_grace);
     }
     Stopped {
-        signal,
+        reason,
         still_running: left,
+    }
+}
+
+/// What one wait found: a reason to stop, and which listeners have connections waiting.
+struct Ready {
+    stop: Option<StopReason>,
+    listeners: Vec<bool>,
+}
+
+/// Wait until a stop source or a listener is ready.
+fn wait_ready(listeners: &[Listener], stop: StopOn<'_>) -> std::result::Result<Ready, Errno> {
+    let mut fds = Vec::with_capacity(listeners.len() + 2);
+    if let Some(s) = stop.signals {
+        fds.push(PollFd::new(s.read.as_fd(), PollFlags::POLLIN));
+    }
+    if let Some(fd) = stop.fd {
+        fds.push(PollFd::new(fd, PollFlags::POLLIN));
+    }
+    let first_listener = fds.len();
+    fds.extend(
+        listeners
+            .iter()
+            .map(|l| PollFd::new(l.as_fd(), PollFlags::POLLIN)),
+    );
+    match poll(&mut fds, PollTimeout::NONE) {
+        Ok(_) | Err(Errno::EINTR) => {}
+        Err(e) => return Err(e),
+    }
+    // Any event on a stop source counts: POLLIN, and also POLLHUP (every write end closed)
+    // or POLLNVAL (the caller closed it under us), which would otherwise spin.
+    let ready: Vec<bool> = fds.iter().map(|f| f.any().unwrap_or(false)).collect();
+    drop(fds);
+    let mut i = 0;
+    let mut reason = None;
+    if let Some(s) = stop.signals {
+        if ready[i] {
+            reason = s.take().map(StopReason::Signal);
+        }
+        i += 1;
+    }
+    if stop.fd.is_some() && ready[i] && reason.is_none() {
+        reason = Some(StopReason::Requested);
+    }
+    Ok(Ready {
+        stop: reason,
+        listeners: ready[first_listener..].to_vec(),
+    })
+}
+
+/// Accept one waiting connection of `l`; `None` when none is waiting (or accepting failed:
+/// EMFILE and friends are logged, and poll tells us again).
+fn accept_one(l: &Listener, logger: &Logger) -> Option<Stream> {
+    match l.accept() {
+        Ok(s) => s,
+        Err(e) => {
+            logger.warn(&format!("accepting on {}: {e}", l.addr()));
+            std::thread::sleep(Duration::from_millis(10));
+            None
+        }
     }
 }
 

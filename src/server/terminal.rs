@@ -50,6 +50,16 @@ pub fn wants_raw_terminal(args: &[String]) -> bool {
     }
 }
 
+/// Raw mode on the client's terminal when the command line wants it ([`wants_raw_terminal`])
+/// and stdin is a terminal; restored when the result is dropped.
+pub fn raw_terminal_for(args: &[String]) -> Result<Option<RawTerminal>> {
+    if wants_raw_terminal(args) {
+        RawTerminal::enable()
+    } else {
+        Ok(None)
+    }
+}
+
 fn run_wants_tty(args: &[String]) -> bool {
     let (mut tty, mut detach) = (false, false);
     let mut i = 0;
