@@ -5,8 +5,8 @@
 use std::ffi::c_char;
 use std::sync::{Mutex, MutexGuard};
 
-use super::{guard, guard_void, handle, ip_arg, out_arg, str_arg, write_str_out, FfiError};
-use crate::ffi::docker_result;
+use super::guard::{guard, guard_void, handle, ip_arg, out_arg, str_arg, write_str_out};
+use super::result::{docker_result, FfiError};
 use crate::network::{IpAllocator, PortAllocator};
 
 /// Addresses of an IPv4 subnet minus its network, broadcast and gateway addresses.

@@ -1,75 +1,10 @@
-//! Result codes, the per-thread error message, and the library version.
+//! The library version, and the readers of the result codes and of each thread's last error.
 
 use std::ffi::{c_char, c_int};
 
-use super::{guard_value, LAST_ERROR};
-
-/// The outcome of a call. Values are stable: new ones are appended, retired ones never reused.
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum docker_result {
-    /// Success.
-    DOCKER_OK = 0,
-    /// A required pointer argument was NULL.
-    DOCKER_ERR_NULL_ARGUMENT = 1,
-    /// A string argument was not valid UTF-8.
-    DOCKER_ERR_INVALID_UTF8 = 2,
-    /// An argument was malformed (flag, CIDR, name, id, range).
-    DOCKER_ERR_INVALID_ARGUMENT = 3,
-    /// The named thing does not exist.
-    DOCKER_ERR_NOT_FOUND = 4,
-    /// The thing to create exists already.
-    DOCKER_ERR_ALREADY_EXISTS = 5,
-    /// The thing is in use (a taken port, a running container, an image with children).
-    DOCKER_ERR_IN_USE = 6,
-    /// A pool (addresses, ports) is exhausted.
-    DOCKER_ERR_EXHAUSTED = 7,
-    /// A file or archive is malformed.
-    DOCKER_ERR_CORRUPT = 8,
-    /// An operating-system call failed; `docker_error_errno` tells which errno.
-    DOCKER_ERR_IO = 9,
-    /// Permission denied.
-    DOCKER_ERR_PERMISSION_DENIED = 10,
-    /// Not supported here.
-    DOCKER_ERR_UNSUPPORTED = 11,
-    /// The command name is not a docker command.
-    DOCKER_ERR_UNKNOWN_COMMAND = 12,
-    /// A remote peer (registry, URL) failed.
-    DOCKER_ERR_REMOTE = 13,
-    /// An output buffer was too small; nothing was written.
-    DOCKER_ERR_BUFFER_TOO_SMALL = 14,
-    /// A bug in the library was caught at the boundary; the runtime may still be used.
-    DOCKER_ERR_PANIC = 15,
-}
-
-impl docker_result {
-    /// Every value, in order; index == value.
-    const ALL: [docker_result; 16] = [
-        docker_result::DOCKER_OK,
-        docker_result::DOCKER_ERR_NULL_ARGUMENT,
-        docker_result::DOCKER_ERR_INVALID_UTF8,
-        docker_result::DOCKER_ERR_INVALID_ARGUMENT,
-        docker_result::DOCKER_ERR_NOT_FOUND,
-        docker_result::DOCKER_ERR_ALREADY_EXISTS,
-        docker_result::DOCKER_ERR_IN_USE,
-        docker_result::DOCKER_ERR_EXHAUSTED,
-        docker_result::DOCKER_ERR_CORRUPT,
-        docker_result::DOCKER_ERR_IO,
-        docker_result::DOCKER_ERR_PERMISSION_DENIED,
-        docker_result::DOCKER_ERR_UNSUPPORTED,
-        docker_result::DOCKER_ERR_UNKNOWN_COMMAND,
-        docker_result::DOCKER_ERR_REMOTE,
-        docker_result::DOCKER_ERR_BUFFER_TOO_SMALL,
-        docker_result::DOCKER_ERR_PANIC,
-    ];
-
-    /// The result with value `v`, if there is one.
-    pub fn from_int(v: c_int) -> Option<docker_result> {
-        usize::try_from(v)
-            .ok()
-            .and_then(|i| Self::ALL.get(i).copied())
-    }
-}
+use super::guard::guard_value;
+pub use super::result::docker_result;
+use super::result::LAST_ERROR;
 
 /// The library version, `MAJOR.MINOR.PATCH`, as a static NUL-terminated string (never freed).
 /// Compare with the `DOCKER_RUNTIME_VERSION_*` macros of the header you compiled against.

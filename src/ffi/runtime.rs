@@ -6,11 +6,10 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{
-    guard, guard_void, handle, ip_arg, opt_str_arg, out_arg, str_arg, write_str_out, FfiError,
-    FfiResult,
+use super::guard::{
+    guard, guard_void, handle, ip_arg, opt_str_arg, out_arg, str_arg, write_str_out,
 };
-use crate::ffi::docker_result;
+use super::result::{docker_result, FfiError, FfiResult};
 use crate::log::{Level, Logger};
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::server::exec::{run_command, Stdio};

@@ -5,9 +5,9 @@ use std::ffi::{c_char, c_int};
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
+use super::guard::{guard, handle, opt_str_arg, out_arg, str_arg};
+use super::result::{docker_result, FfiError, FfiResult};
 use super::runtime::docker_runtime;
-use super::{guard, handle, opt_str_arg, out_arg, str_arg, FfiError, FfiResult};
-use crate::ffi::docker_result;
 use crate::server::{DaemonConfig, ServeOptions, SocketGroup};
 
 /// Options of `docker_runtime_serve`. Initialise with `docker_serve_options_init` (which sets

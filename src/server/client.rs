@@ -42,7 +42,7 @@ pub fn daemon_addr(hosts: &[String]) -> Result<Addr> {
             &std::env::var("DOCKER_HOST")
                 .ok()
                 .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| super::DEFAULT_ADDR.to_string()),
+                .unwrap_or_else(|| super::addr::DEFAULT_ADDR.to_string()),
         ),
         [one] => Addr::parse(one),
         _ => Err(Error::invalid(
