@@ -12,6 +12,7 @@ use oci_spec::runtime::{
 
 use super::record::ContainerRecord;
 use super::user::Identity;
+use crate::engine::plan::capability_name;
 use crate::error::{Error, Result};
 
 /// The environment every container starts with (v0.1.0), before `Config.Env`.
@@ -40,22 +41,22 @@ pub const READONLY_PATHS: &[&str] = &[
     "/proc/sysrq-trigger",
 ];
 
-/// Modern docker's default capability set.
-pub const DEFAULT_CAPABILITIES: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_RAW",
-    "CAP_SYS_CHROOT",
-    "CAP_MKNOD",
-    "CAP_AUDIT_WRITE",
-    "CAP_SETFCAP",
+/// Modern docker's default capability set (the kernel's numbers).
+pub const DEFAULT_CAPABILITIES: &[u32] = &[
+    0,  // CAP_CHOWN
+    1,  // CAP_DAC_OVERRIDE
+    3,  // CAP_FOWNER
+    4,  // CAP_FSETID
+    5,  // CAP_KILL
+    6,  // CAP_SETGID
+    7,  // CAP_SETUID
+    8,  // CAP_SETPCAP
+    10, // CAP_NET_BIND_SERVICE
+    13, // CAP_NET_RAW
+    18, // CAP_SYS_CHROOT
+    27, // CAP_MKNOD
+    29, // CAP_AUDIT_WRITE
+    31, // CAP_SETFCAP
 ];
 
 /// What a spec needs beyond the record, found at start.
@@ -95,9 +96,10 @@ fn environment(rec: &ContainerRecord, hostname: &str) -> Vec<String> {
 fn capabilities() -> Result<Capabilities> {
     DEFAULT_CAPABILITIES
         .iter()
-        .map(|name| {
-            serde_json::from_value::<Capability>(serde_json::Value::from(*name))
-                .map_err(|e| Error::invalid(format!("capability {name}: {e}")))
+        .map(|n| {
+            let name = capability_name(*n).unwrap_or_default();
+            serde_json::from_value::<Capability>(serde_json::Value::from(name))
+                .map_err(|e| Error::invalid(format!("capability {n} ({name}): {e}")))
         })
         .collect()
 }

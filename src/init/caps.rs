@@ -1,23 +1,6 @@
-//! Capabilities: the bounding set cut down to modern docker's default set, and that set made
-//! the process's own (for root; other users start without any).
-
-/// Modern docker's default capability set.
-pub const DEFAULT_CAPS: &[u32] = &[
-    0,  // CAP_CHOWN
-    1,  // CAP_DAC_OVERRIDE
-    3,  // CAP_FOWNER
-    4,  // CAP_FSETID
-    5,  // CAP_KILL
-    6,  // CAP_SETGID
-    7,  // CAP_SETUID
-    8,  // CAP_SETPCAP
-    10, // CAP_NET_BIND_SERVICE
-    13, // CAP_NET_RAW
-    18, // CAP_SYS_CHROOT
-    27, // CAP_MKNOD
-    29, // CAP_AUDIT_WRITE
-    31, // CAP_SETFCAP
-];
+//! Capabilities: the bounding set cut down to the spec's set, and that set made the process's
+//! own (for root; other users start without any). The docker face's default set is
+//! `container::spec::DEFAULT_CAPABILITIES`.
 
 fn last_cap() -> u32 {
     std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
