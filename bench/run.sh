@@ -31,6 +31,8 @@ for pair in crun:crun runc:runc dockerd:docker.io hyperfine:hyperfine busybox:bu
     tar:tar cc:gcc; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
+# The library links libseccomp.
+[ -e /usr/include/seccomp.h ] || need+=(libseccomp-dev)
 # busybox-static specifically (a dynamic busybox cannot run inside the image).
 if command -v busybox >/dev/null && ldd "$(command -v busybox)" >/dev/null 2>&1; then
   need+=(busybox-static)

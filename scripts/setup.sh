@@ -2,7 +2,8 @@
 # Install the system packages the build, the tests and the demo need (Debian; run as root).
 set -euo pipefail
 # docker-registry, skopeo, apache2-utils (htpasswd) and openssl: the registry tests and benchmark.
-PKGS=(build-essential pkg-config python3 valgrind iptables iproute2 busybox-static util-linux time curl
+# libseccomp-dev: the seccomp filter compiler the library links.
+PKGS=(build-essential pkg-config libseccomp-dev python3 valgrind iptables iproute2 busybox-static util-linux time curl
   docker-registry skopeo apache2-utils openssl)
 missing=()
 for p in "${PKGS[@]}"; do

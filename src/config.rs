@@ -26,4 +26,15 @@ pub struct Config {
     pub working_dir: String,
     /// No network but loopback (`--network none`).
     pub network_disabled: bool,
+    /// Capabilities added to and dropped from docker's default set (`--cap-add`,
+    /// `--cap-drop`: `NET_ADMIN` or `CAP_NET_ADMIN`, or `ALL`). Absent from the JSON when
+    /// empty, so records written before them stay byte for byte the same.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+    /// `--security-opt`: `seccomp=unconfined`, `seccomp=PROFILE` (the profile's JSON is kept
+    /// here, as docker keeps it, so the file may go away), `no-new-privileges`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub security_opt: Vec<String>,
 }

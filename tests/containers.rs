@@ -531,6 +531,8 @@ fn docker_init_refuses_another_library_and_being_run_by_hand() {
         gid: 0,
         groups: vec![0],
         capabilities: vec![],
+        no_new_privileges: false,
+        seccomp: None,
         workdir: String::new(),
         tty: false,
         new_netns: false,

@@ -169,6 +169,9 @@ struct RunFlags {
     workdir: Flag,
     network: Flag,
     rm: Flag,
+    cap_add: Flag,
+    cap_drop: Flag,
+    security_opt: Flag,
 }
 
 impl RunFlags {
@@ -203,8 +206,42 @@ impl RunFlags {
             ),
             network: f.value(&["network", "net"], "MODE", "bridge (default) or none"),
             rm: f.bool(&["rm"], "Remove the container when it exits (not with -d)"),
+            cap_add: f.list(&["cap-add"], "CAP", "Add a Linux capability (or ALL)"),
+            cap_drop: f.list(&["cap-drop"], "CAP", "Drop a Linux capability (or ALL)"),
+            security_opt: f.list(
+                &["security-opt"],
+                "OPT",
+                "seccomp=unconfined, seccomp=PROFILE.json (docker's format), no-new-privileges",
+            ),
         }
     }
+}
+
+/// The largest seccomp profile `--security-opt seccomp=FILE` reads.
+const MAX_PROFILE: u64 = 1 << 20;
+
+/// `--security-opt` as the record keeps it: a profile file is read now and kept as its JSON
+/// (as docker keeps it), so that the file may change or go away.
+fn security_opts(opts: &[String]) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for opt in opts {
+        match opt.split_once(['=', ':']) {
+            Some(("seccomp", path)) if path != "unconfined" => {
+                let mut text = String::new();
+                std::fs::File::open(path)
+                    .and_then(|f| f.take(MAX_PROFILE + 1).read_to_string(&mut text))
+                    .map_err(|e| Error::io(format!("reading the seccomp profile {path}"), e))?;
+                if text.len() as u64 > MAX_PROFILE {
+                    return Err(Error::invalid(format!(
+                        "the seccomp profile {path} is larger than {MAX_PROFILE} bytes"
+                    )));
+                }
+                out.push(format!("seccomp={}", text.trim()));
+            }
+            _ => out.push(opt.clone()),
+        }
+    }
+    Ok(out)
 }
 
 /// `--network`: whether the container has no network but loopback.
@@ -261,6 +298,9 @@ fn run_config(p: &Parsed, fl: &RunFlags, defaults: &ImageConfig) -> Result<Confi
         image: p.args[0].clone(),
         working_dir: or_default(fl.workdir, &defaults.working_dir),
         network_disabled: network_disabled(p.value(fl.network))?,
+        cap_add: p.list(fl.cap_add).to_vec(),
+        cap_drop: p.list(fl.cap_drop).to_vec(),
+        security_opt: security_opts(p.list(fl.security_opt))?,
     })
 }
 
@@ -277,7 +317,7 @@ pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     need_args(&f, &p.args, 1)?;
     let (rm, detach) = (p.bool(fl.rm), p.bool(fl.detach));
     // Checked before anything is made.
-    run_config(&p, &fl, &ImageConfig::default())?;
+    crate::container::spec::validate(&run_config(&p, &fl, &ImageConfig::default())?)?;
     if rm && detach {
         return Err(Error::invalid("--rm cannot be combined with -d"));
     }

@@ -11,6 +11,7 @@ mod event;
 pub mod lifecycle;
 pub mod monitor;
 pub mod record;
+pub mod seccomp;
 pub mod spec;
 pub mod start;
 pub mod stream;

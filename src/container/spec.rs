@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
     Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxMemoryBuilder,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, Mount, MountBuilder,
-    ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, LinuxSeccomp, Mount,
+    MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
 use super::record::ContainerRecord;
@@ -29,7 +29,9 @@ pub const MASKED_PATHS: &[&str] = &[
     "/proc/asound",
     "/proc/latency_stats",
     "/proc/interrupts",
+    "/proc/timer_stats",
     "/sys/firmware",
+    "/sys/devices/virtual/powercap",
 ];
 
 /// Paths the container sees read-only.
@@ -93,19 +95,95 @@ fn environment(rec: &ContainerRecord, hostname: &str) -> Vec<String> {
     env
 }
 
-fn capabilities() -> Result<Capabilities> {
-    DEFAULT_CAPABILITIES
+/// The kernel's number of a capability as `--cap-add` takes it (`NET_ADMIN`, `cap_net_admin`,
+/// `CAP_NET_ADMIN`).
+fn capability_number(name: &str) -> Result<u32> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
+    (0..64)
+        .find(|n| capability_name(*n) == Some(full.as_str()))
+        .ok_or_else(|| Error::invalid(format!("unknown capability {name:?}")))
+}
+
+/// The bounding set of a container: docker's default set with `--cap-drop` taken out and
+/// `--cap-add` put in (`ALL` in either means every capability), as capability names.
+pub fn capability_names(config: &crate::config::Config) -> Result<Vec<&'static str>> {
+    let all = |list: &[String]| list.iter().any(|c| c.eq_ignore_ascii_case("ALL"));
+    let mut set: Vec<u32> = if all(&config.cap_drop) {
+        Vec::new()
+    } else {
+        DEFAULT_CAPABILITIES.to_vec()
+    };
+    for c in config
+        .cap_drop
         .iter()
-        .map(|n| {
-            let name = capability_name(*n).unwrap_or_default();
-            serde_json::from_value::<Capability>(serde_json::Value::from(name))
-                .map_err(|e| Error::invalid(format!("capability {n} ({name}): {e}")))
+        .filter(|c| !c.eq_ignore_ascii_case("ALL"))
+    {
+        let n = capability_number(c)?;
+        set.retain(|x| *x != n);
+    }
+    if all(&config.cap_add) {
+        set = (0..64).filter(|n| capability_name(*n).is_some()).collect();
+    }
+    for c in config
+        .cap_add
+        .iter()
+        .filter(|c| !c.eq_ignore_ascii_case("ALL"))
+    {
+        let n = capability_number(c)?;
+        if !set.contains(&n) {
+            set.push(n);
+        }
+    }
+    set.sort_unstable();
+    Ok(set.iter().filter_map(|n| capability_name(*n)).collect())
+}
+
+fn capabilities(names: &[&str]) -> Result<Capabilities> {
+    names
+        .iter()
+        .map(|name| {
+            serde_json::from_value::<Capability>(serde_json::Value::from(*name))
+                .map_err(|e| Error::invalid(format!("capability {name}: {e}")))
         })
         .collect()
 }
 
-fn process(rec: &ContainerRecord, inputs: &Inputs<'_>) -> Result<oci_spec::runtime::Process> {
-    let caps = capabilities()?;
+/// What `--security-opt` asks for: the seccomp profile (None: unconfined) and no_new_privs.
+fn security(config: &crate::config::Config, caps: &[&str]) -> Result<(Option<LinuxSeccomp>, bool)> {
+    let mut profile = Some(super::seccomp::DEFAULT_PROFILE);
+    let mut nnp = false;
+    for opt in &config.security_opt {
+        let (key, value) = opt.split_once(['=', ':']).unwrap_or((opt.as_str(), "true"));
+        match (key, value) {
+            ("seccomp", "unconfined") => profile = None,
+            ("seccomp", json) => profile = Some(json),
+            ("no-new-privileges", v) => nnp = v != "false",
+            _ => {
+                return Err(Error::invalid(format!(
+                    "invalid --security-opt {opt:?}: use seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges"
+                )))
+            }
+        }
+    }
+    let caps: Vec<String> = caps.iter().map(|c| c.to_string()).collect();
+    let seccomp = profile
+        .map(|p| super::seccomp::resolve(p, &caps))
+        .transpose()?;
+    Ok((seccomp, nnp))
+}
+
+fn process(
+    rec: &ContainerRecord,
+    inputs: &Inputs<'_>,
+    cap_names: &[&str],
+    nnp: bool,
+) -> Result<oci_spec::runtime::Process> {
+    let caps = capabilities(cap_names)?;
     let user = built(
         UserBuilder::default()
             .uid(inputs.user.uid)
@@ -127,13 +205,15 @@ fn process(rec: &ContainerRecord, inputs: &Inputs<'_>) -> Result<oci_spec::runti
             .args(args)
             .env(environment(rec, inputs.hostname))
             .cwd(cwd)
-            .no_new_privileges(false)
+            .no_new_privileges(nnp)
             .rlimits(Vec::new())
             .capabilities(built(
                 LinuxCapabilitiesBuilder::default()
                     .bounding(caps.clone())
                     .effective(caps.clone())
                     .permitted(caps)
+                    .inheritable(Capabilities::new())
+                    .ambient(Capabilities::new())
                     .build(),
             )?)
             .build(),
@@ -204,7 +284,7 @@ fn mounts(binds: &[(PathBuf, &str)]) -> Result<Vec<Mount>> {
     Ok(out)
 }
 
-fn linux(rec: &ContainerRecord) -> Result<oci_spec::runtime::Linux> {
+fn linux(rec: &ContainerRecord, seccomp: Option<LinuxSeccomp>) -> Result<oci_spec::runtime::Linux> {
     let mut kinds = vec![
         LinuxNamespaceType::Pid,
         LinuxNamespaceType::Ipc,
@@ -231,6 +311,9 @@ fn linux(rec: &ContainerRecord) -> Result<oci_spec::runtime::Linux> {
                 .map(|s| s.to_string())
                 .collect::<Vec<_>>(),
         );
+    if let Some(s) = seccomp {
+        linux = linux.seccomp(s);
+    }
     if rec.config.memory > 0 {
         let mut memory = LinuxMemoryBuilder::default().limit(rec.config.memory);
         if rec.config.memory_swap > 0 {
@@ -245,8 +328,18 @@ fn linux(rec: &ContainerRecord) -> Result<oci_spec::runtime::Linux> {
     built(linux.build())
 }
 
+/// Check what `run` was given that only a start would otherwise read: the capabilities and
+/// the security options (an unknown capability or a bad profile is an error before anything
+/// is made).
+pub fn validate(config: &crate::config::Config) -> Result<()> {
+    let caps = capability_names(config)?;
+    security(config, &caps).map(drop)
+}
+
 /// The runtime spec of a start of the container `rec`.
 pub fn build(rec: &ContainerRecord, inputs: &Inputs<'_>) -> Result<Spec> {
+    let caps = capability_names(&rec.config)?;
+    let (seccomp, nnp) = security(&rec.config, &caps)?;
     built(
         SpecBuilder::default()
             .version("1.0.2")
@@ -257,9 +350,9 @@ pub fn build(rec: &ContainerRecord, inputs: &Inputs<'_>) -> Result<Spec> {
                     .build(),
             )?)
             .hostname(inputs.hostname)
-            .process(process(rec, inputs)?)
+            .process(process(rec, inputs, &caps, nnp)?)
             .mounts(mounts(inputs.binds)?)
-            .linux(linux(rec)?)
+            .linux(linux(rec, seccomp)?)
             .build(),
     )
 }

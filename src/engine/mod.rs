@@ -19,6 +19,7 @@
 
 pub mod kernel;
 pub mod plan;
+pub mod seccomp;
 
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
@@ -372,7 +373,9 @@ mod tests {
             assert_eq!(recv(&sock), Some(Message::Run));
             send(&sock, Message::Exec);
         });
-        let launched = run(&kernel, &spec(serde_json::json!({})), false).unwrap();
+        let seccomp = serde_json::json!({"seccomp": {"defaultAction": "SCMP_ACT_ERRNO",
+            "syscalls": [{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}});
+        let launched = run(&kernel, &spec(seccomp), false).unwrap();
         assert_eq!(launched.pid, 4242);
         assert!(launched.cgroup.is_some());
         assert_eq!(
@@ -401,6 +404,11 @@ mod tests {
         );
         assert_eq!(cfg.masked_paths, ["/proc/kcore"]);
         assert_eq!(cfg.exit_file, "/bundle/exit-status");
+        assert!(
+            cfg.seccomp.is_some_and(|p| !p.is_empty()),
+            "the filter is compiled"
+        );
+        assert!(!cfg.no_new_privileges);
     }
 
     #[test]
@@ -465,8 +473,8 @@ mod tests {
     fn what_the_engine_does_not_execute_is_refused_before_anything_is_made() {
         for (linux, what) in [
             (
-                serde_json::json!({"seccomp": {"defaultAction": "SCMP_ACT_ALLOW"}}),
-                "seccomp",
+                serde_json::json!({"sysctl": {"net.ipv4.ip_forward": "1"}}),
+                "sysctls",
             ),
             (
                 serde_json::json!({"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}),

@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{Capability, LinuxNamespaceType, Mount, Process, Spec};
 
+use base64::engine::general_purpose::STANDARD as BASE64;
+use base64::Engine as _;
+
 use crate::error::{Error, Result};
 use crate::spawn::protocol::{InitConfig, PROTOCOL_VERSION};
 
@@ -164,9 +167,6 @@ fn check_process(p: &Process) -> Result<()> {
     if p.rlimits().as_ref().is_some_and(|r| !r.is_empty()) {
         return Err(unsupported("rlimits"));
     }
-    if p.no_new_privileges() == Some(true) {
-        return Err(unsupported("noNewPrivileges"));
-    }
     if p.apparmor_profile().is_some() || p.selinux_label().is_some() {
         return Err(unsupported("an AppArmor or SELinux label"));
     }
@@ -201,9 +201,6 @@ fn check_linux(spec: &Spec) -> Result<()> {
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
     {
         return Err(unsupported("user id mappings"));
-    }
-    if linux.seccomp().is_some() {
-        return Err(unsupported("a seccomp filter"));
     }
     if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
         return Err(unsupported("sysctls"));
@@ -248,6 +245,11 @@ pub fn init_config(spec: &Spec, rootfs: &Path, exit_file: &Path) -> Result<InitC
         gid: user.gid(),
         groups,
         capabilities: capabilities(process)?,
+        no_new_privileges: process.no_new_privileges().unwrap_or(false),
+        seccomp: match linux.seccomp() {
+            Some(profile) => Some(BASE64.encode(&*super::seccomp::compile(profile)?)),
+            None => None,
+        },
         workdir: process.cwd().display().to_string(),
         tty: process.terminal().unwrap_or(false),
         new_netns: new_netns(spec)?,

@@ -1,5 +1,6 @@
 //! Capabilities: the bounding set cut down to the spec's set, and that set made the process's
-//! own (for root; other users start without any). The docker face's default set is
+//! effective and permitted set (for root; other users start without any). The inheritable set
+//! is always empty, for every user (as docker since CVE-2022-24769), and so is the ambient set. The docker face's default set is
 //! `container::spec::DEFAULT_CAPABILITIES`.
 
 fn last_cap() -> u32 {
@@ -55,7 +56,8 @@ struct CapData {
 
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
-/// Make `keep` the effective, permitted and inheritable sets (for a root program).
+/// Make `keep` the effective and permitted sets and empty the inheritable set (`keep` is
+/// empty for a user other than root).
 pub fn set(keep: &[u32]) -> Result<(), String> {
     let mut lo = 0u32;
     let mut hi = 0u32;
@@ -74,12 +76,12 @@ pub fn set(keep: &[u32]) -> Result<(), String> {
         CapData {
             effective: lo,
             permitted: lo,
-            inheritable: lo,
+            inheritable: 0,
         },
         CapData {
             effective: hi,
             permitted: hi,
-            inheritable: hi,
+            inheritable: 0,
         },
     ];
     // SAFETY: capset reads a version-3 header and two data structs, which we pass.

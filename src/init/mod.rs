@@ -542,6 +542,81 @@ impl NoCtty for fs::OpenOptions {
     }
 }
 
+/// no_new_privs when the spec asks for it, then the seccomp filter (while we still hold
+/// CAP_SYS_ADMIN, which installing it without no_new_privs needs). What the helper does after
+/// this (switching the user, resetting signals, reporting and `execve`) is allowed by docker's
+/// profile.
+fn confine(cfg: &InitConfig) -> Res<()> {
+    if cfg.no_new_privileges {
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(format!("no_new_privs: {}", std::io::Error::last_os_error()));
+        }
+    }
+    let Some(text) = &cfg.seccomp else {
+        return Ok(());
+    };
+    use base64::Engine as _;
+    let program = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("the seccomp program: {e}"))?;
+    let len = program.len() / std::mem::size_of::<libc::sock_filter>();
+    if len == 0
+        || len > u16::MAX as usize
+        || program.len() % std::mem::size_of::<libc::sock_filter>() != 0
+    {
+        return Err(format!(
+            "the seccomp program has a bad size ({} bytes)",
+            program.len()
+        ));
+    }
+    // Aligned copies of the instructions (the bytes are only byte-aligned).
+    let filters: Vec<libc::sock_filter> = program
+        .chunks_exact(8)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    let prog = libc::sock_fprog {
+        len: len as u16,
+        filter: filters.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: PR_SET_SECCOMP reads the sock_fprog we pass, whose filter array outlives the call.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER,
+            &prog as *const libc::sock_fprog,
+            0,
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(format!(
+            "installing the seccomp filter: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    Ok(())
+}
+
+/// The spec's user: groups, gid, uid; root keeps the spec's capabilities, everyone's
+/// inheritable set is emptied.
+fn switch_user(cfg: &InitConfig) -> Res<()> {
+    let groups: Vec<nix::unistd::Gid> = cfg
+        .groups
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
+    nix::unistd::setgroups(&groups).map_err(|e| errno_msg("setgroups", e))?;
+    nix::unistd::setgid(nix::unistd::Gid::from_raw(cfg.gid)).map_err(|e| errno_msg("setgid", e))?;
+    nix::unistd::setuid(nix::unistd::Uid::from_raw(cfg.uid)).map_err(|e| errno_msg("setuid", e))?;
+    caps::set(if cfg.uid == 0 { &cfg.capabilities } else { &[] })
+}
+
 /// Find `prog` as `execvp` would, in the PATH of the container's environment.
 fn find_program(prog: &str, env: &[String]) -> std::result::Result<String, (i32, String)> {
     let runnable = |p: &Path| {
@@ -585,19 +660,8 @@ fn exec(
 ) -> std::result::Result<std::convert::Infallible, (i32, String)> {
     let setup = |s: String| (1, s);
     caps::drop_bounding(&cfg.capabilities).map_err(setup)?;
-    let groups: Vec<nix::unistd::Gid> = cfg
-        .groups
-        .iter()
-        .map(|g| nix::unistd::Gid::from_raw(*g))
-        .collect();
-    nix::unistd::setgroups(&groups).map_err(|e| setup(errno_msg("setgroups", e)))?;
-    nix::unistd::setgid(nix::unistd::Gid::from_raw(cfg.gid))
-        .map_err(|e| setup(errno_msg("setgid", e)))?;
-    nix::unistd::setuid(nix::unistd::Uid::from_raw(cfg.uid))
-        .map_err(|e| setup(errno_msg("setuid", e)))?;
-    if cfg.uid == 0 {
-        caps::set(&cfg.capabilities).map_err(setup)?;
-    }
+    confine(cfg).map_err(setup)?;
+    switch_user(cfg).map_err(setup)?;
     let args: Vec<CString> = cfg
         .args
         .iter()

@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 3;
+pub const PROTOCOL_VERSION: u32 = 4;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -46,6 +46,11 @@ pub struct InitConfig {
     pub groups: Vec<u32>,
     /// The capability numbers kept in the bounding set; root's own set.
     pub capabilities: Vec<u32>,
+    /// Set no_new_privs before the program runs.
+    pub no_new_privileges: bool,
+    /// The seccomp program (a `struct sock_filter` array, base64) installed just before the
+    /// user is switched; none: no filter.
+    pub seccomp: Option<String>,
     pub workdir: String,
     pub tty: bool,
     /// A new network namespace (false: share the host's, never used by `run`).
@@ -212,6 +217,8 @@ mod tests {
             gid: 0,
             groups: vec![0],
             capabilities: vec![0, 1],
+            no_new_privileges: false,
+            seccomp: Some("AAAA".into()),
             workdir: "/".into(),
             tty: true,
             new_netns: true,

@@ -1,0 +1,170 @@
+//! A spec's `linux.seccomp` compiled to a BPF program with libseccomp (the library runc, crun
+//! and youki use: it knows every architecture's syscall numbers, the multiplexed and
+//! pseudo-syscalls, and the argument comparisons docker's profiles use), once per distinct
+//! profile: the program is kept and every later start with the same profile reuses it. The
+//! helper only installs the program (`init`), so it needs no seccomp library of its own.
+
+use std::collections::HashMap;
+use std::io::{Read, Seek};
+use std::str::FromStr;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator, LinuxSyscall};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+
+/// EPERM: docker's answer for what a profile does not allow.
+const EPERM: u32 = 1;
+
+fn bad(what: impl std::fmt::Display) -> Error {
+    Error::invalid(format!("seccomp profile: {what}"))
+}
+
+fn scmp_err(what: &str, e: libseccomp::error::SeccompError) -> Error {
+    Error::invalid(format!("seccomp profile: {what}: {e}"))
+}
+
+fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction> {
+    Ok(match a {
+        LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
+        LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(errno.unwrap_or(EPERM) as i32),
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            ScmpAction::KillThread
+        }
+        LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
+        LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
+        LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(errno.unwrap_or(0) as u16),
+        LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
+        other => return Err(bad(format_args!("action {other:?} is not supported"))),
+    })
+}
+
+fn compare(arg: &oci_spec::runtime::LinuxSeccompArg) -> ScmpArgCompare {
+    let index = arg.index() as u32;
+    let (op, datum) = match arg.op() {
+        LinuxSeccompOperator::ScmpCmpNe => (ScmpCompareOp::NotEqual, arg.value()),
+        LinuxSeccompOperator::ScmpCmpLt => (ScmpCompareOp::Less, arg.value()),
+        LinuxSeccompOperator::ScmpCmpLe => (ScmpCompareOp::LessOrEqual, arg.value()),
+        LinuxSeccompOperator::ScmpCmpEq => (ScmpCompareOp::Equal, arg.value()),
+        LinuxSeccompOperator::ScmpCmpGe => (ScmpCompareOp::GreaterEqual, arg.value()),
+        LinuxSeccompOperator::ScmpCmpGt => (ScmpCompareOp::Greater, arg.value()),
+        // The value is the mask, valueTwo what the masked argument must equal.
+        LinuxSeccompOperator::ScmpCmpMaskedEq => (
+            ScmpCompareOp::MaskedEqual(arg.value()),
+            arg.value_two().unwrap_or(0),
+        ),
+    };
+    ScmpArgCompare::new(index, op, datum)
+}
+
+/// Add one rule of the profile; a name libseccomp does not know on this machine is skipped
+/// (as runc does: profiles list syscalls of every architecture).
+fn add_rule(ctx: &mut ScmpFilterContext, rule: &LinuxSyscall, default: ScmpAction) -> Result<()> {
+    let act = action(rule.action(), rule.errno_ret())?;
+    if act == default {
+        return Ok(());
+    }
+    let cmps: Vec<ScmpArgCompare> = rule.args().iter().flatten().map(compare).collect();
+    for name in rule.names() {
+        let Ok(sys) = ScmpSyscall::from_name(name) else {
+            continue;
+        };
+        ctx.add_rule_conditional(act, sys, &cmps)
+            .map_err(|e| scmp_err(&format!("the rule for {name}"), e))?;
+    }
+    Ok(())
+}
+
+fn build(profile: &LinuxSeccomp) -> Result<Vec<u8>> {
+    let default = action(profile.default_action(), profile.default_errno_ret())?;
+    let mut ctx = ScmpFilterContext::new(default).map_err(|e| scmp_err("creating", e))?;
+    for arch in profile.architectures().iter().flatten() {
+        let name = serde_json::to_value(arch)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let a = ScmpArch::from_str(&name).map_err(|e| scmp_err(&name, e))?;
+        if !ctx.is_arch_present(a).unwrap_or(false) {
+            ctx.add_arch(a).map_err(|e| scmp_err(&name, e))?;
+        }
+    }
+    if profile.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(bad("flags are not supported"));
+    }
+    if profile.listener_path().is_some() {
+        return Err(bad("a listener (SCMP_ACT_NOTIFY) is not supported"));
+    }
+    // The helper sets no_new_privs itself when the spec asks; the filter must not.
+    ctx.set_ctl_nnp(false)
+        .map_err(|e| scmp_err("no_new_privs", e))?;
+    for rule in profile.syscalls().iter().flatten() {
+        add_rule(&mut ctx, rule, default)?;
+    }
+    let memfd = nix::sys::memfd::memfd_create(c"seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+        .map_err(|e| Error::errno("memfd_create", e))?;
+    let mut file = std::fs::File::from(memfd);
+    ctx.export_bpf(&file)
+        .map_err(|e| scmp_err("exporting", e))?;
+    let mut bpf = Vec::new();
+    file.rewind()
+        .and_then(|_| file.read_to_end(&mut bpf))
+        .map_err(|e| Error::io("reading the seccomp program", e))?;
+    Ok(bpf)
+}
+
+/// Compiled programs by the sha256 of their profile's JSON.
+type Programs = Mutex<HashMap<[u8; 32], Arc<Vec<u8>>>>;
+
+/// The BPF program (`struct sock_filter` array) of `profile`, compiled on its first use.
+pub fn compile(profile: &LinuxSeccomp) -> Result<Arc<Vec<u8>>> {
+    static PROGRAMS: OnceLock<Programs> = OnceLock::new();
+    let text = serde_json::to_vec(profile).map_err(bad)?;
+    let key: [u8; 32] = Sha256::digest(&text).into();
+    let programs = PROGRAMS.get_or_init(Mutex::default);
+    if let Some(p) = programs.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(p.clone());
+    }
+    let program = Arc::new(build(profile)?);
+    programs
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, program.clone());
+    Ok(program)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn profile(text: &str) -> LinuxSeccomp {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn a_profile_is_compiled_once() {
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ERRNO", "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["read", "no_such_call"], "action": "SCMP_ACT_ALLOW"},
+                             {"names": ["socket"], "action": "SCMP_ACT_ALLOW",
+                              "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_NE"}]}]}"#,
+        );
+        let a = compile(&p).unwrap();
+        assert!(!a.is_empty() && a.len() % 8 == 0, "a sock_filter array");
+        let b = compile(&p).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+    }
+
+    #[test]
+    fn unsupported_parts_are_refused() {
+        let p = profile(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/x.sock",
+                "syscalls": [{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]}"#,
+        );
+        let e = compile(&p).unwrap_err();
+        assert!(e.message().contains("not supported"), "{e}");
+    }
+}

@@ -1,0 +1,178 @@
+//! Confinement, proven by attacks (issue 12). Each test names the attack; it succeeds with the
+//! protection turned off (`--security-opt seccomp=unconfined`, which is how main 21c1053 ran
+//! every container: no filter at all) and fails with it. The probe
+//! (`tests/fixtures/syscall-probe.c`, built static) makes the calls inside the container.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::cli::{call, ok};
+use common::Fixture;
+
+/// A fixture whose busybox image also holds `/probe`.
+fn fixture(tag: &str) -> Fixture {
+    let f = Fixture::new(tag);
+    let out = f.root().join("graph").join(&f.image).join("layer/probe");
+    let src = common::crate_dir().join("tests/fixtures/syscall-probe.c");
+    let st = std::process::Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("cc is needed (scripts/setup.sh installs build-essential)");
+    assert!(st.success(), "building the probe");
+    f
+}
+
+/// `/probe` in a container run with `flags`: what each call returned.
+fn probe(f: &Fixture, flags: &[&str]) -> BTreeMap<String, String> {
+    let mut args = vec!["run", "--network", "none"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["busybox", "/probe"]);
+    ok(&f.rt, &args)
+        .lines()
+        .filter_map(|l| l.split_once(' '))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// `/proc/self/status` lines of `/probe status` in a container run with `flags`.
+fn status(f: &Fixture, flags: &[&str]) -> BTreeMap<String, String> {
+    let mut args = vec!["run", "--network", "none"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["busybox", "/probe", "status"]);
+    ok(&f.rt, &args)
+        .lines()
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Attack: a container makes a user namespace (CAP_SYS_ADMIN over its own mounts and
+/// network: the door to the nf_tables, fsconfig and cgroup release_agent escapes), uses the
+/// keyring, sets a personality without address randomization. On 21c1053 (no filter: the
+/// `unconfined` run below) these succeed; with the default profile they fail with EPERM, and
+/// the calls docker's profile refuses (bpf, perf events, io_uring, kexec, modules,
+/// open_by_handle_at, mount) do too; clone3 answers ENOSYS so libcs fall back to clone.
+#[test]
+fn the_default_seccomp_filter_refuses_what_docker_refuses() {
+    let f = fixture("seccomp");
+    let open = probe(&f, &["--security-opt", "seccomp=unconfined"]);
+    for call in ["unshare_user", "keyctl", "personality", "mkdir"] {
+        assert_eq!(
+            open[call], "ok",
+            "without the filter {call} succeeds: {open:?}"
+        );
+    }
+    assert_ne!(open["clone3"], "ENOSYS", "{open:?}");
+    let st = status(&f, &["--security-opt", "seccomp=unconfined"]);
+    assert_eq!(st["Seccomp"], "0");
+
+    let shut = probe(&f, &[]);
+    for call in [
+        "unshare_user",
+        "unshare_net",
+        "keyctl",
+        "bpf",
+        "perf_event_open",
+        "io_uring_setup",
+        "kexec_load",
+        "open_by_handle_at",
+        "init_module",
+        "mount",
+        "personality",
+    ] {
+        assert_eq!(shut[call], "EPERM", "{call}: {shut:?}");
+    }
+    assert_eq!(shut["clone3"], "ENOSYS");
+    assert_eq!(shut["mkdir"], "ok", "ordinary calls work: {shut:?}");
+    assert_eq!(status(&f, &[])["Seccomp"], "2");
+    // busybox's own unshare, as a user would try it: works unconfined, refused with the filter.
+    let unshare = ["unshare", "-U", "-r", "id"];
+    let mut open = vec![
+        "run",
+        "--network",
+        "none",
+        "--security-opt",
+        "seccomp=unconfined",
+    ];
+    open.push("busybox");
+    open.extend_from_slice(&unshare);
+    assert!(ok(&f.rt, &open).contains("uid=0"));
+    let mut shut = vec!["run", "--network", "none", "busybox"];
+    shut.extend_from_slice(&unshare);
+    let out = call(&f.rt, &shut);
+    assert_ne!(out.status, 0, "{}", out.stdout);
+}
+
+/// The profile follows the capabilities, as docker's: `--cap-add SYS_ADMIN` allows mount
+/// and unshare again (that container is privileged on purpose).
+#[test]
+fn the_filter_follows_cap_add_and_a_profile_can_be_given() {
+    let f = fixture("seccomp-caps");
+    let admin = probe(&f, &["--cap-add", "SYS_ADMIN"]);
+    assert_eq!(admin["unshare_net"], "ok", "{admin:?}");
+    assert_eq!(
+        status(&f, &["--cap-add", "sys_admin"])["CapBnd"],
+        "00000000a82425fb"
+    );
+    // A profile of one's own, in docker's format: everything but mkdir.
+    let profile = f.root().join("profile.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let own = probe(&f, &["--security-opt", &opt]);
+    assert_eq!(own["mkdir"], "EACCES", "{own:?}");
+    assert_eq!(own["keyctl"], "ok", "{own:?}");
+    // Bad options are refused before anything is made.
+    for (flag, value, what) in [
+        (
+            "--security-opt",
+            "seccomp=/nonexistent.json",
+            "reading the seccomp profile",
+        ),
+        ("--security-opt", "apparmor=x", "invalid --security-opt"),
+        ("--cap-add", "NOT_A_CAP", "unknown capability"),
+    ] {
+        let out = call(&f.rt, &["run", flag, value, "busybox", "true"]);
+        assert_ne!(out.status, 0);
+        assert!(out.stderr.contains(what), "{}", out.stderr);
+    }
+    std::fs::write(&profile, "{").unwrap();
+    let out = call(&f.rt, &["run", "--security-opt", &opt, "busybox", "true"]);
+    assert!(out.stderr.contains("seccomp profile"), "{}", out.stderr);
+    assert_eq!(
+        f.rt.containers().len(),
+        3,
+        "only the probes' containers were made"
+    );
+}
+
+/// Attack (CVE-2022-24769): a program with inheritable capabilities regains them through a
+/// file with inheritable file capabilities. 21c1053 set `CapInh` to docker's set for root and
+/// left the host's for `-u USER`; now it is empty for every user, and a non-root user has no
+/// effective capability. `no-new-privileges` is honoured.
+#[test]
+fn no_inheritable_capabilities_for_anyone() {
+    let f = fixture("caps");
+    let root = status(&f, &[]);
+    assert_eq!(root["CapInh"], "0000000000000000", "{root:?}");
+    assert_eq!(
+        root["CapEff"], "00000000a80425fb",
+        "docker's default set: {root:?}"
+    );
+    assert_eq!(root["CapAmb"], "0000000000000000");
+    assert_eq!(root["NoNewPrivs"], "0");
+    let nobody = status(&f, &["-u", "nobody"]);
+    assert_eq!(nobody["CapInh"], "0000000000000000", "{nobody:?}");
+    assert_eq!(nobody["CapEff"], "0000000000000000", "{nobody:?}");
+    let dropped = status(&f, &["--cap-drop", "ALL", "--cap-add", "CHOWN"]);
+    assert_eq!(dropped["CapBnd"], "0000000000000001", "{dropped:?}");
+    let nnp = status(&f, &["--security-opt", "no-new-privileges"]);
+    assert_eq!(nnp["NoNewPrivs"], "1");
+}
