@@ -176,3 +176,66 @@ fn no_inheritable_capabilities_for_anyone() {
     let nnp = status(&f, &["--security-opt", "no-new-privileges"]);
     assert_eq!(nnp["NoNewPrivs"], "1");
 }
+
+/// Attack: an image whose `/etc/passwd` is a symbolic link to `/dev/zero` (main 21c1053's
+/// helper read it without bound: 9.5 GB resident after 20 s and the start never returned), a
+/// FIFO (the start stalled) or `/proc/kmsg` (the host's kernel log drained). The user is now
+/// looked up by the library in the mounted image, in the root, regular files of at most 1 MiB
+/// only, opened non-blocking: each start fails at once with a clear error and leaves no
+/// process.
+#[test]
+fn hostile_passwd_files_fail_fast() {
+    let f = Fixture::new("passwd");
+    let etc = f.root().join("graph").join(&f.image).join("layer/etc");
+    let passwd = etc.join("passwd");
+    let cases: [(&str, &dyn Fn(), &str); 4] = [
+        (
+            "/dev/zero",
+            &|| std::os::unix::fs::symlink("/dev/zero", &passwd).unwrap(),
+            "unable to find user nobody",
+        ),
+        (
+            "/proc/kmsg",
+            &|| std::os::unix::fs::symlink("/proc/kmsg", &passwd).unwrap(),
+            "unable to find user nobody",
+        ),
+        (
+            "a FIFO",
+            &|| {
+                let c = std::ffi::CString::new(passwd.to_str().unwrap()).unwrap();
+                // SAFETY: mkfifo with a NUL-terminated path.
+                assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+            },
+            "/etc/passwd is not a regular file",
+        ),
+        (
+            "2 MiB",
+            &|| std::fs::write(&passwd, vec![b'#'; 2 << 20]).unwrap(),
+            "larger than 1048576 bytes",
+        ),
+    ];
+    for (what, make, error) in cases {
+        let _ = std::fs::remove_file(&passwd);
+        make();
+        let t = std::time::Instant::now();
+        let out = call(
+            &f.rt,
+            &["run", "--network", "none", "-u", "nobody", "busybox", "id"],
+        );
+        assert_ne!(out.status, 0, "{what}");
+        assert!(out.stderr.contains(error), "{what}: {}", out.stderr);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "{what} took {:?}",
+            t.elapsed()
+        );
+    }
+    // No helper of these containers is left running.
+    for c in f.rt.containers() {
+        let ps = std::process::Command::new("pgrep")
+            .args(["-f", &c.id])
+            .output()
+            .unwrap();
+        assert!(ps.stdout.is_empty(), "a process of {} is left", c.id);
+    }
+}

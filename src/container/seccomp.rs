@@ -4,8 +4,13 @@
 //! bounding capabilities, to this machine's architecture and to the running kernel are kept,
 //! and the result is the spec's `linux.seccomp` (which the engine compiles).
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
+use oci_spec::runtime::LinuxSeccomp;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
@@ -150,11 +155,35 @@ fn architectures(p: &Profile) -> Vec<String> {
     out
 }
 
+/// Resolved profiles by the sha256 of their text and the capabilities.
+type Resolved = Mutex<HashMap<[u8; 32], LinuxSeccomp>>;
+
 /// The spec's `linux.seccomp` for a container with the bounding capabilities `caps` (names
-/// such as `CAP_SYS_ADMIN`), from `profile` (docker's JSON format). A profile that is not
-/// valid JSON, or names an unknown action, operator or architecture, is an error that says
-/// so.
-pub fn resolve(profile: &str, caps: &[String]) -> Result<oci_spec::runtime::LinuxSeccomp> {
+/// such as `CAP_SYS_ADMIN`), from `profile` (docker's JSON format), resolved once per profile
+/// and set of capabilities. A profile that is not valid JSON, or names an unknown action,
+/// operator or architecture, is an error that says so.
+pub fn resolve(profile: &str, caps: &[String]) -> Result<LinuxSeccomp> {
+    static RESOLVED: OnceLock<Resolved> = OnceLock::new();
+    let mut h = Sha256::new();
+    h.update(profile.as_bytes());
+    for c in caps {
+        h.update([0]);
+        h.update(c.as_bytes());
+    }
+    let key: [u8; 32] = h.finalize().into();
+    let cache = RESOLVED.get_or_init(Mutex::default);
+    if let Some(r) = cache.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return Ok(r.clone());
+    }
+    let r = resolve_uncached(profile, caps)?;
+    cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, r.clone());
+    Ok(r)
+}
+
+fn resolve_uncached(profile: &str, caps: &[String]) -> Result<LinuxSeccomp> {
     let bad = |e: serde_json::Error| Error::invalid(format!("seccomp profile: {e}"));
     let p: Profile = serde_json::from_str(profile).map_err(bad)?;
     let kernel = running_kernel();
@@ -196,7 +225,7 @@ mod tests {
         names.iter().map(|s| s.to_string()).collect()
     }
 
-    fn allowed(s: &oci_spec::runtime::LinuxSeccomp, name: &str) -> bool {
+    fn allowed(s: &LinuxSeccomp, name: &str) -> bool {
         s.syscalls()
             .iter()
             .flatten()
