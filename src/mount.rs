@@ -38,9 +38,26 @@ pub fn mount_overlay(lowers: &[PathBuf], upper: &Path, work: &Path, target: &Pat
             lowers.len()
         )));
     }
+    // The mount point is opened without following a symbolic link, and the mount made on
+    // that very directory: a link swapped in under the root cannot lead the mount elsewhere.
+    let dir = nix::fcntl::open(
+        target,
+        nix::fcntl::OFlag::O_PATH
+            | nix::fcntl::OFlag::O_NOFOLLOW
+            | nix::fcntl::OFlag::O_DIRECTORY
+            | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| {
+        Error::errno(
+            format_args!("opening the mount point {}", target.display()),
+            e,
+        )
+    })?;
+    let at = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&dir));
     mount(
         Some("overlay"),
-        target,
+        at.as_str(),
         Some("overlay"),
         // nodev: a device node an image carries is data, never a way to a host device.
         MsFlags::MS_NODEV,

@@ -87,6 +87,7 @@ impl Runtime {
                     root.display()
                 )));
             }
+            check_root_owner(&root, &m)?;
             if let Some(marker) = FOREIGN_MARKERS.iter().find(|m| root.join(m).exists()) {
                 return Err(Error::in_use(format!(
                     "runtime root {} holds a Docker engine's data ({marker}/ found); refusing to use it: choose another root",
@@ -436,6 +437,35 @@ impl Runtime {
         self.opts.network.remember(&dir)?;
         Ok(self.network.get_or_init(|| mgr))
     }
+}
+
+/// A root must be owned by the user the runtime runs as (root) and writable by nobody else:
+/// whoever can write to it could swap its folders for links and lead the runtime's mounts
+/// and writes anywhere. A missing root is created 0700.
+fn check_root_owner(root: &Path, m: &std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    if m.uid() != me {
+        return Err(Error::new(
+            crate::error::ErrorKind::PermissionDenied,
+            format!(
+                "runtime root {} is owned by uid {}, not by uid {me} that runs the runtime: refusing to use it",
+                root.display(),
+                m.uid()
+            ),
+        ));
+    }
+    if m.mode() & 0o022 != 0 {
+        return Err(Error::new(
+            crate::error::ErrorKind::PermissionDenied,
+            format!(
+                "runtime root {} is writable by group or others (mode {:o}): refusing to use it; make it 0700",
+                root.display(),
+                m.mode() & 0o7777
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The file this code was loaded from (the shared library, or the program it is linked into).

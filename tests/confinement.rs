@@ -239,3 +239,30 @@ fn hostile_passwd_files_fail_fast() {
         assert!(ps.stdout.is_empty(), "a process of {} is left", c.id);
     }
 }
+
+/// Attack: kill a container's monitor (its `docker-init` helper in the host's namespaces).
+/// On 21c1053 the container ran on, unwatched, while a restarted runtime marked it stopped
+/// and gave its address away. Now the container dies with its monitor (a parent-death
+/// signal), so nothing of it runs once the record says it stopped.
+#[test]
+fn a_container_does_not_outlive_its_monitor() {
+    let f = Fixture::new("orphan");
+    let id = ok(
+        &f.rt,
+        &["run", "-d", "--network", "none", "busybox", "sleep", "1000"],
+    );
+    let c = f.rt.container(id.trim()).unwrap();
+    let st = c.record().state;
+    assert!(st.running && st.pid > 0 && st.monitor_pid > 0, "{st:?}");
+    // SAFETY: kill with a pid and a signal number.
+    assert_eq!(unsafe { libc::kill(st.monitor_pid, libc::SIGKILL) }, 0);
+    let gone = common::eventually(std::time::Duration::from_secs(5), || {
+        !std::path::Path::new(&format!("/proc/{}", st.pid)).exists()
+    });
+    assert!(
+        gone,
+        "the container's process {} outlived its monitor",
+        st.pid
+    );
+    assert!(c.wait_timeout(std::time::Duration::from_secs(5)));
+}

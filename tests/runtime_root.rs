@@ -223,3 +223,40 @@ fn a_root_written_by_21c1053_loads_and_is_rewritten_identically() {
         .unwrap();
     assert_eq!(read("network/settings.json"), settings);
 }
+
+/// Attack: a runtime root someone else can write to. Its owner (or anyone, when it is world
+/// writable) swaps `containers/ID/rootfs` for a link to `/etc`, and the next overlay mount
+/// lands on the host's `/etc`. On 21c1053 such a root was used (and chmod'ed) as it was; now
+/// it is refused, and a mount point that is a link is refused too (defense in depth).
+#[test]
+fn a_root_others_can_write_to_is_refused() {
+    let d = TempDir::new("foreign");
+    let root = d.join("root");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let e = Runtime::new(&root, RuntimeOptions::default()).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::PermissionDenied, "{e}");
+    assert!(e.message().contains("writable by group or others"), "{e}");
+    assert_eq!(mode(&root), 0o777, "nothing is changed");
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&root, Some(1000), Some(1000)).unwrap();
+    let e = Runtime::new(&root, RuntimeOptions::default()).unwrap_err();
+    assert!(e.message().contains("is owned by uid 1000"), "{e}");
+    assert!(!root.join("containers").exists(), "nothing is made");
+    std::os::unix::fs::chown(&root, Some(0), Some(0)).unwrap();
+    Runtime::new(&root, RuntimeOptions::default()).unwrap();
+
+    // A mount point that is a link is not followed.
+    let target = d.join("target");
+    std::fs::create_dir(&target).unwrap();
+    let link = d.join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let (lower, upper, work) = (d.join("lower"), d.join("upper"), d.join("work"));
+    for p in [&lower, &upper, &work] {
+        std::fs::create_dir(p).unwrap();
+    }
+    let e = docker_runtime::mount::mount_overlay(&[lower], &upper, &work, &link).unwrap_err();
+    assert!(e.message().contains("opening the mount point"), "{e}");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&target.display().to_string()));
+}

@@ -701,6 +701,16 @@ fn exec(
             libc::CLOSE_RANGE_CLOEXEC,
         )
     };
+    // The container dies with its monitor: a killed monitor cannot leave it running unnoticed
+    // (holding an address a restarted runtime would give away). Set after the user switch,
+    // which clears it; the program's exec keeps it.
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0 {
+        return Err(setup(format!(
+            "setting the parent-death signal: {}",
+            std::io::Error::last_os_error()
+        )));
+    }
     let resolved = find_program(&cfg.args[0], &cfg.env);
     protocol::send(sock, &Message::Exec, None)
         .map_err(|e| setup(format!("reporting exec: {e}")))?;
