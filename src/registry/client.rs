@@ -3,7 +3,9 @@
 //! manifests, blobs and uploads.
 //!
 //! A registry on 127.0.0.0/8 or `localhost` is spoken to over plain http (as docker treats
-//! such registries as insecure); every other one over https.
+//! such registries as insecure); every other one over https. Credentials go only where
+//! [`super::scope`] allows: the registry's own origin, and for the basic ones the token realm;
+//! redirects (of GET and HEAD) are followed here, hop by hop, to apply that rule to each.
 
 use std::io::Read;
 use std::net::Ipv4Addr;
@@ -16,10 +18,14 @@ use ureq::http::{Method, Request, Response};
 use ureq::{Body, SendBody};
 
 use super::digest::Digest;
+use super::scope::{next_url, Origin};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Largest token-server answer or error body read.
 const MAX_SMALL_BODY: u64 = 1 << 20;
+
+/// Most redirects followed for one request (as Go's HTTP client, which docker uses).
+const MAX_REDIRECTS: usize = 10;
 
 /// A username and password for one registry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,6 +144,9 @@ pub struct Client {
     agent: ureq::Agent,
     host: String,
     base: String,
+    /// The registry's scheme, host and port: the only origin its `auth` is sent to (`None`
+    /// when `host` makes no URL, and then no request can be made either).
+    origin: Option<Origin>,
     /// The repository path requests name (`library/busybox`).
     repo: String,
     creds: Option<Credentials>,
@@ -167,6 +176,8 @@ impl Client {
             .timeout_per_read(Some(Duration::from_secs(120)))
             .timeout_per_write(Some(Duration::from_secs(120)))
             .user_agent(concat!("docker-runtime/", env!("CARGO_PKG_VERSION")))
+            // Redirects are followed by `follow`, which decides where credentials go.
+            .max_redirects(0)
             .input_buffer_size(256 << 10)
             .output_buffer_size(256 << 10);
         if loopback {
@@ -174,10 +185,12 @@ impl Client {
             cfg = cfg.proxy(None);
         }
         let scheme = if loopback { "http" } else { "https" };
+        let base = format!("{scheme}://{host}");
         Client {
             agent: cfg.build().into(),
             host: host.to_string(),
-            base: format!("{scheme}://{host}"),
+            origin: Origin::of(&base).ok(),
+            base,
             repo: repo.to_string(),
             creds,
             auth: Mutex::new(None),
@@ -193,18 +206,14 @@ impl Client {
         format!("{}/v2/{}/{suffix}", self.base, self.repo)
     }
 
-    /// An absolute URL for a `Location` header (absolute, or a path on this registry).
-    pub fn resolve(&self, location: &str) -> Result<String> {
-        if location.starts_with("http://") || location.starts_with("https://") {
-            Ok(location.to_string())
-        } else if location.starts_with('/') {
-            Ok(format!("{}{location}", self.base))
-        } else {
-            Err(remote(format!(
-                "registry {} gave an upload location that is not a URL: {location:?}",
-                self.host
-            )))
-        }
+    /// Where the `Location` that `from` answered with leads ([`next_url`]).
+    fn next_url(&self, from: &str, location: &str) -> Result<String> {
+        next_url(from, location).map_err(|e| e.context(format_args!("registry {}", self.host)))
+    }
+
+    /// True when `url` is on the registry's own origin, where its credentials may go.
+    fn is_own(&self, url: &str) -> bool {
+        self.origin.as_ref().is_some_and(|o| o.covers(url))
     }
 
     fn build(
@@ -236,9 +245,9 @@ impl Client {
         self.auth.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Send a request whose body can be sent again: a 401 answer's challenge is met (basic
-    /// credentials, or a bearer token from the challenge's realm) and the request repeated
-    /// once.
+    /// Send a request whose body can be sent again, following redirects: a 401 answer of the
+    /// registry's own origin has its challenge met (basic credentials, or a bearer token from
+    /// the challenge's realm) and the request repeated once.
     pub fn send(
         &self,
         method: Method,
@@ -246,30 +255,73 @@ impl Client {
         headers: &[(&str, &str)],
         payload: Payload<'_>,
     ) -> Result<Response<Body>> {
-        let once = |auth: Option<&str>| -> Result<Response<Body>> {
-            let b = self.build(&method, url, headers, auth);
-            let built = match payload {
-                Payload::Empty => b.body(()).map(|r| self.agent.run(r)),
-                Payload::Bytes(d) => b.body(d).map(|r| self.agent.run(r)),
-            };
-            built
-                .map_err(|e| remote(format!("building the request {method} {url}: {e}")))?
-                .map_err(|e| self.net_error(&method, url, e))
+        let go = |auth: Option<&str>| {
+            let scoped = self.origin.as_ref().zip(auth);
+            self.follow(&method, url, headers, payload, scoped)
         };
-        let resp = once(self.current_auth().as_deref())?;
-        if resp.status() != 401 {
+        let (at, resp) = go(self.current_auth().as_deref())?;
+        if resp.status() != 401 || !self.is_own(&at) {
             return Ok(resp);
         }
         let auth = self.answer_challenge(&resp)?;
-        let resp = once(Some(&auth))?;
-        if resp.status() == 401 {
+        let (at, resp) = go(Some(&auth))?;
+        if resp.status() == 401 && self.is_own(&at) {
             return Err(self.denied());
         }
         Ok(resp)
     }
 
-    /// Send a request with a streamed body (sent once: the caller has met any challenge
-    /// before with an earlier request, as the upload's POST does).
+    /// Send a request, following the redirects of a GET or HEAD (at most [`MAX_REDIRECTS`]):
+    /// each hop carries `auth`'s value only when it is on `auth`'s origin, and https never
+    /// leads to plain http. Returns the URL that answered, and its answer.
+    fn follow(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        payload: Payload<'_>,
+        auth: Option<(&Origin, &str)>,
+    ) -> Result<(String, Response<Body>)> {
+        let redirectable = *method == Method::GET || *method == Method::HEAD;
+        let mut url = url.to_string();
+        for _ in 0..=MAX_REDIRECTS {
+            let hop_auth = auth.filter(|(o, _)| o.covers(&url)).map(|(_, a)| a);
+            let resp = self.once(method, &url, headers, payload, hop_auth)?;
+            let redirect = matches!(resp.status().as_u16(), 301 | 302 | 303 | 307 | 308);
+            let location = header(&resp, "location").filter(|_| redirect && redirectable);
+            let Some(location) = location else {
+                return Ok((url, resp));
+            };
+            url = self.next_url(&url, &location)?;
+        }
+        Err(remote(format!(
+            "registry {}: {method} {url}: more than {MAX_REDIRECTS} redirects",
+            self.host
+        )))
+    }
+
+    /// One request, with `auth` as its `Authorization` header.
+    fn once(
+        &self,
+        method: &Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        payload: Payload<'_>,
+        auth: Option<&str>,
+    ) -> Result<Response<Body>> {
+        let b = self.build(method, url, headers, auth);
+        let built = match payload {
+            Payload::Empty => b.body(()).map(|r| self.agent.run(r)),
+            Payload::Bytes(d) => b.body(d).map(|r| self.agent.run(r)),
+        };
+        built
+            .map_err(|e| remote(format!("building the request {method} {url}: {e}")))?
+            .map_err(|e| self.net_error(method, url, e))
+    }
+
+    /// Send a request with a streamed body (sent once, not redirected: the caller has met
+    /// any challenge before with an earlier request, as the upload's POST does). The
+    /// credentials go with it only when `url` is on the registry's own origin.
     pub fn send_stream(
         &self,
         method: Method,
@@ -277,7 +329,8 @@ impl Client {
         headers: &[(&str, &str)],
         body: &mut dyn Read,
     ) -> Result<Response<Body>> {
-        let auth = self.current_auth();
+        let own = self.is_own(url);
+        let auth = self.current_auth().filter(|_| own);
         let req = self
             .build(&method, url, headers, auth.as_deref())
             .body(SendBody::from_reader(body))
@@ -286,7 +339,7 @@ impl Client {
             .agent
             .run(req)
             .map_err(|e| self.net_error(&method, url, e))?;
-        if resp.status() == 401 {
+        if resp.status() == 401 && own {
             return Err(self.denied());
         }
         Ok(resp)
@@ -339,20 +392,14 @@ impl Client {
     }
 
     /// The bearer-token flow: GET the challenge's realm with its service and scope (and our
-    /// credentials, if any) and take the token from the JSON answer.
+    /// credentials, if any, for the realm's origin only) and take the token from the JSON
+    /// answer.
     fn fetch_token(&self, c: &Challenge) -> Result<String> {
         let url = self.token_url(c)?;
-        let mut b = Request::builder().method(Method::GET).uri(&url);
-        if let Some(cr) = &self.creds {
-            b = b.header("Authorization", basic(cr));
-        }
-        let req = b
-            .body(())
-            .map_err(|e| remote(format!("building the token request {url}: {e}")))?;
-        let resp = self
-            .agent
-            .run(req)
-            .map_err(|e| self.net_error(&Method::GET, &url, e))?;
+        let realm = Origin::of(&url).map_err(|e| e.context("the token realm"))?;
+        let creds = self.creds.as_ref().map(basic);
+        let auth = creds.as_deref().map(|b| (&realm, b));
+        let (_, resp) = self.follow(&Method::GET, &url, &[], Payload::Empty, auth)?;
         let status = resp.status();
         if status == 401 || status == 403 {
             return Err(match &self.creds {
@@ -553,7 +600,8 @@ impl Client {
         Ok(header(&resp, "docker-content-digest"))
     }
 
-    /// Start an upload: `POST /v2/REPO/blobs/uploads/`; returns the upload URL.
+    /// Start an upload: `POST /v2/REPO/blobs/uploads/`; returns the upload URL (it may be on
+    /// another host, which is then sent no credentials).
     pub fn start_upload(&self) -> Result<String> {
         let url = self.repo_url("blobs/uploads/");
         let resp = self.send(Method::POST, &url, &[], Payload::Empty)?;
@@ -566,7 +614,7 @@ impl Client {
                 self.host
             ))
         })?;
-        self.resolve(&loc)
+        self.next_url(&url, &loc)
     }
 
     /// Upload a whole blob held in memory (monolithic: POST, then PUT with the data).
@@ -598,7 +646,7 @@ impl Client {
             return Err(self.status_error("PATCH", location, resp));
         }
         match header(&resp, "location") {
-            Some(l) => self.resolve(&l),
+            Some(l) => self.next_url(location, &l),
             None => Ok(location.to_string()),
         }
     }

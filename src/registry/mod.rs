@@ -7,6 +7,9 @@
 //!   [`push()`] (layers the registry lacks, config, manifest) and [`login()`];
 //! - [`Progress`], the per-layer progress display both write to.
 //!
+//! Credentials go only to the registry's own scheme, host and port, and the basic ones also to
+//! its token realm ([`scope`]); uploads and redirects elsewhere (blob storage) get none.
+//!
 //! This layer sits below the runtime: pull and push take the image [`Graph`](crate::image::Graph)
 //! and the [`TagStore`](crate::tags::TagStore) they work on and the [`Credentials`] to present,
 //! nothing more. The caller finds those with [`credentials`] in the saved
@@ -22,6 +25,7 @@ pub mod parallel;
 pub mod progress;
 pub mod pull;
 pub mod push;
+pub mod scope;
 
 pub use client::{Client, Credentials};
 pub use digest::Digest;

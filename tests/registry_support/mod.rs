@@ -1,8 +1,10 @@
 //! Helpers of the registry tests: a real registry (Debian's `docker-registry`, distribution
 //! 2.8) started on a free 127.0.0.1 port with a temporary storage directory, optionally behind
 //! htpasswd (bcrypt) or token authentication; a token server issuing RS256 JWTs signed with a
-//! key made by `openssl`; a fault-injecting HTTP proxy in front of a registry; and a fake
-//! registry serving canned answers. Everything listens on 127.0.0.1 only and stops on drop.
+//! key made by `openssl`; a fault-injecting HTTP proxy in front of a registry; a forwarding
+//! proxy that records request heads and may answer some requests itself (an authenticating
+//! front, or another host); and a fake registry serving canned answers. Everything listens on
+//! 127.0.0.0/8 only (127.0.0.1 unless a test names another address) and stops on drop.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -142,7 +144,8 @@ impl Drop for Registry {
     }
 }
 
-/// Accept connections on 127.0.0.1 until dropped, handing each to `handle` on its own thread.
+/// Accept connections on `ip` (a loopback address) until dropped, handing each to `handle`
+/// on its own thread.
 struct Acceptor {
     port: u16,
     stop: Arc<AtomicBool>,
@@ -150,8 +153,9 @@ struct Acceptor {
 }
 
 impl Acceptor {
-    fn start(handle: Arc<dyn Fn(TcpStream) + Send + Sync>) -> Acceptor {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    fn start(ip: &str, handle: Arc<dyn Fn(TcpStream) + Send + Sync>) -> Acceptor {
+        assert!(ip.starts_with("127."), "tests listen on 127.0.0.0/8 only");
+        let l = TcpListener::bind((ip, 0)).unwrap();
         l.set_nonblocking(true).unwrap();
         let port = l.local_addr().unwrap().port();
         let stop = Arc::new(AtomicBool::new(false));
@@ -188,6 +192,7 @@ impl Drop for Acceptor {
 }
 
 /// An HTTP request head as read from a connection.
+#[derive(Clone)]
 pub struct Head {
     pub method: String,
     pub path: String,
@@ -235,8 +240,8 @@ fn read_head(r: &mut impl BufRead) -> Option<Head> {
     })
 }
 
-/// A head with `Connection: close` in place of any Connection header.
-fn closing(head: &Head) -> Vec<u8> {
+/// A head with `Connection: close` in place of any Connection header, and `extra` headers.
+fn closing(head: &Head, extra: &[(String, String)]) -> Vec<u8> {
     let text = String::from_utf8_lossy(&head.raw);
     let mut out = String::new();
     for (i, line) in text.split("\r\n").enumerate() {
@@ -248,6 +253,9 @@ fn closing(head: &Head) -> Vec<u8> {
         }
         out.push_str(line);
         out.push_str("\r\n");
+    }
+    for (k, v) in extra {
+        out.push_str(&format!("{k}: {v}\r\n"));
     }
     out.push_str("Connection: close\r\n\r\n");
     out.into_bytes()
@@ -306,13 +314,13 @@ impl FaultProxy {
                 }
                 fault => {
                     let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
-                    up.write_all(&closing(&head)).unwrap();
+                    up.write_all(&closing(&head, &[])).unwrap();
                     up.write_all(&body).unwrap();
                     let mut upr = BufReader::new(up);
                     let Some(resp) = read_head(&mut upr) else {
                         return;
                     };
-                    if out.write_all(&closing(&resp)).is_err() {
+                    if out.write_all(&closing(&resp, &[])).is_err() {
                         return;
                     }
                     let limit = match fault {
@@ -326,13 +334,100 @@ impl FaultProxy {
             let _ = out.shutdown(Shutdown::Both);
         };
         FaultProxy {
-            acceptor: Acceptor::start(Arc::new(handle)),
+            acceptor: Acceptor::start("127.0.0.1", Arc::new(handle)),
             requests,
         }
     }
 
     pub fn host(&self) -> String {
         format!("127.0.0.1:{}", self.acceptor.port)
+    }
+}
+
+/// What a [`Forwarder`] does with one request.
+pub enum Route {
+    /// Forward it to the upstream, with these headers added.
+    Forward(Vec<(String, String)>),
+    /// Answer it without forwarding: this status and these headers, an empty body.
+    Answer(u16, Vec<(String, String)>),
+}
+
+/// A proxy on `ip` in front of a registry on 127.0.0.1: records every request head, and
+/// `route(head)` chooses per request. Bodies stream both ways (chunked uploads too); every
+/// connection is closed after one exchange.
+pub struct Forwarder {
+    acceptor: Acceptor,
+    ip: String,
+    pub heads: Arc<Mutex<Vec<Head>>>,
+}
+
+impl Forwarder {
+    pub fn start(
+        ip: &str,
+        upstream: u16,
+        route: impl Fn(&Head) -> Route + Send + Sync + 'static,
+    ) -> Forwarder {
+        let heads: Arc<Mutex<Vec<Head>>> = Default::default();
+        let seen = heads.clone();
+        let handle = move |conn: TcpStream| {
+            let mut client = BufReader::new(conn);
+            let Some(head) = read_head(&mut client) else {
+                return;
+            };
+            seen.lock().unwrap().push(head.clone());
+            let mut out = client.get_ref().try_clone().unwrap();
+            match route(&head) {
+                Route::Answer(code, headers) => {
+                    let mut text = format!("HTTP/1.1 {code} X\r\n");
+                    for (k, v) in headers {
+                        text.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    text.push_str("Content-Length: 0\r\nConnection: close\r\n\r\n");
+                    let _ = out.write_all(text.as_bytes());
+                }
+                Route::Forward(extra) => {
+                    let mut up = TcpStream::connect(("127.0.0.1", upstream)).unwrap();
+                    up.write_all(&closing(&head, &extra)).unwrap();
+                    // The request body (what the reader holds, then the socket) streams up
+                    // while the answer streams back.
+                    let mut up_w = up.try_clone().unwrap();
+                    let body = thread::spawn(move || {
+                        let _ = std::io::copy(&mut client, &mut up_w);
+                    });
+                    let mut upr = BufReader::new(up);
+                    if let Some(resp) = read_head(&mut upr) {
+                        if out.write_all(&closing(&resp, &[])).is_ok() {
+                            let _ = std::io::copy(&mut upr, &mut out);
+                        }
+                    }
+                    let _ = out.shutdown(Shutdown::Both);
+                    let _ = upr.get_ref().shutdown(Shutdown::Both);
+                    let _ = body.join();
+                }
+            }
+            let _ = out.flush();
+            let _ = out.shutdown(Shutdown::Both);
+        };
+        Forwarder {
+            acceptor: Acceptor::start(ip, Arc::new(handle)),
+            ip: ip.to_string(),
+            heads,
+        }
+    }
+
+    pub fn host(&self) -> String {
+        format!("{}:{}", self.ip, self.acceptor.port)
+    }
+
+    /// `METHOD PATH` of the requests that came with an `Authorization` header.
+    pub fn authorized(&self) -> Vec<String> {
+        self.heads
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|h| h.header("authorization").is_some())
+            .map(|h| format!("{} {}", h.method, h.path))
+            .collect()
     }
 }
 
@@ -432,7 +527,7 @@ impl FakeRegistry {
             let _ = out.shutdown(Shutdown::Both);
         };
         FakeRegistry {
-            acceptor: Acceptor::start(Arc::new(handle)),
+            acceptor: Acceptor::start("127.0.0.1", Arc::new(handle)),
             routes,
             sent,
             hits,
@@ -612,7 +707,7 @@ impl TokenServer {
             );
             let _ = out.shutdown(Shutdown::Both);
         };
-        let acceptor = Acceptor::start(Arc::new(handle));
+        let acceptor = Acceptor::start("127.0.0.1", Arc::new(handle));
         Arc::new(TokenServer {
             port: acceptor.port,
             cert,
