@@ -282,6 +282,7 @@ impl Runtime {
             network,
             monitor: self.monitor()?,
             logger: self.logger(),
+            seccomp_cache: Some(self.root.join("seccomp")),
         };
         crate::container::start(c, &deps, opts)
     }

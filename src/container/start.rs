@@ -55,6 +55,8 @@ pub struct Deps<'a> {
     pub network: Option<Arc<NetworkManager>>,
     /// The exit watcher.
     pub monitor: &'a Monitor,
+    /// Where compiled seccomp programs are kept across processes.
+    pub seccomp_cache: Option<PathBuf>,
     pub logger: &'a Logger,
 }
 
@@ -416,6 +418,7 @@ fn launch(
             streams,
             exit_file: &exit_file,
             tty_size: opts.tty_size,
+            seccomp_cache: deps.seccomp_cache.as_deref(),
         },
         Hooks {
             attach: &mut attach,
@@ -496,6 +499,7 @@ mod tests {
             network: None,
             monitor: &monitor,
             logger: &logger,
+            seccomp_cache: None,
         };
         for _ in 0..2 {
             let e = start(&c, &deps, &StartOptions::default()).unwrap_err();

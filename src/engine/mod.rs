@@ -52,6 +52,8 @@ pub struct Launch<'a> {
     pub exit_file: &'a Path,
     /// The terminal's size, for a spec with `process.terminal`.
     pub tty_size: Option<(u16, u16)>,
+    /// Where compiled seccomp programs are kept across processes (the runtime root's).
+    pub seccomp_cache: Option<&'a Path>,
 }
 
 /// What the caller does once the container's process exists, while the helper sets up its
@@ -78,7 +80,7 @@ pub struct Launched {
 /// Start the container `l` describes (see the module documentation for the steps).
 pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<Launched> {
     let rootfs = plan::rootfs(l.spec, l.bundle)?;
-    let cfg = plan::init_config(l.spec, &rootfs, l.exit_file)?;
+    let cfg = plan::init_config(l.spec, &rootfs, l.exit_file, l.seccomp_cache)?;
     let cgroup = match plan::memory_limit(l.spec) {
         Some((memory, swap)) => Some(kernel.create_cgroup(l.name, memory, swap)?),
         None => None,
@@ -345,6 +347,7 @@ mod tests {
                 streams: streams(),
                 exit_file: Path::new("/bundle/exit-status"),
                 tty_size: None,
+                seccomp_cache: None,
             },
             Hooks {
                 attach: &mut attach,

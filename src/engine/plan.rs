@@ -212,8 +212,14 @@ fn check_linux(spec: &Spec) -> Result<()> {
 }
 
 /// The helper's steps for `spec`, whose root file system is mounted at `rootfs` (the bundle's
-/// root path, resolved by the caller), and which records its exit status in `exit_file`.
-pub fn init_config(spec: &Spec, rootfs: &Path, exit_file: &Path) -> Result<InitConfig> {
+/// root path, resolved by the caller), and which records its exit status in `exit_file`;
+/// compiled seccomp programs are kept in `cache` when given.
+pub fn init_config(
+    spec: &Spec,
+    rootfs: &Path,
+    exit_file: &Path,
+    cache: Option<&Path>,
+) -> Result<InitConfig> {
     check_linux(spec)?;
     let process = spec
         .process()
@@ -247,7 +253,7 @@ pub fn init_config(spec: &Spec, rootfs: &Path, exit_file: &Path) -> Result<InitC
         capabilities: capabilities(process)?,
         no_new_privileges: process.no_new_privileges().unwrap_or(false),
         seccomp: match linux.seccomp() {
-            Some(profile) => Some(BASE64.encode(&*super::seccomp::compile(profile)?)),
+            Some(profile) => Some(BASE64.encode(&*super::seccomp::compile(profile, cache)?)),
             None => None,
         },
         workdir: process.cwd().display().to_string(),

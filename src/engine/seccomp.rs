@@ -1,11 +1,13 @@
 //! A spec's `linux.seccomp` compiled to a BPF program with libseccomp (the library runc, crun
 //! and youki use: it knows every architecture's syscall numbers, the multiplexed and
 //! pseudo-syscalls, and the argument comparisons docker's profiles use), once per distinct
-//! profile: the program is kept and every later start with the same profile reuses it. The
+//! profile: the program is kept (in memory, and in the runtime root for later processes) and
+//! every later start with the same profile reuses it. The
 //! helper only installs the program (`init`), so it needs no seccomp library of its own.
 
 use std::collections::HashMap;
 use std::io::{Read, Seek};
+use std::path::Path;
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -119,8 +121,17 @@ fn build(profile: &LinuxSeccomp) -> Result<Vec<u8>> {
 /// Compiled programs by the sha256 of their profile's JSON.
 type Programs = Mutex<HashMap<[u8; 32], Arc<Vec<u8>>>>;
 
-/// The BPF program (`struct sock_filter` array) of `profile`, compiled on its first use.
-pub fn compile(profile: &LinuxSeccomp) -> Result<Arc<Vec<u8>>> {
+/// A program kept in `dir` by an earlier process (`HEX.bpf`), if it is whole.
+fn load(dir: &Path, key: &str) -> Option<Vec<u8>> {
+    let bpf = std::fs::read(dir.join(format!("{key}.bpf"))).ok()?;
+    (!bpf.is_empty() && bpf.len() % 8 == 0).then_some(bpf)
+}
+
+/// The BPF program (`struct sock_filter` array) of `profile`, compiled on its first use in
+/// this process and kept; with `cache`, also kept in that folder for later processes (a
+/// short-lived `docker run` without a daemon would otherwise compile it at every start,
+/// ~12 ms). The folder is the runtime root's, trusted as the root is.
+pub fn compile(profile: &LinuxSeccomp, cache: Option<&Path>) -> Result<Arc<Vec<u8>>> {
     static PROGRAMS: OnceLock<Programs> = OnceLock::new();
     let text = serde_json::to_vec(profile).map_err(bad)?;
     let key: [u8; 32] = Sha256::digest(&text).into();
@@ -128,7 +139,24 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Arc<Vec<u8>>> {
     if let Some(p) = programs.lock().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return Ok(p.clone());
     }
-    let program = Arc::new(build(profile)?);
+    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let program = match cache.and_then(|dir| load(dir, &hex)) {
+        Some(bpf) => Arc::new(bpf),
+        None => {
+            let bpf = Arc::new(build(profile)?);
+            if let Some(dir) = cache {
+                // A cache: losing it costs a compilation, so no fsync.
+                let _ = crate::fsutil::ensure_dir(dir, 0o700).and_then(|_| {
+                    crate::fsutil::write_atomic_unsynced(
+                        &dir.join(format!("{hex}.bpf")),
+                        &bpf,
+                        0o600,
+                    )
+                });
+            }
+            bpf
+        }
+    };
     programs
         .lock()
         .unwrap_or_else(|e| e.into_inner())
@@ -152,10 +180,18 @@ mod tests {
                              {"names": ["socket"], "action": "SCMP_ACT_ALLOW",
                               "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_NE"}]}]}"#,
         );
-        let a = compile(&p).unwrap();
+        let dir = std::env::temp_dir().join(format!("dr-seccomp-{}", std::process::id()));
+        let a = compile(&p, Some(&dir)).unwrap();
         assert!(!a.is_empty() && a.len() % 8 == 0, "a sock_filter array");
-        let b = compile(&p).unwrap();
+        let b = compile(&p, Some(&dir)).unwrap();
         assert!(Arc::ptr_eq(&a, &b));
+        // Another process finds it in the folder.
+        let kept: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(kept.len(), 1);
+        let key = kept[0].as_ref().unwrap().path();
+        let hex = key.file_stem().unwrap().to_str().unwrap();
+        assert_eq!(load(&dir, hex).as_deref(), Some(a.as_slice()));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
@@ -164,7 +200,7 @@ mod tests {
             r#"{"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/run/x.sock",
                 "syscalls": [{"names": ["read"], "action": "SCMP_ACT_NOTIFY"}]}"#,
         );
-        let e = compile(&p).unwrap_err();
+        let e = compile(&p, None).unwrap_err();
         assert!(e.message().contains("not supported"), "{e}");
     }
 }
