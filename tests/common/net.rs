@@ -59,19 +59,21 @@ fn overlaps_host_route(net: Ipv4Addr) -> bool {
 }
 
 /// The built-in chains the runtime's jumps start from.
-const BUILTINS: [(&str, &str); 4] = [
+const BUILTINS: [(&str, &str); 5] = [
     ("nat", "PREROUTING"),
     ("nat", "OUTPUT"),
     ("nat", "POSTROUTING"),
     ("filter", "FORWARD"),
+    ("filter", "INPUT"),
 ];
 
 /// A runtime's own chains for the nat chain name `chain`: (table, chain).
-fn chains_of(chain: &str) -> [(&'static str, String); 3] {
+fn chains_of(chain: &str) -> [(&'static str, String); 4] {
     [
         ("nat", chain.to_string()),
         ("nat", format!("{chain}-POST")),
         ("filter", format!("{chain}-FWD")),
+        ("filter", format!("{chain}-IN")),
     ]
 }
 
@@ -127,7 +129,7 @@ impl NetFixture {
         Runtime::new(&self.root.join("root"), self.options()).unwrap()
     }
 
-    pub fn chains(&self) -> [(&'static str, String); 3] {
+    pub fn chains(&self) -> [(&'static str, String); 4] {
         chains_of(&self.chain)
     }
 
@@ -166,6 +168,7 @@ impl NetFixture {
             (format!("OUTPUT->{c}"), 1),
             (format!("POSTROUTING->{c}-POST"), 1),
             (format!("FORWARD->{c}-FWD"), 1),
+            (format!("INPUT->{c}-IN"), 1),
         ])
     }
 
@@ -185,8 +188,8 @@ impl Drop for NetFixture {
     }
 }
 
-/// Remove a runtime's bridge and its iptables chains (`CHAIN`, `CHAIN-POST`, `CHAIN-FWD`) with
-/// the jumps to them.
+/// Remove a runtime's bridge and its iptables chains (`CHAIN`, `CHAIN-POST`, `CHAIN-FWD`,
+/// `CHAIN-IN`) with the jumps to them.
 pub fn remove_network(bridge: &str, chain: &str) {
     let chains = chains_of(chain);
     for (table, builtin) in BUILTINS {
