@@ -2,9 +2,10 @@
 //! chains and public port range; everything removed on drop, even when the test fails.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
-use std::process::{Command, Stdio};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use docker_runtime::network::NetworkOptions;
 use docker_runtime::{Runtime, RuntimeOptions};
@@ -77,6 +78,22 @@ fn chains_of(chain: &str) -> [(&'static str, String); 4] {
     ]
 }
 
+/// A fresh number of this process and the gateway (`.1`) of a 10.2xx.N.0/24 that no host route
+/// covers and no other fixture of this process was given.
+fn reserve() -> (u32, Ipv4Addr) {
+    let pid = std::process::id();
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let second = 200 + (pid % 50) as u8;
+    let mut third = (n * 7 + pid / 50) % 256;
+    let mut tries = 0;
+    while overlaps_host_route(Ipv4Addr::new(10, second, third as u8, 0)) {
+        third = (third + 1) % 256;
+        tries += 1;
+        assert!(tries < 256, "no free 10.{second}.x.0/24 subnet");
+    }
+    (n, Ipv4Addr::new(10, second, third as u8, 1))
+}
+
 /// A test's own bridge, subnet, chains and public ports, removed on drop.
 pub struct NetFixture {
     pub root: TempDir,
@@ -90,16 +107,7 @@ pub struct NetFixture {
 impl NetFixture {
     pub fn new(tag: &str) -> NetFixture {
         let pid = std::process::id();
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let second = 200 + (pid % 50) as u8;
-        let mut third = (n * 7 + pid / 50) % 256;
-        let mut tries = 0;
-        while overlaps_host_route(Ipv4Addr::new(10, second, third as u8, 0)) {
-            third = (third + 1) % 256;
-            tries += 1;
-            assert!(tries < 256, "no free 10.{second}.x.0/24 subnet");
-        }
-        let gateway = Ipv4Addr::new(10, second, third as u8, 1);
+        let (n, gateway) = reserve();
         let slot = ((pid % 20) * 6 + n % 6) as u16;
         let lo = 20000 + slot * 100;
         NetFixture {
@@ -210,4 +218,123 @@ pub fn remove_network(bridge: &str, chain: &str) {
         sh("iptables", &["-w", "-t", table, "-X", c]);
     }
     sh("ip", &["link", "del", bridge]);
+}
+
+/// A neighbour that routes through the host, as a machine on the host's LAN could: a `sleep` in
+/// a network namespace of its own, joined to the host by a veth pair on its own /30 (the host's
+/// end `.1`, the neighbour's `eth0` `.2`, out of a /24 reserved like a fixture's subnet), with
+/// routes through the host; and `net.ipv4.ip_forward=1` while it lives. On drop, even when the
+/// test fails, `ip_forward` gets its old value back and the namespace dies with its veth pair.
+pub struct Neighbour {
+    child: Child,
+    link: String,
+    forward_was: Option<String>,
+    /// The host's end of the veth pair.
+    pub host_ip: Ipv4Addr,
+    /// The neighbour's address.
+    pub ip: Ipv4Addr,
+}
+
+const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+
+impl Neighbour {
+    /// A neighbour whose routes to each of `routes` (`NET/PREFIX`) go through the host.
+    pub fn new(routes: &[&str]) -> Neighbour {
+        let (n, host_ip) = reserve();
+        let child = Command::new("unshare")
+            .args(["--net", "sleep", "600"])
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("unshare");
+        let mut me = Neighbour {
+            child,
+            link: format!("drn{}{n}", std::process::id() % 1000),
+            forward_was: None,
+            host_ip,
+            ip: Ipv4Addr::from(u32::from(host_ip) + 1),
+        };
+        let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+        let path = format!("/proc/{}/ns/net", me.child.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_link(&path).map_or(true, |ns| ns == host) {
+            assert!(Instant::now() < deadline, "unshare made no namespace");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let pid = me.child.id().to_string();
+        let host_cidr = format!("{host_ip}/30");
+        let cidr = format!("{}/30", me.ip);
+        let must = |program: &str, args: &[&str]| {
+            let (ok, out) = sh(program, args);
+            assert!(ok, "{program} {}: {out}", args.join(" "));
+        };
+        let link = me.link.clone();
+        must(
+            "ip",
+            &[
+                "link", "add", &link, "type", "veth", "peer", "name", "eth0", "netns", &pid,
+            ],
+        );
+        must("ip", &["addr", "add", &host_cidr, "dev", &link]);
+        must("ip", &["link", "set", &link, "up"]);
+        for args in [
+            &["ip", "addr", "add", &cidr, "dev", "eth0"][..],
+            &["ip", "link", "set", "eth0", "up"],
+        ] {
+            let (ok, out) = me.exec(args);
+            assert!(ok, "{}: {out}", args.join(" "));
+        }
+        let via = host_ip.to_string();
+        for net in routes {
+            let (ok, out) = me.exec(&["ip", "route", "add", net, "via", &via]);
+            assert!(ok, "route to {net}: {out}");
+        }
+        me.forward_was = Some(std::fs::read_to_string(IP_FORWARD).unwrap());
+        std::fs::write(IP_FORWARD, "1").unwrap();
+        me
+    }
+
+    /// `make` run by a thread that joins the neighbour's namespace for it alone: the sockets it
+    /// makes belong to the neighbour.
+    fn inside<T: Send + 'static>(
+        &self,
+        make: impl FnOnce() -> std::io::Result<T> + Send + 'static,
+    ) -> std::io::Result<T> {
+        let ns = std::fs::File::open(format!("/proc/{}/ns/net", self.child.id()))?;
+        std::thread::spawn(move || {
+            nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
+            make()
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// A TCP connection to `addr` from the neighbour.
+    pub fn connect(&self, addr: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
+        self.inside(move || TcpStream::connect_timeout(&addr, timeout))
+    }
+
+    /// A TCP listener on the neighbour's address, on a port the kernel picks.
+    pub fn listen(&self) -> std::io::Result<TcpListener> {
+        let ip = self.ip;
+        self.inside(move || TcpListener::bind((ip, 0)))
+    }
+
+    /// Run a command inside the neighbour's namespace.
+    fn exec(&self, args: &[&str]) -> (bool, String) {
+        let ns = format!("--net=/proc/{}/ns/net", self.child.id());
+        let mut all = vec![ns.as_str()];
+        all.extend_from_slice(args);
+        sh("nsenter", &all)
+    }
+}
+
+impl Drop for Neighbour {
+    fn drop(&mut self) {
+        if let Some(old) = &self.forward_was {
+            let _ = std::fs::write(IP_FORWARD, old.trim());
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        sh("ip", &["link", "del", &self.link]);
+    }
 }
