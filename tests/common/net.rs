@@ -1,10 +1,11 @@
 //! A test's own network: bridge name, subnet (a 10.2xx.N.0/24 no host route covers), iptables
 //! chains and public port range; everything removed on drop, even when the test fails.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use docker_runtime::network::NetworkOptions;
@@ -13,6 +14,24 @@ use docker_runtime::{Runtime, RuntimeOptions};
 use super::TempDir;
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// The public port ranges (100 ports from 20000 + 100 * slot, below the kernel's ephemeral
+/// ports) of this process's live fixtures: two live fixtures never share one, or the host's own
+/// connections to `127.0.0.1:PUBLIC` could meet the other fixture's DNAT rule.
+static SLOTS: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+const SLOT_COUNT: u16 = 120;
+
+/// A free slot, searched from this process's own first one (processes start 6 apart).
+fn take_slot() -> u16 {
+    let first = (std::process::id() % 20) as u16 * 6;
+    let mut live = SLOTS.lock().unwrap_or_else(|e| e.into_inner());
+    let slot = (0..SLOT_COUNT)
+        .map(|k| (first + k) % SLOT_COUNT)
+        .find(|s| !live.contains(s))
+        .expect("a free port slot");
+    live.insert(slot);
+    slot
+}
 
 pub fn sh(program: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(program)
@@ -108,7 +127,7 @@ impl NetFixture {
     pub fn new(tag: &str) -> NetFixture {
         let pid = std::process::id();
         let (n, gateway) = reserve();
-        let slot = ((pid % 20) * 6 + n % 6) as u16;
+        let slot = take_slot();
         let lo = 20000 + slot * 100;
         NetFixture {
             root: TempDir::new(&format!("net-{tag}")),
@@ -193,6 +212,11 @@ impl NetFixture {
 impl Drop for NetFixture {
     fn drop(&mut self) {
         remove_network(&self.bridge, &self.chain);
+        let slot = (self.ports.0 - 20000) / 100;
+        SLOTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&slot);
     }
 }
 
