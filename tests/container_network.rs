@@ -1,18 +1,20 @@
 //! Containers on the network: the bridge, their addresses, port mappings reachable from the
 //! host (at the container's address and at 127.0.0.1:PUBLIC), `port`, `--network none`,
-//! release on exit and across restarts. Each test owns its bridge, subnet, chains and ports.
-//! Traffic goes only to 127.0.0.1 and to the test's own containers.
+//! release on exit and across restarts, and the isolation of the bridge (a neighbour routed
+//! through the host reaches only published ports; a container never reaches the host's
+//! loopback). Each test owns its bridge, subnet, chains and ports. Traffic goes only to
+//! 127.0.0.0/8 and to the test's own containers and namespaces.
 
 mod common;
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::cli::{call, ok};
-use common::net::sh;
-use common::Fixture;
+use common::net::{sh, Neighbour};
+use common::{Fixture, TempDir};
 
 /// GET / from `addr`, retrying until the server is up (at most ~10 s).
 fn http_get(addr: &str) -> String {
@@ -38,22 +40,23 @@ fn inspect(f: &Fixture, id: &str) -> serde_json::Value {
     serde_json::from_str(&ok(&f.rt, &["inspect", id])).unwrap()
 }
 
-fn start_httpd(f: &Fixture, port_flag: &str) -> String {
-    ok(
-        &f.rt,
-        &[
-            "run", "-d", "-p", port_flag, "busybox", "sh", "-c",
-            "mkdir -p /www && echo hello-from-container > /www/index.html && exec httpd -f -p 80 -h /www",
-        ],
-    )
-    .trim()
-    .to_string()
+/// A detached busybox `httpd -f -p 80` container with `-p SPEC` for each of `ports`.
+fn start_httpd(f: &Fixture, ports: &[&str]) -> String {
+    let mut args = vec!["run", "-d"];
+    for p in ports {
+        args.extend(["-p", p]);
+    }
+    args.extend([
+        "busybox", "sh", "-c",
+        "mkdir -p /www && echo hello-from-container > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    ok(&f.rt, &args).trim().to_string()
 }
 
 #[test]
 fn httpd_is_reachable_at_its_address_and_at_localhost() {
     let f = Fixture::new("cnet-http");
-    let id = start_httpd(&f, "80");
+    let id = start_httpd(&f, &["80"]);
     let info = inspect(&f, &id);
     let ns = &info["NetworkSettings"];
     let ip = ns["IpAddress"].as_str().unwrap().to_string();
@@ -93,7 +96,7 @@ fn httpd_is_reachable_at_its_address_and_at_localhost() {
 #[test]
 fn containers_reach_each_other_and_the_gateway() {
     let f = Fixture::new("cnet-peers");
-    let server = start_httpd(&f, "80");
+    let server = start_httpd(&f, &["80"]);
     let ip = inspect(&f, &server)["NetworkSettings"]["IpAddress"]
         .as_str()
         .unwrap()
@@ -145,7 +148,7 @@ fn network_none_has_only_loopback() {
 fn a_taken_public_port_is_a_clear_error_and_leaves_nothing() {
     let f = Fixture::new("cnet-taken");
     let public = f.net.ports.0 + 7;
-    let first = start_httpd(&f, &format!("{public}:80"));
+    let first = start_httpd(&f, &[&format!("{public}:80")]);
     assert_eq!(ok(&f.rt, &["port", &first, "80"]), format!("{public}\n"));
     let before = f.rt.network().unwrap().ipam().held().unwrap();
     let out = call(
@@ -234,7 +237,7 @@ fn twenty_concurrent_starts_never_share_an_address_or_port() {
 #[test]
 fn mappings_survive_a_restart_once_and_values_are_not_reissued() {
     let f = Fixture::new("cnet-restart");
-    let id = start_httpd(&f, "80");
+    let id = start_httpd(&f, &["80"]);
     let ns = inspect(&f, &id)["NetworkSettings"].clone();
     let public = ns["PortMapping"]["80"].as_str().unwrap().to_string();
     http_get(&format!("127.0.0.1:{public}"));
@@ -273,7 +276,7 @@ fn mappings_survive_a_restart_once_and_values_are_not_reissued() {
 #[test]
 fn a_runtime_with_default_options_adopts_the_roots_network() {
     let f = Fixture::new("cnet-adopt");
-    let id = start_httpd(&f, "80");
+    let id = start_httpd(&f, &["80"]);
     // As the in-process client would open the root of a daemon started with -b/--bip/...
     let opts = docker_runtime::RuntimeOptions {
         init_path: Some(env!("CARGO_BIN_EXE_docker-init").into()),
@@ -291,4 +294,310 @@ fn a_runtime_with_default_options_adopts_the_roots_network() {
     let rt =
         docker_runtime::Runtime::new(&f.root(), docker_runtime::RuntimeOptions::default()).unwrap();
     assert_eq!(rt.options().network.bridge_name, "lxcbr0");
+}
+
+/// `iptables -w -D CHAIN RULE` in the filter table: one of the runtime's fixed rules taken
+/// away, as on a host whose chains an older runtime (main c49bff3) made.
+fn delete_filter_rule(chain: &str, rule: &str) {
+    let mut args = vec!["-w", "-D", chain];
+    args.extend(rule.split_whitespace());
+    let (done, out) = sh("iptables", &args);
+    assert!(done, "iptables {}: {out}", args.join(" "));
+}
+
+fn ip_of(f: &Fixture, id: &str) -> String {
+    inspect(f, id)["NetworkSettings"]["IpAddress"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn public_of(f: &Fixture, id: &str) -> String {
+    inspect(f, id)["NetworkSettings"]["PortMapping"]["80"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Attack: a neighbour that routes the bridge's subnet through the host (which forwards once
+/// `ip_forward` is on, as the runtime makes it by default) connects to port 80 of a container
+/// that never published it.
+/// Without the protection (main c49bff3, or below with `-o BRIDGE -j DROP` deleted from
+/// `CHAIN-FWD`) nothing stops the forwarded connection under the host's `FORWARD` policy
+/// `ACCEPT` (the default, and this machine's) and the neighbour gets httpd's page. With it, the
+/// neighbour reaches only the published port, DNAT'ed on the host's address, and containers
+/// still reach the neighbour.
+#[test]
+fn a_neighbour_routed_through_the_host_reaches_only_published_ports() {
+    let f = Fixture::new("cnet-nbr");
+    let hidden = start_httpd(&f, &[]);
+    let published = start_httpd(&f, &["80"]);
+    let hidden_ip = ip_of(&f, &hidden);
+    // Both serve (the host itself reaches any container: that is no forwarding).
+    http_get(&format!("{hidden_ip}:80"));
+    http_get(&format!("{}:80", ip_of(&f, &published)));
+    let subnet = format!("{}/24", Ipv4Addr::from(u32::from(f.net.gateway) & !0xff));
+    let nbr = Neighbour::new(&[&subnet]);
+    // GET / from the neighbour: the page, or why not.
+    let fetch = |addr: &str| -> Result<String, String> {
+        let addr = addr.parse().unwrap();
+        let mut s = nbr
+            .connect(addr, Duration::from_secs(2))
+            .map_err(|e| format!("connecting to {addr}: {e}"))?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut page = String::new();
+        s.write_all(b"GET /index.html HTTP/1.0\r\n\r\n")
+            .and_then(|()| s.read_to_string(&mut page))
+            .map_err(|e| format!("reading from {addr}: {e}"))?;
+        Ok(page)
+    };
+    let via_host = format!("{}:{}", nbr.host_ip, public_of(&f, &published));
+    let hidden_port = format!("{hidden_ip}:80");
+    let page = fetch(&via_host).unwrap();
+    assert!(page.contains("hello-from-container"), "{page}");
+    let attack = fetch(&hidden_port);
+    assert!(
+        attack.is_err(),
+        "the neighbour reached an unpublished port: {attack:?}"
+    );
+
+    // Containers still reach out through the host (masqueraded as its address on the way).
+    let listener = nbr.listen().unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let answering = std::thread::spawn(move || {
+        listener.set_nonblocking(true).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let (mut conn, peer) = loop {
+            match listener.accept() {
+                Ok(accepted) => break accepted,
+                Err(e) if Instant::now() > deadline => panic!("no container came: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        conn.set_nonblocking(false).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut request = [0u8; 1024];
+        let _ = conn.read(&mut request);
+        conn.write_all(b"HTTP/1.0 200 OK\r\n\r\nhello-from-the-neighbour\n")
+            .unwrap();
+        peer.ip()
+    });
+    let out = ok(
+        &f.rt,
+        &[
+            "run",
+            "busybox",
+            "wget",
+            "-q",
+            "-O",
+            "-",
+            &format!("http://{}:{port}/", nbr.ip),
+        ],
+    );
+    assert_eq!(out, "hello-from-the-neighbour\n");
+    assert_eq!(answering.join().unwrap(), nbr.host_ip);
+
+    let (_, forward) = sh("iptables", &["-w", "-S", "FORWARD"]);
+    if !forward.lines().any(|l| l == "-P FORWARD ACCEPT") {
+        eprintln!("FORWARD's policy is not ACCEPT: it drops the attack by itself, skipped");
+        return;
+    }
+    // Without the drop, the attack succeeds.
+    let fwd = format!("{}-FWD", f.net.chain);
+    delete_filter_rule(&fwd, &format!("-o {} -j DROP", f.net.bridge));
+    let page = fetch(&hidden_port).unwrap();
+    assert!(page.contains("hello-from-container"), "{page}");
+    // A runtime starting on the root finds the chain not as it should be and refills it.
+    let _restarted = f.reopen();
+    let attack = fetch(&hidden_port);
+    assert!(
+        attack.is_err(),
+        "the neighbour reached an unpublished port: {attack:?}"
+    );
+    let page = fetch(&via_host).unwrap();
+    assert!(page.contains("hello-from-container"), "{page}");
+}
+
+/// A probe sending a TCP SYN out of the container's `eth0` to the gateway's MAC address for any
+/// destination, 127.0.0.1 included; built static, so it runs in the busybox image.
+const LO_PROBE_C: &str = r#"/* lo-probe GATEWAY_MAC DST_IP PORT: send a TCP SYN for DST_IP:PORT from eth0's address, in an
+ * Ethernet frame to GATEWAY_MAC, whatever the container's routes say (an AF_PACKET socket:
+ * CAP_NET_RAW), three times a second apart; print "answered" on a SYN-ACK or a reset from
+ * DST_IP:PORT, "no answer" when none came within 3 s. */
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static unsigned short checksum(const unsigned char *b, size_t n) {
+    unsigned long acc = 0;
+    for (; n > 1; n -= 2, b += 2) acc += (unsigned long)(b[0] << 8 | b[1]);
+    if (n) acc += (unsigned long)(b[0] << 8);
+    while (acc >> 16) acc = (acc & 0xffff) + (acc >> 16);
+    return htons((unsigned short)~acc);
+}
+
+static void die(const char *what) { perror(what); exit(2); }
+
+int main(int argc, char **argv) {
+    if (argc != 4) { fprintf(stderr, "usage: lo-probe MAC IP PORT\n"); return 2; }
+    struct sockaddr_ll to = {0};
+    unsigned char *m = to.sll_addr;
+    if (sscanf(argv[1], "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", m, m + 1, m + 2, m + 3, m + 4, m + 5) != 6)
+        die("MAC");
+    struct in_addr dst;
+    if (!inet_aton(argv[2], &dst)) die("IP");
+    unsigned short port = (unsigned short)atoi(argv[3]);
+
+    struct ifreq ifr = {0};
+    strcpy(ifr.ifr_name, "eth0");
+    int inet = socket(AF_INET, SOCK_DGRAM, 0);
+    if (inet < 0 || ioctl(inet, SIOCGIFADDR, &ifr) < 0) die("eth0's address");
+    struct in_addr src = ((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr;
+
+    int s = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
+    if (s < 0) die("socket(AF_PACKET)");
+    to.sll_family = AF_PACKET;
+    to.sll_protocol = htons(ETH_P_IP);
+    to.sll_ifindex = (int)if_nametoindex("eth0");
+    to.sll_halen = 6;
+    if (bind(s, (struct sockaddr *)&to, sizeof to) < 0) die("bind");
+
+    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    unsigned short sport = (unsigned short)(40000 + rand() % 20000);
+    unsigned char pkt[40] = {0};
+    struct iphdr *ip = (struct iphdr *)pkt;
+    struct tcphdr *tcp = (struct tcphdr *)(pkt + 20);
+    ip->version = 4;
+    ip->ihl = 5;
+    ip->tot_len = htons(40);
+    ip->id = htons((unsigned short)getpid());
+    ip->ttl = 64;
+    ip->protocol = IPPROTO_TCP;
+    ip->saddr = src.s_addr;
+    ip->daddr = dst.s_addr;
+    ip->check = checksum(pkt, 20);
+    tcp->source = htons(sport);
+    tcp->dest = htons(port);
+    tcp->seq = htonl((unsigned)rand());
+    tcp->doff = 5;
+    tcp->syn = 1;
+    tcp->window = htons(65535);
+    unsigned char pseudo[32] = {0};
+    memcpy(pseudo, &ip->saddr, 4);
+    memcpy(pseudo + 4, &ip->daddr, 4);
+    pseudo[9] = IPPROTO_TCP;
+    pseudo[11] = 20;
+    memcpy(pseudo + 12, tcp, 20);
+    tcp->check = checksum(pseudo, 32);
+
+    for (int attempt = 0; attempt < 3; attempt++) {
+        if (sendto(s, pkt, sizeof pkt, 0, (struct sockaddr *)&to, sizeof to) < 0) die("sendto");
+        struct timespec end, now;
+        clock_gettime(CLOCK_MONOTONIC, &end);
+        end.tv_sec += 1;
+        for (;;) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            long left = (end.tv_sec - now.tv_sec) * 1000 + (end.tv_nsec - now.tv_nsec) / 1000000;
+            if (left <= 0) break;
+            struct pollfd p = {s, POLLIN, 0};
+            if (poll(&p, 1, (int)left) <= 0) continue;
+            unsigned char in[1600];
+            ssize_t n = recv(s, in, sizeof in, 0);
+            const struct iphdr *rip = (const struct iphdr *)in;
+            if (n < 40 || rip->version != 4 || rip->protocol != IPPROTO_TCP ||
+                rip->saddr != dst.s_addr || n < rip->ihl * 4 + 20)
+                continue;
+            const struct tcphdr *rtcp = (const struct tcphdr *)(in + rip->ihl * 4);
+            if (rtcp->source != htons(port) || rtcp->dest != htons(sport)) continue;
+            if ((rtcp->syn && rtcp->ack) || rtcp->rst) {
+                puts("answered");
+                return 0;
+            }
+        }
+    }
+    puts("no answer");
+    return 0;
+}
+"#;
+
+/// Compile [`LO_PROBE_C`] into the fixture's busybox image as `/bin/lo-probe`.
+fn install_lo_probe(f: &Fixture) {
+    let dir = TempDir::new("lo-probe");
+    let src = dir.join("lo_probe.c");
+    std::fs::write(&src, LO_PROBE_C).unwrap();
+    let out = f
+        .root()
+        .join("graph")
+        .join(&f.image)
+        .join("layer/bin/lo-probe");
+    let (built, text) = sh(
+        "cc",
+        &[
+            "-static",
+            "-O2",
+            "-o",
+            out.to_str().unwrap(),
+            src.to_str().unwrap(),
+        ],
+    );
+    assert!(built, "compiling the probe: {text}");
+}
+
+/// Attack (the CVE-2020-8558 class): `route_localnet=1` on the bridge, which `127.0.0.1:PUBLIC`
+/// needs, also makes the host accept packets for 127.0.0.0/8 arriving on the bridge; a container
+/// with `CAP_NET_RAW` (in docker's default set) sends a TCP SYN for `127.0.0.1:PORT` in a frame
+/// to the gateway's MAC address and reaches a service the host meant for itself alone.
+/// Without the protection (main c49bff3, or below with the drop deleted from `CHAIN-IN`) the
+/// host's loopback-only listener answers with a SYN-ACK. With it there is no answer, while the
+/// host still reaches a published port at `127.0.0.1:PUBLIC`, and the same probe is answered at
+/// the gateway's own address (the probe itself works).
+#[test]
+fn a_container_cannot_reach_the_hosts_loopback() {
+    let f = Fixture::new("cnet-lo");
+    install_lo_probe(&f);
+    f.rt.network().unwrap();
+    let loopback_only = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let on_gateway = TcpListener::bind((f.net.gateway, 0)).unwrap();
+    // The gateway's MAC address as the container learns it (a bridge takes a port's address
+    // when ports join it, so the host cannot tell it in advance).
+    let probe = |listener: &TcpListener| {
+        let addr = listener.local_addr().unwrap();
+        let script = format!(
+            "ping -c 1 -W 2 {gw} > /dev/null; \
+             exec lo-probe $(awk '$1 == \"{gw}\" {{ print $4 }}' /proc/net/arp) {} {}",
+            addr.ip(),
+            addr.port(),
+            gw = f.net.gateway
+        );
+        ok(&f.rt, &["run", "busybox", "sh", "-c", &script])
+    };
+    assert_eq!(probe(&on_gateway), "answered\n");
+    assert_eq!(probe(&loopback_only), "no answer\n");
+    let id = start_httpd(&f, &["80"]);
+    let localhost_public = format!("127.0.0.1:{}", public_of(&f, &id));
+    assert!(http_get(&localhost_public).contains("hello-from-container"));
+
+    // Without the drop, the attack succeeds.
+    let rule = format!(
+        "-d 127.0.0.0/8 -i {} -m conntrack ! --ctstate DNAT -j DROP",
+        f.net.bridge
+    );
+    delete_filter_rule(&format!("{}-IN", f.net.chain), &rule);
+    assert_eq!(probe(&loopback_only), "answered\n");
+    // A runtime starting on the root finds the chain not as it should be and refills it.
+    let _restarted = f.reopen();
+    assert_eq!(probe(&loopback_only), "no answer\n");
+    assert!(http_get(&localhost_public).contains("hello-from-container"));
 }

@@ -595,3 +595,60 @@ fn a_failing_port_rule_leaves_no_veth_and_restore_repairs_the_chain() {
     assert!(f.dnat_rules().is_empty());
     assert_eq!(net.ipam().held().unwrap(), (vec![], vec![]));
 }
+
+/// The rules of the filter chain `chain`, without its `-N` line.
+fn filter_rules(chain: &str) -> Vec<String> {
+    let (_, out) = sh("iptables", &["-w", "-S", chain]);
+    out.lines()
+        .filter(|l| l.starts_with("-A "))
+        .map(str::to_string)
+        .collect()
+}
+
+fn must(args: &[&str]) {
+    let (ok, out) = sh("iptables", args);
+    assert!(ok, "iptables {}: {out}", args.join(" "));
+}
+
+#[test]
+fn start_and_restore_make_the_filter_chains_exact() {
+    let f = NetFixture::new("filter");
+    let (fwd, inp, br) = (
+        format!("{}-FWD", f.chain),
+        format!("{}-IN", f.chain),
+        &f.bridge,
+    );
+    let want_fwd = vec![
+        format!("-A {fwd} -i {br} -j ACCEPT"),
+        format!("-A {fwd} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
+        format!("-A {fwd} -o {br} -m conntrack --ctstate DNAT -j ACCEPT"),
+        format!("-A {fwd} -o {br} -j DROP"),
+    ];
+    let want_in = vec![format!(
+        "-A {inp} -d 127.0.0.0/8 -i {br} -m conntrack ! --ctstate DNAT -j DROP"
+    )];
+    let exact = || {
+        assert_eq!(filter_rules(&fwd), want_fwd);
+        assert_eq!(filter_rules(&inp), want_in);
+        assert_eq!(f.jumps(), f.jumps_once());
+    };
+    f.runtime().network().unwrap();
+    exact();
+
+    // As main c49bff3 left them: no drop in the forward chain, no input chain nor jump to it;
+    // and a stray rule someone added.
+    must(&["-w", "-D", &fwd, "-o", br, "-j", "DROP"]);
+    must(&["-w", "-D", "INPUT", "-j", &inp]);
+    must(&["-w", "-F", &inp]);
+    must(&["-w", "-X", &inp]);
+    must(&["-w", "-A", &fwd, "-j", "ACCEPT"]);
+    let rt = f.runtime();
+    let net = rt.network().unwrap();
+    exact();
+
+    // Restore (a daemon's start-up) too.
+    must(&["-w", "-I", &inp, "1", "-j", "ACCEPT"]);
+    must(&["-w", "-D", &fwd, "-o", br, "-j", "DROP"]);
+    net.restore(&[]).unwrap();
+    exact();
+}

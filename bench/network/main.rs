@@ -46,18 +46,25 @@ impl Drop for Guard {
         let c = &self.chain;
         let post = format!("{c}-POST");
         let fwd = format!("{c}-FWD");
+        let inp = format!("{c}-IN");
         let local = ["-m", "addrtype", "--dst-type", "LOCAL", "-j", c.as_str()];
         for (table, builtin, spec) in [
             ("nat", "PREROUTING", &local[..]),
             ("nat", "OUTPUT", &local[..]),
             ("nat", "POSTROUTING", &["-j", post.as_str()][..]),
             ("filter", "FORWARD", &["-j", fwd.as_str()][..]),
+            ("filter", "INPUT", &["-j", inp.as_str()][..]),
         ] {
             let mut args = vec!["-w", "-t", table, "-D", builtin];
             args.extend_from_slice(spec);
             while sh("iptables", &args) {}
         }
-        for (table, chain) in [("nat", c), ("nat", &post), ("filter", &fwd)] {
+        for (table, chain) in [
+            ("nat", c),
+            ("nat", &post),
+            ("filter", &fwd),
+            ("filter", &inp),
+        ] {
             sh("iptables", &["-w", "-t", table, "-F", chain]);
             sh("iptables", &["-w", "-t", table, "-X", chain]);
         }

@@ -8,7 +8,8 @@
 //!   no route of the host. A configured subnet that overlaps a route is refused.
 //! - The bridge is brought up and gets `net.ipv4.conf.NAME.route_localnet=1`, so that
 //!   connections from the host to `127.0.0.1:PUBLIC` can be sent on to a container (see
-//!   `iptables.rs`).
+//!   `iptables.rs`, whose `CHAIN-IN` drops what this would otherwise let in: packets from the
+//!   bridge for the host's 127.0.0.0/8).
 
 use std::net::Ipv4Addr;
 

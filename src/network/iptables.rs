@@ -1,19 +1,25 @@
-//! The port mapper and the masquerade, through `iptables -w` and `iptables-restore -w` (the
-//! nf_tables backend here; the legacy one works the same). Every rule the runtime adds lives in
-//! one of its own chains, and the only rules it puts in the built-in chains are the jumps to
-//! them:
+//! The port mapper, the masquerade and the filter that keeps the bridge closed, through
+//! `iptables -w` and `iptables-restore -w` (the nf_tables backend here; the legacy one works the
+//! same). Every rule the runtime adds lives in one of its own chains, and the only rules it puts
+//! in the built-in chains are the jumps to them:
 //!
 //! | table  | own chain    | jumped to from                                  | holds |
 //! |--------|--------------|-------------------------------------------------|-------|
 //! | nat    | `CHAIN`      | `PREROUTING`, `OUTPUT` (`-m addrtype --dst-type LOCAL`) | one `DNAT` per mapping: `-p tcp --dport PUBLIC -j DNAT --to-destination IP:PRIVATE` |
 //! | nat    | `CHAIN-POST` | `POSTROUTING`                                   | `-s SUBNET ! -o BRIDGE -j MASQUERADE` (containers' outbound traffic); `-s 127.0.0.0/8 -o BRIDGE -j MASQUERADE` (see below) |
-//! | filter | `CHAIN-FWD`  | `FORWARD` (first rule)                          | accepts what enters from the bridge, and replies and DNAT'ed connections going to it, so a `DROP` policy of `FORWARD` does not cut the containers off; the policy itself is never changed |
+//! | filter | `CHAIN-FWD`  | `FORWARD` (first rule)                          | accepts what enters from the bridge, and replies and DNAT'ed connections going to it, so a `DROP` policy of `FORWARD` does not cut the containers off; then drops the rest going to it (`-o BRIDGE -j DROP`): a neighbour that routes through the host reaches only published ports. The `FORWARD` policy itself is never changed |
+//! | filter | `CHAIN-IN`   | `INPUT` (first rule)                            | `-d 127.0.0.0/8 -i BRIDGE -m conntrack ! --ctstate DNAT -j DROP`: a container never reaches the host's loopback-only services (see below) |
 //!
 //! `127.0.0.1:PUBLIC` from the host: the nat `OUTPUT` jump sends local connections through the
 //! same `DNAT` rules; such a packet keeps its source `127.0.0.1`, which the kernel refuses to
 //! route out of a real interface unless `route_localnet=1` is set on it (done on the bridge
 //! only, by `bridge.rs`), and which the container could not answer, hence the masquerade of
 //! `127.0.0.0/8` leaving through the bridge (the container sees the gateway as the peer).
+//! `route_localnet=1` also lets the kernel accept packets *for* 127.0.0.0/8 arriving on the
+//! bridge: a container with `CAP_NET_RAW` (in docker's default set) can send one to the
+//! gateway's MAC address and reach whatever listens on the host's loopback (the
+//! CVE-2020-8558 class). `CHAIN-IN` drops them unless they belong to a DNAT'ed connection (the
+//! replies of `127.0.0.1:PUBLIC` do), as kube-proxy's fix does.
 //!
 //! A container's mappings are added in one `iptables-restore --noflush` transaction and removed
 //! in another; [`Iptables::rebuild`] flushes and refills the `DNAT` chain atomically.
@@ -27,7 +33,7 @@ use ipnetwork::Ipv4Network;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The longest chain name an option may give: iptables allows 28 bytes, and the runtime's
-/// other chains add `-POST` / `-FWD` to it.
+/// other chains add `-POST` / `-FWD` / `-IN` to it.
 pub const MAX_CHAIN_LEN: usize = 28 - 5;
 
 /// One published port: `PUBLIC` on the host goes to `IP:PRIVATE`.
@@ -229,6 +235,19 @@ impl Iptables {
         format!("{}-FWD", self.chain)
     }
 
+    pub fn input_chain(&self) -> String {
+        format!("{}-IN", self.chain)
+    }
+
+    /// The chains holding the fixed rules: (table, chain).
+    fn fixed_chains(&self) -> [(&'static str, String); 3] {
+        [
+            ("nat", self.post_chain()),
+            ("filter", self.forward_chain()),
+            ("filter", self.input_chain()),
+        ]
+    }
+
     /// The jumps from the built-in chains: (table, built-in chain, rule spec, insert first).
     fn jumps(&self) -> Vec<(&'static str, &'static str, Vec<String>, bool)> {
         let local = |target: &str| {
@@ -252,15 +271,23 @@ impl Iptables {
                 vec!["-j".into(), self.forward_chain()],
                 true,
             ),
+            (
+                "filter",
+                "INPUT",
+                vec!["-j".into(), self.input_chain()],
+                true,
+            ),
         ]
     }
 
-    /// The fixed rules of the masquerade and forward chains, as `iptables-restore` text that
-    /// (re)declares, and so flushes, both chains.
+    /// The fixed rules of the masquerade, forward and input chains, as `iptables-restore` text
+    /// that (re)declares, and so flushes, the three chains. Each rule is written as
+    /// `iptables-save` prints it, so [`Self::is_set_up`] can compare the lines.
     fn fixed_rules(&self) -> String {
-        let (post, fwd, br, net) = (
+        let (post, fwd, inp, br, net) = (
             self.post_chain(),
             self.forward_chain(),
+            self.input_chain(),
             &self.bridge,
             self.subnet,
         );
@@ -269,10 +296,12 @@ impl Iptables {
              -A {post} -s {net} ! -o {br} -j MASQUERADE\n\
              -A {post} -s 127.0.0.0/8 -o {br} -j MASQUERADE\n\
              COMMIT\n\
-             *filter\n:{fwd} - [0:0]\n\
+             *filter\n:{fwd} - [0:0]\n:{inp} - [0:0]\n\
              -A {fwd} -i {br} -j ACCEPT\n\
              -A {fwd} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
              -A {fwd} -o {br} -m conntrack --ctstate DNAT -j ACCEPT\n\
+             -A {fwd} -o {br} -j DROP\n\
+             -A {inp} -d 127.0.0.0/8 -i {br} -m conntrack ! --ctstate DNAT -j DROP\n\
              COMMIT\n"
         )
     }
@@ -302,7 +331,7 @@ impl Iptables {
     }
 
     /// Whether `save` (the output of `iptables-save`) shows the chains, exactly their fixed
-    /// rules, and each jump exactly once.
+    /// rules (in their order), and each jump exactly once.
     fn is_set_up(&self, save: &str) -> bool {
         let fixed = self.fixed_rules();
         let (nat, filter) = (table_lines(save, "nat"), table_lines(save, "filter"));
@@ -325,12 +354,11 @@ impl Iptables {
                 .map(str::to_string)
                 .collect()
         };
-        let (post, fwd) = (self.post_chain(), self.forward_chain());
         declares(&nat, &self.chain)
-            && declares(&nat, &post)
-            && declares(&filter, &fwd)
-            && rules_of(&nat, &post) == wanted_of("nat", &post)
-            && rules_of(&filter, &fwd) == wanted_of("filter", &fwd)
+            && self.fixed_chains().iter().all(|(table, chain)| {
+                let lines = if *table == "nat" { &nat } else { &filter };
+                declares(lines, chain) && rules_of(lines, chain) == wanted_of(table, chain)
+            })
             && self.jumps().iter().all(|(table, builtin, spec, _)| {
                 let line = format!("-A {builtin} {}", spec.join(" "));
                 let lines = if *table == "nat" { &nat } else { &filter };
@@ -454,11 +482,30 @@ mod tests {
             -A DRX -p tcp -m tcp --dport 49153 -j DNAT --to-destination 10.9.9.2:80\n\
             -A DRX-POST -s 10.9.9.0/24 ! -o drx0 -j MASQUERADE\n\
             -A DRX-POST -s 127.0.0.0/8 -o drx0 -j MASQUERADE\nCOMMIT\n\
-            *filter\n:DRX-FWD - [0:0]\n-A FORWARD -j DRX-FWD\n\
+            *filter\n:DRX-FWD - [0:0]\n:DRX-IN - [0:0]\n\
+            -A INPUT -j DRX-IN\n-A FORWARD -j DRX-FWD\n\
             -A DRX-FWD -i drx0 -j ACCEPT\n\
             -A DRX-FWD -o drx0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
-            -A DRX-FWD -o drx0 -m conntrack --ctstate DNAT -j ACCEPT\nCOMMIT\n";
+            -A DRX-FWD -o drx0 -m conntrack --ctstate DNAT -j ACCEPT\n\
+            -A DRX-FWD -o drx0 -j DROP\n\
+            -A DRX-IN -d 127.0.0.0/8 -i drx0 -m conntrack ! --ctstate DNAT -j DROP\n\
+            COMMIT\n";
         assert!(t.is_set_up(full));
+        // A chain left by an older runtime, without the drops, is not set up.
+        let open_fwd = full.replace("-A DRX-FWD -o drx0 -j DROP\n", "");
+        assert!(!t.is_set_up(&open_fwd));
+        let open_lo = full.replace(":DRX-IN - [0:0]\n", "").replace(
+            "-A DRX-IN -d 127.0.0.0/8 -i drx0 -m conntrack ! --ctstate DNAT -j DROP\n",
+            "",
+        );
+        assert!(!t.is_set_up(&open_lo));
+        assert!(!t.is_set_up(&full.replace("-A INPUT -j DRX-IN\n", "")));
+        // The drop must come after the accepts.
+        let reordered = full.replace("-A DRX-FWD -o drx0 -j DROP\n", "").replace(
+            "-A DRX-FWD -i drx0 -j ACCEPT\n",
+            "-A DRX-FWD -o drx0 -j DROP\n-A DRX-FWD -i drx0 -j ACCEPT\n",
+        );
+        assert!(!t.is_set_up(&reordered));
         let missing_jump = full.replace("-A OUTPUT -m addrtype --dst-type LOCAL -j DRX\n", "");
         assert!(!t.is_set_up(&missing_jump));
         let twice = full.replace(
@@ -480,6 +527,7 @@ mod tests {
         let t = Iptables::new("DOCKER", "lxcbr0", "10.0.3.1/24".parse().unwrap()).unwrap();
         assert_eq!(t.post_chain(), "DOCKER-POST");
         assert_eq!(t.forward_chain(), "DOCKER-FWD");
+        assert_eq!(t.input_chain(), "DOCKER-IN");
         let m = Mapping {
             public: 49153,
             ip: Ipv4Addr::new(10, 0, 3, 2),
@@ -492,6 +540,10 @@ mod tests {
         let fixed = t.fixed_rules();
         assert!(fixed.contains("-A DOCKER-POST -s 10.0.3.0/24 ! -o lxcbr0 -j MASQUERADE"));
         assert!(fixed.contains("-A DOCKER-POST -s 127.0.0.0/8 -o lxcbr0 -j MASQUERADE"));
+        assert!(fixed.contains("-A DOCKER-FWD -o lxcbr0 -j DROP"));
+        assert!(fixed.contains(
+            "-A DOCKER-IN -d 127.0.0.0/8 -i lxcbr0 -m conntrack ! --ctstate DNAT -j DROP"
+        ));
         assert!(Iptables::new(&"X".repeat(24), "b", "10.0.3.1/24".parse().unwrap()).is_err());
         assert!(Iptables::new("", "b", "10.0.3.1/24".parse().unwrap()).is_err());
     }

@@ -15,9 +15,9 @@
 //! ```
 //!
 //! Parts: [`alloc`] (in-memory pools), [`ipam`] (the pools persisted under `ROOT/network/`),
-//! [`netlink`] (a synchronous rtnetlink client), [`bridge`], [`iptables`] (port mapper and
-//! masquerade), [`ports`] (`-p` parsing), [`options`] (the options, a container's
-//! [`NetworkSettings`], the root's `settings.json`), [`manager`].
+//! [`netlink`] (a synchronous rtnetlink client), [`bridge`], [`iptables`] (port mapper,
+//! masquerade, the filter that keeps the bridge closed), [`ports`] (`-p` parsing), [`options`]
+//! (the options, a container's [`NetworkSettings`], the root's `settings.json`), [`manager`].
 //!
 //! This layer knows nothing of containers or the runtime: it imports only `error`, `fsutil`
 //! and `log`.
