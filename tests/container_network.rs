@@ -474,7 +474,12 @@ int main(int argc, char **argv) {
     to.sll_halen = 6;
     if (bind(s, (struct sockaddr *)&to, sizeof to) < 0) die("bind");
 
-    srand((unsigned)time(NULL) ^ (unsigned)getpid());
+    /* Nanoseconds in the seed: the probe is pid 1 in every container, and two runs within a
+     * second must not share a port and sequence number (a SYN-ACK the host retransmits for
+     * the first would answer the second). */
+    struct timespec seed;
+    clock_gettime(CLOCK_REALTIME, &seed);
+    srand((unsigned)seed.tv_nsec ^ (unsigned)seed.tv_sec ^ (unsigned)getpid());
     unsigned short sport = (unsigned short)(40000 + rand() % 20000);
     unsigned char pkt[40] = {0};
     struct iphdr *ip = (struct iphdr *)pkt;
@@ -521,6 +526,7 @@ int main(int argc, char **argv) {
                 continue;
             const struct tcphdr *rtcp = (const struct tcphdr *)(in + rip->ihl * 4);
             if (rtcp->source != htons(port) || rtcp->dest != htons(sport)) continue;
+            if (ntohl(rtcp->ack_seq) != ntohl(tcp->seq) + 1) continue;
             if ((rtcp->syn && rtcp->ack) || rtcp->rst) {
                 puts("answered");
                 return 0;
