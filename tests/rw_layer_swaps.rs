@@ -99,8 +99,9 @@ fn examine(p: &Path) -> bool {
 }
 
 /// The attack on commit: 50 commits while the names swap. On main c49bff3, the packer stat'ed
-/// `/f` as a regular file, then opened the name, by then often the device: committed layers
-/// held a regular `/f` of zeros.
+/// `/f` as a regular file, then opened the name, by then often the device (the read-write
+/// layer is on the host's file system, not `nodev`): a committed layer held a regular `/f` of
+/// 4096 zeros ("holds another file's contents (4096 bytes, zeros: true)").
 #[test]
 fn commit_never_reads_a_device_swapped_in() {
     let f = Fixture::new("swapc");
@@ -124,14 +125,17 @@ fn commit_never_reads_a_device_swapped_in() {
     ok(&f.rt, &["rm", "-f", &id]);
 }
 
-/// The same attack on export, which packs the container's whole (mounted) file system.
+/// The same attack on export, which packs the container's whole (mounted) file system. On main
+/// c49bff3 the packer opened the swapped-in device too, but through the container's root
+/// mount, which is `nodev`: the export failed (`opening "g": Permission denied`) instead of
+/// reading zeros. Now the device is never opened and every export succeeds.
 #[test]
 fn export_never_reads_a_device_swapped_in() {
     let f = Fixture::new("swape");
     install_swapper(&f);
     let id = start_swapping(&f);
     let mut kinds = std::collections::BTreeSet::new();
-    for _ in 0..20 {
+    for _ in 0..50 {
         let mut out = Vec::new();
         let c = f.rt.container(&id).unwrap();
         f.rt.with_rootfs(&c, |root| docker_runtime::image::pack_dir(root, &mut out))
@@ -164,7 +168,9 @@ fn export_never_reads_a_device_swapped_in() {
 
 /// The attack on diff: a directory swapped for a symlink to `/`. On main c49bff3, diff stat'ed
 /// `/d` as a directory, then listed it by path, which by then could follow the symlink into the
-/// host's root and report the host's files as the container's.
+/// host's root: in 200 diffs it reported host files as the container's (`A /s/etc/adduser.conf`,
+/// `A /s/dev/vda`, ...) and failed on others (`reading .../rw/d/dev: No such file or
+/// directory`).
 #[test]
 fn diff_never_follows_a_symlink_swapped_in() {
     let f = Fixture::new("swapd");
@@ -187,14 +193,21 @@ fn diff_never_follows_a_symlink_swapped_in() {
         .join("s")
         .symlink_metadata()
         .is_ok()));
-    for _ in 0..50 {
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..200 {
         let diff = ok(&f.rt, &["diff", &id]);
         for line in diff.lines() {
+            seen.insert(line.to_string());
             let path = &line[2..];
             let inside = ["/d", "/s", "/d/inside", "/s/inside"].contains(&path)
                 || !(path.starts_with("/d/") || path.starts_with("/s/"));
             assert!(inside, "diff followed the symlink: {line}");
         }
     }
+    // The swap was really running under the diffs: the directory was seen under both names.
+    assert!(
+        seen.contains("A /d/inside") && seen.contains("A /s/inside"),
+        "{seen:?}"
+    );
     ok(&f.rt, &["rm", "-f", &id]);
 }
