@@ -68,8 +68,13 @@ pub fn changes(layers: &[PathBuf], rw: &Path) -> Result<Vec<Change>> {
         Mode::empty(),
     )
     .map_err(|e| Error::errno(format_args!("opening {}", rw.display()), e))?;
+    let proc_fds = fsat::ProcFds::open().map_err(|e| Error::io("reading the changes", e))?;
     let mut out = Vec::new();
-    walk(layers, root.as_fd(), &mut Vec::new(), true, &mut out)?;
+    let upper = Upper {
+        layers,
+        proc_fds: &proc_fds,
+    };
+    walk(&upper, root.as_fd(), &mut Vec::new(), true, &mut out)?;
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
@@ -183,12 +188,18 @@ fn lower_children(layers: &[PathBuf], comps: &[Vec<u8>]) -> Result<Vec<Vec<u8>>>
     Ok(present)
 }
 
+/// What a walk of the upper directory reads against: the lower layers, and `/proc/self/fd`.
+struct Upper<'a> {
+    layers: &'a [PathBuf],
+    proc_fds: &'a fsat::ProcFds,
+}
+
 /// The changes in the upper directory `dir` (open), at `comps`. The upper directory may be a
 /// running container's: each entry is held (`O_PATH`, not followed) and stat'ed through what is
 /// held, and a directory is entered through that same descriptor, so a name swapped for a
 /// symlink between two steps never leads the walk out of the upper directory.
 fn walk(
-    layers: &[PathBuf],
+    upper: &Upper<'_>,
     dir: BorrowedFd<'_>,
     comps: &mut Vec<Vec<u8>>,
     lower_exists: bool,
@@ -199,7 +210,7 @@ fn walk(
     // An opaque directory hides the lower layers' entries it does not have itself.
     if lower_exists && !comps.is_empty() && is_opaque_fd(dir, comps)? {
         let here: HashSet<&Vec<u8>> = names.iter().collect();
-        for n in lower_children(layers, comps)? {
+        for n in lower_children(upper.layers, comps)? {
             if !here.contains(&n) {
                 comps.push(n);
                 out.push(Change {
@@ -212,7 +223,7 @@ fn walk(
     }
     for name in names {
         comps.push(name);
-        let r = entry(layers, dir, comps, lower_exists, out);
+        let r = entry(upper, dir, comps, lower_exists, out);
         comps.pop();
         r?;
     }
@@ -233,7 +244,7 @@ fn is_opaque_fd(dir: BorrowedFd<'_>, comps: &[Vec<u8>]) -> Result<bool> {
 
 /// The entry `comps` (its last component in `dir`).
 fn entry(
-    layers: &[PathBuf],
+    upper: &Upper<'_>,
     dir: BorrowedFd<'_>,
     comps: &mut Vec<Vec<u8>>,
     lower_exists: bool,
@@ -256,7 +267,7 @@ fn entry(
         return Ok(());
     }
     let lower = if lower_exists {
-        lower_lookup(layers, comps)?
+        lower_lookup(upper.layers, comps)?
     } else {
         None
     };
@@ -280,10 +291,12 @@ fn entry(
         });
     }
     if is_dir {
-        let fd = fsat::reopen(held.as_fd(), &st, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+        let fd = upper
+            .proc_fds
+            .reopen(held.as_fd(), &st, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
             .map_err(|e| Error::io(format_args!("opening {}", display(comps)), e))?;
         let below = lower.as_ref().is_some_and(|l| l.is_dir());
-        walk(layers, fd.as_fd(), comps, below, out)?;
+        walk(upper, fd.as_fd(), comps, below, out)?;
     }
     Ok(())
 }

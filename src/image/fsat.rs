@@ -41,7 +41,7 @@ pub fn open_dir_at(dir: BorrowedFd<'_>, name: &[u8]) -> nix::Result<OwnedFd> {
 
 /// Hold `name` (one component, not followed) in `dir` without opening it (`O_PATH`), and stat
 /// what is held. Whatever takes the name afterwards, the held object is the one stat'ed: read
-/// it only through the returned descriptor ([`reopen`], [`XattrSource::Held`], `readlinkat`
+/// it only through the returned descriptor ([`ProcFds::reopen`], [`XattrSource::Held`], `readlinkat`
 /// with an empty name).
 pub fn hold_at(dir: BorrowedFd<'_>, name: &[u8]) -> nix::Result<(OwnedFd, stat::FileStat)> {
     let fd = fcntl::openat(dir, name, HOLD_FLAGS, Mode::empty())?;
@@ -54,31 +54,54 @@ fn fd_path(fd: BorrowedFd<'_>) -> CString {
     CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL in a number")
 }
 
-/// Open for reading (`flags`) the object `held` (from [`hold_at`], stat'ed as `st`), whatever
-/// has its name now, and check that the opened object is that one: same type, device and
-/// inode (else an error: `/proc` is not the kernel's). Only for directories and regular files:
-/// a device node, fifo or socket is never opened.
-pub fn reopen(held: BorrowedFd<'_>, st: &stat::FileStat, flags: OFlag) -> io::Result<OwnedFd> {
-    let kind = st.st_mode & libc::S_IFMT;
-    if kind != libc::S_IFREG && kind != libc::S_IFDIR {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "only a directory or a regular file is opened for its contents",
-        ));
+/// The process's `/proc/self/fd`, held open so that reopening a descriptor through it is one
+/// lookup.
+pub struct ProcFds(OwnedFd);
+
+impl ProcFds {
+    pub fn open() -> io::Result<ProcFds> {
+        fcntl::open(
+            "/proc/self/fd",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(ProcFds)
+        .map_err(|e| io::Error::new(errno_io(e).kind(), format!("opening /proc/self/fd: {e}")))
     }
-    let fd = fcntl::open(
-        fd_path(held).as_c_str(),
-        flags | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(errno_io)?;
-    let now = stat::fstat(&fd).map_err(errno_io)?;
-    if now.st_mode & libc::S_IFMT != kind || now.st_dev != st.st_dev || now.st_ino != st.st_ino {
-        return Err(io::Error::other(
-            "reopening through /proc/self/fd gave another file (is /proc the kernel's procfs?)",
-        ));
+
+    /// Open for reading (`flags`) the object `held` (from [`hold_at`], stat'ed as `st`),
+    /// whatever has its name now, and check that the opened object is that one: same type,
+    /// device and inode (else an error: `/proc` is not the kernel's). Only for directories and
+    /// regular files: a device node, fifo or socket is never opened.
+    pub fn reopen(
+        &self,
+        held: BorrowedFd<'_>,
+        st: &stat::FileStat,
+        flags: OFlag,
+    ) -> io::Result<OwnedFd> {
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind != libc::S_IFREG && kind != libc::S_IFDIR {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "only a directory or a regular file is opened for its contents",
+            ));
+        }
+        let fd = fcntl::openat(
+            &self.0,
+            held.as_raw_fd().to_string().as_str(),
+            flags | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(errno_io)?;
+        let now = stat::fstat(&fd).map_err(errno_io)?;
+        if now.st_mode & libc::S_IFMT != kind || now.st_dev != st.st_dev || now.st_ino != st.st_ino
+        {
+            return Err(io::Error::other(
+                "reopening through /proc/self/fd gave another file (is /proc the kernel's procfs?)",
+            ));
+        }
+        Ok(fd)
     }
-    Ok(fd)
 }
 
 /// The names in a directory, sorted, without `.` and `..`.

@@ -55,6 +55,7 @@ struct Packer<W: Write> {
     /// (device, inode) of files with several links -> the first path archived.
     links: HashMap<(u64, u64), Vec<u8>>,
     buf: Vec<u8>,
+    proc_fds: fsat::ProcFds,
 }
 
 fn io_err(what: &str, path: &[u8], e: io::Error) -> Error {
@@ -115,6 +116,7 @@ impl<W: Write> Packer<W> {
             root_mnt: mount_id(fd.as_fd()),
             links: HashMap::new(),
             buf: vec![0u8; BUF_SIZE],
+            proc_fds: fsat::ProcFds::open().map_err(|e| Error::io("packing", e))?,
         };
         p.walk(fd.as_fd(), &mut Vec::new())?;
         let w = p
@@ -237,7 +239,9 @@ impl<W: Write> Packer<W> {
 
     /// The directory `held` (stat'ed as `st`) and what it holds.
     fn directory(&mut self, held: BorrowedFd<'_>, path: &mut Vec<u8>, st: &FileStat) -> Result<()> {
-        let fd = fsat::reopen(held, st, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+        let fd = self
+            .proc_fds
+            .reopen(held, st, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
             .map_err(|e| io_err("opening", path, e))?;
         self.xattrs(XattrSource::Fd(fd.as_fd()), path)?;
         path.push(b'/');
@@ -275,7 +279,9 @@ impl<W: Write> Packer<W> {
             }
             self.links.insert(key, path.to_vec());
         }
-        let fd = fsat::reopen(held, st, OFlag::O_RDONLY | OFlag::O_NONBLOCK)
+        let fd = self
+            .proc_fds
+            .reopen(held, st, OFlag::O_RDONLY | OFlag::O_NONBLOCK)
             .map_err(|e| io_err("opening", path, e))?;
         self.xattrs(XattrSource::Fd(fd.as_fd()), path)?;
         let mut h = base_header(st, EntryType::Regular);
