@@ -532,6 +532,73 @@ mod tests {
         std::fs::remove_dir_all(&d).unwrap();
     }
 
+    /// What a held entry gives is the held object's, whatever takes its name afterwards; a
+    /// device node is never opened for its contents.
+    #[test]
+    fn held_entries_are_read_as_held() {
+        let d = tmp("hold");
+        std::fs::write(d.join("file"), b"data").unwrap();
+        std::fs::write(d.join("target"), b"t").unwrap();
+        symlink("target", d.join("link")).unwrap();
+        let dfd = open(&d);
+        let proc_fds = ProcFds::open().unwrap();
+
+        // A file swapped for a device node after it was held: still the file.
+        let (held, st) = hold_at(dfd.as_fd(), b"file").unwrap();
+        std::fs::rename(d.join("file"), d.join("file.old")).unwrap();
+        stat::mknod(
+            &d.join("file"),
+            stat::SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o600),
+            stat::makedev(1, 5),
+        )
+        .unwrap();
+        let fd = proc_fds.reopen(held.as_fd(), &st, OFlag::O_RDONLY).unwrap();
+        let mut got = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut got).unwrap();
+        assert_eq!(got, "data");
+
+        // The device node itself is held, never opened.
+        let (dev, dst) = hold_at(dfd.as_fd(), b"file").unwrap();
+        assert_eq!(dst.st_mode & libc::S_IFMT, libc::S_IFCHR);
+        let e = proc_fds
+            .reopen(dev.as_fd(), &dst, OFlag::O_RDONLY)
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        // A descriptor stat'ed as another object is refused.
+        let e = proc_fds
+            .reopen(held.as_fd(), &dst, OFlag::O_RDONLY)
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let (other, ost) = hold_at(dfd.as_fd(), b"target").unwrap();
+        let e = proc_fds
+            .reopen(held.as_fd(), &ost, OFlag::O_RDONLY)
+            .unwrap_err();
+        assert!(e.to_string().contains("another file"), "{e}");
+        drop(other);
+
+        // A held symlink: its own target and its own attributes, not its target's.
+        let (link, _) = hold_at(dfd.as_fd(), b"link").unwrap();
+        assert_eq!(fcntl::readlinkat(link.as_fd(), "").unwrap(), "target");
+        let target = CString::new(d.join("target").as_os_str().as_bytes()).unwrap();
+        // SAFETY: both strings are NUL-terminated, the value is valid for its length.
+        let rc = unsafe {
+            libc::setxattr(
+                target.as_ptr(),
+                c"user.t".as_ptr(),
+                b"1".as_ptr().cast(),
+                1,
+                0,
+            )
+        };
+        if rc == 0 {
+            assert!(list_xattrs(XattrSource::Held(link.as_fd()))
+                .unwrap()
+                .is_empty());
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
     #[test]
     fn remove_all_deep_tree_without_following_links() {
         let d = tmp("remove");
