@@ -171,6 +171,16 @@ typedef struct docker_runtime_options {
    * docker does, so that containers reach other networks).
    */
   int disable_ip_forward;
+  /**
+   * Most bytes of file content one image layer may unpack to (a sparse file counts its
+   * full length); more is an error naming `max_layer_bytes`. 0: 1 TiB.
+   */
+  uint64_t max_layer_bytes;
+  /**
+   * Most entries (files, directories, links, ...) in one image layer; more is an error
+   * naming `max_layer_entries`. 0: ten million.
+   */
+  uint64_t max_layer_entries;
 } docker_runtime_options;
 
 /**

@@ -9,7 +9,7 @@ search path.
 
 import ctypes
 import os
-from ctypes import (POINTER, byref, c_char_p, c_int, c_size_t, c_uint16, c_void_p,
+from ctypes import (POINTER, byref, c_char_p, c_int, c_size_t, c_uint16, c_uint64, c_void_p,
                     create_string_buffer)
 
 __all__ = ["DockerError", "Runtime", "IpAllocator", "PortAllocator", "lib", "version"]
@@ -38,6 +38,8 @@ class RuntimeOptions(ctypes.Structure):
         ("log_callback", LOG_CALLBACK),
         ("log_userdata", c_void_p),
         ("disable_ip_forward", c_int),
+        ("max_layer_bytes", c_uint64),
+        ("max_layer_entries", c_uint64),
     ]
 
 
@@ -132,10 +134,12 @@ def version():
 class Runtime:
     """A runtime on `root`. Keyword options: bridge_name, bridge_subnet, iptables_chain,
     init_path, port_range=(first, last), log=callable(level_name, message), debug,
-    ip_forward (False: never turn on net.ipv4.ip_forward)."""
+    ip_forward (False: never turn on net.ipv4.ip_forward), max_layer_bytes and
+    max_layer_entries (what one image layer may unpack to; 0: the defaults)."""
 
     def __init__(self, root, bridge_name=None, bridge_subnet=None, iptables_chain=None,
-                 init_path=None, port_range=None, log=None, debug=False, ip_forward=True):
+                 init_path=None, port_range=None, log=None, debug=False, ip_forward=True,
+                 max_layer_bytes=0, max_layer_entries=0):
         self._h = None
         opts = RuntimeOptions()
         _check(lib.docker_runtime_options_init(byref(opts)))
@@ -151,6 +155,7 @@ class Runtime:
             opts.log_level = 4
         if not ip_forward:
             opts.disable_ip_forward = 1
+        opts.max_layer_bytes, opts.max_layer_entries = max_layer_bytes, max_layer_entries
         self._log_cb = None
         if log is not None:
             def trampoline(_userdata, level, message):

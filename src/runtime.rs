@@ -12,7 +12,7 @@ use crate::engine::Host;
 use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ids;
-use crate::image::{Graph, Image};
+use crate::image::{Graph, Image, LayerLimits};
 use crate::log::Logger;
 use crate::network::{Ipam, NetworkManager, NetworkOptions, NetworkSettings};
 use crate::tags::TagStore;
@@ -43,6 +43,8 @@ pub struct RuntimeOptions {
     /// The `docker-init` helper; `None`: found next to the library or program.
     pub init_path: Option<PathBuf>,
     pub logger: Logger,
+    /// What one image layer may unpack to (import, pull, commit); see [`LayerLimits`].
+    pub layer_limits: LayerLimits,
 }
 
 /// A runtime on one root. Thread-safe: commands may run on it from many threads at once.
@@ -97,7 +99,7 @@ impl Runtime {
         }
         fsutil::ensure_dir(&root, 0o700)?;
         fsutil::ensure_dir(&root.join("containers"), 0o700)?;
-        let graph = Graph::open(&root.join("graph"), opts.logger.clone())?;
+        let graph = Graph::open(&root.join("graph"), opts.logger.clone(), opts.layer_limits)?;
         let tags = TagStore::open(&root.join("repositories"))?;
         let auth = AuthConfig::load(&root)?;
         let mut opts = opts;

@@ -704,7 +704,7 @@ fn layer_round_trip_keeps_everything() {
     image::pack_dir(&layer, &mut exported).unwrap();
     let again = d.join("again");
     std::fs::create_dir_all(&again).unwrap();
-    image::unpack_layer(exported.as_slice(), &again).unwrap();
+    image::unpack_layer(exported.as_slice(), &again, &Default::default()).unwrap();
     assert_eq!(
         without_opaque(snapshot(&again)),
         without_opaque(want.clone())
@@ -735,7 +735,12 @@ fn layer_round_trip_keeps_everything() {
     assert!(st.success());
     let from_gnu = d.join("from-gnu");
     std::fs::create_dir_all(&from_gnu).unwrap();
-    image::unpack_layer(std::fs::File::open(&gnu).unwrap(), &from_gnu).unwrap();
+    image::unpack_layer(
+        std::fs::File::open(&gnu).unwrap(),
+        &from_gnu,
+        &Default::default(),
+    )
+    .unwrap();
     let mut want_gnu = without_opaque(want);
     want_gnu.remove("removed");
     // The opaque mark is overlayfs' own, not in a plain archive: we never take it from one.

@@ -10,6 +10,7 @@ use super::guard::{
     guard, guard_void, handle, ip_arg, opt_str_arg, out_arg, str_arg, write_str_out,
 };
 use super::result::{docker_result, FfiError, FfiResult};
+use crate::image::LayerLimits;
 use crate::log::{Level, Logger};
 use crate::runtime::{Runtime, RuntimeOptions};
 use crate::server::exec::{run_command, Stdio};
@@ -73,6 +74,12 @@ pub struct docker_runtime_options {
     /// Nonzero: never turn on `net.ipv4.ip_forward` (by default the runtime enables it, as
     /// docker does, so that containers reach other networks).
     pub disable_ip_forward: c_int,
+    /// Most bytes of file content one image layer may unpack to (a sparse file counts its
+    /// full length); more is an error naming `max_layer_bytes`. 0: 1 TiB.
+    pub max_layer_bytes: u64,
+    /// Most entries (files, directories, links, ...) in one image layer; more is an error
+    /// naming `max_layer_entries`. 0: ten million.
+    pub max_layer_entries: u64,
 }
 
 /// Fill `opts` with the defaults and set its `size`.
@@ -94,6 +101,8 @@ pub unsafe extern "C" fn docker_runtime_options_init(
             log_callback: None,
             log_userdata: std::ptr::null_mut(),
             disable_ip_forward: 0,
+            max_layer_bytes: 0,
+            max_layer_entries: 0,
         };
         // SAFETY: opts is non-NULL and points to caller-owned storage for the struct.
         unsafe { opts.write(defaults) };
@@ -158,6 +167,7 @@ unsafe fn read_options(opts: *const docker_runtime_options) -> FfiResult<Runtime
         }
     }
     o.network.ip_forward = c.disable_ip_forward == 0;
+    o.layer_limits = LayerLimits::new(c.max_layer_bytes, c.max_layer_entries);
     if (c.port_first, c.port_last) != (0, 0) {
         o.network.port_range = (c.port_first, c.port_last);
     }

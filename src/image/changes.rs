@@ -9,15 +9,22 @@
 //!   upper directory lacks is deleted.
 //!
 //! The lower layers are read as overlayfs merges them (topmost first, whiteouts and opaque
-//! directories respected), one path component at a time without following symlinks.
+//! directories respected), one path component at a time without following symlinks. The upper
+//! directory, which a running container changes while we read it, is walked with directory
+//! descriptors, each entry stat'ed through a descriptor that holds it (see [`walk`]).
 
 use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{self, OFlag};
+use nix::sys::stat::Mode;
 
 use super::fsat;
 use super::layer::OVERLAY_OPAQUE_XATTR;
@@ -55,8 +62,19 @@ impl fmt::Display for Change {
 /// The changes recorded in the upper directory `rw` over `layers` (topmost first, as
 /// `Graph::layers` returns them), sorted by path.
 pub fn changes(layers: &[PathBuf], rw: &Path) -> Result<Vec<Change>> {
+    let root = fcntl::open(
+        rw,
+        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::errno(format_args!("opening {}", rw.display()), e))?;
+    let proc_fds = fsat::ProcFds::open().map_err(|e| Error::io("reading the changes", e))?;
     let mut out = Vec::new();
-    walk(layers, rw, &mut Vec::new(), true, &mut out)?;
+    let upper = Upper {
+        layers,
+        proc_fds: &proc_fds,
+    };
+    walk(&upper, root.as_fd(), &mut Vec::new(), true, &mut out)?;
     out.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(out)
 }
@@ -72,7 +90,11 @@ fn is_opaque(dir: &Path) -> Result<bool> {
         == Some(b"y"))
 }
 
+/// The path of `comps` in the container (`/` for none).
 fn display(comps: &[Vec<u8>]) -> String {
+    if comps.is_empty() {
+        return "/".to_string();
+    }
     let mut s = String::new();
     for c in comps {
         s.push('/');
@@ -166,23 +188,29 @@ fn lower_children(layers: &[PathBuf], comps: &[Vec<u8>]) -> Result<Vec<Vec<u8>>>
     Ok(present)
 }
 
+/// What a walk of the upper directory reads against: the lower layers, and `/proc/self/fd`.
+struct Upper<'a> {
+    layers: &'a [PathBuf],
+    proc_fds: &'a fsat::ProcFds,
+}
+
+/// The changes in the upper directory `dir` (open), at `comps`. The upper directory may be a
+/// running container's: each entry is held (`O_PATH`, not followed) and stat'ed through what is
+/// held, and a directory is entered through that same descriptor, so a name swapped for a
+/// symlink between two steps never leads the walk out of the upper directory.
 fn walk(
-    layers: &[PathBuf],
-    dir: &Path,
+    upper: &Upper<'_>,
+    dir: BorrowedFd<'_>,
     comps: &mut Vec<Vec<u8>>,
     lower_exists: bool,
     out: &mut Vec<Change>,
 ) -> Result<()> {
-    let mut names = Vec::new();
-    for e in fs::read_dir(dir).map_err(|e| Error::io_path("reading", dir, e))? {
-        let e = e.map_err(|e| Error::io_path("reading", dir, e))?;
-        names.push(e.file_name().as_bytes().to_vec());
-    }
-    names.sort();
+    let names = fsat::sorted_names(dir)
+        .map_err(|e| Error::io(format_args!("reading {}", display(comps)), e))?;
     // An opaque directory hides the lower layers' entries it does not have itself.
-    if lower_exists && !comps.is_empty() && is_opaque(dir)? {
+    if lower_exists && !comps.is_empty() && is_opaque_fd(dir, comps)? {
         let here: HashSet<&Vec<u8>> = names.iter().collect();
-        for n in lower_children(layers, comps)? {
+        for n in lower_children(upper.layers, comps)? {
             if !here.contains(&n) {
                 comps.push(n);
                 out.push(Change {
@@ -194,26 +222,44 @@ fn walk(
         }
     }
     for name in names {
-        let p = dir.join(OsStr::from_bytes(&name));
         comps.push(name);
-        let r = entry(layers, &p, comps, lower_exists, out);
+        let r = entry(upper, dir, comps, lower_exists, out);
         comps.pop();
         r?;
     }
     Ok(())
 }
 
+fn is_opaque_fd(dir: BorrowedFd<'_>, comps: &[Vec<u8>]) -> Result<bool> {
+    Ok(fsat::fget_xattr(dir, OVERLAY_OPAQUE_XATTR)
+        .map_err(|e| {
+            Error::io(
+                format_args!("reading the attributes of {}", display(comps)),
+                e,
+            )
+        })?
+        .as_deref()
+        == Some(b"y"))
+}
+
+/// The entry `comps` (its last component in `dir`).
 fn entry(
-    layers: &[PathBuf],
-    p: &Path,
+    upper: &Upper<'_>,
+    dir: BorrowedFd<'_>,
     comps: &mut Vec<Vec<u8>>,
     lower_exists: bool,
     out: &mut Vec<Change>,
 ) -> Result<()> {
-    let Some(m) = lstat(p)? else {
-        return Ok(());
+    let name = comps.last().expect("an entry has a name").clone();
+    let (held, st) = match fsat::hold_at(dir, &name) {
+        Ok(h) => h,
+        // Removed while we walk (a running container).
+        Err(Errno::ENOENT) => return Ok(()),
+        Err(e) => return Err(Error::errno(format_args!("reading {}", display(comps)), e)),
     };
-    if is_whiteout(&m) {
+    let kind = st.st_mode & libc::S_IFMT;
+    if kind == libc::S_IFCHR && st.st_rdev == 0 {
+        // A whiteout.
         out.push(Change {
             path: display(comps),
             kind: ChangeKind::Deleted,
@@ -221,31 +267,36 @@ fn entry(
         return Ok(());
     }
     let lower = if lower_exists {
-        lower_lookup(layers, comps)?
+        lower_lookup(upper.layers, comps)?
     } else {
         None
     };
-    let kind = match &lower {
+    let is_dir = kind == libc::S_IFDIR;
+    let change = match &lower {
         None => Some(ChangeKind::Added),
-        Some(l) if l.is_dir() && m.is_dir() => {
-            let same = l.mode() == m.mode()
-                && l.uid() == m.uid()
-                && l.gid() == m.gid()
-                && l.mtime() == m.mtime()
-                && l.mtime_nsec() == m.mtime_nsec();
+        Some(l) if l.is_dir() && is_dir => {
+            let same = l.mode() == st.st_mode
+                && l.uid() == st.st_uid
+                && l.gid() == st.st_gid
+                && l.mtime() == st.st_mtime
+                && l.mtime_nsec() == st.st_mtime_nsec;
             (!same).then_some(ChangeKind::Modified)
         }
         Some(_) => Some(ChangeKind::Modified),
     };
-    if let Some(kind) = kind {
+    if let Some(kind) = change {
         out.push(Change {
             path: display(comps),
             kind,
         });
     }
-    if m.is_dir() {
+    if is_dir {
+        let fd = upper
+            .proc_fds
+            .reopen(held.as_fd(), &st, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+            .map_err(|e| Error::io(format_args!("opening {}", display(comps)), e))?;
         let below = lower.as_ref().is_some_and(|l| l.is_dir());
-        walk(layers, p, comps, below, out)?;
+        walk(upper, fd.as_fd(), comps, below, out)?;
     }
     Ok(())
 }

@@ -21,6 +21,12 @@ const DIR_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_CLOEXEC);
 
+/// Flags for holding an entry without opening it: `O_PATH` calls no driver (a device node, fifo
+/// or socket held so is not opened), and with `O_NOFOLLOW` a symlink is held as itself.
+const HOLD_FLAGS: OFlag = OFlag::O_PATH
+    .union(OFlag::O_NOFOLLOW)
+    .union(OFlag::O_CLOEXEC);
+
 /// How many symlinks one resolution may follow (the kernel's own limit).
 const MAX_SYMLINKS: usize = 40;
 
@@ -31,6 +37,85 @@ pub fn errno_io(e: Errno) -> io::Error {
 /// Open the directory `name` (one component) in `dir`, refusing a symlink.
 pub fn open_dir_at(dir: BorrowedFd<'_>, name: &[u8]) -> nix::Result<OwnedFd> {
     fcntl::openat(dir, name, DIR_FLAGS, Mode::empty())
+}
+
+/// Hold `name` (one component, not followed) in `dir` without opening it (`O_PATH`), and stat
+/// what is held. Whatever takes the name afterwards, the held object is the one stat'ed: read
+/// it only through the returned descriptor ([`ProcFds::reopen`], [`XattrSource::Held`], `readlinkat`
+/// with an empty name).
+pub fn hold_at(dir: BorrowedFd<'_>, name: &[u8]) -> nix::Result<(OwnedFd, stat::FileStat)> {
+    let fd = fcntl::openat(dir, name, HOLD_FLAGS, Mode::empty())?;
+    let st = stat::fstat(&fd)?;
+    Ok((fd, st))
+}
+
+/// `/proc/self/fd/N`: the object a descriptor holds, by a name the kernel resolves to it.
+fn fd_path(fd: BorrowedFd<'_>) -> CString {
+    CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())).expect("no NUL in a number")
+}
+
+/// The process's `/proc/self/fd`, held open so that reopening a descriptor through it is one
+/// lookup.
+pub struct ProcFds(OwnedFd);
+
+impl ProcFds {
+    pub fn open() -> io::Result<ProcFds> {
+        fcntl::open(
+            "/proc/self/fd",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(ProcFds)
+        .map_err(|e| io::Error::new(errno_io(e).kind(), format!("opening /proc/self/fd: {e}")))
+    }
+
+    /// Open for reading (`flags`) the object `held` (from [`hold_at`], stat'ed as `st`),
+    /// whatever has its name now, and check that the opened object is that one: same type,
+    /// device and inode (else an error: `/proc` is not the kernel's). Only for directories and
+    /// regular files: a device node, fifo or socket is never opened.
+    pub fn reopen(
+        &self,
+        held: BorrowedFd<'_>,
+        st: &stat::FileStat,
+        flags: OFlag,
+    ) -> io::Result<OwnedFd> {
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind != libc::S_IFREG && kind != libc::S_IFDIR {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "only a directory or a regular file is opened for its contents",
+            ));
+        }
+        let fd = fcntl::openat(
+            &self.0,
+            held.as_raw_fd().to_string().as_str(),
+            flags | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(errno_io)?;
+        let now = stat::fstat(&fd).map_err(errno_io)?;
+        if now.st_mode & libc::S_IFMT != kind || now.st_dev != st.st_dev || now.st_ino != st.st_ino
+        {
+            return Err(io::Error::other(
+                "reopening through /proc/self/fd gave another file (is /proc the kernel's procfs?)",
+            ));
+        }
+        Ok(fd)
+    }
+}
+
+/// The names in a directory, sorted, without `.` and `..`.
+pub fn sorted_names(dir: BorrowedFd<'_>) -> io::Result<Vec<Vec<u8>>> {
+    let mut d = nix::dir::Dir::from_fd(dir.try_clone_to_owned()?).map_err(errno_io)?;
+    let mut names = Vec::new();
+    for e in d.iter() {
+        let n = e.map_err(errno_io)?.file_name().to_bytes().to_vec();
+        if n != b"." && n != b".." {
+            names.push(n);
+        }
+    }
+    names.sort();
+    Ok(names)
 }
 
 /// Open the directory at `path` (components separated by `/`, no `..`) inside `root`,
@@ -250,15 +335,16 @@ pub fn lset_xattr_at(
 pub enum XattrSource<'a> {
     /// An open file or directory.
     Fd(BorrowedFd<'a>),
-    /// `name` in a directory, not followed (symlinks, devices, fifos).
-    At(BorrowedFd<'a>, &'a [u8]),
+    /// An object held with [`hold_at`] (a symlink, device node or fifo, which are never
+    /// opened): read through `/proc/self/fd/N`, which leads to the held object itself.
+    Held(BorrowedFd<'a>),
 }
 
 /// Every extended attribute of a file, as (name, value), sorted by name. A file system
 /// without xattr support has none.
 pub fn list_xattrs(src: XattrSource<'_>) -> io::Result<Vec<(CString, Vec<u8>)>> {
     let path = match src {
-        XattrSource::At(dir, name) => Some(proc_path(dir, name)?),
+        XattrSource::Held(fd) => Some(fd_path(fd)),
         XattrSource::Fd(_) => None,
     };
     let list_call = |buf: &mut [u8]| -> isize {
@@ -266,11 +352,11 @@ pub fn list_xattrs(src: XattrSource<'_>) -> io::Result<Vec<(CString, Vec<u8>)>> 
         // is NUL-terminated; the fd is open.
         unsafe {
             match (&path, src) {
-                (Some(p), _) => libc::llistxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()),
+                (Some(p), _) => libc::listxattr(p.as_ptr(), buf.as_mut_ptr().cast(), buf.len()),
                 (None, XattrSource::Fd(fd)) => {
                     libc::flistxattr(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
                 }
-                (None, XattrSource::At(..)) => unreachable!("At always has a path"),
+                (None, XattrSource::Held(..)) => unreachable!("Held always has a path"),
             }
         }
     };
@@ -278,7 +364,7 @@ pub fn list_xattrs(src: XattrSource<'_>) -> io::Result<Vec<(CString, Vec<u8>)>> 
         // SAFETY: as above; attr is NUL-terminated.
         unsafe {
             match (&path, src) {
-                (Some(p), _) => libc::lgetxattr(
+                (Some(p), _) => libc::getxattr(
                     p.as_ptr(),
                     attr.as_ptr(),
                     buf.as_mut_ptr().cast(),
@@ -290,7 +376,7 @@ pub fn list_xattrs(src: XattrSource<'_>) -> io::Result<Vec<(CString, Vec<u8>)>> 
                     buf.as_mut_ptr().cast(),
                     buf.len(),
                 ),
-                (None, XattrSource::At(..)) => unreachable!("At always has a path"),
+                (None, XattrSource::Held(..)) => unreachable!("Held always has a path"),
             }
         }
     };
@@ -442,6 +528,73 @@ mod tests {
             assert_eq!(e.raw_os_error(), Some(libc::ELOOP));
             let e = resolver(rfd.as_fd(), b"up/etc").unwrap_err();
             assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    /// What a held entry gives is the held object's, whatever takes its name afterwards; a
+    /// device node is never opened for its contents.
+    #[test]
+    fn held_entries_are_read_as_held() {
+        let d = tmp("hold");
+        std::fs::write(d.join("file"), b"data").unwrap();
+        std::fs::write(d.join("target"), b"t").unwrap();
+        symlink("target", d.join("link")).unwrap();
+        let dfd = open(&d);
+        let proc_fds = ProcFds::open().unwrap();
+
+        // A file swapped for a device node after it was held: still the file.
+        let (held, st) = hold_at(dfd.as_fd(), b"file").unwrap();
+        std::fs::rename(d.join("file"), d.join("file.old")).unwrap();
+        stat::mknod(
+            &d.join("file"),
+            stat::SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o600),
+            stat::makedev(1, 5),
+        )
+        .unwrap();
+        let fd = proc_fds.reopen(held.as_fd(), &st, OFlag::O_RDONLY).unwrap();
+        let mut got = String::new();
+        std::io::Read::read_to_string(&mut std::fs::File::from(fd), &mut got).unwrap();
+        assert_eq!(got, "data");
+
+        // The device node itself is held, never opened.
+        let (dev, dst) = hold_at(dfd.as_fd(), b"file").unwrap();
+        assert_eq!(dst.st_mode & libc::S_IFMT, libc::S_IFCHR);
+        let e = proc_fds
+            .reopen(dev.as_fd(), &dst, OFlag::O_RDONLY)
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        // A descriptor stat'ed as another object is refused.
+        let e = proc_fds
+            .reopen(held.as_fd(), &dst, OFlag::O_RDONLY)
+            .unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidInput);
+        let (other, ost) = hold_at(dfd.as_fd(), b"target").unwrap();
+        let e = proc_fds
+            .reopen(held.as_fd(), &ost, OFlag::O_RDONLY)
+            .unwrap_err();
+        assert!(e.to_string().contains("another file"), "{e}");
+        drop(other);
+
+        // A held symlink: its own target and its own attributes, not its target's.
+        let (link, _) = hold_at(dfd.as_fd(), b"link").unwrap();
+        assert_eq!(fcntl::readlinkat(link.as_fd(), "").unwrap(), "target");
+        let target = CString::new(d.join("target").as_os_str().as_bytes()).unwrap();
+        // SAFETY: both strings are NUL-terminated, the value is valid for its length.
+        let rc = unsafe {
+            libc::setxattr(
+                target.as_ptr(),
+                c"user.t".as_ptr(),
+                b"1".as_ptr().cast(),
+                1,
+                0,
+            )
+        };
+        if rc == 0 {
+            assert!(list_xattrs(XattrSource::Held(link.as_fd()))
+                .unwrap()
+                .is_empty());
         }
         std::fs::remove_dir_all(&d).unwrap();
     }

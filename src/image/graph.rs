@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::archive;
 use super::fsat;
-use super::layer;
+use super::layer::{self, LayerLimits};
 use super::pack;
 use crate::config::Config;
 use crate::error::{Error, ErrorKind, Result};
@@ -174,18 +174,21 @@ impl Image {
 pub struct Graph {
     dir: PathBuf,
     logger: Logger,
+    limits: LayerLimits,
 }
 
 impl Graph {
     /// Open (creating when needed) the graph at `dir`, with `:tmp:` and `:garbage:`; remove
-    /// what interrupted registrations left in `:tmp:`.
-    pub fn open(dir: &Path, logger: Logger) -> Result<Graph> {
+    /// what interrupted registrations left in `:tmp:`. Every layer unpacked into it is held
+    /// within `limits`.
+    pub fn open(dir: &Path, logger: Logger, limits: LayerLimits) -> Result<Graph> {
         fsutil::ensure_dir(dir, 0o700)?;
         fsutil::ensure_dir(&dir.join(TMP_DIR), 0o700)?;
         fsutil::ensure_dir(&dir.join(GARBAGE_DIR), 0o700)?;
         let g = Graph {
             dir: dir.to_path_buf(),
             logger,
+            limits,
         };
         g.clean_tmp()?;
         if let Err(e) = g.settle() {
@@ -418,7 +421,7 @@ impl Graph {
         self.register_with(image, |layer_dir| {
             let (_, tar) = archive::decompress(archive)
                 .map_err(|e| Error::io("reading the layer archive", e))?;
-            let stats = layer::unpack_layer(tar, layer_dir)?;
+            let stats = layer::unpack_layer(tar, layer_dir, &self.limits)?;
             if stats.xattrs_skipped > 0 {
                 self.logger.warn(&format!(
                     "{} extended attributes of the layer are not supported by this file system and were skipped",
@@ -441,7 +444,7 @@ impl Graph {
         finish: impl FnOnce(&mut R) -> Result<()>,
     ) -> Result<Prepared<'_>> {
         self.prepare_with(image, |layer_dir| {
-            let stats = layer::unpack_layer(&mut tar, layer_dir)?;
+            let stats = layer::unpack_layer(&mut tar, layer_dir, &self.limits)?;
             if stats.xattrs_skipped > 0 {
                 self.logger.warn(&format!(
                     "{} extended attributes of the layer are not supported by this file system and were skipped",

@@ -25,5 +25,5 @@ pub mod pack;
 pub use archive::{decompress, Compression};
 pub use changes::{changes, Change, ChangeKind};
 pub use graph::{Graph, Image, ImageConfig, Prepared, RegistryLayer};
-pub use layer::{unpack_layer, UnpackStats};
+pub use layer::{unpack_layer, LayerLimits, UnpackStats};
 pub use pack::{pack_dir, pack_layer};

@@ -8,10 +8,15 @@
 //!   mount) — only the mount point itself is listed.
 //!
 //! Both walk with directory descriptors and never follow a symlink; entries are sorted by name
-//! so the same tree always gives the same archive. Ownership (numeric), modes, mtimes (whole
-//! seconds, as GNU tar), symlinks, hardlinks (within the archive), device nodes, fifos and
-//! extended attributes (pax `SCHILY.xattr.*`, overlayfs' own excepted) are recorded. Sockets
-//! cannot be stored in a tar and are left out, as GNU tar does.
+//! so the same tree always gives the same archive. The tree may be a running container's:
+//! each entry is held (`O_PATH`) before it is stat'ed, and read only through what is held, so
+//! a name swapped for a device node between two steps never puts the device's contents in the
+//! archive; device nodes, fifos and sockets are never opened.
+//!
+//! Ownership (numeric), modes, mtimes (whole seconds, as GNU tar), symlinks, hardlinks (within
+//! the archive), device nodes, fifos and extended attributes (pax `SCHILY.xattr.*`, overlayfs'
+//! own excepted) are recorded. Sockets cannot be stored in a tar and are left out, as GNU tar
+//! does.
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
@@ -22,8 +27,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use nix::errno::Errno;
-use nix::fcntl::{self, AtFlags, OFlag};
-use nix::sys::stat::{self, FileStat, Mode};
+use nix::fcntl::{self, OFlag};
+use nix::sys::stat::{FileStat, Mode};
 use tar::{EntryType, Header};
 
 use super::fsat::{self, XattrSource};
@@ -50,6 +55,7 @@ struct Packer<W: Write> {
     /// (device, inode) of files with several links -> the first path archived.
     links: HashMap<(u64, u64), Vec<u8>>,
     buf: Vec<u8>,
+    proc_fds: fsat::ProcFds,
 }
 
 fn io_err(what: &str, path: &[u8], e: io::Error) -> Error {
@@ -90,24 +96,6 @@ fn open_dir(path: &Path) -> Result<OwnedFd> {
     .map_err(|e| Error::errno(format_args!("opening {}", path.display()), e))
 }
 
-/// The names in a directory, sorted, without `.` and `..`.
-fn sorted_names(dir: BorrowedFd<'_>, path: &[u8]) -> Result<Vec<Vec<u8>>> {
-    let fd = dir
-        .try_clone_to_owned()
-        .map_err(|e| io_err("reading directory", path, e))?;
-    let mut d = nix::dir::Dir::from_fd(fd).map_err(|e| nix_err("reading directory", path, e))?;
-    let mut names = Vec::new();
-    for e in d.iter() {
-        let e = e.map_err(|e| nix_err("reading directory", path, e))?;
-        let n = e.file_name().to_bytes();
-        if n != b"." && n != b".." {
-            names.push(n.to_vec());
-        }
-    }
-    names.sort();
-    Ok(names)
-}
-
 fn base_header(st: &FileStat, kind: EntryType) -> Header {
     let mut h = Header::new_gnu();
     h.set_entry_type(kind);
@@ -128,6 +116,7 @@ impl<W: Write> Packer<W> {
             root_mnt: mount_id(fd.as_fd()),
             links: HashMap::new(),
             buf: vec![0u8; BUF_SIZE],
+            proc_fds: fsat::ProcFds::open().map_err(|e| Error::io("packing", e))?,
         };
         p.walk(fd.as_fd(), &mut Vec::new())?;
         let w = p
@@ -142,7 +131,8 @@ impl<W: Write> Packer<W> {
     /// Archive the contents of `dir`, whose archive path is `prefix` (empty for the root,
     /// else ending with `/`).
     fn walk(&mut self, dir: BorrowedFd<'_>, prefix: &mut Vec<u8>) -> Result<()> {
-        for name in sorted_names(dir, prefix)? {
+        let names = fsat::sorted_names(dir).map_err(|e| io_err("reading directory", prefix, e))?;
+        for name in names {
             let len = prefix.len();
             prefix.extend_from_slice(&name);
             let r = self.entry(dir, &name, prefix);
@@ -152,23 +142,27 @@ impl<W: Write> Packer<W> {
         Ok(())
     }
 
+    /// Archive `name` in `dir`. It is held (`O_PATH`, not followed) and stat'ed through what is
+    /// held, and everything archived of it (contents, link target, attributes) is read through
+    /// that same descriptor: a running container that swaps the name for another file (a
+    /// device node, a symlink) between our steps cannot make us read the other file. Device
+    /// nodes, fifos and sockets are never opened.
     fn entry(&mut self, dir: BorrowedFd<'_>, name: &[u8], path: &mut Vec<u8>) -> Result<()> {
-        let st = match stat::fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-            Ok(st) => st,
+        let (held, st) = match fsat::hold_at(dir, name) {
+            Ok(h) => h,
             // Removed while we walk (a running container): nothing to archive.
             Err(Errno::ENOENT) => return Ok(()),
             Err(e) => return Err(nix_err("reading", path, e)),
         };
+        let held = held.as_fd();
         match st.st_mode & libc::S_IFMT {
-            libc::S_IFDIR => self.directory(dir, name, path, &st),
-            libc::S_IFREG => self.regular(dir, name, path, &st),
+            libc::S_IFDIR => self.directory(held, path, &st),
+            libc::S_IFREG => self.regular(held, path, &st),
             libc::S_IFLNK => {
-                let target = match fcntl::readlinkat(dir, name) {
-                    Ok(t) => t,
-                    Err(Errno::ENOENT) => return Ok(()),
-                    Err(e) => return Err(nix_err("reading the symlink", path, e)),
-                };
-                self.xattrs(XattrSource::At(dir, name), path)?;
+                // The empty name reads the held symlink itself.
+                let target = fcntl::readlinkat(held, "")
+                    .map_err(|e| nix_err("reading the symlink", path, e))?;
+                self.xattrs(XattrSource::Held(held), path)?;
                 let mut h = base_header(&st, EntryType::Symlink);
                 self.tar
                     .append_link(&mut h, OsStr::from_bytes(path), Path::new(&target))
@@ -180,7 +174,7 @@ impl<W: Write> Packer<W> {
                 if self.layer && is_char && major == 0 && minor == 0 {
                     return self.whiteout(path, &st);
                 }
-                self.xattrs(XattrSource::At(dir, name), path)?;
+                self.xattrs(XattrSource::Held(held), path)?;
                 let kind = if is_char {
                     EntryType::Char
                 } else {
@@ -193,7 +187,7 @@ impl<W: Write> Packer<W> {
                 self.append(&mut h, path, io::empty())
             }
             libc::S_IFIFO => {
-                self.xattrs(XattrSource::At(dir, name), path)?;
+                self.xattrs(XattrSource::Held(held), path)?;
                 let mut h = base_header(&st, EntryType::Fifo);
                 self.append(&mut h, path, io::empty())
             }
@@ -243,18 +237,12 @@ impl<W: Write> Packer<W> {
             .map_err(|e| io_err("archiving the attributes of", path, e))
     }
 
-    fn directory(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        name: &[u8],
-        path: &mut Vec<u8>,
-        st: &FileStat,
-    ) -> Result<()> {
-        let fd = match fsat::open_dir_at(dir, name) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => return Ok(()),
-            Err(e) => return Err(nix_err("opening", path, e)),
-        };
+    /// The directory `held` (stat'ed as `st`) and what it holds.
+    fn directory(&mut self, held: BorrowedFd<'_>, path: &mut Vec<u8>, st: &FileStat) -> Result<()> {
+        let fd = self
+            .proc_fds
+            .reopen(held, st, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+            .map_err(|e| io_err("opening", path, e))?;
         self.xattrs(XattrSource::Fd(fd.as_fd()), path)?;
         path.push(b'/');
         let mut h = base_header(st, EntryType::Directory);
@@ -277,13 +265,8 @@ impl<W: Write> Packer<W> {
         self.walk(fd.as_fd(), path)
     }
 
-    fn regular(
-        &mut self,
-        dir: BorrowedFd<'_>,
-        name: &[u8],
-        path: &[u8],
-        st: &FileStat,
-    ) -> Result<()> {
+    /// The regular file `held` (stat'ed as `st`), its contents read from it.
+    fn regular(&mut self, held: BorrowedFd<'_>, path: &[u8], st: &FileStat) -> Result<()> {
         if st.st_nlink > 1 {
             let key = (st.st_dev, st.st_ino);
             if let Some(first) = self.links.get(&key) {
@@ -296,16 +279,10 @@ impl<W: Write> Packer<W> {
             }
             self.links.insert(key, path.to_vec());
         }
-        let fd = match fcntl::openat(
-            dir,
-            name,
-            OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
-            Mode::empty(),
-        ) {
-            Ok(fd) => fd,
-            Err(Errno::ENOENT) => return Ok(()),
-            Err(e) => return Err(nix_err("opening", path, e)),
-        };
+        let fd = self
+            .proc_fds
+            .reopen(held, st, OFlag::O_RDONLY | OFlag::O_NONBLOCK)
+            .map_err(|e| io_err("opening", path, e))?;
         self.xattrs(XattrSource::Fd(fd.as_fd()), path)?;
         let mut h = base_header(st, EntryType::Regular);
         let size = st.st_size.max(0) as u64;

@@ -250,6 +250,46 @@ impl Tar {
         self.entry(e)
     }
 
+    /// A GNU sparse file (type `S`) `real_size` bytes long whose data are `segments`
+    /// (offset, bytes), the rest holes: the map as GNU tar writes it (4 segments in the header,
+    /// 21 in each extension block after it), then the segments' data. Every segment's data but
+    /// the last is a multiple of 512 bytes long.
+    pub fn sparse(&mut self, name: &str, real_size: u64, segments: &[(u64, &[u8])]) -> &mut Tar {
+        let mut h = tar::Header::new_gnu();
+        h.set_path(name).unwrap();
+        h.set_entry_type(tar::EntryType::GNUSparse);
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(1_600_000_000);
+        h.set_size(segments.iter().map(|(_, d)| d.len() as u64).sum());
+        let (head, rest) = segments.split_at(segments.len().min(4));
+        let gnu = h.as_gnu_mut().unwrap();
+        gnu.set_real_size(real_size);
+        for (slot, (off, data)) in gnu.sparse.iter_mut().zip(head) {
+            slot.set_offset(*off);
+            slot.set_length(data.len() as u64);
+        }
+        gnu.set_is_extended(!rest.is_empty());
+        h.set_cksum();
+        self.out.extend_from_slice(h.as_bytes());
+        let blocks: Vec<_> = rest.chunks(21).collect();
+        for (i, chunk) in blocks.iter().enumerate() {
+            let mut ext = tar::GnuExtSparseHeader::new();
+            for (slot, (off, data)) in ext.sparse_mut().iter_mut().zip(chunk.iter()) {
+                slot.set_offset(*off);
+                slot.set_length(data.len() as u64);
+            }
+            ext.set_is_extended(i + 1 < blocks.len());
+            self.out.extend_from_slice(ext.as_bytes());
+        }
+        for (_, data) in segments {
+            self.out.extend_from_slice(data);
+        }
+        self.pad();
+        self
+    }
+
     fn pad(&mut self) {
         let rem = self.out.len() % 512;
         if rem != 0 {
