@@ -13,15 +13,8 @@ use common::Fixture;
 /// A fixture whose busybox image also holds `/probe`.
 fn fixture(tag: &str) -> Fixture {
     let f = Fixture::new(tag);
-    let out = f.root().join("graph").join(&f.image).join("layer/probe");
     let src = common::crate_dir().join("tests/fixtures/syscall-probe.c");
-    let st = std::process::Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("cc is needed (scripts/setup.sh installs build-essential)");
-    assert!(st.success(), "building the probe");
+    f.install_static_c(&std::fs::read_to_string(src).unwrap(), "probe");
     f
 }
 

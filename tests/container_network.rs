@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::cli::{call, ok};
 use common::net::{sh, Neighbour};
-use common::{Fixture, TempDir};
+use common::Fixture;
 
 /// GET / from `addr`, retrying until the server is up (at most ~10 s).
 fn http_get(addr: &str) -> String {
@@ -540,25 +540,7 @@ int main(int argc, char **argv) {
 
 /// Compile [`LO_PROBE_C`] into the fixture's busybox image as `/bin/lo-probe`.
 fn install_lo_probe(f: &Fixture) {
-    let dir = TempDir::new("lo-probe");
-    let src = dir.join("lo_probe.c");
-    std::fs::write(&src, LO_PROBE_C).unwrap();
-    let out = f
-        .root()
-        .join("graph")
-        .join(&f.image)
-        .join("layer/bin/lo-probe");
-    let (built, text) = sh(
-        "cc",
-        &[
-            "-static",
-            "-O2",
-            "-o",
-            out.to_str().unwrap(),
-            src.to_str().unwrap(),
-        ],
-    );
-    assert!(built, "compiling the probe: {text}");
+    f.install_static_c(LO_PROBE_C, "bin/lo-probe");
 }
 
 /// Attack (the CVE-2020-8558 class): `route_localnet=1` on the bridge, which `127.0.0.1:PUBLIC`

@@ -41,20 +41,7 @@ const CONTENT: &[u8] = b"regular\n";
 const REPEAT: usize = 512;
 
 fn install_swapper(f: &Fixture) {
-    let src = f.net.root.join("swap.c");
-    std::fs::write(&src, SWAPPER).unwrap();
-    let bin = f.root().join("graph").join(&f.image).join("layer/bin/swap");
-    let out = std::process::Command::new("cc")
-        .args(["-static", "-O2", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .output()
-        .expect("running cc");
-    assert!(
-        out.status.success(),
-        "cc -static: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    f.install_static_c(SWAPPER, "bin/swap");
 }
 
 /// Start a container that makes `/f` (a regular file) and `/g` (`mknod /g c 1 5`, the host's

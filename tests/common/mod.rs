@@ -177,6 +177,30 @@ impl Fixture {
         self.net.root.join("root")
     }
 
+    /// Compile the C program `source` statically (it must run in the busybox image) into the
+    /// fixture's image at `path` (e.g. `bin/probe`).
+    pub fn install_static_c(&self, source: &str, path: &str) {
+        let src = self.net.root.join(&format!("{}.c", path.replace('/', "-")));
+        std::fs::write(&src, source).unwrap();
+        let out = self
+            .root()
+            .join("graph")
+            .join(&self.image)
+            .join("layer")
+            .join(path);
+        let built = std::process::Command::new("cc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .output()
+            .expect("cc is needed (scripts/setup.sh installs build-essential)");
+        assert!(
+            built.status.success(),
+            "cc -static {path}: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    }
+
     /// A new runtime on the same root (as after a restart), restored.
     pub fn reopen(&self) -> docker_runtime::Runtime {
         let rt = docker_runtime::Runtime::new(&self.root(), self.options()).unwrap();
