@@ -43,8 +43,7 @@ def main():
 
     # The options struct is filled here rather than through dr.Runtime, which has no
     # disable_ip_forward keyword: the bench must never switch on the host's IP forwarding.
-    opts = dr.RuntimeOptions()
-    check(lib.docker_runtime_options_init(ctypes.byref(opts)), "options")
+    opts = dr.RuntimeOptions.init()
     keep = [s.encode() for s in (bridge, subnet, chain, init)]
     opts.bridge_name, opts.bridge_subnet, opts.iptables_chain, opts.init_path = keep
     opts.disable_ip_forward = 1
@@ -55,8 +54,7 @@ def main():
     check(lib.docker_runtime_restore(handle, ctypes.byref(loaded)), "docker_runtime_restore")
 
     argv = (ctypes.c_char_p * len(args))(*[a.encode() for a in args])
-    call = dr.CallOptions()
-    check(lib.docker_call_options_init(ctypes.byref(call)), "call options")
+    call = dr.CallOptions.init()
     null = os.open(os.devnull, os.O_RDWR)
     call.stdin_fd, call.stdout_fd, call.stderr_fd = -1, null, null
     status = ctypes.c_int(-1)

@@ -78,11 +78,13 @@ int main(int argc, char **argv) {
     expect("runtime on a file as root", docker_runtime_new("/etc/hostname", NULL, &rt),
            DOCKER_ERR_INVALID_ARGUMENT, "not a directory");
     docker_runtime_options opts;
-    docker_runtime_options_init(&opts);
+    expect("options init with a too small size", docker_runtime_options_init(&opts, 4),
+           DOCKER_ERR_INVALID_ARGUMENT, "sizeof(struct docker_runtime_options)");
+    docker_runtime_options_init(&opts, sizeof opts);
     opts.size = 8;
     expect("options with a wrong size", docker_runtime_new(argv[1], &opts, &rt),
            DOCKER_ERR_INVALID_ARGUMENT, "docker_runtime_options_init");
-    docker_runtime_options_init(&opts);
+    docker_runtime_options_init(&opts, sizeof opts);
     opts.bridge_subnet = "10.0.0.0/33";
     expect("runtime with a bad subnet", docker_runtime_new(argv[1], &opts, &rt),
            DOCKER_ERR_INVALID_ARGUMENT, "10.0.0.0/33");

@@ -33,7 +33,7 @@ int main(int argc, char **argv) {
     }
 
     docker_runtime_options opts;
-    docker_runtime_options_init(&opts);
+    docker_runtime_options_init(&opts, sizeof opts);
     /* A bridge of its own (never created here: only the pools are used), so an existing
      * lxcbr0 on the machine does not decide the subnet. */
     opts.bridge_name = "drcdemo0";

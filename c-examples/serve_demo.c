@@ -97,7 +97,7 @@ int main(int argc, char **argv) {
     snprintf(address, sizeof address, "unix://%s", sock_path);
 
     docker_runtime_options ropts;
-    docker_runtime_options_init(&ropts);
+    docker_runtime_options_init(&ropts, sizeof ropts);
     /* Its own bridge name, subnet and chain (nothing here sets up a network). */
     ropts.bridge_name = "drcserve0";
     ropts.bridge_subnet = "10.78.0.1/24";
@@ -113,7 +113,7 @@ int main(int argc, char **argv) {
 
     /* A bad address is refused before anything is served. */
     docker_serve_options bad;
-    docker_serve_options_init(&bad);
+    docker_serve_options_init(&bad, sizeof bad);
     const char *bad_addresses[] = {"ftp://nowhere"};
     bad.addresses = bad_addresses;
     bad.addresses_len = 1;
@@ -136,7 +136,7 @@ int main(int argc, char **argv) {
         return die("sigaction");
 
     const char *addresses[] = {address};
-    docker_serve_options_init(&s.opts);
+    docker_serve_options_init(&s.opts, sizeof s.opts);
     s.opts.addresses = addresses;
     s.opts.addresses_len = 1;
     s.opts.stop_fd = stop_pipe[0];

@@ -123,12 +123,15 @@ typedef int (*docker_log_callback)(void *userdata,
                                    const char *message);
 
 /**
- * Options of `docker_runtime_new`. Initialise with `docker_runtime_options_init` (which sets
- * `size` and every default), then change what you need. Strings are copied during the call.
+ * Options of `docker_runtime_new`. Initialise with `docker_runtime_options_init(&opts,
+ * sizeof opts)` (which sets `size` and every default), then change what you need. Strings
+ * are copied during the call.
  */
 typedef struct docker_runtime_options {
   /**
-   * `sizeof(docker_runtime_options)` as the caller knows it, so the struct can grow.
+   * `sizeof(docker_runtime_options)` as the caller knows it, set by
+   * `docker_runtime_options_init`, so the struct can grow (see "Growth" in the README's C
+   * API). The first version ends with `log_userdata`.
    */
   size_t size;
   /**
@@ -185,11 +188,12 @@ typedef struct docker_runtime_options {
 
 /**
  * Streams and terminal of `docker_runtime_call_with`. Initialise with
- * `docker_call_options_init`.
+ * `docker_call_options_init(&opts, sizeof opts)`.
  */
 typedef struct docker_call_options {
   /**
-   * `sizeof(docker_call_options)`.
+   * `sizeof(docker_call_options)` as the caller knows it, set by `docker_call_options_init`,
+   * so the struct can grow.
    */
   size_t size;
   /**
@@ -212,13 +216,14 @@ typedef struct docker_call_options {
 } docker_call_options;
 
 /**
- * Options of `docker_runtime_serve`. Initialise with `docker_serve_options_init` (which sets
- * `size` and every default), then change what you need. Strings and the address array are
- * read during the call only.
+ * Options of `docker_runtime_serve`. Initialise with `docker_serve_options_init(&opts,
+ * sizeof opts)` (which sets `size` and every default), then change what you need. Strings
+ * and the address array are read during the call only.
  */
 typedef struct docker_serve_options {
   /**
-   * `sizeof(docker_serve_options)` as the caller knows it, so the struct can grow.
+   * `sizeof(docker_serve_options)` as the caller knows it, set by
+   * `docker_serve_options_init`, so the struct can grow.
    */
   size_t size;
   /**
@@ -400,9 +405,12 @@ int docker_error_errno(void);
 enum docker_result docker_error_code(void);
 
 /**
- * Fill `opts` with the defaults and set its `size`.
+ * Fill the caller's `size` bytes at `opts` (pass `sizeof *opts`) with the defaults of the
+ * fields this library knows and zeros past them, and set `opts->size` to `size`. A size
+ * below the first version of the struct is `DOCKER_ERR_INVALID_ARGUMENT`.
  */
-enum docker_result docker_runtime_options_init(struct docker_runtime_options *opts);
+enum docker_result docker_runtime_options_init(struct docker_runtime_options *opts,
+                                               size_t size);
 
 /**
  * Create a runtime on `root` (created when missing: `containers/`, `graph/` mode 0700,
@@ -427,9 +435,13 @@ enum docker_result docker_runtime_restore(const struct docker_runtime *runtime,
                                           size_t *loaded);
 
 /**
- * Fill `opts` with defaults (no stdin, stdout 1, stderr 2, no terminal size) and its size.
+ * Fill the caller's `size` bytes at `opts` (pass `sizeof *opts`) with the defaults (no
+ * stdin, stdout 1, stderr 2, no terminal size) and zeros past the fields this library knows,
+ * and set `opts->size` to `size`. A size below the first version of the struct is
+ * `DOCKER_ERR_INVALID_ARGUMENT`.
  */
-enum docker_result docker_call_options_init(struct docker_call_options *opts);
+enum docker_result docker_call_options_init(struct docker_call_options *opts,
+                                            size_t size);
 
 /**
  * Run a command as the CLI would (`argv[0]` is the command name, e.g. `{"info"}`; no
@@ -447,7 +459,7 @@ enum docker_result docker_runtime_call(const struct docker_runtime *runtime,
 
 /**
  * `docker_runtime_call` with separate stdout and stderr and a terminal size. `opts` must be
- * initialised with `docker_call_options_init`.
+ * initialised with `docker_call_options_init(&opts, sizeof opts)`.
  */
 enum docker_result docker_runtime_call_with(const struct docker_runtime *runtime,
                                             int argc,
@@ -494,10 +506,13 @@ enum docker_result docker_runtime_port_release(const struct docker_runtime *runt
                                                uint16_t port);
 
 /**
- * Fill `opts` with the defaults and set its `size`: the default socket, no stop descriptor,
- * no signal handling, SIGPIPE ignored, containers restored.
+ * Fill the caller's `size` bytes at `opts` (pass `sizeof *opts`) with the defaults (the
+ * default socket, no stop descriptor, no signal handling, SIGPIPE ignored, containers
+ * restored) and zeros past the fields this library knows, and set `opts->size` to `size`.
+ * A size below the first version of the struct is `DOCKER_ERR_INVALID_ARGUMENT`.
  */
-enum docker_result docker_serve_options_init(struct docker_serve_options *opts);
+enum docker_result docker_serve_options_init(struct docker_serve_options *opts,
+                                             size_t size);
 
 /**
  * Serve the rcli protocol (the `docker` client's) on the addresses of `opts`, running every

@@ -25,7 +25,23 @@ lib = _load()
 LOG_CALLBACK = ctypes.CFUNCTYPE(c_int, c_void_p, c_int, c_char_p)
 
 
-class RuntimeOptions(ctypes.Structure):
+class _Options(ctypes.Structure):
+    """An option struct of the C API: its first field, `size`, is the struct's size as this
+    module declares it, so the library (older or newer) reads only what is here and
+    refuses fields it does not know when they are set. Filled by `init()`."""
+
+    _init = None  # the name of the library's `_init` function
+
+    @classmethod
+    def init(cls):
+        """A struct with the library's defaults: `_init(&opts, sizeof opts)`."""
+        opts = cls()
+        _check(getattr(lib, cls._init)(byref(opts), ctypes.sizeof(opts)))
+        return opts
+
+
+class RuntimeOptions(_Options):
+    _init = "docker_runtime_options_init"
     _fields_ = [
         ("size", c_size_t),
         ("bridge_name", c_char_p),
@@ -43,7 +59,8 @@ class RuntimeOptions(ctypes.Structure):
     ]
 
 
-class CallOptions(ctypes.Structure):
+class CallOptions(_Options):
+    _init = "docker_call_options_init"
     _fields_ = [
         ("size", c_size_t),
         ("stdin_fd", c_int),
@@ -66,11 +83,11 @@ _declare("docker_result_name", c_char_p, c_int)
 _declare("docker_error_message", c_size_t, c_char_p, c_size_t)
 _declare("docker_error_errno", c_int)
 _declare("docker_error_code", c_int)
-_declare("docker_runtime_options_init", c_int, POINTER(RuntimeOptions))
+_declare("docker_runtime_options_init", c_int, POINTER(RuntimeOptions), c_size_t)
 _declare("docker_runtime_new", c_int, c_char_p, POINTER(RuntimeOptions), POINTER(c_void_p))
 _declare("docker_runtime_free", None, c_void_p)
 _declare("docker_runtime_restore", c_int, c_void_p, POINTER(c_size_t))
-_declare("docker_call_options_init", c_int, POINTER(CallOptions))
+_declare("docker_call_options_init", c_int, POINTER(CallOptions), c_size_t)
 _declare("docker_runtime_call", c_int, c_void_p, c_int, POINTER(c_char_p), c_int, c_int,
          POINTER(c_int))
 _declare("docker_runtime_call_with", c_int, c_void_p, c_int, POINTER(c_char_p),
@@ -141,8 +158,7 @@ class Runtime:
                  init_path=None, port_range=None, log=None, debug=False, ip_forward=True,
                  max_layer_bytes=0, max_layer_entries=0):
         self._h = None
-        opts = RuntimeOptions()
-        _check(lib.docker_runtime_options_init(byref(opts)))
+        opts = RuntimeOptions.init()
         # Keep the encoded strings alive for the call.
         self._keep = [_bytes(v, k) for k, v in (("bridge_name", bridge_name),
                                                ("bridge_subnet", bridge_subnet),
@@ -190,8 +206,7 @@ class Runtime:
         """Run a command with the given descriptors; returns the exit status. A failed
         command raises DockerError (its status is in .status)."""
         argv = (c_char_p * len(args))(*[_bytes(a, "argument") for a in args])
-        opts = CallOptions()
-        _check(lib.docker_call_options_init(byref(opts)))
+        opts = CallOptions.init()
         opts.stdin_fd, opts.stdout_fd, opts.stderr_fd = stdin_fd, stdout_fd, stderr_fd
         if tty:
             opts.tty_rows, opts.tty_cols = tty

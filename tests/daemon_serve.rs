@@ -58,7 +58,10 @@ impl Rt {
         let mut rt = std::ptr::null_mut();
         // SAFETY: init fills the struct; the strings outlive the call; rt is writable.
         let r = unsafe {
-            assert_eq!(docker_runtime_options_init(o.as_mut_ptr()), DOCKER_OK);
+            assert_eq!(
+                docker_runtime_options_init(o.as_mut_ptr(), size_of::<docker_runtime_options>()),
+                DOCKER_OK
+            );
             let mut o = o.assume_init();
             o.bridge_name = bridge.as_ptr();
             o.iptables_chain = chain.as_ptr();
@@ -81,7 +84,10 @@ fn default_options() -> docker_serve_options {
     let mut o = std::mem::MaybeUninit::<docker_serve_options>::uninit();
     // SAFETY: init fills every field of the writable struct.
     unsafe {
-        assert_eq!(docker_serve_options_init(o.as_mut_ptr()), DOCKER_OK);
+        assert_eq!(
+            docker_serve_options_init(o.as_mut_ptr(), size_of::<docker_serve_options>()),
+            DOCKER_OK
+        );
         o.assume_init()
     }
 }
@@ -320,7 +326,9 @@ fn bad_options_are_errors_with_a_message_and_bind_nothing() {
     expect((r, last_error()), DOCKER_ERR_NULL_ARGUMENT, "opts is NULL");
     // SAFETY: init refuses NULL.
     assert_eq!(
-        unsafe { docker_serve_options_init(std::ptr::null_mut()) },
+        unsafe {
+            docker_serve_options_init(std::ptr::null_mut(), size_of::<docker_serve_options>())
+        },
         DOCKER_ERR_NULL_ARGUMENT
     );
 

@@ -177,7 +177,7 @@ fn c_options_carry_the_budget() {
     // SAFETY: init fills the struct; the root string outlives the call; rt is writable.
     let r = unsafe {
         assert_eq!(
-            docker_runtime_options_init(o.as_mut_ptr()),
+            docker_runtime_options_init(o.as_mut_ptr(), size_of::<docker_runtime_options>()),
             docker_result::DOCKER_OK
         );
         let mut o = o.assume_init();

@@ -306,7 +306,7 @@ fn calls(root: &Path, n: u32) -> Value {
     // SAFETY: zeroed is a valid bit pattern for this plain C struct; init then fills it.
     let mut opts: docker_runtime_options = unsafe { std::mem::zeroed() };
     // SAFETY: opts is writable.
-    unsafe { docker_runtime_options_init(&mut opts) };
+    unsafe { docker_runtime_options_init(&mut opts, size_of::<docker_runtime_options>()) };
     opts.disable_ip_forward = 1;
     let mut rt: *mut docker_runtime = ptr::null_mut();
     // SAFETY: root and opts are valid for the call; rt is writable.

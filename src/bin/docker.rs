@@ -184,12 +184,12 @@ fn cstrings(v: &[String]) -> Result<(Vec<CString>, Vec<*const c_char>), String> 
 }
 
 /// An options struct filled with its defaults by its ABI `_init` function.
-fn init_options<T>(init: unsafe extern "C" fn(*mut T) -> docker_result) -> T {
+fn init_options<T>(init: unsafe extern "C" fn(*mut T, usize) -> docker_result) -> T {
     let mut o = std::mem::MaybeUninit::<T>::uninit();
-    // SAFETY: the `_init` functions fill every field of the writable struct they are given
-    // and fail only on NULL, which this is not.
+    // SAFETY: the `_init` functions fill the `size` bytes they are given, here the whole
+    // writable struct, and fail only on NULL or a bad size, which these are not.
     unsafe {
-        assert!(init(o.as_mut_ptr()) == docker_result::DOCKER_OK);
+        assert!(init(o.as_mut_ptr(), std::mem::size_of::<T>()) == docker_result::DOCKER_OK);
         o.assume_init()
     }
 }

@@ -26,6 +26,7 @@
 
 pub mod alloc;
 pub mod error;
+pub mod grow;
 pub mod guard;
 pub mod result;
 pub mod runtime;

@@ -2,10 +2,12 @@
 //! address and port pools.
 
 use std::ffi::{c_char, c_int, c_void, CString};
+use std::mem::{offset_of, size_of};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::grow::{self, Growable};
 use super::guard::{
     guard, guard_void, handle, ip_arg, opt_str_arg, out_arg, str_arg, write_str_out,
 };
@@ -45,12 +47,15 @@ pub type docker_log_callback = Option<
     ) -> c_int,
 >;
 
-/// Options of `docker_runtime_new`. Initialise with `docker_runtime_options_init` (which sets
-/// `size` and every default), then change what you need. Strings are copied during the call.
+/// Options of `docker_runtime_new`. Initialise with `docker_runtime_options_init(&opts,
+/// sizeof opts)` (which sets `size` and every default), then change what you need. Strings
+/// are copied during the call.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct docker_runtime_options {
-    /// `sizeof(docker_runtime_options)` as the caller knows it, so the struct can grow.
+    /// `sizeof(docker_runtime_options)` as the caller knows it, set by
+    /// `docker_runtime_options_init`, so the struct can grow (see "Growth" in the README's C
+    /// API). The first version ends with `log_userdata`.
     pub size: usize,
     /// The bridge for container networks; NULL: `lxcbr0`.
     pub bridge_name: *const c_char,
@@ -82,15 +87,14 @@ pub struct docker_runtime_options {
     pub max_layer_entries: u64,
 }
 
-/// Fill `opts` with the defaults and set its `size`.
-#[no_mangle]
-pub unsafe extern "C" fn docker_runtime_options_init(
-    opts: *mut docker_runtime_options,
-) -> docker_result {
-    guard(|| {
-        out_arg(opts, "opts")?;
-        let defaults = docker_runtime_options {
-            size: std::mem::size_of::<docker_runtime_options>(),
+// SAFETY: repr(C), `size` first, integer, pointer and optional function pointer fields; the
+// first version ends with `log_userdata`.
+unsafe impl Growable for docker_runtime_options {
+    const NAME: &'static str = "docker_runtime_options";
+    const FIRST_SIZE: usize = offset_of!(docker_runtime_options, log_userdata) + size_of::<usize>();
+    fn defaults() -> Self {
+        docker_runtime_options {
+            size: size_of::<docker_runtime_options>(),
             bridge_name: std::ptr::null(),
             bridge_subnet: std::ptr::null(),
             iptables_chain: std::ptr::null(),
@@ -103,10 +107,21 @@ pub unsafe extern "C" fn docker_runtime_options_init(
             disable_ip_forward: 0,
             max_layer_bytes: 0,
             max_layer_entries: 0,
-        };
-        // SAFETY: opts is non-NULL and points to caller-owned storage for the struct.
-        unsafe { opts.write(defaults) };
-        Ok(())
+        }
+    }
+}
+
+/// Fill the caller's `size` bytes at `opts` (pass `sizeof *opts`) with the defaults of the
+/// fields this library knows and zeros past them, and set `opts->size` to `size`. A size
+/// below the first version of the struct is `DOCKER_ERR_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn docker_runtime_options_init(
+    opts: *mut docker_runtime_options,
+    size: usize,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: opts is NULL or writable for size bytes (caller's contract).
+        unsafe { grow::init(opts, size) }
     })
 }
 
@@ -138,19 +153,8 @@ unsafe fn read_options(opts: *const docker_runtime_options) -> FfiResult<Runtime
     if opts.is_null() {
         return Ok(o);
     }
-    // SAFETY: opts is non-NULL; its first field is the size, readable in any version.
-    let size = unsafe { (*opts).size };
-    let ours = std::mem::size_of::<docker_runtime_options>();
-    if size < ours {
-        return Err(FfiError::new(
-            docker_result::DOCKER_ERR_INVALID_ARGUMENT,
-            format!(
-                "opts->size is {size}; this library needs {ours}: initialise the options with docker_runtime_options_init"
-            ),
-        ));
-    }
-    // SAFETY: the caller's struct is at least as large as ours; fields past ours are ignored.
-    let c = unsafe { *opts };
+    // SAFETY: opts is readable for the size it states (caller's contract).
+    let c = unsafe { grow::read(opts) }?;
     // SAFETY: each string field is NULL or a NUL-terminated string (documented contract).
     unsafe {
         if let Some(s) = opt_str_arg(c.bridge_name, "opts->bridge_name")? {
@@ -251,11 +255,12 @@ pub unsafe extern "C" fn docker_runtime_restore(
 }
 
 /// Streams and terminal of `docker_runtime_call_with`. Initialise with
-/// `docker_call_options_init`.
+/// `docker_call_options_init(&opts, sizeof opts)`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct docker_call_options {
-    /// `sizeof(docker_call_options)`.
+    /// `sizeof(docker_call_options)` as the caller knows it, set by `docker_call_options_init`,
+    /// so the struct can grow.
     pub size: usize,
     /// The command's stdin; -1: none (reads see end of file).
     pub stdin_fd: c_int,
@@ -268,23 +273,34 @@ pub struct docker_call_options {
     pub tty_cols: u16,
 }
 
-/// Fill `opts` with defaults (no stdin, stdout 1, stderr 2, no terminal size) and its size.
+// SAFETY: repr(C), `size` first, integer fields; the first version is the whole struct.
+unsafe impl Growable for docker_call_options {
+    const NAME: &'static str = "docker_call_options";
+    const FIRST_SIZE: usize = size_of::<docker_call_options>();
+    fn defaults() -> Self {
+        docker_call_options {
+            size: size_of::<docker_call_options>(),
+            stdin_fd: -1,
+            stdout_fd: 1,
+            stderr_fd: 2,
+            tty_rows: 0,
+            tty_cols: 0,
+        }
+    }
+}
+
+/// Fill the caller's `size` bytes at `opts` (pass `sizeof *opts`) with the defaults (no
+/// stdin, stdout 1, stderr 2, no terminal size) and zeros past the fields this library knows,
+/// and set `opts->size` to `size`. A size below the first version of the struct is
+/// `DOCKER_ERR_INVALID_ARGUMENT`.
 #[no_mangle]
-pub unsafe extern "C" fn docker_call_options_init(opts: *mut docker_call_options) -> docker_result {
+pub unsafe extern "C" fn docker_call_options_init(
+    opts: *mut docker_call_options,
+    size: usize,
+) -> docker_result {
     guard(|| {
-        out_arg(opts, "opts")?;
-        // SAFETY: non-NULL, caller-owned storage for the struct.
-        unsafe {
-            opts.write(docker_call_options {
-                size: std::mem::size_of::<docker_call_options>(),
-                stdin_fd: -1,
-                stdout_fd: 1,
-                stderr_fd: 2,
-                tty_rows: 0,
-                tty_cols: 0,
-            })
-        };
-        Ok(())
+        // SAFETY: opts is NULL or writable for size bytes (caller's contract).
+        unsafe { grow::init(opts, size) }
     })
 }
 
@@ -389,7 +405,7 @@ pub unsafe extern "C" fn docker_runtime_call(
         // SAFETY: argv holds argc strings (caller's contract).
         let args = unsafe { args_of(argc, argv) }?;
         let c = docker_call_options {
-            size: std::mem::size_of::<docker_call_options>(),
+            size: size_of::<docker_call_options>(),
             stdin_fd,
             stdout_fd,
             stderr_fd: -1,
@@ -401,7 +417,7 @@ pub unsafe extern "C" fn docker_runtime_call(
 }
 
 /// `docker_runtime_call` with separate stdout and stderr and a terminal size. `opts` must be
-/// initialised with `docker_call_options_init`.
+/// initialised with `docker_call_options_init(&opts, sizeof opts)`.
 #[no_mangle]
 pub unsafe extern "C" fn docker_runtime_call_with(
     runtime: *const docker_runtime,
@@ -413,17 +429,11 @@ pub unsafe extern "C" fn docker_runtime_call_with(
     guard(|| {
         // SAFETY: runtime is NULL or a live handle.
         let r = unsafe { handle(runtime, "runtime") }?;
-        // SAFETY: opts is NULL or an initialised struct.
-        let c = unsafe { handle(opts, "opts") }?;
-        if c.size < std::mem::size_of::<docker_call_options>() {
-            return Err(FfiError::new(
-                docker_result::DOCKER_ERR_INVALID_ARGUMENT,
-                "opts->size is too small: initialise with docker_call_options_init",
-            ));
-        }
+        // SAFETY: opts is NULL or readable for the size it states.
+        let c = unsafe { grow::read(opts) }?;
         // SAFETY: argv holds argc strings (caller's contract).
         let args = unsafe { args_of(argc, argv) }?;
-        call(&r.rt, args, c, exit_status)
+        call(&r.rt, args, &c, exit_status)
     })
 }
 

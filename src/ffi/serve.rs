@@ -2,21 +2,24 @@
 //! serving is `crate::server::host::serve`.
 
 use std::ffi::{c_char, c_int};
+use std::mem::size_of;
 use std::os::fd::BorrowedFd;
 use std::time::Duration;
 
-use super::guard::{guard, handle, opt_str_arg, out_arg, str_arg};
+use super::grow::{self, Growable};
+use super::guard::{guard, handle, opt_str_arg, str_arg};
 use super::result::{docker_result, FfiError, FfiResult};
 use super::runtime::docker_runtime;
 use crate::server::{DaemonConfig, ServeOptions, SocketGroup};
 
-/// Options of `docker_runtime_serve`. Initialise with `docker_serve_options_init` (which sets
-/// `size` and every default), then change what you need. Strings and the address array are
-/// read during the call only.
+/// Options of `docker_runtime_serve`. Initialise with `docker_serve_options_init(&opts,
+/// sizeof opts)` (which sets `size` and every default), then change what you need. Strings
+/// and the address array are read during the call only.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct docker_serve_options {
-    /// `sizeof(docker_serve_options)` as the caller knows it, so the struct can grow.
+    /// `sizeof(docker_serve_options)` as the caller knows it, set by
+    /// `docker_serve_options_init`, so the struct can grow.
     pub size: usize,
     /// `addresses_len` addresses to listen on, each `unix:///PATH` or `tcp://HOST:PORT`; NULL
     /// and 0: `unix:///var/run/docker-runtime.sock`. A TCP address has no authentication and
@@ -66,17 +69,15 @@ fn ms(v: Duration) -> u32 {
     u32::try_from(v.as_millis()).unwrap_or(u32::MAX)
 }
 
-/// Fill `opts` with the defaults and set its `size`: the default socket, no stop descriptor,
-/// no signal handling, SIGPIPE ignored, containers restored.
-#[no_mangle]
-pub unsafe extern "C" fn docker_serve_options_init(
-    opts: *mut docker_serve_options,
-) -> docker_result {
-    guard(|| {
-        out_arg(opts, "opts")?;
+// SAFETY: repr(C), `size` first, integer and pointer fields; the first version is the whole
+// struct.
+unsafe impl Growable for docker_serve_options {
+    const NAME: &'static str = "docker_serve_options";
+    const FIRST_SIZE: usize = size_of::<docker_serve_options>();
+    fn defaults() -> Self {
         let d = DaemonConfig::default();
-        let defaults = docker_serve_options {
-            size: std::mem::size_of::<docker_serve_options>(),
+        docker_serve_options {
+            size: size_of::<docker_serve_options>(),
             addresses: std::ptr::null(),
             addresses_len: 0,
             socket_group: std::ptr::null(),
@@ -90,10 +91,22 @@ pub unsafe extern "C" fn docker_serve_options_init(
             ignore_sigpipe: 1,
             raise_open_files_limit: 0,
             restore: 1,
-        };
-        // SAFETY: opts is non-NULL and points to caller-owned storage for the struct.
-        unsafe { opts.write(defaults) };
-        Ok(())
+        }
+    }
+}
+
+/// Fill the caller's `size` bytes at `opts` (pass `sizeof *opts`) with the defaults (the
+/// default socket, no stop descriptor, no signal handling, SIGPIPE ignored, containers
+/// restored) and zeros past the fields this library knows, and set `opts->size` to `size`.
+/// A size below the first version of the struct is `DOCKER_ERR_INVALID_ARGUMENT`.
+#[no_mangle]
+pub unsafe extern "C" fn docker_serve_options_init(
+    opts: *mut docker_serve_options,
+    size: usize,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: opts is NULL or writable for size bytes (caller's contract).
+        unsafe { grow::init(opts, size) }
     })
 }
 
@@ -155,20 +168,8 @@ fn ms_or(v: u32, default: Duration) -> Duration {
 /// # Safety
 /// As `docker_runtime_serve`.
 unsafe fn read_options<'a>(opts: *const docker_serve_options) -> FfiResult<ServeOptions<'a>> {
-    out_arg(opts.cast_mut(), "opts")?;
-    // SAFETY: opts is non-NULL; its first field is the size, readable in any version.
-    let size = unsafe { (*opts).size };
-    let ours = std::mem::size_of::<docker_serve_options>();
-    if size < ours {
-        return Err(FfiError::new(
-            docker_result::DOCKER_ERR_INVALID_ARGUMENT,
-            format!(
-                "opts->size is {size}; this library needs {ours}: initialise the options with docker_serve_options_init"
-            ),
-        ));
-    }
-    // SAFETY: the caller's struct is at least as large as ours; fields past ours are ignored.
-    let c = unsafe { *opts };
+    // SAFETY: opts is NULL or readable for the size it states (caller's contract).
+    let c = unsafe { grow::read(opts) }?;
     let mut d = DaemonConfig::default();
     d.connection.request_timeout = ms_or(c.request_timeout_ms, d.connection.request_timeout);
     if c.max_connections != 0 {
