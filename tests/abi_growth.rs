@@ -55,7 +55,13 @@ fn old_and_newer_callers_and_bad_sizes() {
     } else {
         Command::new(&bin)
     };
-    let out = cmd.arg(root.path()).output().expect("running growth");
+    // The library this test build made: cargo's LD_LIBRARY_PATH for tests also names
+    // target/debug, where `cargo build` leaves a copy that may be older.
+    let out = cmd
+        .arg(root.path())
+        .env("LD_LIBRARY_PATH", &lib)
+        .output()
+        .expect("running growth");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
