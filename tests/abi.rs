@@ -13,7 +13,9 @@ fn committed_header_matches_a_fresh_generation() {
     let committed = std::fs::read_to_string(crate_dir().join("include/docker_runtime.h")).unwrap();
     assert!(
         fresh == committed,
-        "include/docker_runtime.h is stale: run `cargo build` and commit the header"
+        "include/docker_runtime.h is not the header build.rs generated ({}): run \
+         `bash scripts/header.sh` and commit it",
+        concat!(env!("OUT_DIR"), "/docker_runtime.h")
     );
 }
 
