@@ -153,8 +153,8 @@ fn readelf(args: &[&str], file: &std::path::Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `scripts/install.sh ARGS` of this test build, staged under `destdir`.
-fn install_sh(args: &[&str], destdir: &std::path::Path, libdir: &str) {
+/// `scripts/install.sh ARGS` of this test build, staged under `destdir`, with `env`.
+fn install_sh(args: &[&str], destdir: &std::path::Path, libdir: &str, env: &[(&str, &str)]) {
     let profile = target_dir()
         .file_name()
         .unwrap()
@@ -168,6 +168,7 @@ fn install_sh(args: &[&str], destdir: &std::path::Path, libdir: &str) {
         .env("PROFILE", &profile)
         .env("TARGET_DIR", lib_dir())
         .env("NO_BUILD", "1")
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     assert!(
@@ -203,7 +204,7 @@ fn installs_and_uninstalls_like_a_c_library() {
     let stage = TempDir::new("destdir");
     let prefix = "/opt/docker-runtime-test";
     let libdir = format!("{prefix}/lib64");
-    install_sh(&[prefix], stage.path(), &libdir);
+    install_sh(&[prefix], stage.path(), &libdir, &[]);
     let lib = stage.path().join(libdir.trim_start_matches('/'));
     let version = env!("CARGO_PKG_VERSION");
     let major = env!("CARGO_PKG_VERSION_MAJOR");
@@ -300,11 +301,33 @@ fn installs_and_uninstalls_like_a_c_library() {
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("all errors as expected"), "{stdout}");
 
-    install_sh(&["--uninstall", prefix], stage.path(), &libdir);
+    install_sh(&["--uninstall", prefix], stage.path(), &libdir, &[]);
     let left: Vec<_> = std::fs::read_dir(stage.path())
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
+    assert!(left.is_empty(), "left after --uninstall: {left:?}");
+}
+
+#[test]
+fn debug_info_is_kept_beside_the_stripped_library_on_request() {
+    let stage = TempDir::new("destdir-debug");
+    let (prefix, libdir) = ("/usr/local", "/usr/local/lib");
+    install_sh(&[prefix], stage.path(), libdir, &[("DEBUG_INFO", "1")]);
+    let so = stage.join(&format!(
+        "usr/local/lib/libdocker_runtime.so.{}",
+        env!("CARGO_PKG_VERSION")
+    ));
+    let sections = readelf(&["-S", "-W"], &so);
+    assert!(!sections.contains(".debug_info"), "not stripped");
+    assert!(sections.contains(".gnu_debuglink"), "no .gnu_debuglink");
+    let debug = so.with_file_name(format!(
+        "libdocker_runtime.so.{}.debug",
+        env!("CARGO_PKG_VERSION")
+    ));
+    assert!(readelf(&["-S", "-W"], &debug).contains(".debug_info"));
+    install_sh(&["--uninstall", prefix], stage.path(), libdir, &[]);
+    let left: Vec<_> = std::fs::read_dir(stage.path()).unwrap().collect();
     assert!(left.is_empty(), "left after --uninstall: {left:?}");
 }
 
