@@ -1,5 +1,7 @@
-//! Generates `include/docker_runtime.h` from `src/ffi/` with cbindgen. The header is also
-//! written to `OUT_DIR`, where the test suite compares it with the committed one.
+//! Generates the C header from `src/ffi/` with cbindgen into `OUT_DIR` only (the source tree
+//! is never written, so read-only and vendored builds work): `scripts/header.sh` copies it to
+//! `include/docker_runtime.h`, and the test suite fails while the committed one differs. Also
+//! gives the shared library its SONAME, `libdocker_runtime.so.MAJOR`.
 
 use std::env;
 use std::fs;
@@ -33,10 +35,11 @@ fn main() {
         .expect("generating the C header with cbindgen")
         .write(&mut header);
     fs::write(out_dir.join("docker_runtime.h"), &header).expect("writing OUT_DIR header");
-    // Keep the committed header in step for developers; CI checks it is committed.
-    let committed = crate_dir.join("include/docker_runtime.h");
-    if fs::read(&committed).ok().as_deref() != Some(&header[..]) {
-        fs::create_dir_all(crate_dir.join("include")).expect("creating include/");
-        fs::write(&committed, &header).expect("writing include/docker_runtime.h");
-    }
+
+    // The ABI's SONAME follows the crate's major version; scripts/install.sh installs
+    // libdocker_runtime.so.VERSION with the .so.MAJOR and .so links.
+    println!(
+        "cargo:rustc-cdylib-link-arg=-Wl,-soname,libdocker_runtime.so.{}",
+        v("CARGO_PKG_VERSION_MAJOR")
+    );
 }
