@@ -87,20 +87,7 @@ fn make_examples(out: &std::path::Path, vars: &[(&str, String)], env: &[(&str, S
 }
 
 fn run_example(bin: &std::path::Path, root: &std::path::Path) -> String {
-    let valgrind = Command::new("valgrind").arg("--version").output().is_ok();
-    let mut cmd = if valgrind {
-        let mut c = Command::new("valgrind");
-        c.args([
-            "-q",
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-            "--error-exitcode=99",
-        ])
-        .arg(bin);
-        c
-    } else {
-        Command::new(bin)
-    };
+    let mut cmd = common::under_valgrind(bin);
     let out = cmd.arg(root).output().expect("running a C example");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(

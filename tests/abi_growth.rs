@@ -48,20 +48,7 @@ fn old_and_newer_callers_and_bad_sizes() {
     );
 
     let root = TempDir::new("growth-root");
-    let valgrind = Command::new("valgrind").arg("--version").output().is_ok();
-    let mut cmd = if valgrind {
-        let mut c = Command::new("valgrind");
-        c.args([
-            "-q",
-            "--leak-check=full",
-            "--errors-for-leak-kinds=definite",
-            "--error-exitcode=99",
-        ])
-        .arg(&bin);
-        c
-    } else {
-        Command::new(&bin)
-    };
+    let mut cmd = common::under_valgrind(&bin);
     // The library this test build made: cargo's LD_LIBRARY_PATH for tests also names
     // target/debug, where `cargo build` leaves a copy that may be older.
     let out = cmd

@@ -145,6 +145,27 @@ pub mod cli {
     }
 }
 
+/// A command running `bin` under valgrind (leaks and invalid accesses are errors, exit 99),
+/// or plainly where valgrind is not installed.
+pub fn under_valgrind(bin: &Path) -> std::process::Command {
+    let valgrind = std::process::Command::new("valgrind")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !valgrind {
+        return std::process::Command::new(bin);
+    }
+    let mut c = std::process::Command::new("valgrind");
+    c.args([
+        "-q",
+        "--leak-check=full",
+        "--errors-for-leak-kinds=definite",
+        "--error-exitcode=99",
+    ])
+    .arg(bin);
+    c
+}
+
 /// A runtime on a temporary root with a `busybox` image made from the host's busybox-static,
 /// its own bridge, subnet, iptables chains and port range (see [`net::NetFixture`]).
 pub struct Fixture {
