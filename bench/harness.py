@@ -236,9 +236,9 @@ def proc_state(pid):
 
 
 def iptables_unchain(chain):
-    """Remove every jump to chain, CHAIN-POST and CHAIN-FWD from the built-in chains, then the
-    chains themselves (our runtime's three; a chain that is not there is skipped)."""
-    ours = {chain, chain + "-POST", chain + "-FWD"}
+    """Remove every jump to chain, CHAIN-POST, CHAIN-FWD and CHAIN-IN from the built-in chains,
+    then the chains themselves (our runtime's four; a chain that is not there is skipped)."""
+    ours = {chain, chain + "-POST", chain + "-FWD", chain + "-IN"}
     for table in ("nat", "filter"):
         listing = subprocess.run(["iptables", "-w", "-t", table, "-S"], stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL, text=True).stdout
