@@ -423,7 +423,9 @@ enum docker_result docker_runtime_new(const char *root,
                                       struct docker_runtime **out);
 
 /**
- * Release a runtime. NULL does nothing. Running containers keep running.
+ * Release a runtime. NULL does nothing. Running containers keep running. Once it returns,
+ * the log callback is never called again (a call in flight on another thread is waited for;
+ * so do not free the runtime from inside its own log callback).
  */
 void docker_runtime_free(struct docker_runtime *runtime);
 

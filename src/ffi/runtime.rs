@@ -23,6 +23,38 @@ pub struct docker_runtime {
     /// Shared with the daemon's connections (`docker_runtime_serve`): a command still running
     /// when serving stops keeps the runtime alive until it returns, whatever the host frees.
     pub(super) rt: Arc<Runtime>,
+    /// Closed when the handle is freed: no log callback runs after `docker_runtime_free`.
+    log_gate: LogGate,
+}
+
+/// Whether the host's log callback may still be called. A call holds the gate open for its
+/// whole length, and closing waits for calls in flight: once `docker_runtime_free` returns, no
+/// thread the runtime left behind (a network release after a container's exit, a command
+/// still running when serving stopped) calls the host's callback again.
+#[derive(Clone, Default)]
+struct LogGate(Arc<std::sync::RwLock<bool>>);
+
+impl LogGate {
+    fn open() -> LogGate {
+        LogGate(Arc::new(std::sync::RwLock::new(true)))
+    }
+
+    /// Run `f` unless the gate is closed.
+    fn pass(&self, f: impl FnOnce()) {
+        if *self.0.read().unwrap_or_else(|e| e.into_inner()) {
+            f();
+        }
+    }
+
+    fn close(&self) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = false;
+    }
+}
+
+impl Drop for docker_runtime {
+    fn drop(&mut self) {
+        self.log_gate.close();
+    }
 }
 
 /// How much a log line matters.
@@ -148,10 +180,12 @@ fn level_of(l: Level) -> docker_log_level {
 }
 
 /// Read the caller's options, honouring its `size`.
-unsafe fn read_options(opts: *const docker_runtime_options) -> FfiResult<RuntimeOptions> {
+unsafe fn read_options(
+    opts: *const docker_runtime_options,
+) -> FfiResult<(RuntimeOptions, LogGate)> {
     let mut o = RuntimeOptions::default();
     if opts.is_null() {
-        return Ok(o);
+        return Ok((o, LogGate::default()));
     }
     // SAFETY: opts is readable for the size it states (caller's contract).
     let c = unsafe { grow::read(opts) }?;
@@ -187,18 +221,24 @@ unsafe fn read_options(opts: *const docker_runtime_options) -> FfiResult<Runtime
             ))
         }
     };
+    let gate = LogGate::open();
     o.logger = match c.log_callback {
         None => Logger::stderr(max),
         Some(cb) => {
             let ud = Userdata(c.log_userdata);
+            let gate = gate.clone();
             Logger::with_sink(max, move |level, msg| {
                 let text = CString::new(msg.replace('\0', "\\0")).unwrap_or_default();
-                // SAFETY: the host registered cb with this userdata; text lives for the call.
-                unsafe { cb(ud.ptr(), level_of(level), text.as_ptr()) };
+                // SAFETY: the host registered cb with this userdata; text lives for the call,
+                // and the gate is open: the handle has not been freed.
+                gate.pass(|| {
+                    // SAFETY: as above.
+                    unsafe { cb(ud.ptr(), level_of(level), text.as_ptr()) };
+                });
             })
         }
     };
-    Ok(o)
+    Ok((o, gate))
 }
 
 /// Create a runtime on `root` (created when missing: `containers/`, `graph/` mode 0700,
@@ -216,15 +256,21 @@ pub unsafe extern "C" fn docker_runtime_new(
         let root = unsafe { str_arg(root, "root") }?;
         out_arg(out, "out")?;
         // SAFETY: opts is NULL or points to an initialised options struct.
-        let o = unsafe { read_options(opts) }?;
+        let (o, log_gate) = unsafe { read_options(opts) }?;
         let rt = Runtime::new(Path::new(root), o)?;
+        let handle = docker_runtime {
+            rt: Arc::new(rt),
+            log_gate,
+        };
         // SAFETY: out is non-NULL (checked) and writable.
-        unsafe { *out = Box::into_raw(Box::new(docker_runtime { rt: Arc::new(rt) })) };
+        unsafe { *out = Box::into_raw(Box::new(handle)) };
         Ok(())
     })
 }
 
-/// Release a runtime. NULL does nothing. Running containers keep running.
+/// Release a runtime. NULL does nothing. Running containers keep running. Once it returns,
+/// the log callback is never called again (a call in flight on another thread is waited for;
+/// so do not free the runtime from inside its own log callback).
 #[no_mangle]
 pub unsafe extern "C" fn docker_runtime_free(runtime: *mut docker_runtime) {
     guard_void(|| {
@@ -528,4 +574,56 @@ pub unsafe extern "C" fn docker_runtime_port_release(
         let r = unsafe { handle(runtime, "runtime") }?;
         Ok(r.rt.ipam()?.release_port(port)?)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::ffi::guard::guard_value;
+
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+    unsafe extern "C" fn count(_: *mut c_void, _: docker_log_level, _: *const c_char) -> c_int {
+        guard_value(0, || {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            0
+        })
+    }
+
+    /// A thread the runtime left behind (a network release after a container's exit) holds
+    /// the runtime's logger; once the handle is freed, its lines no longer reach the host.
+    #[test]
+    fn no_log_callback_after_free() {
+        let dir = std::env::temp_dir().join(format!("dr-logfree-{}", std::process::id()));
+        let root = CString::new(dir.to_str().unwrap()).unwrap();
+        let mut opts = std::mem::MaybeUninit::<docker_runtime_options>::uninit();
+        let size = std::mem::size_of::<docker_runtime_options>();
+        // SAFETY: opts is writable for its size.
+        let rc = unsafe { docker_runtime_options_init(opts.as_mut_ptr(), size) };
+        assert_eq!(rc, docker_result::DOCKER_OK);
+        // SAFETY: initialised by _init.
+        let mut opts = unsafe { opts.assume_init() };
+        opts.log_callback = Some(count);
+        let mut rt = std::ptr::null_mut();
+        // SAFETY: valid strings and pointers.
+        assert_eq!(
+            unsafe { docker_runtime_new(root.as_ptr(), &opts, &mut rt) },
+            docker_result::DOCKER_OK
+        );
+        // SAFETY: a live handle.
+        let left_behind = unsafe { &*rt }.rt.logger().clone();
+        left_behind.warn("before the free");
+        assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+        // SAFETY: made by docker_runtime_new, freed once.
+        unsafe { docker_runtime_free(rt) };
+        left_behind.warn("after the free");
+        assert_eq!(
+            CALLS.load(Ordering::SeqCst),
+            1,
+            "a callback ran after the free"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
