@@ -18,28 +18,27 @@ fn fixture(tag: &str) -> Fixture {
     f
 }
 
+/// The output of `/probe ARGS` in a container run with `flags`, split at `sep` into pairs.
+fn probe_with(f: &Fixture, flags: &[&str], args: &[&str], sep: char) -> BTreeMap<String, String> {
+    let mut cmd = vec!["run", "--network", "none"];
+    cmd.extend_from_slice(flags);
+    cmd.extend_from_slice(&["busybox", "/probe"]);
+    cmd.extend_from_slice(args);
+    ok(&f.rt, &cmd)
+        .lines()
+        .filter_map(|l| l.split_once(sep))
+        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
+        .collect()
+}
+
 /// `/probe` in a container run with `flags`: what each call returned.
 fn probe(f: &Fixture, flags: &[&str]) -> BTreeMap<String, String> {
-    let mut args = vec!["run", "--network", "none"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&["busybox", "/probe"]);
-    ok(&f.rt, &args)
-        .lines()
-        .filter_map(|l| l.split_once(' '))
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
+    probe_with(f, flags, &[], ' ')
 }
 
 /// `/proc/self/status` lines of `/probe status` in a container run with `flags`.
 fn status(f: &Fixture, flags: &[&str]) -> BTreeMap<String, String> {
-    let mut args = vec!["run", "--network", "none"];
-    args.extend_from_slice(flags);
-    args.extend_from_slice(&["busybox", "/probe", "status"]);
-    ok(&f.rt, &args)
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.to_string(), v.trim().to_string()))
-        .collect()
+    probe_with(f, flags, &["status"], ':')
 }
 
 /// Attack: a container makes a user namespace (CAP_SYS_ADMIN over its own mounts and

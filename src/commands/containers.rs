@@ -258,7 +258,12 @@ fn network_disabled(mode: Option<&str>) -> Result<bool> {
 /// The container's `Config` from the flags of `run` and the image's defaults (registry images
 /// carry them): the entrypoint before the command, the command when none is given, its
 /// environment before `-e`, its user and directory.
-fn run_config(p: &Parsed, fl: &RunFlags, defaults: &ImageConfig) -> Result<Config> {
+fn run_config(
+    p: &Parsed,
+    fl: &RunFlags,
+    defaults: &ImageConfig,
+    security_opt: &[String],
+) -> Result<Config> {
     for e in p.list(fl.env) {
         if e.is_empty() || e.starts_with('=') {
             return Err(Error::invalid(format!(
@@ -300,7 +305,7 @@ fn run_config(p: &Parsed, fl: &RunFlags, defaults: &ImageConfig) -> Result<Confi
         network_disabled: network_disabled(p.value(fl.network))?,
         cap_add: p.list(fl.cap_add).to_vec(),
         cap_drop: p.list(fl.cap_drop).to_vec(),
-        security_opt: security_opts(p.list(fl.security_opt))?,
+        security_opt: security_opt.to_vec(),
     })
 }
 
@@ -317,12 +322,15 @@ pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     need_args(&f, &p.args, 1)?;
     let (rm, detach) = (p.bool(fl.rm), p.bool(fl.detach));
     // Checked before anything is made.
-    crate::container::spec::validate(&run_config(&p, &fl, &ImageConfig::default())?)?;
+    let security = security_opts(p.list(fl.security_opt))?;
+    let unresolved = run_config(&p, &fl, &ImageConfig::default(), &security)?;
+    crate::container::spec::validate(&unresolved)?;
     if rm && detach {
         return Err(Error::invalid("--rm cannot be combined with -d"));
     }
     let image = rt.image(&p.args[0])?;
-    let config = run_config(&p, &fl, &image.config.clone().unwrap_or_default())?;
+    let defaults = image.config.clone().unwrap_or_default();
+    let config = run_config(&p, &fl, &defaults, &security)?;
     let c = rt.create_container(&image.id, config)?;
     let offsets = (log_len(&c.stdout_log()), log_len(&c.stderr_log()));
     let opts = StartOptions {

@@ -285,14 +285,14 @@ fn mounts(binds: &[(PathBuf, &str)]) -> Result<Vec<Mount>> {
 }
 
 fn linux(rec: &ContainerRecord, seccomp: Option<LinuxSeccomp>) -> Result<oci_spec::runtime::Linux> {
-    let mut kinds = vec![
+    // `--network none` too gets a network namespace of its own, with only the loopback.
+    let kinds = [
         LinuxNamespaceType::Pid,
         LinuxNamespaceType::Ipc,
         LinuxNamespaceType::Uts,
         LinuxNamespaceType::Mount,
+        LinuxNamespaceType::Network,
     ];
-    // `--network none` too: a network namespace of its own, with only the loopback.
-    kinds.push(LinuxNamespaceType::Network);
     let namespaces = kinds
         .into_iter()
         .map(|k| built(LinuxNamespaceBuilder::default().typ(k).build()))

@@ -27,18 +27,12 @@ fn open_in_root(root: &OwnedFd, path: &str) -> std::io::Result<Option<std::fs::F
     }
 }
 
-/// The text of `path` (relative, e.g. `etc/passwd`) in the root file system `rootfs`; empty
-/// when it does not exist.
-fn read_in_root(rootfs: &Path, path: &str) -> Result<String> {
+/// The text of `path` (relative, e.g. `etc/passwd`) in the root file system held by `root`;
+/// empty when it does not exist.
+fn read_in_root(root: &OwnedFd, path: &str) -> Result<String> {
     let what = || format!("the container's /{path}");
-    let root: OwnedFd = fcntl::open(
-        rootfs,
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| Error::errno(format_args!("opening {}", rootfs.display()), e))?;
     let Some(file) =
-        open_in_root(&root, path).map_err(|e| Error::io(format!("opening {}", what()), e))?
+        open_in_root(root, path).map_err(|e| Error::io(format!("opening {}", what()), e))?
     else {
         return Ok(String::new());
     };
@@ -64,8 +58,14 @@ fn read_in_root(rootfs: &Path, path: &str) -> Result<String> {
 /// Resolve `spec` (see [`resolve`]) in the passwd and group files of the root file system at
 /// `rootfs`.
 pub fn lookup(rootfs: &Path, spec: &str) -> Result<Identity> {
-    let passwd = read_in_root(rootfs, "etc/passwd")?;
-    let group = read_in_root(rootfs, "etc/group")?;
+    let root: OwnedFd = fcntl::open(
+        rootfs,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| Error::errno(format_args!("opening {}", rootfs.display()), e))?;
+    let passwd = read_in_root(&root, "etc/passwd")?;
+    let group = read_in_root(&root, "etc/group")?;
     resolve(spec, &passwd, &group).map_err(Error::invalid)
 }
 
