@@ -236,10 +236,10 @@ def proc_state(pid):
 
 
 def iptables_unchain(chain):
-    """Remove every jump to chain, CHAIN-POST, CHAIN-FWD and CHAIN-IN from the built-in chains,
-    then the chains themselves (our runtime's four; a chain that is not there is skipped)."""
-    ours = {chain, chain + "-POST", chain + "-FWD", chain + "-IN"}
-    for table in ("nat", "filter"):
+    """Remove every jump to chain, CHAIN-POST, CHAIN-ISO, CHAIN-FWD and CHAIN-IN from the built-in
+    chains, then the chains themselves (our runtime's five; a chain not there is skipped)."""
+    ours = {chain, chain + "-POST", chain + "-ISO", chain + "-FWD", chain + "-IN"}
+    for table in ("nat", "mangle", "filter"):
         listing = subprocess.run(["iptables", "-w", "-t", table, "-S"], stdout=subprocess.PIPE,
                                  stderr=subprocess.DEVNULL, text=True).stdout
         for line in listing.splitlines():

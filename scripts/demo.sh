@@ -18,7 +18,7 @@ cleanup() {
   set +e
   for id in $(docker ps -a -q --no-trunc 2>/dev/null); do docker rm -f "$id" >/dev/null; done
   [ -n "${daemon:-}" ] && kill -TERM "$daemon" && wait "$daemon"
-  for t in "nat PREROUTING DRDEMO" "nat OUTPUT DRDEMO" "nat POSTROUTING DRDEMO-POST" "filter FORWARD DRDEMO-FWD" "filter INPUT DRDEMO-IN"; do
+  for t in "nat PREROUTING DRDEMO" "nat OUTPUT DRDEMO" "nat POSTROUTING DRDEMO-POST" "mangle FORWARD DRDEMO-ISO" "filter FORWARD DRDEMO-FWD" "filter INPUT DRDEMO-IN"; do
     set -- $t
     while iptables -w -t "$1" -S "$2" 2>/dev/null | grep -q -- "-j $3\$"; do
       rule=$(iptables -w -t "$1" -S "$2" | grep -- "-j $3\$" | head -n1 | sed 's/^-A //')

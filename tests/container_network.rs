@@ -13,7 +13,7 @@ use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use common::cli::{call, ok};
-use common::net::{sh, Neighbour};
+use common::net::{sh, ForwardOn, Neighbour};
 use common::Fixture;
 
 /// GET / from `addr`, retrying until the server is up (at most ~10 s).
@@ -296,10 +296,10 @@ fn a_runtime_with_default_options_adopts_the_roots_network() {
     assert_eq!(rt.options().network.bridge_name, "lxcbr0");
 }
 
-/// `iptables -w -D CHAIN RULE` in the filter table: one of the runtime's fixed rules taken
-/// away, as on a host whose chains an older runtime (main c49bff3) made.
-fn delete_filter_rule(chain: &str, rule: &str) {
-    let mut args = vec!["-w", "-D", chain];
+/// `iptables -w -t TABLE -D CHAIN RULE`: one of the runtime's fixed rules taken away, as on a
+/// host whose chains an older runtime (main c49bff3) made.
+fn delete_rule(table: &str, chain: &str, rule: &str) {
+    let mut args = vec!["-w", "-t", table, "-D", chain];
     args.extend(rule.split_whitespace());
     let (done, out) = sh("iptables", &args);
     assert!(done, "iptables {}: {out}", args.join(" "));
@@ -323,7 +323,7 @@ fn public_of(f: &Fixture, id: &str) -> String {
 /// `ip_forward` is on, as the runtime makes it by default) connects to port 80 of a container
 /// that never published it.
 /// Without the protection (main c49bff3, or below with `-o BRIDGE -j DROP` deleted from
-/// `CHAIN-FWD`) nothing stops the forwarded connection under the host's `FORWARD` policy
+/// `CHAIN-ISO`) nothing stops the forwarded connection under the host's `FORWARD` policy
 /// `ACCEPT` (the default, and this machine's) and the neighbour gets httpd's page. With it, the
 /// neighbour reaches only the published port, DNAT'ed on the host's address, and containers
 /// still reach the neighbour.
@@ -403,8 +403,8 @@ fn a_neighbour_routed_through_the_host_reaches_only_published_ports() {
         return;
     }
     // Without the drop, the attack succeeds.
-    let fwd = format!("{}-FWD", f.net.chain);
-    delete_filter_rule(&fwd, &format!("-o {} -j DROP", f.net.bridge));
+    let iso = format!("{}-ISO", f.net.chain);
+    delete_rule("mangle", &iso, &format!("-o {} -j DROP", f.net.bridge));
     let page = fetch(&hidden_port).unwrap();
     assert!(page.contains("hello-from-container"), "{page}");
     // A runtime starting on the root finds the chain not as it should be and refills it.
@@ -415,6 +415,75 @@ fn a_neighbour_routed_through_the_host_reaches_only_published_ports() {
         "the neighbour reached an unpublished port: {attack:?}"
     );
     let page = fetch(&via_host).unwrap();
+    assert!(page.contains("hello-from-container"), "{page}");
+}
+
+/// `wget` of `url` from a fresh container of `f` (given 5 s: busybox's own `wget -T` crashes):
+/// its output, or why not.
+fn fetch_from_container(f: &Fixture, url: &str) -> Result<String, String> {
+    let out = call(
+        &f.rt,
+        &[
+            "run", "busybox", "timeout", "5", "wget", "-q", "-O", "-", url,
+        ],
+    );
+    if out.status == 0 {
+        Ok(out.stdout)
+    } else {
+        Err(format!(
+            "status {}: {}{}",
+            out.status, out.stdout, out.stderr
+        ))
+    }
+}
+
+/// Attack: two runtimes on one host, each with its own bridge (two users' runtimes, or a test
+/// runtime beside the real one): a container of one connects straight to the address of a
+/// container of the other, at a port that was never published.
+/// Without the protection (main 07801a1: the drop sat in `filter`, behind every runtime's
+/// accept of what leaves its own bridge, so whichever runtime's jump came first in `FORWARD`
+/// decided; the runtime started last had its jump first and its containers got httpd's page
+/// from the other bridge; shown below with the `mangle` drop deleted) the page comes back. With
+/// it, only the published port, DNAT'ed on the host's address, is reached, in both directions.
+#[test]
+fn a_container_of_another_runtime_reaches_only_published_ports() {
+    let first = Fixture::new("cnet-iso1");
+    let second = Fixture::new("cnet-iso2");
+    let _forward = ForwardOn::new();
+    let hidden = start_httpd(&first, &[]);
+    let published = start_httpd(&first, &["80"]);
+    let hidden_url = format!("http://{}:80/index.html", ip_of(&first, &hidden));
+    http_get(&format!("{}:80", ip_of(&first, &hidden)));
+    http_get(&format!("{}:80", ip_of(&first, &published)));
+    // The published port through the host's address on the second bridge (its gateway).
+    let via_host = format!(
+        "http://{}:{}/index.html",
+        second.net.gateway,
+        public_of(&first, &published)
+    );
+    let page = fetch_from_container(&second, &via_host).unwrap();
+    assert!(page.contains("hello-from-container"), "{page}");
+    let attack = fetch_from_container(&second, &hidden_url);
+    assert!(
+        attack.is_err(),
+        "a container of another runtime reached an unpublished port: {attack:?}"
+    );
+    // The other way round too (the other runtime's jumps come first now).
+    let back = start_httpd(&second, &[]);
+    let back_url = format!("http://{}:80/index.html", ip_of(&second, &back));
+    http_get(&format!("{}:80", ip_of(&second, &back)));
+    let attack = fetch_from_container(&first, &back_url);
+    assert!(attack.is_err(), "reached an unpublished port: {attack:?}");
+
+    let (_, forward) = sh("iptables", &["-w", "-S", "FORWARD"]);
+    if !forward.lines().any(|l| l == "-P FORWARD ACCEPT") {
+        eprintln!("FORWARD's policy is not ACCEPT: it drops the attack by itself, skipped");
+        return;
+    }
+    // Without the first runtime's drop, the second runtime's accept lets the attack through.
+    let iso = format!("{}-ISO", first.net.chain);
+    delete_rule("mangle", &iso, &format!("-o {} -j DROP", first.net.bridge));
+    let page = fetch_from_container(&second, &hidden_url).unwrap();
     assert!(page.contains("hello-from-container"), "{page}");
 }
 
@@ -582,7 +651,7 @@ fn a_container_cannot_reach_the_hosts_loopback() {
         "-d 127.0.0.0/8 -i {} -m conntrack ! --ctstate DNAT -j DROP",
         f.net.bridge
     );
-    delete_filter_rule(&format!("{}-IN", f.net.chain), &rule);
+    delete_rule("filter", &format!("{}-IN", f.net.chain), &rule);
     assert_eq!(probe(&loopback_only), "answered\n");
     // A runtime starting on the root finds the chain not as it should be and refills it.
     let _restarted = f.reopen();

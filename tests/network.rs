@@ -597,8 +597,8 @@ fn a_failing_port_rule_leaves_no_veth_and_restore_repairs_the_chain() {
 }
 
 /// The rules of the filter chain `chain`, without its `-N` line.
-fn filter_rules(chain: &str) -> Vec<String> {
-    let (_, out) = sh("iptables", &["-w", "-S", chain]);
+fn rules(table: &str, chain: &str) -> Vec<String> {
+    let (_, out) = sh("iptables", &["-w", "-t", table, "-S", chain]);
     out.lines()
         .filter(|l| l.starts_with("-A "))
         .map(str::to_string)
@@ -613,31 +613,40 @@ fn must(args: &[&str]) {
 #[test]
 fn start_and_restore_make_the_filter_chains_exact() {
     let f = NetFixture::new("filter");
-    let (fwd, inp, br) = (
+    let (iso, fwd, inp, br) = (
+        format!("{}-ISO", f.chain),
         format!("{}-FWD", f.chain),
         format!("{}-IN", f.chain),
         &f.bridge,
     );
+    let want_iso = vec![
+        format!("-A {iso} -i {br} -o {br} -j RETURN"),
+        format!("-A {iso} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"),
+        format!("-A {iso} -o {br} -m conntrack --ctstate DNAT -j RETURN"),
+        format!("-A {iso} -o {br} -j DROP"),
+    ];
     let want_fwd = vec![
         format!("-A {fwd} -i {br} -j ACCEPT"),
         format!("-A {fwd} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"),
         format!("-A {fwd} -o {br} -m conntrack --ctstate DNAT -j ACCEPT"),
-        format!("-A {fwd} -o {br} -j DROP"),
     ];
     let want_in = vec![format!(
         "-A {inp} -d 127.0.0.0/8 -i {br} -m conntrack ! --ctstate DNAT -j DROP"
     )];
     let exact = || {
-        assert_eq!(filter_rules(&fwd), want_fwd);
-        assert_eq!(filter_rules(&inp), want_in);
+        assert_eq!(rules("mangle", &iso), want_iso);
+        assert_eq!(rules("filter", &fwd), want_fwd);
+        assert_eq!(rules("filter", &inp), want_in);
         assert_eq!(f.jumps(), f.jumps_once());
     };
     f.runtime().network().unwrap();
     exact();
 
-    // As main c49bff3 left them: no drop in the forward chain, no input chain nor jump to it;
-    // and a stray rule someone added.
-    must(&["-w", "-D", &fwd, "-o", br, "-j", "DROP"]);
+    // As main c49bff3 left them: no isolation chain, no input chain nor jumps to them; and a
+    // stray rule someone added.
+    must(&["-w", "-t", "mangle", "-D", "FORWARD", "-j", &iso]);
+    must(&["-w", "-t", "mangle", "-F", &iso]);
+    must(&["-w", "-t", "mangle", "-X", &iso]);
     must(&["-w", "-D", "INPUT", "-j", &inp]);
     must(&["-w", "-F", &inp]);
     must(&["-w", "-X", &inp]);
@@ -648,7 +657,7 @@ fn start_and_restore_make_the_filter_chains_exact() {
 
     // Restore (a daemon's start-up) too.
     must(&["-w", "-I", &inp, "1", "-j", "ACCEPT"]);
-    must(&["-w", "-D", &fwd, "-o", br, "-j", "DROP"]);
+    must(&["-w", "-t", "mangle", "-D", &iso, "-o", br, "-j", "DROP"]);
     net.restore(&[]).unwrap();
     exact();
 }

@@ -45,6 +45,7 @@ impl Drop for Guard {
         }
         let c = &self.chain;
         let post = format!("{c}-POST");
+        let iso = format!("{c}-ISO");
         let fwd = format!("{c}-FWD");
         let inp = format!("{c}-IN");
         let local = ["-m", "addrtype", "--dst-type", "LOCAL", "-j", c.as_str()];
@@ -52,6 +53,7 @@ impl Drop for Guard {
             ("nat", "PREROUTING", &local[..]),
             ("nat", "OUTPUT", &local[..]),
             ("nat", "POSTROUTING", &["-j", post.as_str()][..]),
+            ("mangle", "FORWARD", &["-j", iso.as_str()][..]),
             ("filter", "FORWARD", &["-j", fwd.as_str()][..]),
             ("filter", "INPUT", &["-j", inp.as_str()][..]),
         ] {
@@ -62,6 +64,7 @@ impl Drop for Guard {
         for (table, chain) in [
             ("nat", c),
             ("nat", &post),
+            ("mangle", &iso),
             ("filter", &fwd),
             ("filter", &inp),
         ] {

@@ -7,7 +7,8 @@
 //! |--------|--------------|-------------------------------------------------|-------|
 //! | nat    | `CHAIN`      | `PREROUTING`, `OUTPUT` (`-m addrtype --dst-type LOCAL`) | one `DNAT` per mapping: `-p tcp --dport PUBLIC -j DNAT --to-destination IP:PRIVATE` |
 //! | nat    | `CHAIN-POST` | `POSTROUTING`                                   | `-s SUBNET ! -o BRIDGE -j MASQUERADE` (containers' outbound traffic); `-s 127.0.0.0/8 -o BRIDGE -j MASQUERADE` (see below) |
-//! | filter | `CHAIN-FWD`  | `FORWARD` (first rule)                          | accepts what enters from the bridge, and replies and DNAT'ed connections going to it, so a `DROP` policy of `FORWARD` does not cut the containers off; then drops the rest going to it (`-o BRIDGE -j DROP`): a neighbour that routes through the host reaches only published ports. The `FORWARD` policy itself is never changed |
+//! | mangle | `CHAIN-ISO`  | `FORWARD` (first rule)                          | lets through what goes from the bridge to itself, replies and DNAT'ed connections going to the bridge; drops the rest forwarded into it (`-o BRIDGE -j DROP`): a neighbour that routes through the host, or a container of another runtime's bridge, reaches only published ports |
+//! | filter | `CHAIN-FWD`  | `FORWARD` (first rule)                          | accepts what enters from the bridge, and replies and DNAT'ed connections going to it, so a `DROP` policy of `FORWARD` does not cut the containers off. The `FORWARD` policy itself is never changed |
 //! | filter | `CHAIN-IN`   | `INPUT` (first rule)                            | `-d 127.0.0.0/8 -i BRIDGE -m conntrack ! --ctstate DNAT -j DROP`: a container never reaches the host's loopback-only services (see below) |
 //!
 //! `127.0.0.1:PUBLIC` from the host: the nat `OUTPUT` jump sends local connections through the
@@ -21,6 +22,13 @@
 //! CVE-2020-8558 class). `CHAIN-IN` drops them unless they belong to a DNAT'ed connection (the
 //! replies of `127.0.0.1:PUBLIC` do), as kube-proxy's fix does.
 //!
+//! Why the drop sits in `mangle`: every runtime's `CHAIN-FWD` accepts what leaves its own
+//! bridge, and whichever jump is first in `FORWARD` decides, so with two runtimes (two bridges)
+//! on one host a drop in `filter` would protect one bridge from the other only in one of the two
+//! orders. The `mangle` table's `FORWARD` is traversed before `filter`'s and its chains here
+//! never accept, so each bridge's drop holds whatever other runtimes accept (docker solves the
+//! same with its shared isolation chains).
+//!
 //! A container's mappings are added in one `iptables-restore --noflush` transaction and removed
 //! in another; [`Iptables::rebuild`] flushes and refills the `DNAT` chain atomically.
 
@@ -33,7 +41,7 @@ use ipnetwork::Ipv4Network;
 use crate::error::{Error, ErrorKind, Result};
 
 /// The longest chain name an option may give: iptables allows 28 bytes, and the runtime's
-/// other chains add `-POST` / `-FWD` / `-IN` to it.
+/// other chains add `-POST` / `-FWD` / `-ISO` / `-IN` to it.
 pub const MAX_CHAIN_LEN: usize = 28 - 5;
 
 /// One published port: `PUBLIC` on the host goes to `IP:PRIVATE`.
@@ -239,10 +247,16 @@ impl Iptables {
         format!("{}-IN", self.chain)
     }
 
+    /// The mangle chain dropping what is forwarded into the bridge uninvited.
+    pub fn isolation_chain(&self) -> String {
+        format!("{}-ISO", self.chain)
+    }
+
     /// The chains holding the fixed rules: (table, chain).
-    fn fixed_chains(&self) -> [(&'static str, String); 3] {
+    fn fixed_chains(&self) -> [(&'static str, String); 4] {
         [
             ("nat", self.post_chain()),
+            ("mangle", self.isolation_chain()),
             ("filter", self.forward_chain()),
             ("filter", self.input_chain()),
         ]
@@ -266,6 +280,12 @@ impl Iptables {
                 false,
             ),
             (
+                "mangle",
+                "FORWARD",
+                vec!["-j".into(), self.isolation_chain()],
+                true,
+            ),
+            (
                 "filter",
                 "FORWARD",
                 vec!["-j".into(), self.forward_chain()],
@@ -280,12 +300,13 @@ impl Iptables {
         ]
     }
 
-    /// The fixed rules of the masquerade, forward and input chains, as `iptables-restore` text
-    /// that (re)declares, and so flushes, the three chains. Each rule is written as
-    /// `iptables-save` prints it, so [`Self::is_set_up`] can compare the lines.
+    /// The fixed rules of the masquerade, isolation, forward and input chains, as
+    /// `iptables-restore` text that (re)declares, and so flushes, the four chains. Each rule is
+    /// written as `iptables-save` prints it, so [`Self::is_set_up`] can compare the lines.
     fn fixed_rules(&self) -> String {
-        let (post, fwd, inp, br, net) = (
+        let (post, iso, fwd, inp, br, net) = (
             self.post_chain(),
+            self.isolation_chain(),
             self.forward_chain(),
             self.input_chain(),
             &self.bridge,
@@ -296,11 +317,16 @@ impl Iptables {
              -A {post} -s {net} ! -o {br} -j MASQUERADE\n\
              -A {post} -s 127.0.0.0/8 -o {br} -j MASQUERADE\n\
              COMMIT\n\
+             *mangle\n:{iso} - [0:0]\n\
+             -A {iso} -i {br} -o {br} -j RETURN\n\
+             -A {iso} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN\n\
+             -A {iso} -o {br} -m conntrack --ctstate DNAT -j RETURN\n\
+             -A {iso} -o {br} -j DROP\n\
+             COMMIT\n\
              *filter\n:{fwd} - [0:0]\n:{inp} - [0:0]\n\
              -A {fwd} -i {br} -j ACCEPT\n\
              -A {fwd} -o {br} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
              -A {fwd} -o {br} -m conntrack --ctstate DNAT -j ACCEPT\n\
-             -A {fwd} -o {br} -j DROP\n\
              -A {inp} -d 127.0.0.0/8 -i {br} -m conntrack ! --ctstate DNAT -j DROP\n\
              COMMIT\n"
         )
@@ -334,7 +360,13 @@ impl Iptables {
     /// rules (in their order), and each jump exactly once.
     fn is_set_up(&self, save: &str) -> bool {
         let fixed = self.fixed_rules();
-        let (nat, filter) = (table_lines(save, "nat"), table_lines(save, "filter"));
+        let tables = ["nat", "mangle", "filter"].map(|t| (t, table_lines(save, t)));
+        let lines_of = |table: &str| -> &[&str] {
+            tables
+                .iter()
+                .find(|(t, _)| *t == table)
+                .map_or(&[], |(_, lines)| lines.as_slice())
+        };
         let declares = |lines: &[&str], chain: &str| {
             lines.iter().any(|l| l.starts_with(&format!(":{chain} ")))
         };
@@ -354,15 +386,14 @@ impl Iptables {
                 .map(str::to_string)
                 .collect()
         };
-        declares(&nat, &self.chain)
+        declares(lines_of("nat"), &self.chain)
             && self.fixed_chains().iter().all(|(table, chain)| {
-                let lines = if *table == "nat" { &nat } else { &filter };
+                let lines = lines_of(table);
                 declares(lines, chain) && rules_of(lines, chain) == wanted_of(table, chain)
             })
             && self.jumps().iter().all(|(table, builtin, spec, _)| {
                 let line = format!("-A {builtin} {}", spec.join(" "));
-                let lines = if *table == "nat" { &nat } else { &filter };
-                lines.iter().filter(|l| **l == line).count() == 1
+                lines_of(table).iter().filter(|l| **l == line).count() == 1
             })
     }
 
@@ -482,28 +513,38 @@ mod tests {
             -A DRX -p tcp -m tcp --dport 49153 -j DNAT --to-destination 10.9.9.2:80\n\
             -A DRX-POST -s 10.9.9.0/24 ! -o drx0 -j MASQUERADE\n\
             -A DRX-POST -s 127.0.0.0/8 -o drx0 -j MASQUERADE\nCOMMIT\n\
+            *mangle\n:DRX-ISO - [0:0]\n-A FORWARD -j DRX-ISO\n\
+            -A DRX-ISO -i drx0 -o drx0 -j RETURN\n\
+            -A DRX-ISO -o drx0 -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN\n\
+            -A DRX-ISO -o drx0 -m conntrack --ctstate DNAT -j RETURN\n\
+            -A DRX-ISO -o drx0 -j DROP\nCOMMIT\n\
             *filter\n:DRX-FWD - [0:0]\n:DRX-IN - [0:0]\n\
             -A INPUT -j DRX-IN\n-A FORWARD -j DRX-FWD\n\
             -A DRX-FWD -i drx0 -j ACCEPT\n\
             -A DRX-FWD -o drx0 -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT\n\
             -A DRX-FWD -o drx0 -m conntrack --ctstate DNAT -j ACCEPT\n\
-            -A DRX-FWD -o drx0 -j DROP\n\
             -A DRX-IN -d 127.0.0.0/8 -i drx0 -m conntrack ! --ctstate DNAT -j DROP\n\
             COMMIT\n";
         assert!(t.is_set_up(full));
-        // A chain left by an older runtime, without the drops, is not set up.
-        let open_fwd = full.replace("-A DRX-FWD -o drx0 -j DROP\n", "");
+        // Chains left by an older runtime, without the drops, are not set up.
+        let open_fwd = full.replace("-A DRX-ISO -o drx0 -j DROP\n", "");
         assert!(!t.is_set_up(&open_fwd));
+        let old_fwd = full.replace(
+            "-A DRX-FWD -o drx0 -m conntrack --ctstate DNAT -j ACCEPT\n",
+            "-A DRX-FWD -o drx0 -m conntrack --ctstate DNAT -j ACCEPT\n-A DRX-FWD -o drx0 -j DROP\n",
+        );
+        assert!(!t.is_set_up(&old_fwd));
+        assert!(!t.is_set_up(&full.replace("-A FORWARD -j DRX-ISO\n", "")));
         let open_lo = full.replace(":DRX-IN - [0:0]\n", "").replace(
             "-A DRX-IN -d 127.0.0.0/8 -i drx0 -m conntrack ! --ctstate DNAT -j DROP\n",
             "",
         );
         assert!(!t.is_set_up(&open_lo));
         assert!(!t.is_set_up(&full.replace("-A INPUT -j DRX-IN\n", "")));
-        // The drop must come after the accepts.
-        let reordered = full.replace("-A DRX-FWD -o drx0 -j DROP\n", "").replace(
-            "-A DRX-FWD -i drx0 -j ACCEPT\n",
-            "-A DRX-FWD -o drx0 -j DROP\n-A DRX-FWD -i drx0 -j ACCEPT\n",
+        // The drop must come after the exceptions.
+        let reordered = full.replace("-A DRX-ISO -o drx0 -j DROP\n", "").replace(
+            "-A DRX-ISO -i drx0 -o drx0 -j RETURN\n",
+            "-A DRX-ISO -o drx0 -j DROP\n-A DRX-ISO -i drx0 -o drx0 -j RETURN\n",
         );
         assert!(!t.is_set_up(&reordered));
         let missing_jump = full.replace("-A OUTPUT -m addrtype --dst-type LOCAL -j DRX\n", "");
@@ -528,6 +569,7 @@ mod tests {
         assert_eq!(t.post_chain(), "DOCKER-POST");
         assert_eq!(t.forward_chain(), "DOCKER-FWD");
         assert_eq!(t.input_chain(), "DOCKER-IN");
+        assert_eq!(t.isolation_chain(), "DOCKER-ISO");
         let m = Mapping {
             public: 49153,
             ip: Ipv4Addr::new(10, 0, 3, 2),
@@ -540,7 +582,8 @@ mod tests {
         let fixed = t.fixed_rules();
         assert!(fixed.contains("-A DOCKER-POST -s 10.0.3.0/24 ! -o lxcbr0 -j MASQUERADE"));
         assert!(fixed.contains("-A DOCKER-POST -s 127.0.0.0/8 -o lxcbr0 -j MASQUERADE"));
-        assert!(fixed.contains("-A DOCKER-FWD -o lxcbr0 -j DROP"));
+        assert!(fixed.contains("-A DOCKER-ISO -o lxcbr0 -j DROP"));
+        assert!(!fixed.contains("-A DOCKER-FWD -o lxcbr0 -j DROP"));
         assert!(fixed.contains(
             "-A DOCKER-IN -d 127.0.0.0/8 -i lxcbr0 -m conntrack ! --ctstate DNAT -j DROP"
         ));

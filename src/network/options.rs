@@ -25,8 +25,8 @@ pub struct NetworkOptions {
     /// `GATEWAY/PREFIX` for the bridge; `None`: the bridge's own, or a free private subnet
     /// ([`super::bridge::DEFAULT_SUBNET`] first).
     pub bridge_subnet: Option<String>,
-    /// The nat chain of the port mappings (the runtime also makes `CHAIN-POST`, `CHAIN-FWD`
-    /// and `CHAIN-IN`); at most 23 characters.
+    /// The nat chain of the port mappings (the runtime also makes `CHAIN-POST`, `CHAIN-ISO`,
+    /// `CHAIN-FWD` and `CHAIN-IN`); at most 23 characters.
     pub iptables_chain: String,
     /// Set `net.ipv4.ip_forward=1` when the network is set up and it is 0, so containers reach
     /// other networks (docker's `--ip-forward`). Not needed for traffic between the host and its

@@ -79,19 +79,21 @@ fn overlaps_host_route(net: Ipv4Addr) -> bool {
 }
 
 /// The built-in chains the runtime's jumps start from.
-const BUILTINS: [(&str, &str); 5] = [
+const BUILTINS: [(&str, &str); 6] = [
     ("nat", "PREROUTING"),
     ("nat", "OUTPUT"),
     ("nat", "POSTROUTING"),
+    ("mangle", "FORWARD"),
     ("filter", "FORWARD"),
     ("filter", "INPUT"),
 ];
 
 /// A runtime's own chains for the nat chain name `chain`: (table, chain).
-fn chains_of(chain: &str) -> [(&'static str, String); 4] {
+fn chains_of(chain: &str) -> [(&'static str, String); 5] {
     [
         ("nat", chain.to_string()),
         ("nat", format!("{chain}-POST")),
+        ("mangle", format!("{chain}-ISO")),
         ("filter", format!("{chain}-FWD")),
         ("filter", format!("{chain}-IN")),
     ]
@@ -156,7 +158,7 @@ impl NetFixture {
         Runtime::new(&self.root.join("root"), self.options()).unwrap()
     }
 
-    pub fn chains(&self) -> [(&'static str, String); 4] {
+    pub fn chains(&self) -> [(&'static str, String); 5] {
         chains_of(&self.chain)
     }
 
@@ -194,6 +196,7 @@ impl NetFixture {
             (format!("PREROUTING->{c}"), 1),
             (format!("OUTPUT->{c}"), 1),
             (format!("POSTROUTING->{c}-POST"), 1),
+            (format!("FORWARD->{c}-ISO"), 1),
             (format!("FORWARD->{c}-FWD"), 1),
             (format!("INPUT->{c}-IN"), 1),
         ])
@@ -220,8 +223,8 @@ impl Drop for NetFixture {
     }
 }
 
-/// Remove a runtime's bridge and its iptables chains (`CHAIN`, `CHAIN-POST`, `CHAIN-FWD`,
-/// `CHAIN-IN`) with the jumps to them.
+/// Remove a runtime's bridge and its iptables chains (`CHAIN`, `CHAIN-POST`, `CHAIN-ISO`,
+/// `CHAIN-FWD`, `CHAIN-IN`) with the jumps to them.
 pub fn remove_network(bridge: &str, chain: &str) {
     let chains = chains_of(chain);
     for (table, builtin) in BUILTINS {
@@ -252,7 +255,7 @@ pub fn remove_network(bridge: &str, chain: &str) {
 pub struct Neighbour {
     child: Child,
     link: String,
-    forward_was: Option<String>,
+    forward: Option<ForwardOn>,
     /// The host's end of the veth pair.
     pub host_ip: Ipv4Addr,
     /// The neighbour's address.
@@ -260,6 +263,26 @@ pub struct Neighbour {
 }
 
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
+
+/// `net.ipv4.ip_forward=1` while it lives (the host routes between its interfaces, as the
+/// runtime makes it by default); the old value back on drop, even when the test fails.
+pub struct ForwardOn {
+    was: String,
+}
+
+impl ForwardOn {
+    pub fn new() -> ForwardOn {
+        let was = std::fs::read_to_string(IP_FORWARD).unwrap();
+        std::fs::write(IP_FORWARD, "1").unwrap();
+        ForwardOn { was }
+    }
+}
+
+impl Drop for ForwardOn {
+    fn drop(&mut self) {
+        let _ = std::fs::write(IP_FORWARD, self.was.trim());
+    }
+}
 
 impl Neighbour {
     /// A neighbour whose routes to each of `routes` (`NET/PREFIX`) go through the host.
@@ -273,7 +296,7 @@ impl Neighbour {
         let mut me = Neighbour {
             child,
             link: format!("drn{}{n}", std::process::id() % 1000),
-            forward_was: None,
+            forward: None,
             host_ip,
             ip: Ipv4Addr::from(u32::from(host_ip) + 1),
         };
@@ -312,8 +335,7 @@ impl Neighbour {
             let (ok, out) = me.exec(&["ip", "route", "add", net, "via", &via]);
             assert!(ok, "route to {net}: {out}");
         }
-        me.forward_was = Some(std::fs::read_to_string(IP_FORWARD).unwrap());
-        std::fs::write(IP_FORWARD, "1").unwrap();
+        me.forward = Some(ForwardOn::new());
         me
     }
 
@@ -354,9 +376,7 @@ impl Neighbour {
 
 impl Drop for Neighbour {
     fn drop(&mut self) {
-        if let Some(old) = &self.forward_was {
-            let _ = std::fs::write(IP_FORWARD, old.trim());
-        }
+        self.forward.take();
         let _ = self.child.kill();
         let _ = self.child.wait();
         sh("ip", &["link", "del", &self.link]);
