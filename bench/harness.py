@@ -445,7 +445,7 @@ def leftovers(entries):
         if k == "bridge" and os.path.exists(f"/sys/class/net/{e['name']}"):
             left.append(f"bridge {e['name']}")
         elif k == "chain":
-            for t in ("nat", "filter"):
+            for t in ("nat", "mangle", "filter"):
                 if quiet("iptables", "-w", "-t", t, "-S", e["name"]):
                     left.append(f"chain {t}/{e['name']}")
         elif k in ("loopfs", "mount", "tmpdir"):
