@@ -21,6 +21,7 @@ mod fsat;
 pub mod graph;
 pub mod layer;
 pub mod pack;
+pub mod sparse;
 
 pub use archive::{decompress, Compression};
 pub use changes::{changes, Change, ChangeKind};
