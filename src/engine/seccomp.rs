@@ -100,6 +100,12 @@ fn build(profile: &LinuxSeccomp) -> Result<Vec<u8>> {
     if profile.listener_path().is_some() {
         return Err(bad("a listener (SCMP_ACT_NOTIFY) is not supported"));
     }
+    // A binary tree of syscall numbers instead of libseccomp's default linear list: the kernel
+    // walks the program for every syscall number when it loads it (to cache the constant
+    // answers), and at every syscall; measured with docker's profile for x86_64, x86 and x32
+    // (1 249 instructions): 0.34 ms to load against 1.0 ms for the linear one. libseccomp
+    // before 2.5 has no tree; it then keeps the linear layout.
+    let _ = ctx.set_ctl_optimize(2);
     // The helper sets no_new_privs itself when the spec asks; the filter must not.
     ctx.set_ctl_nnp(false)
         .map_err(|e| scmp_err("no_new_privs", e))?;

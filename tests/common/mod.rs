@@ -200,15 +200,20 @@ impl Fixture {
 
     /// Compile the C program `source` statically (it must run in the busybox image) into the
     /// fixture's image at `path` (e.g. `bin/probe`).
-    pub fn install_static_c(&self, source: &str, path: &str) {
-        let src = self.net.root.join(&format!("{}.c", path.replace('/', "-")));
-        std::fs::write(&src, source).unwrap();
-        let out = self
-            .root()
+    /// Where `path` (relative) is in the image's layer: a file put there shows in every
+    /// container started afterwards.
+    pub fn in_image(&self, path: &str) -> std::path::PathBuf {
+        self.root()
             .join("graph")
             .join(&self.image)
             .join("layer")
-            .join(path);
+            .join(path)
+    }
+
+    pub fn install_static_c(&self, source: &str, path: &str) {
+        let src = self.net.root.join(&format!("{}.c", path.replace('/', "-")));
+        std::fs::write(&src, source).unwrap();
+        let out = self.in_image(path);
         let built = std::process::Command::new("cc")
             .args(["-static", "-O2", "-o"])
             .arg(&out)
