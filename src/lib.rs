@@ -23,6 +23,8 @@ pub mod init;
 pub mod log;
 pub mod mount;
 pub mod network;
+pub mod oci;
+pub mod proc;
 pub mod reference;
 pub mod registry;
 pub mod runtime;

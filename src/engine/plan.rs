@@ -266,6 +266,36 @@ pub fn init_config(
     })
 }
 
+/// What of the runtime spec this engine executes, as the runtime-spec `features` document
+/// says it (`runc features`): what the checks above let through, and nothing else.
+pub fn features() -> serde_json::Value {
+    // The spec's names (`mount`, `network`), as serde writes them.
+    let mut namespaces: Vec<String> = REQUIRED_NAMESPACES
+        .iter()
+        .chain([&LinuxNamespaceType::Network])
+        .filter_map(|t| serde_json::to_value(t).ok()?.as_str().map(str::to_string))
+        .collect();
+    namespaces.sort();
+    serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.0",
+        "hooks": [],
+        "mountOptions": ["bind", "rbind", "ro"],
+        "linux": {
+            "namespaces": namespaces,
+            "capabilities": CAPABILITY_NAMES,
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "seccomp": {
+                "enabled": true,
+                "actions": super::seccomp::ACTIONS,
+                "operators": super::seccomp::OPERATORS,
+            },
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false},
+        },
+    })
+}
+
 /// The memory limit and memory+swap limit of `spec` (bytes), when it sets one.
 pub fn memory_limit(spec: &Spec) -> Option<(i64, i64)> {
     let memory = spec

@@ -30,6 +30,29 @@ fn scmp_err(what: &str, e: libseccomp::error::SeccompError) -> Error {
     Error::invalid(format!("seccomp profile: {what}: {e}"))
 }
 
+/// The profile actions [`action`] turns into filter actions (runtime-spec names).
+pub const ACTIONS: &[&str] = &[
+    "SCMP_ACT_ALLOW",
+    "SCMP_ACT_ERRNO",
+    "SCMP_ACT_KILL",
+    "SCMP_ACT_KILL_THREAD",
+    "SCMP_ACT_KILL_PROCESS",
+    "SCMP_ACT_TRAP",
+    "SCMP_ACT_TRACE",
+    "SCMP_ACT_LOG",
+];
+
+/// The argument comparisons [`compare`] knows.
+pub const OPERATORS: &[&str] = &[
+    "SCMP_CMP_NE",
+    "SCMP_CMP_LT",
+    "SCMP_CMP_LE",
+    "SCMP_CMP_EQ",
+    "SCMP_CMP_GE",
+    "SCMP_CMP_GT",
+    "SCMP_CMP_MASKED_EQ",
+];
+
 fn action(a: LinuxSeccompAction, errno: Option<u32>) -> Result<ScmpAction> {
     Ok(match a {
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
@@ -198,6 +221,20 @@ mod tests {
         let hex = key.file_stem().unwrap().to_str().unwrap();
         assert_eq!(load(&dir, hex).as_deref(), Some(a.as_slice()));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_listed_actions_and_operators_are_the_known_ones() {
+        for name in ACTIONS {
+            let a: LinuxSeccompAction = serde_json::from_value((*name).into()).unwrap();
+            action(a, None).unwrap();
+        }
+        for name in OPERATORS {
+            let arg = serde_json::json!({"index": 0, "value": 1, "op": name});
+            compare(&serde_json::from_value(arg).unwrap());
+        }
+        let notify: LinuxSeccompAction = serde_json::from_value("SCMP_ACT_NOTIFY".into()).unwrap();
+        assert!(action(notify, None).is_err(), "not listed, not known");
     }
 
     #[test]

@@ -1,0 +1,279 @@
+//! The commands of `docker-runtime-oci`, each a thin step over the store and the engine.
+
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use oci_spec::runtime::Spec;
+
+use super::cli::{self, Invocation};
+use super::log::Log;
+use super::store::{alive, Record, Status, Store, OCI_VERSION};
+use crate::error::{Error, Result};
+
+/// Run one command line (without the program name); returns the exit status (0, or 1 after
+/// an error, reported on standard error and in the `--log` file).
+pub fn main(args: &[String]) -> i32 {
+    let inv = match cli::parse(args) {
+        Ok(inv) => inv,
+        Err(e) => {
+            // The log options may be what was wrong: said on standard error only.
+            eprintln!("docker-runtime-oci: {e}");
+            return 1;
+        }
+    };
+    let log = Log::new(&inv.globals);
+    log.debug(&format!("command line: {args:?}"));
+    match run(&inv) {
+        Ok(()) => 0,
+        Err(e) => {
+            log.error(&e.to_string());
+            1
+        }
+    }
+}
+
+fn out(text: &str) -> Result<()> {
+    let mut o = std::io::stdout().lock();
+    o.write_all(text.as_bytes())
+        .and_then(|()| o.flush())
+        .map_err(|e| Error::io("writing to standard output", e))
+}
+
+fn run(inv: &Invocation) -> Result<()> {
+    let Some(command) = inv.command.as_deref() else {
+        return if inv.version {
+            out(&format!(
+                "docker-runtime-oci version {}\ncommit: {}\nspec: {OCI_VERSION}\n",
+                env!("CARGO_PKG_VERSION"),
+                option_env!("DOCKER_RUNTIME_COMMIT").unwrap_or("unknown"),
+            ))
+        } else {
+            out(cli::USAGE)
+        };
+    };
+    match command {
+        "spec" => spec(inv),
+        "features" => out(&format!("{:#}\n", crate::engine::plan::features())),
+        "state" => {
+            let store = Store::open(&inv.globals.root)?;
+            let rec = store.load(&inv.args[0])?;
+            out(&format!("{:#}\n", store.state_json(&rec)))
+        }
+        "list" => list(inv),
+        "kill" => kill(inv),
+        "delete" => delete(inv),
+        other => Err(Error::unsupported(format!(
+            "{other} is not implemented by this build of docker-runtime-oci yet"
+        ))),
+    }
+}
+
+/// `spec`: a default `config.json` in the bundle folder (never over an existing one).
+fn spec(inv: &Invocation) -> Result<()> {
+    if inv.flag("rootless") {
+        return Err(Error::unsupported(
+            "rootless containers are not supported (spec --rootless)",
+        ));
+    }
+    let bundle = PathBuf::from(inv.value("bundle").unwrap_or("."));
+    let path = bundle.join("config.json");
+    if path.exists() {
+        return Err(Error::exists(format!(
+            "{} exists; remove it first",
+            path.display()
+        )));
+    }
+    let mut s = Spec::default();
+    s.set_hostname(Some("docker-runtime".into()));
+    let text = serde_json::to_vec_pretty(&s)
+        .map_err(|e| Error::invalid(format!("writing the default spec: {e}")))?;
+    crate::fsutil::write_atomic(&path, &text, 0o644)
+}
+
+/// `list`: a table (`ID PID STATUS BUNDLE CREATED OWNER`), the ids alone (`-q`), or the
+/// states as a JSON array (`--format json`).
+fn list(inv: &Invocation) -> Result<()> {
+    let store = Store::open(&inv.globals.root)?;
+    let records = store.list()?;
+    if inv.flag("quiet") {
+        return out(&records
+            .iter()
+            .map(|r| format!("{}\n", r.id))
+            .collect::<String>());
+    }
+    match inv.value("format").unwrap_or("table") {
+        "json" => {
+            let states: Vec<_> = records.iter().map(|r| store.state_json(r)).collect();
+            out(&format!("{}\n", serde_json::Value::from(states)))
+        }
+        "table" => {
+            let mut text = format!(
+                "{:<12} {:<8} {:<10} {:<40} {:<30} OWNER\n",
+                "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+            );
+            for r in &records {
+                let st = store.state_json(r);
+                text.push_str(&format!(
+                    "{:<12} {:<8} {:<10} {:<40} {:<30} root\n",
+                    r.id,
+                    st["pid"],
+                    store.status(r).name(),
+                    r.bundle.display(),
+                    st["created"].as_str().unwrap_or_default()
+                ));
+            }
+            out(&text)
+        }
+        other => Err(Error::invalid(format!(
+            "invalid --format {other:?}: want table or json"
+        ))),
+    }
+}
+
+/// A signal by number or name (`9`, `KILL`, `SIGKILL`).
+pub fn parse_signal(s: &str) -> Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n)
+            .map(|sig| sig as i32)
+            .map_err(|_| Error::invalid(format!("invalid signal {s:?}")));
+    }
+    let name = s.to_ascii_uppercase();
+    let name = if name.starts_with("SIG") {
+        name
+    } else {
+        format!("SIG{name}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|sig| sig as i32)
+        .map_err(|_| Error::invalid(format!("invalid signal {s:?}")))
+}
+
+/// A pidfd for the container's first process, if it is still the recorded one.
+fn open_process(rec: &Record) -> Option<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, rec.pid, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a fresh descriptor owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    // Checked after the descriptor pins the process: the pid was not reused in between.
+    alive(rec.pid, rec.pid_start).then_some(fd)
+}
+
+fn send(pidfd: &OwnedFd, sig: i32) -> Result<()> {
+    // SAFETY: pidfd_send_signal on a descriptor we own, no siginfo.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(Error::io(
+            "signalling the container",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// Signal the container's first process; with `all`, every process of its pid namespace.
+fn signal(rec: &Record, sig: i32, all: bool) -> Result<()> {
+    let pidfd = open_process(rec)
+        .ok_or_else(|| Error::in_use(format!("container \"{}\" not running", rec.id)))?;
+    if all {
+        // Killing the namespace's init takes every process of the namespace with it; any
+        // other signal goes to each process in it.
+        let ns = std::fs::read_link(format!("/proc/{}/ns/pid", rec.pid))
+            .map_err(|e| Error::io("reading the container's pid namespace", e))?;
+        if sig != libc::SIGKILL {
+            for pid in crate::proc::pids_in_pid_namespace(&ns) {
+                if pid != rec.pid {
+                    // SAFETY: kill takes a pid and a signal; a process gone meanwhile is ESRCH.
+                    unsafe { libc::kill(pid, sig) };
+                }
+            }
+        }
+    }
+    send(&pidfd, sig)
+}
+
+fn kill(inv: &Invocation) -> Result<()> {
+    let store = Store::open(&inv.globals.root)?;
+    let id = &inv.args[0];
+    let _lock = store.lock(id)?;
+    let rec = store.load(id)?;
+    let sig = parse_signal(inv.args.get(1).map_or("SIGTERM", String::as_str))?;
+    match store.status(&rec) {
+        Status::Created | Status::Running => signal(&rec, sig, inv.flag("all")),
+        _ => Err(Error::in_use(format!("container \"{id}\" not running"))),
+    }
+}
+
+/// Wait (at most 10 s) until the container's first process is gone.
+fn wait_gone(rec: &Record) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(rec.pid, rec.pid_start) {
+        if Instant::now() > deadline {
+            return Err(Error::in_use(format!(
+                "container \"{}\" did not stop after SIGKILL",
+                rec.id
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Ok(())
+}
+
+/// `delete`: a stopped or created container goes; a running one only with `--force` (killed
+/// first). A record that cannot be read goes with `--force`.
+fn delete(inv: &Invocation) -> Result<()> {
+    let store = Store::open(&inv.globals.root)?;
+    let id = &inv.args[0];
+    let force = inv.flag("force");
+    let _lock = store.lock(id)?;
+    let rec = match store.load(id) {
+        Ok(r) => r,
+        Err(_) if force => return store.remove(id),
+        Err(e) => return Err(e),
+    };
+    match store.status(&rec) {
+        Status::Stopped | Status::Creating => {}
+        Status::Created => {
+            signal(&rec, libc::SIGKILL, true)?;
+            wait_gone(&rec)?;
+        }
+        Status::Running if force => {
+            signal(&rec, libc::SIGKILL, true)?;
+            wait_gone(&rec)?;
+        }
+        Status::Running => {
+            return Err(Error::in_use(format!(
+                "cannot delete container \"{id}\" that is not stopped: running"
+            )))
+        }
+    }
+    store.remove(id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_by_number_and_name() {
+        assert_eq!(parse_signal("9").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("KILL").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("sigterm").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("SIGUSR1").unwrap(), libc::SIGUSR1);
+        for bad in ["0x9", "NOPE", "999", ""] {
+            assert!(parse_signal(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! What `/proc` tells of a process.
+
+/// The start time (clock ticks since boot) of process `pid`, from `/proc/PID/stat`: with the
+/// pid, it names one process for good (a pid is reused, a start time with it is not).
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 1..];
+    after.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The processes whose pid namespace is `ns` (the target of a `/proc/PID/ns/pid` link, such as
+/// `pid:[4026532281]`).
+pub fn pids_in_pid_namespace(ns: &std::path::Path) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_link(format!("/proc/{pid}/ns/pid")).is_ok_and(|l| l.as_path() == ns)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_read() {
+        let me = std::process::id() as i32;
+        assert!(process_start_time(me).is_some());
+        assert_eq!(process_start_time(-1), None);
+        let ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
+        assert!(pids_in_pid_namespace(&ns).contains(&me));
+        assert!(pids_in_pid_namespace(std::path::Path::new("pid:[0]")).is_empty());
+    }
+}
