@@ -7,7 +7,9 @@
 //!
 //! 1. [`plan::init_config`]: the spec read once into the helper's steps (what the engine
 //!    does not execute is refused, never dropped);
-//! 2. the memory cgroup, when the spec limits memory (undo: remove it);
+//! 2. the container's cgroup: in the freezer's hierarchy when the host has one (`pause`,
+//!    `commit`), and in the memory controller's when the spec limits memory (undo: remove
+//!    it);
 //! 3. the `docker-init` helper spawned and spoken to (see `spawn::protocol`): it makes the
 //!    namespaces and reports the container's pid; while it sets up the file system, the
 //!    caller's [`Hooks`] join the network and journal the start; then the program runs
@@ -81,10 +83,7 @@ pub struct Launched {
 pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<Launched> {
     let rootfs = plan::rootfs(l.spec, l.bundle)?;
     let cfg = plan::init_config(l.spec, &rootfs, l.exit_file, l.seccomp_cache)?;
-    let cgroup = match plan::memory_limit(l.spec) {
-        Some((memory, swap)) => Some(kernel.create_cgroup(l.name, memory, swap)?),
-        None => None,
-    };
+    let cgroup = kernel.create_cgroup(l.name, plan::memory_limit(l.spec))?;
     let undo_cgroup = |cg: &Option<Cgroup>| {
         if let Some(cg) = cg {
             kernel.remove_cgroup(cg);
@@ -174,8 +173,8 @@ impl Conversation<'_> {
             (m, _) => return Err(unexpected(&m)),
         };
         // The helper sets up the container's file system while the cgroup (a v1 cgroup.procs
-        // write waits for an RCU grace period, ~10 ms) and the network are done here; the
-        // program only runs after `Run`.
+        // write may wait for an RCU grace period, one per hierarchy) and the network are done
+        // here; the program only runs after `Run`, so everything it forks is in the cgroup.
         self.send(&Message::Go)?;
         if let Err(e) = self.join(pid, helper_pid, hooks) {
             return Err(self.helper_error_or(e));
@@ -458,18 +457,15 @@ mod tests {
             recv(&sock);
             drop(sock);
         });
-        let e = run(&kernel, &spec(serde_json::json!({})), false)
-            .err()
-            .unwrap();
+        // No memory limit: the container still gets its cgroup (the freezer's).
+        let no_limit = spec(serde_json::json!({"resources": {}}));
+        let e = run(&kernel, &no_limit, false).err().unwrap();
         assert!(
             e.message()
                 .contains("docker-init exited before creating the namespaces"),
             "{e}"
         );
-        assert_eq!(
-            kernel.calls(),
-            ["cgroup c1 1048576", "spawn c1", "remove cgroup"]
-        );
+        assert_eq!(kernel.calls(), ["cgroup c1", "spawn c1", "remove cgroup"]);
     }
 
     #[test]
