@@ -1,10 +1,17 @@
-//! The cgroups of a container, `docker-runtime/ID` in each hierarchy it uses: the freezer, for
-//! `pause` and `commit` (every container, when the host has one), and the memory controller for
-//! `run -m`. Both layouts: cgroup v1, one hierarchy per controller (`/sys/fs/cgroup/freezer`,
-//! `/sys/fs/cgroup/memory`; in the hybrid layout v2 also sits at `/sys/fs/cgroup/unified`,
-//! without controllers), and a pure v2 hierarchy, where one folder does both (`cgroup.freeze`
-//! is part of every v2 cgroup since Linux 5.2; this runtime needs 5.3 for `pidfd_open`). The
-//! layout is found once per process.
+//! The cgroups of a container, `docker-runtime/ID` in each hierarchy it uses: one it can be
+//! frozen through, for `pause` and `commit` (every container, when the host has one), and the
+//! memory controller's for `run -m`.
+//!
+//! The freezer is cgroup v2's `cgroup.freeze`, part of every v2 cgroup (Linux 5.2) with no
+//! controller to enable: on a pure v2 host at `/sys/fs/cgroup`, in the hybrid layout at
+//! `/sys/fs/cgroup/unified` (v1 controllers next to an empty v2 hierarchy). The helper creates
+//! the container's first process right inside that folder (`clone3` with `CLONE_INTO_CGROUP`,
+//! see `init`), which costs nothing on the start's path; moving a process into a cgroup waits
+//! for an RCU grace period (~10 ms here). Only a host without any v2 hierarchy uses cgroup
+//! v1's freezer controller (`/sys/fs/cgroup/freezer`), joined by writing the pid, with that
+//! wait. The memory limit is v1's memory controller (joined by writing the pid, only with
+//! `-m`) or, on a pure v2 host, the same folder as the freezer. The layout is found once per
+//! process.
 //!
 //! Devices need no cgroup: every place a container can create a node is mounted nodev (see
 //! `init::setup_dev`).
@@ -74,12 +81,12 @@ impl Layout {
         };
         let v1_freezer = base.join("freezer");
         let unified = base.join("unified");
-        let freezer = if v1_freezer.join("cgroup.procs").exists() && writable(&v1_freezer) {
-            hierarchy(Version::V1, v1_freezer)
-        } else if controllers.is_some() && writable(base) {
+        let freezer = if controllers.is_some() && writable(base) {
             hierarchy(Version::V2, base.to_path_buf())
         } else if unified.join("cgroup.controllers").exists() && writable(&unified) {
             hierarchy(Version::V2, unified)
+        } else if v1_freezer.join("cgroup.procs").exists() && writable(&v1_freezer) {
+            hierarchy(Version::V1, v1_freezer)
         } else {
             None
         };
@@ -223,12 +230,12 @@ impl Cgroup {
         Layout::host().find(id)
     }
 
-    /// A cgroup at a known path (for the engine's fake kernel in unit tests).
+    /// A v2 cgroup at a known path (for the engine's fake kernel in unit tests).
     #[cfg(test)]
     pub(crate) fn at(path: PathBuf) -> Cgroup {
         Cgroup {
-            dirs: vec![path],
-            freezer: None,
+            dirs: vec![path.clone()],
+            freezer: Some((Version::V2, path)),
         }
     }
 
@@ -240,10 +247,31 @@ impl Cgroup {
         Layout::host().create(id, memory)
     }
 
-    /// Move process `pid` into the cgroup (one write per hierarchy; its children follow).
+    /// The cgroup v2 folder the container's first process is created in (see `init`), when
+    /// the freezer is v2's.
+    pub fn start_dir(&self) -> Option<&Path> {
+        match &self.freezer {
+            Some((Version::V2, dir)) => Some(dir),
+            _ => None,
+        }
+    }
+
+    /// The folders a process created in [`Cgroup::start_dir`] still has to be moved into.
+    fn to_join(&self) -> impl Iterator<Item = &PathBuf> {
+        let start = self.start_dir();
+        self.dirs.iter().filter(move |d| Some(d.as_path()) != start)
+    }
+
+    /// Whether a process created in [`Cgroup::start_dir`] has to be moved into another
+    /// hierarchy (v1's freezer or memory controller) with [`Cgroup::add`].
+    pub fn needs_join(&self) -> bool {
+        self.to_join().next().is_some()
+    }
+
+    /// Move process `pid`, created in [`Cgroup::start_dir`], into the cgroup's other folders
+    /// (one write per hierarchy; its children follow).
     pub fn add(&self, pid: i32) -> Result<()> {
-        self.dirs
-            .iter()
+        self.to_join()
             .try_for_each(|d| write(&d.join("cgroup.procs"), &pid.to_string()))
     }
 
@@ -380,8 +408,11 @@ mod tests {
             "+memory"
         );
         assert_eq!(base.read("docker-runtime/b/memory.max"), "67108864");
+        // The process is created inside: nothing to join.
+        assert_eq!(cg.start_dir(), Some(cg.dirs[0].as_path()));
+        assert!(!cg.needs_join());
         cg.add(42).unwrap();
-        assert_eq!(base.read("docker-runtime/b/cgroup.procs"), "42");
+        assert!(!base.0.join("docker-runtime/b/cgroup.procs").exists());
         assert_eq!(layout.find("b"), Some(cg.clone()));
         assert_eq!(layout.find("nothere"), None);
 
@@ -413,9 +444,9 @@ mod tests {
     }
 
     #[test]
-    fn v1_a_folder_per_controller() {
+    fn hybrid_v2_freezer_next_to_v1_memory() {
         let base = FakeBase::new(
-            "v1",
+            "hybrid",
             &[
                 ("freezer/cgroup.procs", ""),
                 ("memory/cgroup.procs", ""),
@@ -424,21 +455,51 @@ mod tests {
             ],
         );
         let layout = Layout::detect(&base.0);
-        let (freezer, memory) = (base.0.join("freezer"), base.0.join("memory"));
-        assert_eq!(layout.freezer, hierarchy(Version::V1, freezer.clone()));
+        let (unified, memory) = (base.0.join("unified"), base.0.join("memory"));
+        assert_eq!(layout.freezer, hierarchy(Version::V2, unified.clone()));
         assert_eq!(layout.memory, hierarchy(Version::V1, memory.clone()));
         let cg = layout.create("a", None).unwrap().unwrap();
-        assert_eq!(cg.dirs, [freezer.join("docker-runtime/a")]);
+        assert_eq!(cg.dirs, [unified.join("docker-runtime/a")]);
+        assert!(!cg.needs_join());
+        // With a limit, the process created in the v2 folder joins the v1 memory cgroup.
+        let cg = layout.create("b", Some((8 << 20, 0))).unwrap().unwrap();
+        let dirs = [
+            unified.join("docker-runtime/b"),
+            memory.join("docker-runtime/b"),
+        ];
+        assert_eq!(cg.dirs, dirs);
+        assert_eq!(cg.start_dir(), Some(dirs[0].as_path()));
+        assert_eq!(
+            base.read("memory/docker-runtime/b/memory.limit_in_bytes"),
+            "8388608"
+        );
+        assert!(cg.needs_join());
+        cg.add(7).unwrap();
+        assert!(!dirs[0].join("cgroup.procs").exists());
+        assert_eq!(base.read("memory/docker-runtime/b/cgroup.procs"), "7");
+        assert_eq!(layout.find("b"), Some(cg));
+    }
+
+    #[test]
+    fn v1_only_a_folder_per_controller_joined_by_pid() {
+        let base = FakeBase::new(
+            "v1",
+            &[
+                ("freezer/cgroup.procs", ""),
+                ("memory/cgroup.procs", ""),
+                ("memory/memory.limit_in_bytes", "max"),
+            ],
+        );
+        let layout = Layout::detect(&base.0);
+        let (freezer, memory) = (base.0.join("freezer"), base.0.join("memory"));
+        assert_eq!(layout.freezer, hierarchy(Version::V1, freezer.clone()));
         let cg = layout.create("b", Some((8 << 20, 0))).unwrap().unwrap();
         let dirs = [
             freezer.join("docker-runtime/b"),
             memory.join("docker-runtime/b"),
         ];
         assert_eq!(cg.dirs, dirs);
-        assert_eq!(
-            base.read("memory/docker-runtime/b/memory.limit_in_bytes"),
-            "8388608"
-        );
+        assert_eq!(cg.start_dir(), None);
         cg.add(7).unwrap();
         for d in &dirs {
             assert_eq!(fs::read_to_string(d.join("cgroup.procs")).unwrap(), "7");
@@ -456,19 +517,6 @@ mod tests {
 
     #[test]
     fn without_a_freezer_containers_still_run_and_pausing_says_why() {
-        // Hybrid without v1 freezer: v2's core freezer in the unified hierarchy.
-        let base = FakeBase::new(
-            "hybrid",
-            &[
-                ("memory/memory.limit_in_bytes", "max"),
-                ("unified/cgroup.controllers", ""),
-            ],
-        );
-        let layout = Layout::detect(&base.0);
-        assert_eq!(
-            layout.freezer,
-            hierarchy(Version::V2, base.0.join("unified"))
-        );
         // Memory only: nothing to make without a limit; a limit makes a cgroup that cannot
         // be frozen.
         let base = FakeBase::new("nofreezer", &[("memory/memory.limit_in_bytes", "max")]);
