@@ -106,11 +106,17 @@ impl Container {
             return Ok(None);
         }
         let short = ids::short(&self.id);
+        let unsupported = || {
+            Error::unsupported(format!(
+                "{}; commit --pause=false commits it without freezing it",
+                no_freezer(short)
+            ))
+        };
         let Some(live) = inner.live.as_mut() else {
-            return Err(no_freezer(short));
+            return Err(unsupported());
         };
         let Some(cg) = live.cgroup.as_ref().filter(|cg| cg.has_freezer()) else {
-            return Err(no_freezer(short));
+            return Err(unsupported());
         };
         if live.commits == 0 {
             if cg.is_frozen() {
@@ -134,5 +140,77 @@ impl Container {
             (Some(cg), 0) => cg.thaw(),
             _ => Ok(()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::lifecycle::Live;
+    use crate::container::record::State;
+    use crate::error::ErrorKind;
+
+    /// A container whose record says `running`, with a live state but no freezer (a host
+    /// without one): no process is needed to reach the checks.
+    fn container(running: bool) -> Container {
+        let rec = ContainerRecord {
+            id: "ab".repeat(32),
+            created: chrono::Utc::now(),
+            path: "true".into(),
+            args: vec![],
+            config: Default::default(),
+            state: State {
+                running,
+                ..State::default()
+            },
+            image: "cd".repeat(32),
+            network_settings: Default::default(),
+            sys_init_path: String::new(),
+        };
+        let c = Container::new(rec, std::path::PathBuf::from("/nonexistent"));
+        c.lock().live = running.then(|| Live {
+            pidfd: None,
+            stdin: None,
+            pty: None,
+            exited: Arc::new(Event::new().unwrap()),
+            cgroup: None,
+            commits: 0,
+            network: None,
+        });
+        c
+    }
+
+    #[test]
+    fn without_a_freezer_pause_and_commit_say_so_and_pack_nothing() {
+        let c = container(true);
+        for e in [c.pause().unwrap_err(), c.unpause().unwrap_err()] {
+            assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+            assert!(e.message().contains("no cgroup freezer"), "{e}");
+        }
+        let mut packed = false;
+        let e = c
+            .while_frozen(|| {
+                packed = true;
+                Ok(())
+            })
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+        assert!(e.message().contains("commit --pause=false"), "{e}");
+        assert!(!packed);
+        assert!(!c.is_paused() && !c.inspect().state.paused);
+    }
+
+    #[test]
+    fn a_stopped_container_is_not_paused_and_commits_without_a_freeze() {
+        let c = container(false);
+        let e = c.pause().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidArgument);
+        assert_eq!(e.message(), "container abababababab is not running");
+        assert_eq!(c.while_frozen(|| Ok(7)).unwrap(), 7);
+        // What the packing returns comes back, a failure too.
+        let e = c
+            .while_frozen(|| Err::<(), _>(Error::invalid("packing failed")))
+            .unwrap_err();
+        assert_eq!(e.message(), "packing failed");
     }
 }
