@@ -539,6 +539,7 @@ fn docker_init_refuses_another_library_and_being_run_by_hand() {
         new_netns: false,
         binds: vec![],
         exit_file: "/nonexistent/exit".into(),
+        cgroup: String::new(),
         masked_paths: vec![],
         readonly_paths: vec![],
     };

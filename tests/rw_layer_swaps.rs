@@ -88,7 +88,9 @@ fn examine(p: &Path) -> bool {
 /// The attack on commit: 50 commits while the names swap. On main c49bff3, the packer stat'ed
 /// `/f` as a regular file, then opened the name, by then often the device (the read-write
 /// layer is on the host's file system, not `nodev`): a committed layer held a regular `/f` of
-/// 4096 zeros ("holds another file's contents (4096 bytes, zeros: true)").
+/// 4096 zeros ("holds another file's contents (4096 bytes, zeros: true)"). The commits here
+/// do not freeze the container (`--pause=false`): the freeze, commit's default, would keep the
+/// names still while the packer reads, and this is the packer's own defence.
 #[test]
 fn commit_never_reads_a_device_swapped_in() {
     let f = Fixture::new("swapc");
@@ -96,7 +98,9 @@ fn commit_never_reads_a_device_swapped_in() {
     let id = start_swapping(&f);
     let (mut devices, mut files) = (0, 0);
     for _ in 0..50 {
-        let image = ok(&f.rt, &["commit", &id]).trim().to_string();
+        let image = ok(&f.rt, &["commit", "--pause=false", &id])
+            .trim()
+            .to_string();
         let layer = f.root().join("graph").join(&image).join("layer");
         for name in ["f", "g"] {
             if examine(&layer.join(name)) {

@@ -1,4 +1,5 @@
-//! Container commands: run, start, stop, restart, kill, wait, rm, ps, logs, attach, inspect.
+//! Container commands: run, start, stop, restart, kill, pause, unpause, wait, rm, ps, logs,
+//! attach, port, diff, commit, export.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -470,6 +471,32 @@ pub fn kill(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     each(rt, io, &p.args, |c| c.kill())
 }
 
+pub fn pause(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "pause",
+        "CONTAINER [CONTAINER...]",
+        "Pause all processes within a container (cgroup freezer)",
+    );
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    each(rt, io, &p.args, |c| c.pause())
+}
+
+pub fn unpause(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let f = Flags::new(
+        "unpause",
+        "CONTAINER [CONTAINER...]",
+        "Unpause all processes within a container",
+    );
+    let Some(p) = f.parse(args, &mut io.stdout)? else {
+        return Ok(0);
+    };
+    need_args(&f, &p.args, 1)?;
+    each(rt, io, &p.args, |c| c.unpause())
+}
+
 pub fn wait(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let f = Flags::new(
         "wait",
@@ -568,7 +595,7 @@ pub fn ps(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     }
     let mut ids_only = String::new();
     for c in rt.containers().iter().take(limit.unwrap_or(usize::MAX)) {
-        let rec = c.record();
+        let rec = c.inspect();
         if !rec.state.running && !show_all {
             continue;
         }
@@ -721,6 +748,10 @@ pub fn commit(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         "Create a new image from a container's changes",
     );
     let message = f.value(&["m", "message"], "MESSAGE", "Commit message");
+    let pause = f.bool_on(
+        &["p", "pause"],
+        "Freeze the container while its changes are packed (--pause=false: do not)",
+    );
     let Some(p) = f.parse(args, &mut io.stdout)? else {
         return Ok(0);
     };
@@ -750,7 +781,13 @@ pub fn commit(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         .recursive(true)
         .create(&rw)
         .map_err(|e| Error::io_path("creating", &rw, e))?;
-    let image = rt.graph().register_dir(image, &rw)?;
+    // Frozen, the container cannot change its layer under the packer (docker's default).
+    let pack = || rt.graph().register_dir(image, &rw);
+    let image = if p.bool(pause) {
+        c.while_frozen(pack)?
+    } else {
+        pack()?
+    };
     if let Some((repo, tag)) = name {
         rt.tags().set(&repo, &tag, &image.id, true)?;
     }

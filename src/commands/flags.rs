@@ -19,6 +19,8 @@ enum Kind {
 struct Spec {
     names: &'static [&'static str],
     kind: Kind,
+    /// A switch's value when it is not given.
+    default: bool,
     value_name: &'static str,
     help: &'static str,
 }
@@ -65,6 +67,7 @@ impl Flags {
         self.specs.push(Spec {
             names,
             kind,
+            default: false,
             value_name,
             help,
         });
@@ -74,6 +77,14 @@ impl Flags {
     /// A switch: present means true.
     pub fn bool(&mut self, names: &'static [&'static str], help: &'static str) -> Flag {
         self.add(names, Kind::Bool, "", help)
+    }
+
+    /// A switch that is on unless given as `--NAME=false` (or `=0`), as docker's
+    /// `commit --pause`.
+    pub fn bool_on(&mut self, names: &'static [&'static str], help: &'static str) -> Flag {
+        let f = self.add(names, Kind::Bool, "", help);
+        self.specs[f.0].default = true;
+        f
     }
 
     /// A flag taking one value; given twice, the last wins.
@@ -122,7 +133,8 @@ impl Flags {
                 left.push(' ');
                 left.push_str(spec.value_name);
             }
-            s.push_str(&format!("  {left:<24} {}\n", spec.help));
+            let default = if spec.default { " (default true)" } else { "" };
+            s.push_str(&format!("  {left:<24} {}{default}\n", spec.help));
         }
         s
     }
@@ -139,7 +151,7 @@ impl Flags {
     pub fn parse(&self, args: &[String], out: &mut dyn Write) -> Result<Option<Parsed>> {
         let mut p = Parsed {
             values: vec![Vec::new(); self.specs.len()],
-            bools: vec![false; self.specs.len()],
+            bools: self.specs.iter().map(|s| s.default).collect(),
             args: Vec::new(),
         };
         let mut i = 0;
@@ -318,5 +330,29 @@ mod tests {
         let usage = String::from_utf8(out).unwrap();
         assert!(usage.starts_with("Usage: docker run [OPTIONS] IMAGE COMMAND"));
         assert!(usage.contains("--notrunc, --no-trunc"));
+    }
+
+    #[test]
+    fn a_switch_on_by_default_is_turned_off_with_false() {
+        let mut f = Flags::new("commit", "[OPTIONS] CONTAINER", "Commit");
+        let pause = f.bool_on(&["p", "pause"], "Pause the container during commit");
+        let mut out = Vec::new();
+        for (line, on) in [
+            ("c1", true),
+            ("--pause c1", true),
+            ("--pause=true c1", true),
+            ("--pause=false c1", false),
+            ("-p=false c1", false),
+            ("-pause=0 c1", false),
+        ] {
+            let p = f.parse(&args(line), &mut out).unwrap().unwrap();
+            assert_eq!(p.bool(pause), on, "{line}");
+            assert_eq!(p.args, args("c1"), "{line}");
+        }
+        let e = f.parse(&args("--pause=maybe c1"), &mut out).unwrap_err();
+        assert!(e.message().contains("invalid value \"maybe\""), "{e}");
+        assert!(f
+            .usage()
+            .contains("Pause the container during commit (default true)"));
     }
 }

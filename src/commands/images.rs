@@ -381,7 +381,7 @@ enum Inspected {
 /// A container first (as v0.1.0), then an image.
 fn inspect_one(rt: &Runtime, name: &str) -> Result<Inspected> {
     match rt.container(name) {
-        Ok(c) => Ok(Inspected::Container(Box::new(c.record()))),
+        Ok(c) => Ok(Inspected::Container(Box::new(c.inspect()))),
         Err(e) if e.kind() == ErrorKind::NotFound => match rt.image(name) {
             Ok(img) => Ok(Inspected::Image(Box::new(img))),
             Err(ie) if ie.kind() == ErrorKind::NotFound => Err(Error::not_found(format!(

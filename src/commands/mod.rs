@@ -94,6 +94,11 @@ pub static COMMANDS: &[Command] = &[
         handler: containers::logs,
     },
     Command {
+        name: "pause",
+        description: "Pause all processes within a container",
+        handler: containers::pause,
+    },
+    Command {
         name: "port",
         description: "Lookup the public-facing port which is NAT-ed to PRIVATE_PORT",
         handler: containers::port,
@@ -147,6 +152,11 @@ pub static COMMANDS: &[Command] = &[
         name: "tag",
         description: "Tag an image into a repository",
         handler: images::tag,
+    },
+    Command {
+        name: "unpause",
+        description: "Unpause all processes within a container",
+        handler: containers::unpause,
     },
     Command {
         name: "version",

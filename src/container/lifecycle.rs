@@ -28,7 +28,10 @@ pub(super) struct Live {
     pub(super) pty: Option<Arc<File>>,
     /// Signalled once the container has ended and been cleaned up.
     pub(super) exited: Arc<Event>,
+    /// The container's cgroup (its freezer, its memory limit).
     pub(super) cgroup: Option<Cgroup>,
+    /// Commits under way that froze the container (the last one to end thaws it).
+    pub(super) commits: usize,
     /// The network manager holding the container's address and ports.
     pub(super) network: Option<Arc<NetworkManager>>,
 }
@@ -258,7 +261,9 @@ impl Container {
         true
     }
 
-    /// Send `sig` to the container's first process. Not running is fine (nothing to do).
+    /// Send `sig` to the container's first process, then thaw a paused container so that
+    /// the signal is delivered (as docker's kill does; a SIGKILL lands before any of the
+    /// container's code runs again). Not running is fine (nothing to do).
     pub fn signal(&self, sig: i32) -> Result<()> {
         let inner = self.lock();
         if !inner.rec.state.running {
@@ -287,7 +292,15 @@ impl Container {
                 ));
             }
         }
-        Ok(())
+        match inner.live.as_ref().and_then(|l| l.cgroup.as_ref()) {
+            Some(cg) if cg.is_frozen() => cg.thaw().map_err(|e| {
+                e.context(format_args!(
+                    "thawing container {} for the signal",
+                    crate::ids::short(&self.id)
+                ))
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// SIGTERM, wait up to `timeout`, then SIGKILL; returns when the container has stopped.
@@ -341,7 +354,7 @@ impl Container {
 
     /// After a restart: make the record agree with what is there. A `Running` record whose
     /// helper is gone becomes stopped (its exit code from the helper's file when it wrote
-    /// one); a leftover mount is removed; a stopped container's network settings are cleared
+    /// one); a leftover mount and cgroup are removed; a stopped container's network settings are cleared
     /// (the network manager's restore frees what no running container holds). Returns the
     /// helper's pidfd when it still runs, to be watched again.
     pub(crate) fn reconcile(
@@ -363,7 +376,8 @@ impl Container {
                             stdin: None,
                             pty: None,
                             exited: Arc::new(Event::new()?),
-                            cgroup: Cgroup::of(&self.id).filter(Cgroup::exists),
+                            cgroup: Cgroup::find(&self.id),
+                            commits: 0,
                             network: None,
                         });
                         return Ok(Some(fd));
@@ -379,10 +393,13 @@ impl Container {
                 crate::ids::short(&self.id)
             ));
             inner.rec.state.set_stopped(code);
-            if let Some(cg) = Cgroup::of(&self.id) {
-                cg.remove();
-            }
             changed = true;
+        }
+        // A cgroup left by a run that ended unwatched (or whose removal failed): thawed, so
+        // that a process still in it gets the kill its monitor's death sent, and removed.
+        if let Some(cg) = Cgroup::find(&self.id) {
+            let _ = cg.thaw();
+            cg.remove();
         }
         if inner.rec.network_settings != NetworkSettings::default() {
             inner.rec.network_settings = NetworkSettings::default();

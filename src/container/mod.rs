@@ -8,6 +8,7 @@
 //! nothing here imports the runtime.
 
 mod event;
+mod freeze;
 pub mod lifecycle;
 pub mod monitor;
 pub mod record;

@@ -20,6 +20,11 @@ pub const CONFIG_FILE: &str = "config.json";
 #[serde(rename_all = "PascalCase", default)]
 pub struct State {
     pub running: bool,
+    /// Whether the container is frozen (`pause`, or a `commit` under way). Never read from
+    /// a file (a loaded record says false): [`crate::container::Container::inspect`] asks
+    /// the kernel.
+    #[serde(skip_deserializing)]
+    pub paused: bool,
     /// Host pid of the container's first process.
     pub pid: i32,
     pub exit_code: i32,
@@ -45,17 +50,23 @@ impl State {
     /// Record that the container has stopped with `exit_code`.
     pub fn set_stopped(&mut self, exit_code: i32) {
         self.running = false;
+        self.paused = false;
         self.pid = 0;
         self.exit_code = exit_code;
         self.monitor_pid = 0;
         self.monitor_start_time = 0;
     }
 
-    /// `Up 5 minutes` or `Exit 3`, as `ps` shows it.
+    /// `Up 5 minutes`, `Up 5 minutes (Paused)` or `Exit 3`, as `ps` shows it.
     pub fn describe(&self, now: DateTime<Utc>) -> String {
         if self.running {
             let since = self.started_at.unwrap_or(now);
-            format!("Up {}", crate::humanize::duration(now - since))
+            let up = format!("Up {}", crate::humanize::duration(now - since));
+            if self.paused {
+                format!("{up} (Paused)")
+            } else {
+                up
+            }
         } else {
             format!("Exit {}", self.exit_code)
         }

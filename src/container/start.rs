@@ -268,9 +268,10 @@ fn start_steps(
     )?;
     let (streams, stdin_writer) = open_streams(c, &inner.rec.config)?;
     let launched = launch(c, inner, deps, &spec, streams, opts)?;
+    let exited = go_live(c, inner, deps, launched, stdin_writer)?;
     undo.mounted = false;
     undo.network = None;
-    go_live(c, inner, deps, launched, stdin_writer)
+    Ok(exited)
 }
 
 /// Allocate the container's address and ports and record them before anything uses them;
@@ -427,25 +428,53 @@ fn launch(
     )
 }
 
-/// The container runs: keep what the run holds and let the monitor watch for its end.
+/// What the monitor needs to watch a run: the helper's pidfd, the run's end event, a reader
+/// of the terminal and its log.
+type Watches = (OwnedFd, Arc<Event>, Option<(File, File)>);
+
+fn watches(c: &Container, launched: &Launched) -> Result<Watches> {
+    let shim_fd =
+        pidfd_open(launched.helper_pid).map_err(|e| Error::io("pidfd_open of the helper", e))?;
+    let exited = Arc::new(Event::new()?);
+    let pty = match &launched.pty {
+        Some(master) => Some((
+            master
+                .try_clone()
+                .map_err(|e| Error::io("duplicating the terminal", e))?,
+            stream::open_log(&c.stdout_log())?,
+        )),
+        None => None,
+    };
+    Ok((shim_fd, exited, pty))
+}
+
+/// The container runs: keep what the run holds and let the monitor watch for its end. When
+/// that cannot be set up, the run is ended (its helper killed, which kills the container,
+/// and its cgroup removed) and the caller undoes the rest.
 fn go_live(
     c: &Arc<Container>,
     inner: &mut Inner,
     deps: &Deps<'_>,
-    launched: Launched,
+    mut launched: Launched,
     stdin_writer: Option<File>,
 ) -> Result<Arc<Event>> {
-    let shim_fd =
-        pidfd_open(launched.helper_pid).map_err(|e| Error::io("pidfd_open of the helper", e))?;
-    let exited = Arc::new(Event::new()?);
-    let pty = launched.pty.map(Arc::new);
-    if let Some(master) = &pty {
-        let reader = master
-            .try_clone()
-            .map_err(|e| Error::io("duplicating the terminal", e))?;
-        deps.monitor
-            .watch_pty(&c.id, reader, stream::open_log(&c.stdout_log())?);
+    let (shim_fd, exited, pty_watch) = match watches(c, &launched) {
+        Ok(w) => w,
+        Err(e) => {
+            if let Some(mut helper) = launched.helper.take() {
+                let _ = helper.kill();
+                let _ = helper.wait();
+            }
+            if let Some(cg) = &launched.cgroup {
+                deps.kernel.remove_cgroup(cg);
+            }
+            return Err(e);
+        }
+    };
+    if let Some((reader, log)) = pty_watch {
+        deps.monitor.watch_pty(&c.id, reader, log);
     }
+    let pty = launched.pty.map(Arc::new);
     inner.live = Some(Live {
         pidfd: pidfd_open(launched.pid).ok(),
         stdin: match &pty {
@@ -455,6 +484,7 @@ fn go_live(
         pty,
         exited: exited.clone(),
         cgroup: launched.cgroup,
+        commits: 0,
         network: deps.network.clone(),
     });
     // The helper is our child: the monitor reaps it through its pidfd.
@@ -505,8 +535,14 @@ mod tests {
             let e = start(&c, &deps, &StartOptions::default()).unwrap_err();
             assert!(e.message().contains("does not exist"), "{e}");
         }
-        let spawn = format!("spawn {}", c.id);
-        let once = ["mount 2 layers", spawn.as_str(), "unmount"];
+        let (cgroup, spawn) = (format!("cgroup {}", c.id), format!("spawn {}", c.id));
+        let once = [
+            "mount 2 layers",
+            &cgroup,
+            &spawn,
+            "remove cgroup",
+            "unmount",
+        ];
         assert_eq!(kernel.calls(), [once, once].concat());
         assert!(!c.is_running());
         let rec = ContainerRecord::load(c.dir()).unwrap();

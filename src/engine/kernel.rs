@@ -52,9 +52,11 @@ pub trait Kernel: Send + Sync {
     ) -> Result<()>;
     /// Detach what is mounted at `target` (nothing there is fine).
     fn unmount(&self, target: &Path) -> Result<()>;
-    /// Make the memory cgroup `name` with these limits (bytes; swap <= 0: none).
-    fn create_cgroup(&self, name: &str, memory: i64, swap: i64) -> Result<Cgroup>;
-    /// Move `pid` into `cgroup`.
+    /// Make the cgroup of container `name`: the freezer's (for pause and commit) when the
+    /// host has one, and the memory controller's with these limits when `memory` is given
+    /// (bytes: limit, memory+swap, <= 0 for none). None when there is nothing to make.
+    fn create_cgroup(&self, name: &str, memory: Option<(i64, i64)>) -> Result<Option<Cgroup>>;
+    /// Move `pid` into `cgroup` (in each of its hierarchies).
     fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()>;
     /// Remove `cgroup` (its processes are gone).
     fn remove_cgroup(&self, cgroup: &Cgroup);
@@ -82,8 +84,8 @@ impl Kernel for Host {
         crate::mount::unmount(target)
     }
 
-    fn create_cgroup(&self, name: &str, memory: i64, swap: i64) -> Result<Cgroup> {
-        Cgroup::create(name, memory, swap)
+    fn create_cgroup(&self, name: &str, memory: Option<(i64, i64)>) -> Result<Option<Cgroup>> {
+        Cgroup::create(name, memory)
     }
 
     fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()> {
@@ -176,9 +178,12 @@ pub(crate) mod fake {
             Ok(())
         }
 
-        fn create_cgroup(&self, name: &str, memory: i64, _: i64) -> Result<Cgroup> {
-            self.record(format!("cgroup {name} {memory}"));
-            Ok(Cgroup::at(PathBuf::from("/nonexistent").join(name)))
+        fn create_cgroup(&self, name: &str, memory: Option<(i64, i64)>) -> Result<Option<Cgroup>> {
+            match memory {
+                Some((limit, _)) => self.record(format!("cgroup {name} {limit}")),
+                None => self.record(format!("cgroup {name}")),
+            }
+            Ok(Some(Cgroup::at(PathBuf::from("/nonexistent").join(name))))
         }
 
         fn join_cgroup(&self, _: &Cgroup, pid: i32) -> Result<()> {

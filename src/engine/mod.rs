@@ -7,7 +7,9 @@
 //!
 //! 1. [`plan::init_config`]: the spec read once into the helper's steps (what the engine
 //!    does not execute is refused, never dropped);
-//! 2. the memory cgroup, when the spec limits memory (undo: remove it);
+//! 2. the container's cgroup: one it can be frozen through when the host has one (`pause`,
+//!    `commit`; cgroup v2's, which the helper creates the container's process in), and the
+//!    memory controller's when the spec limits memory (undo: remove it);
 //! 3. the `docker-init` helper spawned and spoken to (see `spawn::protocol`): it makes the
 //!    namespaces and reports the container's pid; while it sets up the file system, the
 //!    caller's [`Hooks`] join the network and journal the start; then the program runs
@@ -80,11 +82,11 @@ pub struct Launched {
 /// Start the container `l` describes (see the module documentation for the steps).
 pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<Launched> {
     let rootfs = plan::rootfs(l.spec, l.bundle)?;
-    let cfg = plan::init_config(l.spec, &rootfs, l.exit_file, l.seccomp_cache)?;
-    let cgroup = match plan::memory_limit(l.spec) {
-        Some((memory, swap)) => Some(kernel.create_cgroup(l.name, memory, swap)?),
-        None => None,
-    };
+    let mut cfg = plan::init_config(l.spec, &rootfs, l.exit_file, l.seccomp_cache)?;
+    let cgroup = kernel.create_cgroup(l.name, plan::memory_limit(l.spec))?;
+    if let Some(dir) = cgroup.as_ref().and_then(Cgroup::start_dir) {
+        cfg.cgroup = dir.display().to_string();
+    }
     let undo_cgroup = |cg: &Option<Cgroup>| {
         if let Some(cg) = cg {
             kernel.remove_cgroup(cg);
@@ -173,9 +175,9 @@ impl Conversation<'_> {
             (Message::Ready { pid }, _) => pid,
             (m, _) => return Err(unexpected(&m)),
         };
-        // The helper sets up the container's file system while the cgroup (a v1 cgroup.procs
-        // write waits for an RCU grace period, ~10 ms) and the network are done here; the
-        // program only runs after `Run`.
+        // The helper sets up the container's file system while the cgroups it was not
+        // created in (a v1 cgroup.procs write waits for an RCU grace period, ~10 ms) and the
+        // network are done here; the program only runs after `Run`.
         self.send(&Message::Go)?;
         if let Err(e) = self.join(pid, helper_pid, hooks) {
             return Err(self.helper_error_or(e));
@@ -197,7 +199,7 @@ impl Conversation<'_> {
 
     /// The caller's part while the helper works: cgroup, network, journal.
     fn join(&self, pid: i32, helper_pid: i32, hooks: Hooks<'_>) -> Result<()> {
-        if let Some(cg) = self.cgroup {
+        if let Some(cg) = self.cgroup.filter(|cg| cg.needs_join()) {
             self.kernel.join_cgroup(cg, pid)?;
         }
         (hooks.attach)(pid)?;
@@ -386,7 +388,6 @@ mod tests {
             [
                 "cgroup c1 1048576",
                 "spawn c1",
-                "join cgroup 4242",
                 "attach 4242",
                 "running 4242 1"
             ]
@@ -407,6 +408,8 @@ mod tests {
         );
         assert_eq!(cfg.masked_paths, ["/proc/kcore"]);
         assert_eq!(cfg.exit_file, "/bundle/exit-status");
+        // The process is created in the (v2) cgroup: no join after the fact.
+        assert_eq!(cfg.cgroup, "/nonexistent/c1");
         assert!(
             cfg.seccomp.is_some_and(|p| !p.is_empty()),
             "the filter is compiled"
@@ -458,18 +461,15 @@ mod tests {
             recv(&sock);
             drop(sock);
         });
-        let e = run(&kernel, &spec(serde_json::json!({})), false)
-            .err()
-            .unwrap();
+        // No memory limit: the container still gets its cgroup (the freezer's).
+        let no_limit = spec(serde_json::json!({"resources": {}}));
+        let e = run(&kernel, &no_limit, false).err().unwrap();
         assert!(
             e.message()
                 .contains("docker-init exited before creating the namespaces"),
             "{e}"
         );
-        assert_eq!(
-            kernel.calls(),
-            ["cgroup c1 1048576", "spawn c1", "remove cgroup"]
-        );
+        assert_eq!(kernel.calls(), ["cgroup c1", "spawn c1", "remove cgroup"]);
     }
 
     #[test]

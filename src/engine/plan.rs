@@ -261,6 +261,8 @@ pub fn init_config(
         new_netns: new_netns(spec)?,
         binds: binds(&spec.mounts().clone().unwrap_or_default())?,
         exit_file: exit_file.display().to_string(),
+        // Set by the launch once the cgroup is made.
+        cgroup: String::new(),
         masked_paths: linux.masked_paths().clone().unwrap_or_default(),
         readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
     })

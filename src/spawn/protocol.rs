@@ -8,8 +8,8 @@
 //! 3. helper -> library: `Ready { pid }` once the container's namespaces exist (pid is the
 //!    container's first process, as the host sees it).
 //! 4. library -> helper: `Go`. The helper sets up the file system, the terminal and the user;
-//!    meanwhile the library joins the process to its cgroup, sets up its network and records
-//!    the container as running.
+//!    meanwhile the library joins the process to the cgroups it was not created in (cgroup
+//!    v1's memory controller), sets up its network and records the container as running.
 //! 5. helper -> library: `Pty` (with the master descriptor) when a tty was asked for.
 //! 6. library -> helper: `Run` (or `Error`): the program may start.
 //! 7. helper -> library: `Exec` just before the program is executed, or `Error` when a step
@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -59,6 +59,10 @@ pub struct InitConfig {
     pub binds: Vec<(String, String)>,
     /// Where the helper writes the exit status when the container ends.
     pub exit_file: String,
+    /// A cgroup v2 folder the container's first process is created in (`clone3` with
+    /// `CLONE_INTO_CGROUP`: no migration, so no wait for an RCU grace period), so that it and
+    /// everything it forks are in the cgroup from their first instruction; empty: none.
+    pub cgroup: String,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
 }
@@ -224,6 +228,7 @@ mod tests {
             new_netns: true,
             binds: vec![],
             exit_file: "/e".into(),
+            cgroup: "/sys/fs/cgroup/docker-runtime/x".into(),
             masked_paths: vec![],
             readonly_paths: vec![],
         };
