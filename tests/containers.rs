@@ -542,6 +542,7 @@ fn docker_init_refuses_another_library_and_being_run_by_hand() {
         cgroup: String::new(),
         masked_paths: vec![],
         readonly_paths: vec![],
+        gate: String::new(),
     };
     protocol::send(ours.as_fd(), &Message::Start(Box::new(cfg)), None).unwrap();
     match protocol::recv(ours.as_fd()).unwrap() {

@@ -116,7 +116,7 @@ fn errors_go_to_stderr_and_the_log_as_json_lines() {
         serde_json::json!([])
     );
     // Not done yet: said, never pretended.
-    let err = fails(&oci(&root, &["create", "--bundle", "/nonexistent", "c"]));
+    let err = fails(&oci(&root, &["exec", "--process", "/nonexistent", "c"]));
     assert!(err.contains("not implemented"), "{err}");
 }
 
@@ -255,4 +255,314 @@ fn delete_takes_created_containers_and_forced_running_ones() {
     fails(&oci(&root, &["delete", "torn"]));
     ok(&oci(&root, &["delete", "--force", "torn"]));
     assert!(!root.join("torn").exists());
+}
+
+/// A bundle at `dir`: a busybox root file system and a `config.json` running `args`, in the
+/// shape containerd writes (what the engine executes of it).
+fn bundle(dir: &Path, args: &[&str], terminal: bool) -> PathBuf {
+    let b = dir.join("bundle");
+    common::make_busybox_tree(&b.join("rootfs"));
+    let caps = [
+        "CAP_CHOWN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_FOWNER",
+        "CAP_KILL",
+        "CAP_SETGID",
+        "CAP_SETUID",
+        "CAP_NET_BIND_SERVICE",
+    ];
+    let mount =
+        |dst: &str, typ: &str| serde_json::json!({"destination": dst, "type": typ, "source": typ});
+    let config = serde_json::json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": terminal,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": ["PATH=/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs"},
+        "hostname": "oci-test",
+        "mounts": [
+            mount("/proc", "proc"), mount("/sys", "sysfs"), mount("/dev", "tmpfs"),
+            mount("/dev/pts", "devpts"), mount("/dev/shm", "tmpfs"), mount("/dev/mqueue", "mqueue")
+        ],
+        "linux": {
+            "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"},
+                           {"type": "network"}],
+            "maskedPaths": ["/proc/kcore"],
+            "readonlyPaths": ["/proc/sys"]
+        }
+    });
+    std::fs::write(b.join("config.json"), config.to_string()).unwrap();
+    b
+}
+
+/// This test process as the containers' subreaper, as containerd's shim is: the container's
+/// first process is reparented to it when the helper leaves, and it reads the exit status.
+fn become_subreaper() {
+    // SAFETY: prctl with integer arguments only.
+    assert_eq!(
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) },
+        0
+    );
+}
+
+fn wait_status(pid: i32) -> i32 {
+    let mut status = 0;
+    // SAFETY: waitpid writes the status into our integer.
+    let got = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(got, pid, "the container's process is this test's to reap");
+    libc::WEXITSTATUS(status)
+}
+
+/// `docker-runtime-oci` with its standard output and error going to files (as the shim gives
+/// it pipes or FIFOs), which the container inherits untouched.
+fn oci_to(root: &Path, args: &[&str], out: &Path) -> std::process::ExitStatus {
+    Command::new(env!("CARGO_BIN_EXE_docker-runtime-oci"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(out.with_extension("out")).unwrap())
+        .stderr(std::fs::File::create(out.with_extension("err")).unwrap())
+        .status()
+        .unwrap()
+}
+
+/// The container's cgroup folder on this host's v2 hierarchy (hybrid or pure), if any.
+fn cgroup_dir(id: &str) -> Option<PathBuf> {
+    ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
+        .iter()
+        .map(|b| {
+            Path::new(b)
+                .join("docker-runtime")
+                .join(format!("oci-{id}"))
+        })
+        .find(|p| p.exists())
+}
+
+#[test]
+fn create_waits_until_start_and_delete_cleans_up() {
+    become_subreaper();
+    let dir = TempDir::new("oci-life");
+    let root = dir.join("root");
+    let b = bundle(
+        &dir.join(""),
+        &["sh", "-c", "echo out; echo err >&2; exit 3"],
+        false,
+    );
+    let pid_file = dir.join("init.pid");
+    let io = dir.join("io");
+    let made = oci_to(
+        &root,
+        &[
+            "create",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "c1",
+        ],
+        &io,
+    );
+    assert!(
+        made.success(),
+        "{}",
+        std::fs::read_to_string(io.with_extension("err")).unwrap()
+    );
+    let pid_text = std::fs::read_to_string(&pid_file).unwrap();
+    assert!(!pid_text.ends_with('\n'), "the pid file has no newline");
+    let pid: i32 = pid_text.parse().unwrap();
+    let st = json(&ok(&oci(&root, &["state", "c1"])));
+    assert_eq!(
+        (st["status"].as_str(), st["pid"].as_i64()),
+        (Some("created"), Some(pid as i64))
+    );
+    // Created: set up, but the program has not run.
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        std::fs::read_to_string(io.with_extension("out")).unwrap(),
+        ""
+    );
+    assert!(cgroup_dir("c1").is_some(), "the container has its cgroup");
+
+    ok(&oci(&root, &["start", "c1"]));
+    assert_eq!(wait_status(pid), 3);
+    assert_eq!(
+        std::fs::read_to_string(io.with_extension("out")).unwrap(),
+        "out\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(io.with_extension("err")).unwrap(),
+        "err\n"
+    );
+    assert_eq!(status(&root, "c1"), "stopped");
+    let err = fails(&oci(&root, &["start", "c1"]));
+    assert!(err.contains("it is stopped"), "{err}");
+    ok(&oci(&root, &["delete", "c1"]));
+    assert!(!root.join("c1").exists());
+    assert!(
+        cgroup_dir("c1").is_none(),
+        "the cgroup went with the container"
+    );
+}
+
+#[test]
+fn run_gives_the_exit_status_and_leaves_nothing() {
+    let dir = TempDir::new("oci-run");
+    let root = dir.join("root");
+    let b = bundle(&dir.join(""), &["sh", "-c", "echo ran; exit 7"], false);
+    let io = dir.join("io");
+    let status = oci_to(&root, &["run", "--bundle", b.to_str().unwrap(), "r1"], &io);
+    assert_eq!(status.code(), Some(7));
+    assert_eq!(
+        std::fs::read_to_string(io.with_extension("out")).unwrap(),
+        "ran\n"
+    );
+    assert_eq!(ok(&oci(&root, &["list", "-q"])), "");
+    assert!(cgroup_dir("r1").is_none());
+}
+
+#[test]
+fn bad_bundles_are_clear_errors_and_leave_nothing() {
+    let dir = TempDir::new("oci-bad");
+    let root = dir.join("root");
+    let empty = dir.join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let create = |b: &Path, id: &str| oci(&root, &["create", "--bundle", b.to_str().unwrap(), id]);
+    let err = fails(&create(&empty, "x1"));
+    assert!(err.contains("has no config.json"), "{err}");
+    std::fs::write(empty.join("config.json"), b"{\"ociVersion\": ").unwrap();
+    let err = fails(&create(&empty, "x2"));
+    assert!(err.contains("config.json"), "{err}");
+    let b = bundle(&dir.join(""), &["true"], false);
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    let good = spec.clone();
+    spec["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/false"}]});
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let err = fails(&create(&b, "x3"));
+    assert!(err.contains("hooks"), "{err}");
+    spec = good.clone();
+    spec["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "mount"},
+        {"type": "uts"}, {"type": "ipc"}, {"type": "network", "path": "/proc/1/ns/nonexistent"}]);
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let err = fails(&create(&b, "x4"));
+    assert!(err.contains("joining the Network namespace"), "{err}");
+    spec = good.clone();
+    spec["process"]["terminal"] = true.into();
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let err = fails(&create(&b, "x5"));
+    assert!(err.contains("--console-socket"), "{err}");
+    std::fs::write(b.join("config.json"), good.to_string()).unwrap();
+    let err = fails(&create(&b, "bad/id"));
+    assert!(err.contains("invalid container id"), "{err}");
+    // Nothing was left of any of them: no folder, no cgroup.
+    assert_eq!(ok(&oci(&root, &["list", "-q"])), "");
+    let left: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| !n.to_string_lossy().starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    for id in ["x1", "x2", "x3", "x4", "x5"] {
+        assert!(cgroup_dir(id).is_none(), "{id}'s cgroup was left");
+    }
+    // A taken id. (The container keeps the standard streams it is given: files here, so
+    // that nothing waits for them to close.)
+    become_subreaper();
+    let io = dir.join("taken-io");
+    assert!(oci_to(
+        &root,
+        &["create", "--bundle", b.to_str().unwrap(), "taken"],
+        &io
+    )
+    .success());
+    let pid: i32 = json(&ok(&oci(&root, &["state", "taken"])))["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    assert!(fails(&create(&b, "taken")).contains("already exists"));
+    ok(&oci(&root, &["delete", "taken"]));
+    wait_status(pid);
+}
+
+/// `process.terminal`: the terminal's master side goes to the console socket (one
+/// `SCM_RIGHTS` message), and the program's output comes out of it.
+#[test]
+fn a_terminal_goes_to_the_console_socket() {
+    use std::os::unix::net::UnixListener;
+    become_subreaper();
+    let dir = TempDir::new("oci-tty");
+    let root = dir.join("root");
+    let b = bundle(
+        &dir.join(""),
+        &["sh", "-c", "tty; echo hello-from-tty"],
+        true,
+    );
+    let sock = dir.join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 64];
+        let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let msg = nix::sys::socket::recvmsg::<()>(
+            std::os::fd::AsRawFd::as_raw_fd(&conn),
+            &mut iov,
+            Some(&mut cmsg),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        let mut fds = Vec::new();
+        for c in msg.cmsgs().unwrap() {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(f) = c {
+                fds.extend(f);
+            }
+        }
+        assert_eq!(fds.len(), 1, "one descriptor");
+        // SAFETY: the descriptor just received is ours.
+        unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) }
+    });
+    let out = oci(
+        &root,
+        &[
+            "create",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--console-socket",
+            sock.to_str().unwrap(),
+            "t1",
+        ],
+    );
+    ok(&out);
+    let mut master = receiver.join().unwrap();
+    let pid = json(&ok(&oci(&root, &["state", "t1"])))["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    ok(&oci(&root, &["start", "t1"]));
+    let mut text = Vec::new();
+    let mut buf = [0u8; 256];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&text).contains("hello-from-tty") {
+        assert!(
+            Instant::now() < deadline,
+            "no output: {:?}",
+            String::from_utf8_lossy(&text)
+        );
+        match std::io::Read::read(&mut master, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => text.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&text);
+    assert!(
+        text.contains("/dev/pts/") && text.contains("hello-from-tty"),
+        "{text}"
+    );
+    assert_eq!(wait_status(pid), 0);
+    ok(&oci(&root, &["delete", "t1"]));
 }

@@ -420,6 +420,7 @@ fn launch(
             exit_file: &exit_file,
             tty_size: opts.tty_size,
             seccomp_cache: deps.seccomp_cache.as_deref(),
+            gate: None,
         },
         Hooks {
             attach: &mut attach,

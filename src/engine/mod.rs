@@ -13,7 +13,9 @@
 //! 3. the `docker-init` helper spawned and spoken to (see `spawn::protocol`): it makes the
 //!    namespaces and reports the container's pid; while it sets up the file system, the
 //!    caller's [`Hooks`] join the network and journal the start; then the program runs
-//!    (undo: kill the helper).
+//!    (undo: kill the helper). With a gate ([`Launch::gate`], an OCI runtime's `create`) the
+//!    process waits at a FIFO instead, ready, until something opens it (`start`); the helper
+//!    then leaves it to the caller's subreaper rather than staying as its monitor.
 //!
 //! The engine takes everything as arguments (the spec, the helper's path, the streams, the
 //! exit file, the hooks, the [`Kernel`]) and imports nothing from the container registry, the
@@ -56,6 +58,10 @@ pub struct Launch<'a> {
     pub tty_size: Option<(u16, u16)>,
     /// Where compiled seccomp programs are kept across processes (the runtime root's).
     pub seccomp_cache: Option<&'a Path>,
+    /// A FIFO the process waits at until it is opened for reading (an OCI runtime's
+    /// `create`/`start`); `launch` then returns once the process waits there, and no helper
+    /// stays as its monitor (`exit_file` is unused: the caller's subreaper reaps it).
+    pub gate: Option<&'a Path>,
 }
 
 /// What the caller does once the container's process exists, while the helper sets up its
@@ -83,6 +89,9 @@ pub struct Launched {
 pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<Launched> {
     let rootfs = plan::rootfs(l.spec, l.bundle)?;
     let mut cfg = plan::init_config(l.spec, &rootfs, l.exit_file, l.seccomp_cache)?;
+    if let Some(gate) = l.gate {
+        cfg.gate = gate.display().to_string();
+    }
     let cgroup = kernel.create_cgroup(l.name, plan::memory_limit(l.spec))?;
     if let Some(dir) = cgroup.as_ref().and_then(Cgroup::start_dir) {
         cfg.cgroup = dir.display().to_string();
@@ -106,13 +115,22 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
         tty_size: l.tty_size,
     };
     match talk.run(&cfg, helper.pid, hooks) {
-        Ok((pid, pty)) => Ok(Launched {
-            pid,
-            helper_pid: helper.pid,
-            helper: helper.child,
-            pty,
-            cgroup,
-        }),
+        Ok((pid, pty)) => {
+            let mut child = helper.child;
+            if l.gate.is_some() {
+                // Behind a gate the helper exits once the process is made: reaped here.
+                if let Some(mut c) = child.take() {
+                    let _ = c.wait();
+                }
+            }
+            Ok(Launched {
+                pid,
+                helper_pid: helper.pid,
+                helper: child,
+                pty,
+                cgroup,
+            })
+        }
         Err(e) => {
             helper.abandon();
             undo_cgroup(&cgroup);
@@ -184,7 +202,18 @@ impl Conversation<'_> {
         }
         // A helper that failed meanwhile is gone: its error is read below.
         let _ = self.send(&Message::Run);
-        Ok((pid, self.until_exec()?))
+        let gated = !cfg.gate.is_empty();
+        match self.until_exec(gated) {
+            Ok(pty) => Ok((pid, pty)),
+            Err(e) => {
+                if gated {
+                    // No monitor to take it down with it: the process goes here.
+                    // SAFETY: kill takes a pid and a signal.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+                Err(e)
+            }
+        }
     }
 
     fn greet(&self) -> Result<()> {
@@ -222,8 +251,9 @@ impl Conversation<'_> {
         }
     }
 
-    /// Until the helper executes the program; the terminal master when one was made.
-    fn until_exec(&self) -> Result<Option<File>> {
+    /// Until the helper executes the program (`gated`: until it waits at the gate); the
+    /// terminal master when one was made.
+    fn until_exec(&self, gated: bool) -> Result<Option<File>> {
         let mut pty = None;
         loop {
             match self.recv("starting the program")? {
@@ -234,7 +264,8 @@ impl Conversation<'_> {
                     }
                     pty = Some(f);
                 }
-                (Message::Exec, _) => return Ok(pty),
+                (Message::Exec, _) if !gated => return Ok(pty),
+                (Message::Waiting, _) if gated => return Ok(pty),
                 (m, _) => return Err(unexpected(&m)),
             }
         }
@@ -350,6 +381,7 @@ mod tests {
                 exit_file: Path::new("/bundle/exit-status"),
                 tty_size: None,
                 seccomp_cache: None,
+                gate: None,
             },
             Hooks {
                 attach: &mut attach,

@@ -265,6 +265,7 @@ pub fn init_config(
         cgroup: String::new(),
         masked_paths: linux.masked_paths().clone().unwrap_or_default(),
         readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
+        gate: String::new(),
     })
 }
 

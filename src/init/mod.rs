@@ -100,7 +100,12 @@ pub fn main() -> i32 {
         }
         Ok(ForkResult::Parent { child }) => {
             drop(sock);
-            monitor(child, &cfg.exit_file)
+            if cfg.gate.is_empty() {
+                monitor(child, &cfg.exit_file)
+            } else {
+                // The caller's subreaper takes the container's process over from here.
+                0
+            }
         }
     }
 }
@@ -245,6 +250,12 @@ fn child(
         Ok(other) => return Err(setup(format!("expected go, got {other:?}"))),
         Err(e) => return Err(setup(format!("waiting for go: {e}"))),
     }
+    // The gate is a host path: held now, reopened once the host's tree is gone.
+    let gate = if cfg.gate.is_empty() {
+        None
+    } else {
+        Some(open_gate(&cfg.gate).map_err(setup)?)
+    };
     prepare(sock, cfg).map_err(setup)?;
     match protocol::recv(sock) {
         Ok(Some((Message::Run, _))) => {}
@@ -252,7 +263,40 @@ fn child(
         Ok(other) => return Err(setup(format!("expected run, got {other:?}"))),
         Err(e) => return Err(setup(format!("waiting for run: {e}"))),
     }
+    if let Some(gate) = gate {
+        protocol::send(sock, &Message::Waiting, None)
+            .map_err(|e| setup(format!("reporting the wait: {e}")))?;
+        wait_at_gate(&gate).map_err(setup)?;
+    }
     exec(sock, cfg)
+}
+
+/// The gate FIFO, held by an `O_PATH` descriptor (opening it for writing would wait).
+fn open_gate(path: &str) -> Res<OwnedFd> {
+    let fd = nix::fcntl::open(
+        path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| errno_msg(format_args!("opening the start gate {path}"), e))?;
+    let st = nix::sys::stat::fstat(&fd).map_err(|e| errno_msg("checking the start gate", e))?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        return Err(format!("the start gate {path} is not a FIFO"));
+    }
+    Ok(fd)
+}
+
+/// Wait until another process opens the gate for reading (`start`), and tell it we passed.
+fn wait_at_gate(gate: &OwnedFd) -> Res<()> {
+    // Through our own /proc (the container's by now): the descriptor's FIFO, for writing.
+    let path = format!("/proc/self/fd/{}", gate.as_raw_fd());
+    let mut w = fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| format!("waiting at the start gate: {e}"))?;
+    w.write_all(b"0")
+        .map_err(|e| format!("passing the start gate: {e}"))
 }
 
 fn mnt(
@@ -764,17 +808,23 @@ fn exec(
     };
     // The container dies with its monitor: a killed monitor cannot leave it running unnoticed
     // (holding an address a restarted runtime would give away). Set after the user switch,
-    // which clears it; the program's exec keeps it.
+    // which clears it; the program's exec keeps it. Behind a gate there is no monitor (the
+    // caller's subreaper is the parent, whose death must not take the container).
     // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0 {
+    if cfg.gate.is_empty()
+        && unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0
+    {
         return Err(setup(format!(
             "setting the parent-death signal: {}",
             std::io::Error::last_os_error()
         )));
     }
     let resolved = find_program(&cfg.args[0], &cfg.env);
-    protocol::send(sock, &Message::Exec, None)
-        .map_err(|e| setup(format!("reporting exec: {e}")))?;
+    // Behind a gate the caller has gone: nobody listens for this.
+    if cfg.gate.is_empty() {
+        protocol::send(sock, &Message::Exec, None)
+            .map_err(|e| setup(format!("reporting exec: {e}")))?;
+    }
     let prog = resolved?;
     let prog_c = CString::new(prog.as_str()).map_err(|_| setup("bad program path".into()))?;
     let err = nix::unistd::execve(&prog_c, &args, &env).unwrap_err();

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use oci_spec::runtime::Spec;
 
 use super::cli::{self, Invocation};
+use super::create;
 use super::log::Log;
 use super::store::{alive, Record, Status, Store, OCI_VERSION};
 use crate::error::{Error, Result};
@@ -26,7 +27,7 @@ pub fn main(args: &[String]) -> i32 {
     let log = Log::new(&inv.globals);
     log.debug(&format!("command line: {args:?}"));
     match run(&inv) {
-        Ok(()) => 0,
+        Ok(status) => status,
         Err(e) => {
             log.error(&e.to_string());
             1
@@ -41,7 +42,39 @@ fn out(text: &str) -> Result<()> {
         .map_err(|e| Error::io("writing to standard output", e))
 }
 
-fn run(inv: &Invocation) -> Result<()> {
+/// Run the command; its exit status (`run`'s is the container's).
+fn run(inv: &Invocation) -> Result<i32> {
+    match inv.command.as_deref() {
+        Some("run") => run_container(inv),
+        _ => dispatch(inv).map(|()| 0),
+    }
+}
+
+/// `run`: create, start, wait (unless `--detach`) and delete; the container's exit status.
+fn run_container(inv: &Invocation) -> Result<i32> {
+    // The container's process is orphaned by its helper: we take it as its subreaper.
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(Error::io(
+            "becoming a subreaper",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    let rec = create::create(inv)?;
+    let store = Store::open(&inv.globals.root)?;
+    if let Err(e) = create::start(&store, &rec.id) {
+        let _ = remove(&store, &rec.id, true);
+        return Err(e);
+    }
+    if inv.flag("detach") {
+        return Ok(0);
+    }
+    let status = create::wait_exit(rec.pid);
+    remove(&store, &rec.id, true)?;
+    Ok(status)
+}
+
+fn dispatch(inv: &Invocation) -> Result<()> {
     let Some(command) = inv.command.as_deref() else {
         return if inv.version {
             out(&format!(
@@ -63,7 +96,12 @@ fn run(inv: &Invocation) -> Result<()> {
         }
         "list" => list(inv),
         "kill" => kill(inv),
-        "delete" => delete(inv),
+        "delete" => {
+            let store = Store::open(&inv.globals.root)?;
+            remove(&store, &inv.args[0], inv.flag("force"))
+        }
+        "create" => create::create(inv).map(drop),
+        "start" => create::start(&Store::open(&inv.globals.root)?, &inv.args[0]),
         other => Err(Error::unsupported(format!(
             "{other} is not implemented by this build of docker-runtime-oci yet"
         ))),
@@ -231,12 +269,9 @@ fn wait_gone(rec: &Record) -> Result<()> {
     Ok(())
 }
 
-/// `delete`: a stopped or created container goes; a running one only with `--force` (killed
-/// first). A record that cannot be read goes with `--force`.
-fn delete(inv: &Invocation) -> Result<()> {
-    let store = Store::open(&inv.globals.root)?;
-    let id = &inv.args[0];
-    let force = inv.flag("force");
+/// `delete`: a stopped or created container goes (with its cgroup); a running one only with
+/// `force` (killed first). A record that cannot be read goes with `force`.
+fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
     let _lock = store.lock(id)?;
     let rec = match store.load(id) {
         Ok(r) => r,
@@ -258,6 +293,9 @@ fn delete(inv: &Invocation) -> Result<()> {
                 "cannot delete container \"{id}\" that is not stopped: running"
             )))
         }
+    }
+    if let Some(cg) = crate::cgroup::Cgroup::find(&create::cgroup_name(id)) {
+        cg.remove();
     }
     store.remove(id)
 }

@@ -1,14 +1,16 @@
 //! `docker-runtime-oci`: runc's command line over the container engine, for containerd's runc
 //! shim (and through it Kubernetes). [`cli`] reads the command line as go-runc writes it,
 //! [`log`] reports errors as runc does (standard error and the `--log` file), [`store`] keeps
-//! each container's record under `--root`, [`command`] runs the commands.
+//! each container's record under `--root`, [`create`] makes a bundle's container wait at its
+//! gate until `start`, [`command`] runs the commands.
 //!
-//! Done so far: `--version`, `--help`, `spec`, `features`, `state`, `list`, `kill`, `delete`;
-//! the others are read but refused as not implemented yet (they need the engine's create/start
-//! split).
+//! Done so far: `--version`, `--help`, `spec`, `features`, `create`, `start`, `run`, `state`,
+//! `list`, `kill`, `delete`; `exec`, `ps`, `pause`, `resume` and `update` are read but refused
+//! as not implemented yet.
 
 pub mod cli;
 pub mod command;
+pub mod create;
 pub mod log;
 pub mod store;
 

@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -65,19 +65,33 @@ pub struct InitConfig {
     pub cgroup: String,
     pub masked_paths: Vec<String>,
     pub readonly_paths: Vec<String>,
+    /// A FIFO on the host the container's process waits at, once set up, until another
+    /// process opens it for reading (an OCI runtime's `create`, then `start`); empty: no gate.
+    /// With a gate the helper does not stay as the container's monitor: it exits once the
+    /// process is made, which leaves the process to the caller's subreaper, and writes no
+    /// exit status (`exit_file` is unused).
+    pub gate: String,
 }
 
 /// A message of the conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Message {
-    Hello { version: u32 },
+    Hello {
+        version: u32,
+    },
     Start(Box<InitConfig>),
-    Ready { pid: i32 },
+    Ready {
+        pid: i32,
+    },
     Go,
     Run,
     Pty,
     Exec,
-    Error { message: String },
+    /// Set up and waiting at the gate (see [`InitConfig::gate`]).
+    Waiting,
+    Error {
+        message: String,
+    },
 }
 
 fn cmsg_space() -> usize {
@@ -231,6 +245,7 @@ mod tests {
             cgroup: "/sys/fs/cgroup/docker-runtime/x".into(),
             masked_paths: vec![],
             readonly_paths: vec![],
+            gate: String::new(),
         };
         send(a.as_fd(), &Message::Start(Box::new(cfg.clone())), None).unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();

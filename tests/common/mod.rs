@@ -251,7 +251,18 @@ impl Drop for Fixture {
 pub fn make_busybox_image(root: &Path) -> String {
     let id = docker_runtime::ids::generate().unwrap();
     let img = root.join("graph").join(&id);
-    let layer = img.join("layer");
+    make_busybox_tree(&img.join("layer"));
+    std::fs::write(
+        img.join("json"),
+        format!("{{\"id\":\"{id}\",\"parent\":\"\",\"created\":\"2026-01-01T00:00:00Z\"}}"),
+    )
+    .unwrap();
+    id
+}
+
+/// A busybox root file system at `layer`: the host's busybox-static with its applets, the
+/// usual folders, `root` and `nobody`.
+pub fn make_busybox_tree(layer: &Path) {
     for d in ["bin", "etc", "proc", "sys", "dev", "tmp", "root", "mnt"] {
         std::fs::create_dir_all(layer.join(d)).unwrap();
     }
@@ -273,10 +284,4 @@ pub fn make_busybox_image(root: &Path) -> String {
     std::fs::write(layer.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(layer.join("tmp"), std::fs::Permissions::from_mode(0o1777)).unwrap();
-    std::fs::write(
-        img.join("json"),
-        format!("{{\"id\":\"{id}\",\"parent\":\"\",\"created\":\"2026-01-01T00:00:00Z\"}}"),
-    )
-    .unwrap();
-    id
 }

@@ -1,0 +1,242 @@
+//! `create`, `start` and `run`: a bundle's container made by the engine, waiting at its gate
+//! (`ROOT/ID/exec.fifo`) until `start` opens it. The helper does not stay as the container's
+//! monitor: once `create` returns, the process belongs to the caller's subreaper (containerd's
+//! shim), which reaps it and reads its exit status, as with runc.
+
+use std::fs::File;
+use std::io::{IoSlice, Read};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use chrono::Utc;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use oci_spec::runtime::Spec;
+
+use super::cli::Invocation;
+use super::store::{Record, Status, Store};
+use crate::engine::{self, Hooks, Host, Launch, Streams};
+use crate::error::{Error, ErrorKind, Result};
+use crate::proc::process_start_time;
+
+/// The bundle's `config.json`.
+fn load_spec(bundle: &Path) -> Result<Spec> {
+    let path = bundle.join("config.json");
+    let text = std::fs::read(&path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            Error::not_found(format!(
+                "the bundle {} has no config.json",
+                bundle.display()
+            ))
+        } else {
+            Error::io_path("reading", &path, e)
+        }
+    })?;
+    serde_json::from_slice(&text).map_err(|e| Error::corrupt(format!("{}: {e}", path.display())))
+}
+
+/// One of our standard streams, for the container (a copy: ours stay open).
+fn inherited(fd: i32) -> Result<Stdio> {
+    // SAFETY: 0, 1 and 2 are open in any process started normally; borrowed only to copy.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let owned: OwnedFd = borrowed
+        .try_clone_to_owned()
+        .map_err(|e| Error::io(format_args!("duplicating descriptor {fd}"), e))?;
+    Ok(Stdio::from(owned))
+}
+
+/// Hand the terminal's master side to whoever listens on `socket` (one `SCM_RIGHTS` message,
+/// as runc sends it).
+fn send_console(socket: &Path, pty: &File) -> Result<()> {
+    let conn = UnixStream::connect(socket)
+        .map_err(|e| Error::io_path("connecting to the console socket", socket, e))?;
+    let fds = [pty.as_raw_fd()];
+    let name = b"/dev/ptmx";
+    sendmsg::<()>(
+        conn.as_raw_fd(),
+        &[IoSlice::new(name)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|e| Error::errno("sending the terminal to the console socket", e))?;
+    Ok(())
+}
+
+/// Undoes a create that did not finish: the process (if made) and the container's folder.
+struct Undo<'a> {
+    store: &'a Store,
+    id: &'a str,
+    pid: Option<i32>,
+    done: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        if let Some(pid) = self.pid {
+            // SAFETY: kill takes a pid and a signal.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        if let Some(cg) = crate::cgroup::Cgroup::find(&cgroup_name(self.id)) {
+            cg.remove();
+        }
+        let _ = self.store.remove(self.id);
+    }
+}
+
+/// The name the engine gives the container's cgroup (apart from `docker run`'s).
+pub fn cgroup_name(id: &str) -> String {
+    format!("oci-{id}")
+}
+
+/// `create`: the container made and waiting at its gate; its pid in `--pid-file`.
+pub fn create(inv: &Invocation) -> Result<Record> {
+    let id = inv.args[0].as_str();
+    let bundle = bundle_of(inv)?;
+    let spec = load_spec(&bundle)?;
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    if terminal && inv.value("console-socket").is_none() {
+        return Err(Error::invalid(
+            "process.terminal is set but no --console-socket was given",
+        ));
+    }
+    let store = Store::open(&inv.globals.root)?;
+    store.reserve(id)?;
+    let mut undo = Undo {
+        store: &store,
+        id,
+        pid: None,
+        done: false,
+    };
+    let gate = store.exec_fifo(id);
+    nix::unistd::mkfifo(&gate, nix::sys::stat::Mode::from_bits_truncate(0o600))
+        .map_err(|e| Error::errno("making the start gate", e))?;
+    let mut rec = Record {
+        id: id.to_string(),
+        bundle: bundle.clone(),
+        rootfs: engine::plan::rootfs(&spec, &bundle)?,
+        pid: 0,
+        pid_start: 0,
+        created: Utc::now(),
+        annotations: spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+    };
+    store.save(&rec)?;
+    let helper = crate::spawn::find_helper(None)?;
+    let launched = engine::launch(
+        &Host,
+        Launch {
+            spec: &spec,
+            bundle: &bundle,
+            helper: &helper,
+            name: &cgroup_name(id),
+            streams: Streams {
+                stdin: inherited(0)?,
+                stdout: inherited(1)?,
+                stderr: inherited(2)?,
+            },
+            exit_file: Path::new(""),
+            tty_size: None,
+            seccomp_cache: Some(&inv.globals.root.join(".seccomp")),
+            gate: Some(&gate),
+        },
+        Hooks {
+            attach: &mut |_| Ok(()),
+            running: &mut |_, _| Ok(()),
+        },
+    )?;
+    undo.pid = Some(launched.pid);
+    if let (Some(pty), Some(socket)) = (&launched.pty, inv.value("console-socket")) {
+        send_console(Path::new(socket), pty)?;
+    }
+    rec.pid = launched.pid;
+    rec.pid_start = process_start_time(launched.pid).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Io,
+            "the container's process ended while it was made",
+        )
+    })?;
+    store.save(&rec)?;
+    if let Some(path) = inv.value("pid-file") {
+        crate::fsutil::write_atomic(Path::new(path), rec.pid.to_string().as_bytes(), 0o644)?;
+    }
+    undo.done = true;
+    Ok(rec)
+}
+
+/// `start`: open the gate of a created container and see it pass.
+pub fn start(store: &Store, id: &str) -> Result<()> {
+    let _lock = store.lock(id)?;
+    let rec = store.load(id)?;
+    match store.status(&rec) {
+        Status::Created => {}
+        Status::Running => {
+            return Err(Error::in_use(format!(
+                "cannot start container \"{id}\": it is already running"
+            )))
+        }
+        other => {
+            return Err(Error::in_use(format!(
+                "cannot start container \"{id}\": it is {}",
+                other.name()
+            )))
+        }
+    }
+    let gate = store.exec_fifo(id);
+    let mut r = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&gate)
+        .map_err(|e| Error::io_path("opening the start gate", &gate, e))?;
+    // The process opens its end for writing as soon as ours is open, then writes one byte.
+    let mut byte = [0u8; 1];
+    let mut fds = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
+    let ready = poll(&mut fds, PollTimeout::from(10_000u16))
+        .map_err(|e| Error::errno("waiting at the start gate", e));
+    let _ = std::fs::remove_file(&gate);
+    match ready.and_then(|_| {
+        r.read(&mut byte)
+            .map_err(|e| Error::io("passing the gate", e))
+    }) {
+        Ok(1) => Ok(()),
+        _ => Err(Error::new(
+            ErrorKind::Io,
+            format!("container \"{id}\" did not pass its start gate (it may have exited)"),
+        )),
+    }
+}
+
+/// The bundle folder a command names (absolute).
+pub fn bundle_of(inv: &Invocation) -> Result<PathBuf> {
+    std::path::absolute(inv.value("bundle").unwrap_or("."))
+        .map_err(|e| Error::io("finding the bundle", e))
+}
+
+/// Wait for the container's process (ours to reap: we are its subreaper); its exit status as
+/// a shell gives it.
+pub fn wait_exit(pid: i32) -> i32 {
+    use nix::sys::wait::{waitpid, WaitStatus};
+    loop {
+        match waitpid(nix::unistd::Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            // Not ours (another subreaper took it): the status cannot be read.
+            Err(_) => return 255,
+        }
+    }
+}
