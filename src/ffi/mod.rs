@@ -11,6 +11,8 @@
 //!   checks that none is missing), and a panic becomes `DOCKER_ERR_PANIC`.
 //!
 //! Modules: [`runtime`] (the handle, restore, command dispatch, the runtime's pools),
+//! [`container`] (typed container functions: create, start with output streaming, wait,
+//! stop, kill, remove, inspect, the container list),
 //! [`serve`] (the daemon as one call, `docker_runtime_serve`, stopped through a descriptor
 //! the host writes to), [`alloc`] (stand-alone allocators), [`error`] (the version and the
 //! readers of results and messages), [`result`] (the result codes and each thread's last
@@ -25,6 +27,7 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod alloc;
+pub mod container;
 pub mod error;
 pub mod grow;
 pub mod guard;
@@ -42,6 +45,7 @@ mod tests {
     fn every_export_is_guarded() {
         let sources = [
             ("alloc.rs", include_str!("alloc.rs")),
+            ("container.rs", include_str!("container.rs")),
             ("error.rs", include_str!("error.rs")),
             ("runtime.rs", include_str!("runtime.rs")),
             ("serve.rs", include_str!("serve.rs")),
