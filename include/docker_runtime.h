@@ -140,6 +140,12 @@ typedef struct docker_port_allocator docker_port_allocator;
 typedef struct docker_runtime docker_runtime;
 
 /**
+ * One subscription to the runtime's events, made by `docker_runtime_events` and ended by
+ * `docker_subscription_free`.
+ */
+typedef struct docker_subscription docker_subscription;
+
+/**
  * What a new container runs. Initialise with `docker_container_config_init(&cfg, sizeof
  * cfg)`, then set what you need; `image` is required. Strings and lists (NULL-terminated
  * arrays of strings) are read during `docker_container_create` only. Later versions append
@@ -250,6 +256,29 @@ typedef struct docker_container_io {
    */
   void *userdata;
 } docker_container_io;
+
+/**
+ * Receives one event as JSON (borrowed for the call): `{"Type":"container"|"image",
+ * "Action":"create"|"start"|"die"|"destroy"|"pull"|"import"|"tag"|"untag"|"delete",
+ * "Actor":{"ID":"...","Attributes":{...}},"time":unix_s,"timeNano":ns}`; a `die` has
+ * `Attributes.exitCode`, container events `Attributes.image`, image events (but `import`,
+ * `delete`) `Attributes.name`. Runs on the subscription's own library thread, one call at
+ * a time, in the order the events happened. Nonzero ends the subscription (no more calls;
+ * still free it).
+ */
+typedef int (*docker_event_callback)(void *userdata,
+                                     const char *json);
+
+/**
+ * Receives a pull's progress: one JSON object per call (borrowed for the call), as the
+ * Engine API reports a pull: `{"status":"Downloading","id":"3f2a9c1b04de",
+ * "progressDetail":{"current":N,"total":M}}`, `{"status":"Pull complete","id":"..."}` and
+ * `{"status":"..."}` lines. Runs on the calling thread or on the pull's download threads,
+ * one call at a time, all before `docker_image_pull` returns. Return 0 to go on; nonzero
+ * cancels the pull (no more calls).
+ */
+typedef int (*docker_progress_callback)(void *userdata,
+                                        const char *json);
 
 /**
  * Receives the runtime's log lines. `message` is borrowed for the call only. May be called
@@ -682,6 +711,96 @@ int docker_error_errno(void);
  * The result code of the last call on this thread (`DOCKER_OK` after a success).
  */
 enum docker_result docker_error_code(void);
+
+/**
+ * Subscribe to the runtime's events from now on: `cb` gets each one on a library thread
+ * until it returns nonzero or the subscription is freed. A handle goes to `*out` (free it
+ * with `docker_subscription_free`). Events are queued per subscription, at most 1024: a
+ * callback that falls that far behind loses its subscription (no more calls; the runtime
+ * is never slowed down by a slow host). Does not block. Errors:
+ * `DOCKER_ERR_NULL_ARGUMENT` (rt, cb or out NULL), `DOCKER_ERR_IO` (no thread).
+ */
+enum docker_result docker_runtime_events(const struct docker_runtime *rt,
+                                         docker_event_callback cb,
+                                         void *userdata,
+                                         struct docker_subscription **out);
+
+/**
+ * End a subscription (NULL does nothing): a callback in progress is waited for, and once
+ * this returns the callback is not called again. May be called from any thread but from
+ * inside the subscription's own callback.
+ */
+void docker_subscription_free(struct docker_subscription *s);
+
+/**
+ * The images as a JSON array, newest first: the tagged ones and the untagged heads (as
+ * `docker images` lists them), each `{"Id","RepoTags":["repo:tag"],"Created" (unix s),
+ * "Size" (bytes of its layer),"ParentId"}`, in `*json` (free with `docker_string_free`).
+ * Reads the image folders; safe from any thread. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * `DOCKER_ERR_IO`, `DOCKER_ERR_CORRUPT`.
+ */
+enum docker_result docker_runtime_images_json(const struct docker_runtime *rt,
+                                              char **json);
+
+/**
+ * Read a tar archive (plain, gzip, bzip2 or xz) from `fd` to its end and register it as a
+ * new parentless image; its id (64 hex digits and a NUL) goes to `id_buf` (`len` >= 65).
+ * With `repo` (and `tag`, NULL: `latest`) the image is tagged, the tag moved if it named
+ * another image. `fd` is borrowed (the library reads a duplicate). Blocks until the end of
+ * the archive: cancel it from another thread by closing the writing end (the import fails
+ * with `DOCKER_ERR_CORRUPT` when the archive was cut short, and nothing is registered).
+ * Announced as `import` (and `tag`) events. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * `DOCKER_ERR_INVALID_UTF8`, `DOCKER_ERR_INVALID_ARGUMENT` (bad repo or tag, checked
+ * first), `DOCKER_ERR_BUFFER_TOO_SMALL` (checked first), `DOCKER_ERR_IO` (a closed fd),
+ * `DOCKER_ERR_CORRUPT` (not an archive), `DOCKER_ERR_EXHAUSTED` (over the layer limits).
+ */
+enum docker_result docker_image_import(const struct docker_runtime *rt,
+                                       int fd,
+                                       const char *repo,
+                                       const char *tag,
+                                       char *id_buf,
+                                       size_t len);
+
+/**
+ * Pull `ref` (`NAME[:TAG|@DIGEST]`, Docker Hub when NAME has no host) with the runtime's
+ * saved credentials; the image's id (64 hex digits and a NUL) goes to `id_buf` (`len` >=
+ * 65). A tag is set as `docker pull` sets it. `cb` (NULL: no progress) gets the progress.
+ * Blocks until the pull is done (minutes for a large image); cancel it through the callback
+ * (return nonzero: `DOCKER_ERR_CANCELLED`, nothing half-registered). Announced as a `pull`
+ * event. Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_UTF8`,
+ * `DOCKER_ERR_INVALID_ARGUMENT` (a bad reference), `DOCKER_ERR_BUFFER_TOO_SMALL` (checked
+ * first), `DOCKER_ERR_REMOTE` (the registry failed or refused), `DOCKER_ERR_NOT_FOUND`,
+ * `DOCKER_ERR_CORRUPT` (a blob that does not match its digest), `DOCKER_ERR_CANCELLED`,
+ * `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_image_pull(const struct docker_runtime *rt,
+                                     const char *ref,
+                                     docker_progress_callback cb,
+                                     void *userdata,
+                                     char *id_buf,
+                                     size_t len);
+
+/**
+ * Tag the image `image` names (`name[:tag]` or an id prefix) as `repo:tag` (`tag` NULL:
+ * `latest`); `force`: move the tag when it names another image. Announced as a `tag`
+ * event. Does not block. Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_UTF8`,
+ * `DOCKER_ERR_INVALID_ARGUMENT` (bad repo or tag), `DOCKER_ERR_NOT_FOUND` (no such image),
+ * `DOCKER_ERR_ALREADY_EXISTS` (the tag names another image, without force).
+ */
+enum docker_result docker_image_tag(const struct docker_runtime *rt,
+                                    const char *image,
+                                    const char *repo,
+                                    const char *tag,
+                                    int force);
+
+/**
+ * As `docker rmi NAME`: untag `repo:tag` when it is one of several tags of its image;
+ * otherwise delete the image and all its tags. Announced as `untag` and `delete` events.
+ * Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_UTF8`, `DOCKER_ERR_NOT_FOUND`,
+ * `DOCKER_ERR_IN_USE` (a container or a child image uses it), `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_image_remove(const struct docker_runtime *rt,
+                                       const char *name);
 
 /**
  * Fill the caller's `size` bytes at `opts` (pass `sizeof *opts`) with the defaults of the

@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 
 use ::docker_runtime::ffi::container::*;
 use ::docker_runtime::ffi::error::docker_error_message;
+use ::docker_runtime::ffi::events::*;
+use ::docker_runtime::ffi::image::*;
 use ::docker_runtime::ffi::result::docker_result;
 use ::docker_runtime::ffi::runtime::{
     docker_runtime, docker_runtime_free, docker_runtime_new, docker_runtime_options,
@@ -681,4 +683,407 @@ fn bad_input_is_refused_with_a_message() {
         assert_eq!(wait(c, 0).0, OK);
         remove(c);
     }
+}
+
+/// Events as a callback receives them.
+#[derive(Default)]
+struct Events {
+    seen: Mutex<Vec<serde_json::Value>>,
+    answer: c_int,
+}
+
+unsafe extern "C" fn on_event(ud: *mut c_void, json: *const c_char) -> c_int {
+    // SAFETY: ud is the test's live Events; json a NUL-terminated string for the call.
+    let (e, text) = unsafe { (&*ud.cast::<Events>(), CStr::from_ptr(json)) };
+    let v = serde_json::from_str(text.to_str().unwrap()).unwrap();
+    e.seen.lock().unwrap().push(v);
+    e.answer
+}
+
+fn subscribe(rt: &Rt, e: &Events) -> *mut docker_subscription {
+    let mut s = std::ptr::null_mut();
+    let ud = (e as *const Events).cast_mut().cast();
+    // SAFETY: a live runtime; e outlives the subscription (freed before it).
+    assert_eq!(
+        unsafe { docker_runtime_events(rt.ptr, Some(on_event), ud, &mut s) },
+        OK
+    );
+    s
+}
+
+fn actions(e: &Events) -> Vec<String> {
+    e.seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            format!(
+                "{} {}",
+                v["Type"].as_str().unwrap(),
+                v["Action"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+fn images_json(rt: &Rt) -> Vec<serde_json::Value> {
+    let mut p = std::ptr::null_mut();
+    // SAFETY: a live runtime, a writable pointer.
+    assert_eq!(unsafe { docker_runtime_images_json(rt.ptr, &mut p) }, OK);
+    serde_json::from_str::<serde_json::Value>(&take_string(p))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The fixture's busybox layer as a tar file.
+fn layer_tar(f: &Fixture) -> std::path::PathBuf {
+    let tar = f.net.root.join("layer.tar");
+    let layer = f.root().join("graph").join(&f.image).join("layer");
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&layer)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    tar
+}
+
+/// Import, tag, list, remove images and run a container, with an events subscription
+/// watching; a second subscription that answers nonzero gets one event only.
+#[test]
+fn images_and_events() {
+    use docker_result::*;
+    let f = Fixture::new("typed-img");
+    let rt = Rt::new(&f);
+    let all = Events::default();
+    let first_only = Events {
+        answer: 1,
+        ..Default::default()
+    };
+    let (s1, s2) = (subscribe(&rt, &all), subscribe(&rt, &first_only));
+
+    let tar = layer_tar(&f);
+    let file = std::fs::File::open(&tar).unwrap();
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&file);
+    let mut id = [0 as c_char; 65];
+    // SAFETY: live runtime, valid strings, a 65-byte buffer.
+    unsafe {
+        let r = docker_image_import(
+            rt.ptr,
+            fd,
+            c"imported".as_ptr(),
+            std::ptr::null(),
+            id.as_mut_ptr(),
+            65,
+        );
+        assert_eq!(r, OK, "{}", last_error());
+    }
+    // SAFETY: NUL-terminated by the import.
+    let id = unsafe { CStr::from_ptr(id.as_ptr()) }
+        .to_str()
+        .unwrap()
+        .to_string();
+    let listed = images_json(&rt);
+    let mine = listed.iter().find(|i| i["Id"] == id.as_str()).unwrap();
+    assert_eq!(mine["RepoTags"], serde_json::json!(["imported:latest"]));
+    assert!(mine["Size"].as_u64().unwrap() > 500_000, "{mine}");
+    assert_eq!(mine["ParentId"], "");
+
+    // SAFETY: live runtime and valid strings.
+    unsafe {
+        assert_eq!(
+            docker_image_tag(
+                rt.ptr,
+                c"imported".as_ptr(),
+                c"again".as_ptr(),
+                c"v2".as_ptr(),
+                0
+            ),
+            OK
+        );
+        let r = docker_image_tag(
+            rt.ptr,
+            c"imported".as_ptr(),
+            c"busybox".as_ptr(),
+            std::ptr::null(),
+            0,
+        );
+        expect(r, DOCKER_ERR_ALREADY_EXISTS, "tag over another image");
+        assert_eq!(docker_image_remove(rt.ptr, c"again:v2".as_ptr()), OK);
+        let by_id = CString::new(id.as_str()).unwrap();
+        assert_eq!(
+            docker_image_remove(rt.ptr, by_id.as_ptr()),
+            OK,
+            "{}",
+            last_error()
+        );
+    }
+    assert!(images_json(&rt).iter().all(|i| i["Id"] != id.as_str()));
+
+    let c = create(&rt, &["sh", "-c", "exit 5"]);
+    // SAFETY: live handles and valid strings.
+    unsafe {
+        assert_eq!(docker_container_start(c, std::ptr::null()), OK);
+        expect(
+            docker_image_remove(rt.ptr, c"busybox".as_ptr()),
+            DOCKER_ERR_IN_USE,
+            "image in use",
+        );
+    }
+    assert_eq!(wait(c, 10_000), (OK, 5));
+    remove(c);
+    let want = [
+        "image import",
+        "image tag",
+        "image tag",
+        "image untag",
+        "image untag",
+        "image delete",
+        "container create",
+        "container start",
+        "container die",
+        "container destroy",
+    ];
+    assert!(common::eventually(Duration::from_secs(5), || actions(&all)
+        .len()
+        == want.len()));
+    // SAFETY: made by docker_runtime_events, freed once.
+    unsafe {
+        docker_subscription_free(s1);
+        docker_subscription_free(s2);
+    }
+    assert_eq!(actions(&all), want);
+    let seen = all.seen.lock().unwrap();
+    let die = &seen[8];
+    assert_eq!(die["Actor"]["Attributes"]["exitCode"], "5");
+    assert_eq!(die["Actor"]["Attributes"]["image"], "busybox");
+    assert_eq!(seen[1]["Actor"]["Attributes"]["name"], "imported:latest");
+    assert!(die["timeNano"].as_i64().unwrap() / 1_000_000_000 == die["time"].as_i64().unwrap());
+    assert_eq!(actions(&first_only), ["image import"]);
+}
+
+/// An import whose writer goes away halfway fails and registers nothing; bad input to the
+/// image and event functions is refused.
+#[test]
+fn image_and_event_bad_input() {
+    use docker_result::*;
+    let f = Fixture::new("typed-imgbad");
+    let rt = Rt::new(&f);
+    let before = images_json(&rt).len();
+    let cut = std::fs::read(layer_tar(&f)).unwrap()[..300_000].to_vec();
+    let (r, w) = nix::unistd::pipe().unwrap();
+    let writer = std::thread::spawn(move || {
+        let mut w = std::fs::File::from(w);
+        std::io::Write::write_all(&mut w, &cut).unwrap();
+        // Closing the writer halfway through busybox: the import sees a cut archive.
+    });
+    let mut id = [0 as c_char; 65];
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&r);
+    // SAFETY: live runtime, a 65-byte buffer.
+    let res = unsafe {
+        docker_image_import(
+            rt.ptr,
+            fd,
+            std::ptr::null(),
+            std::ptr::null(),
+            id.as_mut_ptr(),
+            65,
+        )
+    };
+    writer.join().unwrap();
+    assert_eq!(res, DOCKER_ERR_CORRUPT, "{}", last_error());
+    assert!(!last_error().is_empty());
+    assert_eq!(images_json(&rt).len(), before);
+
+    let bad_utf8 = [0xffu8, 0];
+    let bad: *const c_char = bad_utf8.as_ptr().cast();
+    let mut s: *mut c_char = std::ptr::null_mut();
+    let mut sub = std::ptr::null_mut();
+    let e = Events::default();
+    let ud = (&e as *const Events).cast_mut().cast();
+    // SAFETY: every pointer is NULL or valid; the functions must refuse, not crash.
+    unsafe {
+        let idp = id.as_mut_ptr();
+        expect(
+            docker_runtime_images_json(std::ptr::null(), &mut s),
+            DOCKER_ERR_NULL_ARGUMENT,
+            "images NULL",
+        );
+        expect(
+            docker_runtime_images_json(rt.ptr, std::ptr::null_mut()),
+            DOCKER_ERR_NULL_ARGUMENT,
+            "images out NULL",
+        );
+        expect(
+            docker_image_import(
+                std::ptr::null(),
+                fd,
+                std::ptr::null(),
+                std::ptr::null(),
+                idp,
+                65,
+            ),
+            DOCKER_ERR_NULL_ARGUMENT,
+            "import rt",
+        );
+        expect(
+            docker_image_import(rt.ptr, fd, std::ptr::null(), std::ptr::null(), idp, 64),
+            DOCKER_ERR_BUFFER_TOO_SMALL,
+            "import buf",
+        );
+        expect(
+            docker_image_import(
+                rt.ptr,
+                fd,
+                std::ptr::null(),
+                std::ptr::null(),
+                std::ptr::null_mut(),
+                65,
+            ),
+            DOCKER_ERR_NULL_ARGUMENT,
+            "import buf NULL",
+        );
+        expect(
+            docker_image_import(rt.ptr, -1, std::ptr::null(), std::ptr::null(), idp, 65),
+            DOCKER_ERR_INVALID_ARGUMENT,
+            "import fd -1",
+        );
+        expect(
+            docker_image_import(rt.ptr, 999, std::ptr::null(), std::ptr::null(), idp, 65),
+            DOCKER_ERR_IO,
+            "import closed fd",
+        );
+        expect(
+            docker_image_import(rt.ptr, fd, bad, std::ptr::null(), idp, 65),
+            DOCKER_ERR_INVALID_UTF8,
+            "import repo utf8",
+        );
+        expect(
+            docker_image_import(rt.ptr, fd, c"UPPER".as_ptr(), std::ptr::null(), idp, 65),
+            DOCKER_ERR_INVALID_ARGUMENT,
+            "import repo",
+        );
+        expect(
+            docker_image_pull(
+                std::ptr::null(),
+                c"busybox".as_ptr(),
+                None,
+                std::ptr::null_mut(),
+                idp,
+                65,
+            ),
+            DOCKER_ERR_NULL_ARGUMENT,
+            "pull rt",
+        );
+        expect(
+            docker_image_pull(
+                rt.ptr,
+                std::ptr::null(),
+                None,
+                std::ptr::null_mut(),
+                idp,
+                65,
+            ),
+            DOCKER_ERR_NULL_ARGUMENT,
+            "pull ref",
+        );
+        expect(
+            docker_image_pull(rt.ptr, bad, None, std::ptr::null_mut(), idp, 65),
+            DOCKER_ERR_INVALID_UTF8,
+            "pull utf8",
+        );
+        expect(
+            docker_image_pull(
+                rt.ptr,
+                c"Bad Name".as_ptr(),
+                None,
+                std::ptr::null_mut(),
+                idp,
+                65,
+            ),
+            DOCKER_ERR_INVALID_ARGUMENT,
+            "pull ref",
+        );
+        expect(
+            docker_image_pull(
+                rt.ptr,
+                c"busybox".as_ptr(),
+                None,
+                std::ptr::null_mut(),
+                idp,
+                10,
+            ),
+            DOCKER_ERR_BUFFER_TOO_SMALL,
+            "pull buf",
+        );
+        expect(
+            docker_image_tag(
+                rt.ptr,
+                c"nosuch".as_ptr(),
+                c"x".as_ptr(),
+                std::ptr::null(),
+                0,
+            ),
+            DOCKER_ERR_NOT_FOUND,
+            "tag unknown",
+        );
+        expect(
+            docker_image_tag(rt.ptr, std::ptr::null(), c"x".as_ptr(), std::ptr::null(), 0),
+            DOCKER_ERR_NULL_ARGUMENT,
+            "tag NULL",
+        );
+        expect(
+            docker_image_tag(rt.ptr, c"busybox".as_ptr(), bad, std::ptr::null(), 0),
+            DOCKER_ERR_INVALID_UTF8,
+            "tag utf8",
+        );
+        expect(
+            docker_image_tag(
+                rt.ptr,
+                c"busybox".as_ptr(),
+                c"x".as_ptr(),
+                c"bad tag".as_ptr(),
+                0,
+            ),
+            DOCKER_ERR_INVALID_ARGUMENT,
+            "tag tag",
+        );
+        expect(
+            docker_image_remove(rt.ptr, c"nosuch".as_ptr()),
+            DOCKER_ERR_NOT_FOUND,
+            "remove unknown",
+        );
+        expect(
+            docker_image_remove(rt.ptr, std::ptr::null()),
+            DOCKER_ERR_NULL_ARGUMENT,
+            "remove NULL",
+        );
+        expect(
+            docker_image_remove(rt.ptr, bad),
+            DOCKER_ERR_INVALID_UTF8,
+            "remove utf8",
+        );
+        expect(
+            docker_runtime_events(rt.ptr, None, ud, &mut sub),
+            DOCKER_ERR_NULL_ARGUMENT,
+            "events cb",
+        );
+        expect(
+            docker_runtime_events(std::ptr::null(), Some(on_event), ud, &mut sub),
+            DOCKER_ERR_NULL_ARGUMENT,
+            "events rt",
+        );
+        expect(
+            docker_runtime_events(rt.ptr, Some(on_event), ud, std::ptr::null_mut()),
+            DOCKER_ERR_NULL_ARGUMENT,
+            "events out",
+        );
+        docker_subscription_free(std::ptr::null_mut());
+    }
+    drop(r);
 }
