@@ -76,7 +76,7 @@ class OutputChannel(_Bridge):
         try:
             if self.stopped:
                 return 1
-            data = ctypes.string_at(ptr, n) if n else b""
+            data = ctypes.string_at(ptr, n) if ptr and n else b""
             with self._cond:
                 if self.stopped:
                     return 1
@@ -128,8 +128,8 @@ class ProgressBridge(_Bridge):
     def __init__(self, fn: Optional[ProgressFunction]) -> None:
         super().__init__()
         self._fn = fn
-        self.cfunc = PROGRESS_CALLBACK(self._callback) if fn is not None else \
-            PROGRESS_CALLBACK()
+        # None: NULL (no progress wanted).
+        self.cfunc = PROGRESS_CALLBACK(self._callback) if fn is not None else None
 
     def _callback(self, _userdata: Optional[int], text: bytes) -> int:
         self._enter()

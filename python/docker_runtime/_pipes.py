@@ -30,7 +30,8 @@ class Feeder:
         if isinstance(src, (bytes, bytearray, memoryview)):
             view = memoryview(src)
             return (bytes(view[i:i + CHUNK]) for i in range(0, len(view), CHUNK))
-        return iter(lambda: src.read(CHUNK), b"")
+        read = src.read
+        return iter(lambda: read(CHUNK), b"")
 
     def _run(self) -> None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import signal as signals
@@ -306,8 +307,8 @@ class ContainerCollection:
             if remove:
                 c.close()
         if code != 0:
-            raise ContainerError(c, code, _argv(command), encode(image, "image").decode(),
-                                 err)
+            raise ContainerError(c, code, _argv(command),
+                                 image if isinstance(image, str) else image.decode(), err)
         return out
 
     def get(self, container_id: Text) -> Container:
@@ -336,8 +337,8 @@ def _argv(command: Command) -> Optional[List[str]]:
     if command is None:
         return None
     if isinstance(command, (str, bytes)):
-        return shlex.split(command.decode() if isinstance(command, bytes) else command)
-    return [c.decode() if isinstance(c, bytes) else c for c in command]
+        return shlex.split(os.fsdecode(command))
+    return [os.fsdecode(c) for c in command]
 
 
 def _fill_config(cfg: ContainerConfig, image: Text, command: Command,
@@ -432,6 +433,6 @@ def _signal_number(sig: Union[int, str, None]) -> int:
     if name.isdigit():
         return int(name)
     try:
-        return int(signals.Signals(name if name.startswith("SIG") else "SIG" + name))
-    except ValueError:
+        return int(signals.Signals[name if name.startswith("SIG") else "SIG" + name])
+    except KeyError:
         raise ValueError(f"unknown signal {sig!r}") from None

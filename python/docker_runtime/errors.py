@@ -81,7 +81,7 @@ class Corrupt(DockerError):
     """DOCKER_ERR_CORRUPT: a malformed file or archive."""
 
 
-class IoError(DockerError, OSError):
+class IoError(DockerError, OSError):  # type: ignore[misc]  # errno: an int here, never None
     """DOCKER_ERR_IO: an operating-system call failed; `.errno` says which (also an OSError)."""
 
     def __init__(self, message: str, code: Optional[str] = None, result: int = -1,
@@ -130,7 +130,7 @@ class ContainerError(DockerError):
                          f"status {exit_status}{err}")
 
 
-class LibraryNotFound(DockerError, OSError):
+class LibraryNotFound(DockerError, OSError):  # type: ignore[misc]  # errno: 0
     """libdocker_runtime could not be loaded (raised at first use, never at import): `tried`
     lists the places looked at."""
 
