@@ -74,6 +74,10 @@ class Runtime:
             raise ValueError("operation on a closed Runtime")
         return self._h
 
+    @property
+    def closed(self) -> bool:
+        return not self._h
+
     def close(self) -> None:
         if self._h:
             _lib.load().docker_runtime_free(self._h)

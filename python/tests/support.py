@@ -100,7 +100,7 @@ class Fixture:
             raise
 
     def close(self) -> None:
-        if self.rt is not None:
+        if self.rt is not None and not self.rt.closed:
             _, out, _ = self.rt.call("ps", "-a", "-q", "--no-trunc")
             for cid in out.decode().split():
                 self.rt.call("rm", "-f", cid)
