@@ -46,7 +46,9 @@ class Container:
         self._h: Optional[c_void_p] = handle
         self._cond = threading.Condition()
         self._in_flight = 0
-        self._id: Optional[str] = None
+        buf = create_string_buffer(65)
+        _lib.check(_lib.load().docker_container_id(handle, buf, len(buf)))
+        self._id = buf.value.decode()  # known for good: usable after close()
         self._attrs: Optional[Dict[str, Any]] = None
         # Referenced until the handle is freed: the library may call it until then.
         self._channel: Optional[OutputChannel] = None
@@ -110,10 +112,6 @@ class Container:
 
     @property
     def id(self) -> str:
-        if self._id is None:
-            buf = create_string_buffer(65)
-            self._call("docker_container_id", buf, len(buf))
-            self._id = buf.value.decode()
         return self._id
 
     @property
