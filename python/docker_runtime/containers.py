@@ -52,8 +52,9 @@ class Container:
         self._attrs: Optional[Dict[str, Any]] = None
         # Referenced until the handle is freed: the library may call it until then.
         self._channel: Optional[OutputChannel] = None
-        self._stdin: Optional[Feeder] = None
-        self._exit_code: Optional[int] = None
+        # The thread feeding the current run's stdin (it ends at the source's end or when
+        # the container stops reading); kept to report the source's error.
+        self._feeder: Optional[Feeder] = None
 
     # The handle.
 
@@ -85,9 +86,6 @@ class Container:
 
     def _free(self, h: c_void_p) -> None:
         _lib.load().docker_container_free(h)
-        if self._stdin is not None:
-            self._stdin.close()
-            self._stdin.join()
 
     def __enter__(self) -> "Container":
         return self
@@ -164,14 +162,10 @@ class Container:
             io.stdin_fd = feeder.read_fd
         try:
             self._call("docker_container_start", byref(io))
-        except BaseException:
-            if feeder is not None:
+        finally:
+            if feeder is not None:  # the library reads its own duplicate
                 feeder.close()
-                feeder.join()
-            raise
-        if self._stdin is not None:  # the previous run's feeder: that run has ended
-            self._stdin.close()
-        self._channel, self._stdin, self._exit_code = channel, feeder, None
+        self._channel, self._feeder = channel, feeder
         self._attrs = None
 
     def wait(self, timeout: Optional[float] = None) -> Dict[str, int]:
@@ -180,9 +174,11 @@ class Container:
         code = c_int()
         ms = -1 if timeout is None else max(0, int(timeout * 1000))
         self._call("docker_container_wait", ms, byref(code))
-        self._exit_code = code.value
         if self._channel is not None:
             self._channel.reraise()
+        feeder, self._feeder = self._feeder, None
+        if feeder is not None and feeder.error is not None:
+            raise feeder.error  # reading the stdin source failed: the container saw its end
         return {"StatusCode": code.value}
 
     def stop(self, timeout: int = 10) -> None:
