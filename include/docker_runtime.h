@@ -82,7 +82,23 @@ typedef enum docker_result {
    * A bug in the library was caught at the boundary; the runtime may still be used.
    */
   DOCKER_ERR_PANIC = 15,
+  /**
+   * A wait's timeout passed; its outputs are untouched.
+   */
+  DOCKER_ERR_TIMED_OUT = 16,
+  /**
+   * A callback returned nonzero and the call stopped because of it.
+   */
+  DOCKER_ERR_CANCELLED = 17,
 } docker_result;
+
+/**
+ * Which of the container's streams a callback's bytes come from.
+ */
+typedef enum docker_stream {
+  DOCKER_STREAM_STDOUT = 1,
+  DOCKER_STREAM_STDERR = 2,
+} docker_stream;
 
 /**
  * How much a log line matters.
@@ -99,6 +115,15 @@ typedef enum docker_log_level {
 } docker_log_level;
 
 /**
+ * One container. Made by `docker_container_create` or `docker_container_open`, released by
+ * `docker_container_free`. It keeps the runtime's core alive, so it may outlive
+ * `docker_runtime_free`. Calls on one handle may come from several threads at once, except
+ * `docker_container_free`, which must be the handle's last call. Several handles may name
+ * the same container; each has its own output stream.
+ */
+typedef struct docker_container docker_container;
+
+/**
  * Addresses of an IPv4 subnet minus its network, broadcast and gateway addresses.
  */
 typedef struct docker_ip_allocator docker_ip_allocator;
@@ -113,6 +138,147 @@ typedef struct docker_port_allocator docker_port_allocator;
  * `docker_runtime_free`. Calls on one handle may come from several threads at once.
  */
 typedef struct docker_runtime docker_runtime;
+
+/**
+ * One subscription to the runtime's events, made by `docker_runtime_events` and ended by
+ * `docker_subscription_free`.
+ */
+typedef struct docker_subscription docker_subscription;
+
+/**
+ * What a new container runs. Initialise with `docker_container_config_init(&cfg, sizeof
+ * cfg)`, then set what you need; `image` is required. Strings and lists (NULL-terminated
+ * arrays of strings) are read during `docker_container_create` only. Later versions append
+ * fields (name, volumes, ...).
+ */
+typedef struct docker_container_config {
+  /**
+   * `sizeof(docker_container_config)` as the caller knows it, set by `_init`.
+   */
+  size_t size;
+  /**
+   * Required: `name[:tag]` or an image id (or a unique prefix of one).
+   */
+  const char *image;
+  /**
+   * The command, NULL-terminated; NULL or empty: the image's `Cmd`. The image's
+   * `Entrypoint` always comes first.
+   */
+  const char *const *argv;
+  /**
+   * `KEY=VALUE` strings, NULL-terminated, added after the image's `Env`.
+   */
+  const char *const *env;
+  /**
+   * User name or uid (`name:group` too); NULL: the image's.
+   */
+  const char *user;
+  /**
+   * NULL: the image's (else `/`).
+   */
+  const char *working_dir;
+  /**
+   * NULL: derived from the id.
+   */
+  const char *hostname;
+  /**
+   * Memory limit in bytes (at least 6 MiB); 0: none.
+   */
+  int64_t memory;
+  /**
+   * Nonzero: a terminal (stdout and stderr are one stream).
+   */
+  int tty;
+  /**
+   * Nonzero: keep stdin open, so `docker_container_io.stdin_fd` can feed it.
+   */
+  int open_stdin;
+  /**
+   * Published ports, NULL-terminated, as `-p`: `"80"`, `"8080:80"`, `"127.0.0.1:8080:80"`.
+   */
+  const char *const *ports;
+  /**
+   * NULL, `"bridge"` or `"default"`: the runtime's bridge; `"none"`: loopback only.
+   */
+  const char *network_mode;
+  /**
+   * Capabilities added to / dropped from docker's default set, NULL-terminated, docker's
+   * names (`"NET_ADMIN"` or `"CAP_NET_ADMIN"`, or `"ALL"`).
+   */
+  const char *const *cap_add;
+  const char *const *cap_drop;
+  /**
+   * As `--security-opt`, NULL-terminated: `"seccomp=unconfined"`,
+   * `"seccomp=/path/profile.json"` (read during the create), `"no-new-privileges"`.
+   */
+  const char *const *security_opt;
+} docker_container_config;
+
+/**
+ * Receives a container's output: `len` bytes at `bytes` (borrowed for the call) from
+ * `stream`. Runs on a library thread, one call at a time per handle, in the order written
+ * per stream. Return 0 to go on; nonzero stops the stream (the container keeps running;
+ * the next `docker_container_wait` returns normally).
+ */
+typedef int (*docker_output_callback)(void *userdata,
+                                      enum docker_stream stream,
+                                      const uint8_t *bytes,
+                                      size_t len);
+
+/**
+ * Where a run's streams go. Initialise with `docker_container_io_init(&io, sizeof io)`
+ * (every descriptor -1, no callback).
+ */
+typedef struct docker_container_io {
+  /**
+   * `sizeof(docker_container_io)` as the caller knows it, set by `_init`.
+   */
+  size_t size;
+  /**
+   * Read until end of file, then the container's stdin is closed; -1: none. The library
+   * reads a duplicate: the caller may close its own after the start.
+   */
+  int stdin_fd;
+  /**
+   * Where stdout goes; -1: nowhere. The library writes a duplicate.
+   */
+  int stdout_fd;
+  /**
+   * Where stderr goes; -1: nowhere (with a terminal everything is on stdout).
+   */
+  int stderr_fd;
+  /**
+   * Set: stdout and stderr go here (then `stdout_fd` and `stderr_fd` must be -1).
+   */
+  docker_output_callback output;
+  /**
+   * Passed to `output` as is; must be usable from the library's thread.
+   */
+  void *userdata;
+} docker_container_io;
+
+/**
+ * Receives one event as JSON (borrowed for the call): `{"Type":"container"|"image",
+ * "Action":"create"|"start"|"die"|"destroy"|"pull"|"import"|"tag"|"untag"|"delete",
+ * "Actor":{"ID":"...","Attributes":{...}},"time":unix_s,"timeNano":ns}`; a `die` has
+ * `Attributes.exitCode`, container events `Attributes.image`, image events (but `import`,
+ * `delete`) `Attributes.name`. Runs on the subscription's own library thread, one call at
+ * a time, in the order the events happened. Nonzero ends the subscription (no more calls;
+ * still free it).
+ */
+typedef int (*docker_event_callback)(void *userdata,
+                                     const char *json);
+
+/**
+ * Receives a pull's progress: one JSON object per call (borrowed for the call), as the
+ * Engine API reports a pull: `{"status":"Downloading","id":"3f2a9c1b04de",
+ * "progressDetail":{"current":N,"total":M}}`, `{"status":"Pull complete","id":"..."}` and
+ * `{"status":"..."}` lines. Runs on the calling thread or on the pull's download threads,
+ * one call at a time, all before `docker_image_pull` returns. Return 0 to go on; nonzero
+ * cancels the pull (no more calls).
+ */
+typedef int (*docker_progress_callback)(void *userdata,
+                                        const char *json);
 
 /**
  * Receives the runtime's log lines. `message` is borrowed for the call only. May be called
@@ -373,6 +539,148 @@ enum docker_result docker_port_allocator_release(const struct docker_port_alloca
                                                  uint16_t port);
 
 /**
+ * Fill the caller's `size` bytes at `cfg` (pass `sizeof *cfg`) with the defaults (every
+ * pointer NULL, every number 0) and zeros past the fields this library knows, and set
+ * `cfg->size`. Does not block. Errors: `DOCKER_ERR_NULL_ARGUMENT` (cfg NULL),
+ * `DOCKER_ERR_INVALID_ARGUMENT` (a size that cannot be this struct's).
+ */
+enum docker_result docker_container_config_init(struct docker_container_config *cfg,
+                                                size_t size);
+
+/**
+ * Create a container as `cfg` says (the image's defaults fill what it leaves out) and
+ * write a new handle to `*out` (release it with `docker_container_free`; the container
+ * itself stays until `docker_container_remove`). Blocks while the container's folder is
+ * made (milliseconds); safe from any thread. Announced as a `create` event. Errors:
+ * `DOCKER_ERR_NULL_ARGUMENT` (rt, cfg, cfg->image or out NULL), `DOCKER_ERR_INVALID_UTF8`,
+ * `DOCKER_ERR_INVALID_ARGUMENT` (bad size, environment entry, memory, network mode,
+ * capability, security option, no command in the config nor the image),
+ * `DOCKER_ERR_NOT_FOUND` (no such image), `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_container_create(const struct docker_runtime *rt,
+                                           const struct docker_container_config *cfg,
+                                           struct docker_container **out);
+
+/**
+ * A new handle on the existing container named by its id or a unique prefix of it, in
+ * `*out` (release with `docker_container_free`). Does not block. Errors:
+ * `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_UTF8`, `DOCKER_ERR_NOT_FOUND`,
+ * `DOCKER_ERR_INVALID_ARGUMENT` (an ambiguous prefix).
+ */
+enum docker_result docker_container_open(const struct docker_runtime *rt,
+                                         const char *name_or_id_prefix,
+                                         struct docker_container **out);
+
+/**
+ * Release a handle (NULL does nothing). The container keeps running. The handle's output
+ * stream is ended first and a callback in progress is waited for: once this returns, the
+ * output callback is not called again. Must not be called from inside that callback.
+ */
+void docker_container_free(struct docker_container *c);
+
+/**
+ * Write the container's full id (64 hex digits and a NUL: 65 bytes suffice) to `buf`
+ * (`len` bytes). Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_BUFFER_TOO_SMALL` (nothing
+ * written).
+ */
+enum docker_result docker_container_id(const struct docker_container *c,
+                                       char *buf,
+                                       size_t len);
+
+/**
+ * Fill the caller's `size` bytes at `io` (pass `sizeof *io`): every descriptor -1, no
+ * callback. Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_ARGUMENT` (size).
+ */
+enum docker_result docker_container_io_init(struct docker_container_io *io,
+                                            size_t size);
+
+/**
+ * Start the container. `io` NULL: detached (the output only goes to its logs). Otherwise
+ * its output from this start on is streamed, from a library thread, into `io`'s callback or
+ * descriptors (the log offsets are taken before the start, so nothing is lost), and
+ * `io->stdin_fd` is fed to it. Returns once the container runs (tens of milliseconds); the
+ * stream goes on until the container ends and everything is delivered, the callback
+ * returns nonzero, a descriptor fails, or the handle is freed. One stream per handle at a
+ * time. Announced as a `start` event. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * `DOCKER_ERR_INVALID_ARGUMENT` (bad io: size, descriptors with a callback, a stdin for a
+ * container without `open_stdin`), `DOCKER_ERR_IO` (a closed descriptor: EBADF; the start
+ * itself), `DOCKER_ERR_IN_USE` (already running, or this handle still streams a run that
+ * has not been waited for), `DOCKER_ERR_NOT_FOUND` (removed), `DOCKER_ERR_EXHAUSTED` (no
+ * address or port left).
+ */
+enum docker_result docker_container_start(struct docker_container *c,
+                                          const struct docker_container_io *io);
+
+/**
+ * Wait until the container is not running and this handle's stream (if any) has delivered
+ * everything (its last callback has returned), then write the exit code to `*exit_code`.
+ * A container that is not running gives its last exit code at once (0 when never run).
+ * `timeout_ms` < 0: no limit; otherwise `DOCKER_ERR_TIMED_OUT` after that long (`*exit_code`
+ * untouched; the stream goes on). Blocks; safe from any thread. Errors:
+ * `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_TIMED_OUT`.
+ */
+enum docker_result docker_container_wait(struct docker_container *c,
+                                         int64_t timeout_ms,
+                                         int *exit_code);
+
+/**
+ * SIGTERM, then SIGKILL after `timeout_s` seconds; returns once the container has stopped
+ * (at most `timeout_s` + 30 s). Not running is fine. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_container_stop(struct docker_container *c,
+                                         uint32_t timeout_s);
+
+/**
+ * Send `signal` to the container's first process and return; 0: SIGKILL, returning once
+ * the container has stopped (at most 30 s). Not running is fine. Errors:
+ * `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_ARGUMENT` (not a signal number),
+ * `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_container_kill(struct docker_container *c,
+                                         int signal);
+
+/**
+ * Remove the container (its folder and registration); `force`: kill it first when it runs.
+ * The handle stays valid (for `_id`, `_free`). Announced as a `destroy` event. Errors:
+ * `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_IN_USE` (running or starting, without force),
+ * `DOCKER_ERR_NOT_FOUND` (removed already), `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_container_remove(struct docker_container *c,
+                                           int force);
+
+/**
+ * Set the window size of the container's terminal. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * `DOCKER_ERR_INVALID_ARGUMENT` (no terminal, or not running), `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_container_resize(struct docker_container *c,
+                                           uint16_t rows,
+                                           uint16_t cols);
+
+/**
+ * The container as `docker inspect` prints one (indented JSON), in `*json`: a string the
+ * caller frees with `docker_string_free`. Does not block. Errors: `DOCKER_ERR_NULL_ARGUMENT`.
+ */
+enum docker_result docker_container_inspect_json(const struct docker_container *c,
+                                                 char **json);
+
+/**
+ * Free a string this library returned (NULL does nothing).
+ */
+void docker_string_free(char *s);
+
+/**
+ * The containers as a JSON array, newest first (only running ones unless `all`), each
+ * `{"Id","Image","Command","Created" (unix s),"Status" (as ps prints it),"State"
+ * ("running"|"exited"|"created"),"ExitCode","Ports":[{"IP","PrivatePort","PublicPort",
+ * "Type"}]}`, in `*json` (free with `docker_string_free`). Does not block. Errors:
+ * `DOCKER_ERR_NULL_ARGUMENT`.
+ */
+enum docker_result docker_runtime_containers_json(const struct docker_runtime *rt,
+                                                  int all,
+                                                  char **json);
+
+/**
  * The library version, `MAJOR.MINOR.PATCH`, as a static NUL-terminated string (never freed).
  * Compare with the `DOCKER_RUNTIME_VERSION_*` macros of the header you compiled against.
  */
@@ -403,6 +711,96 @@ int docker_error_errno(void);
  * The result code of the last call on this thread (`DOCKER_OK` after a success).
  */
 enum docker_result docker_error_code(void);
+
+/**
+ * Subscribe to the runtime's events from now on: `cb` gets each one on a library thread
+ * until it returns nonzero or the subscription is freed. A handle goes to `*out` (free it
+ * with `docker_subscription_free`). Events are queued per subscription, at most 1024: a
+ * callback that falls that far behind loses its subscription (no more calls; the runtime
+ * is never slowed down by a slow host). Does not block. Errors:
+ * `DOCKER_ERR_NULL_ARGUMENT` (rt, cb or out NULL), `DOCKER_ERR_IO` (no thread).
+ */
+enum docker_result docker_runtime_events(const struct docker_runtime *rt,
+                                         docker_event_callback cb,
+                                         void *userdata,
+                                         struct docker_subscription **out);
+
+/**
+ * End a subscription (NULL does nothing): a callback in progress is waited for, and once
+ * this returns the callback is not called again. May be called from any thread but from
+ * inside the subscription's own callback.
+ */
+void docker_subscription_free(struct docker_subscription *s);
+
+/**
+ * The images as a JSON array, newest first: the tagged ones and the untagged heads (as
+ * `docker images` lists them), each `{"Id","RepoTags":["repo:tag"],"Created" (unix s),
+ * "Size" (bytes of its layer),"ParentId"}`, in `*json` (free with `docker_string_free`).
+ * Reads the image folders; safe from any thread. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * `DOCKER_ERR_IO`, `DOCKER_ERR_CORRUPT`.
+ */
+enum docker_result docker_runtime_images_json(const struct docker_runtime *rt,
+                                              char **json);
+
+/**
+ * Read a tar archive (plain, gzip, bzip2 or xz) from `fd` to its end and register it as a
+ * new parentless image; its id (64 hex digits and a NUL) goes to `id_buf` (`len` >= 65).
+ * With `repo` (and `tag`, NULL: `latest`) the image is tagged, the tag moved if it named
+ * another image. `fd` is borrowed (the library reads a duplicate). Blocks until the end of
+ * the archive: cancel it from another thread by closing the writing end (the import fails
+ * with `DOCKER_ERR_CORRUPT` when the archive was cut short, and nothing is registered).
+ * Announced as `import` (and `tag`) events. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * `DOCKER_ERR_INVALID_UTF8`, `DOCKER_ERR_INVALID_ARGUMENT` (bad repo or tag, checked
+ * first), `DOCKER_ERR_BUFFER_TOO_SMALL` (checked first), `DOCKER_ERR_IO` (a closed fd),
+ * `DOCKER_ERR_CORRUPT` (not an archive), `DOCKER_ERR_EXHAUSTED` (over the layer limits).
+ */
+enum docker_result docker_image_import(const struct docker_runtime *rt,
+                                       int fd,
+                                       const char *repo,
+                                       const char *tag,
+                                       char *id_buf,
+                                       size_t len);
+
+/**
+ * Pull `ref` (`NAME[:TAG|@DIGEST]`, Docker Hub when NAME has no host) with the runtime's
+ * saved credentials; the image's id (64 hex digits and a NUL) goes to `id_buf` (`len` >=
+ * 65). A tag is set as `docker pull` sets it. `cb` (NULL: no progress) gets the progress.
+ * Blocks until the pull is done (minutes for a large image); cancel it through the callback
+ * (return nonzero: `DOCKER_ERR_CANCELLED`, nothing half-registered). Announced as a `pull`
+ * event. Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_UTF8`,
+ * `DOCKER_ERR_INVALID_ARGUMENT` (a bad reference), `DOCKER_ERR_BUFFER_TOO_SMALL` (checked
+ * first), `DOCKER_ERR_REMOTE` (the registry failed or refused), `DOCKER_ERR_NOT_FOUND`,
+ * `DOCKER_ERR_CORRUPT` (a blob that does not match its digest), `DOCKER_ERR_CANCELLED`,
+ * `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_image_pull(const struct docker_runtime *rt,
+                                     const char *ref,
+                                     docker_progress_callback cb,
+                                     void *userdata,
+                                     char *id_buf,
+                                     size_t len);
+
+/**
+ * Tag the image `image` names (`name[:tag]` or an id prefix) as `repo:tag` (`tag` NULL:
+ * `latest`); `force`: move the tag when it names another image. Announced as a `tag`
+ * event. Does not block. Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_UTF8`,
+ * `DOCKER_ERR_INVALID_ARGUMENT` (bad repo or tag), `DOCKER_ERR_NOT_FOUND` (no such image),
+ * `DOCKER_ERR_ALREADY_EXISTS` (the tag names another image, without force).
+ */
+enum docker_result docker_image_tag(const struct docker_runtime *rt,
+                                    const char *image,
+                                    const char *repo,
+                                    const char *tag,
+                                    int force);
+
+/**
+ * As `docker rmi NAME`: untag `repo:tag` when it is one of several tags of its image;
+ * otherwise delete the image and all its tags. Announced as `untag` and `delete` events.
+ * Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_UTF8`, `DOCKER_ERR_NOT_FOUND`,
+ * `DOCKER_ERR_IN_USE` (a container or a child image uses it), `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_image_remove(const struct docker_runtime *rt,
+                                       const char *name);
 
 /**
  * Fill the caller's `size` bytes at `opts` (pass `sizeof *opts`) with the defaults of the

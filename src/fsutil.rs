@@ -180,6 +180,20 @@ impl Drop for FileLock {
     }
 }
 
+/// Bytes of the regular files under `path` (links not followed, each file counted once per
+/// name); unreadable parts count as empty.
+pub fn tree_size(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return 0;
+    };
+    if !meta.is_dir() {
+        return if meta.is_file() { meta.len() } else { 0 };
+    }
+    std::fs::read_dir(path)
+        .map(|entries| entries.flatten().map(|e| tree_size(&e.path())).sum())
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,6 +14,7 @@ pub mod config;
 pub mod container;
 pub mod engine;
 pub mod error;
+pub mod events;
 pub mod ffi;
 pub mod fsutil;
 pub mod humanize;
@@ -28,6 +29,7 @@ pub mod registry;
 pub mod runtime;
 pub mod server;
 pub mod spawn;
+pub mod summary;
 pub mod tags;
 pub mod term;
 

@@ -7,9 +7,12 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use crate::auth::AuthConfig;
 use crate::container::monitor::{Monitor, Reap};
-use crate::container::{Config, Container, ContainerRecord, Deps, Event, StartOptions};
+use crate::container::{
+    Attach, Config, Container, ContainerRecord, Deps, Event, OutputStream, Prepared, StartOptions,
+};
 use crate::engine::Host;
 use crate::error::{Error, Result};
+use crate::events::{self, EventBus};
 use crate::fsutil;
 use crate::ids;
 use crate::image::{Graph, Image, LayerLimits};
@@ -34,6 +37,24 @@ const FOREIGN_MARKERS: &[&str] = &[
     "fuse-overlayfs",
     "network/files",
 ];
+
+/// One step of an image removal, as `rmi` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ImageRemoval {
+    /// `repo:tag` was removed.
+    Untagged(String),
+    /// The image with this id was deleted.
+    Deleted(String),
+}
+
+impl std::fmt::Display for ImageRemoval {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ImageRemoval::Untagged(t) => write!(f, "Untagged: {t}"),
+            ImageRemoval::Deleted(id) => write!(f, "Deleted: {id}"),
+        }
+    }
+}
 
 /// How a runtime is set up. `Default` gives v0.1.0's names.
 #[derive(Debug, Clone, Default)]
@@ -60,6 +81,7 @@ pub struct Runtime {
     monitor: OnceLock<Monitor>,
     network: OnceLock<Arc<NetworkManager>>,
     network_init: Mutex<()>,
+    events: Arc<EventBus>,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -115,6 +137,7 @@ impl Runtime {
             monitor: OnceLock::new(),
             network: OnceLock::new(),
             network_init: Mutex::new(()),
+            events: Arc::new(EventBus::default()),
         })
     }
 
@@ -254,7 +277,27 @@ impl Runtime {
         self.containers.write().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Create a container from the resolved image `image_id` with a new id, and register it.
+    /// The bus the runtime announces its containers' and images' events on.
+    pub fn events(&self) -> &EventBus {
+        &self.events
+    }
+
+    fn emit_container(&self, action: &'static str, c: &Container) {
+        let image = c.record().config.image;
+        let e = events::Event::now("container", action, &c.id, &[("image", image.as_str())]);
+        self.events.emit(e);
+    }
+
+    /// Create a container as `req` asks: its image resolved, the image's defaults merged in
+    /// (see [`crate::container::CreateRequest`]); announced as `create`.
+    pub fn create(&self, req: &Prepared) -> Result<Arc<Container>> {
+        let image = self.image(req.image())?;
+        let config = req.config(&image.config.clone().unwrap_or_default())?;
+        self.create_container(&image.id, config)
+    }
+
+    /// Create a container from the resolved image `image_id` with a new id, and register it;
+    /// announced as `create`.
     pub fn create_container(&self, image_id: &str, config: Config) -> Result<Arc<Container>> {
         // The image must exist (its layers are read again at each start).
         self.image_layers(image_id)?;
@@ -264,7 +307,9 @@ impl Runtime {
             .map(|p| p.display().to_string())
             .unwrap_or_default();
         let c = crate::container::start::create(dir, image_id, config, &helper)?;
-        Ok(self.register(c))
+        let c = self.register(c);
+        self.emit_container("create", &c);
+        Ok(c)
     }
 
     /// Start a registered container (see [`crate::container::start()`]), with what this
@@ -286,7 +331,30 @@ impl Runtime {
             logger: self.logger(),
             seccomp_cache: Some(self.root.join("seccomp")),
         };
-        crate::container::start(c, &deps, opts)
+        let done = crate::container::start(c, &deps, opts)?;
+        self.emit_container("start", c);
+        Ok(done)
+    }
+
+    /// Start `c` with its output streamed into `attach`'s sinks from the moment before the
+    /// start (nothing is lost) on a thread of the returned stream, and `attach.stdin` fed to
+    /// it. A stdin for a container created without an open stdin is an error, checked first.
+    pub fn start_attached(
+        &self,
+        c: &Arc<Container>,
+        opts: &StartOptions,
+        attach: Attach,
+    ) -> Result<OutputStream> {
+        let rec = c.record();
+        if attach.stdin.is_some() && !(rec.config.open_stdin || rec.config.tty) {
+            return Err(Error::invalid(format!(
+                "container {} was created without an open stdin: nothing can be fed to it",
+                ids::short(&c.id)
+            )));
+        }
+        let offsets = crate::container::output::offsets(c);
+        let done = self.start_container(c, opts)?;
+        OutputStream::start(c, offsets, attach, done)
     }
 
     /// Run `f` on the whole file system of container `c` (see [`Container::with_rootfs`]).
@@ -322,9 +390,11 @@ impl Runtime {
     }
 
     /// Remove a stopped container: its folder and its registration.
+    /// Announced as `destroy`.
     pub fn remove_container(&self, c: &Arc<Container>) -> Result<()> {
         c.destroy()?;
         self.write_containers().remove(&c.id);
+        self.emit_container("destroy", c);
         Ok(())
     }
 
@@ -342,6 +412,129 @@ impl Runtime {
             .map(|c| c.id.clone())
     }
 
+    fn emit_image(&self, action: &'static str, id: &str, name: Option<&str>) {
+        let attrs: Vec<(&str, &str)> = name.map(|n| ("name", n)).into_iter().collect();
+        self.events
+            .emit(events::Event::now("image", action, id, &attrs));
+    }
+
+    /// Register the tar stream `source` as a new parentless image with `comment`, tagged
+    /// `name` (the tag moved if it named another image); announced as `import` (and `tag`).
+    pub fn import_image(
+        &self,
+        source: impl std::io::Read,
+        comment: String,
+        name: Option<&(String, String)>,
+    ) -> Result<Image> {
+        let mut image = Image::new(None)?;
+        image.comment = comment;
+        let image = self.graph.register(image, source)?;
+        self.emit_image("import", &image.id, None);
+        if let Some((repo, tag)) = name {
+            self.tags.set(repo, tag, &image.id, true)?;
+            self.emit_image("tag", &image.id, Some(&format!("{repo}:{tag}")));
+        }
+        Ok(image)
+    }
+
+    /// Tag the image `name` names as `repo:tag` (`force`: move the tag if it names another
+    /// image); announced as `tag`.
+    pub fn tag_image(&self, name: &str, repo: &str, tag: &str, force: bool) -> Result<()> {
+        let img = self.image(name)?;
+        self.tags.set(repo, tag, &img.id, force)?;
+        self.emit_image("tag", &img.id, Some(&format!("{repo}:{tag}")));
+        Ok(())
+    }
+
+    /// Pull `r` from its registry (see [`crate::registry::pull()`]), reporting to `progress`;
+    /// announced as `pull`.
+    pub fn pull_image(
+        &self,
+        r: &crate::registry::Reference,
+        progress: &crate::registry::Progress<'_>,
+    ) -> Result<crate::registry::Pulled> {
+        let creds = crate::registry::credentials(&self.auth(), r.domain.as_deref());
+        let pulled = crate::registry::pull(&self.graph, &self.tags, creds, r, progress)?;
+        let shown = match &r.digest {
+            Some(d) => format!("{}@{d}", r.name),
+            None => format!("{}:{}", r.name, r.tag_or_default()),
+        };
+        self.emit_image("pull", &pulled.id, Some(&shown));
+        Ok(pulled)
+    }
+
+    /// Why image `id` may not be removed, if anything uses it.
+    fn image_in_use(&self, id: &str) -> Result<Option<String>> {
+        if let Some(c) = self.container_using_image(id) {
+            return Ok(Some(format!(
+                "image {} is used by container {}",
+                ids::short(id),
+                ids::short(&c)
+            )));
+        }
+        let children = self.graph.children(id)?;
+        if let Some(child) = children.first() {
+            return Ok(Some(format!(
+                "image {} has {} dependent child image(s), e.g. {}",
+                ids::short(id),
+                children.len(),
+                ids::short(&child.id)
+            )));
+        }
+        Ok(None)
+    }
+
+    /// The image `name` names for a removal: an image left incomplete by a crash may be
+    /// removed; other damage is for a person to look at.
+    fn image_to_remove(&self, name: &str) -> Result<Image> {
+        match self.image(name) {
+            Err(e) if e.kind() == crate::error::ErrorKind::Corrupt => {
+                let id = match self.graph.resolve_prefix(name)? {
+                    Some(id) => Some(id),
+                    None => self.tags.lookup(name)?,
+                };
+                match id {
+                    Some(id) if self.graph.is_incomplete(&id) => Ok(Image {
+                        id,
+                        ..Image::new(None)?
+                    }),
+                    _ => Err(e),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Remove one name (`rmi`): untag only when it is one tag of an image that has others;
+    /// otherwise remove the image and all its tags, unless a container or a child image uses
+    /// it (`InUse`). Announced as `untag` and `delete` events; returns what was done.
+    pub fn remove_image(&self, name: &str) -> Result<Vec<ImageRemoval>> {
+        let img = self.image_to_remove(name)?;
+        let tags = self.tags.tags_of(&img.id)?;
+        let by_prefix = self.graph.resolve_prefix(name)?.is_some();
+        if !by_prefix && tags.len() > 1 {
+            let (repo, tag) = crate::reference::parse_repo_tag(name)?;
+            self.tags.remove(&repo, &tag)?;
+            let shown = format!("{repo}:{tag}");
+            self.emit_image("untag", &img.id, Some(&shown));
+            return Ok(vec![ImageRemoval::Untagged(shown)]);
+        }
+        if let Some(why) = self.image_in_use(&img.id)? {
+            return Err(Error::in_use(format!("unable to remove {name}: {why}")));
+        }
+        let mut done = Vec::new();
+        for (repo, tag) in self.tags.remove_image(&img.id)? {
+            let shown = format!("{repo}:{tag}");
+            self.emit_image("untag", &img.id, Some(&shown));
+            done.push(ImageRemoval::Untagged(shown));
+        }
+        self.graph.delete(&img.id)?;
+        self.graph.garbage_collect()?;
+        self.emit_image("delete", &img.id, None);
+        done.push(ImageRemoval::Deleted(img.id));
+        Ok(done)
+    }
+
     /// How many images the graph holds.
     pub fn image_count(&self) -> Result<usize> {
         Ok(self.graph.ids()?.len())
@@ -352,7 +545,7 @@ impl Runtime {
         if let Some(m) = self.monitor.get() {
             return Ok(m);
         }
-        let m = Monitor::start(self.logger().clone())?;
+        let m = Monitor::start(self.logger().clone(), self.events.clone())?;
         Ok(self.monitor.get_or_init(|| m))
     }
 

@@ -1,8 +1,6 @@
 //! Container commands: run, start, stop, restart, kill, wait, rm, ps, logs, attach, inspect.
 
-use std::fs::File;
-use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,10 +9,9 @@ use chrono::Utc;
 use super::flags::{no_args, Flag, Flags, Parsed};
 use super::streams::{Streams, ERROR_STATUS};
 use super::table;
-use crate::container::{poll_in, stream, Config, Container, StartOptions};
+use crate::container::{stream, Container, CreateRequest, StartOptions};
 use crate::error::{Error, Result};
 use crate::ids;
-use crate::image::ImageConfig;
 use crate::runtime::Runtime;
 
 /// Parse a memory size: bytes, or a number with b, k, m or g (any case).
@@ -53,40 +50,6 @@ fn need_args(f: &Flags, args: &[String], min: usize) -> Result<()> {
     Ok(())
 }
 
-/// Copy the client's stdin to the container's until either ends. With `close_at_eof`, the
-/// container's stdin is closed when the client's ends (so `echo x | docker run -i ... cat`
-/// finishes).
-fn pump_stdin(
-    c: Arc<Container>,
-    client: File,
-    done: Arc<crate::container::Event>,
-    close_at_eof: bool,
-) {
-    let Some(target) = c.stdin() else {
-        return;
-    };
-    let mut client = client;
-    let mut buf = [0u8; 16 * 1024];
-    while let Ok(ready) = poll_in(&[client.as_fd(), done.as_fd()], -1) {
-        if ready[1] && !ready[0] {
-            break;
-        }
-        let n = match client.read(&mut buf) {
-            Ok(0) | Err(_) => {
-                drop(target);
-                if close_at_eof {
-                    c.close_stdin();
-                }
-                return;
-            }
-            Ok(n) => n,
-        };
-        if (&*target).write_all(&buf[..n]).is_err() {
-            break;
-        }
-    }
-}
-
 /// Which streams to attach.
 struct Attach {
     stdin: bool,
@@ -113,25 +76,19 @@ fn attach_streams(
             .map_err(|e| Error::io("duplicating stdin", e))?;
         let (c2, d2, close) = (c.clone(), done.clone(), a.close_stdin_at_eof);
         feeder = Some(std::thread::spawn(move || {
-            pump_stdin(c2, client, d2, close)
+            stream::feed_stdin(&c2, client, &[&d2], close)
         }));
     }
     let mut readers = Vec::new();
     let mut clients: Vec<&mut dyn Write> = Vec::new();
     let (out_log, err_log) = (c.stdout_log(), c.stderr_log());
-    let open = |path: &std::path::Path, offset: Option<u64>| -> Result<Option<File>> {
-        if !path.exists() {
-            stream::open_log(path)?;
-        }
-        stream::open_reader(path, offset)
-    };
     let out_reader = if a.stdout {
-        open(&out_log, offsets.0)?
+        stream::open_follow(&out_log, offsets.0)?
     } else {
         None
     };
     let err_reader = if a.stderr {
-        open(&err_log, offsets.1)?
+        stream::open_follow(&err_log, offsets.1)?
     } else {
         None
     };
@@ -143,17 +100,13 @@ fn attach_streams(
         readers.push(r);
         clients.push(&mut io.stderr);
     }
-    let result = stream::follow(&mut readers, &mut clients, &done);
+    let result = stream::follow(&mut readers, &mut clients, &done, None);
     if let Some(f) = feeder {
         if result.is_ok() {
             let _ = f.join();
         }
     }
     result
-}
-
-fn log_len(path: &std::path::Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
 
 /// The flags of `run`.
@@ -217,95 +170,29 @@ impl RunFlags {
     }
 }
 
-/// The largest seccomp profile `--security-opt seccomp=FILE` reads.
-const MAX_PROFILE: u64 = 1 << 20;
-
-/// `--security-opt` as the record keeps it: a profile file is read now and kept as its JSON
-/// (as docker keeps it), so that the file may change or go away.
-fn security_opts(opts: &[String]) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for opt in opts {
-        match opt.split_once(['=', ':']) {
-            Some(("seccomp", path)) if path != "unconfined" => {
-                let mut text = String::new();
-                std::fs::File::open(path)
-                    .and_then(|f| f.take(MAX_PROFILE + 1).read_to_string(&mut text))
-                    .map_err(|e| Error::io(format!("reading the seccomp profile {path}"), e))?;
-                if text.len() as u64 > MAX_PROFILE {
-                    return Err(Error::invalid(format!(
-                        "the seccomp profile {path} is larger than {MAX_PROFILE} bytes"
-                    )));
-                }
-                out.push(format!("seccomp={}", text.trim()));
-            }
-            _ => out.push(opt.clone()),
-        }
-    }
-    Ok(out)
-}
-
-/// `--network`: whether the container has no network but loopback.
-fn network_disabled(mode: Option<&str>) -> Result<bool> {
-    match mode {
-        None | Some("bridge") | Some("default") => Ok(false),
-        Some("none") => Ok(true),
-        Some(other) => Err(Error::invalid(format!(
-            "invalid network mode {other:?}: use bridge or none"
-        ))),
-    }
-}
-
-/// The container's `Config` from the flags of `run` and the image's defaults (registry images
-/// carry them): the entrypoint before the command, the command when none is given, its
-/// environment before `-e`, its user and directory.
-fn run_config(
-    p: &Parsed,
-    fl: &RunFlags,
-    defaults: &ImageConfig,
-    security_opt: &[String],
-) -> Result<Config> {
-    for e in p.list(fl.env) {
-        if e.is_empty() || e.starts_with('=') {
-            return Err(Error::invalid(format!(
-                "invalid environment variable {e:?}: want KEY=VALUE"
-            )));
-        }
-    }
-    let mut cmd = defaults.entrypoint.clone().unwrap_or_default();
-    if p.args.len() > 1 {
-        cmd.extend(p.args[1..].iter().cloned());
-    } else {
-        cmd.extend(defaults.cmd.clone().unwrap_or_default());
-    }
-    let mut env = defaults.env.clone().unwrap_or_default();
-    env.extend(p.list(fl.env).iter().cloned());
-    let or_default = |flag: Flag, default: &Option<String>| {
-        p.value(flag)
-            .map(str::to_string)
-            .or(default.clone())
-            .unwrap_or_default()
-    };
-    Ok(Config {
-        hostname: p.value(fl.hostname).unwrap_or_default().to_string(),
-        user: or_default(fl.user, &defaults.user),
+/// What the flags of `run` ask for (the image's defaults are merged in by the runtime).
+fn run_request(p: &Parsed, fl: &RunFlags) -> Result<CreateRequest> {
+    let owned = |flag: Flag| p.value(flag).map(str::to_string);
+    Ok(CreateRequest {
+        image: p.args[0].clone(),
+        cmd: p.args[1..].to_vec(),
+        env: p.list(fl.env).to_vec(),
+        user: owned(fl.user),
+        working_dir: owned(fl.workdir),
+        hostname: owned(fl.hostname),
         memory: p
             .value(fl.memory)
             .map(parse_memory)
             .transpose()?
             .unwrap_or(0),
-        memory_swap: 0,
-        detach: p.bool(fl.detach),
-        ports: p.list(fl.ports).to_vec(),
         tty: p.bool(fl.tty),
         open_stdin: p.bool(fl.interactive),
-        env,
-        cmd,
-        image: p.args[0].clone(),
-        working_dir: or_default(fl.workdir, &defaults.working_dir),
-        network_disabled: network_disabled(p.value(fl.network))?,
+        detach: p.bool(fl.detach),
+        ports: p.list(fl.ports).to_vec(),
+        network_mode: owned(fl.network),
         cap_add: p.list(fl.cap_add).to_vec(),
         cap_drop: p.list(fl.cap_drop).to_vec(),
-        security_opt: security_opt.to_vec(),
+        security_opt: p.list(fl.security_opt).to_vec(),
     })
 }
 
@@ -322,17 +209,12 @@ pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     need_args(&f, &p.args, 1)?;
     let (rm, detach) = (p.bool(fl.rm), p.bool(fl.detach));
     // Checked before anything is made.
-    let security = security_opts(p.list(fl.security_opt))?;
-    let unresolved = run_config(&p, &fl, &ImageConfig::default(), &security)?;
-    crate::container::spec::validate(&unresolved)?;
+    let req = run_request(&p, &fl)?.prepare()?;
     if rm && detach {
         return Err(Error::invalid("--rm cannot be combined with -d"));
     }
-    let image = rt.image(&p.args[0])?;
-    let defaults = image.config.clone().unwrap_or_default();
-    let config = run_config(&p, &fl, &defaults, &security)?;
-    let c = rt.create_container(&image.id, config)?;
-    let offsets = (log_len(&c.stdout_log()), log_len(&c.stderr_log()));
+    let c = rt.create(&req)?;
+    let offsets = crate::container::output::offsets(&c);
     let opts = StartOptions {
         tty_size: io.tty_size,
     };
@@ -516,14 +398,6 @@ pub fn rm(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     })
 }
 
-/// `repo:tag` naming `image_id`, else its short id.
-fn image_name(rt: &Runtime, image_id: &str) -> String {
-    match rt.tags().tags_of(image_id) {
-        Ok(tags) if !tags.is_empty() => format!("{}:{}", tags[0].0, tags[0].1),
-        _ => ids::short(image_id).to_string(),
-    }
-}
-
 fn truncate(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
@@ -567,35 +441,29 @@ pub fn ps(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         );
     }
     let mut ids_only = String::new();
-    for c in rt.containers().iter().take(limit.unwrap_or(usize::MAX)) {
-        let rec = c.record();
-        if !rec.state.running && !show_all {
-            continue;
-        }
+    let listed = crate::summary::containers(rt, show_all, now);
+    for c in listed.into_iter().take(limit.unwrap_or(usize::MAX)) {
         let id = if p.bool(notrunc) {
-            rec.id.clone()
+            c.id
         } else {
-            ids::short(&rec.id).to_string()
+            ids::short(&c.id).to_string()
         };
         if p.bool(quiet) {
             ids_only.push_str(&id);
             ids_only.push('\n');
             continue;
         }
-        let mut command = rec.path.clone();
-        for a in &rec.args {
-            command.push(' ');
-            command.push_str(a);
-        }
-        if !p.bool(notrunc) {
-            command = truncate(&command, 20);
-        }
+        let command = if p.bool(notrunc) {
+            c.command
+        } else {
+            truncate(&c.command, 20)
+        };
         rows.push(vec![
             id,
-            image_name(rt, &rec.image),
+            c.image,
             command,
-            format!("{} ago", crate::humanize::duration(now - rec.created)),
-            rec.state.describe(now),
+            format!("{} ago", crate::humanize::duration(now - c.created)),
+            c.status,
             String::new(),
         ]);
     }

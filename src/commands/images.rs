@@ -4,8 +4,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::flags::Flags;
 use super::streams::Streams;
 use super::table::render_min;
@@ -13,8 +11,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::humanize;
 use crate::ids;
 use crate::image::Image;
-use crate::reference::{self, split_tag, validate_repo, validate_tag, DEFAULT_TAG};
+use crate::reference::{split_tag, validate_repo, validate_tag, DEFAULT_TAG};
 use crate::runtime::Runtime;
+use crate::summary;
 
 fn parse(f: &Flags, args: &[String], io: &mut Streams) -> Result<Option<super::flags::Parsed>> {
     f.parse(args, &mut io.stdout)
@@ -50,15 +49,6 @@ fn show_id(id: &str, notrunc: bool) -> &str {
     } else {
         ids::short(id)
     }
-}
-
-/// id -> its `repo:tag` names, sorted.
-fn names_by_id(rt: &Runtime) -> Result<BTreeMap<String, Vec<String>>> {
-    let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for (repo, tag, id) in rt.tags().list()? {
-        m.entry(id).or_default().push(format!("{repo}:{tag}"));
-    }
-    Ok(m)
 }
 
 /// v0.1.0's `ImageName`: the first `repo:tag` naming the image, else its id.
@@ -126,17 +116,11 @@ pub fn import(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let name = repo
         .map(|r| repo_and_tag(r, tag.map(String::as_str)))
         .transpose()?;
-    let mut image = Image::new(None)?;
-    image.comment = format!("Imported from {src}");
     let image = {
         let source = open_source(src, io)?;
-        rt.graph()
-            .register(image, source)
+        rt.import_image(source, format!("Imported from {src}"), name.as_ref())
             .map_err(|e| e.context(format_args!("importing {src}")))?
     };
-    if let Some((r, t)) = name {
-        rt.tags().set(&r, &t, &image.id, true)?;
-    }
     io.out(&format!("{}\n", image.id))?;
     Ok(0)
 }
@@ -161,7 +145,7 @@ pub fn images(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     };
     let (quiet, all, notrunc) = (p.bool(quiet), p.bool(all), p.bool(notrunc));
     let graph = rt.graph();
-    let names = names_by_id(rt)?;
+    let names = summary::names_by_id(rt)?;
     let mut rows: Vec<Vec<String>> = Vec::new();
     let mut listed: Vec<String> = Vec::new();
     let mut shown: HashSet<String> = HashSet::new();
@@ -236,7 +220,7 @@ pub fn history(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     };
     let notrunc = p.bool(notrunc);
     let img = rt.image(name)?;
-    let names = names_by_id(rt)?;
+    let names = summary::names_by_id(rt)?;
     let mut table = vec![vec![
         "ID".to_string(),
         "CREATED".to_string(),
@@ -278,71 +262,15 @@ pub fn tag(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         }
     };
     let (repo, tag) = repo_and_tag(repo, tag)?;
-    let img = rt.image(name)?;
-    rt.tags().set(&repo, &tag, &img.id, p.bool(force))?;
+    rt.tag_image(name, &repo, &tag, p.bool(force))?;
     Ok(0)
 }
 
-/// Why image `id` may not be removed, if anything uses it.
-fn in_use(rt: &Runtime, id: &str) -> Result<Option<String>> {
-    if let Some(c) = rt.container_using_image(id) {
-        return Ok(Some(format!(
-            "image {} is used by container {}",
-            ids::short(id),
-            ids::short(&c)
-        )));
-    }
-    let children = rt.graph().children(id)?;
-    if let Some(child) = children.first() {
-        return Ok(Some(format!(
-            "image {} has {} dependent child image(s), e.g. {}",
-            ids::short(id),
-            children.len(),
-            ids::short(&child.id)
-        )));
-    }
-    Ok(None)
-}
-
-/// Remove one name: untag only when it is one tag of an image that has others; otherwise
-/// remove the image and all its tags, unless a container or a child image uses it.
+/// Remove one name, printing each step.
 fn remove_one(rt: &Runtime, io: &mut Streams, name: &str) -> Result<()> {
-    let img = match rt.image(name) {
-        Ok(img) => img,
-        Err(e) if e.kind() == ErrorKind::Corrupt => {
-            // An image left incomplete by a crash may be removed; other damage is for a
-            // person to look at.
-            let id = match rt.graph().resolve_prefix(name)? {
-                Some(id) => Some(id),
-                None => rt.tags().lookup(name)?,
-            };
-            match id {
-                Some(id) if rt.graph().is_incomplete(&id) => Image {
-                    id,
-                    ..Image::new(None)?
-                },
-                _ => return Err(e),
-            }
-        }
-        Err(e) => return Err(e),
-    };
-    let tags = rt.tags().tags_of(&img.id)?;
-    let by_prefix = rt.graph().resolve_prefix(name)?.is_some();
-    if !by_prefix && tags.len() > 1 {
-        let (repo, tag) = reference::parse_repo_tag(name)?;
-        rt.tags().remove(&repo, &tag)?;
-        io.out(&format!("Untagged: {repo}:{tag}\n"))?;
-        return Ok(());
+    for step in rt.remove_image(name)? {
+        io.out(&format!("{step}\n"))?;
     }
-    if let Some(why) = in_use(rt, &img.id)? {
-        return Err(Error::in_use(format!("unable to remove {name}: {why}")));
-    }
-    for (repo, tag) in rt.tags().remove_image(&img.id)? {
-        io.out(&format!("Untagged: {repo}:{tag}\n"))?;
-    }
-    rt.graph().delete(&img.id)?;
-    rt.graph().garbage_collect()?;
-    io.out(&format!("Deleted: {}\n", img.id))?;
     Ok(())
 }
 
@@ -370,29 +298,6 @@ pub fn rmi(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     }
 }
 
-/// What `inspect` shows for one name: a container's record or an image's json.
-#[derive(Serialize)]
-#[serde(untagged)]
-enum Inspected {
-    Container(Box<crate::container::ContainerRecord>),
-    Image(Box<Image>),
-}
-
-/// A container first (as v0.1.0), then an image.
-fn inspect_one(rt: &Runtime, name: &str) -> Result<Inspected> {
-    match rt.container(name) {
-        Ok(c) => Ok(Inspected::Container(Box::new(c.record()))),
-        Err(e) if e.kind() == ErrorKind::NotFound => match rt.image(name) {
-            Ok(img) => Ok(Inspected::Image(Box::new(img))),
-            Err(ie) if ie.kind() == ErrorKind::NotFound => Err(Error::not_found(format!(
-                "no such container or image: {name}"
-            ))),
-            Err(ie) => Err(ie),
-        },
-        Err(e) => Err(e),
-    }
-}
-
 /// `inspect NAME...`: a container's record or an image's json, indented (one NAME: the
 /// object, as v0.1.0; several: an array of them).
 pub fn inspect(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
@@ -406,15 +311,14 @@ pub fn inspect(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     };
     let text = match p.args.as_slice() {
         [] => return Err(usage_error(&f, "inspect needs a NAME")),
-        [name] => serde_json::to_string_pretty(&inspect_one(rt, name)?),
-        names => serde_json::to_string_pretty(
+        [name] => summary::pretty_json(&summary::inspect(rt, name)?)?,
+        names => summary::pretty_json(
             &names
                 .iter()
-                .map(|n| inspect_one(rt, n))
+                .map(|n| summary::inspect(rt, n))
                 .collect::<Result<Vec<_>>>()?,
-        ),
-    }
-    .map_err(|e| Error::invalid(format!("encoding JSON: {e}")))?;
+        )?,
+    };
     io.out(&format!("{text}\n"))?;
     Ok(0)
 }

@@ -46,8 +46,7 @@ pub fn pull(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     };
     let r = Reference::parse(one_name(&f, &p.args, "pull")?)?;
     let prog = progress(io);
-    let creds = registry::credentials(&rt.auth(), r.domain.as_deref());
-    let pulled = registry::pull(rt.graph(), rt.tags(), creds, &r, &prog)?;
+    let pulled = rt.pull_image(&r, &prog)?;
     if r.digest.is_some() {
         // Nothing is tagged: say which image it is.
         prog.line(&format!("Image: {}", pulled.id));

@@ -10,7 +10,9 @@
 mod event;
 pub mod lifecycle;
 pub mod monitor;
+pub mod output;
 pub mod record;
+pub mod request;
 pub mod seccomp;
 pub mod spec;
 pub mod start;
@@ -20,5 +22,7 @@ pub mod user;
 pub use crate::engine::set_window_size;
 pub use event::{poll_in, Event};
 pub use lifecycle::Container;
+pub use output::{Attach, OutputStream, Sink};
 pub use record::{Config, ContainerRecord, NetworkSettings, State};
+pub use request::{CreateRequest, Prepared};
 pub use start::{start, Deps, StartOptions};

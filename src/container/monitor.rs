@@ -12,6 +12,7 @@ use std::thread::JoinHandle;
 
 use super::lifecycle::{read_exit_file, Container};
 use crate::error::{Error, Result};
+use crate::events::{self, EventBus};
 use crate::log::Logger;
 
 /// How a watched process is reaped.
@@ -59,7 +60,8 @@ fn kick(fd: RawFd) {
 }
 
 impl Monitor {
-    pub fn start(logger: Logger) -> Result<Monitor> {
+    /// Start the thread; each exit it handles is announced on `events` as a `die`.
+    pub fn start(logger: Logger, events: Arc<EventBus>) -> Result<Monitor> {
         let wake = eventfd()?;
         // SAFETY: epoll_create1 creates a new descriptor.
         let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
@@ -73,7 +75,7 @@ impl Monitor {
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name("docker-monitor".into())
-            .spawn(move || run(ep, wake_raw, rx, logger))
+            .spawn(move || run(ep, wake_raw, rx, logger, events))
             .map_err(|e| Error::io("starting the monitor thread", e))?;
         Ok(Monitor {
             tx: Mutex::new(tx),
@@ -201,7 +203,7 @@ fn pump_pty(master: &mut File, log: &mut File) -> bool {
     }
 }
 
-fn run(ep: OwnedFd, wake: RawFd, rx: Receiver<Option<Watch>>, logger: Logger) {
+fn run(ep: OwnedFd, wake: RawFd, rx: Receiver<Option<Watch>>, logger: Logger, bus: Arc<EventBus>) {
     let mut exits: HashMap<u64, (Arc<Container>, OwnedFd, Reap)> = HashMap::new();
     let mut ptys: HashMap<u64, (String, File, File)> = HashMap::new();
     let mut next: u64 = 1;
@@ -271,6 +273,15 @@ fn run(ep: OwnedFd, wake: RawFd, rx: Receiver<Option<Watch>>, logger: Logger) {
                 }
                 let status = exit_status(&pidfd, &reap);
                 container.exited(status, &logger);
+                let image = container.record().config.image;
+                let code = status.to_string();
+                let attrs = [("image", image.as_str()), ("exitCode", code.as_str())];
+                bus.emit(events::Event::now(
+                    "container",
+                    "die",
+                    &container.id,
+                    &attrs,
+                ));
             }
         }
     }

@@ -491,7 +491,7 @@ mod tests {
         let mut kernel = FakeKernel::new(|_| {});
         kernel.fail_spawn = true;
         let logger = Logger::default();
-        let monitor = Monitor::start(logger.clone()).unwrap();
+        let monitor = Monitor::start(logger.clone(), Default::default()).unwrap();
         let deps = Deps {
             kernel: &kernel,
             layers: vec![layer],

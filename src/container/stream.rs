@@ -10,6 +10,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::event::{poll_in, Event};
+use super::lifecycle::Container;
 use crate::error::{Error, Result};
 
 /// Open a log for appending (created 0600).
@@ -39,11 +40,19 @@ pub fn open_reader(path: &Path, offset: Option<u64>) -> Result<Option<File>> {
     Ok(Some(f))
 }
 
-/// Copy what `from` holds now to `to`; true when something was copied. A write error means
-/// the client is gone.
-fn pump(from: &mut File, to: &mut dyn Write, buf: &mut [u8]) -> Result<bool> {
+/// Copy what `from` holds now to `to`, stopping early once `cancel` (when given) is set;
+/// true when something was copied. A write error means the client is gone.
+fn pump(
+    from: &mut File,
+    to: &mut dyn Write,
+    buf: &mut [u8],
+    cancel: Option<&Event>,
+) -> Result<bool> {
     let mut moved = false;
     loop {
+        if moved && cancel.is_some_and(Event::is_set) {
+            return Ok(moved);
+        }
         let n = match from.read(buf) {
             Ok(0) => return Ok(moved),
             Ok(n) => n,
@@ -62,22 +71,77 @@ fn pump(from: &mut File, to: &mut dyn Write, buf: &mut [u8]) -> Result<bool> {
 /// path of every attached `run`.)
 const MAX_NAP_MS: i32 = 25;
 
-/// Stream each `(log, client)` pair until `done` is signalled, then copy what is left.
-/// Returns early with an error when a client goes away.
-pub fn follow(readers: &mut [File], clients: &mut [&mut dyn Write], done: &Event) -> Result<()> {
+/// Stream each `(log, client)` pair until `done` is signalled, then copy what is left; or
+/// until `cancel` (when given) is signalled, leaving the rest. Returns early with an error
+/// when a client goes away.
+pub fn follow(
+    readers: &mut [File],
+    clients: &mut [&mut dyn Write],
+    done: &Event,
+    cancel: Option<&Event>,
+) -> Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut nap = 1;
+    let mut watched = vec![done.as_fd()];
+    watched.extend(cancel.map(|c| c.as_fd()));
     loop {
+        if cancel.is_some_and(Event::is_set) {
+            return Ok(());
+        }
         let finished = done.is_set();
         let mut moved = false;
         for (r, c) in readers.iter_mut().zip(clients.iter_mut()) {
-            moved |= pump(r, &mut **c, &mut buf)?;
+            moved |= pump(r, &mut **c, &mut buf, cancel)?;
         }
         if finished {
             return Ok(());
         }
         nap = if moved { 1 } else { (nap * 2).min(MAX_NAP_MS) };
-        poll_in(&[done.as_fd()], nap)?;
+        poll_in(&watched, nap)?;
+    }
+}
+
+/// The length of a log now: where a stream of what comes next starts.
+pub fn log_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Open a log to follow from `offset` (None: its end), creating it when the container has not
+/// written it yet.
+pub fn open_follow(path: &Path, offset: Option<u64>) -> Result<Option<File>> {
+    if !path.exists() {
+        open_log(path)?;
+    }
+    open_reader(path, offset)
+}
+
+/// Copy `client` to the container's stdin until either ends or one of `stops` is signalled.
+/// With `close_at_eof`, the container's stdin is closed when the client's ends (so `echo x |
+/// docker run -i ... cat` finishes).
+pub fn feed_stdin(c: &Container, client: File, stops: &[&Event], close_at_eof: bool) {
+    let Some(target) = c.stdin() else {
+        return;
+    };
+    let mut buf = [0u8; 16 * 1024];
+    let mut fds = vec![client.as_fd()];
+    fds.extend(stops.iter().map(|e| e.as_fd()));
+    while let Ok(ready) = poll_in(&fds, -1) {
+        if !ready[0] && ready[1..].iter().any(|r| *r) {
+            break;
+        }
+        let n = match (&client).read(&mut buf) {
+            Ok(0) | Err(_) => {
+                drop(target);
+                if close_at_eof {
+                    c.close_stdin();
+                }
+                return;
+            }
+            Ok(n) => n,
+        };
+        if (&*target).write_all(&buf[..n]).is_err() {
+            break;
+        }
     }
 }
 
@@ -85,7 +149,7 @@ pub fn follow(readers: &mut [File], clients: &mut [&mut dyn Write], done: &Event
 pub fn copy_log(path: &Path, to: &mut dyn Write) -> Result<()> {
     if let Some(mut f) = open_reader(path, Some(0))? {
         let mut buf = vec![0u8; 64 * 1024];
-        pump(&mut f, to, &mut buf)?;
+        pump(&mut f, to, &mut buf, None)?;
     }
     Ok(())
 }

@@ -39,6 +39,8 @@ pub extern "C" fn docker_result_name(result: c_int) -> *const c_char {
             Some(docker_result::DOCKER_ERR_REMOTE) => "DOCKER_ERR_REMOTE\0",
             Some(docker_result::DOCKER_ERR_BUFFER_TOO_SMALL) => "DOCKER_ERR_BUFFER_TOO_SMALL\0",
             Some(docker_result::DOCKER_ERR_PANIC) => "DOCKER_ERR_PANIC\0",
+            Some(docker_result::DOCKER_ERR_TIMED_OUT) => "DOCKER_ERR_TIMED_OUT\0",
+            Some(docker_result::DOCKER_ERR_CANCELLED) => "DOCKER_ERR_CANCELLED\0",
         };
         s.as_ptr().cast()
     })

@@ -1,7 +1,8 @@
 //! The boundary's guards (no panic crosses it, every failure becomes a result and a message)
 //! and the argument checks every export uses.
 
-use std::ffi::{c_char, CStr};
+use std::ffi::{c_char, c_int, c_void, CStr};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::result::{clear_last_error, docker_result, set_last_error, FfiError, FfiResult};
@@ -141,4 +142,37 @@ pub unsafe fn write_str_out(s: &str, buf: *mut c_char, len: usize, name: &str) -
         *buf.add(s.len()) = 0;
     }
     Ok(())
+}
+
+/// The host's userdata pointer, which the host promises is usable from any thread (the
+/// documented contract of every callback's userdata).
+#[derive(Clone, Copy)]
+pub struct Userdata(pub *mut c_void);
+// SAFETY: the documented contract of every userdata argument: usable from any thread.
+unsafe impl Send for Userdata {}
+// SAFETY: as above.
+unsafe impl Sync for Userdata {}
+
+impl Userdata {
+    pub fn ptr(&self) -> *mut c_void {
+        self.0
+    }
+}
+
+/// A duplicate (close-on-exec) of the caller's descriptor `fd`, named `name` in errors.
+pub fn dup_fd(fd: c_int, name: &str) -> FfiResult<OwnedFd> {
+    if fd < 0 {
+        return Err(FfiError::new(
+            docker_result::DOCKER_ERR_INVALID_ARGUMENT,
+            format!("{name} {fd} is not a file descriptor"),
+        ));
+    }
+    // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table; a closed fd fails with EBADF.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if new < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(crate::error::Error::io(format!("{name} {fd}"), e).into());
+    }
+    // SAFETY: new is a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }

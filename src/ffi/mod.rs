@@ -11,6 +11,9 @@
 //!   checks that none is missing), and a panic becomes `DOCKER_ERR_PANIC`.
 //!
 //! Modules: [`runtime`] (the handle, restore, command dispatch, the runtime's pools),
+//! [`container`] (typed container functions: create, start with output streaming, wait,
+//! stop, kill, remove, inspect, the container list), [`image`] (import, pull with JSON
+//! progress, tag, remove, the image list), [`events`] (event subscriptions),
 //! [`serve`] (the daemon as one call, `docker_runtime_serve`, stopped through a descriptor
 //! the host writes to), [`alloc`] (stand-alone allocators), [`error`] (the version and the
 //! readers of results and messages), [`result`] (the result codes and each thread's last
@@ -25,9 +28,12 @@
 #![allow(clippy::missing_safety_doc)]
 
 pub mod alloc;
+pub mod container;
 pub mod error;
+pub mod events;
 pub mod grow;
 pub mod guard;
+pub mod image;
 pub mod result;
 pub mod runtime;
 pub mod serve;
@@ -42,7 +48,10 @@ mod tests {
     fn every_export_is_guarded() {
         let sources = [
             ("alloc.rs", include_str!("alloc.rs")),
+            ("container.rs", include_str!("container.rs")),
             ("error.rs", include_str!("error.rs")),
+            ("events.rs", include_str!("events.rs")),
+            ("image.rs", include_str!("image.rs")),
             ("runtime.rs", include_str!("runtime.rs")),
             ("serve.rs", include_str!("serve.rs")),
         ];

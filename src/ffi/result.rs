@@ -41,11 +41,15 @@ pub enum docker_result {
     DOCKER_ERR_BUFFER_TOO_SMALL = 14,
     /// A bug in the library was caught at the boundary; the runtime may still be used.
     DOCKER_ERR_PANIC = 15,
+    /// A wait's timeout passed; its outputs are untouched.
+    DOCKER_ERR_TIMED_OUT = 16,
+    /// A callback returned nonzero and the call stopped because of it.
+    DOCKER_ERR_CANCELLED = 17,
 }
 
 impl docker_result {
     /// Every value, in order; index == value.
-    pub(super) const ALL: [docker_result; 16] = [
+    pub(super) const ALL: [docker_result; 18] = [
         docker_result::DOCKER_OK,
         docker_result::DOCKER_ERR_NULL_ARGUMENT,
         docker_result::DOCKER_ERR_INVALID_UTF8,
@@ -62,6 +66,8 @@ impl docker_result {
         docker_result::DOCKER_ERR_REMOTE,
         docker_result::DOCKER_ERR_BUFFER_TOO_SMALL,
         docker_result::DOCKER_ERR_PANIC,
+        docker_result::DOCKER_ERR_TIMED_OUT,
+        docker_result::DOCKER_ERR_CANCELLED,
     ];
 
     /// The result with value `v`, if there is one.

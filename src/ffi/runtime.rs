@@ -3,13 +3,14 @@
 
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::mem::{offset_of, size_of};
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::grow::{self, Growable};
 use super::guard::{
-    guard, guard_void, handle, ip_arg, opt_str_arg, out_arg, str_arg, write_str_out,
+    dup_fd, guard, guard_void, handle, ip_arg, opt_str_arg, out_arg, str_arg, write_str_out,
+    Userdata,
 };
 use super::result::{docker_result, FfiError, FfiResult};
 use crate::image::LayerLimits;
@@ -155,19 +156,6 @@ pub unsafe extern "C" fn docker_runtime_options_init(
         // SAFETY: opts is NULL or writable for size bytes (caller's contract).
         unsafe { grow::init(opts, size) }
     })
-}
-
-/// The host's userdata pointer, which the host promises is usable from any thread.
-struct Userdata(*mut c_void);
-// SAFETY: the documented contract of docker_runtime_options.log_userdata.
-unsafe impl Send for Userdata {}
-// SAFETY: as above.
-unsafe impl Sync for Userdata {}
-
-impl Userdata {
-    fn ptr(&self) -> *mut c_void {
-        self.0
-    }
 }
 
 fn level_of(l: Level) -> docker_log_level {
@@ -348,23 +336,6 @@ pub unsafe extern "C" fn docker_call_options_init(
         // SAFETY: opts is NULL or writable for size bytes (caller's contract).
         unsafe { grow::init(opts, size) }
     })
-}
-
-fn dup_fd(fd: c_int, name: &str) -> FfiResult<OwnedFd> {
-    if fd < 0 {
-        return Err(FfiError::new(
-            docker_result::DOCKER_ERR_INVALID_ARGUMENT,
-            format!("{name} {fd} is not a file descriptor"),
-        ));
-    }
-    // SAFETY: F_DUPFD_CLOEXEC only reads the descriptor table; a closed fd fails with EBADF.
-    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if new < 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(crate::error::Error::io(format!("{name} {fd}"), e).into());
-    }
-    // SAFETY: new is a fresh descriptor that nothing else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
 fn null_stdin() -> FfiResult<OwnedFd> {

@@ -39,8 +39,15 @@ struct Bar {
     end: Option<String>,
 }
 
+/// Where progress goes: text for a person, or one JSON object per report to a function that
+/// answers false to cancel.
+enum Out<'a> {
+    Text(&'a mut (dyn Write + Send)),
+    Json(&'a (dyn Fn(&str) -> bool + Sync)),
+}
+
 struct State<'a> {
-    out: &'a mut (dyn Write + Send),
+    out: Out<'a>,
     tty: bool,
     width: usize,
     bars: Vec<Bar>,
@@ -56,14 +63,18 @@ pub struct BarId(usize);
 /// The progress display of one pull or push.
 pub struct Progress<'a> {
     state: Mutex<State<'a>>,
+    /// Set when the JSON receiver answered false: the transfer stops.
+    cancelled: AtomicBool,
 }
 
 impl State<'_> {
     // Progress is best effort: a client that went away must not fail the transfer, so write
     // errors are ignored here (the command's result still reaches the caller).
     fn write(&mut self, s: &str) {
-        let _ = self.out.write_all(s.as_bytes());
-        let _ = self.out.flush();
+        if let Out::Text(out) = &mut self.out {
+            let _ = out.write_all(s.as_bytes());
+            let _ = out.flush();
+        }
     }
 
     fn render(&self, bar: &Bar) -> String {
@@ -114,6 +125,17 @@ impl State<'_> {
 impl<'a> Progress<'a> {
     /// `tty`: draw bars (the output is a terminal `width` columns wide).
     pub fn new(out: &'a mut (dyn Write + Send), tty: bool, width: usize) -> Progress<'a> {
+        Progress::with(Out::Text(out), tty, width)
+    }
+
+    /// Progress as the Engine API reports a pull: one JSON object per report to `f`,
+    /// `{"status":"Downloading","id":"3f2a9c1b04de","progressDetail":{"current":N,"total":M}}`
+    /// or `{"status":"..."}`; `f` answering false cancels the transfer (and gets no more).
+    pub fn json(f: &'a (dyn Fn(&str) -> bool + Sync)) -> Progress<'a> {
+        Progress::with(Out::Json(f), false, 80)
+    }
+
+    fn with(out: Out<'a>, tty: bool, width: usize) -> Progress<'a> {
         Progress {
             state: Mutex::new(State {
                 out,
@@ -123,7 +145,24 @@ impl<'a> Progress<'a> {
                 shown: 0,
                 drawn: None,
             }),
+            cancelled: AtomicBool::new(false),
         }
+    }
+
+    /// Whether the JSON receiver asked to cancel.
+    pub fn cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::SeqCst)
+    }
+
+    /// Report `v` to a JSON receiver (true when there is one: the text forms are skipped).
+    fn report(&self, st: &State<'_>, v: serde_json::Value) -> bool {
+        let Out::Json(f) = &st.out else {
+            return false;
+        };
+        if !self.cancelled() && !f(&v.to_string()) {
+            self.cancelled.store(true, Ordering::SeqCst);
+        }
+        true
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State<'a>> {
@@ -133,6 +172,9 @@ impl<'a> Progress<'a> {
     /// A line of its own, below the layers (which are not redrawn after it).
     pub fn line(&self, s: &str) {
         let mut st = self.state();
+        if self.report(&st, serde_json::json!({ "status": s })) {
+            return;
+        }
         if st.tty && !st.bars.is_empty() {
             st.draw();
         }
@@ -151,6 +193,11 @@ impl<'a> Progress<'a> {
             done: 0,
             end: None,
         });
+        let detail = serde_json::json!({"status": action, "id": id,
+            "progressDetail": {"current": 0, "total": total}});
+        if self.report(&st, detail) {
+            return BarId(st.bars.len() - 1);
+        }
         if st.tty {
             st.draw();
         } else {
@@ -187,6 +234,17 @@ impl<'a> Progress<'a> {
             return;
         };
         b.done += n;
+        let due = st.drawn.is_none_or(|t| t.elapsed() >= REDRAW);
+        if matches!(st.out, Out::Json(_)) {
+            if due {
+                let b = &st.bars[bar.0];
+                let v = serde_json::json!({"status": b.action, "id": b.id,
+                    "progressDetail": {"current": b.done, "total": b.total}});
+                self.report(&st, v);
+                st.drawn = Some(Instant::now());
+            }
+            return;
+        }
         if st.tty && st.drawn.is_none_or(|t| t.elapsed() >= REDRAW) {
             st.draw();
         }
@@ -200,6 +258,10 @@ impl<'a> Progress<'a> {
         };
         b.end = Some(message.to_string());
         let line = format!("{}: {message}\n", b.id);
+        let v = serde_json::json!({"status": message, "id": b.id});
+        if self.report(&st, v) {
+            return;
+        }
         if st.tty {
             st.draw();
         } else {
@@ -238,6 +300,12 @@ impl<R: Read> Read for ProgressReader<'_, '_, R> {
             return Err(io::Error::other(Error::new(
                 crate::error::ErrorKind::Remote,
                 "cancelled: another layer failed",
+            )));
+        }
+        if self.progress.cancelled() {
+            return Err(io::Error::other(Error::new(
+                crate::error::ErrorKind::Remote,
+                "cancelled by the progress receiver",
             )));
         }
         let n = self.inner.read(buf)?;
