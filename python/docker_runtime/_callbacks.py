@@ -68,12 +68,14 @@ class OutputChannel(_Bridge):
         self.attached = False
         self.stopped = False
         self.dropped = False
+        self.calls = 0  # how often the library called it (a stopped stream's last call too)
         self.cfunc = OUTPUT_CALLBACK(self._callback)
 
     def _callback(self, _userdata: Optional[int], stream: int, ptr: Optional[int],
                   n: int) -> int:
         self._enter()
         try:
+            self.calls += 1
             if self.stopped:
                 return 1
             data = ctypes.string_at(ptr, n) if ptr and n else b""
@@ -128,8 +130,9 @@ class ProgressBridge(_Bridge):
     def __init__(self, fn: Optional[ProgressFunction]) -> None:
         super().__init__()
         self._fn = fn
-        # None: NULL (no progress wanted).
-        self.cfunc = PROGRESS_CALLBACK(self._callback) if fn is not None else None
+        # Address 0: NULL (no progress wanted).
+        self.cfunc = PROGRESS_CALLBACK(self._callback) if fn is not None else \
+            PROGRESS_CALLBACK(0)
 
     def _callback(self, _userdata: Optional[int], text: bytes) -> int:
         self._enter()
