@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -291,15 +292,19 @@ class ContainerCollection:
         try:
             c._start(channel, stdin)
             code = c.wait()["StatusCode"]
-            chunks = channel.take(0)
-            out = b"".join(d for s, d in chunks
-                           if (s == STDOUT and stdout) or (s == STDERR and stderr))
-            err = b"".join(d for s, d in chunks if s == STDERR)
-            if remove:
-                c.remove(force=True)
-        finally:
-            if remove:
+        except BaseException:
+            if remove:  # also when the run failed; its error is the one to see
+                with contextlib.suppress(DockerError):
+                    c.remove(force=True)
                 c.close()
+            raise
+        chunks = channel.take(0)
+        out = b"".join(d for s, d in chunks
+                       if (s == STDOUT and stdout) or (s == STDERR and stderr))
+        err = b"".join(d for s, d in chunks if s == STDERR)
+        if remove:
+            c.remove(force=True)
+            c.close()
         if code != 0:
             raise ContainerError(c, code, _argv(command),
                                  image if isinstance(image, str) else image.decode(), err)

@@ -65,6 +65,19 @@ class ContainerSurfaceTest(unittest.TestCase):
         self.assertEqual(self.rt.containers.run("busybox", ["rev"], stdin=b"abc\n", **NONE),
                          b"cba\n")
 
+    def test_a_stdin_source_that_fails_is_raised(self):
+        class Failing(io.RawIOBase):
+            def readable(self):
+                return True
+
+            def readinto(self, b):
+                raise OSError(5, "the stdin source broke")
+        before = len(self.rt.containers.list(all=True))
+        with self.assertRaises(OSError) as cm:
+            self.rt.containers.run("busybox", ["cat"], stdin=Failing(), remove=True, **NONE)
+        self.assertIn("the stdin source broke", str(cm.exception))
+        self.assertEqual(len(self.rt.containers.list(all=True)), before)  # removed all the same
+
     def test_a_nonzero_exit_raises_container_error_with_stderr(self):
         with self.assertRaises(dr.ContainerError) as cm:
             self.rt.containers.run("busybox", ["sh", "-c", "echo partial; echo oops >&2; exit 3"],
