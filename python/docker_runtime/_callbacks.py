@@ -10,11 +10,12 @@ referenced until the library has promised no further call (the handle's or subsc
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import threading
 from collections import deque
-from typing import Any, Callable, Deque, Dict, List, Optional, Tuple
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Tuple
 
 from ._structs import EVENT_CALLBACK, OUTPUT_CALLBACK, PROGRESS_CALLBACK
 
@@ -27,15 +28,19 @@ def in_callback() -> bool:
     return getattr(_local, "depth", 0) > 0
 
 
+@contextlib.contextmanager
+def running_callback() -> Iterator[None]:
+    """Marks the current thread as inside a library callback (see in_callback)."""
+    _local.depth = getattr(_local, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _local.depth -= 1
+
+
 class _Bridge:
     def __init__(self) -> None:
         self.error: Optional[BaseException] = None
-
-    def _enter(self) -> None:
-        _local.depth = getattr(_local, "depth", 0) + 1
-
-    def _leave(self) -> None:
-        _local.depth -= 1
 
     def _fail(self, e: BaseException) -> int:
         if self.error is None:
@@ -73,7 +78,10 @@ class OutputChannel(_Bridge):
 
     def _callback(self, _userdata: Optional[int], stream: int, ptr: Optional[int],
                   n: int) -> int:
-        self._enter()
+        with running_callback():
+            return self._deliver(stream, ptr, n)
+
+    def _deliver(self, stream: int, ptr: Optional[int], n: int) -> int:
         try:
             self.calls += 1
             if self.stopped:
@@ -94,8 +102,6 @@ class OutputChannel(_Bridge):
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller
             self.stopped = True
             return self._fail(e)
-        finally:
-            self._leave()
 
     def attach(self) -> None:
         with self._cond:
@@ -135,15 +141,13 @@ class ProgressBridge(_Bridge):
             PROGRESS_CALLBACK(0)
 
     def _callback(self, _userdata: Optional[int], text: bytes) -> int:
-        self._enter()
-        try:
-            assert self._fn is not None
-            self._fn(json.loads(text))
-            return 0
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
-            return self._fail(e)
-        finally:
-            self._leave()
+        with running_callback():
+            try:
+                assert self._fn is not None
+                self._fn(json.loads(text))
+                return 0
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                return self._fail(e)
 
 
 END = object()
@@ -160,19 +164,17 @@ class EventBridge(_Bridge):
         self.cfunc = EVENT_CALLBACK(self._callback)
 
     def _callback(self, _userdata: Optional[int], text: bytes) -> int:
-        self._enter()
-        try:
-            with self._cond:
-                if self.closed:
-                    return 1
-                self._items.append(text)
-                self._cond.notify_all()
-            return 0
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
-            self.end()
-            return self._fail(e)
-        finally:
-            self._leave()
+        with running_callback():
+            try:
+                with self._cond:
+                    if self.closed:
+                        return 1
+                    self._items.append(text)
+                    self._cond.notify_all()
+                return 0
+            except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+                self.end()
+                return self._fail(e)
 
     def end(self) -> None:
         with self._cond:

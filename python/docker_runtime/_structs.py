@@ -149,6 +149,3 @@ class StringArray:
     @property
     def pointer(self) -> Optional["ctypes._Pointer[c_char_p]"]:
         return ctypes.cast(self.array, _StrArray) if self.array is not None else None
-
-    def __len__(self) -> int:
-        return len(self.items)

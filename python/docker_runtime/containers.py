@@ -10,8 +10,8 @@ import shlex
 import signal as signals
 import threading
 from ctypes import byref, c_int, c_void_p, create_string_buffer
-from typing import (TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence,
-                    Tuple, Union)
+from typing import (TYPE_CHECKING, Any, Dict, Iterator, List, Literal, Mapping, Optional,
+                    Sequence, Tuple, Union, overload)
 
 from . import _lib
 from ._callbacks import OutputChannel, in_callback
@@ -126,10 +126,6 @@ class Container:
         return self._attrs
 
     @property
-    def name(self) -> str:
-        return str(self.attrs.get("Name", "")).lstrip("/") or self.short_id
-
-    @property
     def status(self) -> str:
         """"created", "running" or "exited", from the attributes (call `reload()` first for
         the current one, as with docker-py)."""
@@ -199,6 +195,14 @@ class Container:
         self._call("docker_container_resize", height, width)
 
     # Its output.
+
+    @overload
+    def logs(self, stdout: bool = ..., stderr: bool = ...,
+             stream: Literal[False] = ...) -> bytes: ...
+
+    @overload
+    def logs(self, stdout: bool = ..., stderr: bool = ..., *,
+             stream: Literal[True]) -> Iterator[bytes]: ...
 
     def logs(self, stdout: bool = True, stderr: bool = True, stream: bool = False
              ) -> Union[bytes, Iterator[bytes]]:

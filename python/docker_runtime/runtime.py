@@ -5,10 +5,12 @@ pools)."""
 from __future__ import annotations
 
 import os
+import traceback
 from ctypes import byref, c_char_p, c_int, c_size_t, c_uint16, c_void_p, create_string_buffer
 from typing import TYPE_CHECKING, Callable, Optional, Sequence, Tuple
 
 from . import _lib
+from ._callbacks import running_callback
 from ._pipes import Collector, Feeder
 from ._structs import LOG_CALLBACK, CallOptions, RuntimeOptions, Text, encode
 from .errors import DockerError
@@ -171,11 +173,11 @@ class Runtime:
 
 def _log_trampoline(log: LogFunction) -> Callable[[Optional[int], int, bytes], int]:
     def trampoline(_userdata: Optional[int], level: int, message: bytes) -> int:
-        try:
-            log(LOG_LEVELS.get(level, str(level)), message.decode("utf-8", "replace"))
-        except BaseException:  # noqa: BLE001 - a log call has no caller to hand it to
-            import traceback
-            traceback.print_exc()
+        with running_callback():
+            try:
+                log(LOG_LEVELS.get(level, str(level)), message.decode("utf-8", "replace"))
+            except BaseException:  # noqa: BLE001 - a log call has no caller to hand it to
+                traceback.print_exc()
         return 0
     return trampoline
 

@@ -94,6 +94,7 @@ class ContainerSurfaceTest(unittest.TestCase):
         self.assertEqual(len(c.id), 64)
         self.assertEqual(c.short_id, c.id[:12])
         self.assertEqual(c.attrs["Id"], c.id)
+        self.assertEqual(c.image, self.rt.images.get("busybox"))
         self.assertEqual(c.status, "running")
         self.assertIn(c, self.rt.containers.list())
         self.assertEqual(self.rt.containers.get(c.short_id), c)
@@ -131,6 +132,16 @@ class ContainerSurfaceTest(unittest.TestCase):
         self.assertEqual(c.logs(stdout=False), b"bye\n")
         # Its stream was taken: a second one yields the stored log.
         self.assertEqual(b"".join(c.logs(stream=True, stderr=False)), want)
+
+    def test_an_unread_stream_past_its_cap_is_dropped_for_the_stored_log(self):
+        from docker_runtime import containers
+        cap, containers.STREAM_BUFFER_CAP = containers.STREAM_BUFFER_CAP, 1000
+        self.addCleanup(setattr, containers, "STREAM_BUFFER_CAP", cap)
+        c = self.detached("i=0; while [ $i -lt 500 ]; do echo line $i; i=$((i+1)); done")
+        self.assertEqual(c.wait(timeout=30), {"StatusCode": 0})
+        self.assertTrue(c._channel.dropped)
+        want = b"".join(b"line %d\n" % i for i in range(500))
+        self.assertEqual(b"".join(c.logs(stream=True)), want)
 
     def test_run_stream_yields_live_output(self):
         gen = self.rt.containers.run("busybox", ["sh", "-c", "echo a; sleep 0.2; echo b"],
