@@ -72,3 +72,5 @@ args=(--journal "$journal" --figures-bin "$figures" --netbench-bin "$netbench"
 # A full run rewrites BENCHMARKS.md; a smoke or partial one only prints (or writes --out).
 [ "$partial" = 0 ] && args+=(--out BENCHMARKS.md)
 python3 bench/harness.py "${args[@]}" "$@"
+# The typed C API against the command dispatch (printed, not written to BENCHMARKS.md).
+[ "$partial" = 0 ] && bash bench/typed/run.sh

@@ -580,8 +580,8 @@ void docker_container_free(struct docker_container *c);
 
 /**
  * Write the container's full id (64 hex digits and a NUL: 65 bytes suffice) to `buf`
- * (`len` bytes). Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_BUFFER_TOO_SMALL` (nothing
- * written).
+ * (`len` bytes). Does not block; safe from any thread. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * `DOCKER_ERR_BUFFER_TOO_SMALL` (nothing written).
  */
 enum docker_result docker_container_id(const struct docker_container *c,
                                        char *buf,
@@ -625,15 +625,17 @@ enum docker_result docker_container_wait(struct docker_container *c,
 
 /**
  * SIGTERM, then SIGKILL after `timeout_s` seconds; returns once the container has stopped
- * (at most `timeout_s` + 30 s). Not running is fine. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
- * `DOCKER_ERR_IO`.
+ * (blocks at most `timeout_s` + 30 s; to cut it short, `docker_container_kill(c, 0)` from
+ * another thread). Not running is fine. Safe from any thread. Errors:
+ * `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_IO`.
  */
 enum docker_result docker_container_stop(struct docker_container *c,
                                          uint32_t timeout_s);
 
 /**
  * Send `signal` to the container's first process and return; 0: SIGKILL, returning once
- * the container has stopped (at most 30 s). Not running is fine. Errors:
+ * the container has stopped (blocks at most 30 s). Not running is fine. Safe from any
+ * thread. Errors:
  * `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_ARGUMENT` (not a signal number),
  * `DOCKER_ERR_IO`.
  */
@@ -642,7 +644,8 @@ enum docker_result docker_container_kill(struct docker_container *c,
 
 /**
  * Remove the container (its folder and registration); `force`: kill it first when it runs.
- * The handle stays valid (for `_id`, `_free`). Announced as a `destroy` event. Errors:
+ * The handle stays valid (for `_id`, `_free`). Announced as a `destroy` event. With force,
+ * blocks until the kill took effect (at most 30 s). Safe from any thread. Errors:
  * `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_IN_USE` (running or starting, without force),
  * `DOCKER_ERR_NOT_FOUND` (removed already), `DOCKER_ERR_IO`.
  */
@@ -650,7 +653,8 @@ enum docker_result docker_container_remove(struct docker_container *c,
                                            int force);
 
 /**
- * Set the window size of the container's terminal. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * Set the window size of the container's terminal. Does not block; safe from any thread.
+ * Errors: `DOCKER_ERR_NULL_ARGUMENT`,
  * `DOCKER_ERR_INVALID_ARGUMENT` (no terminal, or not running), `DOCKER_ERR_IO`.
  */
 enum docker_result docker_container_resize(struct docker_container *c,
@@ -659,13 +663,14 @@ enum docker_result docker_container_resize(struct docker_container *c,
 
 /**
  * The container as `docker inspect` prints one (indented JSON), in `*json`: a string the
- * caller frees with `docker_string_free`. Does not block. Errors: `DOCKER_ERR_NULL_ARGUMENT`.
+ * caller frees with `docker_string_free`. Does not block; safe from any thread. Errors:
+ * `DOCKER_ERR_NULL_ARGUMENT`.
  */
 enum docker_result docker_container_inspect_json(const struct docker_container *c,
                                                  char **json);
 
 /**
- * Free a string this library returned (NULL does nothing).
+ * Free a string this library returned (NULL does nothing); from any thread, once.
  */
 void docker_string_free(char *s);
 
@@ -673,7 +678,8 @@ void docker_string_free(char *s);
  * The containers as a JSON array, newest first (only running ones unless `all`), each
  * `{"Id","Image","Command","Created" (unix s),"Status" (as ps prints it),"State"
  * ("running"|"exited"|"created"),"ExitCode","Ports":[{"IP","PrivatePort","PublicPort",
- * "Type"}]}`, in `*json` (free with `docker_string_free`). Does not block. Errors:
+ * "Type"}]}`, in `*json` (free with `docker_string_free`). Does not block; safe from any
+ * thread. Errors:
  * `DOCKER_ERR_NULL_ARGUMENT`.
  */
 enum docker_result docker_runtime_containers_json(const struct docker_runtime *rt,

@@ -1143,3 +1143,56 @@ fn typed_c_examples_run_clean() {
         assert!(stdout.ends_with(want), "{example}:\n{stdout}");
     }
 }
+
+/// Events whose callback sleeps while another thread frees the subscription: the free waits
+/// for the call in progress, and no call comes after it returned.
+#[test]
+fn no_event_callback_after_free() {
+    let f = Fixture::new("typed-evfree");
+    let rt = Rt::new(&f);
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    static ENTERED: AtomicBool = AtomicBool::new(false);
+    unsafe extern "C" fn slow(_: *mut c_void, _: *const c_char) -> c_int {
+        ENTERED.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(300));
+        CALLS.fetch_add(1, Ordering::SeqCst);
+        0
+    }
+    let mut s = std::ptr::null_mut();
+    // SAFETY: a live runtime; the callback uses no userdata.
+    let r = unsafe { docker_runtime_events(rt.ptr, Some(slow), std::ptr::null_mut(), &mut s) };
+    assert_eq!(r, OK);
+    for n in 0..5 {
+        let repo = CString::new(format!("again{n}")).unwrap();
+        // SAFETY: live runtime, valid strings.
+        let r = unsafe {
+            docker_image_tag(rt.ptr, BUSYBOX.as_ptr(), repo.as_ptr(), std::ptr::null(), 0)
+        };
+        assert_eq!(r, OK);
+    }
+    assert!(common::eventually(Duration::from_secs(5), || ENTERED.load(Ordering::SeqCst)));
+    let handle = s as usize;
+    let took = std::thread::spawn(move || {
+        let t = Instant::now();
+        // SAFETY: freed once, here.
+        unsafe { docker_subscription_free(handle as *mut docker_subscription) };
+        t.elapsed()
+    })
+    .join()
+    .unwrap();
+    let calls = CALLS.load(Ordering::SeqCst);
+    assert!(
+        took >= Duration::from_millis(50),
+        "the free did not wait: {took:?}"
+    );
+    assert!(
+        calls < 5,
+        "all 5 delivered before the free: the test proves nothing"
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(
+        CALLS.load(Ordering::SeqCst),
+        calls,
+        "a callback after the free"
+    );
+}

@@ -249,8 +249,8 @@ pub unsafe extern "C" fn docker_container_free(c: *mut docker_container) {
 }
 
 /// Write the container's full id (64 hex digits and a NUL: 65 bytes suffice) to `buf`
-/// (`len` bytes). Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_BUFFER_TOO_SMALL` (nothing
-/// written).
+/// (`len` bytes). Does not block; safe from any thread. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+/// `DOCKER_ERR_BUFFER_TOO_SMALL` (nothing written).
 #[no_mangle]
 pub unsafe extern "C" fn docker_container_id(
     c: *const docker_container,
@@ -515,8 +515,9 @@ pub unsafe extern "C" fn docker_container_wait(
 }
 
 /// SIGTERM, then SIGKILL after `timeout_s` seconds; returns once the container has stopped
-/// (at most `timeout_s` + 30 s). Not running is fine. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
-/// `DOCKER_ERR_IO`.
+/// (blocks at most `timeout_s` + 30 s; to cut it short, `docker_container_kill(c, 0)` from
+/// another thread). Not running is fine. Safe from any thread. Errors:
+/// `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_IO`.
 #[no_mangle]
 pub unsafe extern "C" fn docker_container_stop(
     c: *mut docker_container,
@@ -530,7 +531,8 @@ pub unsafe extern "C" fn docker_container_stop(
 }
 
 /// Send `signal` to the container's first process and return; 0: SIGKILL, returning once
-/// the container has stopped (at most 30 s). Not running is fine. Errors:
+/// the container has stopped (blocks at most 30 s). Not running is fine. Safe from any
+/// thread. Errors:
 /// `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_ARGUMENT` (not a signal number),
 /// `DOCKER_ERR_IO`.
 #[no_mangle]
@@ -553,7 +555,8 @@ pub unsafe extern "C" fn docker_container_kill(
 }
 
 /// Remove the container (its folder and registration); `force`: kill it first when it runs.
-/// The handle stays valid (for `_id`, `_free`). Announced as a `destroy` event. Errors:
+/// The handle stays valid (for `_id`, `_free`). Announced as a `destroy` event. With force,
+/// blocks until the kill took effect (at most 30 s). Safe from any thread. Errors:
 /// `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_IN_USE` (running or starting, without force),
 /// `DOCKER_ERR_NOT_FOUND` (removed already), `DOCKER_ERR_IO`.
 #[no_mangle]
@@ -572,7 +575,8 @@ pub unsafe extern "C" fn docker_container_remove(
     })
 }
 
-/// Set the window size of the container's terminal. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+/// Set the window size of the container's terminal. Does not block; safe from any thread.
+/// Errors: `DOCKER_ERR_NULL_ARGUMENT`,
 /// `DOCKER_ERR_INVALID_ARGUMENT` (no terminal, or not running), `DOCKER_ERR_IO`.
 #[no_mangle]
 pub unsafe extern "C" fn docker_container_resize(
@@ -601,7 +605,8 @@ pub(super) fn give_string(s: String, out: *mut *mut c_char) -> FfiResult<()> {
 }
 
 /// The container as `docker inspect` prints one (indented JSON), in `*json`: a string the
-/// caller frees with `docker_string_free`. Does not block. Errors: `DOCKER_ERR_NULL_ARGUMENT`.
+/// caller frees with `docker_string_free`. Does not block; safe from any thread. Errors:
+/// `DOCKER_ERR_NULL_ARGUMENT`.
 #[no_mangle]
 pub unsafe extern "C" fn docker_container_inspect_json(
     c: *const docker_container,
@@ -616,7 +621,7 @@ pub unsafe extern "C" fn docker_container_inspect_json(
     })
 }
 
-/// Free a string this library returned (NULL does nothing).
+/// Free a string this library returned (NULL does nothing); from any thread, once.
 #[no_mangle]
 pub unsafe extern "C" fn docker_string_free(s: *mut c_char) {
     guard_void(|| {
@@ -630,7 +635,8 @@ pub unsafe extern "C" fn docker_string_free(s: *mut c_char) {
 /// The containers as a JSON array, newest first (only running ones unless `all`), each
 /// `{"Id","Image","Command","Created" (unix s),"Status" (as ps prints it),"State"
 /// ("running"|"exited"|"created"),"ExitCode","Ports":[{"IP","PrivatePort","PublicPort",
-/// "Type"}]}`, in `*json` (free with `docker_string_free`). Does not block. Errors:
+/// "Type"}]}`, in `*json` (free with `docker_string_free`). Does not block; safe from any
+/// thread. Errors:
 /// `DOCKER_ERR_NULL_ARGUMENT`.
 #[no_mangle]
 pub unsafe extern "C" fn docker_runtime_containers_json(
