@@ -176,9 +176,12 @@ class EventBridge(_Bridge):
                 self.end()
                 return self._fail(e)
 
-    def end(self) -> None:
+    def end(self, discard: bool = False) -> None:
+        """No more items: END follows what is queued (discard: replaces it)."""
         with self._cond:
             self.closed = True
+            if discard:
+                self._items.clear()
             self._items.append(END)
             self._cond.notify_all()
 

@@ -53,7 +53,8 @@ class EventStream(Iterator[Event]):
         return self
 
     def close(self) -> None:
-        """End the subscription: no callback after this returns."""
+        """End the subscription: no callback after this returns, and the events not read yet
+        are dropped (iteration stops)."""
         sub, self._sub = self._sub, None
         if sub:
             if in_callback():
@@ -63,7 +64,7 @@ class EventStream(Iterator[Event]):
 
     def _free(self, sub: c_void_p) -> None:
         _lib.load().docker_subscription_free(sub)
-        self._bridge.end()
+        self._bridge.end(discard=True)
 
     def __enter__(self) -> "EventStream":
         return self

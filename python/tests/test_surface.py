@@ -168,6 +168,10 @@ class ContainerSurfaceTest(unittest.TestCase):
         self.assertEqual(b"".join(t.logs(stream=True)).strip(), b"33 111")
         k = self.detached("trap 'exit 9' USR1; while true; do sleep 0.05; done")
         time.sleep(0.2)
+        with self.assertRaises(dr.InvalidArgument):
+            k.kill(99)
+        with self.assertRaises(ValueError):
+            k.kill("SIGNOTHING")
         k.kill("SIGUSR1")
         self.assertEqual(k.wait(timeout=30)["StatusCode"], 9)
 
@@ -252,6 +256,13 @@ class ContainerSurfaceTest(unittest.TestCase):
             self.assertTrue(all(e["Type"] == "container" for e in seen))
             self.assertIsInstance(seen[0]["timeNano"], int)
             c.close()
+            img = self.rt.images.import_(tiny_tar({"f": b"x"}), "evented", "v1")
+            while True:
+                e = ev.get(timeout=20)
+                if e["Type"] == "image" and e["Actor"]["ID"] == img.id:
+                    break
+            self.assertEqual(e["Action"], "import")
+            self.rt.images.remove("evented:v1")
         with self.assertRaises(StopIteration):
             next(ev)
 
