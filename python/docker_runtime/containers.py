@@ -73,20 +73,19 @@ class Container:
                 self._cond.notify_all()
 
     def close(self) -> None:
-        """Free the handle: its output stream and stdin feeder end first (no callback after)."""
+        """Free the handle, once the calls in flight on it returned: its output stream ends
+        first (no callback after). The container itself stays."""
         with self._cond:
             h, self._h = self._h, None
             if not h:
                 return
             self._cond.wait_for(lambda: self._in_flight == 0)
+        free = _lib.load().docker_container_free
         if in_callback():
             # Freeing from inside this handle's own callback would wait for itself.
-            threading.Thread(target=self._free, args=(h,), daemon=True).start()
+            threading.Thread(target=free, args=(h,), daemon=True).start()
         else:
-            self._free(h)
-
-    def _free(self, h: c_void_p) -> None:
-        _lib.load().docker_container_free(h)
+            free(h)
 
     def __enter__(self) -> "Container":
         return self
@@ -262,8 +261,9 @@ class ContainerCollection:
     def create(self, image: Text, command: Command = None, **kwargs: Any) -> Container:
         """Create (not start) a container. Keywords as docker-py's: environment (dict or
         ["K=V"]), user, working_dir, hostname, mem_limit (bytes or "512m"), tty, stdin_open,
-        ports ({"80/tcp": 8080, "81": ("127.0.0.1", 8081), "82": None} or ["8080:80"]),
-        network_mode ("bridge", "none"), network_disabled, cap_add, cap_drop, security_opt."""
+        ports ({"80/tcp": 8080, "82": None} or ["8080:80"]; checked at the start; the library
+        takes no host address yet), network_mode ("bridge", "none"), network_disabled,
+        cap_add, cap_drop, security_opt. Unknown keywords are a TypeError."""
         cfg = ContainerConfig.init()
         keep = _fill_config(cfg, image, command, kwargs)
         h = c_void_p()
@@ -315,7 +315,7 @@ class ContainerCollection:
         return out
 
     def get(self, container_id: Text) -> Container:
-        """The container with this id, id prefix or name (NotFound otherwise)."""
+        """The container with this id or unique id prefix (NotFound otherwise)."""
         h = c_void_p()
         _lib.check(_lib.load().docker_container_open(
             self._rt.handle, encode(container_id, "container_id"), byref(h)))

@@ -132,6 +132,28 @@ class LibraryLookupTest(unittest.TestCase):
         self.assertIn(f.name, out.stderr)
         self.assertIn("header", out.stderr)  # the loader's "invalid ELF header"
 
+    def test_an_older_library_and_another_library_are_named(self):
+        with tempfile.TemporaryDirectory(prefix="dr-py-oldlib-") as d:
+            def build(name, source):
+                with open(os.path.join(d, name + ".c"), "w") as f:
+                    f.write(source)
+                so = os.path.join(d, name + ".so")
+                subprocess.run(["cc", "-shared", "-fPIC", "-o", so, f.name], check=True)
+                return so
+            old = build("old", 'const char *docker_runtime_version(void) { return "0.0.9"; }\n')
+            other = build("other", "int something_else(void) { return 0; }\n")
+            code = "import docker_runtime as d\nprint(d.version())\nd.IpAllocator('10.0.0.0/24')"
+            out = run_python(sys.executable, code,
+                             dict(os.environ, DOCKER_RUNTIME_LIB=old, PYTHONPATH=PYTHON_DIR))
+            self.assertEqual(out.stdout, "0.0.9\n")
+            self.assertIn(f"LibraryNotFound: {old} (version 0.0.9) has no function "
+                          "docker_ip_allocator_new: the library is older than this package",
+                          out.stderr)
+            out = run_python(sys.executable, code,
+                             dict(os.environ, DOCKER_RUNTIME_LIB=other, PYTHONPATH=PYTHON_DIR))
+            self.assertIn(f"{other} (not libdocker_runtime: no docker_runtime_version)",
+                          out.stderr)
+
     def test_without_the_variable_every_place_is_named(self):
         env = {k: v for k, v in os.environ.items() if k != "DOCKER_RUNTIME_LIB"}
         env["PYTHONPATH"] = PYTHON_DIR
