@@ -228,6 +228,27 @@ class ContainerSurfaceTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             c.start()
 
+    def test_threads_running_containers_at_once(self):
+        results, errors = {}, []
+
+        def worker(n):
+            try:
+                for k in range(3):
+                    out = self.rt.containers.run(
+                        "busybox", ["sh", "-c", f"echo {n}-{k}; echo e{n} >&2"], stderr=True,
+                        remove=True, **NONE)
+                    results[(n, k)] = sorted(out.split())
+            except BaseException as e:  # handed to the test's thread
+                errors.append(e)
+        threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        self.assertEqual(errors, [])
+        self.assertEqual(results, {(n, k): [f"{n}-{k}".encode(), f"e{n}".encode()]
+                                   for n in range(4) for k in range(3)})
+
     def test_a_container_outlives_its_runtime_handle(self):
         f = Fixture("outlive")
         self.addCleanup(f.close)
