@@ -150,24 +150,30 @@ class ContainerSurfaceTest(unittest.TestCase):
 
     def test_create_start_stop_signal_and_resize(self):
         c = self.rt.containers.create("busybox", ["sh", "-c",
-                                                  "trap 'echo term; exit 7' TERM; "
+                                                  "trap 'echo term; exit 7' TERM; echo ready; "
                                                   "while true; do sleep 0.05; done"], **NONE)
         self.addCleanup(self.discard, c)
         self.assertEqual(c.status, "created")
         c.start()
-        self.assertTrue(eventually(lambda: (c.reload(), c.status)[1] == "running"))
-        time.sleep(0.2)  # the trap is set
+        stream = c.logs(stream=True)
+        self.assertEqual(next(stream), b"ready\n")  # the trap is set
+        c.reload()
+        self.assertEqual(c.status, "running")
         c.stop(timeout=10)
+        self.assertEqual(b"".join(stream), b"term\n")
         self.assertEqual(c.wait(timeout=30), {"StatusCode": 7})
-        self.assertEqual(c.logs(), b"term\n")
-        t = self.rt.containers.create("busybox", ["sh", "-c", "sleep 0.5; stty size"],
-                                      tty=True, **NONE)
+        self.assertEqual(c.logs(), b"ready\nterm\n")
+        # A terminal: the container waits (at most 10 s) to see the new size.
+        t = self.rt.containers.create("busybox", ["sh", "-c",
+                                                  "i=0; while [ \"$(stty size)\" != '33 111' ] "
+                                                  "&& [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); "
+                                                  "done; stty size"], tty=True, **NONE)
         self.addCleanup(self.discard, t)
         t.start()
         t.resize(33, 111)
         self.assertEqual(b"".join(t.logs(stream=True)).strip(), b"33 111")
-        k = self.detached("trap 'exit 9' USR1; while true; do sleep 0.05; done")
-        time.sleep(0.2)
+        k = self.detached("trap 'exit 9' USR1; echo ready; while true; do sleep 0.05; done")
+        self.assertEqual(next(k.logs(stream=True)), b"ready\n")
         with self.assertRaises(dr.InvalidArgument):
             k.kill(99)
         with self.assertRaises(ValueError):
@@ -304,9 +310,11 @@ class ContainerSurfaceTest(unittest.TestCase):
         c = self.detached("while true; do echo tick; sleep 0.01; done")
         stream = c.logs(stream=True)
         self.assertTrue(next(stream).startswith(b"tick\n"))
-        stream.close()
         channel = c._channel
-        time.sleep(0.3)  # the one call answered nonzero, if it had not come yet
+        stream.close()
+        at_stop = channel.calls
+        # The next call is answered nonzero; none may follow it.
+        self.assertTrue(eventually(lambda: channel.calls > at_stop))
         calls = channel.calls
         time.sleep(0.5)  # ~50 more lines written
         self.assertEqual(channel.calls, calls)
