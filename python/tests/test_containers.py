@@ -1,41 +1,22 @@
-"""Running real containers from Python through the C ABI (as an embedding host would)."""
+"""Running real containers from Python through the command dispatch (the low-level layer)."""
 
 import os
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-import docker_runtime as dr  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-BIN_DIR = os.environ.get("DOCKER_RUNTIME_BIN_DIR", os.path.join(REPO, "target", "debug"))
+from support import Fixture, dr
 
 
 @unittest.skipUnless(os.geteuid() == 0, "containers need root (CI runs as root)")
 class ContainerTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="dr-py-containers-")
-        cls.rt = dr.Runtime(os.path.join(cls.dir, "root"),
-                            init_path=os.path.join(BIN_DIR, "docker-init"))
-        tar = subprocess.run(["bash", os.path.join(REPO, "contrib", "mkimage-busybox.sh")],
-                             check=True, stdout=subprocess.PIPE).stdout
-        status, out, err = cls.rt.call("import", "-", "busybox", stdin=tar)
-        assert status == 0, err
+        cls.f = Fixture("dispatch")
+        cls.rt = cls.f.rt
 
     @classmethod
     def tearDownClass(cls):
-        status, out, _ = cls.rt.call("ps", "-a", "-q", "--no-trunc")
-        for cid in out.decode().split():
-            cls.rt.call("rm", "-f", cid)
-        cls.rt.close()
-        shutil.rmtree(cls.dir, ignore_errors=True)
+        cls.f.close()
 
     def test_run_streams_output_and_returns_the_status(self):
         status, out, err = self.rt.call("run", "--network", "none", "busybox",

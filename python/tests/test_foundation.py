@@ -3,13 +3,10 @@
 import json
 import os
 import shutil
-import sys
 import tempfile
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-import docker_runtime as dr  # noqa: E402
+from support import dr
 
 
 class TempRoot:

@@ -4,14 +4,11 @@ caller's larger one, and bad sizes (tests/abi_growth.rs does the same from C).""
 import ctypes
 import os
 import shutil
-import sys
 import tempfile
 import unittest
 from ctypes import POINTER, byref, c_uint16, c_uint64, c_void_p
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-
-import docker_runtime as dr  # noqa: E402
+from support import dr
 
 OptsPtr = POINTER(dr.RuntimeOptions)
 
