@@ -15,6 +15,16 @@ pub use crate::network::NetworkSettings;
 /// The file holding a container's record in its folder.
 pub const CONFIG_FILE: &str = "config.json";
 
+thread_local! {
+    /// Set while this thread writes a record to its file, which never holds the paused state
+    /// (the kernel's, shown by `inspect`): the file keeps v0.1.0's format.
+    static SAVING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+fn saving(_: &bool) -> bool {
+    SAVING.with(|s| s.get())
+}
+
 /// Whether the container runs, and how it ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -23,7 +33,7 @@ pub struct State {
     /// Whether the container is frozen (`pause`, or a `commit` under way). Never read from
     /// a file (a loaded record says false): [`crate::container::Container::inspect`] asks
     /// the kernel.
-    #[serde(skip_deserializing)]
+    #[serde(skip_deserializing, skip_serializing_if = "saving")]
     pub paused: bool,
     /// Host pid of the container's first process.
     pub pid: i32,
@@ -126,6 +136,9 @@ impl ContainerRecord {
 
     /// Write `dir/config.json` atomically (mode 0600).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        fsutil::write_json_atomic(&dir.join(CONFIG_FILE), self, 0o600)
+        SAVING.with(|s| s.set(true));
+        let r = fsutil::write_json_atomic(&dir.join(CONFIG_FILE), self, 0o600);
+        SAVING.with(|s| s.set(false));
+        r
     }
 }
