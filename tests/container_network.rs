@@ -418,15 +418,12 @@ fn a_neighbour_routed_through_the_host_reaches_only_published_ports() {
     assert!(page.contains("hello-from-container"), "{page}");
 }
 
-/// `wget` of `url` from a fresh container of `f` (given 5 s: busybox's own `wget -T` crashes):
-/// its output, or why not.
+/// `wget` of `url` from a fresh container of `f` (given 5 s: busybox's own `wget -T` crashes;
+/// under a shell, as `timeout`'s signal would not end the namespace's first process): its
+/// output, or why not.
 fn fetch_from_container(f: &Fixture, url: &str) -> Result<String, String> {
-    let out = call(
-        &f.rt,
-        &[
-            "run", "busybox", "timeout", "5", "wget", "-q", "-O", "-", url,
-        ],
-    );
+    let script = format!("timeout 5 wget -q -O - {url}; exit $?");
+    let out = call(&f.rt, &["run", "busybox", "sh", "-c", &script]);
     if out.status == 0 {
         Ok(out.stdout)
     } else {
