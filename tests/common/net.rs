@@ -264,23 +264,34 @@ pub struct Neighbour {
 
 const IP_FORWARD: &str = "/proc/sys/net/ipv4/ip_forward";
 
-/// `net.ipv4.ip_forward=1` while it lives (the host routes between its interfaces, as the
-/// runtime makes it by default); the old value back on drop, even when the test fails.
-pub struct ForwardOn {
-    was: String,
-}
+/// `net.ipv4.ip_forward=1` while any of these lives (the host routes between its interfaces,
+/// as the runtime makes it by default); the old value back when the last one goes, even when
+/// a test fails. Counted across the tests of this process, which run at once: one test's end
+/// must not turn forwarding off under another.
+pub struct ForwardOn(());
+
+/// How many [`ForwardOn`] live, and the value before the first.
+static FORWARD: Mutex<(usize, String)> = Mutex::new((0, String::new()));
 
 impl ForwardOn {
     pub fn new() -> ForwardOn {
-        let was = std::fs::read_to_string(IP_FORWARD).unwrap();
-        std::fs::write(IP_FORWARD, "1").unwrap();
-        ForwardOn { was }
+        let mut f = FORWARD.lock().unwrap_or_else(|e| e.into_inner());
+        if f.0 == 0 {
+            f.1 = std::fs::read_to_string(IP_FORWARD).unwrap();
+            std::fs::write(IP_FORWARD, "1").unwrap();
+        }
+        f.0 += 1;
+        ForwardOn(())
     }
 }
 
 impl Drop for ForwardOn {
     fn drop(&mut self) {
-        let _ = std::fs::write(IP_FORWARD, self.was.trim());
+        let mut f = FORWARD.lock().unwrap_or_else(|e| e.into_inner());
+        f.0 -= 1;
+        if f.0 == 0 {
+            let _ = std::fs::write(IP_FORWARD, f.1.trim());
+        }
     }
 }
 
