@@ -23,7 +23,7 @@ sys.path.insert(0, PYTHON_DIR)
 import docker_runtime as dr  # noqa: E402
 
 _BUILTINS = [("nat", "PREROUTING"), ("nat", "OUTPUT"), ("nat", "POSTROUTING"),
-             ("filter", "FORWARD"), ("filter", "INPUT")]
+             ("mangle", "FORWARD"), ("filter", "FORWARD"), ("filter", "INPUT")]
 _next = 0
 _busybox_tar: Optional[bytes] = None
 
@@ -111,8 +111,8 @@ class Fixture:
 
 
 def remove_network(bridge: str, chain: str) -> None:
-    chains = [("nat", chain), ("nat", f"{chain}-POST"), ("filter", f"{chain}-FWD"),
-              ("filter", f"{chain}-IN")]
+    chains = [("nat", chain), ("nat", f"{chain}-POST"), ("mangle", f"{chain}-ISO"),
+              ("filter", f"{chain}-FWD"), ("filter", f"{chain}-IN")]
     for table, builtin in _BUILTINS:
         for line in iptables("-t", table, "-S", builtin).stdout.splitlines():
             if line.startswith("-A ") and any(line.endswith(f"-j {c}") for _, c in chains):
