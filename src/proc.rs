@@ -1,4 +1,36 @@
-//! What `/proc` tells of a process.
+//! Processes: what `/proc` tells of one, and pidfds (a handle on one process that a reused
+//! pid cannot redirect).
+
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// A pidfd for process `pid`.
+pub fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Send `sig` to the process `pidfd` holds.
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> std::io::Result<()> {
+    // SAFETY: pidfd_send_signal on a borrowed descriptor; no pointers besides NULL info.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
 
 /// The start time (clock ticks since boot) of process `pid`, from `/proc/PID/stat`: with the
 /// pid, it names one process for good (a pid is reused, a start time with it is not).

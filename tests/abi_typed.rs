@@ -20,6 +20,7 @@ use ::docker_runtime::ffi::runtime::{
     docker_runtime_options, docker_runtime_options_init,
 };
 
+use common::json_calls::{on_json, JsonCalls};
 use common::Fixture;
 
 const OK: docker_result = docker_result::DOCKER_OK;
@@ -685,33 +686,18 @@ fn bad_input_is_refused_with_a_message() {
     }
 }
 
-/// Events as a callback receives them.
-#[derive(Default)]
-struct Events {
-    seen: Mutex<Vec<serde_json::Value>>,
-    answer: c_int,
-}
-
-unsafe extern "C" fn on_event(ud: *mut c_void, json: *const c_char) -> c_int {
-    // SAFETY: ud is the test's live Events; json a NUL-terminated string for the call.
-    let (e, text) = unsafe { (&*ud.cast::<Events>(), CStr::from_ptr(json)) };
-    let v = serde_json::from_str(text.to_str().unwrap()).unwrap();
-    e.seen.lock().unwrap().push(v);
-    e.answer
-}
-
-fn subscribe(rt: &Rt, e: &Events) -> *mut docker_subscription {
+fn subscribe(rt: &Rt, e: &JsonCalls) -> *mut docker_subscription {
     let mut s = std::ptr::null_mut();
-    let ud = (e as *const Events).cast_mut().cast();
+    let ud = e.userdata();
     // SAFETY: a live runtime; e outlives the subscription (freed before it).
     assert_eq!(
-        unsafe { docker_runtime_events(rt.ptr, Some(on_event), ud, &mut s) },
+        unsafe { docker_runtime_events(rt.ptr, Some(on_json), ud, &mut s) },
         OK
     );
     s
 }
 
-fn actions(e: &Events) -> Vec<String> {
+fn actions(e: &JsonCalls) -> Vec<String> {
     e.seen
         .lock()
         .unwrap()
@@ -760,8 +746,8 @@ fn images_and_events() {
     use docker_result::*;
     let f = Fixture::new("typed-img");
     let rt = Rt::new(&f);
-    let all = Events::default();
-    let first_only = Events {
+    let all = JsonCalls::default();
+    let first_only = JsonCalls {
         answer: 1,
         ..Default::default()
     };
@@ -923,8 +909,8 @@ fn image_and_event_bad_input() {
     let bad: *const c_char = bad_utf8.as_ptr().cast();
     let mut s: *mut c_char = std::ptr::null_mut();
     let mut sub = std::ptr::null_mut();
-    let e = Events::default();
-    let ud = (&e as *const Events).cast_mut().cast();
+    let e = JsonCalls::default();
+    let ud = e.userdata();
     // SAFETY: every pointer is NULL or valid; the functions must refuse, not crash.
     unsafe {
         let idp = id.as_mut_ptr();
@@ -1093,12 +1079,12 @@ fn image_and_event_bad_input() {
             "events cb",
         );
         expect(
-            docker_runtime_events(std::ptr::null(), Some(on_event), ud, &mut sub),
+            docker_runtime_events(std::ptr::null(), Some(on_json), ud, &mut sub),
             DOCKER_ERR_NULL_ARGUMENT,
             "events rt",
         );
         expect(
-            docker_runtime_events(rt.ptr, Some(on_event), ud, std::ptr::null_mut()),
+            docker_runtime_events(rt.ptr, Some(on_json), ud, std::ptr::null_mut()),
             DOCKER_ERR_NULL_ARGUMENT,
             "events out",
         );

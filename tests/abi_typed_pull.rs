@@ -6,8 +6,7 @@ mod common;
 mod images_util;
 mod registry_support;
 
-use std::ffi::{c_char, c_int, c_void, CStr, CString};
-use std::sync::Mutex;
+use std::ffi::{c_char, CStr, CString};
 
 use ::docker_runtime::ffi::container::{docker_runtime_containers_json, docker_string_free};
 use ::docker_runtime::ffi::error::docker_error_message;
@@ -15,6 +14,7 @@ use ::docker_runtime::ffi::image::{docker_image_pull, docker_runtime_images_json
 use ::docker_runtime::ffi::result::docker_result;
 use ::docker_runtime::ffi::runtime::{docker_runtime, docker_runtime_free, docker_runtime_new};
 use common::cli::ok;
+use common::json_calls::{on_json, JsonCalls};
 use common::{make_busybox_image, TempDir};
 use registry_support::{runtime, Auth, Registry};
 
@@ -28,22 +28,6 @@ fn last_error() -> String {
         .into_owned()
 }
 
-#[derive(Default)]
-struct Reports {
-    json: Mutex<Vec<serde_json::Value>>,
-    answer: c_int,
-}
-
-unsafe extern "C" fn on_progress(ud: *mut c_void, json: *const c_char) -> c_int {
-    // SAFETY: ud is the test's live Reports; json a NUL-terminated string for the call.
-    let (r, text) = unsafe { (&*ud.cast::<Reports>(), CStr::from_ptr(json)) };
-    r.json
-        .lock()
-        .unwrap()
-        .push(serde_json::from_str(text.to_str().unwrap()).unwrap());
-    r.answer
-}
-
 fn new_runtime(root: &std::path::Path) -> *mut docker_runtime {
     let root = CString::new(root.to_str().unwrap()).unwrap();
     let mut rt = std::ptr::null_mut();
@@ -53,21 +37,12 @@ fn new_runtime(root: &std::path::Path) -> *mut docker_runtime {
     rt
 }
 
-fn pull(rt: *mut docker_runtime, name: &str, reports: &Reports) -> (docker_result, String) {
+fn pull(rt: *mut docker_runtime, name: &str, reports: &JsonCalls) -> (docker_result, String) {
     let name = CString::new(name).unwrap();
     let mut id = [0 as c_char; 65];
-    let ud = (reports as *const Reports).cast_mut().cast();
+    let ud = reports.userdata();
     // SAFETY: a live runtime, a valid string, a 65-byte buffer; reports outlives the call.
-    let r = unsafe {
-        docker_image_pull(
-            rt,
-            name.as_ptr(),
-            Some(on_progress),
-            ud,
-            id.as_mut_ptr(),
-            65,
-        )
-    };
+    let r = unsafe { docker_image_pull(rt, name.as_ptr(), Some(on_json), ud, id.as_mut_ptr(), 65) };
     // SAFETY: NUL-terminated (zeroed, or written by the pull).
     let id = unsafe { CStr::from_ptr(id.as_ptr()) }
         .to_string_lossy()
@@ -103,12 +78,12 @@ fn pull_reports_json_progress_and_a_callback_cancels_it() {
     ok(&a, &["push", &name]);
 
     let b = new_runtime(&root_b);
-    let reports = Reports::default();
+    let reports = JsonCalls::default();
     let (r, pulled) = pull(b, &name, &reports);
     assert_eq!(r, docker_result::DOCKER_OK, "{}", last_error());
     // A pulled image's id is its configuration's digest.
     assert_eq!(pulled.len(), 64);
-    let seen = reports.json.lock().unwrap().clone();
+    let seen = reports.seen.lock().unwrap().clone();
     let status = |s: &str| seen.iter().filter(|v| v["status"] == s).count();
     assert!(status("Downloading") >= 1, "{seen:?}");
     assert_eq!(status("Pull complete"), 1, "{seen:?}");
@@ -132,13 +107,13 @@ fn pull_reports_json_progress_and_a_callback_cancels_it() {
 
     // The first report answered with 1: no second call, CANCELLED, no image.
     let c = new_runtime(&root_c);
-    let cancelling = Reports {
+    let cancelling = JsonCalls {
         answer: 1,
         ..Default::default()
     };
     let (r, _) = pull(c, &name, &cancelling);
     assert_eq!(r, docker_result::DOCKER_ERR_CANCELLED, "{}", last_error());
-    assert_eq!(cancelling.json.lock().unwrap().len(), 1);
+    assert_eq!(cancelling.seen.lock().unwrap().len(), 1);
     assert_eq!(
         json_of(docker_runtime_images_json, c),
         serde_json::json!([])

@@ -6,12 +6,13 @@ from ctypes import byref, c_uint16, c_void_p, create_string_buffer
 from typing import Optional
 
 from . import _lib
+from ._handle import Closing
 from ._structs import Text, encode
 
 __all__ = ["IpAllocator", "PortAllocator"]
 
 
-class IpAllocator:
+class IpAllocator(Closing):
     """Addresses of an IPv4 subnet (in memory)."""
 
     def __init__(self, cidr: Text) -> None:
@@ -24,10 +25,6 @@ class IpAllocator:
         if self._h:
             _lib.load().docker_ip_allocator_free(self._h)
             self._h = None
-
-    def __del__(self) -> None:
-        if getattr(self, "_h", None):
-            self.close()
 
     @property
     def gateway(self) -> str:
@@ -47,7 +44,7 @@ class IpAllocator:
         _lib.check(_lib.load().docker_ip_allocator_release(self._h, encode(ip, "ip")))
 
 
-class PortAllocator:
+class PortAllocator(Closing):
     """TCP ports of a range (default 49153-65535), in memory."""
 
     def __init__(self, first: int = 0, last: int = 0) -> None:
@@ -60,10 +57,6 @@ class PortAllocator:
         if self._h:
             _lib.load().docker_port_allocator_free(self._h)
             self._h = None
-
-    def __del__(self) -> None:
-        if getattr(self, "_h", None):
-            self.close()
 
     def acquire(self) -> int:
         p = c_uint16()

@@ -15,6 +15,7 @@ from typing import (TYPE_CHECKING, Any, Dict, Iterator, List, Literal, Mapping, 
 
 from . import _lib
 from ._callbacks import OutputChannel, in_callback
+from ._handle import Closing
 from ._pipes import Collector, Feeder, Source
 from ._structs import STDERR, STDOUT, ContainerConfig, ContainerIo, StringArray, Text, encode
 from .errors import ContainerError, DockerError, TimedOut
@@ -36,7 +37,7 @@ Command = Union[str, Sequence[Text], None]
 PortValue = Union[None, int, str, Tuple[str, int], List[Any]]
 
 
-class Container:
+class Container(Closing):
     """One container through a `docker_container` handle (freed by `close()`, a `with` block,
     or garbage collection; the handle keeps the runtime's core alive).
 
@@ -86,16 +87,6 @@ class Container:
             threading.Thread(target=free, args=(h,), daemon=True).start()
         else:
             free(h)
-
-    def __enter__(self) -> "Container":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_h", None):
-            self.close()
 
     def __repr__(self) -> str:
         return f"<Container: {self.short_id}>"

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, Optional, Union
 
 from . import _lib
 from ._callbacks import END, EventBridge, in_callback
+from ._handle import Closing
 from .errors import TimedOut
 
 if TYPE_CHECKING:
@@ -19,12 +20,14 @@ __all__ = ["EventStream"]
 Event = Union[bytes, Dict[str, Any]]
 
 
-class EventStream(Iterator[Event]):
+class EventStream(Closing, Iterator[Event]):
     """Events from the subscription's start on, in order: JSON bytes, or dicts with
     decode=True ({"Type", "Action", "Actor": {"ID", "Attributes"}, "time", "timeNano"}).
     Iterating blocks for the next event; `get(timeout)` waits at most `timeout` seconds.
     `close()` (or a `with` block, or garbage collection) ends the subscription; an iterator
     blocked in another thread then stops."""
+
+    _handle_attr = "_sub"
 
     def __init__(self, rt: "Runtime", decode: bool) -> None:
         self._decode = decode
@@ -66,12 +69,3 @@ class EventStream(Iterator[Event]):
         _lib.load().docker_subscription_free(sub)
         self._bridge.end(discard=True)
 
-    def __enter__(self) -> "EventStream":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_sub", None):
-            self.close()

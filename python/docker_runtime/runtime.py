@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence, Tuple
 
 from . import _lib
 from ._callbacks import running_callback
+from ._handle import Closing
 from ._pipes import Collector, Feeder
 from ._structs import LOG_CALLBACK, CallOptions, RuntimeOptions, Text, encode
 from .errors import DockerError
@@ -25,7 +26,7 @@ LOG_LEVELS = {0: "default", 1: "error", 2: "warning", 3: "info", 4: "debug"}
 LogFunction = Callable[[str, str], None]
 
 
-class Runtime:
+class Runtime(Closing):
     """A runtime on `root` (made if missing). Keyword options: bridge_name, bridge_subnet,
     iptables_chain, init_path, port_range=(first, last), log=callable(level_name, message)
     (called on library threads; an exception it raises is printed, never lost silently),
@@ -84,16 +85,6 @@ class Runtime:
         if self._h:
             _lib.load().docker_runtime_free(self._h)
             self._h = None
-
-    def __enter__(self) -> "Runtime":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        if getattr(self, "_h", None):
-            self.close()
 
     def events(self, decode: bool = False) -> "EventStream":
         """Container and image events from now on, as `docker events` shows them: an iterator

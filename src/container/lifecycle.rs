@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -17,6 +17,7 @@ use crate::cgroup::Cgroup;
 use crate::error::{Error, Result};
 use crate::log::Logger;
 use crate::network::NetworkManager;
+use crate::proc::{pidfd_open, process_start_time};
 
 /// What only exists while the container runs under this process.
 pub(super) struct Live {
@@ -58,24 +59,6 @@ impl std::fmt::Debug for Container {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Container").field("id", &self.id).finish()
     }
-}
-
-/// Open a pidfd for `pid`.
-pub(super) fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-/// The start time (clock ticks since boot) of process `pid`, from `/proc/PID/stat`.
-pub(super) fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
 }
 
 impl Container {
@@ -269,22 +252,15 @@ impl Container {
         if !inner.rec.state.running {
             return Ok(());
         }
-        let rc = match inner.live.as_ref().and_then(|l| l.pidfd.as_ref()) {
-            // SAFETY: pidfd_send_signal on a pidfd we own; no pointers besides NULL info.
-            Some(fd) => unsafe {
-                libc::syscall(
-                    libc::SYS_pidfd_send_signal,
-                    fd.as_raw_fd(),
-                    sig,
-                    std::ptr::null::<libc::siginfo_t>(),
-                    0,
-                )
-            },
+        let sent = match inner.live.as_ref().and_then(|l| l.pidfd.as_ref()) {
+            Some(fd) => crate::proc::pidfd_send_signal(fd.as_fd(), sig),
             // SAFETY: kill with a pid and a signal number.
-            None => unsafe { libc::kill(inner.rec.state.pid, sig) as libc::c_long },
+            None => match unsafe { libc::kill(inner.rec.state.pid, sig) } {
+                0 => Ok(()),
+                _ => Err(std::io::Error::last_os_error()),
+            },
         };
-        if rc < 0 {
-            let e = std::io::Error::last_os_error();
+        if let Err(e) = sent {
             if e.raw_os_error() != Some(libc::ESRCH) {
                 return Err(Error::io(
                     format!("signalling container {}", crate::ids::short(&self.id)),

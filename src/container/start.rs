@@ -26,7 +26,7 @@ use chrono::Utc;
 use oci_spec::runtime::Spec;
 
 use super::event::Event;
-use super::lifecycle::{pidfd_open, process_start_time, Container, Inner, Live};
+use super::lifecycle::{Container, Inner, Live};
 use super::monitor::{Monitor, Reap};
 use super::record::{Config, ContainerRecord, NetworkSettings, State};
 use super::spec::{self, Inputs};
@@ -36,6 +36,7 @@ use crate::error::{Error, Result};
 use crate::ids;
 use crate::log::Logger;
 use crate::network::{parse_port_spec, NetworkManager};
+use crate::proc::{pidfd_open, process_start_time};
 
 /// What a start needs beyond the record.
 #[derive(Debug, Clone, Default)]

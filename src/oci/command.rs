@@ -1,7 +1,7 @@
 //! The commands of `docker-runtime-oci`, each a thin step over the store and the engine.
 
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -190,35 +190,14 @@ pub fn parse_signal(s: &str) -> Result<i32> {
 
 /// A pidfd for the container's first process, if it is still the recorded one.
 fn open_process(rec: &Record) -> Option<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, rec.pid, 0) };
-    if fd < 0 {
-        return None;
-    }
-    // SAFETY: a fresh descriptor owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+    let fd = crate::proc::pidfd_open(rec.pid).ok()?;
     // Checked after the descriptor pins the process: the pid was not reused in between.
     alive(rec.pid, rec.pid_start).then_some(fd)
 }
 
 fn send(pidfd: &OwnedFd, sig: i32) -> Result<()> {
-    // SAFETY: pidfd_send_signal on a descriptor we own, no siginfo.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            pidfd.as_raw_fd(),
-            sig,
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    if rc < 0 {
-        return Err(Error::io(
-            "signalling the container",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
+    crate::proc::pidfd_send_signal(pidfd.as_fd(), sig)
+        .map_err(|e| Error::io("signalling the container", e))
 }
 
 /// Signal the container's first process; with `all`, every process of its pid namespace.

@@ -3,6 +3,36 @@
 
 pub mod net;
 
+/// The JSON documents a C callback of the form `int cb(void *userdata, const char *json)`
+/// received (events, pull progress), and what it answers.
+pub mod json_calls {
+    use std::ffi::{c_char, c_int, c_void, CStr};
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    pub struct JsonCalls {
+        pub seen: Mutex<Vec<serde_json::Value>>,
+        pub answer: c_int,
+    }
+
+    impl JsonCalls {
+        /// The `userdata` for [`on_json`].
+        pub fn userdata(&self) -> *mut c_void {
+            (self as *const JsonCalls).cast_mut().cast()
+        }
+    }
+
+    /// Keeps each document and gives the answer.
+    pub unsafe extern "C" fn on_json(ud: *mut c_void, json: *const c_char) -> c_int {
+        // SAFETY: ud is a live JsonCalls of the test; json a NUL-terminated string for the
+        // call.
+        let (c, text) = unsafe { (&*ud.cast::<JsonCalls>(), CStr::from_ptr(json)) };
+        let v = serde_json::from_str(text.to_str().unwrap()).unwrap();
+        c.seen.lock().unwrap().push(v);
+        c.answer
+    }
+}
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
