@@ -289,6 +289,23 @@ impl Cgroup {
         }
     }
 
+    /// The processes in the cgroup (its freezer's folder, where every process of the
+    /// container is), in the kernel's order.
+    pub fn pids(&self) -> Vec<i32> {
+        let dir = match &self.freezer {
+            Some((_, dir)) => dir,
+            None => match self.dirs.first() {
+                Some(d) => d,
+                None => return Vec::new(),
+            },
+        };
+        fs::read_to_string(dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
     /// Whether the cgroup can be frozen.
     pub fn has_freezer(&self) -> bool {
         self.freezer.is_some()

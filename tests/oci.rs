@@ -316,7 +316,11 @@ fn wait_status(pid: i32) -> i32 {
     // SAFETY: waitpid writes the status into our integer.
     let got = unsafe { libc::waitpid(pid, &mut status, 0) };
     assert_eq!(got, pid, "the container's process is this test's to reap");
-    libc::WEXITSTATUS(status)
+    if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    }
 }
 
 /// `docker-runtime-oci` with its standard output and error going to files (as the shim gives
@@ -565,4 +569,75 @@ fn a_terminal_goes_to_the_console_socket() {
     );
     assert_eq!(wait_status(pid), 0);
     ok(&oci(&root, &["delete", "t1"]));
+}
+
+/// `pause` freezes the container's cgroup (`state` says paused, the counter stops), `ps
+/// --format json` lists its processes, `resume` thaws it; a paused container can be killed.
+#[test]
+fn pause_resume_and_ps() {
+    become_subreaper();
+    let dir = TempDir::new("oci-pause");
+    let root = dir.join("root");
+    let b = bundle(
+        &dir.join(""),
+        &[
+            "sh",
+            "-c",
+            "i=0; while true; do i=$((i+1)); echo $i > /tmp/n; sleep 0.01; done",
+        ],
+        false,
+    );
+    let io = dir.join("io");
+    assert!(oci_to(
+        &root,
+        &["create", "--bundle", b.to_str().unwrap(), "p1"],
+        &io
+    )
+    .success());
+    let pid = json(&ok(&oci(&root, &["state", "p1"])))["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    ok(&oci(&root, &["start", "p1"]));
+    let count = || {
+        std::fs::read_to_string(b.join("rootfs/tmp/n"))
+            .unwrap_or_default()
+            .trim()
+            .parse::<u64>()
+            .unwrap_or(0)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count() < 3 {
+        assert!(Instant::now() < deadline, "the counter never ran");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pids = json(&ok(&oci(&root, &["ps", "--format", "json", "p1"])));
+    assert!(pids.as_array().unwrap().contains(&pid.into()), "{pids}");
+    assert!(fails(&oci(&root, &["ps", "p1"])).contains("--format json"));
+    assert!(fails(&oci(&root, &["resume", "p1"])).contains("is not paused"));
+
+    ok(&oci(&root, &["pause", "p1"]));
+    assert_eq!(status(&root, "p1"), "paused");
+    assert!(fails(&oci(&root, &["pause", "p1"])).contains("already paused"));
+    let frozen = count();
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(count(), frozen, "a paused container made progress");
+    let err = fails(&oci(&root, &["delete", "p1"]));
+    assert!(err.contains("not stopped: paused"), "{err}");
+
+    ok(&oci(&root, &["resume", "p1"]));
+    assert_eq!(status(&root, "p1"), "running");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count() <= frozen {
+        assert!(
+            Instant::now() < deadline,
+            "the counter did not go on after resume"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    ok(&oci(&root, &["pause", "p1"]));
+    ok(&oci(&root, &["kill", "p1", "KILL"]));
+    assert_eq!(wait_status(pid), 137, "killed (SIGKILL) while paused");
+    assert!(fails(&oci(&root, &["pause", "p1"])).contains("not running"));
+    ok(&oci(&root, &["delete", "p1"]));
+    assert!(cgroup_dir("p1").is_none());
 }

@@ -10,7 +10,7 @@ use oci_spec::runtime::Spec;
 use super::cli::{self, Invocation};
 use super::create;
 use super::log::Log;
-use super::store::{alive, Record, Status, Store, OCI_VERSION};
+use super::store::{alive, cgroup, Record, Status, Store, OCI_VERSION};
 use crate::error::{Error, Result};
 
 /// Run one command line (without the program name); returns the exit status (0, or 1 after
@@ -101,6 +101,9 @@ fn dispatch(inv: &Invocation) -> Result<()> {
             remove(&store, &inv.args[0], inv.flag("force"))
         }
         "create" => create::create(inv).map(drop),
+        "pause" => pause(inv, true),
+        "resume" => pause(inv, false),
+        "ps" => ps(inv),
         "start" => create::start(&Store::open(&inv.globals.root)?, &inv.args[0]),
         other => Err(Error::unsupported(format!(
             "{other} is not implemented by this build of docker-runtime-oci yet"
@@ -170,6 +173,47 @@ fn list(inv: &Invocation) -> Result<()> {
     }
 }
 
+/// `pause` (`freeze`) or `resume`: the container's cgroup frozen or thawed.
+fn pause(inv: &Invocation, freeze: bool) -> Result<()> {
+    let store = Store::open(&inv.globals.root)?;
+    let id = &inv.args[0];
+    let _lock = store.lock(id)?;
+    let rec = store.load(id)?;
+    let status = store.status(&rec);
+    let cg = cgroup(id)
+        .ok_or_else(|| Error::unsupported(format!("container \"{id}\" has no cgroup to freeze")))?;
+    match (freeze, status) {
+        (true, Status::Running | Status::Created) => cg.freeze(id),
+        (false, Status::Paused) => cg.thaw(),
+        (true, Status::Paused) => Err(Error::in_use(format!(
+            "container \"{id}\" is already paused"
+        ))),
+        (false, Status::Running | Status::Created) => {
+            Err(Error::in_use(format!("container \"{id}\" is not paused")))
+        }
+        _ => Err(Error::in_use(format!("container \"{id}\" not running"))),
+    }
+}
+
+/// `ps --format json`: the pids of the container's processes, as a JSON array.
+fn ps(inv: &Invocation) -> Result<()> {
+    let store = Store::open(&inv.globals.root)?;
+    let id = &inv.args[0];
+    let rec = store.load(id)?;
+    if store.status(&rec) == Status::Stopped {
+        return Err(Error::in_use(format!("container \"{id}\" not running")));
+    }
+    match inv.value("format").unwrap_or("table") {
+        "json" => {
+            let pids = cgroup(id).map(|c| c.pids()).unwrap_or_default();
+            out(&format!("{}\n", serde_json::Value::from(pids)))
+        }
+        other => Err(Error::unsupported(format!(
+            "ps --format {other} is not supported (use --format json)"
+        ))),
+    }
+}
+
 /// A signal by number or name (`9`, `KILL`, `SIGKILL`).
 pub fn parse_signal(s: &str) -> Result<i32> {
     if let Ok(n) = s.parse::<i32>() {
@@ -228,7 +272,7 @@ fn kill(inv: &Invocation) -> Result<()> {
     let rec = store.load(id)?;
     let sig = parse_signal(inv.args.get(1).map_or("SIGTERM", String::as_str))?;
     match store.status(&rec) {
-        Status::Created | Status::Running => signal(&rec, sig, inv.flag("all")),
+        Status::Created | Status::Running | Status::Paused => signal(&rec, sig, inv.flag("all")),
         _ => Err(Error::in_use(format!("container \"{id}\" not running"))),
     }
 }
@@ -263,17 +307,20 @@ fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
             signal(&rec, libc::SIGKILL, true)?;
             wait_gone(&rec)?;
         }
-        Status::Running if force => {
+        Status::Running | Status::Paused if force => {
             signal(&rec, libc::SIGKILL, true)?;
             wait_gone(&rec)?;
         }
-        Status::Running => {
+        Status::Running | Status::Paused => {
             return Err(Error::in_use(format!(
-                "cannot delete container \"{id}\" that is not stopped: running"
+                "cannot delete container \"{id}\" that is not stopped: {}",
+                store.status(&rec).name()
             )))
         }
     }
-    if let Some(cg) = crate::cgroup::Cgroup::find(&create::cgroup_name(id)) {
+    if let Some(cg) = cgroup(id) {
+        // A paused container's processes are killed above; the cgroup goes once thawed.
+        let _ = cg.thaw();
         cg.remove();
     }
     store.remove(id)

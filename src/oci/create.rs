@@ -17,7 +17,7 @@ use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use oci_spec::runtime::Spec;
 
 use super::cli::Invocation;
-use super::store::{Record, Status, Store};
+use super::store::{cgroup_name, Record, Status, Store};
 use crate::engine::{self, Hooks, Host, Launch, Streams};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proc::process_start_time;
@@ -83,16 +83,11 @@ impl Drop for Undo<'_> {
             // SAFETY: kill takes a pid and a signal.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        if let Some(cg) = crate::cgroup::Cgroup::find(&cgroup_name(self.id)) {
+        if let Some(cg) = super::store::cgroup(self.id) {
             cg.remove();
         }
         let _ = self.store.remove(self.id);
     }
-}
-
-/// The name the engine gives the container's cgroup (apart from `docker run`'s).
-pub fn cgroup_name(id: &str) -> String {
-    format!("oci-{id}")
 }
 
 /// `create`: the container made and waiting at its gate; its pid in `--pid-file`.

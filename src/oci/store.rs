@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::cgroup::Cgroup;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil::{self, FileLock};
 use crate::proc::process_start_time;
@@ -38,6 +39,7 @@ pub enum Status {
     Creating,
     Created,
     Running,
+    Paused,
     Stopped,
 }
 
@@ -47,9 +49,20 @@ impl Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         }
     }
+}
+
+/// The name the engine gives container `id`'s cgroup (apart from `docker run`'s).
+pub fn cgroup_name(id: &str) -> String {
+    format!("oci-{id}")
+}
+
+/// Container `id`'s cgroup, when it has one.
+pub fn cgroup(id: &str) -> Option<Cgroup> {
+    Cgroup::find(&cgroup_name(id))
 }
 
 /// The state folder.
@@ -166,7 +179,7 @@ impl Store {
     }
 
     /// The container's status, read from the kernel: stopped once its process is gone (or a
-    /// zombie), created while the gate is still closed.
+    /// zombie), paused while its cgroup is frozen, created while the gate is still closed.
     pub fn status(&self, rec: &Record) -> Status {
         if rec.pid <= 0 {
             return Status::Creating;
@@ -174,7 +187,9 @@ impl Store {
         if !alive(rec.pid, rec.pid_start) {
             return Status::Stopped;
         }
-        if self.exec_fifo(&rec.id).exists() {
+        if cgroup(&rec.id).is_some_and(|c| c.is_frozen()) {
+            Status::Paused
+        } else if self.exec_fifo(&rec.id).exists() {
             Status::Created
         } else {
             Status::Running
