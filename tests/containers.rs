@@ -543,6 +543,8 @@ fn docker_init_refuses_another_library_and_being_run_by_hand() {
         masked_paths: vec![],
         readonly_paths: vec![],
         gate: String::new(),
+        rlimits: vec![],
+        readonly_root: false,
     };
     protocol::send(ours.as_fd(), &Message::Start(Box::new(cfg)), None).unwrap();
     match protocol::recv(ours.as_fd()).unwrap() {

@@ -641,3 +641,47 @@ fn pause_resume_and_ps() {
     ok(&oci(&root, &["delete", "p1"]));
     assert!(cgroup_dir("p1").is_none());
 }
+
+/// `process.rlimits` are set before the program runs (a hard limit above the caller's too),
+/// and `root.readonly` makes the root file system read-only while `/dev/shm` stays writable.
+#[test]
+fn rlimits_and_a_read_only_root() {
+    let dir = TempDir::new("oci-limits");
+    let root = dir.join("root");
+    let script = "ulimit -n; ulimit -Hn; touch /x 2>/dev/null && echo root-writable; \
+                  touch /dev/shm/y && echo shm-writable";
+    let b = bundle(&dir.join(""), &["sh", "-c", script], false);
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    let good = spec.clone();
+    spec["process"]["rlimits"] =
+        serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 1234, "hard": 4321}]);
+    spec["root"]["readonly"] = true.into();
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let io = dir.join("io");
+    let status = oci_to(&root, &["run", "--bundle", b.to_str().unwrap(), "l1"], &io);
+    let out = std::fs::read_to_string(io.with_extension("out")).unwrap();
+    assert_eq!(status.code(), Some(0), "{out}");
+    assert_eq!(out, "1234\n4321\nshm-writable\n");
+    assert!(!b.join("rootfs/x").exists());
+
+    // Without them: the caller's limits, a writable root (that is what the test above shows).
+    std::fs::write(b.join("config.json"), good.to_string()).unwrap();
+    oci_to(&root, &["run", "--bundle", b.to_str().unwrap(), "l2"], &io);
+    let out = std::fs::read_to_string(io.with_extension("out")).unwrap();
+    assert!(out.contains("root-writable"), "{out}");
+    assert!(!out.starts_with("1234\n"), "{out}");
+
+    spec["process"]["rlimits"] =
+        serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]);
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let err = fails(&oci(
+        &root,
+        &["create", "--bundle", b.to_str().unwrap(), "l3"],
+    ));
+    assert!(
+        err.contains("the soft limit 10 is above the hard limit 5"),
+        "{err}"
+    );
+    assert_eq!(ok(&oci(&root, &["list", "-q"])), "");
+}

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{Capability, LinuxNamespaceType, Mount, Process, Spec};
+use oci_spec::runtime::{Capability, LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -162,11 +162,49 @@ fn binds(mounts: &[Mount]) -> Result<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// The kernel's number of a resource limit (`include/uapi/asm-generic/resource.h`).
+fn rlimit_number(t: PosixRlimitType) -> u32 {
+    use PosixRlimitType::*;
+    match t {
+        RlimitCpu => 0,
+        RlimitFsize => 1,
+        RlimitData => 2,
+        RlimitStack => 3,
+        RlimitCore => 4,
+        RlimitRss => 5,
+        RlimitNproc => 6,
+        RlimitNofile => 7,
+        RlimitMemlock => 8,
+        RlimitAs => 9,
+        RlimitLocks => 10,
+        RlimitSigpending => 11,
+        RlimitMsgqueue => 12,
+        RlimitNice => 13,
+        RlimitRtprio => 14,
+        RlimitRttime => 15,
+    }
+}
+
+/// The process's resource limits: (resource, soft, hard); a soft limit above the hard one is
+/// an error.
+fn rlimits(p: &Process) -> Result<Vec<(u32, u64, u64)>> {
+    let mut out = Vec::new();
+    for r in p.rlimits().iter().flatten() {
+        if r.soft() > r.hard() {
+            return Err(Error::invalid(format!(
+                "rlimit {:?}: the soft limit {} is above the hard limit {}",
+                r.typ(),
+                r.soft(),
+                r.hard()
+            )));
+        }
+        out.push((rlimit_number(r.typ()), r.soft(), r.hard()));
+    }
+    Ok(out)
+}
+
 /// What of the process the helper executes; the rest must be unset.
 fn check_process(p: &Process) -> Result<()> {
-    if p.rlimits().as_ref().is_some_and(|r| !r.is_empty()) {
-        return Err(unsupported("rlimits"));
-    }
     if p.apparmor_profile().is_some() || p.selinux_label().is_some() {
         return Err(unsupported("an AppArmor or SELinux label"));
     }
@@ -266,6 +304,12 @@ pub fn init_config(
         masked_paths: linux.masked_paths().clone().unwrap_or_default(),
         readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
         gate: String::new(),
+        rlimits: rlimits(process)?,
+        readonly_root: spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
     })
 }
 
@@ -315,8 +359,5 @@ pub fn memory_limit(spec: &Spec) -> Option<(i64, i64)> {
 /// The root file system of `spec`, relative paths taken from `bundle`.
 pub fn rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     let root = spec.root().as_ref().ok_or_else(|| unsupported("no root"))?;
-    if root.readonly() == Some(true) {
-        return Err(unsupported("a read-only root file system"));
-    }
     Ok(bundle.join(root.path()))
 }

@@ -361,6 +361,10 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
     if cfg.tty {
         setup_tty(sock, cfg.uid)?;
     }
+    if cfg.readonly_root {
+        // Everything is mounted in it by now; the mounts on it (proc, dev, ...) keep theirs.
+        remount_readonly("/", MsFlags::empty())?;
+    }
     let workdir = if cfg.workdir.is_empty() {
         "/"
     } else {
@@ -764,6 +768,20 @@ fn exec(
     cfg: &InitConfig,
 ) -> std::result::Result<std::convert::Infallible, (i32, String)> {
     let setup = |s: String| (1, s);
+    // Before the capabilities go: raising a hard limit needs CAP_SYS_RESOURCE.
+    for &(resource, soft, hard) in &cfg.rlimits {
+        let lim = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        // SAFETY: setrlimit reads the struct we pass.
+        if unsafe { libc::setrlimit(resource as _, &lim) } != 0 {
+            return Err(setup(format!(
+                "setting resource limit {resource} to {soft}/{hard}: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+    }
     caps::drop_bounding(&cfg.capabilities).map_err(setup)?;
     confine(cfg).map_err(setup)?;
     switch_user(cfg).map_err(setup)?;

@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 6;
+pub const PROTOCOL_VERSION: u32 = 7;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -71,6 +71,10 @@ pub struct InitConfig {
     /// process is made, which leaves the process to the caller's subreaper, and writes no
     /// exit status (`exit_file` is unused).
     pub gate: String,
+    /// Resource limits set before the program runs: (resource number, soft, hard).
+    pub rlimits: Vec<(u32, u64, u64)>,
+    /// Remount the root file system read-only once everything is mounted in it.
+    pub readonly_root: bool,
 }
 
 /// A message of the conversation.
@@ -246,6 +250,8 @@ mod tests {
             masked_paths: vec![],
             readonly_paths: vec![],
             gate: String::new(),
+            rlimits: vec![],
+            readonly_root: false,
         };
         send(a.as_fd(), &Message::Start(Box::new(cfg.clone())), None).unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();
