@@ -545,6 +545,7 @@ fn docker_init_refuses_another_library_and_being_run_by_hand() {
         gate: String::new(),
         rlimits: vec![],
         readonly_root: false,
+        tmpfs: vec![],
     };
     protocol::send(ours.as_fd(), &Message::Start(Box::new(cfg)), None).unwrap();
     match protocol::recv(ours.as_fd()).unwrap() {

@@ -685,3 +685,60 @@ fn rlimits_and_a_read_only_root() {
     );
     assert_eq!(ok(&oci(&root, &["list", "-q"])), "");
 }
+
+/// tmpfs mounts of the spec (containerd's `/run`) with their options; an option the engine
+/// does not know is refused.
+#[test]
+fn tmpfs_mounts_with_their_options() {
+    let dir = TempDir::new("oci-tmpfs");
+    let root = dir.join("root");
+    let b = bundle(
+        &dir.join(""),
+        &[
+            "sh",
+            "-c",
+            "grep ' /run ' /proc/mounts; touch /run/x && echo ok",
+        ],
+        false,
+    );
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    spec["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "destination": "/run", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "noexec", "nodev", "strictatime", "mode=755", "size=1m"]
+        }));
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let io = dir.join("io");
+    let status = oci_to(&root, &["run", "--bundle", b.to_str().unwrap(), "m1"], &io);
+    let out = std::fs::read_to_string(io.with_extension("out")).unwrap();
+    assert_eq!(status.code(), Some(0), "{out}");
+    let line = out.lines().next().unwrap_or_default();
+    assert!(
+        line.starts_with("tmpfs /run tmpfs rw,nosuid,nodev,noexec"),
+        "{out}"
+    );
+    assert!(
+        line.contains("size=1024k") && line.contains("mode=755"),
+        "{out}"
+    );
+    assert!(out.ends_with("ok\n"), "{out}");
+    assert!(
+        !b.join("rootfs/run/x").exists(),
+        "written to the tmpfs, not the rootfs"
+    );
+
+    spec["mounts"].as_array_mut().unwrap().last_mut().unwrap()["options"] =
+        serde_json::json!(["frobnicate"]);
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let err = fails(&oci(
+        &root,
+        &["create", "--bundle", b.to_str().unwrap(), "m2"],
+    ));
+    assert!(
+        err.contains("the tmpfs option \"frobnicate\" on /run"),
+        "{err}"
+    );
+}

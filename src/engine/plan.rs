@@ -132,10 +132,45 @@ const HELPER_MOUNTS: &[(&str, &str)] = &[
     ("/dev/mqueue", "mqueue"),
 ];
 
-/// The mounts of `/proc`, `/sys` and `/dev` the helper makes (a spec must ask for them, as
-/// runc's default spec does); read-only bind mounts of host files or folders.
-fn binds(mounts: &[Mount]) -> Result<Vec<(String, String)>> {
-    let mut out = Vec::new();
+/// A tmpfs mount's options as mount flags and the data string (`mode=`, `size=`, ...);
+/// an option this engine does not know is refused.
+fn tmpfs_options(dst: &str, opts: &[String]) -> Result<(u64, String)> {
+    use nix::mount::MsFlags as F;
+    let mut flags = F::empty();
+    let mut data = Vec::new();
+    for o in opts {
+        let flag = match o.as_str() {
+            "ro" => F::MS_RDONLY,
+            "nosuid" => F::MS_NOSUID,
+            "nodev" => F::MS_NODEV,
+            "noexec" => F::MS_NOEXEC,
+            "sync" => F::MS_SYNCHRONOUS,
+            "dirsync" => F::MS_DIRSYNC,
+            "noatime" => F::MS_NOATIME,
+            "nodiratime" => F::MS_NODIRATIME,
+            "relatime" => F::MS_RELATIME,
+            "strictatime" => F::MS_STRICTATIME,
+            "rw" | "suid" | "dev" | "exec" | "atime" | "diratime" | "async" => F::empty(),
+            _ if ["mode=", "size=", "nr_inodes=", "nr_blocks=", "uid=", "gid="]
+                .iter()
+                .any(|p| o.starts_with(p)) =>
+            {
+                data.push(o.as_str());
+                F::empty()
+            }
+            _ => return Err(unsupported(format_args!("the tmpfs option {o:?} on {dst}"))),
+        };
+        flags |= flag;
+    }
+    Ok((flags.bits(), data.join(",")))
+}
+
+/// The spec's mounts: the helper's own (`/proc`, `/sys`, `/dev`, which a spec must ask for,
+/// as runc's default spec does) are skipped; the rest are read-only bind mounts of host files
+/// or folders, and tmpfs mounts.
+#[allow(clippy::type_complexity)]
+fn split_mounts(mounts: &[Mount]) -> Result<(Vec<(String, String)>, Vec<(String, u64, String)>)> {
+    let (mut binds, mut tmpfs) = (Vec::new(), Vec::new());
     for m in mounts {
         let dst = m.destination().display().to_string();
         let typ = m.typ().clone().unwrap_or_default();
@@ -143,10 +178,18 @@ fn binds(mounts: &[Mount]) -> Result<Vec<(String, String)>> {
             continue;
         }
         let opts = m.options().clone().unwrap_or_default();
+        if typ == "tmpfs" {
+            if !dst.starts_with('/') || dst.split('/').any(|c| c == "..") {
+                return Err(Error::invalid(format!("invalid tmpfs mount point {dst:?}")));
+            }
+            let (flags, data) = tmpfs_options(&dst, &opts)?;
+            tmpfs.push((dst, flags, data));
+            continue;
+        }
         let is_bind = opts.iter().any(|o| o == "bind" || o == "rbind");
         match (is_bind, m.source()) {
             (true, Some(src)) if opts.iter().any(|o| o == "ro") => {
-                out.push((src.display().to_string(), dst))
+                binds.push((src.display().to_string(), dst))
             }
             (true, Some(_)) => {
                 return Err(unsupported(format_args!("a writable bind mount on {dst}")))
@@ -159,7 +202,7 @@ fn binds(mounts: &[Mount]) -> Result<Vec<(String, String)>> {
             return Err(unsupported(format_args!("no {typ} mount on {dst}")));
         }
     }
-    Ok(out)
+    Ok((binds, tmpfs))
 }
 
 /// The kernel's number of a resource limit (`include/uapi/asm-generic/resource.h`).
@@ -273,6 +316,7 @@ pub fn init_config(
         .linux()
         .as_ref()
         .ok_or_else(|| unsupported("no linux section"))?;
+    let (binds, tmpfs) = split_mounts(&spec.mounts().clone().unwrap_or_default())?;
     let mut groups = vec![user.gid()];
     for g in user.additional_gids().clone().unwrap_or_default() {
         if !groups.contains(&g) {
@@ -297,7 +341,7 @@ pub fn init_config(
         workdir: process.cwd().display().to_string(),
         tty: process.terminal().unwrap_or(false),
         new_netns: new_netns(spec)?,
-        binds: binds(&spec.mounts().clone().unwrap_or_default())?,
+        binds,
         exit_file: exit_file.display().to_string(),
         // Set by the launch once the cgroup is made.
         cgroup: String::new(),
@@ -305,6 +349,7 @@ pub fn init_config(
         readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
         gate: String::new(),
         rlimits: rlimits(process)?,
+        tmpfs,
         readonly_root: spec
             .root()
             .as_ref()
@@ -360,4 +405,44 @@ pub fn memory_limit(spec: &Spec) -> Option<(i64, i64)> {
 pub fn rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     let root = spec.root().as_ref().ok_or_else(|| unsupported("no root"))?;
     Ok(bundle.join(root.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::mount::MsFlags as F;
+
+    fn opts(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn tmpfs_options_become_flags_and_data() {
+        let (flags, data) =
+            tmpfs_options("/run", &opts(&["nosuid", "rw", "mode=755", "size=64k"])).unwrap();
+        assert_eq!(flags, F::MS_NOSUID.bits());
+        assert_eq!(data, "mode=755,size=64k");
+        let (flags, data) = tmpfs_options("/t", &opts(&["ro", "noexec", "strictatime"])).unwrap();
+        assert_eq!(
+            flags,
+            (F::MS_RDONLY | F::MS_NOEXEC | F::MS_STRICTATIME).bits()
+        );
+        assert_eq!(data, "");
+        let e = tmpfs_options("/t", &opts(&["size=1m", "huge=always"])).unwrap_err();
+        assert!(e.to_string().contains("\"huge=always\" on /t"), "{e}");
+    }
+
+    #[test]
+    fn rlimits_are_numbered_and_checked() {
+        let p: Process = serde_json::from_value(serde_json::json!({
+            "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 20},
+                        {"type": "RLIMIT_CORE", "soft": 0, "hard": 0}]
+        }))
+        .unwrap();
+        assert_eq!(
+            rlimits(&p).unwrap(),
+            [(libc::RLIMIT_NOFILE, 10, 20), (libc::RLIMIT_CORE, 0, 0)]
+        );
+    }
 }

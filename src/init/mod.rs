@@ -340,6 +340,13 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
     }
     enter_root(&cfg.rootfs)?;
     mount_kernel_fs()?;
+    // In the new root: a link in the image resolves inside it.
+    for (dst, flags, data) in &cfg.tmpfs {
+        fs::create_dir_all(dst).map_err(|e| format!("making the mount point {dst}: {e}"))?;
+        let flags = MsFlags::from_bits_truncate(*flags as libc::c_ulong);
+        let data = (!data.is_empty()).then_some(data.as_str());
+        mnt(Some("tmpfs"), dst, Some("tmpfs"), flags, data)?;
+    }
     for (tree, dst) in &binds {
         attach_tree(tree, dst)?;
         remount_readonly(dst, MsFlags::empty())?;

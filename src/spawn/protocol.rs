@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 7;
+pub const PROTOCOL_VERSION: u32 = 8;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -75,6 +75,9 @@ pub struct InitConfig {
     pub rlimits: Vec<(u32, u64, u64)>,
     /// Remount the root file system read-only once everything is mounted in it.
     pub readonly_root: bool,
+    /// tmpfs mounts in the container, in the spec's order, before the binds: (container path,
+    /// mount flags, data such as `mode=755,size=65536k`).
+    pub tmpfs: Vec<(String, u64, String)>,
 }
 
 /// A message of the conversation.
@@ -252,6 +255,7 @@ mod tests {
             gate: String::new(),
             rlimits: vec![],
             readonly_root: false,
+            tmpfs: vec![],
         };
         send(a.as_fd(), &Message::Start(Box::new(cfg.clone())), None).unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();
