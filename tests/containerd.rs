@@ -214,8 +214,9 @@ fn ctr_run_with_a_terminal() {
     );
 }
 
+/// `ctr run -d`, then `ctr task ls/ps/exec/pause/resume/kill/delete`.
 #[test]
-fn a_detached_task_is_listed_paused_resumed_and_killed() {
+fn a_detached_task_is_listed_exec_ed_paused_resumed_and_killed() {
     let c = Containerd::start("task");
     c.import_busybox();
     c.ok(&run_args(&["-d", IMAGE, "d1", "sleep", "300"]));
@@ -232,13 +233,28 @@ fn a_detached_task_is_listed_paused_resumed_and_killed() {
     assert_eq!(c.task_status("d1"), "PAUSED");
     c.ok(&["task", "resume", "d1"]);
     assert_eq!(c.task_status("d1"), "RUNNING");
-    // Not done yet: said so, never pretended.
-    let exec = c.ctr(&["task", "exec", "--exec-id", "e1", "d1", "true"]);
-    assert!(!exec.status.success());
-    assert!(
-        String::from_utf8_lossy(&exec.stderr).contains("exec is not implemented"),
-        "{exec:?}"
-    );
+    let out = c.ok(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "e1",
+        "d1",
+        "sh",
+        "-c",
+        "cat /proc/1/comm",
+    ]);
+    assert_eq!(out, "sleep\n");
+    let failed = c.ctr(&[
+        "task",
+        "exec",
+        "--exec-id",
+        "e2",
+        "d1",
+        "sh",
+        "-c",
+        "exit 6",
+    ]);
+    assert_eq!(failed.status.code(), Some(6), "{failed:?}");
     c.ok(&["task", "kill", "-s", "SIGKILL", "d1"]);
     let deadline = Instant::now() + Duration::from_secs(10);
     while c.task_status("d1") != "STOPPED" {

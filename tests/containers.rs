@@ -546,6 +546,7 @@ fn docker_init_refuses_another_library_and_being_run_by_hand() {
         rlimits: vec![],
         readonly_root: false,
         tmpfs: vec![],
+        join: 0,
     };
     protocol::send(ours.as_fd(), &Message::Start(Box::new(cfg)), None).unwrap();
     match protocol::recv(ours.as_fd()).unwrap() {

@@ -116,7 +116,7 @@ fn errors_go_to_stderr_and_the_log_as_json_lines() {
         serde_json::json!([])
     );
     // Not done yet: said, never pretended.
-    let err = fails(&oci(&root, &["exec", "--process", "/nonexistent", "c"]));
+    let err = fails(&oci(&root, &["update", "--resources", "-", "c"]));
     assert!(err.contains("not implemented"), "{err}");
 }
 
@@ -741,4 +741,81 @@ fn tmpfs_mounts_with_their_options() {
         err.contains("the tmpfs option \"frobnicate\" on /run"),
         "{err}"
     );
+}
+
+/// `exec`: a process beside a running container, in its namespaces (its hostname, its
+/// processes) and its cgroup; its exit status; `--process FILE` with `--detach` and
+/// `--pid-file`, as containerd's shim runs it.
+#[test]
+fn exec_runs_beside_the_container() {
+    become_subreaper();
+    let dir = TempDir::new("oci-exec");
+    let root = dir.join("root");
+    let b = bundle(&dir.join(""), &["sleep", "300"], false);
+    let io = dir.join("io");
+    let r = root.to_str().unwrap();
+    assert!(oci_to(
+        &root,
+        &["create", "--bundle", b.to_str().unwrap(), "e1"],
+        &io
+    )
+    .success());
+    let pid = json(&ok(&oci(&root, &["state", "e1"])))["pid"]
+        .as_i64()
+        .unwrap() as i32;
+    let err = fails(&oci(&root, &["exec", "e1", "true"]));
+    assert!(err.contains("container \"e1\" not running"), "{err}");
+    ok(&oci(&root, &["start", "e1"]));
+
+    let out = ok(&oci(
+        &root,
+        &[
+            "exec",
+            "e1",
+            "sh",
+            "-c",
+            "hostname; cat /proc/1/comm; grep oci-e1 /proc/self/cgroup | wc -l",
+        ],
+    ));
+    assert_eq!(out, "oci-test\nsleep\n1\n");
+    let status = Command::new(env!("CARGO_BIN_EXE_docker-runtime-oci"))
+        .args(["--root", r, "exec", "e1", "sh", "-c", "exit 4"])
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(4));
+
+    // As the shim does it: a process file, detached, its pid in a file.
+    let process = serde_json::json!({
+        "args": ["sh", "-c", "echo from-exec > /tmp/exec-out"],
+        "env": ["PATH=/bin"], "cwd": "/tmp", "user": {"uid": 65534, "gid": 65534}
+    });
+    std::fs::write(dir.join("process.json"), process.to_string()).unwrap();
+    let pid_file = dir.join("exec.pid");
+    ok(&oci(
+        &root,
+        &[
+            "exec",
+            "--process",
+            dir.join("process.json").to_str().unwrap(),
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "e1",
+        ],
+    ));
+    let exec_pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert_eq!(wait_status(exec_pid), 0);
+    assert_eq!(
+        std::fs::read_to_string(b.join("rootfs/tmp/exec-out")).unwrap(),
+        "from-exec\n"
+    );
+    let err = fails(&oci(&root, &["exec", "e1"]));
+    assert!(err.contains("--process FILE or a command"), "{err}");
+    let err = fails(&oci(&root, &["exec", "--env", "A=1", "e1", "true"]));
+    assert!(err.contains("not supported yet"), "{err}");
+    let err = fails(&oci(&root, &["exec", "--preserve-fds", "2", "e1", "true"]));
+    assert!(err.contains("--preserve-fds 2"), "{err}");
+    ok(&oci(&root, &["kill", "e1", "KILL"]));
+    wait_status(pid);
+    ok(&oci(&root, &["delete", "e1"]));
 }

@@ -422,6 +422,7 @@ fn launch(
             tty_size: opts.tty_size,
             seccomp_cache: deps.seccomp_cache.as_deref(),
             gate: None,
+            join: None,
         },
         Hooks {
             attach: &mut attach,

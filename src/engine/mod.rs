@@ -62,6 +62,18 @@ pub struct Launch<'a> {
     /// `create`/`start`); `launch` then returns once the process waits there, and no helper
     /// stays as its monitor (`exit_file` is unused: the caller's subreaper reaps it).
     pub gate: Option<&'a Path>,
+    /// Run the spec's process beside a running container instead of making one (an OCI
+    /// runtime's `exec`): in the namespaces of its first process and in its cgroup.
+    pub join: Option<Join<'a>>,
+}
+
+/// The running container a process joins.
+#[derive(Debug, Clone, Copy)]
+pub struct Join<'a> {
+    /// Its first process (host pid).
+    pub pid: i32,
+    /// Its cgroup v2 folder, which the process is created in (none: the caller's cgroup).
+    pub cgroup: Option<&'a Path>,
 }
 
 /// What the caller does once the container's process exists, while the helper sets up its
@@ -92,7 +104,17 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
     if let Some(gate) = l.gate {
         cfg.gate = gate.display().to_string();
     }
-    let cgroup = kernel.create_cgroup(l.name, plan::memory_limit(l.spec))?;
+    let cgroup = match l.join {
+        Some(j) => {
+            cfg.join = j.pid;
+            cfg.cgroup = j
+                .cgroup
+                .map(|c| c.display().to_string())
+                .unwrap_or_default();
+            None
+        }
+        None => kernel.create_cgroup(l.name, plan::memory_limit(l.spec))?,
+    };
     if let Some(dir) = cgroup.as_ref().and_then(Cgroup::start_dir) {
         cfg.cgroup = dir.display().to_string();
     }
@@ -117,8 +139,9 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
     match talk.run(&cfg, helper.pid, hooks) {
         Ok((pid, pty)) => {
             let mut child = helper.child;
-            if l.gate.is_some() {
-                // Behind a gate the helper exits once the process is made: reaped here.
+            if l.gate.is_some() || l.join.is_some() {
+                // Behind a gate, or beside a container, the helper exits once the process is
+                // made: reaped here.
                 if let Some(mut c) = child.take() {
                     let _ = c.wait();
                 }
@@ -206,7 +229,7 @@ impl Conversation<'_> {
         match self.until_exec(gated) {
             Ok(pty) => Ok((pid, pty)),
             Err(e) => {
-                if gated {
+                if gated || cfg.join > 0 {
                     // No monitor to take it down with it: the process goes here.
                     // SAFETY: kill takes a pid and a signal.
                     unsafe { libc::kill(pid, libc::SIGKILL) };
@@ -382,6 +405,7 @@ mod tests {
                 tty_size: None,
                 seccomp_cache: None,
                 gate: None,
+                join: None,
             },
             Hooks {
                 attach: &mut attach,

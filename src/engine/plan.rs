@@ -350,6 +350,7 @@ pub fn init_config(
         gate: String::new(),
         rlimits: rlimits(process)?,
         tmpfs,
+        join: 0,
         readonly_root: spec
             .root()
             .as_ref()

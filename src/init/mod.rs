@@ -67,18 +67,31 @@ pub fn main() -> i32 {
     };
     // A session of its own: the library's terminal and process group signals do not reach us.
     let _ = nix::unistd::setsid();
-    if let Err(e) = unshare(CloneFlags::CLONE_NEWPID) {
-        let message = errno_msg("creating the PID namespace", e);
+    // Opened first: the host's path is gone once a container's mount namespace is joined.
+    let cgroup = match open_cgroup(&cfg.cgroup) {
+        Ok(c) => c,
+        Err(message) => {
+            let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
+            return 1;
+        }
+    };
+    let namespaces = if cfg.join > 0 {
+        join_namespaces(cfg.join)
+    } else {
+        unshare(CloneFlags::CLONE_NEWPID).map_err(|e| errno_msg("creating the PID namespace", e))
+    };
+    if let Err(message) = namespaces {
         let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
         return 1;
     }
-    match fork_into(&cfg.cgroup) {
+    match fork_into(cgroup.as_ref(), &cfg.cgroup) {
         Err(message) => {
             let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
             1
         }
         Ok(ForkResult::Child) => {
-            let status = match child(sock.as_fd(), &cfg) {
+            let run = if cfg.join > 0 { joined } else { child };
+            let status = match run(sock.as_fd(), &cfg) {
                 Ok(never) => match never {},
                 Err((status, msg)) => {
                     if status == 1 {
@@ -97,6 +110,14 @@ pub fn main() -> i32 {
             };
             // SAFETY: _exit skips atexit handlers and buffered state, as a failed exec should.
             unsafe { libc::_exit(status) }
+        }
+        Ok(ForkResult::Parent { child }) if cfg.join > 0 => {
+            // Only we see its host pid (the child's /proc is the container's now).
+            let ready = Message::Ready {
+                pid: child.as_raw(),
+            };
+            let _ = protocol::send(sock.as_fd(), &ready, None);
+            0
         }
         Ok(ForkResult::Parent { child }) => {
             drop(sock);
@@ -130,21 +151,29 @@ struct CloneArgs {
     cgroup: u64,
 }
 
+/// The cgroup v2 folder `cgroup` (none when empty), for [`fork_into`].
+fn open_cgroup(cgroup: &str) -> Res<Option<fs::File>> {
+    if cgroup.is_empty() {
+        return Ok(None);
+    }
+    fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(cgroup)
+        .map(Some)
+        .map_err(|e| format!("opening the container's cgroup {cgroup}: {e}"))
+}
+
 /// Fork the container's first process: plainly, or with `clone3(CLONE_INTO_CGROUP)` straight
 /// into the cgroup v2 folder `cgroup`, so that it is in the cgroup from its first instruction
 /// (the monitor, this process, stays outside: it must not be frozen with the container). A
 /// fork into a cgroup takes the cgroup lock only for reading; moving a process later would
 /// wait for an RCU grace period (~10 ms).
-fn fork_into(cgroup: &str) -> Res<ForkResult> {
-    if cgroup.is_empty() {
+fn fork_into(dir: Option<&fs::File>, cgroup: &str) -> Res<ForkResult> {
+    let Some(dir) = dir else {
         // SAFETY: this process is single-threaded, so the child may run any code.
         return unsafe { fork() }.map_err(|e| errno_msg("fork", e));
-    }
-    let dir = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY)
-        .open(cgroup)
-        .map_err(|e| format!("opening the container's cgroup {cgroup}: {e}"))?;
+    };
     let mut args = CloneArgs {
         flags: CLONE_INTO_CGROUP,
         exit_signal: libc::SIGCHLD as u64,
@@ -267,6 +296,64 @@ fn child(
         protocol::send(sock, &Message::Waiting, None)
             .map_err(|e| setup(format!("reporting the wait: {e}")))?;
         wait_at_gate(&gate).map_err(setup)?;
+    }
+    exec(sock, cfg)
+}
+
+/// Enter the namespaces of process `pid` (those it does not share with us; the mount
+/// namespace last, which also makes its root ours). The PID namespace applies to our children.
+fn join_namespaces(pid: i32) -> Res<()> {
+    for (name, flag) in [
+        ("ipc", CloneFlags::CLONE_NEWIPC),
+        ("uts", CloneFlags::CLONE_NEWUTS),
+        ("net", CloneFlags::CLONE_NEWNET),
+        ("pid", CloneFlags::CLONE_NEWPID),
+        ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+        ("mnt", CloneFlags::CLONE_NEWNS),
+    ] {
+        let theirs = format!("/proc/{pid}/ns/{name}");
+        if fs::read_link(&theirs).ok() == fs::read_link(format!("/proc/self/ns/{name}")).ok() {
+            continue;
+        }
+        let fd = fs::File::open(&theirs)
+            .map_err(|e| format!("opening the container's {name} namespace: {e}"))?;
+        nix::sched::setns(fd, flag)
+            .map_err(|e| errno_msg(format_args!("joining the container's {name} namespace"), e))?;
+    }
+    Ok(())
+}
+
+/// The program beside a running container's (see [`InitConfig::join`]): its terminal, its
+/// working directory, then the same last steps as a container's first process.
+fn joined(
+    sock: BorrowedFd<'_>,
+    cfg: &InitConfig,
+) -> std::result::Result<std::convert::Infallible, (i32, String)> {
+    let setup = |s: String| (1, s);
+    for step in ["go", "run"] {
+        match protocol::recv(sock) {
+            Ok(Some((Message::Go, _))) if step == "go" => {}
+            Ok(Some((Message::Run, _))) if step == "run" => {}
+            Ok(Some((Message::Error { message }, _))) => return Err(setup(message)),
+            Ok(other) => return Err(setup(format!("expected {step}, got {other:?}"))),
+            Err(e) => return Err(setup(format!("waiting for {step}: {e}"))),
+        }
+        if step == "go" {
+            if cfg.tty {
+                setup_tty(sock, cfg.uid).map_err(setup)?;
+            }
+            let dir = if cfg.workdir.is_empty() {
+                "/"
+            } else {
+                &cfg.workdir
+            };
+            chdir(dir).map_err(|e| {
+                setup(errno_msg(
+                    format_args!("changing to working directory {dir}"),
+                    e,
+                ))
+            })?;
+        }
     }
     exec(sock, cfg)
 }
@@ -834,9 +921,11 @@ fn exec(
     // The container dies with its monitor: a killed monitor cannot leave it running unnoticed
     // (holding an address a restarted runtime would give away). Set after the user switch,
     // which clears it; the program's exec keeps it. Behind a gate there is no monitor (the
-    // caller's subreaper is the parent, whose death must not take the container).
+    // caller's subreaper is the parent, whose death must not take the container), nor beside
+    // a running container (the same).
     // SAFETY: prctl with integer arguments only.
     if cfg.gate.is_empty()
+        && cfg.join == 0
         && unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0
     {
         return Err(setup(format!(

@@ -46,6 +46,7 @@ fn out(text: &str) -> Result<()> {
 fn run(inv: &Invocation) -> Result<i32> {
     match inv.command.as_deref() {
         Some("run") => run_container(inv),
+        Some("exec") => create::exec(inv),
         _ => dispatch(inv).map(|()| 0),
     }
 }

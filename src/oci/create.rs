@@ -91,7 +91,18 @@ impl Drop for Undo<'_> {
 }
 
 /// `create`: the container made and waiting at its gate; its pid in `--pid-file`.
+/// Refuse `--preserve-fds N` (N > 0): passing descriptors beyond 0-2 is not done yet.
+fn no_extra_fds(inv: &Invocation) -> Result<()> {
+    match inv.value("preserve-fds") {
+        None | Some("0") => Ok(()),
+        Some(n) => Err(Error::unsupported(format!(
+            "--preserve-fds {n}: passing descriptors beyond 0-2 is not supported yet"
+        ))),
+    }
+}
+
 pub fn create(inv: &Invocation) -> Result<Record> {
+    no_extra_fds(inv)?;
     let id = inv.args[0].as_str();
     let bundle = bundle_of(inv)?;
     let spec = load_spec(&bundle)?;
@@ -148,6 +159,7 @@ pub fn create(inv: &Invocation) -> Result<Record> {
             tty_size: None,
             seccomp_cache: Some(&inv.globals.root.join(".seccomp")),
             gate: Some(&gate),
+            join: None,
         },
         Hooks {
             attach: &mut |_| Ok(()),
@@ -234,4 +246,115 @@ pub fn wait_exit(pid: i32) -> i32 {
             Err(_) => return 255,
         }
     }
+}
+
+/// The process `exec` runs: `--process FILE` (a runtime-spec process, as containerd's shim
+/// writes it), or the container's own with the command line's program (`exec ID CMD...`).
+fn exec_process(inv: &Invocation, spec: &Spec) -> Result<oci_spec::runtime::Process> {
+    if let Some(path) = inv.value("process") {
+        let text =
+            std::fs::read(path).map_err(|e| Error::io_path("reading", Path::new(path), e))?;
+        return serde_json::from_slice(&text)
+            .map_err(|e| Error::corrupt(format!("the process file {path}: {e}")));
+    }
+    if inv.args.len() < 2 {
+        return Err(Error::invalid(
+            "exec: give --process FILE or a command after the container id",
+        ));
+    }
+    if inv.value("env").is_some() || inv.value("user").is_some() {
+        return Err(Error::unsupported(
+            "exec --env and --user are not supported yet; give them in --process FILE",
+        ));
+    }
+    let mut p = spec.process().clone().unwrap_or_default();
+    p.set_args(Some(inv.args[1..].to_vec()));
+    p.set_terminal(Some(inv.flag("tty")));
+    if let Some(cwd) = inv.value("cwd") {
+        p.set_cwd(PathBuf::from(cwd));
+    }
+    Ok(p)
+}
+
+/// `exec`: a process run beside a running container, in its namespaces and cgroup, with the
+/// container's seccomp filter and the process's own user, capabilities and limits. Its pid in
+/// `--pid-file`; without `--detach`, waited for (its status is ours).
+pub fn exec(inv: &Invocation) -> Result<i32> {
+    no_extra_fds(inv)?;
+    let store = Store::open(&inv.globals.root)?;
+    let id = inv.args[0].as_str();
+    let rec = store.load(id)?;
+    if store.status(&rec) != Status::Running {
+        return Err(Error::in_use(format!("container \"{id}\" not running")));
+    }
+    let mut spec = load_spec(&rec.bundle)?;
+    let process = exec_process(inv, &spec)?;
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && inv.value("console-socket").is_none() {
+        return Err(Error::invalid(
+            "the process has a terminal but no --console-socket was given",
+        ));
+    }
+    spec.set_process(Some(process));
+    let detach = inv.flag("detach");
+    if !detach {
+        // The process is orphaned by its helper: we take it as its subreaper, to wait for it.
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+            return Err(Error::io(
+                "becoming a subreaper",
+                std::io::Error::last_os_error(),
+            ));
+        }
+    }
+    let cgroup = super::store::cgroup(id);
+    let helper = crate::spawn::find_helper(None)?;
+    let launched = engine::launch(
+        &Host,
+        Launch {
+            spec: &spec,
+            bundle: &rec.bundle,
+            helper: &helper,
+            name: &cgroup_name(id),
+            streams: Streams {
+                stdin: inherited(0)?,
+                stdout: inherited(1)?,
+                stderr: inherited(2)?,
+            },
+            exit_file: Path::new(""),
+            tty_size: None,
+            seccomp_cache: Some(&inv.globals.root.join(".seccomp")),
+            gate: None,
+            join: Some(engine::Join {
+                pid: rec.pid,
+                cgroup: cgroup.as_ref().and_then(|c| c.start_dir()),
+            }),
+        },
+        Hooks {
+            attach: &mut |_| Ok(()),
+            running: &mut |_, _| Ok(()),
+        },
+    )?;
+    let handed = (|| {
+        if let (Some(pty), Some(socket)) = (&launched.pty, inv.value("console-socket")) {
+            send_console(Path::new(socket), pty)?;
+        }
+        match inv.value("pid-file") {
+            Some(path) => crate::fsutil::write_atomic(
+                Path::new(path),
+                launched.pid.to_string().as_bytes(),
+                0o644,
+            ),
+            None => Ok(()),
+        }
+    })();
+    if let Err(e) = handed {
+        // SAFETY: kill takes a pid and a signal.
+        unsafe { libc::kill(launched.pid, libc::SIGKILL) };
+        return Err(e);
+    }
+    if detach {
+        return Ok(0);
+    }
+    Ok(wait_exit(launched.pid))
 }

@@ -5,8 +5,8 @@
 //! gate until `start`, [`command`] runs the commands.
 //!
 //! Done so far: `--version`, `--help`, `spec`, `features`, `create`, `start`, `run`, `state`,
-//! `list`, `kill`, `delete`, `pause`, `resume`, `ps --format json`; `exec` and `update` are
-//! read but refused as not implemented yet.
+//! `list`, `kill`, `delete`, `pause`, `resume`, `ps --format json`, `exec`; `update` is read
+//! but refused as not implemented yet.
 
 pub mod cli;
 pub mod command;

@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 8;
+pub const PROTOCOL_VERSION: u32 = 9;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -78,6 +78,10 @@ pub struct InitConfig {
     /// tmpfs mounts in the container, in the spec's order, before the binds: (container path,
     /// mount flags, data such as `mode=755,size=65536k`).
     pub tmpfs: Vec<(String, u64, String)>,
+    /// Nonzero: run the program in the namespaces of this process (host pid), a running
+    /// container's first one, instead of new ones (an OCI runtime's `exec`): nothing is
+    /// mounted, the helper reports the program's pid and leaves it to the caller's subreaper.
+    pub join: i32,
 }
 
 /// A message of the conversation.
@@ -256,6 +260,7 @@ mod tests {
             rlimits: vec![],
             readonly_root: false,
             tmpfs: vec![],
+            join: 0,
         };
         send(a.as_fd(), &Message::Start(Box::new(cfg.clone())), None).unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();
