@@ -547,6 +547,8 @@ fn docker_init_refuses_another_library_and_being_run_by_hand() {
         readonly_root: false,
         tmpfs: vec![],
         join: 0,
+        join_namespaces: vec![],
+        new_session_keyring: true,
     };
     protocol::send(ours.as_fd(), &Message::Start(Box::new(cfg)), None).unwrap();
     match protocol::recv(ours.as_fd()).unwrap() {

@@ -456,7 +456,10 @@ fn bad_bundles_are_clear_errors_and_leave_nothing() {
         {"type": "uts"}, {"type": "ipc"}, {"type": "network", "path": "/proc/1/ns/nonexistent"}]);
     std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
     let err = fails(&create(&b, "x4"));
-    assert!(err.contains("joining the Network namespace"), "{err}");
+    assert!(
+        err.contains("opening the net namespace /proc/1/ns/nonexistent"),
+        "{err}"
+    );
     spec = good.clone();
     spec["process"]["terminal"] = true.into();
     std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
@@ -818,4 +821,96 @@ fn exec_runs_beside_the_container() {
     ok(&oci(&root, &["kill", "e1", "KILL"]));
     wait_status(pid);
     ok(&oci(&root, &["delete", "e1"]));
+}
+
+/// The session keyring id of the calling process (keyctl GET_KEYRING_ID of the session
+/// keyring), as a static program printing it.
+const KEYRING_PROBE_C: &str = r#"#include <stdio.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+int main(void) { printf("%ld\n", syscall(SYS_keyctl, 0, -3, 0)); return 0; }
+"#;
+
+/// A new session keyring for each container (runc's default), the caller's with
+/// `--no-new-keyring`; namespaces joined by path (a pod's network namespace); a hostname with a
+/// joined UTS namespace and `--systemd-cgroup` refused.
+#[test]
+fn keyrings_joined_namespaces_and_refusals() {
+    let dir = TempDir::new("oci-keys");
+    let root = dir.join("root");
+    let b = bundle(&dir.join(""), &["/keyring"], false);
+    let src = dir.join("keyring.c");
+    std::fs::write(&src, KEYRING_PROBE_C).unwrap();
+    let built = Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(b.join("rootfs/keyring"))
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(built.success());
+    // SAFETY: keyctl(GET_KEYRING_ID, SESSION, create=0) takes integers only.
+    let ours = unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) };
+    let io = dir.join("io");
+    let bundle_arg = b.to_str().unwrap();
+    let id_of = |args: &[&str]| {
+        let status = oci_to(&root, args, &io);
+        assert!(status.success());
+        std::fs::read_to_string(io.with_extension("out"))
+            .unwrap()
+            .trim()
+            .parse::<i64>()
+            .unwrap()
+    };
+    let fresh = id_of(&["run", "--bundle", bundle_arg, "k1"]);
+    assert!(fresh > 0 && fresh != ours, "{fresh} vs {ours}");
+    let shared = id_of(&["run", "--no-new-keyring", "--bundle", bundle_arg, "k2"]);
+    assert_eq!(shared, ours);
+
+    // A network namespace of its own, with interfaces to recognize it by (a veth pair: this
+    // kernel has no dummy interfaces).
+    let ns = format!("drtest-{}", std::process::id());
+    struct Netns(String);
+    impl Drop for Netns {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    assert!(Command::new("ip")
+        .args(["netns", "add", &ns])
+        .status()
+        .unwrap()
+        .success());
+    let _netns = Netns(ns.clone());
+    assert!(Command::new("ip")
+        .args(["-n", &ns, "link", "add", "drmark0", "type", "veth", "peer", "name", "drmark1"])
+        .status()
+        .unwrap()
+        .success());
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    spec["process"]["args"] = serde_json::json!(["ip", "-o", "link"]);
+    spec["linux"]["namespaces"][4] =
+        serde_json::json!({"type": "network", "path": format!("/run/netns/{ns}")});
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    assert!(oci_to(&root, &["run", "--bundle", bundle_arg, "n1"], &io).success());
+    let links = std::fs::read_to_string(io.with_extension("out")).unwrap();
+    assert!(links.contains("drmark0"), "{links}");
+
+    spec["linux"]["namespaces"][2] =
+        serde_json::json!({"type": "uts", "path": format!("/run/netns/{ns}")});
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let err = fails(&oci(&root, &["create", "--bundle", bundle_arg, "u1"]));
+    assert!(
+        err.contains("hostname cannot be set in a joined UTS"),
+        "{err}"
+    );
+    let err = fails(&oci(
+        &root,
+        &["--systemd-cgroup", "create", "--bundle", bundle_arg, "s1"],
+    ));
+    assert!(
+        err.contains("systemd's cgroup driver is not supported"),
+        "{err}"
+    );
+    assert_eq!(ok(&oci(&root, &["list", "-q"])), "");
 }

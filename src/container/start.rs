@@ -423,6 +423,7 @@ fn launch(
             seccomp_cache: deps.seccomp_cache.as_deref(),
             gate: None,
             join: None,
+            new_session_keyring: true,
         },
         Hooks {
             attach: &mut attach,

@@ -65,6 +65,9 @@ pub struct Launch<'a> {
     /// Run the spec's process beside a running container instead of making one (an OCI
     /// runtime's `exec`): in the namespaces of its first process and in its cgroup.
     pub join: Option<Join<'a>>,
+    /// Give the container a new session keyring (runc's default; an OCI runtime's
+    /// `--no-new-keyring` keeps the caller's).
+    pub new_session_keyring: bool,
 }
 
 /// The running container a process joins.
@@ -104,6 +107,7 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
     if let Some(gate) = l.gate {
         cfg.gate = gate.display().to_string();
     }
+    cfg.new_session_keyring = l.new_session_keyring;
     let cgroup = match l.join {
         Some(j) => {
             cfg.join = j.pid;
@@ -406,6 +410,7 @@ mod tests {
                 seccomp_cache: None,
                 gate: None,
                 join: None,
+                new_session_keyring: true,
             },
             Hooks {
                 attach: &mut attach,
@@ -544,9 +549,9 @@ mod tests {
                 "sharing the host's Ipc namespace",
             ),
             (
-                serde_json::json!({"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"},
-                {"type": "ipc"}, {"type": "network", "path": "/proc/1/ns/net"}]}),
-                "joining the Network namespace",
+                serde_json::json!({"namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"},
+                {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}]}),
+                "joining the Pid namespace",
             ),
         ] {
             let kernel = FakeKernel::new(|_| {});

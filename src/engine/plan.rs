@@ -89,21 +89,34 @@ const REQUIRED_NAMESPACES: &[LinuxNamespaceType] = &[
     LinuxNamespaceType::Ipc,
 ];
 
-/// Whether the container gets a new network namespace. Every other namespace the helper makes
-/// must be asked for, new (joining one by path is not supported), and none besides.
-fn new_netns(spec: &Spec) -> Result<bool> {
+/// The namespaces: whether the container gets a new network namespace, and those it joins by
+/// path (network, IPC, UTS: what a pod's containers share), as (`net`|`ipc`|`uts`, path).
+/// The PID and mount namespaces are always new; every namespace must be asked for, and none
+/// besides these.
+fn namespaces(spec: &Spec) -> Result<(bool, Vec<(String, String)>)> {
     let linux = spec
         .linux()
         .as_ref()
         .ok_or_else(|| unsupported("no linux section"))?;
     let namespaces = linux.namespaces().clone().unwrap_or_default();
+    let mut joined = Vec::new();
     for ns in &namespaces {
-        if let Some(p) = ns.path() {
-            return Err(unsupported(format_args!(
-                "joining the {:?} namespace at {}",
-                ns.typ(),
-                p.display()
-            )));
+        let kind = match ns.typ() {
+            LinuxNamespaceType::Network => Some("net"),
+            LinuxNamespaceType::Ipc => Some("ipc"),
+            LinuxNamespaceType::Uts => Some("uts"),
+            _ => None,
+        };
+        match (ns.path(), kind) {
+            (Some(p), Some(kind)) => joined.push((kind.to_string(), p.display().to_string())),
+            (Some(p), None) => {
+                return Err(unsupported(format_args!(
+                    "joining the {:?} namespace at {}",
+                    ns.typ(),
+                    p.display()
+                )))
+            }
+            _ => {}
         }
         if !REQUIRED_NAMESPACES.contains(&ns.typ()) && ns.typ() != LinuxNamespaceType::Network {
             return Err(unsupported(format_args!("a {:?} namespace", ns.typ())));
@@ -116,9 +129,10 @@ fn new_netns(spec: &Spec) -> Result<bool> {
             )));
         }
     }
-    Ok(namespaces
+    let new_net = namespaces
         .iter()
-        .any(|ns| ns.typ() == LinuxNamespaceType::Network))
+        .any(|ns| ns.typ() == LinuxNamespaceType::Network && ns.path().is_none());
+    Ok((new_net, joined))
 }
 
 /// The kinds of mount the helper makes itself (it mounts them at these places, always), and
@@ -317,6 +331,13 @@ pub fn init_config(
         .as_ref()
         .ok_or_else(|| unsupported("no linux section"))?;
     let (binds, tmpfs) = split_mounts(&spec.mounts().clone().unwrap_or_default())?;
+    let (new_netns, join_namespaces) = namespaces(spec)?;
+    let hostname = spec.hostname().clone().unwrap_or_default();
+    if !hostname.is_empty() && join_namespaces.iter().any(|(k, _)| k == "uts") {
+        return Err(Error::invalid(
+            "a hostname cannot be set in a joined UTS namespace",
+        ));
+    }
     let mut groups = vec![user.gid()];
     for g in user.additional_gids().clone().unwrap_or_default() {
         if !groups.contains(&g) {
@@ -326,7 +347,7 @@ pub fn init_config(
     Ok(InitConfig {
         version: PROTOCOL_VERSION,
         rootfs: rootfs.display().to_string(),
-        hostname: spec.hostname().clone().unwrap_or_default(),
+        hostname,
         args,
         env: process.env().clone().unwrap_or_default(),
         uid: user.uid(),
@@ -340,7 +361,7 @@ pub fn init_config(
         },
         workdir: process.cwd().display().to_string(),
         tty: process.terminal().unwrap_or(false),
-        new_netns: new_netns(spec)?,
+        new_netns,
         binds,
         exit_file: exit_file.display().to_string(),
         // Set by the launch once the cgroup is made.
@@ -351,6 +372,8 @@ pub fn init_config(
         rlimits: rlimits(process)?,
         tmpfs,
         join: 0,
+        join_namespaces,
+        new_session_keyring: true,
         readonly_root: spec
             .root()
             .as_ref()

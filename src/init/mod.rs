@@ -261,11 +261,44 @@ fn child(
     cfg: &InitConfig,
 ) -> std::result::Result<std::convert::Infallible, (i32, String)> {
     let setup = |s: String| (1, s);
-    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+    let joins = |kind: &str| cfg.join_namespaces.iter().any(|(k, _)| k == kind);
+    let mut flags = CloneFlags::CLONE_NEWNS;
+    for (kind, flag) in [
+        ("uts", CloneFlags::CLONE_NEWUTS),
+        ("ipc", CloneFlags::CLONE_NEWIPC),
+    ] {
+        if !joins(kind) {
+            flags |= flag;
+        }
+    }
     if cfg.new_netns {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     unshare(flags).map_err(|e| setup(errno_msg("creating namespaces", e)))?;
+    for (kind, path) in &cfg.join_namespaces {
+        let flag = match kind.as_str() {
+            "net" => CloneFlags::CLONE_NEWNET,
+            "ipc" => CloneFlags::CLONE_NEWIPC,
+            _ => CloneFlags::CLONE_NEWUTS,
+        };
+        let fd = fs::File::open(path)
+            .map_err(|e| setup(format!("opening the {kind} namespace {path}: {e}")))?;
+        nix::sched::setns(fd, flag).map_err(|e| {
+            setup(errno_msg(
+                format_args!("joining the {kind} namespace {path}"),
+                e,
+            ))
+        })?;
+    }
+    if cfg.new_session_keyring {
+        // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring.
+        if unsafe { libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) } < 0 {
+            return Err(setup(format!(
+                "making the session keyring: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+    }
     // /proc is still the host's, so /proc/self names us as the host sees us.
     let pid: i32 = fs::read_link("/proc/self")
         .ok()
@@ -448,7 +481,9 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
             remount_readonly(p, MsFlags::MS_REC)?;
         }
     }
-    sethostname(&cfg.hostname).map_err(|e| errno_msg("setting the hostname", e))?;
+    if !cfg.hostname.is_empty() || !cfg.join_namespaces.iter().any(|(k, _)| k == "uts") {
+        sethostname(&cfg.hostname).map_err(|e| errno_msg("setting the hostname", e))?;
+    }
     if cfg.new_netns {
         loopback_up()?;
     }

@@ -103,6 +103,12 @@ fn no_extra_fds(inv: &Invocation) -> Result<()> {
 
 pub fn create(inv: &Invocation) -> Result<Record> {
     no_extra_fds(inv)?;
+    if inv.globals.systemd_cgroup {
+        return Err(Error::unsupported(
+            "--systemd-cgroup: systemd's cgroup driver is not supported (the runtime manages \
+             cgroups itself, as the cgroupfs driver does); set SystemdCgroup = false",
+        ));
+    }
     let id = inv.args[0].as_str();
     let bundle = bundle_of(inv)?;
     let spec = load_spec(&bundle)?;
@@ -160,6 +166,7 @@ pub fn create(inv: &Invocation) -> Result<Record> {
             seccomp_cache: Some(&inv.globals.root.join(".seccomp")),
             gate: Some(&gate),
             join: None,
+            new_session_keyring: !inv.flag("no-new-keyring"),
         },
         Hooks {
             attach: &mut |_| Ok(()),
@@ -329,6 +336,7 @@ pub fn exec(inv: &Invocation) -> Result<i32> {
                 pid: rec.pid,
                 cgroup: cgroup.as_ref().and_then(|c| c.start_dir()),
             }),
+            new_session_keyring: false,
         },
         Hooks {
             attach: &mut |_| Ok(()),

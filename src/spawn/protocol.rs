@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 9;
+pub const PROTOCOL_VERSION: u32 = 10;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -82,6 +82,12 @@ pub struct InitConfig {
     /// container's first one, instead of new ones (an OCI runtime's `exec`): nothing is
     /// mounted, the helper reports the program's pid and leaves it to the caller's subreaper.
     pub join: i32,
+    /// Namespaces joined by path instead of made (a pod's shared ones): (`net`, `ipc` or
+    /// `uts`, host path).
+    pub join_namespaces: Vec<(String, String)>,
+    /// Give the container a new anonymous session keyring (runc's default), so it does not
+    /// share its caller's.
+    pub new_session_keyring: bool,
 }
 
 /// A message of the conversation.
@@ -261,6 +267,8 @@ mod tests {
             readonly_root: false,
             tmpfs: vec![],
             join: 0,
+            join_namespaces: vec![],
+            new_session_keyring: true,
         };
         send(a.as_fd(), &Message::Start(Box::new(cfg.clone())), None).unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();
