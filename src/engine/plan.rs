@@ -284,6 +284,93 @@ fn capabilities(p: &Process) -> Result<Vec<u32>> {
     Ok(out)
 }
 
+/// The device nodes every container has (`/dev/null`, `zero`, `full`, `random`, `urandom`,
+/// `tty`, `pts/ptmx` and the terminals): (type, major, minor; None: any minor).
+const STANDARD_DEVICES: &[(char, i64, Option<i64>)] = &[
+    ('c', 1, Some(3)),
+    ('c', 1, Some(5)),
+    ('c', 1, Some(7)),
+    ('c', 1, Some(8)),
+    ('c', 1, Some(9)),
+    ('c', 5, Some(0)),
+    ('c', 5, Some(2)),
+    ('c', 136, None),
+];
+
+/// Device rules (`linux.resources.devices`). There is no device cgroup here: a container's
+/// `/dev` holds only the standard nodes and every file system it can write is `nodev`, so a
+/// node it makes itself cannot be used whatever the rules allow (`m`). What the engine cannot
+/// honour is refused: rules that take read or write access to a standard node away.
+fn check_device_rules(rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<()> {
+    for &(typ, major, minor) in STANDARD_DEVICES {
+        let mut allowed = true;
+        for r in rules {
+            let t = r
+                .typ()
+                .map_or('a', |t| t.as_str().chars().next().unwrap_or('a'));
+            let matches = (t == 'a' || t == typ)
+                && r.major().is_none_or(|m| m == major)
+                && (r.minor().is_none() || r.minor() == minor);
+            let access = r.access().clone().unwrap_or_else(|| "rwm".into());
+            let (read, write) = (access.contains('r'), access.contains('w'));
+            if !matches || (!read && !write) {
+                continue;
+            }
+            if r.allow() != allowed && !(read && write) {
+                return Err(unsupported(format_args!(
+                    "a device rule that changes only {access:?} access of {typ} {major}:{}",
+                    minor.map_or("*".into(), |m| m.to_string())
+                )));
+            }
+            allowed = r.allow();
+        }
+        if !allowed {
+            return Err(unsupported(format_args!(
+                "device rules that deny {typ} {major}:{}, a standard device every container has",
+                minor.map_or("*".into(), |m| m.to_string())
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The resources the engine executes: a memory limit (and memory+swap), device rules, the
+/// default CPU weight (shares 1024); any other resource is refused.
+fn check_resources(r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+    check_device_rules(r.devices().as_deref().unwrap_or_default())?;
+    let mut v = serde_json::to_value(r).unwrap_or_default();
+    let Some(all) = v.as_object_mut() else {
+        return Ok(());
+    };
+    all.remove("devices");
+    // The default weight (containerd always writes it) changes nothing.
+    let default_cpu = all.get("cpu").and_then(|c| c.as_object()).is_some_and(|c| {
+        c.iter()
+            .all(|(k, v)| v.is_null() || (k == "shares" && v.as_u64() == Some(1024)))
+    });
+    if default_cpu {
+        all.remove("cpu");
+    }
+    if let Some(mem) = all.remove("memory") {
+        for (k, val) in mem.as_object().into_iter().flatten() {
+            if k != "limit" && k != "swap" && !val.is_null() {
+                return Err(unsupported(format_args!("the memory resource {k:?}")));
+            }
+        }
+    }
+    for (k, val) in all.iter() {
+        let empty = val.is_null()
+            || val
+                .as_object()
+                .is_some_and(|o| o.values().all(|x| x.is_null()))
+            || val.as_array().is_some_and(|a| a.is_empty());
+        if !empty {
+            return Err(unsupported(format_args!("the {k:?} resources")));
+        }
+    }
+    Ok(())
+}
+
 /// The checks of the spec's parts this engine does not execute.
 fn check_linux(spec: &Spec) -> Result<()> {
     if spec.hooks().is_some() {
@@ -302,6 +389,9 @@ fn check_linux(spec: &Spec) -> Result<()> {
     }
     if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(unsupported("extra devices"));
+    }
+    if let Some(r) = linux.resources() {
+        check_resources(r)?;
     }
     Ok(())
 }
@@ -454,6 +544,50 @@ mod tests {
         assert_eq!(data, "");
         let e = tmpfs_options("/t", &opts(&["size=1m", "huge=always"])).unwrap_err();
         assert!(e.to_string().contains("\"huge=always\" on /t"), "{e}");
+    }
+
+    fn resources(v: serde_json::Value) -> oci_spec::runtime::LinuxResources {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn device_rules_and_resources() {
+        // containerd's default: deny all, then the standard devices (and tun, mknod of any).
+        let containerd = serde_json::json!({"devices": [
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "access": "m"},
+            {"allow": true, "type": "b", "access": "m"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 8, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 7, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 0, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 5, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 9, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 1, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 136, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"}
+        ], "memory": {"limit": 1048576}, "cpu": {"shares": 1024}});
+        check_resources(&resources(containerd)).unwrap();
+        check_resources(&resources(serde_json::json!({}))).unwrap();
+        // Deny all and nothing back: /dev/null would stay usable, so it is refused.
+        let deny = resources(serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]}));
+        let e = check_resources(&deny).unwrap_err();
+        assert!(e.to_string().contains("deny c 1:3"), "{e}");
+        let read_only = resources(serde_json::json!({"devices": [
+            {"allow": false, "type": "c", "major": 1, "minor": 5, "access": "w"}]}));
+        assert!(check_resources(&read_only).is_err());
+        for (v, what) in [
+            (serde_json::json!({"cpu": {"shares": 2}}), "\"cpu\""),
+            (serde_json::json!({"pids": {"limit": 10}}), "\"pids\""),
+            (
+                serde_json::json!({"memory": {"limit": 1, "reservation": 1}}),
+                "\"reservation\"",
+            ),
+        ] {
+            let e = check_resources(&resources(v)).unwrap_err();
+            assert!(e.to_string().contains(what), "{e}");
+        }
     }
 
     #[test]
