@@ -549,6 +549,9 @@ fn docker_init_refuses_another_library_and_being_run_by_hand() {
         join: 0,
         join_namespaces: vec![],
         new_session_keyring: true,
+        oom_score_adj: None,
+        umask: None,
+        domainname: String::new(),
     };
     protocol::send(ours.as_fd(), &Message::Start(Box::new(cfg)), None).unwrap();
     match protocol::recv(ours.as_fd()).unwrap() {

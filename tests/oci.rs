@@ -507,9 +507,13 @@ fn a_terminal_goes_to_the_console_socket() {
     let root = dir.join("root");
     let b = bundle(
         &dir.join(""),
-        &["sh", "-c", "tty; echo hello-from-tty"],
+        &["sh", "-c", "tty; stty size; echo hello-from-tty"],
         true,
     );
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    spec["process"]["consoleSize"] = serde_json::json!({"height": 30, "width": 100});
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
     let sock = dir.join("console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
     let receiver = std::thread::spawn(move || {
@@ -570,6 +574,7 @@ fn a_terminal_goes_to_the_console_socket() {
         text.contains("/dev/pts/") && text.contains("hello-from-tty"),
         "{text}"
     );
+    assert!(text.contains("30 100"), "process.consoleSize: {text}");
     assert_eq!(wait_status(pid), 0);
     ok(&oci(&root, &["delete", "t1"]));
 }
@@ -900,10 +905,7 @@ fn keyrings_joined_namespaces_and_refusals() {
         serde_json::json!({"type": "uts", "path": format!("/run/netns/{ns}")});
     std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
     let err = fails(&oci(&root, &["create", "--bundle", bundle_arg, "u1"]));
-    assert!(
-        err.contains("hostname cannot be set in a joined UTS"),
-        "{err}"
-    );
+    assert!(err.contains("cannot be set in a joined UTS"), "{err}");
     let err = fails(&oci(
         &root,
         &["--systemd-cgroup", "create", "--bundle", bundle_arg, "s1"],
@@ -912,5 +914,53 @@ fn keyrings_joined_namespaces_and_refusals() {
         err.contains("systemd's cgroup driver is not supported"),
         "{err}"
     );
+    assert_eq!(ok(&oci(&root, &["list", "-q"])), "");
+}
+
+/// `process.oomScoreAdj`, `process.user.umask`, `domainname` are applied; fields the engine
+/// does not execute (`linux.personality`, a shared `rootfsPropagation`) are refused.
+#[test]
+fn oom_score_umask_domainname_and_refused_fields() {
+    let dir = TempDir::new("oci-misc");
+    let root = dir.join("root");
+    let b = bundle(
+        &dir.join(""),
+        &[
+            "sh",
+            "-c",
+            "cat /proc/self/oom_score_adj; umask; cat /proc/sys/kernel/domainname",
+        ],
+        false,
+    );
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    spec["process"]["oomScoreAdj"] = 500.into();
+    spec["process"]["user"]["umask"] = 0o027.into();
+    spec["domainname"] = "drtest.example".into();
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let io = dir.join("io");
+    let bundle_arg = b.to_str().unwrap();
+    assert!(oci_to(&root, &["run", "--bundle", bundle_arg, "o1"], &io).success());
+    let out = std::fs::read_to_string(io.with_extension("out")).unwrap();
+    assert_eq!(out, "500\n0027\ndrtest.example\n");
+
+    for (field, value, what) in [
+        (
+            "personality",
+            serde_json::json!({"domain": "LINUX32"}),
+            "a personality",
+        ),
+        (
+            "rootfsPropagation",
+            "shared".into(),
+            "rootfsPropagation \"shared\"",
+        ),
+    ] {
+        let mut bad = spec.clone();
+        bad["linux"][field] = value;
+        std::fs::write(b.join("config.json"), bad.to_string()).unwrap();
+        let err = fails(&oci(&root, &["create", "--bundle", bundle_arg, "o2"]));
+        assert!(err.contains(what), "{field}: {err}");
+    }
     assert_eq!(ok(&oci(&root, &["list", "-q"])), "");
 }

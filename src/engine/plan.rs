@@ -265,6 +265,12 @@ fn check_process(p: &Process) -> Result<()> {
     if p.apparmor_profile().is_some() || p.selinux_label().is_some() {
         return Err(unsupported("an AppArmor or SELinux label"));
     }
+    if p.io_priority().is_some() || p.scheduler().is_some() {
+        return Err(unsupported("an I/O priority or a scheduler policy"));
+    }
+    if p.exec_cpu_affinity().is_some() {
+        return Err(unsupported("execCPUAffinity"));
+    }
     Ok(())
 }
 
@@ -393,6 +399,18 @@ fn check_linux(spec: &Spec) -> Result<()> {
     if let Some(r) = linux.resources() {
         check_resources(r)?;
     }
+    // The helper makes every mount private; a spec asking the same is fine.
+    if let Some(p) = linux.rootfs_propagation() {
+        if p != "private" && p != "rprivate" {
+            return Err(unsupported(format_args!("rootfsPropagation {p:?}")));
+        }
+    }
+    if linux.mount_label().is_some() || linux.intel_rdt().is_some() {
+        return Err(unsupported("an SELinux mount label or Intel RDT"));
+    }
+    if linux.personality().is_some() || linux.time_offsets().is_some() {
+        return Err(unsupported("a personality or time namespace offsets"));
+    }
     Ok(())
 }
 
@@ -423,9 +441,11 @@ pub fn init_config(
     let (binds, tmpfs) = split_mounts(&spec.mounts().clone().unwrap_or_default())?;
     let (new_netns, join_namespaces) = namespaces(spec)?;
     let hostname = spec.hostname().clone().unwrap_or_default();
-    if !hostname.is_empty() && join_namespaces.iter().any(|(k, _)| k == "uts") {
+    let names_set =
+        !hostname.is_empty() || spec.domainname().as_ref().is_some_and(|d| !d.is_empty());
+    if names_set && join_namespaces.iter().any(|(k, _)| k == "uts") {
         return Err(Error::invalid(
-            "a hostname cannot be set in a joined UTS namespace",
+            "a hostname or domain name cannot be set in a joined UTS namespace",
         ));
     }
     let mut groups = vec![user.gid()];
@@ -464,6 +484,9 @@ pub fn init_config(
         join: 0,
         join_namespaces,
         new_session_keyring: true,
+        oom_score_adj: process.oom_score_adj(),
+        umask: user.umask(),
+        domainname: spec.domainname().clone().unwrap_or_default(),
         readonly_root: spec
             .root()
             .as_ref()

@@ -484,6 +484,17 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
     if !cfg.hostname.is_empty() || !cfg.join_namespaces.iter().any(|(k, _)| k == "uts") {
         sethostname(&cfg.hostname).map_err(|e| errno_msg("setting the hostname", e))?;
     }
+    if !cfg.domainname.is_empty() {
+        // SAFETY: setdomainname reads the bytes of the name we pass, with its length.
+        let rc =
+            unsafe { libc::setdomainname(cfg.domainname.as_ptr().cast(), cfg.domainname.len()) };
+        if rc != 0 {
+            return Err(format!(
+                "setting the domain name: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
     if cfg.new_netns {
         loopback_up()?;
     }
@@ -897,6 +908,10 @@ fn exec(
     cfg: &InitConfig,
 ) -> std::result::Result<std::convert::Infallible, (i32, String)> {
     let setup = |s: String| (1, s);
+    if let Some(adj) = cfg.oom_score_adj {
+        fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| setup(format!("setting oom_score_adj to {adj}: {e}")))?;
+    }
     // Before the capabilities go: raising a hard limit needs CAP_SYS_RESOURCE.
     for &(resource, soft, hard) in &cfg.rlimits {
         let lim = libc::rlimit {
@@ -942,7 +957,7 @@ fn exec(
         Some(&empty),
         None,
     );
-    umask(Mode::from_bits_truncate(0o022));
+    umask(Mode::from_bits_truncate(cfg.umask.unwrap_or(0o022)));
     // Only 0, 1 and 2 survive the exec: the socket closing tells the library it happened.
     // SAFETY: marks descriptors 3 and up close-on-exec; nothing is closed now.
     unsafe {

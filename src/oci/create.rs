@@ -22,6 +22,13 @@ use crate::engine::{self, Hooks, Host, Launch, Streams};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proc::process_start_time;
 
+/// `process.consoleSize` as (rows, columns), for the terminal.
+fn console_size(spec: &Spec) -> Option<(u16, u16)> {
+    let b = spec.process().as_ref()?.console_size()?;
+    let clamp = |v: u64| v.min(u16::MAX as u64) as u16;
+    Some((clamp(b.height()), clamp(b.width())))
+}
+
 /// The bundle's `config.json`.
 fn load_spec(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
@@ -162,7 +169,7 @@ pub fn create(inv: &Invocation) -> Result<Record> {
                 stderr: inherited(2)?,
             },
             exit_file: Path::new(""),
-            tty_size: None,
+            tty_size: console_size(&spec),
             seccomp_cache: Some(&inv.globals.root.join(".seccomp")),
             gate: Some(&gate),
             join: None,
@@ -329,7 +336,7 @@ pub fn exec(inv: &Invocation) -> Result<i32> {
                 stderr: inherited(2)?,
             },
             exit_file: Path::new(""),
-            tty_size: None,
+            tty_size: console_size(&spec),
             seccomp_cache: Some(&inv.globals.root.join(".seccomp")),
             gate: None,
             join: Some(engine::Join {

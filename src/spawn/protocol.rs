@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 10;
+pub const PROTOCOL_VERSION: u32 = 11;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -88,6 +88,12 @@ pub struct InitConfig {
     /// Give the container a new anonymous session keyring (runc's default), so it does not
     /// share its caller's.
     pub new_session_keyring: bool,
+    /// Written to `/proc/self/oom_score_adj` before the program runs.
+    pub oom_score_adj: Option<i32>,
+    /// The program's umask (default 022).
+    pub umask: Option<u32>,
+    /// The NIS domain name of a new UTS namespace (empty: left alone).
+    pub domainname: String,
 }
 
 /// A message of the conversation.
@@ -269,6 +275,9 @@ mod tests {
             join: 0,
             join_namespaces: vec![],
             new_session_keyring: true,
+            oom_score_adj: None,
+            umask: None,
+            domainname: String::new(),
         };
         send(a.as_fd(), &Message::Start(Box::new(cfg.clone())), None).unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();
