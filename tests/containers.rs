@@ -552,6 +552,7 @@ fn docker_init_refuses_another_library_and_being_run_by_hand() {
         oom_score_adj: None,
         umask: None,
         domainname: String::new(),
+        sysctls: vec![],
     };
     protocol::send(ours.as_fd(), &Message::Start(Box::new(cfg)), None).unwrap();
     match protocol::recv(ours.as_fd()).unwrap() {

@@ -964,3 +964,36 @@ fn oom_score_umask_domainname_and_refused_fields() {
     }
     assert_eq!(ok(&oci(&root, &["list", "-q"])), "");
 }
+
+/// `linux.sysctl`: the container's own namespaces' parameters are set; one of the host's
+/// (`kernel.panic`) is refused.
+#[test]
+fn namespaced_sysctls() {
+    let dir = TempDir::new("oci-sysctl");
+    let root = dir.join("root");
+    let b = bundle(
+        &dir.join(""),
+        &[
+            "sh",
+            "-c",
+            "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni",
+        ],
+        false,
+    );
+    let mut spec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+    spec["linux"]["sysctl"] =
+        serde_json::json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"});
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let io = dir.join("io");
+    let bundle_arg = b.to_str().unwrap();
+    assert!(oci_to(&root, &["run", "--bundle", bundle_arg, "y1"], &io).success());
+    assert_eq!(
+        std::fs::read_to_string(io.with_extension("out")).unwrap(),
+        "1\n1234\n"
+    );
+    spec["linux"]["sysctl"] = serde_json::json!({"kernel.panic": "1"});
+    std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
+    let err = fails(&oci(&root, &["create", "--bundle", bundle_arg, "y2"]));
+    assert!(err.contains("the sysctl \"kernel.panic\""), "{err}");
+}

@@ -537,8 +537,8 @@ mod tests {
     fn what_the_engine_does_not_execute_is_refused_before_anything_is_made() {
         for (linux, what) in [
             (
-                serde_json::json!({"sysctl": {"net.ipv4.ip_forward": "1"}}),
-                "sysctls",
+                serde_json::json!({"sysctl": {"kernel.panic": "1"}}),
+                "the sysctl \"kernel.panic\"",
             ),
             (
                 serde_json::json!({"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}),

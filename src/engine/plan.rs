@@ -377,6 +377,40 @@ fn check_resources(r: &oci_spec::runtime::LinuxResources) -> Result<()> {
     Ok(())
 }
 
+/// The spec's sysctls, sorted: only those the container's own namespaces hold (IPC's
+/// `kernel.msg*`, `kernel.sem`, `kernel.shm*`, `fs.mqueue.*`; `net.*` with a network namespace
+/// of its own); any other would change the host.
+fn sysctls(spec: &Spec, new_netns: bool) -> Result<Vec<(String, String)>> {
+    let Some(all) = spec.linux().as_ref().and_then(|l| l.sysctl().clone()) else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<(String, String)> = all.into_iter().collect();
+    out.sort();
+    for (key, value) in &out {
+        let ipc = [
+            "kernel.msgmax",
+            "kernel.msgmnb",
+            "kernel.msgmni",
+            "kernel.sem",
+        ]
+        .contains(&key.as_str())
+            || key.starts_with("kernel.shm")
+            || key.starts_with("fs.mqueue.");
+        let net = key.starts_with("net.") && new_netns;
+        let clean = !key.is_empty()
+            && key
+                .split('.')
+                .all(|c| !c.is_empty() && c != ".." && !c.contains('/'))
+            && !value.contains('\n');
+        if !(ipc || net) || !clean {
+            return Err(unsupported(format_args!(
+                "the sysctl {key:?} (only the container's own namespaces' parameters can be set)"
+            )));
+        }
+    }
+    Ok(out)
+}
+
 /// The checks of the spec's parts this engine does not execute.
 fn check_linux(spec: &Spec) -> Result<()> {
     if spec.hooks().is_some() {
@@ -389,9 +423,6 @@ fn check_linux(spec: &Spec) -> Result<()> {
         || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
     {
         return Err(unsupported("user id mappings"));
-    }
-    if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(unsupported("sysctls"));
     }
     if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(unsupported("extra devices"));
@@ -487,6 +518,7 @@ pub fn init_config(
         oom_score_adj: process.oom_score_adj(),
         umask: user.umask(),
         domainname: spec.domainname().clone().unwrap_or_default(),
+        sysctls: sysctls(spec, new_netns)?,
         readonly_root: spec
             .root()
             .as_ref()

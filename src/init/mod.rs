@@ -460,6 +460,10 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
     }
     enter_root(&cfg.rootfs)?;
     mount_kernel_fs()?;
+    for (key, value) in &cfg.sysctls {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        fs::write(&path, value).map_err(|e| format!("setting the sysctl {key} to {value}: {e}"))?;
+    }
     // In the new root: a link in the image resolves inside it.
     for (dst, flags, data) in &cfg.tmpfs {
         fs::create_dir_all(dst).map_err(|e| format!("making the mount point {dst}: {e}"))?;

@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 11;
+pub const PROTOCOL_VERSION: u32 = 12;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -94,6 +94,9 @@ pub struct InitConfig {
     pub umask: Option<u32>,
     /// The NIS domain name of a new UTS namespace (empty: left alone).
     pub domainname: String,
+    /// Namespaced kernel parameters written under `/proc/sys` once it is mounted:
+    /// (`net.ipv4.ip_forward`, `1`).
+    pub sysctls: Vec<(String, String)>,
 }
 
 /// A message of the conversation.
@@ -278,6 +281,7 @@ mod tests {
             oom_score_adj: None,
             umask: None,
             domainname: String::new(),
+            sysctls: vec![],
         };
         send(a.as_fd(), &Message::Start(Box::new(cfg.clone())), None).unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();
