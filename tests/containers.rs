@@ -540,19 +540,7 @@ fn docker_init_refuses_another_library_and_being_run_by_hand() {
         binds: vec![],
         exit_file: "/nonexistent/exit".into(),
         cgroup: String::new(),
-        masked_paths: vec![],
-        readonly_paths: vec![],
-        gate: String::new(),
-        rlimits: vec![],
-        readonly_root: false,
-        tmpfs: vec![],
-        join: 0,
-        join_namespaces: vec![],
-        new_session_keyring: true,
-        oom_score_adj: None,
-        umask: None,
-        domainname: String::new(),
-        sysctls: vec![],
+        ..InitConfig::default()
     };
     protocol::send(ours.as_fd(), &Message::Start(Box::new(cfg)), None).unwrap();
     match protocol::recv(ours.as_fd()).unwrap() {

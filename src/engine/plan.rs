@@ -541,7 +541,11 @@ pub fn features() -> serde_json::Value {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
         "hooks": [],
-        "mountOptions": ["bind", "rbind", "ro"],
+        "mountOptions": [
+            "bind", "rbind", "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
+            "sync", "async", "dirsync", "noatime", "atime", "nodiratime", "diratime",
+            "relatime", "strictatime", "mode", "size", "nr_inodes", "nr_blocks", "uid", "gid"
+        ],
         "linux": {
             "namespaces": namespaces,
             "capabilities": CAPABILITY_NAMES,

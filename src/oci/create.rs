@@ -73,6 +73,45 @@ fn send_console(socket: &Path, pty: &File) -> Result<()> {
     Ok(())
 }
 
+/// Start `spec`'s process through the engine with our standard streams: a container waiting
+/// at `gate` (`create`), or a process beside a running one (`exec`, `join`).
+fn launch(
+    inv: &Invocation,
+    spec: &Spec,
+    bundle: &Path,
+    id: &str,
+    gate: Option<&Path>,
+    join: Option<engine::Join<'_>>,
+) -> Result<engine::Launched> {
+    let helper = crate::spawn::find_helper(None)?;
+    engine::launch(
+        &Host,
+        Launch {
+            spec,
+            bundle,
+            helper: &helper,
+            name: &cgroup_name(id),
+            streams: Streams {
+                stdin: inherited(0)?,
+                stdout: inherited(1)?,
+                stderr: inherited(2)?,
+            },
+            exit_file: Path::new(""),
+            tty_size: console_size(spec),
+            seccomp_cache: Some(&inv.globals.root.join(".seccomp")),
+            gate,
+            // A new session keyring for a new container (unless asked not to); an exec'd
+            // process keeps the caller's, as runc's.
+            new_session_keyring: join.is_none() && !inv.flag("no-new-keyring"),
+            join,
+        },
+        Hooks {
+            attach: &mut |_| Ok(()),
+            running: &mut |_, _| Ok(()),
+        },
+    )
+}
+
 /// Undoes a create that did not finish: the process (if made) and the container's folder.
 struct Undo<'a> {
     store: &'a Store,
@@ -155,31 +194,7 @@ pub fn create(inv: &Invocation) -> Result<Record> {
             .collect(),
     };
     store.save(&rec)?;
-    let helper = crate::spawn::find_helper(None)?;
-    let launched = engine::launch(
-        &Host,
-        Launch {
-            spec: &spec,
-            bundle: &bundle,
-            helper: &helper,
-            name: &cgroup_name(id),
-            streams: Streams {
-                stdin: inherited(0)?,
-                stdout: inherited(1)?,
-                stderr: inherited(2)?,
-            },
-            exit_file: Path::new(""),
-            tty_size: console_size(&spec),
-            seccomp_cache: Some(&inv.globals.root.join(".seccomp")),
-            gate: Some(&gate),
-            join: None,
-            new_session_keyring: !inv.flag("no-new-keyring"),
-        },
-        Hooks {
-            attach: &mut |_| Ok(()),
-            running: &mut |_, _| Ok(()),
-        },
-    )?;
+    let launched = launch(inv, &spec, &bundle, id, Some(&gate), None)?;
     undo.pid = Some(launched.pid);
     if let (Some(pty), Some(socket)) = (&launched.pty, inv.value("console-socket")) {
         send_console(Path::new(socket), pty)?;
@@ -322,34 +337,11 @@ pub fn exec(inv: &Invocation) -> Result<i32> {
         }
     }
     let cgroup = super::store::cgroup(id);
-    let helper = crate::spawn::find_helper(None)?;
-    let launched = engine::launch(
-        &Host,
-        Launch {
-            spec: &spec,
-            bundle: &rec.bundle,
-            helper: &helper,
-            name: &cgroup_name(id),
-            streams: Streams {
-                stdin: inherited(0)?,
-                stdout: inherited(1)?,
-                stderr: inherited(2)?,
-            },
-            exit_file: Path::new(""),
-            tty_size: console_size(&spec),
-            seccomp_cache: Some(&inv.globals.root.join(".seccomp")),
-            gate: None,
-            join: Some(engine::Join {
-                pid: rec.pid,
-                cgroup: cgroup.as_ref().and_then(|c| c.start_dir()),
-            }),
-            new_session_keyring: false,
-        },
-        Hooks {
-            attach: &mut |_| Ok(()),
-            running: &mut |_, _| Ok(()),
-        },
-    )?;
+    let join = engine::Join {
+        pid: rec.pid,
+        cgroup: cgroup.as_ref().and_then(|c| c.start_dir()),
+    };
+    let launched = launch(inv, &spec, &rec.bundle, id, None, Some(join))?;
     let handed = (|| {
         if let (Some(pty), Some(socket)) = (&launched.pty, inv.value("console-socket")) {
             send_console(Path::new(socket), pty)?;

@@ -30,7 +30,7 @@ pub const INIT_SOCKET_FD: RawFd = 3;
 pub const MAX_FRAME: usize = 16 << 20;
 
 /// Everything the helper needs to set up and start one container.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct InitConfig {
     pub version: u32,
     /// The mounted root file system (overlay) of the container.
@@ -269,19 +269,7 @@ mod tests {
             binds: vec![],
             exit_file: "/e".into(),
             cgroup: "/sys/fs/cgroup/docker-runtime/x".into(),
-            masked_paths: vec![],
-            readonly_paths: vec![],
-            gate: String::new(),
-            rlimits: vec![],
-            readonly_root: false,
-            tmpfs: vec![],
-            join: 0,
-            join_namespaces: vec![],
-            new_session_keyring: true,
-            oom_score_adj: None,
-            umask: None,
-            domainname: String::new(),
-            sysctls: vec![],
+            ..InitConfig::default()
         };
         send(a.as_fd(), &Message::Start(Box::new(cfg.clone())), None).unwrap();
         let devnull = std::fs::File::open("/dev/null").unwrap();
