@@ -340,7 +340,10 @@ impl Container {
     ) -> Result<Option<OwnedFd>> {
         let mut inner = self.lock();
         let state = inner.rec.state.clone();
-        if state.running && state.monitor_pid > 0 {
+        // An exit status written means this run ended (a start removes the last one), even if
+        // the monitor that wrote it has not quite exited yet.
+        let ended = read_exit_file(&self.exit_file()).is_some();
+        if state.running && state.monitor_pid > 0 && !ended {
             let alive = process_start_time(state.monitor_pid) == Some(state.monitor_start_time);
             if alive {
                 if let Ok(fd) = pidfd_open(state.monitor_pid) {
