@@ -108,6 +108,7 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
         cfg.gate = gate.display().to_string();
     }
     cfg.new_session_keyring = l.new_session_keyring;
+    cfg.tty_size = l.tty_size;
     let cgroup = match l.join {
         Some(j) => {
             cfg.join = j.pid;
@@ -138,7 +139,6 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
         sock: &helper.sock,
         kernel,
         cgroup: cgroup.as_ref(),
-        tty_size: l.tty_size,
     };
     match talk.run(&cfg, helper.pid, hooks) {
         Ok((pid, pty)) => {
@@ -189,7 +189,6 @@ struct Conversation<'a> {
     sock: &'a UnixStream,
     kernel: &'a dyn Kernel,
     cgroup: Option<&'a Cgroup>,
-    tty_size: Option<(u16, u16)>,
 }
 
 impl Conversation<'_> {
@@ -284,13 +283,8 @@ impl Conversation<'_> {
         let mut pty = None;
         loop {
             match self.recv("starting the program")? {
-                (Message::Pty, Some(fd)) => {
-                    let f = File::from(fd);
-                    if let Some((rows, cols)) = self.tty_size {
-                        set_window_size(&f, rows, cols)?;
-                    }
-                    pty = Some(f);
-                }
+                // Its size is set by the helper before the program runs.
+                (Message::Pty, Some(fd)) => pty = Some(File::from(fd)),
                 (Message::Exec, _) if !gated => return Ok(pty),
                 (Message::Waiting, _) if gated => return Ok(pty),
                 (m, _) => return Err(unexpected(&m)),
@@ -301,21 +295,8 @@ impl Conversation<'_> {
 
 /// Set a terminal's window size.
 pub fn set_window_size(pty: &File, rows: u16, cols: u16) -> Result<()> {
-    use std::os::fd::AsRawFd;
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads the winsize we pass on a terminal descriptor we hold.
-    if unsafe { libc::ioctl(pty.as_raw_fd(), libc::TIOCSWINSZ, &ws) } < 0 {
-        return Err(Error::io(
-            "setting the window size",
-            std::io::Error::last_os_error(),
-        ));
-    }
-    Ok(())
+    crate::term::set_window_size(pty, rows, cols)
+        .map_err(|e| Error::io("setting the window size", e))
 }
 
 #[cfg(test)]

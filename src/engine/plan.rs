@@ -519,6 +519,7 @@ pub fn init_config(
         umask: user.umask(),
         domainname: spec.domainname().clone().unwrap_or_default(),
         sysctls: sysctls(spec, new_netns)?,
+        tty_size: None,
         readonly_root: spec
             .root()
             .as_ref()

@@ -373,7 +373,7 @@ fn joined(
         }
         if step == "go" {
             if cfg.tty {
-                setup_tty(sock, cfg.uid).map_err(setup)?;
+                setup_tty(sock, cfg).map_err(setup)?;
             }
             let dir = if cfg.workdir.is_empty() {
                 "/"
@@ -503,7 +503,7 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
         loopback_up()?;
     }
     if cfg.tty {
-        setup_tty(sock, cfg.uid)?;
+        setup_tty(sock, cfg)?;
     }
     if cfg.readonly_root {
         // Everything is mounted in it by now; the mounts on it (proc, dev, ...) keep theirs.
@@ -735,7 +735,8 @@ fn loopback_up() -> Res<()> {
 
 /// A terminal from the container's own devpts: the master goes to the library, the slave
 /// becomes our controlling terminal and stdio.
-fn setup_tty(sock: BorrowedFd<'_>, uid: u32) -> Res<()> {
+fn setup_tty(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
+    let uid = cfg.uid;
     let master = fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -764,6 +765,10 @@ fn setup_tty(sock: BorrowedFd<'_>, uid: u32) -> Res<()> {
         .map_err(|e| format!("opening {slave_path}: {e}"))?;
     nix::unistd::fchown(&slave, Some(nix::unistd::Uid::from_raw(uid)), None)
         .map_err(|e| errno_msg(format_args!("chown {slave_path}"), e))?;
+    if let Some((rows, cols)) = cfg.tty_size {
+        crate::term::set_window_size(&master, rows, cols)
+            .map_err(|e| format!("setting the terminal's size: {e}"))?;
+    }
     protocol::send(sock, &Message::Pty, Some(master.as_fd()))
         .map_err(|e| format!("passing the pty to the library: {e}"))?;
     drop(master);

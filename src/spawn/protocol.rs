@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 12;
+pub const PROTOCOL_VERSION: u32 = 13;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -97,6 +97,8 @@ pub struct InitConfig {
     /// Namespaced kernel parameters written under `/proc/sys` once it is mounted:
     /// (`net.ipv4.ip_forward`, `1`).
     pub sysctls: Vec<(String, String)>,
+    /// The terminal's size (rows, columns), set before the program runs.
+    pub tty_size: Option<(u16, u16)>,
 }
 
 /// A message of the conversation.
