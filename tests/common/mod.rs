@@ -271,8 +271,15 @@ impl Drop for Fixture {
         // bridge, the chains and the folder go.
         for c in self.rt.containers() {
             let _ = c.kill();
+            c.wait_timeout(std::time::Duration::from_secs(10));
             let _ = self.rt.remove_container(&c);
             let _ = docker_runtime::mount::unmount(&c.rootfs());
+            // A container that ended while another runtime of the test watched it (or none)
+            // keeps its cgroup until a restore: the test's root goes, so the cgroup goes now.
+            if let Some(cg) = docker_runtime::cgroup::Cgroup::find(&c.id) {
+                let _ = cg.thaw();
+                cg.remove();
+            }
         }
     }
 }
