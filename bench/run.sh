@@ -72,5 +72,9 @@ args=(--journal "$journal" --figures-bin "$figures" --netbench-bin "$netbench"
 # A full run rewrites BENCHMARKS.md; a smoke or partial one only prints (or writes --out).
 [ "$partial" = 0 ] && args+=(--out BENCHMARKS.md)
 python3 bench/harness.py "${args[@]}" "$@"
-# The typed C API against the command dispatch (printed, not written to BENCHMARKS.md).
-[ "$partial" = 0 ] && bash bench/typed/run.sh
+# Printed, not written to BENCHMARKS.md: the typed C API against the command dispatch, and
+# docker-runtime-oci next to runc (and crun where the host lets it run) on one bundle.
+if [ "$partial" = 0 ]; then
+  bash bench/typed/run.sh
+  bash bench/oci/run.sh
+fi
