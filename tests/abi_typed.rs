@@ -11,7 +11,6 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use ::docker_runtime::ffi::container::*;
-use ::docker_runtime::ffi::error::docker_error_message;
 use ::docker_runtime::ffi::events::*;
 use ::docker_runtime::ffi::image::*;
 use ::docker_runtime::ffi::result::docker_result;
@@ -21,19 +20,10 @@ use ::docker_runtime::ffi::runtime::{
 };
 
 use common::json_calls::{on_json, JsonCalls};
+use common::last_error;
 use common::Fixture;
 
 const OK: docker_result = docker_result::DOCKER_OK;
-
-fn last_error() -> String {
-    let mut buf = vec![0u8; 1024];
-    // SAFETY: buf is writable for its length.
-    unsafe { docker_error_message(buf.as_mut_ptr().cast(), buf.len()) };
-    CStr::from_bytes_until_nul(&buf)
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
-}
 
 /// A `docker_runtime` handle on the fixture's root, with its network options.
 struct Rt {

@@ -9,24 +9,14 @@ mod registry_support;
 use std::ffi::{c_char, CStr, CString};
 
 use ::docker_runtime::ffi::container::{docker_runtime_containers_json, docker_string_free};
-use ::docker_runtime::ffi::error::docker_error_message;
 use ::docker_runtime::ffi::image::{docker_image_pull, docker_runtime_images_json};
 use ::docker_runtime::ffi::result::docker_result;
 use ::docker_runtime::ffi::runtime::{docker_runtime, docker_runtime_free, docker_runtime_new};
 use common::cli::ok;
 use common::json_calls::{on_json, JsonCalls};
+use common::last_error;
 use common::{make_busybox_image, TempDir};
 use registry_support::{runtime, Auth, Registry};
-
-fn last_error() -> String {
-    let mut buf = vec![0u8; 1024];
-    // SAFETY: buf is writable for its length.
-    unsafe { docker_error_message(buf.as_mut_ptr().cast(), buf.len()) };
-    CStr::from_bytes_until_nul(&buf)
-        .unwrap()
-        .to_string_lossy()
-        .into_owned()
-}
 
 fn new_runtime(root: &std::path::Path) -> *mut docker_runtime {
     let root = CString::new(root.to_str().unwrap()).unwrap();

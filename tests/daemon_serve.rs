@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ::docker_runtime::ffi::error::{docker_error_message, docker_result};
+use ::docker_runtime::ffi::error::docker_result;
 use ::docker_runtime::ffi::runtime::{
     docker_runtime, docker_runtime_free, docker_runtime_new, docker_runtime_options,
     docker_runtime_options_init,
@@ -23,19 +23,12 @@ use ::docker_runtime::ffi::runtime::{
 use ::docker_runtime::ffi::serve::{
     docker_runtime_serve, docker_serve_options, docker_serve_options_init,
 };
+use common::last_error;
 use common::TempDir;
 use docker_result::*;
 
 const DOCKER: &str = env!("CARGO_BIN_EXE_docker");
 static N: AtomicU32 = AtomicU32::new(0);
-
-fn last_error() -> String {
-    let mut buf = vec![0u8; 4096];
-    // SAFETY: buf is writable for its length.
-    let n = unsafe { docker_error_message(buf.as_mut_ptr().cast(), buf.len()) };
-    buf.truncate(n.min(buf.len() - 1));
-    String::from_utf8_lossy(&buf).into_owned()
-}
 
 /// A runtime handle on a temp root, with a bridge name and chain of its own (nothing here
 /// sets a network up), released on drop.

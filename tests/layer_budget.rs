@@ -11,8 +11,9 @@ use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
 use std::path::Path;
 
+use common::last_error;
 use common::{cli, TempDir};
-use docker_runtime::ffi::error::{docker_error_message, docker_result};
+use docker_runtime::ffi::error::docker_result;
 use docker_runtime::ffi::runtime::{
     docker_runtime_call, docker_runtime_free, docker_runtime_new, docker_runtime_options,
     docker_runtime_options_init,
@@ -111,14 +112,6 @@ fn more_bytes_than_the_budget_are_refused() {
     let mut t = Tar::new();
     t.sparse("s", 8 << 30, &[(8 << 30, b"")]);
     refused(&rt, &t.finish(), &["max_layer_bytes"]);
-}
-
-fn last_error() -> String {
-    let mut buf = vec![0u8; 4096];
-    // SAFETY: buf is writable for its length.
-    let n = unsafe { docker_error_message(buf.as_mut_ptr().cast(), buf.len()) };
-    buf.truncate(n.min(buf.len() - 1));
-    String::from_utf8_lossy(&buf).into_owned()
 }
 
 /// `import -` through the C ABI: the runtime's status and the command's output.

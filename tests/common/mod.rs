@@ -3,6 +3,17 @@
 
 pub mod net;
 
+/// The message of this thread's last failed C ABI call (`docker_error_message`).
+pub fn last_error() -> String {
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: buf is writable for its length.
+    let n = unsafe {
+        docker_runtime::ffi::error::docker_error_message(buf.as_mut_ptr().cast(), buf.len())
+    };
+    buf.truncate(n.min(buf.len() - 1));
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
 /// The JSON documents a C callback of the form `int cb(void *userdata, const char *json)`
 /// received (events, pull progress), and what it answers.
 pub mod json_calls {
