@@ -35,9 +35,20 @@ pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> std::io::Result<()>
 /// The start time (clock ticks since boot) of process `pid`, from `/proc/PID/stat`: with the
 /// pid, it names one process for good (a pid is reused, a start time with it is not).
 pub fn process_start_time(pid: i32) -> Option<u64> {
+    stat(pid).map(|(_, start)| start)
+}
+
+/// The state letter and start time of process `pid`, from one read of `/proc/PID/stat`.
+fn stat(pid: i32) -> Option<(char, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let after = &stat[stat.rfind(')')? + 1..];
-    after.split_whitespace().nth(19)?.parse().ok()
+    let mut fields = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    Some((state, fields.nth(18)?.parse().ok()?))
+}
+
+/// Whether process `pid` is the one that started at `start` and has not exited (a zombie has).
+pub fn alive(pid: i32, start: u64) -> bool {
+    stat(pid).is_some_and(|(state, s)| state != 'Z' && s == start)
 }
 
 /// The processes whose pid namespace is `ns` (the target of a `/proc/PID/ns/pid` link, such as

@@ -53,14 +53,7 @@ fn run(inv: &Invocation) -> Result<i32> {
 
 /// `run`: create, start, wait (unless `--detach`) and delete; the container's exit status.
 fn run_container(inv: &Invocation) -> Result<i32> {
-    // The container's process is orphaned by its helper: we take it as its subreaper.
-    // SAFETY: prctl with integer arguments only.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return Err(Error::io(
-            "becoming a subreaper",
-            std::io::Error::last_os_error(),
-        ));
-    }
+    create::become_subreaper()?;
     let rec = create::create(inv)?;
     let store = Store::open(&inv.globals.root)?;
     if let Err(e) = create::start(&store, &rec.id) {
@@ -161,7 +154,7 @@ fn list(inv: &Invocation) -> Result<()> {
                     "{:<12} {:<8} {:<10} {:<40} {:<30} root\n",
                     r.id,
                     st["pid"],
-                    store.status(r).name(),
+                    st["status"].as_str().unwrap_or_default(),
                     r.bundle.display(),
                     st["created"].as_str().unwrap_or_default()
                 ));

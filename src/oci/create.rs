@@ -262,6 +262,19 @@ pub fn bundle_of(inv: &Invocation) -> Result<PathBuf> {
         .map_err(|e| Error::io("finding the bundle", e))
 }
 
+/// Take the processes our helpers leave behind (a container's first one, an exec'd one) as
+/// their subreaper, so that we can wait for them.
+pub fn become_subreaper() -> Result<()> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(Error::io(
+            "becoming a subreaper",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
 /// Wait for the container's process (ours to reap: we are its subreaper); its exit status as
 /// a shell gives it.
 pub fn wait_exit(pid: i32) -> i32 {
@@ -327,14 +340,7 @@ pub fn exec(inv: &Invocation) -> Result<i32> {
     spec.set_process(Some(process));
     let detach = inv.flag("detach");
     if !detach {
-        // The process is orphaned by its helper: we take it as its subreaper, to wait for it.
-        // SAFETY: prctl with integer arguments only.
-        if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-            return Err(Error::io(
-                "becoming a subreaper",
-                std::io::Error::last_os_error(),
-            ));
-        }
+        become_subreaper()?;
     }
     let cgroup = super::store::cgroup(id);
     let join = engine::Join {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::cgroup::Cgroup;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil::{self, FileLock};
-use crate::proc::process_start_time;
+pub use crate::proc::alive;
 
 /// The runtime-spec version this runtime implements.
 pub const OCI_VERSION: &str = "1.2.0";
@@ -218,17 +218,6 @@ impl Store {
     }
 }
 
-/// Whether process `pid` is the one that started at `start` and has not exited.
-pub fn alive(pid: i32, start: u64) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next());
-    state != Some("Z") && process_start_time(pid) == Some(start)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,7 +253,7 @@ mod tests {
         assert!(s.reserve("../x").is_err() && s.reserve("..").is_err());
         assert_eq!(s.status(&record("c1", 0, 0)), Status::Creating);
         let me = std::process::id() as i32;
-        let start = process_start_time(me).unwrap();
+        let start = crate::proc::process_start_time(me).unwrap();
         let r = record("c1", me, start);
         s.save(&r).unwrap();
         assert_eq!(s.load("c1").unwrap(), r);
