@@ -1,46 +1,19 @@
-//! `docker-runtime-oci`, run as containerd's shim runs it: the commands done so far (`--version`,
-//! `features`, `spec`, `state`, `list`, `kill`, `delete`), their errors on standard error and in
-//! the `--log` file, and the state under `--root`. The containers here are processes the test
-//! starts in a pid namespace of their own (what `create` will make), with their records.
+//! `docker-runtime-oci`, run as containerd's shim runs it: each command, its errors on standard
+//! error and in the `--log` file, the state under `--root`, and the config.json fields the
+//! engine executes. Some containers here are processes the test starts in a pid namespace of
+//! their own (what `create` makes), with their records.
 
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::oci::{
+    become_subreaper, bundle, cgroup_dir, fails, json, oci, oci_to, ok, status, wait_status,
+};
 use common::TempDir;
 use docker_runtime::oci::store::{Record, Store};
-
-fn oci(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_docker-runtime-oci"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "status {}: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-/// The error of a failed run (exit status 1).
-fn fails(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
-    String::from_utf8(out.stderr.clone()).unwrap()
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap()
-}
 
 #[test]
 fn version_help_features_and_spec() {
@@ -180,13 +153,6 @@ impl Drop for Contained {
     }
 }
 
-fn status(root: &Path, id: &str) -> String {
-    json(&ok(&oci(root, &["state", id])))["status"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[test]
 fn kill_and_delete_act_on_the_recorded_process() {
     let dir = TempDir::new("oci-kill");
@@ -255,98 +221,6 @@ fn delete_takes_created_containers_and_forced_running_ones() {
     fails(&oci(&root, &["delete", "torn"]));
     ok(&oci(&root, &["delete", "--force", "torn"]));
     assert!(!root.join("torn").exists());
-}
-
-/// A bundle at `dir`: a busybox root file system and a `config.json` running `args`, in the
-/// shape containerd writes (what the engine executes of it).
-fn bundle(dir: &Path, args: &[&str], terminal: bool) -> PathBuf {
-    let b = dir.join("bundle");
-    common::make_busybox_tree(&b.join("rootfs"));
-    let caps = [
-        "CAP_CHOWN",
-        "CAP_DAC_OVERRIDE",
-        "CAP_FOWNER",
-        "CAP_KILL",
-        "CAP_SETGID",
-        "CAP_SETUID",
-        "CAP_NET_BIND_SERVICE",
-    ];
-    let mount =
-        |dst: &str, typ: &str| serde_json::json!({"destination": dst, "type": typ, "source": typ});
-    let config = serde_json::json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": terminal,
-            "user": {"uid": 0, "gid": 0},
-            "args": args,
-            "env": ["PATH=/bin", "TERM=xterm"],
-            "cwd": "/",
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
-            "noNewPrivileges": true
-        },
-        "root": {"path": "rootfs"},
-        "hostname": "oci-test",
-        "mounts": [
-            mount("/proc", "proc"), mount("/sys", "sysfs"), mount("/dev", "tmpfs"),
-            mount("/dev/pts", "devpts"), mount("/dev/shm", "tmpfs"), mount("/dev/mqueue", "mqueue")
-        ],
-        "linux": {
-            "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"},
-                           {"type": "network"}],
-            "maskedPaths": ["/proc/kcore"],
-            "readonlyPaths": ["/proc/sys"]
-        }
-    });
-    std::fs::write(b.join("config.json"), config.to_string()).unwrap();
-    b
-}
-
-/// This test process as the containers' subreaper, as containerd's shim is: the container's
-/// first process is reparented to it when the helper leaves, and it reads the exit status.
-fn become_subreaper() {
-    // SAFETY: prctl with integer arguments only.
-    assert_eq!(
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) },
-        0
-    );
-}
-
-fn wait_status(pid: i32) -> i32 {
-    let mut status = 0;
-    // SAFETY: waitpid writes the status into our integer.
-    let got = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(got, pid, "the container's process is this test's to reap");
-    if libc::WIFSIGNALED(status) {
-        128 + libc::WTERMSIG(status)
-    } else {
-        libc::WEXITSTATUS(status)
-    }
-}
-
-/// `docker-runtime-oci` with its standard output and error going to files (as the shim gives
-/// it pipes or FIFOs), which the container inherits untouched.
-fn oci_to(root: &Path, args: &[&str], out: &Path) -> std::process::ExitStatus {
-    Command::new(env!("CARGO_BIN_EXE_docker-runtime-oci"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(out.with_extension("out")).unwrap())
-        .stderr(std::fs::File::create(out.with_extension("err")).unwrap())
-        .status()
-        .unwrap()
-}
-
-/// The container's cgroup folder on this host's v2 hierarchy (hybrid or pure), if any.
-fn cgroup_dir(id: &str) -> Option<PathBuf> {
-    ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"]
-        .iter()
-        .map(|b| {
-            Path::new(b)
-                .join("docker-runtime")
-                .join(format!("oci-{id}"))
-        })
-        .find(|p| p.exists())
 }
 
 #[test]

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod net;
+pub mod oci;
 
 /// The message of this thread's last failed C ABI call (`docker_error_message`).
 pub fn last_error() -> String {
