@@ -693,8 +693,57 @@ fn exec_runs_beside_the_container() {
     );
     let err = fails(&oci(&root, &["exec", "e1"]));
     assert!(err.contains("--process FILE or a command"), "{err}");
-    let err = fails(&oci(&root, &["exec", "--env", "A=1", "e1", "true"]));
-    assert!(err.contains("not supported yet"), "{err}");
+    // runc's inline options: --env (repeated, replacing the container's value), --user,
+    // --additional-gids, --cwd; --cap adds to the sets.
+    let out = ok(&oci(
+        &root,
+        &[
+            "exec",
+            "-e",
+            "A=1",
+            "--env",
+            "PATH=/bin:/sbin",
+            "-u",
+            "1000:1001",
+            "-g",
+            "27",
+            "-g",
+            "30",
+            "--cwd",
+            "/tmp",
+            "e1",
+            "sh",
+            "-c",
+            "echo $A $PATH; id -u; id -g; id -G; pwd",
+        ],
+    ));
+    assert_eq!(out, "1 /bin:/sbin\n1000\n1001\n1001 27 30\n/tmp\n");
+    let eff = |extra: &[&str]| {
+        let line = [
+            &["exec"][..],
+            extra,
+            &["e1", "grep", "CapEff", "/proc/self/status"],
+        ]
+        .concat();
+        let out = ok(&oci(&root, &line));
+        u64::from_str_radix(out.split_whitespace().nth(1).unwrap(), 16).unwrap()
+    };
+    const NET_RAW: u64 = 1 << 13;
+    assert_eq!(
+        eff(&[]) & NET_RAW,
+        0,
+        "the bundle does not give CAP_NET_RAW"
+    );
+    assert_eq!(eff(&["--cap", "NET_RAW"]), eff(&[]) | NET_RAW);
+    for (args, want) in [
+        (&["-u", "me"][..], "exec --user: \"me\" is not a number"),
+        (&["-g", "x"][..], "--additional-gids: \"x\" is not a number"),
+        (&["--cap", "CAP_FLY"][..], "unknown capability \"CAP_FLY\""),
+    ] {
+        let line = [&["exec"][..], args, &["e1", "true"]].concat();
+        let err = fails(&oci(&root, &line));
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
     let err = fails(&oci(&root, &["exec", "--preserve-fds", "2", "e1", "true"]));
     assert!(err.contains("--preserve-fds 2"), "{err}");
     ok(&oci(&root, &["kill", "e1", "KILL"]));

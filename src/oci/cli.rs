@@ -28,22 +28,36 @@ pub struct Globals {
     pub systemd_cgroup: bool,
 }
 
-/// One option a command takes: its names (the first is the one it is known by) and whether
-/// it takes a value.
+/// One option a command takes: its names (the first is the one it is known by), whether it
+/// takes a value, and whether it may be given more than once (each value kept).
 struct Opt {
     names: &'static [&'static str],
     value: bool,
+    repeated: bool,
 }
 
 const fn flag(names: &'static [&'static str]) -> Opt {
     Opt {
         names,
         value: false,
+        repeated: false,
     }
 }
 
 const fn valued(names: &'static [&'static str]) -> Opt {
-    Opt { names, value: true }
+    Opt {
+        names,
+        value: true,
+        repeated: false,
+    }
+}
+
+const fn repeated(names: &'static [&'static str]) -> Opt {
+    Opt {
+        names,
+        value: true,
+        repeated: true,
+    }
 }
 
 const GLOBAL: &[Opt] = &[
@@ -75,8 +89,11 @@ const EXEC: &[Opt] = &[
     valued(&["console-socket"]),
     flag(&["tty", "t"]),
     valued(&["cwd"]),
-    valued(&["env", "e"]),
+    repeated(&["env", "e"]),
     valued(&["user", "u"]),
+    repeated(&["additional-gids", "g"]),
+    repeated(&["cap", "c"]),
+    flag(&["no-new-privs"]),
     valued(&["preserve-fds"]),
 ];
 
@@ -109,13 +126,13 @@ const COMMANDS: &[(&str, &[Opt], usize, usize)] = &[
 ];
 
 /// A command line read: the command, its options by their first name (a flag's value is
-/// empty), and its arguments.
+/// empty; an option given more than once has each value, in order), and its arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Invocation {
     pub globals: Globals,
     /// `None` with `--version` or `--help` and no command.
     pub command: Option<String>,
-    pub options: BTreeMap<&'static str, String>,
+    pub options: BTreeMap<&'static str, Vec<String>>,
     pub args: Vec<String>,
     pub version: bool,
     pub help: bool,
@@ -126,8 +143,14 @@ impl Invocation {
         self.options.contains_key(name)
     }
 
+    /// The value of an option (the last one given).
     pub fn value(&self, name: &str) -> Option<&str> {
-        self.options.get(name).map(String::as_str)
+        self.values(name).last().map(String::as_str)
+    }
+
+    /// Every value of an option, in the order given.
+    pub fn values(&self, name: &str) -> &[String] {
+        self.options.get(name).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -137,7 +160,7 @@ fn read_options(
     table: &[Opt],
     args: &[String],
     at: &mut usize,
-    out: &mut BTreeMap<&'static str, String>,
+    out: &mut BTreeMap<&'static str, Vec<String>>,
 ) -> Result<()> {
     while let Some(arg) = args.get(*at) {
         if arg == "--" {
@@ -177,13 +200,18 @@ fn read_options(
                 )))
             }
         };
-        out.insert(opt.names[0], value);
+        let values = out.entry(opt.names[0]).or_default();
+        if !opt.repeated {
+            values.clear();
+        }
+        values.push(value);
     }
     Ok(())
 }
 
-fn globals(options: &BTreeMap<&'static str, String>) -> Result<Globals> {
-    let log_format = match options.get("log-format").map(String::as_str) {
+fn globals(options: &BTreeMap<&'static str, Vec<String>>) -> Result<Globals> {
+    let value = |name: &str| options.get(name).and_then(|v| v.last()).map(String::as_str);
+    let log_format = match value("log-format") {
         None | Some("text") => LogFormat::Text,
         Some("json") => LogFormat::Json,
         Some(other) => {
@@ -192,7 +220,7 @@ fn globals(options: &BTreeMap<&'static str, String>) -> Result<Globals> {
             )))
         }
     };
-    match options.get("rootless").map(String::as_str) {
+    match value("rootless") {
         None | Some("false") | Some("auto") => {}
         Some("true") => {
             return Err(Error::unsupported(
@@ -211,8 +239,8 @@ fn globals(options: &BTreeMap<&'static str, String>) -> Result<Globals> {
         ));
     }
     Ok(Globals {
-        root: PathBuf::from(options.get("root").map_or(DEFAULT_ROOT, String::as_str)),
-        log: options.get("log").map(PathBuf::from),
+        root: PathBuf::from(value("root").unwrap_or(DEFAULT_ROOT)),
+        log: value("log").map(PathBuf::from),
         log_format,
         debug: options.contains_key("debug"),
         systemd_cgroup: options.contains_key("systemd-cgroup"),

@@ -290,6 +290,43 @@ pub fn wait_exit(pid: i32) -> i32 {
     }
 }
 
+/// A numeric id given to an `exec` option (`--user 1000:1000`, `--additional-gids 27`).
+fn number(option: &str, text: &str) -> Result<u32> {
+    text.parse().map_err(|_| {
+        Error::invalid(format!(
+            "exec {option}: {text:?} is not a number (ids are numeric, as with runc)"
+        ))
+    })
+}
+
+/// `exec --cap NAME`: the capability added to the process's bounding, effective and permitted
+/// sets (and its ambient set when it has an inheritable one), as runc does.
+fn add_capabilities(p: &mut oci_spec::runtime::Process, names: &[String]) -> Result<()> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    let mut caps = p.capabilities().clone().unwrap_or_default();
+    for name in names {
+        // The spec's own spelling rules: `NET_RAW` or `CAP_NET_RAW`, any case.
+        let cap: oci_spec::runtime::Capability =
+            serde_json::from_value(serde_json::Value::from(name.as_str()))
+                .map_err(|_| Error::invalid(format!("exec --cap: unknown capability {name:?}")))?;
+        let add = |set: &Option<oci_spec::runtime::Capabilities>| {
+            let mut set = set.clone().unwrap_or_default();
+            set.insert(cap);
+            Some(set)
+        };
+        caps.set_bounding(add(caps.bounding()));
+        caps.set_effective(add(caps.effective()));
+        caps.set_permitted(add(caps.permitted()));
+        if caps.inheritable().as_ref().is_some_and(|i| !i.is_empty()) {
+            caps.set_ambient(add(caps.ambient()));
+        }
+    }
+    p.set_capabilities(Some(caps));
+    Ok(())
+}
+
 /// The process `exec` runs: `--process FILE` (a runtime-spec process, as containerd's shim
 /// writes it), or the container's own with the command line's program (`exec ID CMD...`).
 fn exec_process(inv: &Invocation, spec: &Spec) -> Result<oci_spec::runtime::Process> {
@@ -304,16 +341,38 @@ fn exec_process(inv: &Invocation, spec: &Spec) -> Result<oci_spec::runtime::Proc
             "exec: give --process FILE or a command after the container id",
         ));
     }
-    if inv.value("env").is_some() || inv.value("user").is_some() {
-        return Err(Error::unsupported(
-            "exec --env and --user are not supported yet; give them in --process FILE",
-        ));
-    }
     let mut p = spec.process().clone().unwrap_or_default();
     p.set_args(Some(inv.args[1..].to_vec()));
     p.set_terminal(Some(inv.flag("tty")));
     if let Some(cwd) = inv.value("cwd") {
         p.set_cwd(PathBuf::from(cwd));
+    }
+    let mut env = p.env().clone().unwrap_or_default();
+    for kv in inv.values("env") {
+        let key = kv.split_once('=').map_or(kv.as_str(), |(k, _)| k);
+        env.retain(|e| e.split_once('=').map_or(e.as_str(), |(k, _)| k) != key);
+        env.push(kv.clone());
+    }
+    p.set_env(Some(env));
+    if let Some(user) = inv.value("user") {
+        // Without a gid the process keeps the container's (as runc).
+        let (uid, gid) = user
+            .split_once(':')
+            .map_or((user, None), |(u, g)| (u, Some(g)));
+        p.user_mut().set_uid(number("--user", uid)?);
+        if let Some(gid) = gid {
+            p.user_mut().set_gid(number("--user", gid)?);
+        }
+    }
+    let gids = inv.values("additional-gids");
+    if !gids.is_empty() {
+        let gids = gids.iter().map(|g| number("--additional-gids", g));
+        p.user_mut()
+            .set_additional_gids(Some(gids.collect::<Result<_>>()?));
+    }
+    add_capabilities(&mut p, inv.values("cap"))?;
+    if inv.flag("no-new-privs") {
+        p.set_no_new_privileges(Some(true));
     }
     Ok(p)
 }
