@@ -44,11 +44,12 @@ import load as rcli_load  # noqa: E402  (bench/daemon/load.py)
 
 RELEASE = os.path.join(REPO, "target", "release")
 DOCKER = os.path.join(RELEASE, "docker")
+OCI = os.path.join(RELEASE, "docker-runtime-oci")
 INIT = os.path.join(RELEASE, "docker-init")
 LIB = os.path.join(RELEASE, "libdocker_runtime.so")
 DEB_DOCKER = "/usr/bin/docker"  # Debian's client: another docker may come first on PATH
 DOCKERD = "/usr/sbin/dockerd"  # Debian's docker.io
-FIGURES = ("alloc", "restore", "run", "daemon", "memory", "fs", "netsetup")
+FIGURES = ("alloc", "restore", "run", "ctr", "daemon", "memory", "fs", "netsetup")
 
 
 class BenchError(Exception):
@@ -334,6 +335,12 @@ def undo(e):
         if os.path.exists(f"/sys/class/net/drtbench{pid % 1000}"):
             quiet("ip", "link", "del", f"drtbench{pid % 1000}")
         shutil.rmtree(f"/tmp/dr-netbench-{pid}", ignore_errors=True)
+    elif k == "containerd":
+        # Its shims (and their containers) name its socket on their command line.
+        kill_all(pids_with_cmdline(e["sock"]))
+        undo(dict(e, kind="process"))
+        unmount_all(e["state"])
+        unmount_all(e["root"])
     elif k == "hugetlb":
         # crun and runc may leave their container's (empty) cgroup behind; a v1 hierarchy
         # that still has a child when it is unmounted lingers, holding hugetlb away from v2.
@@ -810,6 +817,47 @@ class Env:
             self.start_dockerd()
         return sh(*self.dk_cli(), *args, check=check, input=input)
 
+    # -- Debian's containerd --
+
+    def start_containerd(self):
+        """A containerd on its own root, state folder and socket, with the busybox image
+        imported (as a docker-archive); the ctr command line for it."""
+        d = os.path.join(self.base, "containerd")
+        os.makedirs(d, exist_ok=True)
+        sock = os.path.join(d, "containerd.sock")
+        root = os.path.join(self.loopfs(), "containerd-root")
+        state = os.path.join(self.base, "containerd-state")
+        config = os.path.join(d, "config.toml")
+        with open(config, "w") as f:
+            f.write(f'version = 2\nroot = "{root}"\nstate = "{state}"\n[grpc]\n'
+                    f'  address = "{sock}"\n[plugins."io.containerd.grpc.v1.cri"]\n'
+                    '  disable_tcp_service = true\n')
+        logf = open(os.path.join(d, "containerd.log"), "ab")
+        p = subprocess.Popen(["/usr/bin/containerd", "--config", config],
+                             stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+        self.journal.add("containerd", pid=p.pid, exe="/usr/bin/containerd", sock=sock,
+                         root=root, state=state, grace=20)
+        self.containerd_proc = p
+        ctr = ["/usr/bin/ctr", "-a", sock, "-n", "drbench"]
+        for _ in range(600):
+            if p.poll() is not None:
+                raise BenchError(f"containerd exited {p.returncode}; see {d}/containerd.log")
+            if quiet(*ctr, "version"):
+                break
+            time.sleep(0.05)
+        else:
+            raise BenchError("containerd did not answer within 30 s")
+        archive = os.path.join(d, "busybox-archive.tar")
+        docker_archive(self.busybox(), CTR_IMAGE, archive)
+        sh(*ctr, "image", "import", archive)
+        return ctr
+
+    def stop_containerd(self):
+        p = getattr(self, "containerd_proc", None)
+        if p and p.poll() is None:
+            p.terminate()
+            p.wait(timeout=60)
+
     # -- OCI bundle for crun and runc --
 
     def oci_bundle(self, disk=False):
@@ -932,6 +980,27 @@ def fig_restore(env, res):
     os.mkdir(cdir, 0o700)
 
 
+def docker_archive(layer_tar, name, out):
+    """A docker-archive (`docker save`'s format, which `ctr image import` reads) at out, of
+    one layer (a tarball) tagged name."""
+    import hashlib
+    import tarfile
+    with open(layer_tar, "rb") as f:
+        diff_id = "sha256:" + hashlib.file_digest(f, "sha256").hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux",
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                         "config": {"Cmd": ["sh"], "Env": ["PATH=/bin"]}}).encode()
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [name],
+                            "Layers": ["layer/layer.tar"]}]).encode()
+    with tarfile.open(out, "w") as t:
+        t.add(layer_tar, "layer/layer.tar")
+        for member, data in ((config_name, config), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(member)
+            info.size = len(data)
+            t.addfile(info, __import__("io").BytesIO(data))
+
+
 def fig_run(env, res):
     rounds, k = (2, 2) if env.smoke else (20, 5)
     env.journal.add("new-paths", paths=[p for p in OCI_PATHS if not os.path.lexists(p)])
@@ -945,8 +1014,43 @@ def fig_run(env, res):
         env.undo_hugetlb()
 
 
-# What crun and runc make outside their --root whatever it is.
-OCI_PATHS = ["/run/crun", "/run/runc"]
+# What crun and runc make outside their --root whatever it is (and containerd's runc shim,
+# whose runtimes keep their state under /run/containerd/runc/NAMESPACE).
+OCI_PATHS = ["/run/crun", "/run/runc", "/run/containerd"]
+
+
+def fig_ctr(env, res):
+    """`ctr run --rm IMAGE ID /bin/true` through one containerd (Debian's, its runc shim), with
+    ours, crun and runc as the shim's runc binary, alternating."""
+    rounds, k = (2, 2) if env.smoke else (10, 5)
+    env.journal.add("new-paths", paths=[p for p in OCI_PATHS if not os.path.lexists(p)])
+    env.hugetlb_v1()
+    try:
+        ctr = env.start_containerd()
+        t = env.timer
+        seq = iter(range(1_000_000))
+
+        def one(binary):
+            def f():
+                return [t.run([*ctr, "run", "--rm", "--runc-binary", binary, CTR_IMAGE,
+                               f"b{next(seq)}", "/bin/true"]) for _ in range(k)]
+            return f
+        variants = {"docker-runtime-oci": OCI, "crun": "/usr/bin/crun", "runc": "/usr/sbin/runc"}
+        runners = {name: one(b) for name, b in variants.items()}
+        for f in runners.values():
+            f()
+        log(f"ctr run --rm: {rounds} rounds of {k} runs per runtime")
+        samples = alternate(rounds, runners)
+        res["ctr"] = {name: dict(stats(samples[name]),
+                                 cmd=f"ctr -a $SOCK run --rm --runc-binary {b} IMAGE ID /bin/true")
+                      for name, b in variants.items()}
+    finally:
+        env.stop_containerd()
+        env.undo_hugetlb()
+
+
+CTR_IMAGE = "docker.io/library/drbench-busybox:latest"
+
 
 
 def run_variants(env, rounds, k, disk):
@@ -960,6 +1064,7 @@ def run_variants(env, rounds, k, disk):
     bundle = env.oci_bundle(disk)
     crun_root = os.path.join(env.loopfs(disk), "crun-state")
     runc_root = os.path.join(env.loopfs(disk), "runc-state")
+    oci_root = os.path.join(env.loopfs(disk), "oci-state")
     cid = f"drbench{env.tag}"
     abi = [sys.executable, os.path.join(HERE, "abi_run.py"), LIB, local_root, bridge_l,
            subnet_l, chain_l, INIT, str(k), "--", "run", "--rm"]
@@ -1020,6 +1125,8 @@ def run_variants(env, rounds, k, disk):
                 "docker -H $SOCK run busybox /bin/true"),
         })
     variants.update({
+        "docker-runtime-oci run": ([OCI, "--root", oci_root, "run", "--bundle", bundle, cid],
+                                   "docker-runtime-oci --root $STATE run --bundle $BUNDLE ID"),
         "crun run": (["/usr/bin/crun", "--root", crun_root, "run", "--bundle", bundle, cid],
                      "crun --root $STATE run --bundle $BUNDLE ID"),
         "runc run": (["/usr/sbin/runc", "--root", runc_root, "run", "--bundle", bundle, cid],
@@ -1418,10 +1525,18 @@ def summary(w, res):
             d = r[f"{who}, bridge"]["median"] - r[f"{who}, --network none"]["median"]
             row("network setup adds under 5 ms (#5)", f"{who}, `run --rm`: {signed_ms(d)} ms",
                 d < 0.005)
+        o = r["docker-runtime-oci run"]["median"]
+        row("`docker-runtime-oci run` of /bin/true at or below crun (#14)",
+            f"{ms(o)} ms vs crun {ms(crun)} ms ({ratio(o, crun)}x)", o <= crun)
         d = (r["ours CLI via daemon, bridge, no --rm"]["median"]
              - r["ours CLI via daemon, --network none, no --rm"]["median"])
         row("network setup adds under 5 ms (#5)",
             f"ours CLI via daemon, `run`: {signed_ms(d)} ms", d < 0.005)
+    c = res.get("ctr")
+    if c:
+        o, cr = c["docker-runtime-oci"]["median"], c["crun"]["median"]
+        row("`ctr run --rm` with ours at or below crun (#14)",
+            f"{ms(o)} ms vs crun {ms(cr)} ms ({ratio(o, cr)}x)", o <= cr)
     d = res.get("daemon")
     if d and "rss" in d:
         few = d[f"{d['few']} containers"]
@@ -1589,6 +1704,9 @@ def render(env, res, facts, smoke):
         for who in ("ours ABI", "ours CLI in-process", "ours CLI via daemon"):
             d = r[f"{who}, bridge"]["median"] - r[f"{who}, --network none"]["median"]
             w(f"- {who}: {signed_ms(d)} ms")
+        o = r["docker-runtime-oci run"]["median"]
+        row("`docker-runtime-oci run` of /bin/true at or below crun (#14)",
+            f"{ms(o)} ms vs crun {ms(crun)} ms ({ratio(o, crun)}x)", o <= crun)
         d = (r["ours CLI via daemon, bridge, no --rm"]["median"]
              - r["ours CLI via daemon, --network none, no --rm"]["median"])
         w(f"- ours CLI via daemon, without `--rm`: {signed_ms(d)} ms")
@@ -1619,6 +1737,19 @@ def render(env, res, facts, smoke):
           "the folder); crun and runc keep their state without fsync.")
         w("")
         run_table(w, r, [("crun", r["crun run"]["median"]), ("runc", r["runc run"]["median"])])
+        w("")
+
+    if "ctr" in res:
+        r = res["ctr"]
+        w("### 1c. Through containerd: `ctr run --rm`")
+        w("")
+        w(f"{r['crun']['n']} runs of each: Debian's containerd on its own root, state folder and "
+          "socket, its runc shim (`io.containerd.runc.v2`) running ours, crun and runc in turn "
+          "as the runc binary (`--runc-binary`), the busybox image imported as a docker-archive. "
+          "A run is `ctr` start to exit: the shim's start, create, start, wait, delete and the "
+          "snapshot's mount, the same for every runtime.")
+        w("")
+        run_table(w, r, [("crun", r["crun"]["median"]), ("runc", r["runc"]["median"])])
         w("")
 
     if "import" in res.get("fs", {}):
@@ -1875,7 +2006,7 @@ def main():
     ok = True
     try:
         env = Env(args)
-        funcs = {"alloc": fig_alloc, "restore": fig_restore, "run": fig_run,
+        funcs = {"alloc": fig_alloc, "restore": fig_restore, "run": fig_run, "ctr": fig_ctr,
                  "daemon": fig_daemon, "memory": fig_memory, "fs": fig_fs,
                  "netsetup": fig_netsetup}
         for name in FIGURES:

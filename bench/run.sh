@@ -3,10 +3,10 @@
 #
 #     bash bench/run.sh                     # every figure (about 20 minutes); rewrites BENCHMARKS.md
 #     bash bench/run.sh --smoke             # tiny sizes (under 2 minutes); prints the tables only
-#     bash bench/run.sh --only run,daemon   # some figures: alloc restore run daemon memory fs netsetup
+#     bash bench/run.sh --only run,daemon   # some figures: alloc restore run ctr daemon memory fs netsetup
 #     bash bench/run.sh --smoke --out FILE  # also write the report to FILE
 #
-# It installs the peers from Debian (crun, runc, docker.io, hyperfine) and the tools the harness
+# It installs the peers from Debian (crun, runc, docker.io, containerd, hyperfine) and the tools the harness
 # uses, builds the release binaries and the bench programs, then runs bench/harness.py, which
 # measures each figure side by side with its peer and removes everything it made. If the
 # harness itself is killed, the trap below undoes its journal.
@@ -26,7 +26,7 @@ done
 # (it would take the host's default bridge and iptables): a policy-rc.d refusing every start
 # is put in place for the install when none exists.
 need=()
-for pair in crun:crun runc:runc dockerd:docker.io hyperfine:hyperfine busybox:busybox-static \
+for pair in crun:crun runc:runc dockerd:docker.io containerd:containerd hyperfine:hyperfine busybox:busybox-static \
     iptables:iptables ip:iproute2 mkfs.ext4:e2fsprogs python3:python3 /usr/bin/time:time \
     tar:tar cc:gcc; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
@@ -72,9 +72,7 @@ args=(--journal "$journal" --figures-bin "$figures" --netbench-bin "$netbench"
 # A full run rewrites BENCHMARKS.md; a smoke or partial one only prints (or writes --out).
 [ "$partial" = 0 ] && args+=(--out BENCHMARKS.md)
 python3 bench/harness.py "${args[@]}" "$@"
-# Printed, not written to BENCHMARKS.md: the typed C API against the command dispatch, and
-# docker-runtime-oci next to runc (and crun where the host lets it run) on one bundle.
+# Printed, not written to BENCHMARKS.md: the typed C API against the command dispatch.
 if [ "$partial" = 0 ]; then
   bash bench/typed/run.sh
-  bash bench/oci/run.sh
 fi
