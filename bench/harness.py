@@ -601,7 +601,7 @@ class Env:
         self.journal.add("tmpdir", path=self.base)
         self.tag = f"{os.getpid() % 1000:03d}"
         self.timer = Timer(self.base)
-        self.nodaemon = f"unix://{self.base}/no-daemon.sock"  # nothing listens: in-process
+        self.nodaemon = "none"  # no daemon: in-process
         subnets = free_subnets(4)
         self.net = {
             "daemon": (f"drb{self.tag}d", subnets[0], f"DRB{self.tag}D"),
@@ -1102,10 +1102,10 @@ def run_variants(env, rounds, k, disk):
             "--security-opt seccomp=unconfined busybox /bin/true"),
         "ours CLI in-process, --network none": (
             env.local_argv(which, "run", "--rm", *none, "busybox", "/bin/true"),
-            "docker -H unix:///none -g $ROOT $NET run --rm --network none busybox /bin/true"),
+            "docker -H none -g $ROOT $NET run --rm --network none busybox /bin/true"),
         "ours CLI in-process, bridge": (
             env.local_argv(which, "run", "--rm", "busybox", "/bin/true"),
-            "docker -H unix:///none -g $ROOT $NET run --rm busybox /bin/true"),
+            "docker -H none -g $ROOT $NET run --rm busybox /bin/true"),
     }
     if not disk:
         daemon = env.ours_daemon or env.start_ours_daemon()
@@ -1666,8 +1666,8 @@ def render(env, res, facts, smoke):
       "times are taken by the harness with `posix_spawn` + `wait4` (`host /bin/true` shows "
       "that floor). In the commands, `$ROOT` is a runtime root on the loop file system, "
       "`$NET` is `-b BRIDGE --bip CIDR --iptables-chain CHAIN --ip-forward=false`, `$SOCK` our "
-      "daemon's socket, `$DSOCK` dockerd's; `-H unix:///none` names an address where no daemon "
-      "listens, so the client runs the command in-process.")
+      "daemon's socket, `$DSOCK` dockerd's; `-H none` asks for no daemon: the client runs the "
+      "command in-process.")
     w("")
     w("## Machine")
     w("")
@@ -1766,15 +1766,15 @@ def render(env, res, facts, smoke):
         w("| operation | median s | min-max s | MB/s | ours / peer | command |")
         w("| --- | ---: | ---: | ---: | ---: | --- |")
         cmds = {
-            "ours import": "docker -H unix:///none -g $ROOT import - bench < dataset.tar",
+            "ours import": "docker -H none -g $ROOT import - bench < dataset.tar",
             "tar -xf": "tar -C $EMPTY -xf dataset.tar",
             "docker 20.10 import": "/usr/bin/docker -H $DSOCK import - dbench < dataset.tar",
-            "ours export": "docker -H unix:///none -g $ROOT export CONTAINER > out.tar",
+            "ours export": "docker -H none -g $ROOT export CONTAINER > out.tar",
             "ours export's packer alone (pack_dir of the tree)":
                 "target/release/examples/image-pack $TREE > out.tar",
             "tar -cf": "tar -C $TREE -cf - . > out.tar",
             "docker 20.10 export": "/usr/bin/docker -H $DSOCK export CONTAINER > out.tar",
-            "ours commit": "docker -H unix:///none -g $ROOT commit CONTAINER benchc",
+            "ours commit": "docker -H none -g $ROOT commit CONTAINER benchc",
             "tar -c, piped to tar -x, of the layer": "tar -C $ROOT/containers/ID/rw -cf - . "
                                                      "| tar -C $EMPTY -xf -",
             "docker 20.10 commit": "/usr/bin/docker -H $DSOCK commit CONTAINER dbenchc",

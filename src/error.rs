@@ -39,6 +39,8 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     errno: Option<i32>,
+    /// A command line that does not fit the command's usage (see [`Error::usage`]).
+    usage: bool,
 }
 
 pub type Result<T> = std::result::Result<T, Error>;
@@ -49,7 +51,22 @@ impl Error {
             kind,
             message: message.into(),
             errno: None,
+            usage: false,
         }
+    }
+
+    /// A command line that does not fit its command's usage (an unknown flag, a missing
+    /// argument): `InvalidArgument`, and docker's exit status 125 for the CLI.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error {
+            usage: true,
+            ..Self::invalid(message)
+        }
+    }
+
+    /// Whether the error is a usage error ([`Error::usage`]).
+    pub fn is_usage(&self) -> bool {
+        self.usage
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -102,6 +119,7 @@ impl Error {
             kind,
             message: format!("{context}: {cause}"),
             errno,
+            usage: false,
         }
     }
 

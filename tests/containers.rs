@@ -63,9 +63,19 @@ fn bad_input_is_a_clear_error() {
     ];
     for (args, want) in cases {
         let out = call(&f.rt, args);
-        assert_ne!(out.status, 0, "{args:?}");
+        // docker's statuses: 125 for a failed `run` and for any usage error, else 1.
+        let status = if args[0] == "run" { 125 } else { 1 };
+        assert_eq!(out.status, status, "{args:?}: {}", out.stderr);
         assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
     }
+    let out = call(&f.rt, &["ps", "--frob"]);
+    assert_eq!(
+        (out.status, out.stderr.contains("unknown flag")),
+        (125, true)
+    );
+    // A program that cannot be executed: 126 (docker's contract).
+    let out = call(&f.rt, &["run", "busybox", "/etc/passwd"]);
+    assert_eq!(out.status, 126, "{}", out.stderr);
     // A command that is not in the image: the container runs and exits 127 with a message.
     let out = call(&f.rt, &["run", "busybox", "nosuchcommand"]);
     assert_eq!(out.status, 127);
@@ -629,7 +639,7 @@ fn diff_commit_export() {
             .arg("-g")
             .arg(f.root())
             .args(["export", &target])
-            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .env("DOCKER_HOST", "none")
             .stderr(std::process::Stdio::piped())
             .stdout(std::fs::File::create(&tar_path).unwrap())
             .output()

@@ -64,8 +64,9 @@ fn exit_status_and_stderr_reach_the_client_separately() {
         "Error: \"nosuch\" is not a docker command. See 'docker help'.\n"
     );
 
+    // A usage error is docker's 125.
     let out = d.client(&["version", "extra"]);
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
     assert_eq!(stdout(&out), "");
     assert!(
         stderr(&out).starts_with("Error: unexpected argument \"extra\""),
@@ -136,9 +137,9 @@ fn docker_host_selects_the_daemon_and_h_wins_over_it() {
         .stdin(Stdio::null())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
-        stderr(&out).contains("in-process"),
+        stderr(&out).contains("Cannot connect to the daemon at unix://"),
         "-H beats DOCKER_HOST: {out:?}"
     );
 
@@ -391,48 +392,110 @@ fn a_second_daemon_on_the_same_root_or_socket_is_refused() {
     );
 }
 
+/// Only the default address falls back to running in-process (v0.1.0 had one fixed address):
+/// an address the user named (`-H`, `DOCKER_HOST`) that nothing listens on is an error naming
+/// it, and nothing is done on the local root; `-H none` asks for in-process explicitly.
 #[test]
-fn without_a_daemon_the_command_runs_in_process_with_a_notice() {
+fn only_the_default_address_falls_back_to_in_process() {
     let dir = TempDir::new("fallback");
     let root = dir.join("root");
+    let r = root.to_str().unwrap();
     let addr = format!("unix://{}", dir.join("none.sock").display());
-    let g = ["-H", addr.as_str(), "-g", root.to_str().unwrap()];
-    let out = client(&g, &["version"]);
+    let tcp = format!("tcp://127.0.0.1:{}", free_tcp_port());
+    for named in [&addr, &tcp] {
+        let out = client(&["-H", named, "-g", r], &["version"]);
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("Cannot connect to the daemon at {named}")),
+            "{err}"
+        );
+        assert!(
+            err.contains("never replaced by running the command in-process"),
+            "{err}"
+        );
+        assert!(!root.exists(), "nothing was done on the local root");
+        // A failed `run` is docker's 125 (never a status its program could give).
+        let out = client(&["-H", named, "-g", r], &["run", "busybox", "true"]);
+        assert_eq!(out.status.code(), Some(125), "{out:?}");
+    }
+    let out = Command::new(DOCKER)
+        .args(["-g", r, "version"])
+        .env("DOCKER_HOST", &addr)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr(&out).contains(&format!("Cannot connect to the daemon at {addr}")));
+
+    // -H none: in-process, no notice; the exit status is the command's.
+    let out = client(&["-H", "none", "-g", r], &["version"]);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(stdout(&out), format!("Version: {VERSION}\n"));
-    let err = stderr(&out);
-    assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(
-        err.contains(&format!(
-            "running the command in-process on {}",
-            root.display()
-        )),
-        "{err}"
-    );
+    assert_eq!(stderr(&out), "");
     assert!(root.join("containers").is_dir(), "the local root was used");
-
-    // The exit status is still the command's.
-    let out = client(&g, &["nosuch"]);
+    let out = client(&["-H", "none", "-g", r], &["nosuch"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("is not a docker command"), "{out:?}");
-
-    // A refused TCP connection falls back the same way.
-    let tcp = format!("tcp://127.0.0.1:{}", free_tcp_port());
-    let out = client(&["-H", &tcp, "-g", root.to_str().unwrap()], &["version"]);
-    assert!(out.status.success(), "{out:?}");
-    assert!(stderr(&out).contains("in-process"), "{out:?}");
     assert!(
         !exists(&root.join("docker.pid")),
         "the shared lock is cleaned up"
+    );
+
+    // The default address: a notice, then in-process (checked when no daemon of this
+    // machine listens there, which is the case on a fresh machine and in CI).
+    let default = "/var/run/docker-runtime.sock";
+    if UnixStream::connect(default).is_ok() {
+        eprintln!("a daemon listens at {default}: the default fallback is not checked here");
+        return;
+    }
+    let out = client(&["-g", r], &["version"]);
+    assert!(out.status.success(), "{out:?}");
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(
+        err.contains(&format!("running the command in-process on {r}")),
+        "{err}"
+    );
+}
+
+/// A Docker Engine at the address (an HTTP server: dockerd answers a request line it cannot
+/// parse with `400 Bad Request`, as this stand-in does) is recognised and explained.
+#[test]
+fn a_docker_engine_at_the_address_is_recognised() {
+    let dir = TempDir::new("engine");
+    let path = dir.join("engine.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(&s).read_line(&mut line).unwrap();
+        s.write_all(
+            b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+              Connection: close\r\n\r\n400 Bad Request",
+        )
+        .unwrap();
+        line
+    });
+    let addr = format!("unix://{}", path.display());
+    let out = client(&["-H", &addr], &["ps"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = stderr(&out);
+    assert!(err.contains("HTTP/1.1 400 Bad Request"), "{err}");
+    assert!(err.contains("Docker Engine API server"), "{err}");
+    assert!(
+        server.join().unwrap().starts_with('['),
+        "it was sent our request"
     );
 }
 
 #[test]
 fn in_process_refuses_a_root_a_daemon_owns() {
     let d = Daemon::start(&[]);
-    let dir = TempDir::new("elsewhere");
-    let addr = format!("unix://{}", dir.join("none.sock").display());
-    let out = client(&["-H", &addr, "-g", d.root.to_str().unwrap()], &["version"]);
+    let out = client(
+        &["-H", "none", "-g", d.root.to_str().unwrap()],
+        &["version"],
+    );
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(
         stderr(&out).contains(&format!("in use by another daemon (pid {},", d.pid())),
@@ -778,10 +841,10 @@ fn global_usage_and_bad_global_flags() {
     assert!(out.status.success());
     assert!(stdout(&out).contains("docker -d [OPTIONS]"), "{out:?}");
     let out = client(&["--bogus"], &["version"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("unknown flag --bogus"), "{out:?}");
     let out = client(&["-H"], &[]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("flag -H needs a value"), "{out:?}");
     let out = client(&["-H", "unix:///a", "-H", "unix:///b"], &["version"]);
     assert_eq!(out.status.code(), Some(1));

@@ -5,14 +5,18 @@
 //!   `docker_runtime_serve` (SIGTERM/SIGINT stop it), on a runtime from `docker_runtime_new`.
 //! - `docker [-H ADDR] COMMAND ARGS...`: run COMMAND on the daemon at ADDR (`-H`, else
 //!   `DOCKER_HOST`, else the default socket) with the library's client half
-//!   (`server::client`); with no daemon there, run it in-process on ROOT with
-//!   `docker_runtime_call_with`. The exit status is the command's.
+//!   (`server::client`); with no daemon at the default socket, run it in-process on ROOT with
+//!   `docker_runtime_call_with` (an address the user named never falls back: acting on
+//!   another root than the one meant would be worse than failing; `-H none` asks for
+//!   in-process explicitly). The exit status is the command's; a bad global flag is
+//!   docker's 125.
 
 use std::ffi::{c_char, c_int, CString};
 use std::process::ExitCode;
 use std::ptr;
 
 // The ABI, as a C program includes `docker_runtime.h`.
+use ::docker_runtime::commands::RUNTIME_FAILED_STATUS;
 use ::docker_runtime::ffi::{error::*, runtime::docker_log_level::*, runtime::*, serve::*};
 use ::docker_runtime::server::client::{self, Turn};
 use ::docker_runtime::server::{terminal::raw_terminal_for, RootLock};
@@ -23,7 +27,9 @@ Usage: docker [OPTIONS] COMMAND [arg...]
 
 Options:
   -H, --host ADDR           daemon address: unix:///PATH or tcp://HOST:PORT (the client uses
-                            one, else $DOCKER_HOST, else unix:///var/run/docker-runtime.sock;
+                            one, else $DOCKER_HOST, else unix:///var/run/docker-runtime.sock,
+                            and runs the command in-process on ROOT only when no daemon
+                            listens at that default; `none`: no daemon, in-process on ROOT;
                             the daemon listens on each one given)
   -g, --graph ROOT          runtime root (default /var/lib/docker-runtime)
   -d, --daemon              run as the daemon
@@ -36,6 +42,7 @@ Options:
   -G, --group GROUP         group of the daemon's unix sockets (default: docker, when it exists)
       --request-timeout S   seconds a client has to send its request line (daemon; default 10)
   -h, --help                this help
+  -v, --version             print the version
 
 Run 'docker help' for the command list, 'docker COMMAND --help' for a command's usage.
 ";
@@ -49,6 +56,7 @@ const DEFAULT_ROOT: &str = "/var/lib/docker-runtime";
 struct Options {
     daemon: bool,
     help: bool,
+    version: bool,
     hosts: Vec<String>,
     root: String,
     runtime: docker_runtime_options,
@@ -89,6 +97,7 @@ impl Options {
         match flag {
             "-d" | "--daemon" => self.daemon = boolean(flag, inline)?,
             "-h" | "--help" => self.help = boolean(flag, inline)?,
+            "-v" | "--version" => self.version = boolean(flag, inline)?,
             "-D" | "--debug" => {
                 self.runtime.log_level = match boolean(flag, inline)? {
                     true => DOCKER_LOG_DEBUG as c_int,
@@ -132,6 +141,7 @@ fn parse_options(mut args: &[String]) -> Result<(Options, Vec<String>), String> 
     let mut o = Options {
         daemon: false,
         help: false,
+        version: false,
         hosts: Vec::new(),
         root: DEFAULT_ROOT.to_string(),
         runtime: init_options(docker_runtime_options_init),
@@ -219,16 +229,31 @@ fn main() -> ExitCode {
     let status = match parse_options(&args) {
         Err(msg) => {
             eprintln!("docker: {msg}\nSee 'docker --help'.");
-            2
+            RUNTIME_FAILED_STATUS
         }
         Ok((o, _)) if o.help => {
             print!("{USAGE}");
             0
         }
+        Ok((o, _)) if o.version => {
+            println!(
+                "Docker version {}, build {}",
+                env!("CARGO_PKG_VERSION"),
+                option_env!("DOCKER_RUNTIME_COMMIT").unwrap_or("unknown")
+            );
+            0
+        }
         Ok((o, rest)) if o.daemon => {
             run_daemon(&o, &rest).map_or_else(|m| fail("docker -d", m), |()| 0)
         }
-        Ok((o, rest)) => run_client(&o, &rest).unwrap_or_else(|m| fail("Error", m)),
+        Ok((o, rest)) => run_client(&o, &rest).unwrap_or_else(|m| {
+            fail("Error", m);
+            // `run`'s own failure is docker's 125, never a status its program could give.
+            match rest.first().map(String::as_str) {
+                Some("run") => RUNTIME_FAILED_STATUS,
+                _ => 1,
+            }
+        }),
     };
     // A status no process can exit with (negative, or above 255) must not pass for another
     // one, least of all 0: it is reported as a failure.
@@ -247,15 +272,30 @@ fn run_client(o: &Options, args: &[String]) -> Result<i32, String> {
     if let Some(flag) = daemon_only.iter().find(|f| o.daemon_only.contains(f)) {
         return Err(format!("{flag} is a daemon option: use it with docker -d"));
     }
-    let addr = client::daemon_addr(&o.hosts).map_err(|e| e.to_string())?;
+    let Some((addr, named)) = client::daemon_addr(&o.hosts).map_err(|e| e.to_string())? else {
+        return run_in_process(o, args);
+    };
     let why = match client::run(&addr, args).map_err(|e| e.to_string())? {
         Turn::Ran(status) => return Ok(status),
+        Turn::Unreachable(why) if named => {
+            return Err(format!(
+                "Cannot connect to the daemon at {addr} ({why}). Is the daemon running? \
+                 (An address given with -H or DOCKER_HOST is never replaced by running the \
+                 command in-process on {}.)",
+                o.root
+            ))
+        }
         Turn::Unreachable(why) => why,
     };
     eprintln!(
         "docker: {why}; running the command in-process on {}",
         o.root
     );
+    run_in_process(o, args)
+}
+
+/// The command run in this process on `-g ROOT`, through the ABI.
+fn run_in_process(o: &Options, args: &[String]) -> Result<i32, String> {
     let _raw = raw_terminal_for(args).map_err(|e| e.to_string())?;
     let rt = AbiRuntime::new(o)?;
     let _lock = RootLock::acquire(o.root.as_ref(), false).map_err(|e| e.to_string())?;

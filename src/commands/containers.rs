@@ -42,11 +42,7 @@ pub fn parse_memory(s: &str) -> Result<i64> {
 
 fn need_args(f: &Flags, args: &[String], min: usize) -> Result<()> {
     if args.len() < min {
-        return Err(Error::invalid(format!(
-            "{} argument(s) expected\n{}",
-            min,
-            f.usage().trim_end()
-        )));
+        return Err(f.usage_error(&format!("{min} argument(s) expected")));
     }
     Ok(())
 }
@@ -625,10 +621,7 @@ pub fn commit(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     };
     need_args(&f, &p.args, 1)?;
     if p.args.len() > 3 {
-        return Err(Error::invalid(format!(
-            "commit takes a container and an optional name\n{}",
-            f.usage().trim_end()
-        )));
+        return Err(f.usage_error("commit takes a container and an optional name"));
     }
     // The name is checked before any work.
     let name = p

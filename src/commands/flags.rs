@@ -144,7 +144,12 @@ impl Flags {
     }
 
     fn error(&self, msg: String) -> Error {
-        Error::invalid(format!("{msg}\nSee 'docker {} --help'.", self.command))
+        Error::usage(format!("{msg}\nSee 'docker {} --help'.", self.command))
+    }
+
+    /// A usage error: `msg`, then the command's usage.
+    pub fn usage_error(&self, msg: &str) -> Error {
+        Error::usage(format!("{msg}\n{}", self.usage().trim_end()))
     }
 
     /// Parse `args`. `Ok(None)` means help was asked for and printed to `out`.
@@ -266,11 +271,7 @@ pub fn no_args(f: &Flags, args: &[String]) -> Result<()> {
     if args.is_empty() {
         Ok(())
     } else {
-        Err(Error::invalid(format!(
-            "unexpected argument {:?}\n{}",
-            args[0],
-            f.usage().trim_end()
-        )))
+        Err(f.usage_error(&format!("unexpected argument {:?}", args[0])))
     }
 }
 

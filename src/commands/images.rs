@@ -19,10 +19,6 @@ fn parse(f: &Flags, args: &[String], io: &mut Streams) -> Result<Option<super::f
     f.parse(args, &mut io.stdout)
 }
 
-fn usage_error(f: &Flags, msg: &str) -> Error {
-    Error::invalid(format!("{msg}\n{}", f.usage().trim_end()))
-}
-
 /// `REPOSITORY [TAG]` or `REPOSITORY:TAG` from the command line, validated.
 pub(crate) fn repo_and_tag(repo: &str, tag: Option<&str>) -> Result<(String, String)> {
     let (r, t) = match tag {
@@ -105,12 +101,7 @@ pub fn import(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         [src] => (src, None, None),
         [src, repo] => (src, Some(repo), None),
         [src, repo, tag] => (src, Some(repo), Some(tag)),
-        _ => {
-            return Err(usage_error(
-                &f,
-                "import takes a source and an optional name",
-            ))
-        }
+        _ => return Err(f.usage_error("import takes a source and an optional name")),
     };
     // Check the name before reading anything: a bad name must not cost an import.
     let name = repo
@@ -141,7 +132,7 @@ pub fn images(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let filter = match p.args.as_slice() {
         [] => None,
         [name] => Some(split_tag(name)),
-        _ => return Err(usage_error(&f, "images takes at most one NAME")),
+        _ => return Err(f.usage_error("images takes at most one NAME")),
     };
     let (quiet, all, notrunc) = (p.bool(quiet), p.bool(all), p.bool(notrunc));
     let graph = rt.graph();
@@ -216,7 +207,7 @@ pub fn history(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         return Ok(0);
     };
     let [name] = p.args.as_slice() else {
-        return Err(usage_error(&f, "history takes exactly one IMAGE"));
+        return Err(f.usage_error("history takes exactly one IMAGE"));
     };
     let notrunc = p.bool(notrunc);
     let img = rt.image(name)?;
@@ -254,12 +245,7 @@ pub fn tag(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let (name, repo, tag) = match p.args.as_slice() {
         [name, repo] => (name, repo, None),
         [name, repo, tag] => (name, repo, Some(tag.as_str())),
-        _ => {
-            return Err(usage_error(
-                &f,
-                "tag takes an IMAGE, a REPOSITORY and an optional TAG",
-            ))
-        }
+        _ => return Err(f.usage_error("tag takes an IMAGE, a REPOSITORY and an optional TAG")),
     };
     let (repo, tag) = repo_and_tag(repo, tag)?;
     rt.tag_image(name, &repo, &tag, p.bool(force))?;
@@ -281,7 +267,7 @@ pub fn rmi(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         return Ok(0);
     };
     if p.args.is_empty() {
-        return Err(usage_error(&f, "rmi needs at least one IMAGE"));
+        return Err(f.usage_error("rmi needs at least one IMAGE"));
     }
     let mut first: Option<Error> = None;
     let mut messages = Vec::new();
@@ -310,7 +296,7 @@ pub fn inspect(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         return Ok(0);
     };
     let text = match p.args.as_slice() {
-        [] => return Err(usage_error(&f, "inspect needs a NAME")),
+        [] => return Err(f.usage_error("inspect needs a NAME")),
         [name] => summary::pretty_json(&summary::inspect(rt, name)?)?,
         names => summary::pretty_json(
             &names

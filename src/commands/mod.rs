@@ -10,7 +10,7 @@ mod streams;
 mod system;
 pub mod table;
 
-pub use streams::{Streams, ERROR_STATUS};
+pub use streams::{Streams, ERROR_STATUS, RUNTIME_FAILED_STATUS};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::runtime::Runtime;
@@ -201,15 +201,22 @@ pub fn dispatch(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> 
     (cmd.handler)(rt, io, &args[1..])
 }
 
-/// [`dispatch`], with a failure written to stderr as `Error: MESSAGE` and turned into exit
-/// status 1. Returns the status and the error, if any.
+/// [`dispatch`], with a failure written to stderr as `Error: MESSAGE` and turned into docker's
+/// exit status: 125 for a usage error and for any failure of `run` (so that it is never taken
+/// for the container's own status), else 1. Returns the status and the error, if any.
 pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> (i32, Option<Error>) {
     match dispatch(rt, io, args) {
         Ok(status) => (status, None),
         Err(e) => {
             // The client may be gone; the error still reaches the caller through the result.
             let _ = io.err(&format!("Error: {e}\n"));
-            (ERROR_STATUS, Some(e))
+            let run = args.first().is_some_and(|c| c == "run");
+            let status = if e.is_usage() || run {
+                RUNTIME_FAILED_STATUS
+            } else {
+                ERROR_STATUS
+            };
+            (status, Some(e))
         }
     }
 }

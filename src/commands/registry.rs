@@ -12,10 +12,6 @@ use crate::error::{Error, Result};
 use crate::registry::{self, server_key, Credentials, Progress, Reference, DEFAULT_REGISTRY};
 use crate::runtime::Runtime;
 
-fn usage_error(f: &Flags, msg: &str) -> Error {
-    Error::invalid(format!("{msg}\n{}", f.usage().trim_end()))
-}
-
 /// The progress display on the command's stdout: bars when it is a terminal.
 fn progress(io: &mut Streams) -> Progress<'_> {
     let tty = nix::unistd::isatty(io.stdout.as_fd()).unwrap_or(false);
@@ -29,7 +25,7 @@ fn progress(io: &mut Streams) -> Progress<'_> {
 fn one_name<'a>(f: &Flags, args: &'a [String], what: &str) -> Result<&'a str> {
     match args {
         [name] => Ok(name),
-        _ => Err(usage_error(f, &format!("{what} takes one NAME"))),
+        _ => Err(f.usage_error(&format!("{what} takes one NAME"))),
     }
 }
 
@@ -159,7 +155,7 @@ pub fn login(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let server = match p.args.as_slice() {
         [] => None,
         [s] => server_key(s)?,
-        _ => return Err(usage_error(&f, "login takes at most one SERVER")),
+        _ => return Err(f.usage_error("login takes at most one SERVER")),
     };
     let shown = server
         .clone()

@@ -9,6 +9,12 @@ use crate::error::{Error, Result};
 /// The exit status of a failed command.
 pub const ERROR_STATUS: i32 = 1;
 
+/// docker's status for a command line that does not fit the usage (any command), and for a
+/// `run` that failed itself (no such image, a bad flag, a failed start), so that it is not
+/// taken for the program's own status. (126 and 127 are the program's: it could not be
+/// executed, or was not found.)
+pub const RUNTIME_FAILED_STATUS: i32 = 125;
+
 /// The three streams of one command: stdin, stdout, stderr. Each is owned (a dup of what the
 /// caller passed), so a command may hand them to threads.
 #[derive(Debug)]

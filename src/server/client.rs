@@ -1,7 +1,7 @@
 //! The client end of rcli/2: connect, send the request, stream stdin, and split the framed
 //! answer into stdout, stderr and the exit status.
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::Shutdown;
 
 use super::addr::{Addr, Stream};
@@ -34,21 +34,28 @@ pub fn connect(addr: &Addr) -> std::result::Result<Stream, ConnectError> {
     })
 }
 
+/// The address that asks for no daemon: the command runs in the client's process.
+pub const NO_DAEMON: &str = "none";
+
 /// The daemon a client talks to: the one `hosts` names (`-H`, at most one), else
-/// `$DOCKER_HOST`, else [`DEFAULT_ADDR`](super::DEFAULT_ADDR).
-pub fn daemon_addr(hosts: &[String]) -> Result<Addr> {
-    match hosts {
-        [] => Addr::parse(
-            &std::env::var("DOCKER_HOST")
-                .ok()
-                .filter(|h| !h.is_empty())
-                .unwrap_or_else(|| super::addr::DEFAULT_ADDR.to_string()),
-        ),
-        [one] => Addr::parse(one),
-        _ => Err(Error::invalid(
-            "the client talks to one daemon: give -H once",
-        )),
+/// `$DOCKER_HOST`, else [`DEFAULT_ADDR`](super::DEFAULT_ADDR); and whether the user named it
+/// (`-H` or `DOCKER_HOST`) rather than taking the default. None for [`NO_DAEMON`].
+pub fn daemon_addr(hosts: &[String]) -> Result<Option<(Addr, bool)>> {
+    let env = std::env::var("DOCKER_HOST").ok().filter(|h| !h.is_empty());
+    let (given, named) = match (hosts, env) {
+        ([], None) => (super::addr::DEFAULT_ADDR.to_string(), false),
+        ([], Some(env)) => (env, true),
+        ([one], _) => (one.clone(), true),
+        _ => {
+            return Err(Error::invalid(
+                "the client talks to one daemon: give -H once",
+            ))
+        }
+    };
+    if given == NO_DAEMON {
+        return Ok(None);
     }
+    Ok(Some((Addr::parse(&given)?, named)))
 }
 
 /// What the client's turn with a daemon came to.
@@ -142,6 +149,11 @@ pub fn call(sock: Stream, args: &[String], options: &RequestOptions) -> Result<i
                 // Not a frame: a refusal (`Error: ...`) sent before framing could start, or a
                 // daemon that does not speak rcli/2. Show it as it is.
                 let mut rest = h[..got].to_vec();
+                if rest.starts_with(b"HTTP/") {
+                    // Its status line, for the message.
+                    let _ = (&mut r).take(200).read_until(b'\n', &mut rest);
+                    return Err(http_answer(&rest));
+                }
                 let _ = r.read_to_end(&mut rest);
                 let _ = write_out(&mut io::stderr().lock(), &rest);
                 return Ok(crate::commands::ERROR_STATUS);
@@ -174,6 +186,21 @@ pub fn call(sock: Stream, args: &[String], options: &RequestOptions) -> Result<i
             }
         }
     }
+}
+
+/// The error for a daemon that answered in HTTP: a Docker Engine (dockerd, or another server of
+/// its API), which does not speak this client's protocol.
+fn http_answer(start: &[u8]) -> Error {
+    let status = String::from_utf8_lossy(start);
+    Error::new(
+        ErrorKind::Remote,
+        format!(
+            "the daemon answered in HTTP ({:?}...): it is a Docker Engine API server (such as \
+             dockerd), not a docker-runtime daemon; use docker's own client with it, or point \
+             -H / DOCKER_HOST at a docker-runtime daemon",
+            status.trim_end()
+        ),
+    )
 }
 
 /// Read until `buf` is full or the stream ends; returns how much was read.
