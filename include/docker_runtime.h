@@ -350,6 +350,17 @@ typedef struct docker_runtime_options {
    * naming `max_layer_entries`. 0: ten million.
    */
   uint64_t max_layer_entries;
+  /**
+   * Registries (`HOST` or `HOST:PORT`, separated by commas) spoken to without checking
+   * their certificate, over plain http when they do not speak TLS (docker's
+   * `--insecure-registry`); NULL: none.
+   */
+  const char *insecure_registries;
+  /**
+   * The per-registry certificate folders (`DIR/HOST:PORT/ca.crt`, `client.cert`,
+   * `client.key`); NULL: `/etc/docker/certs.d`.
+   */
+  const char *registry_certs_dir;
 } docker_runtime_options;
 
 /**

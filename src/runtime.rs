@@ -66,6 +66,8 @@ pub struct RuntimeOptions {
     pub logger: Logger,
     /// What one image layer may unpack to (import, pull, commit); see [`LayerLimits`].
     pub layer_limits: LayerLimits,
+    /// How registries are trusted (certificate folders, insecure registries).
+    pub registry: crate::registry::RegistryOptions,
 }
 
 /// A runtime on one root. Thread-safe: commands may run on it from many threads at once.
@@ -491,7 +493,8 @@ impl Runtime {
         progress: &crate::registry::Progress<'_>,
     ) -> Result<crate::registry::Pulled> {
         let creds = crate::registry::credentials(&self.auth(), r.domain.as_deref());
-        let pulled = crate::registry::pull(&self.graph, &self.tags, creds, r, progress)?;
+        let trust = &self.opts.registry;
+        let pulled = crate::registry::pull(&self.graph, &self.tags, creds, trust, r, progress)?;
         let shown = match &r.digest {
             Some(d) => format!("{}@{d}", r.name),
             None => format!("{}:{}", r.name, r.tag_or_default()),

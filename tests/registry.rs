@@ -184,7 +184,7 @@ fn manifest_list_picks_this_platform() {
     a.tags().set(&repo, "foreign", &foreign, true).unwrap();
     ok(&a, &["push", &format!("{repo}:native")]);
     ok(&a, &["push", &format!("{repo}:foreign")]);
-    let client = Client::new(&reg.host(), "multi", None);
+    let client = Client::new(&reg.host(), "multi", None, &Default::default()).unwrap();
     let entry = |tag: &str, arch: &str| {
         let (ct, body) = client
             .get_manifest(tag, manifest::ACCEPT, manifest::MAX_MANIFEST)
@@ -243,7 +243,9 @@ fn names_digests_and_tags_are_checked() {
         ),
     ] {
         let out = call(&rt, &args);
-        assert_eq!(out.status, 1, "{args:?}: {}", out.stdout);
+        // A missing NAME is a usage error (docker's 125); the others are failures (1).
+        let status = if args.len() == 1 { 125 } else { 1 };
+        assert_eq!(out.status, status, "{args:?}: {}", out.stdout);
         assert!(out.stderr.contains(want), "{args:?}: {}", out.stderr);
     }
     assert!(rt.graph().ids().unwrap().is_empty());
@@ -342,7 +344,7 @@ fn pulled_layers_are_pushed_as_their_stored_blobs() {
     );
     let out = ok(&rt, &["push", &target]);
     assert!(!out.contains("packing the layer again"), "{out}");
-    let c = Client::new(&dst.host(), "test/cache", None);
+    let c = Client::new(&dst.host(), "test/cache", None, &Default::default()).unwrap();
     let (_, body) = c
         .get_manifest("v1", manifest::ACCEPT, manifest::MAX_MANIFEST)
         .unwrap();

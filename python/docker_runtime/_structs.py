@@ -62,6 +62,8 @@ class RuntimeOptions(_Options):
         ("disable_ip_forward", c_int),
         ("max_layer_bytes", c_uint64),
         ("max_layer_entries", c_uint64),
+        ("insecure_registries", c_char_p),
+        ("registry_certs_dir", c_char_p),
     ]
 
 

@@ -31,7 +31,10 @@ class Runtime(Closing):
     iptables_chain, init_path, port_range=(first, last), log=callable(level_name, message)
     (called on library threads; an exception it raises is printed, never lost silently),
     debug, ip_forward (False: never turn on net.ipv4.ip_forward), max_layer_bytes and
-    max_layer_entries (what one image layer may unpack to; 0: the defaults).
+    max_layer_entries (what one image layer may unpack to; 0: the defaults),
+    insecure_registries (a list of HOST[:PORT] whose certificate is not checked, spoken to
+    over http when they have no TLS) and registry_certs_dir (per-registry CA folders,
+    DIR/HOST:PORT/ca.crt; default /etc/docker/certs.d).
 
     A context manager; `close()` frees the handle. Containers opened from it stay usable after
     (the library keeps what they need alive)."""
@@ -41,15 +44,21 @@ class Runtime(Closing):
                  init_path: Optional[Text] = None, port_range: Optional[Tuple[int, int]] = None,
                  log: Optional[LogFunction] = None, debug: bool = False,
                  ip_forward: bool = True, max_layer_bytes: int = 0,
-                 max_layer_entries: int = 0) -> None:
+                 max_layer_entries: int = 0,
+                 insecure_registries: Sequence[Text] = (),
+                 registry_certs_dir: Optional[Text] = None) -> None:
         self._h: Optional[c_void_p] = None
         lib = _lib.load()
         opts = RuntimeOptions.init()
+        insecure = ",".join(insecure_registries) if insecure_registries else None
         keep = [encode(v, k) for k, v in (("bridge_name", bridge_name),
                                           ("bridge_subnet", bridge_subnet),
                                           ("iptables_chain", iptables_chain),
-                                          ("init_path", init_path))]
-        opts.bridge_name, opts.bridge_subnet, opts.iptables_chain, opts.init_path = keep
+                                          ("init_path", init_path),
+                                          ("insecure_registries", insecure),
+                                          ("registry_certs_dir", registry_certs_dir))]
+        (opts.bridge_name, opts.bridge_subnet, opts.iptables_chain, opts.init_path,
+         opts.insecure_registries, opts.registry_certs_dir) = keep
         if port_range is not None:
             opts.port_first, opts.port_last = port_range
         if debug:

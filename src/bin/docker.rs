@@ -39,6 +39,12 @@ Options:
       --iptables-chain NAME iptables nat chain for port mappings
       --init-path PATH      the docker-init helper
       --ip-forward=false    never turn on net.ipv4.ip_forward (default: turn it on)
+      --insecure-registry HOST[:PORT]
+                            a registry whose certificate is not checked, spoken to over
+                            plain http when it has no TLS (repeatable)
+      --registry-certs-dir DIR
+                            per-registry CA folders, DIR/HOST:PORT/ca.crt (default
+                            /etc/docker/certs.d)
   -G, --group GROUP         group of the daemon's unix sockets (default: docker, when it exists)
       --request-timeout S   seconds a client has to send its request line (daemon; default 10)
   -h, --help                this help
@@ -64,6 +70,8 @@ struct Options {
     strings: Vec<CString>,
     /// Daemon-only flags given (a client refuses them).
     daemon_only: Vec<&'static str>,
+    /// `--insecure-registry` values, in order.
+    insecure: Vec<String>,
 }
 
 /// A boolean flag's value: none (true), or `true`/`false`/`1`/`0` after `=`.
@@ -110,6 +118,20 @@ impl Options {
             "--bip" => self.runtime.bridge_subnet = self.keep(flag, value()?)?,
             "--iptables-chain" => self.runtime.iptables_chain = self.keep(flag, value()?)?,
             "--init-path" => self.runtime.init_path = self.keep(flag, value()?)?,
+            "--insecure-registry" => {
+                let host = value()?;
+                if host.is_empty() || host.contains(',') || host.contains('/') {
+                    return Err(format!(
+                        "--insecure-registry {host:?}: give HOST or HOST:PORT"
+                    ));
+                }
+                self.insecure.push(host);
+                let all = self.insecure.join(",");
+                self.runtime.insecure_registries = self.keep(flag, all)?;
+            }
+            "--registry-certs-dir" => {
+                self.runtime.registry_certs_dir = self.keep(flag, value()?)?
+            }
             "-G" | "--group" => {
                 self.serve.socket_group = self.keep(flag, value()?)?;
                 self.daemon_only.push("--group");
@@ -148,6 +170,7 @@ fn parse_options(mut args: &[String]) -> Result<(Options, Vec<String>), String> 
         serve: init_options(docker_serve_options_init),
         strings: Vec::new(),
         daemon_only: Vec::new(),
+        insecure: Vec::new(),
     };
     // The daemon ends on SIGTERM and SIGINT, and may hold many connections.
     (o.serve.handle_signals, o.serve.raise_open_files_limit) = (1, 1);

@@ -63,7 +63,8 @@ pub fn push(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let r = Reference::parse(one_name(&f, &p.args, "push")?)?;
     let prog = progress(io);
     let creds = registry::credentials(&rt.auth(), r.domain.as_deref());
-    registry::push(rt.graph(), rt.tags(), creds, &r, &prog)?;
+    let trust = &rt.options().registry;
+    registry::push(rt.graph(), rt.tags(), creds, trust, &r, &prog)?;
     Ok(0)
 }
 
@@ -178,6 +179,7 @@ pub fn login(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
             username: username.clone(),
             password: password.clone(),
         },
+        &rt.options().registry,
     )
     .map_err(|e| e.context(format_args!("login to {shown} as {username:?} failed")))?;
     save_login(

@@ -118,6 +118,13 @@ pub struct docker_runtime_options {
     /// Most entries (files, directories, links, ...) in one image layer; more is an error
     /// naming `max_layer_entries`. 0: ten million.
     pub max_layer_entries: u64,
+    /// Registries (`HOST` or `HOST:PORT`, separated by commas) spoken to without checking
+    /// their certificate, over plain http when they do not speak TLS (docker's
+    /// `--insecure-registry`); NULL: none.
+    pub insecure_registries: *const c_char,
+    /// The per-registry certificate folders (`DIR/HOST:PORT/ca.crt`, `client.cert`,
+    /// `client.key`); NULL: `/etc/docker/certs.d`.
+    pub registry_certs_dir: *const c_char,
 }
 
 // SAFETY: repr(C), `size` first, integer, pointer and optional function pointer fields; the
@@ -140,6 +147,8 @@ unsafe impl Growable for docker_runtime_options {
             disable_ip_forward: 0,
             max_layer_bytes: 0,
             max_layer_entries: 0,
+            insecure_registries: std::ptr::null(),
+            registry_certs_dir: std::ptr::null(),
         }
     }
 }
@@ -190,6 +199,17 @@ unsafe fn read_options(
         }
         if let Some(s) = opt_str_arg(c.init_path, "opts->init_path")? {
             o.init_path = Some(PathBuf::from(s));
+        }
+        if let Some(s) = opt_str_arg(c.insecure_registries, "opts->insecure_registries")? {
+            o.registry.insecure = s
+                .split(',')
+                .map(str::trim)
+                .filter(|h| !h.is_empty())
+                .map(str::to_string)
+                .collect();
+        }
+        if let Some(s) = opt_str_arg(c.registry_certs_dir, "opts->registry_certs_dir")? {
+            o.registry.certs_dir = PathBuf::from(s);
         }
     }
     o.network.ip_forward = c.disable_ip_forward == 0;

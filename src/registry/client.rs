@@ -19,6 +19,7 @@ use ureq::{Body, SendBody};
 
 use super::digest::Digest;
 use super::scope::{next_url, Origin};
+use super::trust::{is_certificate_error, is_tls_error, RegistryOptions, Scheme};
 use crate::error::{Error, ErrorKind, Result};
 
 /// Largest token-server answer or error body read.
@@ -41,6 +42,21 @@ pub fn is_loopback(host: &str) -> bool {
         _ => host,
     };
     name == "localhost" || name.parse::<Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The scheme of an insecure registry: https when it answers a TLS session (its certificate
+/// unchecked), plain http when what it answers is not TLS.
+fn speaks_tls(agent: &ureq::Agent, host: &str) -> &'static str {
+    let probe = agent
+        .get(format!("https://{host}/v2/"))
+        .config()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .call();
+    match probe {
+        Err(e) if is_tls_error(&e) => "http",
+        _ => "https",
+    }
 }
 
 /// One challenge of a `WWW-Authenticate` header: a scheme and its parameters.
@@ -152,6 +168,8 @@ pub struct Client {
     creds: Option<Credentials>,
     /// The `Authorization` value that the last challenge earned.
     auth: Mutex<Option<String>>,
+    /// Where the registry's certificate folder is looked for (named in certificate errors).
+    certs_dir: std::path::PathBuf,
 }
 
 /// A request body that can be sent again after a challenge.
@@ -166,9 +184,18 @@ fn remote(msg: String) -> Error {
 }
 
 impl Client {
-    /// A client of the registry `host[:port]` for repository `repo`.
-    pub fn new(host: &str, repo: &str, creds: Option<Credentials>) -> Client {
+    /// A client of the registry `host[:port]` for repository `repo`, trusted as `opts` says
+    /// (see [`super::trust`]).
+    pub fn new(
+        host: &str,
+        repo: &str,
+        creds: Option<Credentials>,
+        opts: &RegistryOptions,
+    ) -> Result<Client> {
         let loopback = is_loopback(host);
+        let trust = opts
+            .trust(host, loopback)
+            .map_err(|e| e.context(format_args!("registry {host}")))?;
         let mut cfg = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(30)))
@@ -179,22 +206,29 @@ impl Client {
             // Redirects are followed by `follow`, which decides where credentials go.
             .max_redirects(0)
             .input_buffer_size(256 << 10)
-            .output_buffer_size(256 << 10);
+            .output_buffer_size(256 << 10)
+            .tls_config(trust.tls);
         if loopback {
             // Never through a proxy the environment names: the registry is on this machine.
             cfg = cfg.proxy(None);
         }
-        let scheme = if loopback { "http" } else { "https" };
+        let agent: ureq::Agent = cfg.build().into();
+        let scheme = match trust.scheme {
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+            Scheme::HttpsOrHttp => speaks_tls(&agent, host),
+        };
         let base = format!("{scheme}://{host}");
-        Client {
-            agent: cfg.build().into(),
+        Ok(Client {
+            agent,
             host: host.to_string(),
             origin: Origin::of(&base).ok(),
             base,
             repo: repo.to_string(),
             creds,
             auth: Mutex::new(None),
-        }
+            certs_dir: opts.certs_dir.clone(),
+        })
     }
 
     pub fn host(&self) -> &str {
@@ -234,8 +268,18 @@ impl Client {
     }
 
     fn net_error(&self, method: &Method, url: &str, e: ureq::Error) -> Error {
+        let hint = if is_certificate_error(&e) {
+            format!(
+                " (put the registry's CA in {}/ca.crt, or run the daemon with \
+                 --insecure-registry {})",
+                self.certs_dir.join(&self.host).display(),
+                self.host
+            )
+        } else {
+            String::new()
+        };
         remote(format!(
-            "registry {}: {method} {url} failed: {}",
+            "registry {}: {method} {url} failed: {}{hint}",
             self.host,
             describe(e)
         ))

@@ -26,6 +26,7 @@ pub mod progress;
 pub mod pull;
 pub mod push;
 pub mod scope;
+pub mod trust;
 
 pub use client::{Client, Credentials};
 pub use digest::Digest;
@@ -33,6 +34,7 @@ pub use name::{server_key, Reference, DEFAULT_REGISTRY};
 pub use progress::Progress;
 pub use pull::{pull, Pulled};
 pub use push::push;
+pub use trust::RegistryOptions;
 
 use crate::auth::AuthConfig;
 use crate::error::Result;
@@ -49,7 +51,7 @@ pub fn credentials(auth: &AuthConfig, domain: Option<&str>) -> Option<Credential
 /// Check `creds` against the registry `host` (`None`: the default registry): `GET /v2/`,
 /// meeting its basic or bearer challenge. A refusal is a `PermissionDenied` error that says
 /// the username or password is wrong.
-pub fn login(host: Option<&str>, creds: Credentials) -> Result<()> {
+pub fn login(host: Option<&str>, creds: Credentials, trust: &RegistryOptions) -> Result<()> {
     let host = host.unwrap_or(DEFAULT_REGISTRY);
-    Client::new(host, "", Some(creds)).login()
+    Client::new(host, "", Some(creds), trust)?.login()
 }

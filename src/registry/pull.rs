@@ -136,10 +136,11 @@ pub fn pull(
     graph: &Graph,
     tags: &TagStore,
     creds: Option<Credentials>,
+    trust: &super::RegistryOptions,
     r: &Reference,
     progress: &Progress<'_>,
 ) -> Result<Pulled> {
-    let client = Client::new(r.host(), &r.path, creds);
+    let client = Client::new(r.host(), &r.path, creds, trust)?;
     let (digest, man) = fetch_manifest(&client, r)?;
     let shown = match &r.digest {
         Some(d) => format!("{}@{d}", r.name),

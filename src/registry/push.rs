@@ -71,6 +71,7 @@ pub fn push(
     graph: &Graph,
     tags: &TagStore,
     creds: Option<Credentials>,
+    trust: &super::RegistryOptions,
     r: &Reference,
     progress: &Progress<'_>,
 ) -> Result<Digest> {
@@ -89,7 +90,7 @@ pub fn push(
     })?;
     let mut chain = graph.history(&id)?;
     chain.reverse();
-    let client = Client::new(r.host(), &r.path, creds);
+    let client = Client::new(r.host(), &r.path, creds, trust)?;
     progress.line(&format!("The push refers to repository [{}]", r.name));
 
     let (history, to_push) = history_of(graph, &chain)?;

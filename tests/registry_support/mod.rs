@@ -60,7 +60,23 @@ pub fn http_status(port: u16, path: &str) -> Option<u16> {
 
 impl Registry {
     pub fn start(tag: &str, auth: Auth) -> Registry {
+        Self::start_with(tag, auth, None)
+    }
+
+    /// A registry serving https with the certificate and key at `tls` (PEM files).
+    pub fn start_tls(tag: &str, cert: &Path, key: &Path) -> Registry {
+        Self::start_with(tag, Auth::None, Some((cert, key)))
+    }
+
+    fn start_with(tag: &str, auth: Auth, tls: Option<(&Path, &Path)>) -> Registry {
         let dir = TempDir::new(&format!("reg-{tag}"));
+        let tls_yaml = tls.map_or(String::new(), |(c, k)| {
+            format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                c.display(),
+                k.display()
+            )
+        });
         let auth_yaml = match &auth {
             Auth::None => String::new(),
             Auth::Basic { user, password } => {
@@ -90,7 +106,7 @@ impl Registry {
             std::fs::write(
                 &config,
                 format!(
-                    "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: test-secret\n{auth_yaml}",
+                    "version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: test-secret\n{tls_yaml}{auth_yaml}",
                     dir.join("storage").display()
                 ),
             )
@@ -109,7 +125,13 @@ impl Registry {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // the port was taken meanwhile: try another
                 }
-                if matches!(http_status(port, "/v2/"), Some(200 | 401)) {
+                // An https registry answers plain http with 400.
+                let up = match http_status(port, "/v2/") {
+                    Some(200 | 401) => true,
+                    Some(400) => tls.is_some(),
+                    _ => false,
+                };
+                if up {
                     return Registry { port, dir, child };
                 }
                 thread::sleep(Duration::from_millis(50));
@@ -770,7 +792,7 @@ pub fn upload_raw(
     config: &serde_json::Value,
 ) -> String {
     use docker_runtime::registry::{manifest, Client, Digest};
-    let c = Client::new(host, repo, None);
+    let c = Client::new(host, repo, None, &Default::default()).unwrap();
     let mut descs = Vec::new();
     for (blob, mt) in layers {
         let d = Digest::of(blob);
