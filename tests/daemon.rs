@@ -865,3 +865,84 @@ fn global_usage_and_bad_global_flags() {
         "{out:?}"
     );
 }
+
+/// `docker completion bash` (issue 15): the script completes commands, each command's flags
+/// (from its flag table), the global flags (every one `docker --help` lists), and names of
+/// the runtime's images for arguments, asking `docker` with the same global options.
+#[test]
+fn bash_completion_from_the_flag_tables() {
+    let dir = TempDir::new("completion");
+    let root = dir.join("root");
+    let r = root.to_str().unwrap();
+    let id = common::make_busybox_image(&root);
+    let out = client(&["-H", "none", "-g", r], &["tag", &id, "busybox:latest"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = client(&["-H", "none", "-g", r], &["completion", "bash"]);
+    assert!(out.status.success(), "{out:?}");
+    let script = dir.join("docker.bash");
+    std::fs::write(&script, stdout(&out)).unwrap();
+
+    // Every global flag of the usage is offered.
+    let help = stdout(&client(&["--help"], &[]));
+    let offered = complete(&script, &["docker", "-"]);
+    for line in help.lines().filter(|l| l.starts_with("  -")) {
+        for flag in line.split_whitespace().take_while(|w| w.starts_with('-')) {
+            let flag = flag.trim_end_matches(',');
+            assert!(
+                offered.contains(&flag.to_string()),
+                "{flag} of {line:?}: {offered:?}"
+            );
+        }
+    }
+    assert_eq!(complete(&script, &["docker", "ru"]), ["run"]);
+    assert_eq!(complete(&script, &["docker", "pu"]), ["pull", "push"]);
+    let run_flags = complete(&script, &["docker", "run", "--ne"]);
+    assert_eq!(run_flags, ["--net", "--network"]);
+    // A flag's value is not completed with names; an argument is, through docker itself.
+    assert!(complete(&script, &["docker", "run", "-m", "bu"]).is_empty());
+    let bin = std::path::Path::new(DOCKER)
+        .parent()
+        .unwrap()
+        .to_str()
+        .unwrap();
+    let names = complete_with_path(
+        &script,
+        &["docker", "-H", "none", "-g", r, "rmi", "bu"],
+        bin,
+    );
+    assert_eq!(names, ["busybox:latest"]);
+
+    let out = client(&["-H", "none", "-g", r], &["completion", "zsh"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(stderr(&out).contains("only bash"), "{out:?}");
+    let out = client(&["-H", "none", "-g", r], &["completion"]);
+    assert_eq!(out.status.code(), Some(125), "{out:?}");
+}
+
+/// What bash's completion offers for the command line `words` (the cursor on the last word).
+fn complete(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    complete_with_path(script, words, "/usr/bin:/bin")
+}
+
+fn complete_with_path(script: &std::path::Path, words: &[&str], path: &str) -> Vec<String> {
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let program = format!(
+        "source '{}'; COMP_WORDS=({}); COMP_CWORD={}; _docker_runtime; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words.len() - 1
+    );
+    let out = Command::new("bash")
+        .args(["-c", &program])
+        .env("PATH", format!("{path}:/usr/bin:/bin"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect();
+    v.sort();
+    v
+}

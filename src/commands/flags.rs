@@ -4,9 +4,33 @@
 //! a flag (so `run IMAGE CMD -x` keeps `-x` for CMD) or after `--`. `-h`/`--help` prints the
 //! usage and tells the caller to stop.
 
+use std::cell::RefCell;
 use std::io::Write;
 
 use crate::error::{Error, Result};
+
+/// One flag of a command as [`describe`] reports it: its names (without dashes) and whether
+/// it takes a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagInfo {
+    pub names: &'static [&'static str],
+    pub takes_value: bool,
+}
+
+thread_local! {
+    /// Set while [`describe`] runs a command: its parse records the flags here and stops it.
+    static DESCRIBING: RefCell<Option<Vec<FlagInfo>>> = const { RefCell::new(None) };
+}
+
+/// The flags a command declares: `run` runs its handler, whose parse (every handler parses
+/// before it does anything) records them and stops it as `--help` does, printing nothing.
+pub fn describe(run: impl FnOnce()) -> Vec<FlagInfo> {
+    DESCRIBING.with(|d| *d.borrow_mut() = Some(Vec::new()));
+    run();
+    DESCRIBING
+        .with(|d| d.borrow_mut().take())
+        .unwrap_or_default()
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -154,6 +178,19 @@ impl Flags {
 
     /// Parse `args`. `Ok(None)` means help was asked for and printed to `out`.
     pub fn parse(&self, args: &[String], out: &mut dyn Write) -> Result<Option<Parsed>> {
+        let described = DESCRIBING.with(|d| match d.borrow_mut().as_mut() {
+            Some(flags) => {
+                flags.extend(self.specs.iter().map(|s| FlagInfo {
+                    names: s.names,
+                    takes_value: s.kind != Kind::Bool,
+                }));
+                true
+            }
+            None => false,
+        });
+        if described {
+            return Ok(None);
+        }
         let mut p = Parsed {
             values: vec![Vec::new(); self.specs.len()],
             bools: self.specs.iter().map(|s| s.default).collect(),

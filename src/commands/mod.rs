@@ -2,6 +2,7 @@
 //! `docker_runtime_call`, the CLI and the daemon alike. v0.1.0 found handlers by reflection
 //! (`Cmd` + capitalised name); a table says at a glance what exists.
 
+mod completion;
 mod containers;
 pub mod flags;
 pub mod images;
@@ -37,6 +38,11 @@ pub static COMMANDS: &[Command] = &[
         name: "commit",
         description: "Create a new image from a container's changes",
         handler: containers::commit,
+    },
+    Command {
+        name: "completion",
+        description: "Print a shell completion script (bash)",
+        handler: completion::completion,
     },
     Command {
         name: "diff",
