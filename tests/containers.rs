@@ -39,7 +39,7 @@ fn bad_input_is_a_clear_error() {
     let f = Fixture::new("badrun");
     let cases: &[(&[&str], &str)] = &[
         (
-            &["run", "nosuchimage", "true"],
+            &["run", "--pull", "never", "nosuchimage", "true"],
             "no such image: nosuchimage",
         ),
         (&["run", "busybox"], "no command specified"),

@@ -287,8 +287,9 @@ fn progress_bars_on_a_terminal() {
         stdout,
         stderr: std::fs::File::create(d.join("err")).unwrap(),
         tty_size: None,
+        client_ttys: [false; 2],
     };
-    let (status, err) = docker_runtime::commands::run(&b, &mut io, &["pull".into(), name]);
+    let (status, err) = docker_runtime::commands::run(&b, &mut io, &["pull".into(), name.clone()]);
     assert_eq!(status, 0, "{err:?}");
     drop(io);
     let shown = reader.join().unwrap();
@@ -296,6 +297,24 @@ fn progress_bars_on_a_terminal() {
     assert!(shown.contains(": Downloading ["), "{shown:?}");
     assert!(shown.contains("MB/"), "{shown:?}");
     assert!(shown.contains("Pull complete"), "{shown:?}");
+    // Through a daemon, the command's stdout is a pipe; the client says its own is a terminal
+    // (rcli/2's `ttys`), and gets bars.
+    let e = runtime(&d.join("e"));
+    let out_path = d.join("through-daemon");
+    let mut io = docker_runtime::commands::Streams {
+        stdin: std::fs::File::open("/dev/null").unwrap(),
+        stdout: std::fs::File::create(&out_path).unwrap(),
+        stderr: std::fs::File::create(d.join("err2")).unwrap(),
+        tty_size: Some((24, 100)),
+        client_ttys: [true, false],
+    };
+    let (status, err) = docker_runtime::commands::run(&e, &mut io, &["pull".into(), name]);
+    assert_eq!(status, 0, "{err:?}");
+    let shown = std::fs::read_to_string(&out_path).unwrap();
+    assert!(
+        shown.contains("\r\x1b[K") && shown.contains(": Downloading ["),
+        "{shown:?}"
+    );
     // Not a terminal: plain lines only.
     let c = runtime(&d.join("c"));
     let plain = cli::ok(&c, &["pull", &format!("{}/tty:v1", reg.host())]);
@@ -354,4 +373,64 @@ fn pulled_layers_are_pushed_as_their_stored_blobs() {
         registry_support::digest_of(&blob).as_str()
     );
     assert!(tmp_leftovers(&d.join("root")).is_empty());
+}
+
+/// `run` pulls an image it does not have (docker's `--pull missing`), with docker's notice and
+/// the progress on stderr; `--pull never` does not, `--pull always` pulls again; a registry
+/// that is not there is docker's 125 with the reason.
+#[test]
+fn run_pulls_a_missing_image() {
+    let reg = Registry::start("runpull", Auth::None);
+    let d = TempDir::new("reg-runpull");
+    let a = runtime(&d.join("a"));
+    let name = format!("{}/test/runpull:v1", reg.host());
+    build_app(&a, &d.join("a"), &name);
+    ok(&a, &["push", &name]);
+
+    let b = runtime(&d.join("b"));
+    let out = call(&b, &["run", "--pull", "never", "--rm", &name, "true"]);
+    assert_eq!(out.status, 125, "{}", out.stderr);
+    assert!(out.stderr.contains("no such image"), "{}", out.stderr);
+    let out = call(&b, &["run", "--rm", &name, "echo", "pulled"]);
+    assert_eq!(
+        (out.status, out.stdout.as_str()),
+        (0, "pulled\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .starts_with(&format!("Unable to find image '{name}' locally\n")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("Pull complete"), "{}", out.stderr);
+    // Present now: no pull; `--pull always` pulls (every layer already here).
+    let out = call(&b, &["run", "--rm", &name, "true"]);
+    assert_eq!((out.status, out.stderr.as_str()), (0, ""));
+    let out = call(&b, &["run", "--pull", "always", "--rm", &name, "true"]);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert!(out.stderr.contains("Already exists"), "{}", out.stderr);
+
+    let out = call(&b, &["run", "--pull", "sometimes", &name, "true"]);
+    assert_eq!(out.status, 125);
+    assert!(
+        out.stderr.contains("invalid --pull \"sometimes\""),
+        "{}",
+        out.stderr
+    );
+    // Nothing listens on 127.0.0.1:1.
+    let out = call(&b, &["run", "127.0.0.1:1/nosuch", "true"]);
+    assert_eq!(out.status, 125, "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("Unable to find image '127.0.0.1:1/nosuch:latest' locally"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("pulling 127.0.0.1:1/nosuch"),
+        "{}",
+        out.stderr
+    );
 }

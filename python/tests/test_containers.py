@@ -47,7 +47,7 @@ class ContainerTest(unittest.TestCase):
 
     def test_errors_carry_the_library_message(self):
         with self.assertRaises(dr.DockerError) as cm:
-            self.rt.call_fds(["run", "nosuchimage", "true"],
+            self.rt.call_fds(["run", "--pull", "never", "nosuchimage", "true"],
                              stdout_fd=os.open(os.devnull, os.O_WRONLY),
                              stderr_fd=os.open(os.devnull, os.O_WRONLY))
         self.assertEqual(cm.exception.code, "DOCKER_ERR_NOT_FOUND")

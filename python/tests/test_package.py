@@ -210,7 +210,7 @@ class ErrorClassTest(unittest.TestCase):
                 with self.assertRaises(dr.UnknownCommand):
                     rt.call_fds(["frobnicate"], stdout_fd=null, stderr_fd=null)
                 with self.assertRaises(dr.NotFound) as cm:
-                    rt.call_fds(["run", "nosuchimage", "true"], stdout_fd=null,
+                    rt.call_fds(["run", "--pull", "never", "nosuchimage", "true"], stdout_fd=null,
                                 stderr_fd=null)
                 self.assertIn("no such image: nosuchimage", cm.exception.message)
             with self.assertRaises(ValueError):

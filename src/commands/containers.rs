@@ -11,7 +11,7 @@ use super::flags::{no_args, Flag, Flags, Parsed};
 use super::streams::{Streams, ERROR_STATUS};
 use super::table;
 use crate::container::{stream, Container, CreateRequest, StartOptions};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
 use crate::runtime::Runtime;
 
@@ -122,6 +122,7 @@ struct RunFlags {
     cap_add: Flag,
     cap_drop: Flag,
     security_opt: Flag,
+    pull: Flag,
 }
 
 impl RunFlags {
@@ -163,7 +164,30 @@ impl RunFlags {
                 "OPT",
                 "seccomp=unconfined, seccomp=PROFILE.json (docker's format), no-new-privileges",
             ),
+            pull: f.value(
+                &["pull"],
+                "POLICY",
+                "Pull the image: missing (default: when it is not here), always, never",
+            ),
         }
+    }
+}
+
+/// `run --pull POLICY`: pull the image first when it is missing here (docker's default), always,
+/// or never.
+fn pull_if_asked(rt: &Runtime, io: &mut Streams, image: &str, policy: Option<&str>) -> Result<()> {
+    match policy.unwrap_or("missing") {
+        "never" => Ok(()),
+        "always" => super::registry::pull_for_run(rt, io, image, None),
+        "missing" => match rt.image(image) {
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                super::registry::pull_for_run(rt, io, image, Some(e))
+            }
+            _ => Ok(()),
+        },
+        other => Err(Error::usage(format!(
+            "invalid --pull {other:?}: want missing, always or never\nSee 'docker run --help'."
+        ))),
     }
 }
 
@@ -210,6 +234,7 @@ pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     if rm && detach {
         return Err(Error::invalid("--rm cannot be combined with -d"));
     }
+    pull_if_asked(rt, io, &p.args[0], p.value(fl.pull))?;
     let c = rt.create(&req)?;
     let offsets = crate::container::output::offsets(&c);
     let opts = StartOptions {

@@ -12,14 +12,48 @@ use crate::error::{Error, Result};
 use crate::registry::{self, server_key, Credentials, Progress, Reference, DEFAULT_REGISTRY};
 use crate::runtime::Runtime;
 
-/// The progress display on the command's stdout: bars when it is a terminal.
-fn progress(io: &mut Streams) -> Progress<'_> {
-    let tty = nix::unistd::isatty(io.stdout.as_fd()).unwrap_or(false);
-    let width = crate::term::window_size(&io.stdout)
+/// The progress display on the command's stdout (`on_stderr`: its stderr): bars when it is a
+/// terminal, or the client of a daemon says its own is one.
+fn progress(io: &mut Streams, on_stderr: bool) -> Progress<'_> {
+    let client_tty = io.client_ttys[usize::from(on_stderr)];
+    let out = if on_stderr {
+        &mut io.stderr
+    } else {
+        &mut io.stdout
+    };
+    let tty = client_tty || nix::unistd::isatty(out.as_fd()).unwrap_or(false);
+    let width = crate::term::window_size(&*out)
         .or(io.tty_size)
         .map(|(_, cols)| cols as usize)
         .unwrap_or(80);
-    Progress::new(&mut io.stdout, tty, width)
+    Progress::new(out, tty, width)
+}
+
+/// `run`'s pull of an image it does not have (docker's `--pull missing`, and `always`): the
+/// notice and the progress on stderr, as docker prints them. A name that no registry could
+/// hold keeps `missing`, the error of the image not found here.
+pub(super) fn pull_for_run(
+    rt: &Runtime,
+    io: &mut Streams,
+    name: &str,
+    missing: Option<Error>,
+) -> Result<()> {
+    let r = match (Reference::parse(name), missing) {
+        (Ok(r), _) => r,
+        (Err(_), Some(missing)) => return Err(missing),
+        (Err(e), None) => return Err(e),
+    };
+    if r.digest.is_none() {
+        io.err(&format!(
+            "Unable to find image '{}:{}' locally\n",
+            r.name,
+            r.tag_or_default()
+        ))?;
+    }
+    let prog = progress(io, true);
+    rt.pull_image(&r, &prog)
+        .map_err(|e| e.context(format_args!("pulling {name}")))?;
+    Ok(())
 }
 
 fn one_name<'a>(f: &Flags, args: &'a [String], what: &str) -> Result<&'a str> {
@@ -41,7 +75,7 @@ pub fn pull(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         return Ok(0);
     };
     let r = Reference::parse(one_name(&f, &p.args, "pull")?)?;
-    let prog = progress(io);
+    let prog = progress(io, false);
     let pulled = rt.pull_image(&r, &prog)?;
     if r.digest.is_some() {
         // Nothing is tagged: say which image it is.
@@ -61,7 +95,7 @@ pub fn push(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         return Ok(0);
     };
     let r = Reference::parse(one_name(&f, &p.args, "push")?)?;
-    let prog = progress(io);
+    let prog = progress(io, false);
     let creds = registry::credentials(&rt.auth(), r.domain.as_deref());
     let trust = &rt.options().registry;
     registry::push(rt.graph(), rt.tags(), creds, trust, &r, &prog)?;

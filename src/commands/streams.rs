@@ -24,6 +24,9 @@ pub struct Streams {
     pub stderr: File,
     /// The client's terminal size (rows, columns) when it has one.
     pub tty_size: Option<(u16, u16)>,
+    /// Whether the client's stdout and stderr are terminals, as it said (its streams reach
+    /// the command through pipes when it is a daemon's client).
+    pub client_ttys: [bool; 2],
 }
 
 fn dup(fd: BorrowedFd<'_>, name: &str) -> Result<File> {
@@ -44,6 +47,7 @@ impl Streams {
             stdout: dup(stdout, "stdout")?,
             stderr: dup(stderr, "stderr")?,
             tty_size: None,
+            client_ttys: [false; 2],
         })
     }
 
@@ -54,6 +58,7 @@ impl Streams {
             stdout: stdout.into(),
             stderr: stderr.into(),
             tty_size: None,
+            client_ttys: [false; 2],
         }
     }
 

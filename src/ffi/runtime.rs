@@ -412,6 +412,8 @@ fn call(
         stdout,
         stderr,
         tty_size,
+        // The descriptors are the caller's own: whether they are terminals is read from them.
+        ttys: [false; 2],
     };
     let (status, err) = run_command(rt, &args, stdio);
     // SAFETY: exit_status is non-NULL (checked) and writable.

@@ -79,6 +79,10 @@ pub fn run(addr: &Addr, args: &[String]) -> Result<Turn> {
     };
     let options = RequestOptions {
         tty_size: crate::term::window_size(&io::stdin()),
+        ttys: [
+            nix::unistd::isatty(io::stdout()).unwrap_or(false),
+            nix::unistd::isatty(io::stderr()).unwrap_or(false),
+        ],
     };
     let _raw = super::terminal::raw_terminal_for(args)?;
     call(sock, args, &options).map(Turn::Ran)

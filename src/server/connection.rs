@@ -19,7 +19,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{recv, MsgFlags};
 
 use super::addr::Stream;
-use super::protocol::{self, FrameKind, Request, MAX_REQUEST_LINE};
+use super::protocol::{self, FrameKind, Request, RequestOptions, MAX_REQUEST_LINE};
 use crate::log::Logger;
 
 /// One command to run: the arguments (command name first) and the descriptors it uses. The
@@ -32,6 +32,8 @@ pub struct Call<'a> {
     pub stderr: BorrowedFd<'a>,
     /// The client's terminal size (rows, columns), when it has one.
     pub tty_size: Option<(u16, u16)>,
+    /// Whether the client's stdout and stderr are terminals.
+    pub ttys: [bool; 2],
 }
 
 /// Runs commands. The daemon's is [`RuntimeExecutor`](super::RuntimeExecutor), which runs
@@ -249,7 +251,7 @@ pub fn serve(
             if framed { "rcli/2" } else { "plain" },
         ));
     }
-    let outcome = match run(&sock, exec, &args, options.tty_size, framed) {
+    let outcome = match run(&sock, exec, &args, &options, framed) {
         Ok(o) => o,
         Err(e) => {
             let msg = format!("setting up the command's streams: {e}");
@@ -280,7 +282,7 @@ fn run(
     sock: &Stream,
     exec: &dyn Executor,
     args: &[String],
-    tty_size: Option<(u16, u16)>,
+    options: &RequestOptions,
     framed: bool,
 ) -> io::Result<Outcome> {
     let (out_r, out_w) = pipe()?;
@@ -293,7 +295,8 @@ fn run(
                 stdin: sock.as_fd(),
                 stdout: out_w.as_fd(),
                 stderr: err_w.as_fd(),
-                tty_size,
+                tty_size: options.tty_size,
+                ttys: options.ttys,
             });
             let status = match result {
                 Ok(status) => status,
@@ -501,6 +504,7 @@ mod tests {
         }));
         let opts = protocol::RequestOptions {
             tty_size: Some((24, 80)),
+            ttys: [true, false],
         };
         c.write_all(&protocol::encode_framed_request(&["run".into()], &opts))
             .unwrap();

@@ -18,6 +18,9 @@ pub struct Stdio {
     pub stderr: OwnedFd,
     /// The client's terminal size; `None`: read from `stdin` when it is a terminal.
     pub tty_size: Option<(u16, u16)>,
+    /// Whether the client's stdout and stderr are terminals (for a daemon's client, whose
+    /// streams here are pipes).
+    pub ttys: [bool; 2],
 }
 
 /// Run `args` (the command name first) as the CLI would. Returns the exit status and, when
@@ -27,6 +30,7 @@ pub fn run_command(rt: &Runtime, args: &[String], stdio: Stdio) -> (i32, Option<
     io.tty_size = stdio
         .tty_size
         .or_else(|| crate::term::window_size(&io.stdin));
+    io.client_ttys = stdio.ttys;
     commands::run(rt, &mut io, args)
 }
 
@@ -52,6 +56,7 @@ impl Executor for RuntimeExecutor {
             stdout: dup(c.stdout, "stdout")?,
             stderr: dup(c.stderr, "stderr")?,
             tty_size: c.tty_size,
+            ttys: c.ttys,
         };
         Ok(run_command(&self.0, c.args, stdio).0)
     }

@@ -70,6 +70,9 @@ pub struct RequestOptions {
     /// The client's terminal size as `[rows, columns]`, when its stdin is a terminal.
     #[serde(default)]
     pub tty_size: Option<(u16, u16)>,
+    /// Whether the client's stdout and stderr are terminals (progress bars, not lines).
+    #[serde(default)]
+    pub ttys: [bool; 2],
 }
 
 /// A parsed request line.
@@ -151,6 +154,9 @@ pub fn encode_framed_request(args: &[String], options: &RequestOptions) -> Vec<u
     if let Some((rows, cols)) = options.tty_size {
         opts.insert("tty_size".into(), serde_json::json!([rows, cols]));
     }
+    if options.ttys != [false, false] {
+        opts.insert("ttys".into(), serde_json::json!(options.ttys));
+    }
     let mut all = Vec::with_capacity(args.len() + 2);
     all.push(FRAMED_MAGIC.to_string());
     all.push(serde_json::Value::Object(opts).to_string());
@@ -186,9 +192,21 @@ mod tests {
     fn framed_requests_round_trip_with_options() {
         let opts = RequestOptions {
             tty_size: Some((24, 80)),
+            ttys: [false; 2],
         };
         let line = encode_framed_request(&s(&["run", "-t", "x"]), &opts);
         assert!(line.starts_with(b"[\"\\u0000rcli/2\",\"{\\\"tty_size\\\":[24,80]}\""));
+        // The client's stdout and stderr terminals, sent only when one is.
+        let ttys = RequestOptions {
+            tty_size: None,
+            ttys: [true, false],
+        };
+        let tline = encode_framed_request(&s(&["pull", "x"]), &ttys);
+        assert!(String::from_utf8_lossy(&tline).contains(r#"ttys\":[true,false]"#));
+        assert!(matches!(
+            parse_request(&tline).unwrap(),
+            Request::Framed { options, .. } if options == ttys
+        ));
         assert_eq!(
             parse_request(&line).unwrap(),
             Request::Framed {

@@ -154,6 +154,7 @@ pub mod cli {
             stdout: o.try_clone().unwrap(),
             stderr: e.try_clone().unwrap(),
             tty_size: tty,
+            client_ttys: [false; 2],
         };
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let (status, _) = commands::run(rt, &mut io, &args);
