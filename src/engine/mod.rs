@@ -68,6 +68,11 @@ pub struct Launch<'a> {
     /// Give the container a new session keyring (runc's default; an OCI runtime's
     /// `--no-new-keyring` keeps the caller's).
     pub new_session_keyring: bool,
+    /// The container's state (runtime-spec JSON; the helper sets its `pid` and `status`) that
+    /// the spec's hooks read. Only a caller that runs the hooks the helper does not (an OCI
+    /// runtime: prestart and createRuntime in [`Hooks::created`], poststart, poststop) gives
+    /// it; without it a spec with hooks is refused.
+    pub hook_state: Option<String>,
 }
 
 /// The running container a process joins.
@@ -86,6 +91,9 @@ pub struct Hooks<'a> {
     pub attach: &'a mut dyn FnMut(i32) -> Result<()>,
     /// Journal that the container runs (pid, helper pid), before the program is let go.
     pub running: &'a mut dyn FnMut(i32, i32) -> Result<()>,
+    /// Run the spec's prestart and createRuntime hooks: the process's namespaces exist and
+    /// its root is not entered yet. Called only for a spec that has such hooks.
+    pub created: &'a mut dyn FnMut(i32) -> Result<()>,
 }
 
 /// A started container.
@@ -109,6 +117,20 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
     }
     cfg.new_session_keyring = l.new_session_keyring;
     cfg.tty_size = l.tty_size;
+    let has_hooks = l
+        .spec
+        .hooks()
+        .as_ref()
+        .is_some_and(|h| *h != oci_spec::runtime::Hooks::default());
+    match (l.hook_state, l.join) {
+        (Some(state), None) => cfg.hook_state = state,
+        _ if has_hooks => {
+            return Err(Error::unsupported(
+                "the runtime spec asks for hooks, which only an OCI runtime's create runs",
+            ))
+        }
+        _ => {}
+    }
     let cgroup = match l.join {
         Some(j) => {
             cfg.join = j.pid;
@@ -223,19 +245,22 @@ impl Conversation<'_> {
         // created in (a v1 cgroup.procs write waits for an RCU grace period, ~10 ms) and the
         // network are done here; the program only runs after `Run`.
         self.send(&Message::Go)?;
-        if let Err(e) = self.join(pid, helper_pid, hooks) {
-            return Err(self.helper_error_or(e));
+        // No monitor to take it down with it: on an error, the process goes here.
+        let unmonitored = !cfg.gate.is_empty() || cfg.join > 0;
+        if let Err(e) = self.join(pid, helper_pid, hooks, cfg.runtime_hooks) {
+            let e = self.helper_error_or(e);
+            if unmonitored {
+                kill_and_wait(pid);
+            }
+            return Err(e);
         }
         // A helper that failed meanwhile is gone: its error is read below.
         let _ = self.send(&Message::Run);
-        let gated = !cfg.gate.is_empty();
-        match self.until_exec(gated) {
+        match self.until_exec(!cfg.gate.is_empty()) {
             Ok(pty) => Ok((pid, pty)),
             Err(e) => {
-                if gated || cfg.join > 0 {
-                    // No monitor to take it down with it: the process goes here.
-                    // SAFETY: kill takes a pid and a signal.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                if unmonitored {
+                    kill_and_wait(pid);
                 }
                 Err(e)
             }
@@ -252,13 +277,23 @@ impl Conversation<'_> {
         }
     }
 
-    /// The caller's part while the helper works: cgroup, network, journal.
-    fn join(&self, pid: i32, helper_pid: i32, hooks: Hooks<'_>) -> Result<()> {
+    /// The caller's part while the helper works: cgroup, network, journal, and (with
+    /// `runtime_hooks`) its hooks once the helper stopped before entering the root.
+    fn join(&self, pid: i32, helper_pid: i32, hooks: Hooks<'_>, runtime_hooks: bool) -> Result<()> {
         if let Some(cg) = self.cgroup.filter(|cg| cg.needs_join()) {
             self.kernel.join_cgroup(cg, pid)?;
         }
         (hooks.attach)(pid)?;
-        (hooks.running)(pid, helper_pid)
+        (hooks.running)(pid, helper_pid)?;
+        if runtime_hooks {
+            match self.recv("preparing the mounts")? {
+                (Message::Prepared, _) => {}
+                (m, _) => return Err(unexpected(&m)),
+            }
+            (hooks.created)(pid)?;
+            self.send(&Message::Proceed)?;
+        }
+        Ok(())
     }
 
     /// When our side failed, the helper may have failed first (a missing working directory):
@@ -290,6 +325,21 @@ impl Conversation<'_> {
                 (m, _) => return Err(unexpected(&m)),
             }
         }
+    }
+}
+
+/// Kill process `pid` (one no helper watches) and wait, a few seconds at most, until it has
+/// exited, so that its cgroup can go.
+fn kill_and_wait(pid: i32) {
+    let Ok(pidfd) = crate::proc::pidfd_open(pid) else {
+        return;
+    };
+    if crate::proc::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL).is_ok() {
+        let mut fds = [nix::poll::PollFd::new(
+            pidfd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(5000u16));
     }
 }
 
@@ -392,10 +442,12 @@ mod tests {
                 gate: None,
                 join: None,
                 new_session_keyring: true,
+                hook_state: None,
             },
             Hooks {
                 attach: &mut attach,
                 running: &mut running,
+                created: &mut |_| panic!("no runtime hooks"),
             },
         )
     }
