@@ -566,6 +566,95 @@ mod tests {
         assert_eq!(kernel.calls(), ["cgroup c1", "spawn c1", "remove cgroup"]);
     }
 
+    /// A spec with hooks, as an OCI runtime's `create` launches it (with the hooks' state and
+    /// a `created` callback recording into the kernel's calls).
+    fn run_with_hooks(kernel: &FakeKernel, spec: &Spec) -> Result<Launched> {
+        let calls = kernel.calls.clone();
+        let mut created = move |pid: i32| {
+            calls.lock().unwrap().push(format!("created {pid}"));
+            Ok(())
+        };
+        launch(
+            kernel,
+            Launch {
+                spec,
+                bundle: Path::new("/bundle"),
+                helper: Path::new("/docker-init"),
+                name: "c1",
+                streams: streams(),
+                exit_file: Path::new(""),
+                tty_size: None,
+                seccomp_cache: None,
+                gate: Some(Path::new("/run/c1/exec.fifo")),
+                join: None,
+                new_session_keyring: true,
+                hook_state: Some(r#"{"id": "c1"}"#.into()),
+            },
+            Hooks {
+                attach: &mut |_| Ok(()),
+                running: &mut |_, _| Ok(()),
+                created: &mut created,
+            },
+        )
+    }
+
+    #[test]
+    fn runtime_hooks_run_while_the_helper_waits_before_the_root() {
+        let seen: Arc<Mutex<Option<InitConfig>>> = Arc::default();
+        let seen2 = seen.clone();
+        let kernel = FakeKernel::new(move |sock| {
+            send(
+                &sock,
+                Message::Hello {
+                    version: PROTOCOL_VERSION,
+                },
+            );
+            let Some(Message::Start(cfg)) = recv(&sock) else {
+                panic!("no start")
+            };
+            *seen2.lock().unwrap() = Some(*cfg);
+            send(&sock, Message::Ready { pid: 4242 });
+            assert_eq!(recv(&sock), Some(Message::Go));
+            send(&sock, Message::Prepared);
+            assert_eq!(recv(&sock), Some(Message::Proceed));
+            assert_eq!(recv(&sock), Some(Message::Run));
+            send(&sock, Message::Waiting);
+        });
+        let mut spec = spec(serde_json::json!({}));
+        let hook = |path: &str| serde_json::json!([{"path": path, "args": ["x", "1"]}]);
+        spec.set_hooks(Some(
+            serde_json::from_value(serde_json::json!({
+                "createRuntime": hook("/bin/cr"),
+                "createContainer": hook("/bin/cc"),
+                "startContainer": hook("/bin/sc"),
+                "poststop": hook("/bin/ps")
+            }))
+            .unwrap(),
+        ));
+        run_with_hooks(&kernel, &spec).unwrap();
+        assert_eq!(
+            kernel.calls(),
+            ["cgroup c1 1048576", "spawn c1", "created 4242"]
+        );
+        let cfg = seen.lock().unwrap().clone().unwrap();
+        assert!(cfg.runtime_hooks);
+        let paths = |h: &[oci_spec::runtime::Hook]| {
+            h.iter()
+                .map(|h| h.path().display().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(paths(&cfg.create_container_hooks), ["/bin/cc"]);
+        assert_eq!(paths(&cfg.start_container_hooks), ["/bin/sc"]);
+        assert_eq!(cfg.hook_state, r#"{"id": "c1"}"#);
+
+        // A caller that does not run hooks (the docker face) has a spec with hooks refused.
+        let kernel = FakeKernel::new(|_| {});
+        let e = run(&kernel, &spec, false).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+        assert!(e.message().contains("hooks"), "{e}");
+        assert!(kernel.calls().is_empty(), "{:?}", kernel.calls());
+    }
+
     #[test]
     fn what_the_engine_does_not_execute_is_refused_before_anything_is_made() {
         for (linux, what) in [

@@ -243,3 +243,39 @@ pub fn pass_gate(gate: &OwnedFd, cfg: &InitConfig, pid: i32) -> Result<(), Strin
     let _ = w.into_raw_fd();
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str, timeout: Option<i64>) -> Hook {
+        serde_json::from_value(serde_json::json!({
+            "path": "/bin/sh", "args": ["sh", "-c", script], "timeout": timeout
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_state_is_on_stdin_and_the_output_is_bounded() {
+        let state = state(r#"{"id": "c1", "pid": 0}"#, "creating", 42).unwrap();
+        let check = r#"read s; [ "$s" = '{"id":"c1","pid":42,"status":"creating"}' ]"#;
+        run("createRuntime", &sh(check, None), &state).unwrap();
+        // A hook that writes far more than is kept neither blocks nor floods the message.
+        let e = run(
+            "poststop",
+            &sh("head -c 1000000 /dev/zero | tr '\\0' x >&2; exit 2", None),
+            b"{}",
+        )
+        .unwrap_err();
+        assert!(
+            e.starts_with("the poststop hook /bin/sh failed: exit status 2: xxx"),
+            "{}",
+            &e[..80]
+        );
+        assert!(e.len() < OUTPUT_LIMIT + 100, "{}", e.len());
+        let e = run("prestart", &sh("kill -9 $$", Some(5)), b"{}").unwrap_err();
+        assert!(e.ends_with("killed by signal 9"), "{e}");
+        let e = run("prestart", &sh("exec sleep 30", Some(1)), b"{}").unwrap_err();
+        assert!(e.contains("timeout of 1 s and was killed"), "{e}");
+    }
+}
