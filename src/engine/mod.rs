@@ -12,7 +12,9 @@
 //!    memory controller's when the spec limits memory (undo: remove it);
 //! 3. the `docker-init` helper spawned and spoken to (see `spawn::protocol`): it makes the
 //!    namespaces and reports the container's pid; while it sets up the file system, the
-//!    caller's [`Hooks`] join the network and journal the start; then the program runs
+//!    caller's [`Hooks`] join the network and journal the start (and, for a spec with prestart
+//!    or createRuntime hooks, run them while the helper waits before entering the root:
+//!    [`Hooks::created`]); then the program runs
 //!    (undo: kill the helper). With a gate ([`Launch::gate`], an OCI runtime's `create`) the
 //!    process waits at a FIFO instead, ready, until something opens it (`start`); the helper
 //!    then leaves it to the caller's subreaper rather than staying as its monitor.
