@@ -258,6 +258,10 @@ impl Conversation<'_> {
         }
         // A helper that failed meanwhile is gone: its error is read below.
         let _ = self.send(&Message::Run);
+        // The createContainer hooks run before the helper's next word: their timeouts too.
+        let _ = self
+            .sock
+            .set_read_timeout(step_timeout(&cfg.create_container_hooks));
         match self.until_exec(!cfg.gate.is_empty()) {
             Ok(pty) => Ok((pid, pty)),
             Err(e) => {
@@ -328,6 +332,15 @@ impl Conversation<'_> {
             }
         }
     }
+}
+
+/// How long the helper may take for a step that runs `hooks`: their timeouts on top of
+/// [`STEP_TIMEOUT`]; no limit when one of them has none.
+fn step_timeout(hooks: &[oci_spec::runtime::Hook]) -> Option<Duration> {
+    hooks.iter().try_fold(STEP_TIMEOUT, |total, h| {
+        h.timeout()
+            .map(|t| total + Duration::from_secs(t.max(0) as u64))
+    })
 }
 
 /// Kill process `pid` (one no helper watches) and wait, a few seconds at most, until it has

@@ -98,35 +98,19 @@ fn command(hook: &Hook, stdin: File, output: &OwnedFd) -> Result<Command, String
     Ok(cmd)
 }
 
-/// Run one `kind` hook (`createRuntime`, ...) with `state` on its standard input, until it
-/// exits or its timeout passes (then it is killed). An error names the kind, the path and the
-/// exit status or signal, with the start of the hook's output.
-pub fn run(kind: &str, hook: &Hook, state: &[u8]) -> Result<(), String> {
-    let path = hook.path().display();
-    let fail = |why: String| format!("the {kind} hook {path} failed: {why}");
-    let (read, write) =
-        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
-            .map_err(|e| fail(format!("pipe: {e}")))?;
-    let mut child = command(hook, state_file(state).map_err(&fail)?, &write)?
-        .spawn()
-        .map_err(|e| fail(e.to_string()))?;
-    drop(write);
-    let mut pipe = File::from(read);
-    let mut output = Vec::new();
-    let deadline = hook
-        .timeout()
-        .map(|s| Instant::now() + Duration::from_secs(s.max(1) as u64));
-    let pidfd = crate::proc::pidfd_open(child.id() as i32).map_err(|e| fail(e.to_string()))?;
+/// Collect the output of the hook process `pidfd` from `pipe` until it exits (true) or
+/// `deadline` passes (false).
+fn watch(
+    pidfd: &OwnedFd,
+    pipe: &mut File,
+    output: &mut Vec<u8>,
+    deadline: Option<Instant>,
+) -> Result<bool, String> {
     let mut open = true;
     loop {
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if left == Some(Duration::ZERO) {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(fail(format!(
-                "it did not finish within its timeout of {} s and was killed",
-                hook.timeout().unwrap_or_default()
-            )));
+            return Ok(false);
         }
         let wait = left.map_or(PollTimeout::NONE, |l| {
             PollTimeout::try_from(l.as_millis().min(60_000) as u64 + 1).unwrap_or(PollTimeout::MAX)
@@ -137,21 +121,56 @@ pub fn run(kind: &str, hook: &Hook, state: &[u8]) -> Result<(), String> {
         }
         match poll(&mut fds, wait) {
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
-            Err(e) => return Err(fail(format!("waiting: {e}"))),
+            Err(e) => return Err(format!("waiting: {e}")),
         }
         let exited = fds[0].any().unwrap_or(false);
+        // What it wrote (a process it left may hold the pipe after it exits: not waited for).
         if open {
-            open = drain(&mut pipe, &mut output);
+            open = drain(pipe, output);
         }
         if exited {
-            break;
+            return Ok(true);
         }
     }
-    let status = child.wait().map_err(|e| fail(e.to_string()))?;
-    if open {
-        // What it wrote before it exited (a process it left may hold the pipe: not waited for).
-        drain(&mut pipe, &mut output);
+}
+
+/// Run one `kind` hook (`createRuntime`, ...) with `state` on its standard input, until it
+/// exits or its timeout passes (then it is killed). An error names the kind, the path and the
+/// exit status or signal, with the start of the hook's output.
+pub fn run(kind: &str, hook: &Hook, state: &[u8]) -> Result<(), String> {
+    let path = hook.path().display();
+    let fail = |why: String| format!("the {kind} hook {path} failed: {why}");
+    let (read, write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+            .map_err(|e| fail(format!("pipe: {e}")))?;
+    let mut child = command(hook, state_file(state).map_err(&fail)?, &write)
+        .map_err(&fail)?
+        .spawn()
+        .map_err(|e| fail(e.to_string()))?;
+    drop(write);
+    let mut pipe = File::from(read);
+    let mut output = Vec::new();
+    let deadline = hook
+        .timeout()
+        .map(|s| Instant::now() + Duration::from_secs(s.max(1) as u64));
+    let pidfd = match crate::proc::pidfd_open(child.id() as i32) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(fail(format!("watching it: {e}")));
+        }
+    };
+    let exited = watch(&pidfd, &mut pipe, &mut output, deadline).map_err(&fail)?;
+    if !exited {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(fail(format!(
+            "it did not finish within its timeout of {} s and was killed",
+            hook.timeout().unwrap_or_default()
+        )));
     }
+    let status = child.wait().map_err(|e| fail(e.to_string()))?;
     if status.success() {
         return Ok(());
     }
