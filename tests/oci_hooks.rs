@@ -467,3 +467,93 @@ fn run_runs_the_hooks_and_exec_does_not() {
     );
     nothing_left(&root, "r2");
 }
+
+/// Unmounts a test's own mount (and what is under it) on drop.
+struct Unmount(PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-R", "-l"])
+            .arg(&self.0)
+            .status();
+    }
+}
+
+/// Whether `path` is a mount point in this (the host's) mount namespace.
+fn mounted(path: &Path) -> bool {
+    let want = path.to_str().unwrap();
+    read(Path::new("/proc/self/mountinfo"))
+        .lines()
+        .any(|l| l.split(' ').nth(4) == Some(want))
+}
+
+/// Attack: a createContainer hook, which runs in the container's mount namespace before the
+/// root is entered, mounts over a folder of a shared mount; the container's copy of that mount
+/// is a peer of the host's, so the mount would appear on the host. The helper makes its
+/// mounts slaves before the hooks run (without that `mount` in `init::hooks::before_root`,
+/// this test finds the hook's tmpfs on the host).
+#[test]
+fn a_create_container_hooks_mounts_do_not_reach_the_host() {
+    become_subreaper();
+    let dir = TempDir::new("oci-hooks-mnt");
+    let root = dir.join("root");
+    let shared = dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    let run = |args: &[&str]| {
+        assert!(std::process::Command::new(args[0])
+            .args(&args[1..])
+            .status()
+            .unwrap()
+            .success())
+    };
+    let s = shared.to_str().unwrap();
+    run(&["mount", "-t", "tmpfs", "hooks-test", s]);
+    let _unmount = Unmount(shared.clone());
+    run(&["mount", "--make-shared", s]);
+    let probe = shared.join("probe");
+    std::fs::create_dir(&probe).unwrap();
+    let (b, _) = hooked_bundle(
+        &dir.join(""),
+        serde_json::json!({
+            "createContainer": [hook("createContainer",
+                &format!("mount -t tmpfs hook-fs {0}/probe && touch {0}/probe/inside", s))]
+        }),
+    );
+    let pid_file = dir.join("pid");
+    let io = dir.join("io");
+    let made = oci_to(
+        &root,
+        &[
+            "create",
+            "--bundle",
+            b.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "m1",
+        ],
+        &io,
+    );
+    assert!(made.success(), "{}", read(&io.with_extension("err")));
+    let pid: i32 = read(&pid_file).parse().unwrap();
+    assert!(!mounted(&probe), "the hook's mount reached the host");
+    assert!(!probe.join("inside").exists());
+    ok(&oci(&root, &["delete", "m1"]));
+    assert_eq!(wait_status(pid), 128 + libc::SIGKILL);
+    nothing_left(&root, "m1");
+
+    // A failing createContainer hook fails the create, and nothing is left.
+    set_hooks(
+        &b,
+        serde_json::json!({"createContainer": [hook("createContainer", "exit 9")]}),
+    );
+    let err = fails(&oci(
+        &root,
+        &["create", "--bundle", b.to_str().unwrap(), "m2"],
+    ));
+    assert!(
+        err.contains("the createContainer hook /bin/sh failed: exit status 9"),
+        "{err}"
+    );
+    nothing_left(&root, "m2");
+}
