@@ -50,6 +50,17 @@ fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// Deletes (forced) the containers of a test under `root` on drop, also when it fails.
+struct Gone(PathBuf, &'static [&'static str]);
+
+impl Drop for Gone {
+    fn drop(&mut self) {
+        for id in self.1 {
+            let _ = oci(&self.0, &["delete", "--force", id]);
+        }
+    }
+}
+
 /// The host's mount namespace (this test's).
 fn host_mnt_ns() -> PathBuf {
     std::fs::read_link("/proc/self/ns/mnt").unwrap()
@@ -67,6 +78,7 @@ fn all_six_kinds_run_in_order_with_their_state_namespaces_and_environment() {
     become_subreaper();
     let dir = TempDir::new("oci-hooks");
     let root = dir.join("root");
+    let _gone = Gone(root.clone(), &["hk-all"]);
     let b = bundle(
         &dir.join(""),
         &["sh", "-c", "echo program >> /hooks.log"],
@@ -114,7 +126,7 @@ fn all_six_kinds_run_in_order_with_their_state_namespaces_and_environment() {
             b.to_str().unwrap(),
             "--pid-file",
             pid_file.to_str().unwrap(),
-            "h1",
+            "hk-all",
         ],
         &io,
     );
@@ -131,7 +143,7 @@ fn all_six_kinds_run_in_order_with_their_state_namespaces_and_environment() {
         std::fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap()
     );
 
-    ok(&oci(&root, &["start", "h1"]));
+    ok(&oci(&root, &["start", "hk-all"]));
     // poststart ran before start returned.
     assert!(
         read(&log).starts_with("prestart\ncreateRuntime\ncreateContainer\nstartContainer\n"),
@@ -140,7 +152,7 @@ fn all_six_kinds_run_in_order_with_their_state_namespaces_and_environment() {
     );
     assert!(read(&log).contains("poststart\n"), "{}", read(&log));
     assert_eq!(wait_status(pid as i32), 0);
-    ok(&oci(&root, &["delete", "h1"]));
+    ok(&oci(&root, &["delete", "hk-all"]));
     let order: Vec<String> = read(&log).lines().map(str::to_string).collect();
     let at = |k: &str| order.iter().position(|l| l == k).unwrap();
     assert_eq!(order.len(), 7, "{order:?}");
@@ -158,7 +170,7 @@ fn all_six_kinds_run_in_order_with_their_state_namespaces_and_environment() {
         let st = json(&read(&rootfs.join(format!("state-{kind}.json"))));
         assert_eq!(st["status"], status, "{kind}: {st}");
         assert_eq!(st["pid"], want_pid, "{kind}: {st}");
-        assert_eq!(st["id"], "h1", "{kind}: {st}");
+        assert_eq!(st["id"], "hk-all", "{kind}: {st}");
         assert_eq!(st["ociVersion"], "1.2.0", "{kind}: {st}");
         assert_eq!(st["bundle"], b.to_str().unwrap(), "{kind}: {st}");
         assert_eq!(
@@ -183,7 +195,7 @@ fn all_six_kinds_run_in_order_with_their_state_namespaces_and_environment() {
     assert_eq!(read(&io.with_extension("out")), "");
     assert!(!read(&io.with_extension("err")).contains("says hi"));
     assert!(!read(&io.with_extension("err")).contains("complains"));
-    nothing_left(&root, "h1");
+    nothing_left(&root, "hk-all");
 }
 
 /// A bundle under `dir` whose program records that it ran in `ran`, with `hooks`.
@@ -215,7 +227,7 @@ fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
     let io = dir.join("io");
     let status = oci_to(
         &root,
-        &["create", "--bundle", b.to_str().unwrap(), "cr1"],
+        &["create", "--bundle", b.to_str().unwrap(), "hk-cr"],
         &io,
     );
     assert_eq!(status.code(), Some(1));
@@ -236,7 +248,7 @@ fn a_failing_create_runtime_hook_fails_create_and_leaves_nothing() {
     assert!(!ran.exists(), "the program never ran");
     // The container was destroyed, then its poststop hooks ran (the lifecycle's end).
     assert!(marks.join("poststop").exists());
-    nothing_left(&root, "cr1");
+    nothing_left(&root, "hk-cr");
 }
 
 #[test]
@@ -244,6 +256,7 @@ fn a_failing_start_container_hook_fails_start_and_leaves_nothing() {
     become_subreaper();
     let dir = TempDir::new("oci-hooks-sc");
     let root = dir.join("root");
+    let _gone = Gone(root.clone(), &["hk-sc"]);
     let marks = dir.join("marks");
     std::fs::create_dir(&marks).unwrap();
     let m = marks.to_str().unwrap();
@@ -265,13 +278,13 @@ fn a_failing_start_container_hook_fails_start_and_leaves_nothing() {
             b.to_str().unwrap(),
             "--pid-file",
             pid_file.to_str().unwrap(),
-            "sc1"
+            "hk-sc"
         ],
         &io
     )
     .success());
     let pid: i32 = read(&pid_file).parse().unwrap();
-    let err = fails(&oci(&root, &["start", "sc1"]));
+    let err = fails(&oci(&root, &["start", "hk-sc"]));
     assert!(
         err.contains("the startContainer hook /bin/sh failed: exit status 4: no GPU here"),
         "{err}"
@@ -280,8 +293,8 @@ fn a_failing_start_container_hook_fails_start_and_leaves_nothing() {
     assert!(!ran.exists(), "the program never ran");
     assert!(!marks.join("poststart").exists());
     assert!(marks.join("poststop").exists());
-    nothing_left(&root, "sc1");
-    let err = fails(&oci(&root, &["delete", "sc1"]));
+    nothing_left(&root, "hk-sc");
+    let err = fails(&oci(&root, &["delete", "hk-sc"]));
     assert!(err.contains("does not exist"), "{err}");
 }
 
@@ -300,7 +313,7 @@ fn a_hook_past_its_timeout_is_killed() {
     let started = Instant::now();
     let status = oci_to(
         &root,
-        &["create", "--bundle", b.to_str().unwrap(), "t1"],
+        &["create", "--bundle", b.to_str().unwrap(), "hk-t1"],
         &io,
     );
     let took = started.elapsed();
@@ -324,7 +337,7 @@ fn a_hook_past_its_timeout_is_killed() {
         .count();
     assert_eq!(ours, 0, "the hook was killed");
     assert!(!ran.exists());
-    nothing_left(&root, "t1");
+    nothing_left(&root, "hk-t1");
     // A timeout of zero is refused before anything is made.
     set_hooks(
         &b,
@@ -332,19 +345,19 @@ fn a_hook_past_its_timeout_is_killed() {
     );
     let err = fails(&oci(
         &root,
-        &["create", "--bundle", b.to_str().unwrap(), "t2"],
+        &["create", "--bundle", b.to_str().unwrap(), "hk-t2"],
     ));
     assert!(err.contains("must be above zero"), "{err}");
     set_hooks(&b, serde_json::json!({"poststop": [{"path": "true"}]}));
     let err = fails(&oci(
         &root,
-        &["create", "--bundle", b.to_str().unwrap(), "t3"],
+        &["create", "--bundle", b.to_str().unwrap(), "hk-t3"],
     ));
     assert!(
         err.contains("the poststop hook path \"true\" is not absolute"),
         "{err}"
     );
-    nothing_left(&root, "t2");
+    nothing_left(&root, "hk-t2");
 }
 
 #[test]
@@ -352,6 +365,7 @@ fn failing_poststart_and_poststop_hooks_are_warnings() {
     become_subreaper();
     let dir = TempDir::new("oci-hooks-warn");
     let root = dir.join("root");
+    let _gone = Gone(root.clone(), &["hk-w"]);
     let log = dir.join("log.json");
     let l = log.to_str().unwrap();
     let marks = dir.join("marks");
@@ -379,7 +393,7 @@ fn failing_poststart_and_poststop_hooks_are_warnings() {
             b.to_str().unwrap(),
             "--pid-file",
             pid_file.to_str().unwrap(),
-            "w1"
+            "hk-w"
         ],
         &io
     )
@@ -387,13 +401,13 @@ fn failing_poststart_and_poststop_hooks_are_warnings() {
     let pid: i32 = read(&pid_file).parse().unwrap();
     ok(&oci(
         &root,
-        &["--log", l, "--log-format", "json", "start", "w1"],
+        &["--log", l, "--log-format", "json", "start", "hk-w"],
     ));
     assert_eq!(wait_status(pid), 0);
     assert!(ran.exists(), "the program ran");
     ok(&oci(
         &root,
-        &["--log", l, "--log-format", "json", "delete", "w1"],
+        &["--log", l, "--log-format", "json", "delete", "hk-w"],
     ));
     // The next hooks of each kind still ran.
     assert!(marks.join("poststart2").exists() && marks.join("poststop2").exists());
@@ -410,7 +424,7 @@ fn failing_poststart_and_poststop_hooks_are_warnings() {
             "the poststop hook /bin/sh failed: exit status 6: cannot clean up"
         ]
     );
-    nothing_left(&root, "w1");
+    nothing_left(&root, "hk-w");
 }
 
 #[test]
@@ -418,6 +432,7 @@ fn run_runs_the_hooks_and_exec_does_not() {
     become_subreaper();
     let dir = TempDir::new("oci-hooks-run");
     let root = dir.join("root");
+    let _gone = Gone(root.clone(), &["hk-r1", "hk-r2"]);
     let marks = dir.join("marks");
     std::fs::create_dir(&marks).unwrap();
     let m = marks.to_str().unwrap();
@@ -434,38 +449,43 @@ fn run_runs_the_hooks_and_exec_does_not() {
     let io = dir.join("io");
     assert!(oci_to(
         &root,
-        &["run", "--detach", "--bundle", b.to_str().unwrap(), "r1"],
+        &["run", "--detach", "--bundle", b.to_str().unwrap(), "hk-r1"],
         &io
     )
     .success());
     assert_eq!(read(&marks.join("log")), "createRuntime\npoststart\n");
-    let out = oci(&root, &["exec", "r1", "true"]);
+    let out = oci(&root, &["exec", "hk-r1", "true"]);
     ok(&out);
     assert_eq!(
         read(&marks.join("log")),
         "createRuntime\npoststart\n",
         "a process beside the container runs no hook"
     );
-    let pid = json(&ok(&oci(&root, &["state", "r1"])))["pid"]
+    let pid = json(&ok(&oci(&root, &["state", "hk-r1"])))["pid"]
         .as_i64()
         .unwrap() as i32;
-    ok(&oci(&root, &["delete", "--force", "r1"]));
+    ok(&oci(&root, &["delete", "--force", "hk-r1"]));
     assert_eq!(wait_status(pid), 128 + libc::SIGKILL);
     assert_eq!(
         read(&marks.join("log")),
         "createRuntime\npoststart\npoststop\n"
     );
-    nothing_left(&root, "r1");
+    nothing_left(&root, "hk-r1");
 
     // `run` to its end: poststop once the container is deleted, before it returns.
     let b2 = bundle(&dir.join("two"), &["true"], false);
     set_hooks(&b2, serde_json::json!({"poststop": [count("poststop")]}));
-    assert!(oci_to(&root, &["run", "--bundle", b2.to_str().unwrap(), "r2"], &io).success());
+    assert!(oci_to(
+        &root,
+        &["run", "--bundle", b2.to_str().unwrap(), "hk-r2"],
+        &io
+    )
+    .success());
     assert_eq!(
         read(&marks.join("log")),
         "createRuntime\npoststart\npoststop\npoststop\n"
     );
-    nothing_left(&root, "r2");
+    nothing_left(&root, "hk-r2");
 }
 
 /// Unmounts a test's own mount (and what is under it) on drop.
@@ -498,6 +518,7 @@ fn a_create_container_hooks_mounts_do_not_reach_the_host() {
     become_subreaper();
     let dir = TempDir::new("oci-hooks-mnt");
     let root = dir.join("root");
+    let _gone = Gone(root.clone(), &["hk-m1"]);
     let shared = dir.join("shared");
     std::fs::create_dir(&shared).unwrap();
     let run = |args: &[&str]| {
@@ -530,7 +551,7 @@ fn a_create_container_hooks_mounts_do_not_reach_the_host() {
             b.to_str().unwrap(),
             "--pid-file",
             pid_file.to_str().unwrap(),
-            "m1",
+            "hk-m1",
         ],
         &io,
     );
@@ -538,9 +559,9 @@ fn a_create_container_hooks_mounts_do_not_reach_the_host() {
     let pid: i32 = read(&pid_file).parse().unwrap();
     assert!(!mounted(&probe), "the hook's mount reached the host");
     assert!(!probe.join("inside").exists());
-    ok(&oci(&root, &["delete", "m1"]));
+    ok(&oci(&root, &["delete", "hk-m1"]));
     assert_eq!(wait_status(pid), 128 + libc::SIGKILL);
-    nothing_left(&root, "m1");
+    nothing_left(&root, "hk-m1");
 
     // A failing createContainer hook fails the create, and nothing is left.
     set_hooks(
@@ -549,11 +570,11 @@ fn a_create_container_hooks_mounts_do_not_reach_the_host() {
     );
     let err = fails(&oci(
         &root,
-        &["create", "--bundle", b.to_str().unwrap(), "m2"],
+        &["create", "--bundle", b.to_str().unwrap(), "hk-m2"],
     ));
     assert!(
         err.contains("the createContainer hook /bin/sh failed: exit status 9"),
         "{err}"
     );
-    nothing_left(&root, "m2");
+    nothing_left(&root, "hk-m2");
 }
