@@ -66,9 +66,15 @@ fn host_mnt_ns() -> PathBuf {
     std::fs::read_link("/proc/self/ns/mnt").unwrap()
 }
 
-/// Nothing of container `id` is left under `root`: no record, no folder, no cgroup.
+/// Nothing of container `id` is left under `root`: no record, no folder, no cgroup, no
+/// mount of the test's folder (its bundle) on the host.
 fn nothing_left(root: &Path, id: &str) {
     assert!(!root.join(id).exists(), "{id}'s state folder was left");
+    let test_dir = root.parent().unwrap().to_str().unwrap();
+    assert!(
+        !read(Path::new("/proc/self/mountinfo")).contains(&format!(" {test_dir}/bundle")),
+        "a mount of {id}'s bundle was left"
+    );
     assert!(cgroup_dir(id).is_none(), "{id}'s cgroup was left");
     assert_eq!(ok(&oci(root, &["list", "-q"])), "");
 }
