@@ -41,7 +41,17 @@ fn version_help_features_and_spec() {
         .unwrap()
         .contains(&"CAP_SYS_ADMIN".into()));
     assert_eq!(f["linux"]["seccomp"]["enabled"], true);
-    assert_eq!(f["hooks"], serde_json::json!([]));
+    assert_eq!(
+        f["hooks"],
+        serde_json::json!([
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart",
+            "poststop"
+        ])
+    );
 
     let bundle = dir.join("bundle");
     std::fs::create_dir(&bundle).unwrap();
@@ -138,6 +148,7 @@ impl Contained {
             pid_start: docker_runtime::proc::process_start_time(self.pid).unwrap(),
             created: chrono::Utc::now(),
             annotations: Default::default(),
+            hooks: None,
         };
         store.save(&rec).unwrap();
         rec
@@ -324,7 +335,10 @@ fn bad_bundles_are_clear_errors_and_leave_nothing() {
     spec["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/false"}]});
     std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
     let err = fails(&create(&b, "x3"));
-    assert!(err.contains("hooks"), "{err}");
+    assert!(
+        err.contains("the prestart hook /bin/false failed: exit status 1"),
+        "{err}"
+    );
     spec = good.clone();
     spec["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "mount"},
         {"type": "uts"}, {"type": "ipc"}, {"type": "network", "path": "/proc/1/ns/nonexistent"}]);

@@ -424,10 +424,13 @@ fn launch(
             gate: None,
             join: None,
             new_session_keyring: true,
+            hook_state: None,
         },
         Hooks {
             attach: &mut attach,
             running: &mut running,
+            // Its specs have no hooks.
+            created: &mut |_| Ok(()),
         },
     )
 }

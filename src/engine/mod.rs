@@ -12,7 +12,9 @@
 //!    memory controller's when the spec limits memory (undo: remove it);
 //! 3. the `docker-init` helper spawned and spoken to (see `spawn::protocol`): it makes the
 //!    namespaces and reports the container's pid; while it sets up the file system, the
-//!    caller's [`Hooks`] join the network and journal the start; then the program runs
+//!    caller's [`Hooks`] join the network and journal the start (and, for a spec with prestart
+//!    or createRuntime hooks, run them while the helper waits before entering the root:
+//!    [`Hooks::created`]); then the program runs
 //!    (undo: kill the helper). With a gate ([`Launch::gate`], an OCI runtime's `create`) the
 //!    process waits at a FIFO instead, ready, until something opens it (`start`); the helper
 //!    then leaves it to the caller's subreaper rather than staying as its monitor.
@@ -68,6 +70,11 @@ pub struct Launch<'a> {
     /// Give the container a new session keyring (runc's default; an OCI runtime's
     /// `--no-new-keyring` keeps the caller's).
     pub new_session_keyring: bool,
+    /// The container's state (runtime-spec JSON; the helper sets its `pid` and `status`) that
+    /// the spec's hooks read. Only a caller that runs the hooks the helper does not (an OCI
+    /// runtime: prestart and createRuntime in [`Hooks::created`], poststart, poststop) gives
+    /// it; without it a spec with hooks is refused.
+    pub hook_state: Option<String>,
 }
 
 /// The running container a process joins.
@@ -86,6 +93,9 @@ pub struct Hooks<'a> {
     pub attach: &'a mut dyn FnMut(i32) -> Result<()>,
     /// Journal that the container runs (pid, helper pid), before the program is let go.
     pub running: &'a mut dyn FnMut(i32, i32) -> Result<()>,
+    /// Run the spec's prestart and createRuntime hooks: the process's namespaces exist and
+    /// its root is not entered yet. Called only for a spec that has such hooks.
+    pub created: &'a mut dyn FnMut(i32) -> Result<()>,
 }
 
 /// A started container.
@@ -109,6 +119,20 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
     }
     cfg.new_session_keyring = l.new_session_keyring;
     cfg.tty_size = l.tty_size;
+    let has_hooks = l
+        .spec
+        .hooks()
+        .as_ref()
+        .is_some_and(|h| *h != oci_spec::runtime::Hooks::default());
+    match (l.hook_state, l.join) {
+        (Some(state), None) => cfg.hook_state = state,
+        _ if has_hooks => {
+            return Err(Error::unsupported(
+                "the runtime spec asks for hooks, which only an OCI runtime's create runs",
+            ))
+        }
+        _ => {}
+    }
     let cgroup = match l.join {
         Some(j) => {
             cfg.join = j.pid;
@@ -223,19 +247,26 @@ impl Conversation<'_> {
         // created in (a v1 cgroup.procs write waits for an RCU grace period, ~10 ms) and the
         // network are done here; the program only runs after `Run`.
         self.send(&Message::Go)?;
-        if let Err(e) = self.join(pid, helper_pid, hooks) {
-            return Err(self.helper_error_or(e));
+        // No monitor to take it down with it: on an error, the process goes here.
+        let unmonitored = !cfg.gate.is_empty() || cfg.join > 0;
+        if let Err(e) = self.join(pid, helper_pid, hooks, cfg.runtime_hooks) {
+            let e = self.helper_error_or(e);
+            if unmonitored {
+                kill_and_wait(pid);
+            }
+            return Err(e);
         }
         // A helper that failed meanwhile is gone: its error is read below.
         let _ = self.send(&Message::Run);
-        let gated = !cfg.gate.is_empty();
-        match self.until_exec(gated) {
+        // The createContainer hooks run before the helper's next word: their timeouts too.
+        let _ = self
+            .sock
+            .set_read_timeout(step_timeout(&cfg.create_container_hooks));
+        match self.until_exec(!cfg.gate.is_empty()) {
             Ok(pty) => Ok((pid, pty)),
             Err(e) => {
-                if gated || cfg.join > 0 {
-                    // No monitor to take it down with it: the process goes here.
-                    // SAFETY: kill takes a pid and a signal.
-                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                if unmonitored {
+                    kill_and_wait(pid);
                 }
                 Err(e)
             }
@@ -252,13 +283,23 @@ impl Conversation<'_> {
         }
     }
 
-    /// The caller's part while the helper works: cgroup, network, journal.
-    fn join(&self, pid: i32, helper_pid: i32, hooks: Hooks<'_>) -> Result<()> {
+    /// The caller's part while the helper works: cgroup, network, journal, and (with
+    /// `runtime_hooks`) its hooks once the helper stopped before entering the root.
+    fn join(&self, pid: i32, helper_pid: i32, hooks: Hooks<'_>, runtime_hooks: bool) -> Result<()> {
         if let Some(cg) = self.cgroup.filter(|cg| cg.needs_join()) {
             self.kernel.join_cgroup(cg, pid)?;
         }
         (hooks.attach)(pid)?;
-        (hooks.running)(pid, helper_pid)
+        (hooks.running)(pid, helper_pid)?;
+        if runtime_hooks {
+            match self.recv("preparing the mounts")? {
+                (Message::Prepared, _) => {}
+                (m, _) => return Err(unexpected(&m)),
+            }
+            (hooks.created)(pid)?;
+            self.send(&Message::Proceed)?;
+        }
+        Ok(())
     }
 
     /// When our side failed, the helper may have failed first (a missing working directory):
@@ -290,6 +331,30 @@ impl Conversation<'_> {
                 (m, _) => return Err(unexpected(&m)),
             }
         }
+    }
+}
+
+/// How long the helper may take for a step that runs `hooks`: their timeouts on top of
+/// [`STEP_TIMEOUT`]; no limit when one of them has none.
+fn step_timeout(hooks: &[oci_spec::runtime::Hook]) -> Option<Duration> {
+    hooks.iter().try_fold(STEP_TIMEOUT, |total, h| {
+        h.timeout()
+            .map(|t| total + Duration::from_secs(t.max(0) as u64))
+    })
+}
+
+/// Kill process `pid` (one no helper watches) and wait, a few seconds at most, until it has
+/// exited, so that its cgroup can go.
+fn kill_and_wait(pid: i32) {
+    let Ok(pidfd) = crate::proc::pidfd_open(pid) else {
+        return;
+    };
+    if crate::proc::pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL).is_ok() {
+        let mut fds = [nix::poll::PollFd::new(
+            pidfd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(5000u16));
     }
 }
 
@@ -392,10 +457,12 @@ mod tests {
                 gate: None,
                 join: None,
                 new_session_keyring: true,
+                hook_state: None,
             },
             Hooks {
                 attach: &mut attach,
                 running: &mut running,
+                created: &mut |_| panic!("no runtime hooks"),
             },
         )
     }
@@ -512,6 +579,95 @@ mod tests {
             "{e}"
         );
         assert_eq!(kernel.calls(), ["cgroup c1", "spawn c1", "remove cgroup"]);
+    }
+
+    /// A spec with hooks, as an OCI runtime's `create` launches it (with the hooks' state and
+    /// a `created` callback recording into the kernel's calls).
+    fn run_with_hooks(kernel: &FakeKernel, spec: &Spec) -> Result<Launched> {
+        let calls = kernel.calls.clone();
+        let mut created = move |pid: i32| {
+            calls.lock().unwrap().push(format!("created {pid}"));
+            Ok(())
+        };
+        launch(
+            kernel,
+            Launch {
+                spec,
+                bundle: Path::new("/bundle"),
+                helper: Path::new("/docker-init"),
+                name: "c1",
+                streams: streams(),
+                exit_file: Path::new(""),
+                tty_size: None,
+                seccomp_cache: None,
+                gate: Some(Path::new("/run/c1/exec.fifo")),
+                join: None,
+                new_session_keyring: true,
+                hook_state: Some(r#"{"id": "c1"}"#.into()),
+            },
+            Hooks {
+                attach: &mut |_| Ok(()),
+                running: &mut |_, _| Ok(()),
+                created: &mut created,
+            },
+        )
+    }
+
+    #[test]
+    fn runtime_hooks_run_while_the_helper_waits_before_the_root() {
+        let seen: Arc<Mutex<Option<InitConfig>>> = Arc::default();
+        let seen2 = seen.clone();
+        let kernel = FakeKernel::new(move |sock| {
+            send(
+                &sock,
+                Message::Hello {
+                    version: PROTOCOL_VERSION,
+                },
+            );
+            let Some(Message::Start(cfg)) = recv(&sock) else {
+                panic!("no start")
+            };
+            *seen2.lock().unwrap() = Some(*cfg);
+            send(&sock, Message::Ready { pid: 4242 });
+            assert_eq!(recv(&sock), Some(Message::Go));
+            send(&sock, Message::Prepared);
+            assert_eq!(recv(&sock), Some(Message::Proceed));
+            assert_eq!(recv(&sock), Some(Message::Run));
+            send(&sock, Message::Waiting);
+        });
+        let mut spec = spec(serde_json::json!({}));
+        let hook = |path: &str| serde_json::json!([{"path": path, "args": ["x", "1"]}]);
+        spec.set_hooks(Some(
+            serde_json::from_value(serde_json::json!({
+                "createRuntime": hook("/bin/cr"),
+                "createContainer": hook("/bin/cc"),
+                "startContainer": hook("/bin/sc"),
+                "poststop": hook("/bin/ps")
+            }))
+            .unwrap(),
+        ));
+        run_with_hooks(&kernel, &spec).unwrap();
+        assert_eq!(
+            kernel.calls(),
+            ["cgroup c1 1048576", "spawn c1", "created 4242"]
+        );
+        let cfg = seen.lock().unwrap().clone().unwrap();
+        assert!(cfg.runtime_hooks);
+        let paths = |h: &[oci_spec::runtime::Hook]| {
+            h.iter()
+                .map(|h| h.path().display().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(paths(&cfg.create_container_hooks), ["/bin/cc"]);
+        assert_eq!(paths(&cfg.start_container_hooks), ["/bin/sc"]);
+        assert_eq!(cfg.hook_state, r#"{"id": "c1"}"#);
+
+        // A caller that does not run hooks (the docker face) has a spec with hooks refused.
+        let kernel = FakeKernel::new(|_| {});
+        let e = run(&kernel, &spec, false).err().unwrap();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+        assert!(e.message().contains("hooks"), "{e}");
+        assert!(kernel.calls().is_empty(), "{:?}", kernel.calls());
     }
 
     #[test]

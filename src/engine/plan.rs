@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{Capability, LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec};
+use oci_spec::runtime::{
+    Capability, Hook, Hooks, LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec,
+};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
@@ -413,9 +415,6 @@ fn sysctls(spec: &Spec, new_netns: bool) -> Result<Vec<(String, String)>> {
 
 /// The checks of the spec's parts this engine does not execute.
 fn check_linux(spec: &Spec) -> Result<()> {
-    if spec.hooks().is_some() {
-        return Err(unsupported("hooks"));
-    }
     let Some(linux) = spec.linux() else {
         return Err(unsupported("no linux section"));
     };
@@ -455,6 +454,10 @@ pub fn init_config(
     cache: Option<&Path>,
 ) -> Result<InitConfig> {
     check_linux(spec)?;
+    let all_hooks = spec.hooks().as_ref();
+    for kind in HookKind::ALL {
+        hooks(all_hooks, kind)?;
+    }
     let process = spec
         .process()
         .as_ref()
@@ -525,7 +528,83 @@ pub fn init_config(
             .as_ref()
             .and_then(|r| r.readonly())
             .unwrap_or(false),
+        runtime_hooks: !hooks(all_hooks, HookKind::Prestart)?.is_empty()
+            || !hooks(all_hooks, HookKind::CreateRuntime)?.is_empty(),
+        create_container_hooks: hooks(all_hooks, HookKind::CreateContainer)?,
+        start_container_hooks: hooks(all_hooks, HookKind::StartContainer)?,
+        // Set by the launch, from its caller's state.
+        hook_state: String::new(),
     })
+}
+
+/// The six kinds of OCI hook, in the order of the lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookKind {
+    Prestart,
+    CreateRuntime,
+    CreateContainer,
+    StartContainer,
+    Poststart,
+    Poststop,
+}
+
+impl HookKind {
+    pub const ALL: [HookKind; 6] = [
+        HookKind::Prestart,
+        HookKind::CreateRuntime,
+        HookKind::CreateContainer,
+        HookKind::StartContainer,
+        HookKind::Poststart,
+        HookKind::Poststop,
+    ];
+
+    /// The spec's name (`createRuntime`).
+    pub fn name(self) -> &'static str {
+        match self {
+            HookKind::Prestart => "prestart",
+            HookKind::CreateRuntime => "createRuntime",
+            HookKind::CreateContainer => "createContainer",
+            HookKind::StartContainer => "startContainer",
+            HookKind::Poststart => "poststart",
+            HookKind::Poststop => "poststop",
+        }
+    }
+}
+
+/// The hooks of one kind (of a spec's `hooks`), checked: an absolute path, a timeout above
+/// zero.
+pub fn hooks(all: Option<&Hooks>, kind: HookKind) -> Result<Vec<Hook>> {
+    let Some(all) = all else {
+        return Ok(Vec::new());
+    };
+    #[allow(deprecated)] // prestart: deprecated by the spec, still run (as runc does).
+    let list = match kind {
+        HookKind::Prestart => all.prestart(),
+        HookKind::CreateRuntime => all.create_runtime(),
+        HookKind::CreateContainer => all.create_container(),
+        HookKind::StartContainer => all.start_container(),
+        HookKind::Poststart => all.poststart(),
+        HookKind::Poststop => all.poststop(),
+    };
+    let list = list.clone().unwrap_or_default();
+    for h in &list {
+        if !h.path().is_absolute() {
+            return Err(Error::invalid(format!(
+                "the {} hook path {:?} is not absolute",
+                kind.name(),
+                h.path()
+            )));
+        }
+        if h.timeout().is_some_and(|t| t <= 0) {
+            return Err(Error::invalid(format!(
+                "the {} hook {} has a timeout of {} s: it must be above zero",
+                kind.name(),
+                h.path().display(),
+                h.timeout().unwrap_or_default()
+            )));
+        }
+    }
+    Ok(list)
 }
 
 /// What of the runtime spec this engine executes, as the runtime-spec `features` document
@@ -541,7 +620,7 @@ pub fn features() -> serde_json::Value {
     serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
-        "hooks": [],
+        "hooks": HookKind::ALL.map(HookKind::name),
         "mountOptions": [
             "bind", "rbind", "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
             "sync", "async", "dirsync", "noatime", "atime", "nodiratime", "diratime",

@@ -9,6 +9,7 @@
 //! PID namespace and turns into the container's program.
 
 pub mod caps;
+pub mod hooks;
 
 use std::ffi::CString;
 use std::fs;
@@ -318,6 +319,7 @@ fn child(
     } else {
         Some(open_gate(&cfg.gate).map_err(setup)?)
     };
+    hooks::before_root(sock, cfg, pid).map_err(setup)?;
     prepare(sock, cfg).map_err(setup)?;
     match protocol::recv(sock) {
         Ok(Some((Message::Run, _))) => {}
@@ -328,7 +330,7 @@ fn child(
     if let Some(gate) = gate {
         protocol::send(sock, &Message::Waiting, None)
             .map_err(|e| setup(format!("reporting the wait: {e}")))?;
-        wait_at_gate(&gate).map_err(setup)?;
+        hooks::pass_gate(&gate, cfg, pid).map_err(setup)?;
     }
     exec(sock, cfg)
 }
@@ -404,19 +406,6 @@ fn open_gate(path: &str) -> Res<OwnedFd> {
         return Err(format!("the start gate {path} is not a FIFO"));
     }
     Ok(fd)
-}
-
-/// Wait until another process opens the gate for reading (`start`), and tell it we passed.
-fn wait_at_gate(gate: &OwnedFd) -> Res<()> {
-    // Through our own /proc (the container's by now): the descriptor's FIFO, for writing.
-    let path = format!("/proc/self/fd/{}", gate.as_raw_fd());
-    let mut w = fs::OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(&path)
-        .map_err(|e| format!("waiting at the start gate: {e}"))?;
-    w.write_all(b"0")
-        .map_err(|e| format!("passing the start gate: {e}"))
 }
 
 fn mnt(

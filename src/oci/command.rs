@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use oci_spec::runtime::Spec;
 
 use super::cli::{self, Invocation};
-use super::create;
+use super::create::{self, Started};
+use super::hooks;
 use super::log::Log;
 use super::store::{alive, cgroup, Record, Status, Store, OCI_VERSION};
+use crate::engine::plan::HookKind;
 use crate::error::{Error, Result};
 
 /// Run one command line (without the program name); returns the exit status (0, or 1 after
@@ -26,7 +28,7 @@ pub fn main(args: &[String]) -> i32 {
     };
     let log = Log::new(&inv.globals);
     log.debug(&format!("command line: {args:?}"));
-    match run(&inv) {
+    match run(&inv, &log) {
         Ok(status) => status,
         Err(e) => {
             log.error(&e.to_string());
@@ -43,32 +45,54 @@ fn out(text: &str) -> Result<()> {
 }
 
 /// Run the command; its exit status (`run`'s is the container's).
-fn run(inv: &Invocation) -> Result<i32> {
+fn run(inv: &Invocation, log: &Log) -> Result<i32> {
     match inv.command.as_deref() {
-        Some("run") => run_container(inv),
+        Some("run") => run_container(inv, log),
         Some("exec") => create::exec(inv),
-        _ => dispatch(inv).map(|()| 0),
+        _ => dispatch(inv, log).map(|()| 0),
     }
 }
 
 /// `run`: create, start, wait (unless `--detach`) and delete; the container's exit status.
-fn run_container(inv: &Invocation) -> Result<i32> {
+fn run_container(inv: &Invocation, log: &Log) -> Result<i32> {
     create::become_subreaper()?;
-    let rec = create::create(inv)?;
+    let rec = create::create(inv, log)?;
     let store = Store::open(&inv.globals.root)?;
-    if let Err(e) = create::start(&store, &rec.id) {
-        let _ = remove(&store, &rec.id, true);
+    if let Err(e) = start(&store, &rec.id, log) {
+        // A container whose startContainer hook failed is gone already.
+        if store.dir(&rec.id).exists() {
+            let _ = remove(&store, &rec.id, true, log);
+        }
         return Err(e);
     }
     if inv.flag("detach") {
         return Ok(0);
     }
     let status = create::wait_exit(rec.pid);
-    remove(&store, &rec.id, true)?;
+    remove(&store, &rec.id, true, log)?;
     Ok(status)
 }
 
-fn dispatch(inv: &Invocation) -> Result<()> {
+/// `start`: the program runs, then the poststart hooks; when a startContainer hook fails,
+/// the container is destroyed (and its poststop hooks run) before the error is returned.
+fn start(store: &Store, id: &str, log: &Log) -> Result<()> {
+    match create::start(store, id)? {
+        Started::Running(rec) => {
+            hooks::run_warning(log, &rec, HookKind::Poststart, Status::Running);
+            Ok(())
+        }
+        Started::HookFailed(rec, e) => {
+            // It exits by itself once it reported the failure.
+            let _ = wait_gone(&rec);
+            if let Err(undo) = remove(store, id, true, log) {
+                log.warn(&format!("destroying container \"{id}\": {undo}"));
+            }
+            Err(e)
+        }
+    }
+}
+
+fn dispatch(inv: &Invocation, log: &Log) -> Result<()> {
     let Some(command) = inv.command.as_deref() else {
         return if inv.version {
             out(&format!(
@@ -92,13 +116,13 @@ fn dispatch(inv: &Invocation) -> Result<()> {
         "kill" => kill(inv),
         "delete" => {
             let store = Store::open(&inv.globals.root)?;
-            remove(&store, &inv.args[0], inv.flag("force"))
+            remove(&store, &inv.args[0], inv.flag("force"), log)
         }
-        "create" => create::create(inv).map(drop),
+        "create" => create::create(inv, log).map(drop),
         "pause" => pause(inv, true),
         "resume" => pause(inv, false),
         "ps" => ps(inv),
-        "start" => create::start(&Store::open(&inv.globals.root)?, &inv.args[0]),
+        "start" => start(&Store::open(&inv.globals.root)?, &inv.args[0], log),
         other => Err(Error::unsupported(format!(
             "{other} is not implemented by this build of docker-runtime-oci yet"
         ))),
@@ -287,8 +311,9 @@ fn wait_gone(rec: &Record) -> Result<()> {
 }
 
 /// `delete`: a stopped or created container goes (with its cgroup); a running one only with
-/// `force` (killed first). A record that cannot be read goes with `force`.
-fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
+/// `force` (killed first). A record that cannot be read goes with `force`. Then the poststop
+/// hooks run.
+fn remove(store: &Store, id: &str, force: bool, log: &Log) -> Result<()> {
     let _lock = store.lock(id)?;
     let rec = match store.load(id) {
         Ok(r) => r,
@@ -317,7 +342,9 @@ fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
         let _ = cg.thaw();
         cg.remove();
     }
-    store.remove(id)
+    store.remove(id)?;
+    hooks::run_warning(log, &rec, HookKind::Poststop, Status::Stopped);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -17,7 +17,10 @@ use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use oci_spec::runtime::Spec;
 
 use super::cli::Invocation;
-use super::store::{cgroup_name, Record, Status, Store};
+use super::hooks;
+use super::log::Log;
+use super::store::{alive, cgroup_name, state_as, Record, Status, Store};
+use crate::engine::plan::HookKind;
 use crate::engine::{self, Hooks, Host, Launch, Streams};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proc::process_start_time;
@@ -74,7 +77,8 @@ fn send_console(socket: &Path, pty: &File) -> Result<()> {
 }
 
 /// Start `spec`'s process through the engine with our standard streams: a container waiting
-/// at `gate` (`create`), or a process beside a running one (`exec`, `join`).
+/// at `gate` (`create`, whose record `rec` gives the hooks their state), or a process beside a
+/// running one (`exec`, `join`).
 fn launch(
     inv: &Invocation,
     spec: &Spec,
@@ -82,6 +86,7 @@ fn launch(
     id: &str,
     gate: Option<&Path>,
     join: Option<engine::Join<'_>>,
+    rec: Option<&Record>,
 ) -> Result<engine::Launched> {
     let helper = crate::spawn::find_helper(None)?;
     engine::launch(
@@ -104,19 +109,31 @@ fn launch(
             // process keeps the caller's, as runc's.
             new_session_keyring: join.is_none() && !inv.flag("no-new-keyring"),
             join,
+            hook_state: rec.map(|r| state_as(r, Status::Creating).to_string()),
         },
         Hooks {
             attach: &mut |_| Ok(()),
             running: &mut |_, _| Ok(()),
+            created: &mut |pid| match rec {
+                Some(r) => {
+                    let r = Record { pid, ..r.clone() };
+                    hooks::run(&r, HookKind::Prestart, Status::Creating)?;
+                    hooks::run(&r, HookKind::CreateRuntime, Status::Creating)
+                }
+                None => Ok(()),
+            },
         },
     )
 }
 
-/// Undoes a create that did not finish: the process (if made) and the container's folder.
+/// Undoes a create that did not finish: the process (if made) and the container's folder;
+/// then, once the engine was asked to make the container (`rec`), its poststop hooks.
 struct Undo<'a> {
     store: &'a Store,
     id: &'a str,
     pid: Option<i32>,
+    rec: Option<Record>,
+    log: &'a Log,
     done: bool,
 }
 
@@ -133,6 +150,9 @@ impl Drop for Undo<'_> {
             cg.remove();
         }
         let _ = self.store.remove(self.id);
+        if let Some(rec) = &self.rec {
+            hooks::run_warning(self.log, rec, HookKind::Poststop, Status::Stopped);
+        }
     }
 }
 
@@ -147,7 +167,7 @@ fn no_extra_fds(inv: &Invocation) -> Result<()> {
     }
 }
 
-pub fn create(inv: &Invocation) -> Result<Record> {
+pub fn create(inv: &Invocation, log: &Log) -> Result<Record> {
     no_extra_fds(inv)?;
     if inv.globals.systemd_cgroup {
         return Err(Error::unsupported(
@@ -174,6 +194,8 @@ pub fn create(inv: &Invocation) -> Result<Record> {
         store: &store,
         id,
         pid: None,
+        rec: None,
+        log,
         done: false,
     };
     let gate = store.exec_fifo(id);
@@ -192,9 +214,11 @@ pub fn create(inv: &Invocation) -> Result<Record> {
             .unwrap_or_default()
             .into_iter()
             .collect(),
+        hooks: spec.hooks().clone(),
     };
     store.save(&rec)?;
-    let launched = launch(inv, &spec, &bundle, id, Some(&gate), None)?;
+    undo.rec = Some(rec.clone());
+    let launched = launch(inv, &spec, &bundle, id, Some(&gate), None, Some(&rec))?;
     undo.pid = Some(launched.pid);
     if let (Some(pty), Some(socket)) = (&launched.pty, inv.value("console-socket")) {
         send_console(Path::new(socket), pty)?;
@@ -214,8 +238,17 @@ pub fn create(inv: &Invocation) -> Result<Record> {
     Ok(rec)
 }
 
-/// `start`: open the gate of a created container and see it pass.
-pub fn start(store: &Store, id: &str) -> Result<()> {
+/// How a created container's start went.
+pub enum Started {
+    /// Its program runs (it has been executed, when the container has poststart hooks).
+    Running(Record),
+    /// A startContainer hook failed: its process is ending, and the container is to be
+    /// destroyed.
+    HookFailed(Record, Error),
+}
+
+/// `start`: open the gate of a created container and read its answer.
+pub fn start(store: &Store, id: &str) -> Result<Started> {
     let _lock = store.lock(id)?;
     let rec = store.load(id)?;
     match store.status(&rec) {
@@ -233,26 +266,51 @@ pub fn start(store: &Store, id: &str) -> Result<()> {
         }
     }
     let gate = store.exec_fifo(id);
-    let mut r = std::fs::OpenOptions::new()
+    let r = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
         .open(&gate)
         .map_err(|e| Error::io_path("opening the start gate", &gate, e))?;
-    // The process opens its end for writing as soon as ours is open, then writes one byte.
-    let mut byte = [0u8; 1];
-    let mut fds = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
-    let ready = poll(&mut fds, PollTimeout::from(10_000u16))
-        .map_err(|e| Error::errno("waiting at the start gate", e));
+    let answer = read_gate(r, &rec, hooks::has(&rec, HookKind::Poststart));
     let _ = std::fs::remove_file(&gate);
-    match ready.and_then(|_| {
-        r.read(&mut byte)
-            .map_err(|e| Error::io("passing the gate", e))
-    }) {
-        Ok(1) => Ok(()),
+    match answer.split_first() {
+        Some((b'0', _)) => Ok(Started::Running(rec)),
+        Some((b'1', why)) => {
+            let e = Error::new(ErrorKind::Io, String::from_utf8_lossy(why).into_owned());
+            Ok(Started::HookFailed(rec, e))
+        }
         _ => Err(Error::new(
             ErrorKind::Io,
             format!("container \"{id}\" did not pass its start gate (it may have exited)"),
         )),
+    }
+}
+
+/// The answer the container's process writes into the gate once it is opened (`0`: passed;
+/// `1` and an error: a startContainer hook failed), read while the process lives. With
+/// `until_exec`, read until the process closes its end, which its program's exec does.
+fn read_gate(mut r: File, rec: &Record, until_exec: bool) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut fds = [PollFd::new(r.as_fd(), PollFlags::POLLIN)];
+        let ready = poll(&mut fds, PollTimeout::from(100u16)).unwrap_or(0) > 0;
+        if !ready && alive(rec.pid, rec.pid_start) {
+            continue;
+        }
+        match r.read(&mut buf) {
+            // Its end closed (only once it was open: before, poll does not wake us).
+            Ok(0) => return got,
+            Ok(n) if got.len() < 65536 => got.extend_from_slice(&buf[..n]),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock && ready => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return got,
+        }
+        if !ready || (got.first() == Some(&b'0') && !until_exec) {
+            // Passed, or the process is gone: nothing more will come.
+            return got;
+        }
     }
 }
 
@@ -397,6 +455,8 @@ pub fn exec(inv: &Invocation) -> Result<i32> {
         ));
     }
     spec.set_process(Some(process));
+    // The container's hooks belong to its creation, not to a process run beside it.
+    spec.set_hooks(None);
     let detach = inv.flag("detach");
     if !detach {
         become_subreaper()?;
@@ -406,7 +466,7 @@ pub fn exec(inv: &Invocation) -> Result<i32> {
         pid: rec.pid,
         cgroup: cgroup.as_ref().and_then(|c| c.start_dir()),
     };
-    let launched = launch(inv, &spec, &rec.bundle, id, None, Some(join))?;
+    let launched = launch(inv, &spec, &rec.bundle, id, None, Some(join), None)?;
     let handed = (|| {
         if let (Some(pty), Some(socket)) = (&launched.pty, inv.value("console-socket")) {
             send_console(Path::new(socket), pty)?;

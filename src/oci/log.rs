@@ -69,6 +69,16 @@ impl Log {
         self.append("error", msg);
     }
 
+    /// A warning (a poststart or poststop hook that failed): in the log file, or on standard
+    /// error when there is none.
+    pub fn warn(&self, msg: &str) {
+        if self.file.is_some() {
+            self.append("warning", msg);
+        } else {
+            eprintln!("docker-runtime-oci: warning: {msg}");
+        }
+    }
+
     pub fn debug(&self, msg: &str) {
         if self.debug {
             self.append("debug", msg);
@@ -98,16 +108,21 @@ mod tests {
         let log = Log::new(&globals(Some(path.clone()), LogFormat::Json));
         log.error("container \"x\" does not exist");
         log.debug("looked");
+        log.warn("a poststop hook failed");
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<serde_json::Value> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect();
-        assert_eq!(lines.len(), 2);
+        assert_eq!(lines.len(), 3);
         assert_eq!(lines[0]["level"], "error");
         assert_eq!(lines[0]["msg"], "container \"x\" does not exist");
         assert!(lines[0]["time"].as_str().unwrap().ends_with('Z'));
         assert_eq!(lines[1]["level"], "debug");
+        assert_eq!(
+            (lines[2]["level"].as_str(), lines[2]["msg"].as_str()),
+            (Some("warning"), Some("a poststop hook failed"))
+        );
 
         let tpath = dir.join("log.txt");
         let tlog = Log::new(&globals(Some(tpath.clone()), LogFormat::Text));

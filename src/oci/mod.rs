@@ -2,7 +2,8 @@
 //! shim (and through it Kubernetes). [`cli`] reads the command line as go-runc writes it,
 //! [`log`] reports errors as runc does (standard error and the `--log` file), [`store`] keeps
 //! each container's record under `--root`, [`create`] makes a bundle's container wait at its
-//! gate until `start`, [`command`] runs the commands.
+//! gate until `start`, [`hooks`] runs the spec's hooks that are the runtime's, [`command`] runs
+//! the commands.
 //!
 //! Done so far: `--version`, `--help`, `spec`, `features`, `create`, `start`, `run`, `state`,
 //! `list`, `kill`, `delete`, `pause`, `resume`, `ps --format json`, `exec`; `update` is read
@@ -11,6 +12,7 @@
 pub mod cli;
 pub mod command;
 pub mod create;
+pub mod hooks;
 pub mod log;
 pub mod store;
 

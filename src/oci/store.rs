@@ -8,6 +8,7 @@ use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use oci_spec::runtime::Hooks;
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::Cgroup;
@@ -31,6 +32,9 @@ pub struct Record {
     pub created: DateTime<Utc>,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// The spec's hooks as of `create` (what `start` and `delete` run of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<Hooks>,
 }
 
 /// Where a container is in its life, as the runtime spec names it.
@@ -198,13 +202,19 @@ impl Store {
 
     /// The state as `runc state` prints it.
     pub fn state_json(&self, rec: &Record) -> serde_json::Value {
-        let status = self.status(rec);
-        let pid = if status == Status::Stopped {
-            0
-        } else {
-            rec.pid
-        };
-        serde_json::json!({
+        state_as(rec, self.status(rec))
+    }
+}
+
+/// The state of `rec` with `status` (what a hook reads: the status at its point of the
+/// lifecycle).
+pub fn state_as(rec: &Record, status: Status) -> serde_json::Value {
+    let pid = if status == Status::Stopped {
+        0
+    } else {
+        rec.pid
+    };
+    serde_json::json!({
             "ociVersion": OCI_VERSION,
             "id": rec.id,
             "pid": pid,
@@ -213,9 +223,8 @@ impl Store {
             "rootfs": rec.rootfs,
             "created": rec.created.to_rfc3339_opts(SecondsFormat::Nanos, true),
             "owner": "",
-            "annotations": rec.annotations,
-        })
-    }
+        "annotations": rec.annotations,
+    })
 }
 
 #[cfg(test)]
@@ -238,6 +247,7 @@ mod tests {
             pid_start,
             created: Utc::now(),
             annotations: BTreeMap::new(),
+            hooks: None,
         }
     }
 

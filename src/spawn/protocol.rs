@@ -10,6 +10,10 @@
 //! 4. library -> helper: `Go`. The helper sets up the file system, the terminal and the user;
 //!    meanwhile the library joins the process to the cgroups it was not created in (cgroup
 //!    v1's memory controller), sets up its network and records the container as running.
+//!    With [`InitConfig::runtime_hooks`], the helper then makes the mounts of its namespace
+//!    slaves (nothing mounted there reaches the host), sends `Prepared` and waits for
+//!    `Proceed`: the library runs the spec's prestart and createRuntime hooks meanwhile. The
+//!    helper runs the createContainer hooks itself, before it enters the root.
 //! 5. helper -> library: `Pty` (with the master descriptor) when a tty was asked for.
 //! 6. library -> helper: `Run` (or `Error`): the program may start.
 //! 7. helper -> library: `Exec` just before the program is executed, or `Error` when a step
@@ -18,10 +22,11 @@
 use std::io::{self, IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
+use oci_spec::runtime::Hook;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 13;
+pub const PROTOCOL_VERSION: u32 = 14;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -99,6 +104,18 @@ pub struct InitConfig {
     pub sysctls: Vec<(String, String)>,
     /// The terminal's size (rows, columns), set before the program runs.
     pub tty_size: Option<(u16, u16)>,
+    /// Stop before the root is entered (`Prepared`, then wait for `Proceed`) so that the
+    /// library runs the spec's prestart and createRuntime hooks.
+    pub runtime_hooks: bool,
+    /// The spec's createContainer hooks, run by the helper in the container's namespaces before
+    /// it enters the root (their paths are the host's).
+    pub create_container_hooks: Vec<Hook>,
+    /// The spec's startContainer hooks, run once the gate is opened, before the program (their
+    /// paths are the container's); a failure is reported to the gate's reader.
+    pub start_container_hooks: Vec<Hook>,
+    /// The container's state (runtime-spec JSON) the hooks above read on their standard input;
+    /// the helper sets its `pid` and `status`.
+    pub hook_state: String,
 }
 
 /// A message of the conversation.
@@ -117,6 +134,11 @@ pub enum Message {
     Exec,
     /// Set up and waiting at the gate (see [`InitConfig::gate`]).
     Waiting,
+    /// The namespaces exist and the root is not entered yet (see
+    /// [`InitConfig::runtime_hooks`]).
+    Prepared,
+    /// The library's hooks ran: the helper goes on.
+    Proceed,
     Error {
         message: String,
     },
