@@ -7,9 +7,14 @@ use std::fs::File;
 
 use super::flags::{describe, FlagInfo, Flags};
 use super::streams::Streams;
-use super::{Command, COMMANDS};
 use crate::error::{Error, Result};
 use crate::runtime::Runtime;
+
+/// A command of the dispatch table: its name and handler (the table's `Handler`).
+pub type Entry = (
+    &'static str,
+    fn(&Runtime, &mut Streams, &[String]) -> Result<i32>,
+);
 
 /// The client's global options (the `docker` program's, before the command): (names, takes a
 /// value). `tests/daemon.rs` checks them against `docker --help`.
@@ -54,7 +59,7 @@ fn words<'a>(flags: impl Iterator<Item = (&'a [&'a str], bool)>) -> (String, Str
 }
 
 /// The flags of `cmd`, read by running it in describe mode with streams that go nowhere.
-fn flags_of(rt: &Runtime, cmd: &Command) -> Result<Vec<FlagInfo>> {
+fn flags_of(rt: &Runtime, cmd: &Entry) -> Result<Vec<FlagInfo>> {
     let null = || {
         File::options()
             .read(true)
@@ -64,7 +69,7 @@ fn flags_of(rt: &Runtime, cmd: &Command) -> Result<Vec<FlagInfo>> {
     };
     let mut io = Streams::new(null()?.into(), null()?.into(), null()?.into());
     Ok(describe(|| {
-        let _ = (cmd.handler)(rt, &mut io, &[]);
+        let _ = (cmd.1)(rt, &mut io, &[]);
     }))
 }
 
@@ -74,13 +79,13 @@ fn arm(name: &str, flags: &[FlagInfo]) -> String {
     format!("    {name}) flags=\"{all}\"; valued=\"{valued}\" ;;\n")
 }
 
-/// The bash completion script.
-pub fn bash_script(rt: &Runtime) -> Result<String> {
-    let names: Vec<&str> = COMMANDS.iter().map(|c| c.name).collect();
+/// The bash completion script for the commands of `table`.
+pub fn bash_script(rt: &Runtime, table: &[Entry]) -> Result<String> {
+    let names: Vec<&str> = table.iter().map(|c| c.0).collect();
     let (global, global_valued) = words(GLOBAL_FLAGS.iter().copied());
     let mut arms = String::new();
-    for cmd in COMMANDS.iter().filter(|c| c.name != "help") {
-        arms.push_str(&arm(cmd.name, &flags_of(rt, cmd)?));
+    for cmd in table.iter().filter(|c| c.0 != "help") {
+        arms.push_str(&arm(cmd.0, &flags_of(rt, cmd)?));
     }
     Ok(format!(
         r#"# bash completion for docker (docker-runtime). Made by `docker completion bash`; load it
@@ -125,8 +130,8 @@ complete -F _docker_runtime docker
     ))
 }
 
-/// `docker completion bash`.
-pub fn completion(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+/// `docker completion bash` for the commands of `table`.
+pub fn completion(rt: &Runtime, io: &mut Streams, args: &[String], table: &[Entry]) -> Result<i32> {
     let f = Flags::new(
         "completion",
         "bash",
@@ -144,6 +149,6 @@ pub fn completion(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32
         }
         _ => return Err(f.usage_error("completion takes one SHELL: bash")),
     }
-    io.out(&bash_script(rt)?)?;
+    io.out(&bash_script(rt, table)?)?;
     Ok(0)
 }

@@ -42,7 +42,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "completion",
         description: "Print a shell completion script (bash)",
-        handler: completion::completion,
+        handler: completion,
     },
     Command {
         name: "diff",
@@ -186,6 +186,12 @@ fn help(_rt: &Runtime, io: &mut Streams, _args: &[String]) -> Result<i32> {
     }
     io.out(&s)?;
     Ok(0)
+}
+
+/// `completion bash`, over this table.
+fn completion(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let table: Vec<completion::Entry> = COMMANDS.iter().map(|c| (c.name, c.handler)).collect();
+    completion::completion(rt, io, args, &table)
 }
 
 /// Find a command by name.

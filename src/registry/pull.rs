@@ -136,7 +136,7 @@ pub fn pull(
     graph: &Graph,
     tags: &TagStore,
     creds: Option<Credentials>,
-    trust: &super::RegistryOptions,
+    trust: &super::trust::RegistryOptions,
     r: &Reference,
     progress: &Progress<'_>,
 ) -> Result<Pulled> {

@@ -71,7 +71,7 @@ pub fn push(
     graph: &Graph,
     tags: &TagStore,
     creds: Option<Credentials>,
-    trust: &super::RegistryOptions,
+    trust: &super::trust::RegistryOptions,
     r: &Reference,
     progress: &Progress<'_>,
 ) -> Result<Digest> {
