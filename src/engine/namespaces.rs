@@ -1,0 +1,241 @@
+//! The spec's isolation as the helper makes it: `linux.namespaces` (made, or joined by path),
+//! the user namespace's `uidMappings`/`gidMappings`, and `linux.devices`. What the helper
+//! cannot make is refused with an `Unsupported` error naming it.
+
+use std::os::fd::AsRawFd;
+
+use oci_spec::runtime::{Linux, LinuxIdMapping, LinuxNamespaceType};
+
+use crate::error::{Error, Result};
+use crate::spawn::protocol::DeviceNode;
+
+fn unsupported(what: impl std::fmt::Display) -> Error {
+    Error::unsupported(format!(
+        "the runtime spec asks for {what}, which this engine does not support"
+    ))
+}
+
+/// The namespaces every container has, made or joined (the others are optional).
+pub const REQUIRED: &[LinuxNamespaceType] = &[
+    LinuxNamespaceType::Pid,
+    LinuxNamespaceType::Mount,
+    LinuxNamespaceType::Uts,
+    LinuxNamespaceType::Ipc,
+];
+
+/// The optional ones the helper makes when asked.
+pub const OPTIONAL: &[LinuxNamespaceType] = &[
+    LinuxNamespaceType::Network,
+    LinuxNamespaceType::User,
+    LinuxNamespaceType::Cgroup,
+];
+
+/// What the helper makes and joins.
+#[derive(Debug, Default, PartialEq)]
+pub struct Namespaces {
+    /// A new network namespace.
+    pub new_net: bool,
+    /// Joined by path: (`net`|`ipc`|`uts`|`pid`, path).
+    pub joined: Vec<(String, String)>,
+    /// A new user namespace (with the spec's maps).
+    pub user: bool,
+    /// A new cgroup namespace.
+    pub cgroup: bool,
+}
+
+/// The helper's name of a namespace type that can be joined by path, and its `CLONE_NEW*`.
+fn joinable(t: LinuxNamespaceType) -> Option<(&'static str, libc::c_int)> {
+    match t {
+        LinuxNamespaceType::Network => Some(("net", libc::CLONE_NEWNET)),
+        LinuxNamespaceType::Ipc => Some(("ipc", libc::CLONE_NEWIPC)),
+        LinuxNamespaceType::Uts => Some(("uts", libc::CLONE_NEWUTS)),
+        LinuxNamespaceType::Pid => Some(("pid", libc::CLONE_NEWPID)),
+        _ => None,
+    }
+}
+
+/// `NS_GET_NSTYPE` (`include/uapi/linux/nsfs.h`: `_IO(0xb7, 0x3)`).
+const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+
+/// Check that `path` is a namespace of type `flag` before anything is made for the
+/// container: a missing file or another kind of file is a clear error naming it.
+fn check_namespace_file(kind: &str, flag: libc::c_int, path: &str) -> Result<()> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| Error::invalid(format!("opening the {kind} namespace {path}: {e}")))?;
+    // SAFETY: NS_GET_NSTYPE takes no argument and only reads the descriptor's namespace.
+    let typ = unsafe { libc::ioctl(file.as_raw_fd(), NS_GET_NSTYPE as _) };
+    if typ < 0 {
+        return Err(Error::invalid(format!(
+            "the {kind} namespace {path} is not a namespace file"
+        )));
+    }
+    if typ != flag {
+        return Err(Error::invalid(format!("{path} is not a {kind} namespace")));
+    }
+    Ok(())
+}
+
+/// The spec's namespaces. PID, mount, UTS and IPC must be asked for (made, or for all but
+/// mount joined by path: what a pod's containers share); network, user and cgroup are made
+/// when asked for, network also joined. A mount namespace, a user namespace or a cgroup
+/// namespace given by path is refused: the spec's root and mounts are set up in a new mount
+/// namespace, and the helper does not enter another user's ids (kubernetes' user-namespaced
+/// pods); a new user namespace joins nothing by path (the joined ones would be owned by
+/// another user namespace, in which the container is powerless).
+pub fn namespaces(linux: &Linux) -> Result<Namespaces> {
+    let list = linux.namespaces().clone().unwrap_or_default();
+    let mut out = Namespaces::default();
+    for ns in &list {
+        let typ = ns.typ();
+        if !REQUIRED.contains(&typ) && !OPTIONAL.contains(&typ) {
+            return Err(unsupported(format_args!("a {typ:?} namespace")));
+        }
+        match (ns.path(), joinable(typ)) {
+            (Some(p), Some((kind, flag))) => {
+                let path = p.display().to_string();
+                check_namespace_file(kind, flag, &path)?;
+                out.joined.push((kind.to_string(), path));
+            }
+            (Some(p), None) => {
+                return Err(unsupported(format_args!(
+                "joining the {typ:?} namespace at {} (a {typ:?} namespace can only be made new)",
+                p.display()
+            )))
+            }
+            (None, _) => match typ {
+                LinuxNamespaceType::Network => out.new_net = true,
+                LinuxNamespaceType::User => out.user = true,
+                LinuxNamespaceType::Cgroup => out.cgroup = true,
+                _ => {}
+            },
+        }
+    }
+    for typ in REQUIRED {
+        if !list.iter().any(|ns| ns.typ() == *typ) {
+            return Err(unsupported(format_args!(
+                "sharing the host's {typ:?} namespace"
+            )));
+        }
+    }
+    if out.user && !out.joined.is_empty() {
+        return Err(unsupported(
+            "namespaces joined by path together with a new user namespace",
+        ));
+    }
+    Ok(out)
+}
+
+/// An id map: (container id, host id, count) lines.
+pub type IdMap = Vec<(u32, u32, u32)>;
+
+/// The kernel's limit on the lines of one id map.
+const MAX_MAP_LINES: usize = 340;
+
+/// One of the user namespace's maps as (container id, host id, count): present exactly when
+/// the user namespace is, with no empty or overflowing range, and mapping the container's
+/// root (the helper becomes uid and gid 0 inside before it sets up the container).
+fn id_map(what: &str, map: &[LinuxIdMapping]) -> Result<IdMap> {
+    if map.is_empty() || map.len() > MAX_MAP_LINES {
+        return Err(Error::invalid(format!(
+            "a user namespace needs 1 to {MAX_MAP_LINES} {what} mappings, not {}",
+            map.len()
+        )));
+    }
+    let mut out = Vec::new();
+    for m in map {
+        let (inside, host, size) = (m.container_id(), m.host_id(), m.size());
+        if size == 0
+            || inside.checked_add(size - 1).is_none()
+            || host.checked_add(size - 1).is_none()
+        {
+            return Err(Error::invalid(format!(
+                "the {what} mapping {inside} -> {host} ({size} ids) is empty or overflows"
+            )));
+        }
+        out.push((inside, host, size));
+    }
+    if !out.iter().any(|&(inside, _, size)| inside == 0 && size > 0) {
+        return Err(Error::invalid(format!(
+            "the {what} mappings do not map the container's root (id 0)"
+        )));
+    }
+    Ok(out)
+}
+
+/// The user namespace's (uid, gid) maps; both empty without one. Maps without a user
+/// namespace are an error, as is one without maps.
+pub fn id_maps(linux: &Linux, user: bool) -> Result<(IdMap, IdMap)> {
+    let uids = linux.uid_mappings().clone().unwrap_or_default();
+    let gids = linux.gid_mappings().clone().unwrap_or_default();
+    if !user {
+        if !uids.is_empty() || !gids.is_empty() {
+            return Err(Error::invalid(
+                "user id mappings are given without a user namespace",
+            ));
+        }
+        return Ok((Vec::new(), Vec::new()));
+    }
+    Ok((id_map("uid", &uids)?, id_map("gid", &gids)?))
+}
+
+/// The host id a container id maps to (itself without a user namespace).
+fn host_id(map: &[(u32, u32, u32)], id: u32, what: &str, path: &str) -> Result<u32> {
+    if map.is_empty() {
+        return Ok(id);
+    }
+    map.iter()
+        .find(|&&(inside, _, size)| id >= inside && id - inside < size)
+        .map(|&(inside, host, _)| host + (id - inside))
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "the owner {what} {id} of the device {path} is not mapped in the user namespace"
+            ))
+        })
+}
+
+/// `linux.devices` as the helper makes them: a path under `/dev` (no `..`), a type `c` (or
+/// `u`), `b` or `p`, the mode's permission bits (default 0666), the owner mapped to the host.
+pub fn devices(
+    linux: &Linux,
+    uid_map: &[(u32, u32, u32)],
+    gid_map: &[(u32, u32, u32)],
+) -> Result<Vec<DeviceNode>> {
+    let mut out = Vec::new();
+    for d in linux.devices().iter().flatten() {
+        let path = d.path().display().to_string();
+        let rel = path.strip_prefix("/dev/").unwrap_or_default();
+        if rel.is_empty()
+            || rel
+                .split('/')
+                .any(|c| c.is_empty() || c == "." || c == "..")
+        {
+            return Err(Error::invalid(format!(
+                "the device path {path:?} is not a plain path under /dev"
+            )));
+        }
+        let kind = match d.typ().as_str() {
+            "c" | "u" => 'c',
+            "b" => 'b',
+            "p" => 'p',
+            other => {
+                return Err(Error::invalid(format!(
+                    "the device {path} has an unknown type {other:?}"
+                )))
+            }
+        };
+        let number = |n: i64| {
+            u64::try_from(n)
+                .map_err(|_| Error::invalid(format!("the device {path} has a negative number")))
+        };
+        out.push(DeviceNode {
+            kind,
+            major: number(d.major())?,
+            minor: number(d.minor())?,
+            mode: d.file_mode().unwrap_or(0o666) & 0o777,
+            uid: host_id(uid_map, d.uid().unwrap_or(0), "uid", &path)?,
+            gid: host_id(gid_map, d.gid().unwrap_or(0), "gid", &path)?,
+            path,
+        });
+    }
+    Ok(out)
+}
