@@ -239,3 +239,135 @@ pub fn devices(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn linux(v: serde_json::Value) -> Linux {
+        serde_json::from_value(v).unwrap()
+    }
+
+    const BASE: [&str; 4] = ["pid", "mount", "uts", "ipc"];
+
+    fn with(extra: serde_json::Value) -> Linux {
+        let mut list: Vec<serde_json::Value> = BASE
+            .iter()
+            .filter(|t| extra["type"] != **t)
+            .map(|t| serde_json::json!({"type": t}))
+            .collect();
+        list.push(extra);
+        linux(serde_json::json!({"namespaces": list}))
+    }
+
+    #[test]
+    fn namespaces_are_made_or_joined_and_paths_are_checked() {
+        let ns = namespaces(&with(serde_json::json!({"type": "network"}))).unwrap();
+        assert_eq!(
+            ns,
+            Namespaces {
+                new_net: true,
+                ..Namespaces::default()
+            }
+        );
+        let own = format!("/proc/{}/ns/pid", std::process::id());
+        let ns = namespaces(&with(serde_json::json!({"type": "pid", "path": own}))).unwrap();
+        assert_eq!(ns.joined, [("pid".to_string(), own.clone())]);
+        let e = namespaces(&with(serde_json::json!({"type": "uts", "path": own}))).unwrap_err();
+        assert!(e.to_string().contains("is not a uts namespace"), "{e}");
+        let e = namespaces(&with(
+            serde_json::json!({"type": "ipc", "path": "/nonexistent"}),
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("opening the ipc namespace /nonexistent"),
+            "{e}"
+        );
+        let user = namespaces(&with(serde_json::json!({"type": "user"}))).unwrap();
+        assert!(user.user && !user.cgroup);
+        let mut list = with(serde_json::json!({"type": "user"}));
+        let mut all = list.namespaces().clone().unwrap();
+        all.push(serde_json::from_value(serde_json::json!({"type": "pid", "path": own})).unwrap());
+        all.retain(|n| n.typ() != LinuxNamespaceType::Pid || n.path().is_some());
+        list.set_namespaces(Some(all));
+        let e = namespaces(&list).unwrap_err();
+        assert!(
+            e.to_string().contains("together with a new user namespace"),
+            "{e}"
+        );
+        let e =
+            namespaces(&linux(serde_json::json!({"namespaces": [{"type": "pid"}]}))).unwrap_err();
+        assert!(
+            e.to_string().contains("sharing the host's Mount namespace"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn id_maps_must_map_root_and_be_sane() {
+        let m =
+            |c: u32, h: u32, s: u32| serde_json::json!({"containerID": c, "hostID": h, "size": s});
+        let l = linux(serde_json::json!({"uidMappings": [m(0, 100000, 65536)],
+            "gidMappings": [m(0, 100000, 1), m(5, 100005, 1)]}));
+        let (u, g) = id_maps(&l, true).unwrap();
+        assert_eq!(u, [(0, 100000, 65536)]);
+        assert_eq!(g, [(0, 100000, 1), (5, 100005, 1)]);
+        assert!(id_maps(&l, false).is_err(), "maps without a user namespace");
+        for (uids, what) in [
+            (
+                serde_json::json!([m(1, 100000, 10)]),
+                "do not map the container's root",
+            ),
+            (
+                serde_json::json!([m(0, 100000, 0)]),
+                "is empty or overflows",
+            ),
+            (
+                serde_json::json!([m(0, u32::MAX, 2)]),
+                "is empty or overflows",
+            ),
+            (serde_json::json!([]), "needs 1 to 340 uid mappings, not 0"),
+        ] {
+            let l = linux(serde_json::json!({"uidMappings": uids, "gidMappings": [m(0, 1, 1)]}));
+            let e = id_maps(&l, true).unwrap_err();
+            assert!(e.to_string().contains(what), "{e}");
+        }
+    }
+
+    #[test]
+    fn devices_stay_under_dev_and_their_owners_are_mapped() {
+        let l = linux(serde_json::json!({"devices": [
+            {"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "uid": 5, "gid": 6},
+            {"path": "/dev/net/tun", "type": "u", "major": 10, "minor": 200, "fileMode": 0o20600},
+            {"path": "/dev/p", "type": "p", "major": 0, "minor": 0}
+        ]}));
+        let map = [(0, 100000, 65536)];
+        let d = devices(&l, &map, &map).unwrap();
+        assert_eq!((d[0].uid, d[0].gid, d[0].mode), (100005, 100006, 0o666));
+        assert_eq!((d[1].kind, d[1].mode, d[1].uid), ('c', 0o600, 100000));
+        assert_eq!(d[2].kind, 'p');
+        assert_eq!(devices(&l, &[], &[]).unwrap()[0].uid, 5);
+        let e = devices(&l, &[(0, 100000, 1)], &map).unwrap_err();
+        assert!(
+            e.to_string().contains("uid 5 of the device /dev/fuse"),
+            "{e}"
+        );
+        for path in [
+            "/dev",
+            "/dev/",
+            "/dev/a/../../etc",
+            "/etc/x",
+            "/dev//x",
+            "dev/x",
+        ] {
+            let l = linux(serde_json::json!({"devices": [
+                {"path": path, "type": "c", "major": 1, "minor": 3}]}));
+            let e = devices(&l, &[], &[]).unwrap_err();
+            assert!(
+                e.to_string().contains("not a plain path under /dev"),
+                "{path}: {e}"
+            );
+        }
+    }
+}
