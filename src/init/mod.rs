@@ -3,10 +3,17 @@
 //! mount, `pivot_root`, drop capabilities, switch user and `exec`, reporting each step over
 //! the socket at fd 3 (see `spawn::protocol`).
 //!
-//! It forks once: the parent stays in the host's namespaces as a tiny monitor that waits for
+//! It forks once: the parent stays in the host's namespaces (those given by path aside) as
+//! a tiny monitor that waits for
 //! the container, writes its exit status to the container's folder (so it survives a restart
 //! of the library's process) and exits with that status; the child becomes pid 1 of the new
 //! PID namespace and turns into the container's program.
+//!
+//! Before the fork it makes the container's device nodes (`devices`), joins the namespaces
+//! given by path (a joined PID namespace so holds the forked process) and, for a user
+//! namespace, forks the process into it and writes its id maps from outside (`userns`). The
+//! cgroup namespace and `cgroup` mounts come last, once the library has put the process in
+//! all its cgroups (`cgroupfs`).
 
 pub mod caps;
 mod cgroupfs;
@@ -75,7 +82,7 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    let mut prepared = match before_fork(&cfg) {
+    let prepared = match before_fork(&cfg) {
         Ok(p) => p,
         Err(message) => {
             let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
@@ -87,36 +94,7 @@ pub fn main() -> i32 {
             let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
             1
         }
-        Ok(ForkResult::Child) => {
-            let run = if cfg.join > 0 {
-                joined(sock.as_fd(), &cfg)
-            } else {
-                let maps = prepared.maps.take().map(|(wait, go)| {
-                    drop(go);
-                    wait
-                });
-                child(sock.as_fd(), &cfg, &prepared, maps)
-            };
-            let status = match run {
-                Ok(never) => match never {},
-                Err((status, msg)) => {
-                    if status == 1 {
-                        let _ = protocol::send(
-                            sock.as_fd(),
-                            &Message::Error {
-                                message: msg.clone(),
-                            },
-                            None,
-                        );
-                    } else {
-                        let _ = writeln!(std::io::stderr(), "docker-init: {msg}");
-                    }
-                    status
-                }
-            };
-            // SAFETY: _exit skips atexit handlers and buffered state, as a failed exec should.
-            unsafe { libc::_exit(status) }
-        }
+        Ok(ForkResult::Child) => in_child(sock.as_fd(), &cfg, prepared),
         Ok(ForkResult::Parent { child }) if cfg.join > 0 => {
             // Only we see its host pid (the child's /proc is the container's now).
             let ready = Message::Ready {
@@ -145,6 +123,39 @@ pub fn main() -> i32 {
             }
         }
     }
+}
+
+/// The forked process: the container's first process (or the one beside a running
+/// container); exits with the status of a failed step or a program that cannot be executed.
+fn in_child(sock: BorrowedFd<'_>, cfg: &InitConfig, mut prepared: Prepared) -> ! {
+    let run = if cfg.join > 0 {
+        joined(sock, cfg)
+    } else {
+        let maps = prepared.maps.take().map(|(wait, go)| {
+            drop(go);
+            wait
+        });
+        child(sock, cfg, &prepared, maps)
+    };
+    let status = match run {
+        Ok(never) => match never {},
+        Err((status, msg)) => {
+            if status == 1 {
+                let _ = protocol::send(
+                    sock,
+                    &Message::Error {
+                        message: msg.clone(),
+                    },
+                    None,
+                );
+            } else {
+                let _ = writeln!(std::io::stderr(), "docker-init: {msg}");
+            }
+            status
+        }
+    };
+    // SAFETY: _exit skips atexit handlers and buffered state, as a failed exec should.
+    unsafe { libc::_exit(status) }
 }
 
 /// What the helper made before forking the container's process.

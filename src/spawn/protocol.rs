@@ -11,7 +11,8 @@
 //!    meanwhile the library joins the process to the cgroups it was not created in (cgroup
 //!    v1's memory controller), sets up its network and records the container as running.
 //! 5. helper -> library: `Pty` (with the master descriptor) when a tty was asked for.
-//! 6. library -> helper: `Run` (or `Error`): the program may start.
+//! 6. library -> helper: `Run` (or `Error`): the process is in all its cgroups, the program
+//!    may start (the helper first makes the cgroup namespace and `cgroup` mounts).
 //! 7. helper -> library: `Exec` just before the program is executed, or `Error` when a step
 //!    failed (the container is then not started).
 
