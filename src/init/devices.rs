@@ -6,19 +6,21 @@
 //! may use are made by the helper before the container's process exists, on a tmpfs of its own
 //! that is mounted nowhere (`fsopen`/`fsmount`: a detached mount). It is made in the host's
 //! user namespace, so its nodes can be opened even from a container with a user namespace (a
-//! file system mounted inside one never allows devices). The container's process moves that
-//! tmpfs in at a hidden place under its new `/dev`, bind-mounts each node file onto its path
-//! (a bind mount of one node has flags of its own: not `nodev`) and detaches the tmpfs again
-//! before anything of the container runs. What stays are mounts of single node files, in which
+//! file system mounted inside one never allows devices). The container's process, before its
+//! `pivot_root`, moves that tmpfs into the old root's tree (over the host's `/dev`, in its
+//! own mount namespace) and bind-mounts each node file onto its path in the new root (a bind
+//! mount of one node has flags of its own: not `nodev`); the tmpfs goes with the old root
+//! when that is detached (one unmount for both: each waits for an RCU grace period), before
+//! anything of the container runs. What stays are mounts of single node files, in which
 //! nothing can be created.
 
 use std::ffi::CString;
 use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use nix::mount::{umount2, MntFlags, MsFlags};
+use nix::mount::{mount, MsFlags};
 
-use super::sys::{mnt, Res};
+use super::sys::Res;
 use crate::spawn::protocol::DeviceNode;
 
 /// The standard nodes: (name under `/dev`, major, minor), character devices, mode 0666.
@@ -31,8 +33,9 @@ const STANDARD: &[(&str, u64, u64)] = &[
     ("tty", 5, 0),
 ];
 
-/// Where the nodes' tmpfs is while the container's process binds them (then detached).
-const HIDDEN: &str = "/dev/.docker-runtime-nodes";
+/// Where the nodes' tmpfs is while the container's process binds them: in the old root
+/// (detached with it).
+const STORE_AT: &str = "/dev";
 
 const FSOPEN_CLOEXEC: libc::c_uint = 1;
 const FSCONFIG_SET_STRING: libc::c_uint = 1;
@@ -101,25 +104,33 @@ pub fn make_store(extra: &[DeviceNode]) -> Res<OwnedFd> {
     }
     // SAFETY: a fresh descriptor owned by nobody else.
     let store = unsafe { OwnedFd::from_raw_fd(mnt_fd as i32) };
-    for &(name, major, minor) in STANDARD {
-        let node = DeviceNode {
-            path: format!("/dev/{name}"),
-            kind: 'c',
-            major,
-            minor,
-            mode: 0o666,
-            uid: 0,
-            gid: 0,
-        };
-        make_node(&store, name, &node)?;
-    }
-    for (i, node) in extra.iter().enumerate() {
-        make_node(&store, &extra_name(i), node)?;
-    }
+    // The modes as given (the helper's own umask aside).
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    let made = (|| {
+        for &(name, major, minor) in STANDARD {
+            let node = DeviceNode {
+                path: format!("/dev/{name}"),
+                kind: 'c',
+                major,
+                minor,
+                mode: 0o666,
+                uid: 0,
+                gid: 0,
+            };
+            make_node(&store, name, &node)?;
+        }
+        for (i, node) in extra.iter().enumerate() {
+            make_node(&store, &extra_name(i), node)?;
+        }
+        Ok::<(), String>(())
+    })();
+    nix::sys::stat::umask(old);
+    made?;
     Ok(store)
 }
 
-/// One node in the store, with its mode (whatever the umask) and owner.
+/// One node in the store, with its mode (the umask is 0) and owner (root's unless given:
+/// the helper runs as root).
 fn make_node(store: &OwnedFd, name: &str, node: &DeviceNode) -> Res<()> {
     let kind = match node.kind {
         'b' => libc::S_IFBLK,
@@ -133,27 +144,32 @@ fn make_node(store: &OwnedFd, name: &str, node: &DeviceNode) -> Res<()> {
     };
     let c = CString::new(name).map_err(|_| format!("bad node name {name:?}"))?;
     let what = &node.path;
-    // SAFETY: mknodat, fchmodat and fchownat relative to our store's descriptor, with a
-    // NUL-terminated name.
-    unsafe {
-        if libc::mknodat(store.as_raw_fd(), c.as_ptr(), kind | 0o600, dev) != 0 {
-            return Err(os_err(format_args!("creating the device node {what}")));
-        }
-        if libc::fchmodat(store.as_raw_fd(), c.as_ptr(), node.mode & 0o7777, 0) != 0 {
-            return Err(os_err(format_args!("setting the mode of {what}")));
-        }
-        if libc::fchownat(store.as_raw_fd(), c.as_ptr(), node.uid, node.gid, 0) != 0 {
-            return Err(os_err(format_args!("setting the owner of {what}")));
-        }
+    // SAFETY: mknodat relative to our store's descriptor, with a NUL-terminated name.
+    if unsafe {
+        libc::mknodat(
+            store.as_raw_fd(),
+            c.as_ptr(),
+            kind | (node.mode & 0o777),
+            dev,
+        )
+    } != 0
+    {
+        return Err(os_err(format_args!("creating the device node {what}")));
+    }
+    // SAFETY: fchownat relative to our store's descriptor, with a NUL-terminated name.
+    if (node.uid, node.gid) != (0, 0)
+        && unsafe { libc::fchownat(store.as_raw_fd(), c.as_ptr(), node.uid, node.gid, 0) } != 0
+    {
+        return Err(os_err(format_args!("setting the owner of {what}")));
     }
     Ok(())
 }
 
-/// Run in the container's new root once its `/dev` tmpfs is mounted: every node of `store`
-/// bind-mounted at its path (the standard ones, then `extra`), and the store detached.
+/// Run in the new root (the working directory) before `pivot_root`, once its `dev` tmpfs is
+/// mounted: the store attached in the old root, and each of its nodes bind-mounted at its path
+/// under `dev` (the standard ones, then `extra`).
 pub fn attach(store: &OwnedFd, extra: &[DeviceNode]) -> Res<()> {
-    fs::create_dir(HIDDEN).map_err(|e| format!("creating {HIDDEN}: {e}"))?;
-    let t = CString::new(HIDDEN).map_err(|_| "bad path".to_string())?;
+    let t = CString::new(STORE_AT).map_err(|_| "bad path".to_string())?;
     // SAFETY: move_mount of our detached store (its descriptor, empty path) onto a
     // NUL-terminated target path.
     let rc = unsafe {
@@ -176,33 +192,29 @@ pub fn attach(store: &OwnedFd, extra: &[DeviceNode]) -> Res<()> {
         .iter()
         .enumerate()
         .map(|(i, n)| (extra_name(i), n.path.clone()));
-    let mut nodes = standard.chain(extras);
-    let bound = nodes.try_for_each(|(name, path)| bind_node(&format!("{HIDDEN}/{name}"), &path));
-    let detached = umount2(HIDDEN, MntFlags::MNT_DETACH)
-        .map_err(|e| format!("detaching the device nodes' tmpfs: {}", e.desc()))
-        .and_then(|()| fs::remove_dir(HIDDEN).map_err(|e| format!("removing {HIDDEN}: {e}")));
-    bound.and(detached)
+    for (name, path) in standard.chain(extras) {
+        bind_node(&format!("{STORE_AT}/{name}"), &path)?;
+    }
+    Ok(())
 }
 
-/// Bind the node file `src` onto `dst` (made as an empty file, with its folders, when new),
-/// `nosuid` and `noexec` but not `nodev`.
+/// Bind the node file `src` onto the container's `dst` (`/dev/...`, made under `dev` of the
+/// working directory as an empty file, with its folders, when new), `nosuid` and `noexec` but
+/// not `nodev`.
 fn bind_node(src: &str, dst: &str) -> Res<()> {
-    if let Some(parent) = std::path::Path::new(dst).parent() {
+    let rel = dst.trim_start_matches('/');
+    if let Some(parent) = std::path::Path::new(rel).parent() {
         fs::create_dir_all(parent).map_err(|e| format!("creating the folder of {dst}: {e}"))?;
     }
-    if fs::symlink_metadata(dst).is_err() {
+    if fs::symlink_metadata(rel).is_err() {
         fs::OpenOptions::new()
             .write(true)
             .create_new(true)
-            .open(dst)
+            .open(rel)
             .map_err(|e| format!("creating the mount point {dst}: {e}"))?;
     }
-    mnt(Some(src), dst, None, MsFlags::MS_BIND, None)?;
-    mnt(
-        None,
-        dst,
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        None,
-    )
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    mount(Some(src), rel, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .and_then(|()| mount(None::<&str>, rel, None::<&str>, flags, None::<&str>))
+        .map_err(|e| format!("mounting the device {dst}: {}", e.desc()))
 }

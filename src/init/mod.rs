@@ -557,8 +557,7 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig, store: &OwnedFd) -> Res<()> {
     for (src, dst) in &cfg.binds {
         binds.push((clone_tree(src)?, dst.as_str()));
     }
-    enter_root(&cfg.rootfs, !cfg.uid_map.is_empty())?;
-    setup_dev(store, cfg)?;
+    enter_root(cfg, store)?;
     for (key, value) in &cfg.sysctls {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
         fs::write(&path, value).map_err(|e| format!("setting the sysctl {key} to {value}: {e}"))?;
@@ -622,9 +621,11 @@ fn remount_readonly(path: &str, extra: MsFlags) -> Res<()> {
     mnt(None, path, None, flags, None)
 }
 
-/// Make `rootfs` the root: mounts private, its mount points checked, `/proc` and `/sys`
-/// mounted (see [`mount_proc_sys`]), `pivot_root` into it and the old root detached.
-fn enter_root(rootfs: &str, userns: bool) -> Res<()> {
+/// Make the container's root file system the root: mounts private, its mount points
+/// checked, `/proc`, `/sys` (see [`mount_proc_sys`]) and `/dev` (see [`setup_dev`]) mounted,
+/// `pivot_root` into it and the old root detached (with the device nodes' store in it).
+fn enter_root(cfg: &InitConfig, store: &OwnedFd) -> Res<()> {
+    let rootfs = cfg.rootfs.as_str();
     mnt(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
     for name in ["proc", "sys", "dev"] {
         check_mount_point(rootfs, name)?;
@@ -637,7 +638,8 @@ fn enter_root(rootfs: &str, userns: bool) -> Res<()> {
         None,
     )?;
     chdir(rootfs).map_err(|e| errno_msg(format_args!("chdir {rootfs}"), e))?;
-    mount_proc_sys(userns)?;
+    mount_proc_sys(!cfg.uid_map.is_empty())?;
+    setup_dev(store, cfg)?;
     pivot_root(".", ".").map_err(|e| errno_msg("pivot_root", e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| errno_msg("detaching the old root", e))?;
     chdir("/").map_err(|e| errno_msg("chdir /", e))
@@ -722,15 +724,16 @@ fn attach_tree(tree: &OwnedFd, target: &str) -> Res<()> {
     Ok(())
 }
 
-/// A tmpfs `/dev` mounted nodev, with the standard device nodes and the spec's bound in
-/// (see `devices`). Every place the container can create a node (this `/dev`, `/dev/shm`, the
+/// A tmpfs `/dev` mounted nodev at `dev` of the new root (the working directory, before
+/// `pivot_root`), with the standard device nodes and the spec's bound in (see `devices`).
+/// Every place the container can create a node (this `/dev`, `/dev/shm`, the
 /// root file system) is nodev, so a node it makes with CAP_MKNOD, or one its image carries,
 /// can never be opened: only these devices can (what docker's device cgroup allows, with no
 /// cgroup to join).
 fn setup_dev(store: &OwnedFd, cfg: &InitConfig) -> Res<()> {
     mnt(
         Some("tmpfs"),
-        "/dev",
+        "dev",
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
@@ -738,16 +741,16 @@ fn setup_dev(store: &OwnedFd, cfg: &InitConfig) -> Res<()> {
     let old = umask(Mode::empty());
     let result = (|| {
         for (link, target) in [
-            ("/dev/fd", "/proc/self/fd"),
-            ("/dev/stdin", "/proc/self/fd/0"),
-            ("/dev/stdout", "/proc/self/fd/1"),
-            ("/dev/stderr", "/proc/self/fd/2"),
-            ("/dev/ptmx", "pts/ptmx"),
+            ("dev/fd", "/proc/self/fd"),
+            ("dev/stdin", "/proc/self/fd/0"),
+            ("dev/stdout", "/proc/self/fd/1"),
+            ("dev/stderr", "/proc/self/fd/2"),
+            ("dev/ptmx", "pts/ptmx"),
         ] {
             std::os::unix::fs::symlink(target, link)
                 .map_err(|e| format!("creating {link}: {e}"))?;
         }
-        for d in ["/dev/pts", "/dev/shm", "/dev/mqueue"] {
+        for d in ["dev/pts", "dev/shm", "dev/mqueue"] {
             fs::create_dir(d).map_err(|e| format!("creating {d}: {e}"))?;
         }
         Ok::<(), String>(())
@@ -762,21 +765,21 @@ fn setup_dev(store: &OwnedFd, cfg: &InitConfig) -> Res<()> {
     };
     mnt(
         Some("devpts"),
-        "/dev/pts",
+        "dev/pts",
         Some("devpts"),
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some(devpts),
     )?;
     mnt(
         Some("shm"),
-        "/dev/shm",
+        "dev/shm",
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         Some("mode=1777,size=65536k"),
     )?;
     mnt(
         Some("mqueue"),
-        "/dev/mqueue",
+        "dev/mqueue",
         Some("mqueue"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         None,
