@@ -120,6 +120,24 @@ fn a_user_namespace_maps_root_and_keeps_the_mounts_working() {
     assert_eq!(lines[9], "CapEff:\t00000000000004eb", "{out}");
     assert_eq!(lines[10].trim(), "3", "{out}");
     nothing_left(&root, "u1");
+
+    // Without a network namespace of its own the kernel refuses sysfs in a user namespace:
+    // the host's /sys is bound instead, read-only.
+    let b = bundle_with(
+        &dir.join("hostnet"),
+        "test -d /sys/kernel && echo sys; touch /sys/x",
+        |spec| {
+            with_userns(spec);
+            spec["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .retain(|n| n["type"] != "network");
+        },
+    );
+    let (_, out, err) = run(&root, &b, "u2");
+    assert_eq!(out, "sys\n", "{err}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    nothing_left(&root, "u2");
 }
 
 /// `exec` beside a container with a user namespace enters it first (it owns the others): the
