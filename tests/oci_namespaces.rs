@@ -54,10 +54,13 @@ fn with_userns(spec: &mut serde_json::Value) {
     spec["linux"]["gidMappings"] = map;
 }
 
-/// Nothing of container `id` is left: no state under `root`, no cgroup.
+/// Nothing of container `id` is left: not listed, no state under `root` (nothing at all when
+/// no other container is there), no cgroup.
 fn nothing_left(root: &Path, id: &str) {
-    assert_eq!(ok(&oci(root, &["list", "-q"])), "", "{id} was left listed");
-    if root.exists() {
+    let listed = ok(&oci(root, &["list", "-q"]));
+    assert!(!listed.lines().any(|l| l == id), "{id} was left listed");
+    assert!(!root.join(id).exists(), "{id}'s state was left");
+    if listed.is_empty() && root.exists() {
         let left: Vec<_> = std::fs::read_dir(root)
             .unwrap()
             .map(|e| e.unwrap().file_name())
@@ -94,7 +97,7 @@ fn a_user_namespace_maps_root_and_keeps_the_mounts_working() {
         mounts.push(serde_json::json!({"destination": "/mnt", "type": "bind",
             "source": hostdir, "options": ["rbind", "ro"]}));
     });
-    let (status, out, err) = run(&root, &b, "u1");
+    let (status, out, err) = run(&root, &b, "ns-u1");
     assert_eq!(status, 0, "{out}\n{err}");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0..2], ["0", "0"], "{out}");
@@ -119,7 +122,7 @@ fn a_user_namespace_maps_root_and_keeps_the_mounts_working() {
     // NET_BIND_SERVICE (bits 0, 1, 3, 5, 6, 7, 10).
     assert_eq!(lines[9], "CapEff:\t00000000000004eb", "{out}");
     assert_eq!(lines[10].trim(), "3", "{out}");
-    nothing_left(&root, "u1");
+    nothing_left(&root, "ns-u1");
 
     // Without a network namespace of its own the kernel refuses sysfs in a user namespace:
     // the host's /sys is bound instead, read-only.
@@ -134,14 +137,15 @@ fn a_user_namespace_maps_root_and_keeps_the_mounts_working() {
                 .retain(|n| n["type"] != "network");
         },
     );
-    let (_, out, err) = run(&root, &b, "u2");
+    let (_, out, err) = run(&root, &b, "ns-u2");
     assert_eq!(out, "sys\n", "{err}");
     assert!(err.contains("Read-only file system"), "{err}");
-    nothing_left(&root, "u2");
+    nothing_left(&root, "ns-u2");
 }
 
 /// `exec` beside a container with a user namespace enters it first (it owns the others): the
-/// process is root there, mapped to 100000 on the host, and a user of the spec is mapped too.
+/// process is root there, mapped to 100000 on the host. Another container joins that user
+/// namespace by path.
 #[test]
 fn exec_enters_the_user_namespace() {
     become_subreaper();
@@ -151,16 +155,24 @@ fn exec_enters_the_user_namespace() {
     let io = dir.join("io");
     assert!(oci_to(
         &root,
-        &["create", "--bundle", b.to_str().unwrap(), "ue"],
+        &["create", "--bundle", b.to_str().unwrap(), "ns-ue"],
         &io
     )
     .success());
-    let pid = json(&ok(&oci(&root, &["state", "ue"])))["pid"]
+    struct Delete<'a>(&'a Path);
+    impl Drop for Delete<'_> {
+        fn drop(&mut self) {
+            // Also when an assertion fails: the container goes, and its cgroup.
+            let _ = oci(self.0, &["delete", "--force", "ns-ue"]);
+        }
+    }
+    let _delete = Delete(&root);
+    let pid = json(&ok(&oci(&root, &["state", "ns-ue"])))["pid"]
         .as_i64()
         .unwrap() as i32;
-    ok(&oci(&root, &["start", "ue"]));
+    ok(&oci(&root, &["start", "ns-ue"]));
     let script = "id -u; cat /proc/self/uid_map; cat /proc/1/comm";
-    let out = ok(&oci(&root, &["exec", "ue", "sh", "-c", script]));
+    let out = ok(&oci(&root, &["exec", "ns-ue", "sh", "-c", script]));
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "0", "{out}");
     assert_eq!(
@@ -172,10 +184,44 @@ fn exec_enters_the_user_namespace() {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     let uid = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
     assert_eq!(uid.split_whitespace().nth(1), Some("100000"), "{uid}");
-    ok(&oci(&root, &["kill", "ue", "KILL"]));
+
+    // A second container of the pod joins its user and network namespaces by path (as
+    // containerd's CRI does for a user-namespaced pod): root of the same user namespace, the
+    // namespaces it makes owned by it (its own /proc and sysfs mount).
+    let b2 = bundle_with(
+        &dir.join("second"),
+        "id -u; readlink /proc/self/ns/user; readlink /proc/self/ns/net; \
+         test -d /sys/class/net/lo && echo sysfs",
+        |spec| {
+            with_userns(spec);
+            let list = spec["linux"]["namespaces"].as_array_mut().unwrap();
+            for n in list.iter_mut() {
+                if n["type"] == "user" || n["type"] == "network" {
+                    let kind = if n["type"] == "user" { "user" } else { "net" };
+                    n["path"] = format!("/proc/{pid}/ns/{kind}").into();
+                }
+            }
+        },
+    );
+    let (status, out, err) = run(&root, &b2, "ns-ue2");
+    assert_eq!(status, 0, "{out}\n{err}");
+    let theirs = |kind: &str| {
+        std::fs::read_link(format!("/proc/{pid}/ns/{kind}"))
+            .unwrap()
+            .display()
+            .to_string()
+    };
+    assert_eq!(
+        out,
+        format!("0\n{}\n{}\nsysfs\n", theirs("user"), theirs("net")),
+        "{err}"
+    );
+    nothing_left(&root, "ns-ue2");
+
+    ok(&oci(&root, &["kill", "ns-ue", "KILL"]));
     wait_status(pid);
-    ok(&oci(&root, &["delete", "ue"]));
-    nothing_left(&root, "ue");
+    ok(&oci(&root, &["delete", "ns-ue"]));
+    nothing_left(&root, "ns-ue");
 }
 
 /// The attack a user namespace stops: the container's root reads a host secret that is bound
@@ -209,7 +255,7 @@ fn a_user_namespace_keeps_the_containers_root_off_the_hosts_files() {
                 "options": ["rbind", "ro"]}));
         }
     };
-    for (userns, id) in [(false, "plain"), (true, "mapped")] {
+    for (userns, id) in [(false, "ns-plain"), (true, "ns-mapped")] {
         let b = bundle_with(&dir.join(id), script, edit(userns));
         let victim = b.join("rootfs/etc/victim");
         std::fs::write(&victim, "host's\n").unwrap();
@@ -264,7 +310,7 @@ fn a_cgroup_namespace_and_a_cgroup_mount_show_the_containers_own_cgroup() {
         }
     };
     let b = bundle_with(&dir.join("ro"), &script, edit("ro"));
-    let (_, out, err) = run(&root, &b, "c1");
+    let (_, out, err) = run(&root, &b, "ns-c1");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "0::/", "{out}\n{err}");
     // The shell, cat and wc: the container's processes only.
@@ -277,13 +323,13 @@ fn a_cgroup_namespace_and_a_cgroup_mount_show_the_containers_own_cgroup() {
     }
     assert_eq!(lines.len(), 3, "{out}");
     assert!(err.contains("Read-only file system"), "{err}");
-    nothing_left(&root, "c1");
+    nothing_left(&root, "ns-c1");
 
     let b = bundle_with(&dir.join("rw"), &script, edit("rw"));
-    let (status, out, err) = run(&root, &b, "c2");
+    let (status, out, err) = run(&root, &b, "ns-c2");
     assert_eq!(status, 0, "{out}\n{err}");
     assert!(out.ends_with("made\n"), "{out}");
-    nothing_left(&root, "c2");
+    nothing_left(&root, "ns-c2");
 }
 
 /// `linux.devices`: a character device (`/dev/full2`, 1:7) and a FIFO the spec asks for work
@@ -313,13 +359,13 @@ fn spec_devices_work_and_the_containers_own_nodes_do_not() {
         ]);
     };
     let b = bundle_with(&dir.join(""), script, edit);
-    let (_, out, err) = run(&root, &b, "d1");
+    let (_, out, err) = run(&root, &b, "ns-d1");
     assert_eq!(
         out, "4\nfull\nfifo\n640 0 0\n666 7 8\nmade\n0\nmade\n0\n",
         "{err}"
     );
     assert_eq!(err.matches("Permission denied").count(), 2, "{err}");
-    nothing_left(&root, "d1");
+    nothing_left(&root, "ns-d1");
 }
 
 /// A PID namespace joined by path (Kubernetes' shareProcessNamespace): the container's
@@ -365,10 +411,10 @@ fn a_pid_namespace_is_joined_by_path() {
             spec["linux"]["namespaces"][0] = serde_json::json!({"type": "pid", "path": path});
         },
     );
-    let (status, out, err) = run(&root, &b, "p1");
+    let (status, out, err) = run(&root, &b, "ns-p1");
     assert_eq!(status, 0, "{err}");
     assert_eq!(out, "sleep\nmember\n", "{err}");
-    nothing_left(&root, "p1");
+    nothing_left(&root, "ns-p1");
     drop(pod);
 }
 
@@ -411,8 +457,8 @@ fn bad_isolation_is_a_clear_error_and_leaves_nothing() {
         ),
         (
             "namespaces",
-            ns_with(serde_json::json!({"type": "user", "path": "/proc/1/ns/user"})),
-            "joining the User namespace at /proc/1/ns/user".into(),
+            ns_with(serde_json::json!({"type": "cgroup", "path": "/proc/1/ns/cgroup"})),
+            "joining the Cgroup namespace at /proc/1/ns/cgroup".into(),
         ),
         (
             "namespaces",
@@ -439,7 +485,7 @@ fn bad_isolation_is_a_clear_error_and_leaves_nothing() {
         let mut spec = good.clone();
         spec["linux"][field] = value;
         std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
-        let id = format!("bad{i}");
+        let id = format!("ns-bad{i}");
         let err = fails(&oci(
             &root,
             &["create", "--bundle", b.to_str().unwrap(), &id],
@@ -455,7 +501,7 @@ fn bad_isolation_is_a_clear_error_and_leaves_nothing() {
     std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
     let err = fails(&oci(
         &root,
-        &["create", "--bundle", b.to_str().unwrap(), "badroot"],
+        &["create", "--bundle", b.to_str().unwrap(), "ns-badroot"],
     ));
     assert!(
         err.contains("the gid mappings do not map the container's root"),
@@ -471,12 +517,12 @@ fn bad_isolation_is_a_clear_error_and_leaves_nothing() {
     std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
     let err = fails(&oci(
         &root,
-        &["create", "--bundle", b.to_str().unwrap(), "badcg"],
+        &["create", "--bundle", b.to_str().unwrap(), "ns-badcg"],
     ));
     assert!(
         err.contains("a cgroup mount in a user namespace without a cgroup namespace"),
         "{err}"
     );
-    nothing_left(&root, "badroot");
-    nothing_left(&root, "badcg");
+    nothing_left(&root, "ns-badroot");
+    nothing_left(&root, "ns-badcg");
 }

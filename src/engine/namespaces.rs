@@ -35,10 +35,12 @@ pub const OPTIONAL: &[LinuxNamespaceType] = &[
 pub struct Namespaces {
     /// A new network namespace.
     pub new_net: bool,
-    /// Joined by path: (`net`|`ipc`|`uts`|`pid`, path).
+    /// Joined by path: (`net`|`ipc`|`uts`|`pid`|`user`, path).
     pub joined: Vec<(String, String)>,
     /// A new user namespace (with the spec's maps).
     pub user: bool,
+    /// A user namespace joined by path (a user-namespaced pod's).
+    pub joined_user: bool,
     /// A new cgroup namespace.
     pub cgroup: bool,
 }
@@ -50,6 +52,7 @@ fn joinable(t: LinuxNamespaceType) -> Option<(&'static str, libc::c_int)> {
         LinuxNamespaceType::Ipc => Some(("ipc", libc::CLONE_NEWIPC)),
         LinuxNamespaceType::Uts => Some(("uts", libc::CLONE_NEWUTS)),
         LinuxNamespaceType::Pid => Some(("pid", libc::CLONE_NEWPID)),
+        LinuxNamespaceType::User => Some(("user", libc::CLONE_NEWUSER)),
         _ => None,
     }
 }
@@ -76,12 +79,12 @@ fn check_namespace_file(kind: &str, flag: libc::c_int, path: &str) -> Result<()>
 }
 
 /// The spec's namespaces. PID, mount, UTS and IPC must be asked for (made, or for all but
-/// mount joined by path: what a pod's containers share); network, user and cgroup are made
-/// when asked for, network also joined. A mount namespace, a user namespace or a cgroup
-/// namespace given by path is refused: the spec's root and mounts are set up in a new mount
-/// namespace, and the helper does not enter another user's ids (kubernetes' user-namespaced
-/// pods); a new user namespace joins nothing by path (the joined ones would be owned by
-/// another user namespace, in which the container is powerless).
+/// mount joined by path: what a pod's containers share); network and user are made or joined,
+/// cgroup made. A mount or cgroup namespace given by path is refused: the spec's root and
+/// mounts are set up in a new mount namespace, and the cgroup namespace is the container's
+/// own cgroup. A new user namespace joins nothing by path (the joined ones would be owned by
+/// another user namespace, in which the container is powerless); a joined one (a
+/// user-namespaced pod's) is entered first, and owns what the container makes.
 pub fn namespaces(linux: &Linux) -> Result<Namespaces> {
     let list = linux.namespaces().clone().unwrap_or_default();
     let mut out = Namespaces::default();
@@ -94,6 +97,7 @@ pub fn namespaces(linux: &Linux) -> Result<Namespaces> {
             (Some(p), Some((kind, flag))) => {
                 let path = p.display().to_string();
                 check_namespace_file(kind, flag, &path)?;
+                out.joined_user |= kind == "user";
                 out.joined.push((kind.to_string(), path));
             }
             (Some(p), None) => {
@@ -163,7 +167,8 @@ fn id_map(what: &str, map: &[LinuxIdMapping]) -> Result<IdMap> {
 }
 
 /// The user namespace's (uid, gid) maps; both empty without one. Maps without a user
-/// namespace are an error, as is one without maps.
+/// namespace are an error, as is one without maps (a joined one's too: they say who owns the
+/// device nodes and the start gate, as containerd gives them with the path).
 pub fn id_maps(linux: &Linux, user: bool) -> Result<(IdMap, IdMap)> {
     let uids = linux.uid_mappings().clone().unwrap_or_default();
     let gids = linux.gid_mappings().clone().unwrap_or_default();
@@ -285,7 +290,15 @@ mod tests {
             "{e}"
         );
         let user = namespaces(&with(serde_json::json!({"type": "user"}))).unwrap();
-        assert!(user.user && !user.cgroup);
+        assert!(user.user && !user.cgroup && !user.joined_user);
+        let own_user = format!("/proc/{}/ns/user", std::process::id());
+        let joined = namespaces(&with(serde_json::json!({"type": "user", "path": own_user})));
+        assert!(joined.unwrap().joined_user);
+        let e = namespaces(&with(
+            serde_json::json!({"type": "cgroup", "path": "/proc/self/ns/cgroup"}),
+        ))
+        .unwrap_err();
+        assert!(e.to_string().contains("can only be made new"), "{e}");
         let mut list = with(serde_json::json!({"type": "user"}));
         let mut all = list.namespaces().clone().unwrap();
         all.push(serde_json::from_value(serde_json::json!({"type": "pid", "path": own})).unwrap());

@@ -443,9 +443,10 @@ pub fn init_config(
         .ok_or_else(|| unsupported("no linux section"))?;
     let mounts = split_mounts(&spec.mounts().clone().unwrap_or_default())?;
     let ns = namespaces::namespaces(linux)?;
-    let (uid_map, gid_map) = namespaces::id_maps(linux, ns.user)?;
+    let userns = ns.user || ns.joined_user;
+    let (uid_map, gid_map) = namespaces::id_maps(linux, userns)?;
     let devices = namespaces::devices(linux, &uid_map, &gid_map)?;
-    if ns.user && !ns.cgroup && !mounts.cgroup.is_empty() {
+    if userns && !ns.cgroup && !mounts.cgroup.is_empty() {
         return Err(unsupported(
             "a cgroup mount in a user namespace without a cgroup namespace",
         ));
@@ -454,6 +455,7 @@ pub fn init_config(
         new_net: new_netns,
         joined: join_namespaces,
         user: _,
+        joined_user: _,
         cgroup: new_cgroupns,
     } = ns;
     let hostname = spec.hostname().clone().unwrap_or_default();

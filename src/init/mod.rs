@@ -197,8 +197,11 @@ fn before_fork(cfg: &InitConfig) -> Res<Prepared> {
             .map_err(|e| format!("opening the {kind} namespace {path}: {e}"))?;
         files.push((kind, path, file));
     }
+    // A user namespace first: it owns the others.
+    files.sort_by_key(|(kind, _, _)| kind.as_str() != "user");
     for (kind, path, file) in files {
         let flag = match kind.as_str() {
+            "user" => CloneFlags::CLONE_NEWUSER,
             "net" => CloneFlags::CLONE_NEWNET,
             "ipc" => CloneFlags::CLONE_NEWIPC,
             "pid" => CloneFlags::CLONE_NEWPID,
@@ -212,7 +215,7 @@ fn before_fork(cfg: &InitConfig) -> Res<Prepared> {
         clone_flags |= libc::CLONE_NEWPID as u64;
     }
     let mut maps = None;
-    if !cfg.uid_map.is_empty() {
+    if !cfg.uid_map.is_empty() && !joins_user(cfg) {
         clone_flags |= libc::CLONE_NEWUSER as u64;
         maps = Some(userns::pipe()?);
     }
@@ -222,6 +225,10 @@ fn before_fork(cfg: &InitConfig) -> Res<Prepared> {
         maps,
         gate,
     })
+}
+
+fn joins_user(cfg: &InitConfig) -> bool {
+    cfg.join_namespaces.iter().any(|(k, _)| k == "user")
 }
 
 /// `CLONE_INTO_CGROUP` (`include/uapi/linux/sched.h`; libc's constant is an overflowing int).
@@ -363,6 +370,10 @@ fn child(
     let setup = |s: String| (1, s);
     if let Some(go) = maps {
         userns::wait_for_maps(go).map_err(setup)?;
+    }
+    // In a user namespace of the container's (made, or joined: it has maps either way).
+    if !cfg.uid_map.is_empty() {
+        userns::become_root().map_err(setup)?;
     }
     // Those given by path were joined by the helper before the fork.
     let joins = |kind: &str| cfg.join_namespaces.iter().any(|(k, _)| k == kind);

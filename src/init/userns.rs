@@ -50,15 +50,19 @@ pub fn write_maps(
         .map_err(|e| format!("letting the container's process go on: {e}"))
 }
 
-/// The process's side: wait until the maps are written (end of file: the helper failed),
-/// then become root of the new user namespace.
+/// The process's side: wait until the maps are written (end of file: the helper failed).
 pub fn wait_for_maps(go: OwnedFd) -> Res<()> {
     let mut byte = [0u8; 1];
     match File::from(go).read(&mut byte) {
-        Ok(1) => {}
-        Ok(_) => return Err("the helper did not write the user namespace's maps".into()),
-        Err(e) => return Err(format!("waiting for the user namespace's maps: {e}")),
+        Ok(1) => Ok(()),
+        Ok(_) => Err("the helper did not write the user namespace's maps".into()),
+        Err(e) => Err(format!("waiting for the user namespace's maps: {e}")),
     }
+}
+
+/// Become root (uid and gid 0) of the user namespace the process is in (made or joined):
+/// until then it is the host's root, which the namespace does not map.
+pub fn become_root() -> Res<()> {
     let (root_g, root_u) = (Gid::from_raw(0), Uid::from_raw(0));
     nix::unistd::setresgid(root_g, root_g, root_g)
         .map_err(|e| errno_msg("becoming gid 0 in the user namespace", e))?;
