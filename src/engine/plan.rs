@@ -643,6 +643,29 @@ mod tests {
     }
 
     #[test]
+    fn cgroup_mounts_are_read_only_unless_rw() {
+        assert!(cgroup_readonly("/sys/fs/cgroup", &opts(&["nosuid", "relatime"])).unwrap());
+        assert!(cgroup_readonly("/c", &opts(&["ro", "rw"])).unwrap());
+        assert!(!cgroup_readonly("/c", &opts(&["rw", "noexec"])).unwrap());
+        let e = cgroup_readonly("/c", &opts(&["memory"])).unwrap_err();
+        assert!(
+            e.to_string().contains("the cgroup option \"memory\" on /c"),
+            "{e}"
+        );
+        let mounts: Vec<Mount> = serde_json::from_value(serde_json::json!([
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["rw"]},
+            {"destination": "/proc", "type": "proc"}, {"destination": "/sys", "type": "sysfs"},
+            {"destination": "/dev", "type": "tmpfs"}, {"destination": "/dev/pts", "type": "devpts"},
+            {"destination": "/dev/shm", "type": "tmpfs"},
+            {"destination": "/dev/mqueue", "type": "mqueue"}
+        ]))
+        .unwrap();
+        let m = split_mounts(&mounts).unwrap();
+        assert_eq!(m.cgroup, [("/sys/fs/cgroup".to_string(), false)]);
+    }
+
+    #[test]
     fn rlimits_are_numbered_and_checked() {
         let p: Process = serde_json::from_value(serde_json::json!({
             "cwd": "/", "user": {"uid": 0, "gid": 0},
