@@ -3,11 +3,10 @@
 //! mount, `pivot_root`, drop capabilities, switch user and `exec`, reporting each step over
 //! the socket at fd 3 (see `spawn::protocol`).
 //!
-//! It forks once: the parent stays in the host's namespaces (those given by path aside) as
-//! a tiny monitor that waits for
-//! the container, writes its exit status to the container's folder (so it survives a restart
-//! of the library's process) and exits with that status; the child becomes pid 1 of the new
-//! PID namespace and turns into the container's program.
+//! It forks once: the parent stays in the host's namespaces (those given by path aside) as a
+//! tiny monitor that waits for the container, writes its exit status to the container's
+//! folder (so it survives a restart of the library's process) and exits with that status; the
+//! child becomes pid 1 of the new PID namespace and turns into the container's program.
 //!
 //! Before the fork it makes the container's device nodes (`devices`), joins the namespaces
 //! given by path (a joined PID namespace so holds the forked process) and, for a user
@@ -104,8 +103,12 @@ pub fn main() -> i32 {
             0
         }
         Ok(ForkResult::Parent { child }) => {
-            if let Some((wait, go)) = prepared.maps {
-                drop(prepared.gate);
+            // The container's process has its copies of the store and the gate.
+            let Prepared {
+                maps, store, gate, ..
+            } = prepared;
+            drop((store, gate));
+            if let Some((wait, go)) = maps {
                 drop(wait);
                 if let Err(message) = userns::write_maps(child, &cfg.uid_map, &cfg.gid_map, go) {
                     let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
@@ -210,14 +213,18 @@ fn before_fork(cfg: &InitConfig) -> Res<Prepared> {
         nix::sched::setns(file, flag)
             .map_err(|e| errno_msg(format_args!("joining the {kind} namespace {path}"), e))?;
     }
-    let mut clone_flags = 0;
-    if !cfg.join_namespaces.iter().any(|(k, _)| k == "pid") {
-        clone_flags |= libc::CLONE_NEWPID as u64;
-    }
-    let mut maps = None;
+    let new_pid = !cfg.join_namespaces.iter().any(|(k, _)| k == "pid");
+    let (mut clone_flags, mut maps) = (0, None);
     if !cfg.uid_map.is_empty() && !joins_user(cfg) {
-        clone_flags |= libc::CLONE_NEWUSER as u64;
+        // Made together, so that the new user namespace owns the PID namespace.
+        clone_flags = libc::CLONE_NEWUSER as u64;
+        if new_pid {
+            clone_flags |= libc::CLONE_NEWPID as u64;
+        }
         maps = Some(userns::pipe()?);
+    } else if new_pid {
+        unshare(CloneFlags::CLONE_NEWPID)
+            .map_err(|e| errno_msg("creating the PID namespace", e))?;
     }
     Ok(Prepared {
         clone_flags,
