@@ -132,6 +132,35 @@ pub fn namespaces(linux: &Linux) -> Result<Namespaces> {
 /// An id map: (container id, host id, count) lines.
 pub type IdMap = Vec<(u32, u32, u32)>;
 
+/// Everything of the spec's isolation the helper is told.
+#[derive(Debug, Default)]
+pub struct Isolation {
+    pub namespaces: Namespaces,
+    pub uid_map: IdMap,
+    pub gid_map: IdMap,
+    pub devices: Vec<DeviceNode>,
+}
+
+/// The spec's namespaces, id maps and devices, read and checked (`cgroup_mounts`: whether the
+/// spec mounts cgroup file systems, which in a user namespace needs a cgroup namespace: the
+/// kernel mounts the host's hierarchies only from one the user namespace owns).
+pub fn isolation(linux: &Linux, cgroup_mounts: bool) -> Result<Isolation> {
+    let ns = namespaces(linux)?;
+    let userns = ns.user || ns.joined_user;
+    let (uid_map, gid_map) = id_maps(linux, userns)?;
+    if userns && !ns.cgroup && cgroup_mounts {
+        return Err(unsupported(
+            "a cgroup mount in a user namespace without a cgroup namespace",
+        ));
+    }
+    Ok(Isolation {
+        devices: devices(linux, &uid_map, &gid_map)?,
+        namespaces: ns,
+        uid_map,
+        gid_map,
+    })
+}
+
 /// The kernel's limit on the lines of one id map.
 const MAX_MAP_LINES: usize = 340;
 

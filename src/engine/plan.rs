@@ -9,7 +9,7 @@ use oci_spec::runtime::{Capability, Mount, PosixRlimitType, Process, Spec};
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use super::namespaces::{self, Namespaces};
+use super::namespaces;
 use crate::error::{Error, Result};
 use crate::spawn::protocol::{InitConfig, PROTOCOL_VERSION};
 
@@ -442,22 +442,9 @@ pub fn init_config(
         .as_ref()
         .ok_or_else(|| unsupported("no linux section"))?;
     let mounts = split_mounts(&spec.mounts().clone().unwrap_or_default())?;
-    let ns = namespaces::namespaces(linux)?;
-    let userns = ns.user || ns.joined_user;
-    let (uid_map, gid_map) = namespaces::id_maps(linux, userns)?;
-    let devices = namespaces::devices(linux, &uid_map, &gid_map)?;
-    if userns && !ns.cgroup && !mounts.cgroup.is_empty() {
-        return Err(unsupported(
-            "a cgroup mount in a user namespace without a cgroup namespace",
-        ));
-    }
-    let Namespaces {
-        new_net: new_netns,
-        joined: join_namespaces,
-        user: _,
-        joined_user: _,
-        cgroup: new_cgroupns,
-    } = ns;
+    let iso = namespaces::isolation(linux, !mounts.cgroup.is_empty())?;
+    let join_namespaces = iso.namespaces.joined;
+    let new_netns = iso.namespaces.new_net;
     let hostname = spec.hostname().clone().unwrap_or_default();
     let names_set =
         !hostname.is_empty() || spec.domainname().as_ref().is_some_and(|d| !d.is_empty());
@@ -512,11 +499,11 @@ pub fn init_config(
             .as_ref()
             .and_then(|r| r.readonly())
             .unwrap_or(false),
-        uid_map,
-        gid_map,
-        new_cgroupns,
+        uid_map: iso.uid_map,
+        gid_map: iso.gid_map,
+        new_cgroupns: iso.namespaces.cgroup,
         cgroup_mounts: mounts.cgroup,
-        devices,
+        devices: iso.devices,
     })
 }
 

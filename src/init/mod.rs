@@ -103,19 +103,11 @@ pub fn main() -> i32 {
             0
         }
         Ok(ForkResult::Parent { child }) => {
-            // The container's process has its copies of the store and the gate.
-            let Prepared {
-                maps, store, gate, ..
-            } = prepared;
-            drop((store, gate));
-            if let Some((wait, go)) = maps {
-                drop(wait);
-                if let Err(message) = userns::write_maps(child, &cfg.uid_map, &cfg.gid_map, go) {
-                    let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
-                    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
-                    let _ = waitpid(child, None);
-                    return 1;
-                }
+            if let Err(message) = let_go(child, &cfg, prepared) {
+                let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                return 1;
             }
             drop(sock);
             if cfg.gate.is_empty() {
@@ -159,6 +151,23 @@ fn in_child(sock: BorrowedFd<'_>, cfg: &InitConfig, mut prepared: Prepared) -> !
     };
     // SAFETY: _exit skips atexit handlers and buffered state, as a failed exec should.
     unsafe { libc::_exit(status) }
+}
+
+/// The helper's side once the container's process is forked: its own copies of the store and
+/// the gate go (the process has its own), and a new user namespace gets its maps before the
+/// process goes on.
+fn let_go(child: Pid, cfg: &InitConfig, prepared: Prepared) -> Res<()> {
+    let Prepared {
+        maps, store, gate, ..
+    } = prepared;
+    drop((store, gate));
+    match maps {
+        Some((wait, go)) => {
+            drop(wait);
+            userns::write_maps(child, &cfg.uid_map, &cfg.gid_map, go)
+        }
+        None => Ok(()),
+    }
 }
 
 /// What the helper made before forking the container's process.
