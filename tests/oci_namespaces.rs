@@ -345,9 +345,13 @@ fn a_cgroup_namespace_and_a_cgroup_mount_show_the_containers_own_cgroup() {
 }
 
 /// `linux.devices`: a character device (`/dev/full2`, 1:7) and a FIFO the spec asks for work
-/// inside. The attack: the container makes the same node itself with CAP_MKNOD (in `/dev` and
-/// `/dev/shm`) and opens it, which would read the device were these file systems not `nodev`
-/// (the spec's node, bound from the helper's own tmpfs, is the same device and works).
+/// inside. The attack: the container makes the same node itself with CAP_MKNOD (in `/dev`,
+/// `/dev/shm`, a tmpfs of the spec that does not say `nodev`, and its root file system, a
+/// bundle folder on the host's file system) and opens it, which would read the device were
+/// these file systems not `nodev` (the spec's node, bound from the helper's own tmpfs, is the
+/// same device and works). The spec's tmpfs and the bundle's root were mounted without
+/// `nodev` before it was forced on them, and those two reads then gave 4 bytes: there is no
+/// device cgroup to stop it.
 #[test]
 fn spec_devices_work_and_the_containers_own_nodes_do_not() {
     let dir = TempDir::new("ocins-dev");
@@ -355,7 +359,9 @@ fn spec_devices_work_and_the_containers_own_nodes_do_not() {
     let script = "head -c 4 /dev/full2 | wc -c; echo x 2>/dev/null > /dev/full2 || echo full; \
         test -p /dev/fifo1 && echo fifo; stat -c '%a %u %g' /dev/full2 /dev/sub/fifo1; \
         mknod /dev/mine c 1 7 && echo made; head -c 4 /dev/mine | wc -c; \
-        mknod /dev/shm/mine c 1 7 && echo made; head -c 4 /dev/shm/mine | wc -c";
+        mknod /dev/shm/mine c 1 7 && echo made; head -c 4 /dev/shm/mine | wc -c; \
+        mknod /mnt/mine c 1 7 && echo made; head -c 4 /mnt/mine | wc -c; \
+        mknod /tmp/mine c 1 7 && echo made; head -c 4 /tmp/mine | wc -c";
     let edit = |spec: &mut serde_json::Value| {
         for set in ["bounding", "effective", "permitted"] {
             spec["process"]["capabilities"][set]
@@ -363,6 +369,12 @@ fn spec_devices_work_and_the_containers_own_nodes_do_not() {
                 .unwrap()
                 .push("CAP_MKNOD".into());
         }
+        spec["mounts"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+            "destination": "/mnt", "type": "tmpfs", "source": "tmpfs",
+            "options": ["nosuid", "mode=755"]}));
         spec["linux"]["devices"] = serde_json::json!([
             {"path": "/dev/full2", "type": "c", "major": 1, "minor": 7, "fileMode": 0o640,
              "uid": 0, "gid": 0},
@@ -373,10 +385,10 @@ fn spec_devices_work_and_the_containers_own_nodes_do_not() {
     let b = bundle_with(&dir.join(""), script, edit);
     let (_, out, err) = run(&root, &b, "ns-d1");
     assert_eq!(
-        out, "4\nfull\nfifo\n640 0 0\n666 7 8\nmade\n0\nmade\n0\n",
+        out, "4\nfull\nfifo\n640 0 0\n666 7 8\nmade\n0\nmade\n0\nmade\n0\nmade\n0\n",
         "{err}"
     );
-    assert_eq!(err.matches("Permission denied").count(), 2, "{err}");
+    assert_eq!(err.matches("Permission denied").count(), 4, "{err}");
     nothing_left(&root, "ns-d1");
 }
 

@@ -94,7 +94,8 @@ const HELPER_MOUNTS: &[(&str, &str)] = &[
 ];
 
 /// A tmpfs mount's options as mount flags and the data string (`mode=`, `size=`, ...);
-/// an option this engine does not know is refused.
+/// an option this engine does not know is refused, and so is `dev`: every file system the
+/// container can write is `nodev` (see `init::devices`).
 fn tmpfs_options(dst: &str, opts: &[String]) -> Result<(u64, String)> {
     use nix::mount::MsFlags as F;
     let mut flags = F::empty();
@@ -111,7 +112,7 @@ fn tmpfs_options(dst: &str, opts: &[String]) -> Result<(u64, String)> {
             "nodiratime" => F::MS_NODIRATIME,
             "relatime" => F::MS_RELATIME,
             "strictatime" => F::MS_STRICTATIME,
-            "rw" | "suid" | "dev" | "exec" | "atime" | "diratime" | "async" => F::empty(),
+            "rw" | "suid" | "exec" | "atime" | "diratime" | "async" => F::empty(),
             _ if ["mode=", "size=", "nr_inodes=", "nr_blocks=", "uid=", "gid="]
                 .iter()
                 .any(|p| o.starts_with(p)) =>
@@ -123,7 +124,8 @@ fn tmpfs_options(dst: &str, opts: &[String]) -> Result<(u64, String)> {
         };
         flags |= flag;
     }
-    Ok((flags.bits(), data.join(",")))
+    // Always nodev: with no device cgroup, a node the container made there would open.
+    Ok(((flags | F::MS_NODEV).bits(), data.join(",")))
 }
 
 /// The spec's mounts as the helper makes them.
@@ -522,7 +524,7 @@ pub fn features() -> serde_json::Value {
         "ociVersionMax": "1.2.0",
         "hooks": [],
         "mountOptions": [
-            "bind", "rbind", "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
+            "bind", "rbind", "ro", "rw", "nosuid", "suid", "nodev", "noexec", "exec",
             "sync", "async", "dirsync", "noatime", "atime", "nodiratime", "diratime",
             "relatime", "strictatime", "mode", "size", "nr_inodes", "nr_blocks", "uid", "gid"
         ],
@@ -573,14 +575,16 @@ mod tests {
     fn tmpfs_options_become_flags_and_data() {
         let (flags, data) =
             tmpfs_options("/run", &opts(&["nosuid", "rw", "mode=755", "size=64k"])).unwrap();
-        assert_eq!(flags, F::MS_NOSUID.bits());
+        assert_eq!(flags, (F::MS_NOSUID | F::MS_NODEV).bits());
         assert_eq!(data, "mode=755,size=64k");
         let (flags, data) = tmpfs_options("/t", &opts(&["ro", "noexec", "strictatime"])).unwrap();
         assert_eq!(
             flags,
-            (F::MS_RDONLY | F::MS_NOEXEC | F::MS_STRICTATIME).bits()
+            (F::MS_RDONLY | F::MS_NOEXEC | F::MS_STRICTATIME | F::MS_NODEV).bits()
         );
         assert_eq!(data, "");
+        let e = tmpfs_options("/t", &opts(&["dev"])).unwrap_err();
+        assert!(e.to_string().contains("\"dev\" on /t"), "{e}");
         let e = tmpfs_options("/t", &opts(&["size=1m", "huge=always"])).unwrap_err();
         assert!(e.to_string().contains("\"huge=always\" on /t"), "{e}");
     }

@@ -35,7 +35,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{chdir, fork, pivot_root, sethostname, ForkResult, Pid};
 
 use crate::spawn::protocol::{self, InitConfig, Message, INIT_SOCKET_FD, PROTOCOL_VERSION};
-use sys::{errno_msg, mnt, Res};
+use sys::{errno_msg, mnt, remount_adding, Res};
 
 /// Exit status when the program cannot be found (as a shell does).
 pub const EXIT_NOT_FOUND: i32 = 127;
@@ -644,8 +644,7 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig, store: &OwnedFd) -> Res<()> {
 }
 
 fn remount_readonly(path: &str, extra: MsFlags) -> Res<()> {
-    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra;
-    mnt(None, path, None, flags, None)
+    remount_adding(path, MsFlags::MS_RDONLY | extra)
 }
 
 /// Make the container's root file system the root: mounts private, its mount points
@@ -664,6 +663,10 @@ fn enter_root(cfg: &InitConfig, store: &OwnedFd) -> Res<()> {
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None,
     )?;
+    // nodev: the root is a place the container can write, and there is no device cgroup, so
+    // a node it makes there (with CAP_MKNOD) must not open (the bundle's file system, unlike
+    // the docker face's overlay, may allow devices).
+    remount_adding(rootfs, MsFlags::MS_NODEV)?;
     chdir(rootfs).map_err(|e| errno_msg(format_args!("chdir {rootfs}"), e))?;
     mount_proc_sys(!cfg.uid_map.is_empty())?;
     setup_dev(store, cfg)?;
