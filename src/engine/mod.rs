@@ -24,6 +24,7 @@
 //! network or the runtime: it only looks down (`spawn`, `cgroup`, `mount`, `error`).
 
 pub mod kernel;
+pub mod namespaces;
 pub mod plan;
 pub mod seccomp;
 
@@ -678,17 +679,18 @@ mod tests {
                 "the sysctl \"kernel.panic\"",
             ),
             (
-                serde_json::json!({"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}),
-                "user id mappings",
+                serde_json::json!({"namespaces": [{"type": "pid"}, {"type": "mount"},
+                {"type": "uts"}, {"type": "ipc"}, {"type": "time"}]}),
+                "a Time namespace",
             ),
             (
                 serde_json::json!({"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}]}),
                 "sharing the host's Ipc namespace",
             ),
             (
-                serde_json::json!({"namespaces": [{"type": "pid", "path": "/proc/1/ns/pid"},
-                {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}]}),
-                "joining the Pid namespace",
+                serde_json::json!({"namespaces": [{"type": "pid"},
+                {"type": "mount", "path": "/proc/1/ns/mnt"}, {"type": "uts"}, {"type": "ipc"}]}),
+                "joining the Mount namespace at /proc/1/ns/mnt",
             ),
         ] {
             let kernel = FakeKernel::new(|_| {});

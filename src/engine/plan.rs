@@ -4,13 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use oci_spec::runtime::{
-    Capability, Hook, Hooks, LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec,
-};
+use oci_spec::runtime::{Capability, Hook, Hooks, Mount, PosixRlimitType, Process, Spec};
 
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
+use super::namespaces;
 use crate::error::{Error, Result};
 use crate::spawn::protocol::{InitConfig, PROTOCOL_VERSION};
 
@@ -83,60 +82,6 @@ fn unsupported(what: impl std::fmt::Display) -> Error {
     ))
 }
 
-/// The namespaces the helper always makes; the network one is optional.
-const REQUIRED_NAMESPACES: &[LinuxNamespaceType] = &[
-    LinuxNamespaceType::Pid,
-    LinuxNamespaceType::Mount,
-    LinuxNamespaceType::Uts,
-    LinuxNamespaceType::Ipc,
-];
-
-/// The namespaces: whether the container gets a new network namespace, and those it joins by
-/// path (network, IPC, UTS: what a pod's containers share), as (`net`|`ipc`|`uts`, path).
-/// The PID and mount namespaces are always new; every namespace must be asked for, and none
-/// besides these.
-fn namespaces(spec: &Spec) -> Result<(bool, Vec<(String, String)>)> {
-    let linux = spec
-        .linux()
-        .as_ref()
-        .ok_or_else(|| unsupported("no linux section"))?;
-    let namespaces = linux.namespaces().clone().unwrap_or_default();
-    let mut joined = Vec::new();
-    for ns in &namespaces {
-        let kind = match ns.typ() {
-            LinuxNamespaceType::Network => Some("net"),
-            LinuxNamespaceType::Ipc => Some("ipc"),
-            LinuxNamespaceType::Uts => Some("uts"),
-            _ => None,
-        };
-        match (ns.path(), kind) {
-            (Some(p), Some(kind)) => joined.push((kind.to_string(), p.display().to_string())),
-            (Some(p), None) => {
-                return Err(unsupported(format_args!(
-                    "joining the {:?} namespace at {}",
-                    ns.typ(),
-                    p.display()
-                )))
-            }
-            _ => {}
-        }
-        if !REQUIRED_NAMESPACES.contains(&ns.typ()) && ns.typ() != LinuxNamespaceType::Network {
-            return Err(unsupported(format_args!("a {:?} namespace", ns.typ())));
-        }
-    }
-    for typ in REQUIRED_NAMESPACES {
-        if !namespaces.iter().any(|ns| ns.typ() == *typ) {
-            return Err(unsupported(format_args!(
-                "sharing the host's {typ:?} namespace"
-            )));
-        }
-    }
-    let new_net = namespaces
-        .iter()
-        .any(|ns| ns.typ() == LinuxNamespaceType::Network && ns.path().is_none());
-    Ok((new_net, joined))
-}
-
 /// The kinds of mount the helper makes itself (it mounts them at these places, always), and
 /// the read-only binds it takes from the spec.
 const HELPER_MOUNTS: &[(&str, &str)] = &[
@@ -149,7 +94,8 @@ const HELPER_MOUNTS: &[(&str, &str)] = &[
 ];
 
 /// A tmpfs mount's options as mount flags and the data string (`mode=`, `size=`, ...);
-/// an option this engine does not know is refused.
+/// an option this engine does not know is refused, and so is `dev`: every file system the
+/// container can write is `nodev` (see `init::devices`).
 fn tmpfs_options(dst: &str, opts: &[String]) -> Result<(u64, String)> {
     use nix::mount::MsFlags as F;
     let mut flags = F::empty();
@@ -166,7 +112,7 @@ fn tmpfs_options(dst: &str, opts: &[String]) -> Result<(u64, String)> {
             "nodiratime" => F::MS_NODIRATIME,
             "relatime" => F::MS_RELATIME,
             "strictatime" => F::MS_STRICTATIME,
-            "rw" | "suid" | "dev" | "exec" | "atime" | "diratime" | "async" => F::empty(),
+            "rw" | "suid" | "exec" | "atime" | "diratime" | "async" => F::empty(),
             _ if ["mode=", "size=", "nr_inodes=", "nr_blocks=", "uid=", "gid="]
                 .iter()
                 .any(|p| o.starts_with(p)) =>
@@ -178,15 +124,42 @@ fn tmpfs_options(dst: &str, opts: &[String]) -> Result<(u64, String)> {
         };
         flags |= flag;
     }
-    Ok((flags.bits(), data.join(",")))
+    // Always nodev: with no device cgroup, a node the container made there would open.
+    Ok(((flags | F::MS_NODEV).bits(), data.join(",")))
+}
+
+/// The spec's mounts as the helper makes them.
+#[derive(Debug, Default)]
+struct Mounts {
+    /// Read-only bind mounts: (host path, container path).
+    binds: Vec<(String, String)>,
+    /// tmpfs mounts: (container path, flags, data).
+    tmpfs: Vec<(String, u64, String)>,
+    /// cgroup mounts: (container path, read-only).
+    cgroup: Vec<(String, bool)>,
+}
+
+/// A `cgroup` mount's options: read-only unless `rw` is given (`ro` wins); the usual flags
+/// (which the helper always sets) are accepted.
+fn cgroup_readonly(dst: &str, opts: &[String]) -> Result<bool> {
+    for o in opts {
+        let known = [
+            "ro", "rw", "nosuid", "nodev", "noexec", "relatime", "bind", "rbind",
+        ];
+        if !known.contains(&o.as_str()) {
+            return Err(unsupported(format_args!(
+                "the cgroup option {o:?} on {dst}"
+            )));
+        }
+    }
+    Ok(opts.iter().any(|o| o == "ro") || !opts.iter().any(|o| o == "rw"))
 }
 
 /// The spec's mounts: the helper's own (`/proc`, `/sys`, `/dev`, which a spec must ask for,
 /// as runc's default spec does) are skipped; the rest are read-only bind mounts of host files
-/// or folders, and tmpfs mounts.
-#[allow(clippy::type_complexity)]
-fn split_mounts(mounts: &[Mount]) -> Result<(Vec<(String, String)>, Vec<(String, u64, String)>)> {
-    let (mut binds, mut tmpfs) = (Vec::new(), Vec::new());
+/// or folders, tmpfs mounts and cgroup mounts.
+fn split_mounts(mounts: &[Mount]) -> Result<Mounts> {
+    let mut out = Mounts::default();
     for m in mounts {
         let dst = m.destination().display().to_string();
         let typ = m.typ().clone().unwrap_or_default();
@@ -194,18 +167,25 @@ fn split_mounts(mounts: &[Mount]) -> Result<(Vec<(String, String)>, Vec<(String,
             continue;
         }
         let opts = m.options().clone().unwrap_or_default();
+        if (typ == "tmpfs" || typ == "cgroup")
+            && (!dst.starts_with('/') || dst.split('/').any(|c| c == ".."))
+        {
+            return Err(Error::invalid(format!("invalid {typ} mount point {dst:?}")));
+        }
         if typ == "tmpfs" {
-            if !dst.starts_with('/') || dst.split('/').any(|c| c == "..") {
-                return Err(Error::invalid(format!("invalid tmpfs mount point {dst:?}")));
-            }
             let (flags, data) = tmpfs_options(&dst, &opts)?;
-            tmpfs.push((dst, flags, data));
+            out.tmpfs.push((dst, flags, data));
+            continue;
+        }
+        if typ == "cgroup" {
+            let readonly = cgroup_readonly(&dst, &opts)?;
+            out.cgroup.push((dst, readonly));
             continue;
         }
         let is_bind = opts.iter().any(|o| o == "bind" || o == "rbind");
         match (is_bind, m.source()) {
             (true, Some(src)) if opts.iter().any(|o| o == "ro") => {
-                binds.push((src.display().to_string(), dst))
+                out.binds.push((src.display().to_string(), dst))
             }
             (true, Some(_)) => {
                 return Err(unsupported(format_args!("a writable bind mount on {dst}")))
@@ -218,7 +198,7 @@ fn split_mounts(mounts: &[Mount]) -> Result<(Vec<(String, String)>, Vec<(String,
             return Err(unsupported(format_args!("no {typ} mount on {dst}")));
         }
     }
-    Ok((binds, tmpfs))
+    Ok(out)
 }
 
 /// The kernel's number of a resource limit (`include/uapi/asm-generic/resource.h`).
@@ -418,14 +398,6 @@ fn check_linux(spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else {
         return Err(unsupported("no linux section"));
     };
-    if linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-        || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-    {
-        return Err(unsupported("user id mappings"));
-    }
-    if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(unsupported("extra devices"));
-    }
     if let Some(r) = linux.resources() {
         check_resources(r)?;
     }
@@ -472,8 +444,10 @@ pub fn init_config(
         .linux()
         .as_ref()
         .ok_or_else(|| unsupported("no linux section"))?;
-    let (binds, tmpfs) = split_mounts(&spec.mounts().clone().unwrap_or_default())?;
-    let (new_netns, join_namespaces) = namespaces(spec)?;
+    let mounts = split_mounts(&spec.mounts().clone().unwrap_or_default())?;
+    let iso = namespaces::isolation(linux, !mounts.cgroup.is_empty())?;
+    let join_namespaces = iso.namespaces.joined;
+    let new_netns = iso.namespaces.new_net;
     let hostname = spec.hostname().clone().unwrap_or_default();
     let names_set =
         !hostname.is_empty() || spec.domainname().as_ref().is_some_and(|d| !d.is_empty());
@@ -506,7 +480,7 @@ pub fn init_config(
         workdir: process.cwd().display().to_string(),
         tty: process.terminal().unwrap_or(false),
         new_netns,
-        binds,
+        binds: mounts.binds,
         exit_file: exit_file.display().to_string(),
         // Set by the launch once the cgroup is made.
         cgroup: String::new(),
@@ -514,7 +488,7 @@ pub fn init_config(
         readonly_paths: linux.readonly_paths().clone().unwrap_or_default(),
         gate: String::new(),
         rlimits: rlimits(process)?,
-        tmpfs,
+        tmpfs: mounts.tmpfs,
         join: 0,
         join_namespaces,
         new_session_keyring: true,
@@ -534,6 +508,11 @@ pub fn init_config(
         start_container_hooks: hooks(all_hooks, HookKind::StartContainer)?,
         // Set by the launch, from its caller's state.
         hook_state: String::new(),
+        uid_map: iso.uid_map,
+        gid_map: iso.gid_map,
+        new_cgroupns: iso.namespaces.cgroup,
+        cgroup_mounts: mounts.cgroup,
+        devices: iso.devices,
     })
 }
 
@@ -611,9 +590,9 @@ pub fn hooks(all: Option<&Hooks>, kind: HookKind) -> Result<Vec<Hook>> {
 /// says it (`runc features`): what the checks above let through, and nothing else.
 pub fn features() -> serde_json::Value {
     // The spec's names (`mount`, `network`), as serde writes them.
-    let mut namespaces: Vec<String> = REQUIRED_NAMESPACES
+    let mut namespaces: Vec<String> = namespaces::REQUIRED
         .iter()
-        .chain([&LinuxNamespaceType::Network])
+        .chain(namespaces::OPTIONAL)
         .filter_map(|t| serde_json::to_value(t).ok()?.as_str().map(str::to_string))
         .collect();
     namespaces.sort();
@@ -622,7 +601,7 @@ pub fn features() -> serde_json::Value {
         "ociVersionMax": "1.2.0",
         "hooks": HookKind::ALL.map(HookKind::name),
         "mountOptions": [
-            "bind", "rbind", "ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec",
+            "bind", "rbind", "ro", "rw", "nosuid", "suid", "nodev", "noexec", "exec",
             "sync", "async", "dirsync", "noatime", "atime", "nodiratime", "diratime",
             "relatime", "strictatime", "mode", "size", "nr_inodes", "nr_blocks", "uid", "gid"
         ],
@@ -673,14 +652,16 @@ mod tests {
     fn tmpfs_options_become_flags_and_data() {
         let (flags, data) =
             tmpfs_options("/run", &opts(&["nosuid", "rw", "mode=755", "size=64k"])).unwrap();
-        assert_eq!(flags, F::MS_NOSUID.bits());
+        assert_eq!(flags, (F::MS_NOSUID | F::MS_NODEV).bits());
         assert_eq!(data, "mode=755,size=64k");
         let (flags, data) = tmpfs_options("/t", &opts(&["ro", "noexec", "strictatime"])).unwrap();
         assert_eq!(
             flags,
-            (F::MS_RDONLY | F::MS_NOEXEC | F::MS_STRICTATIME).bits()
+            (F::MS_RDONLY | F::MS_NOEXEC | F::MS_STRICTATIME | F::MS_NODEV).bits()
         );
         assert_eq!(data, "");
+        let e = tmpfs_options("/t", &opts(&["dev"])).unwrap_err();
+        assert!(e.to_string().contains("\"dev\" on /t"), "{e}");
         let e = tmpfs_options("/t", &opts(&["size=1m", "huge=always"])).unwrap_err();
         assert!(e.to_string().contains("\"huge=always\" on /t"), "{e}");
     }
@@ -727,6 +708,29 @@ mod tests {
             let e = check_resources(&resources(v)).unwrap_err();
             assert!(e.to_string().contains(what), "{e}");
         }
+    }
+
+    #[test]
+    fn cgroup_mounts_are_read_only_unless_rw() {
+        assert!(cgroup_readonly("/sys/fs/cgroup", &opts(&["nosuid", "relatime"])).unwrap());
+        assert!(cgroup_readonly("/c", &opts(&["ro", "rw"])).unwrap());
+        assert!(!cgroup_readonly("/c", &opts(&["rw", "noexec"])).unwrap());
+        let e = cgroup_readonly("/c", &opts(&["memory"])).unwrap_err();
+        assert!(
+            e.to_string().contains("the cgroup option \"memory\" on /c"),
+            "{e}"
+        );
+        let mounts: Vec<Mount> = serde_json::from_value(serde_json::json!([
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["rw"]},
+            {"destination": "/proc", "type": "proc"}, {"destination": "/sys", "type": "sysfs"},
+            {"destination": "/dev", "type": "tmpfs"}, {"destination": "/dev/pts", "type": "devpts"},
+            {"destination": "/dev/shm", "type": "tmpfs"},
+            {"destination": "/dev/mqueue", "type": "mqueue"}
+        ]))
+        .unwrap();
+        let m = split_mounts(&mounts).unwrap();
+        assert_eq!(m.cgroup, [("/sys/fs/cgroup".to_string(), false)]);
     }
 
     #[test]

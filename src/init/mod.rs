@@ -3,13 +3,23 @@
 //! mount, `pivot_root`, drop capabilities, switch user and `exec`, reporting each step over
 //! the socket at fd 3 (see `spawn::protocol`).
 //!
-//! It forks once: the parent stays in the host's namespaces as a tiny monitor that waits for
-//! the container, writes its exit status to the container's folder (so it survives a restart
-//! of the library's process) and exits with that status; the child becomes pid 1 of the new
-//! PID namespace and turns into the container's program.
+//! It forks once: the parent stays in the host's namespaces (those given by path aside) as a
+//! tiny monitor that waits for the container, writes its exit status to the container's
+//! folder (so it survives a restart of the library's process) and exits with that status; the
+//! child becomes pid 1 of the new PID namespace and turns into the container's program.
+//!
+//! Before the fork it makes the container's device nodes (`devices`), joins the namespaces
+//! given by path (a joined PID namespace so holds the forked process) and, for a user
+//! namespace, forks the process into it and writes its id maps from outside (`userns`). The
+//! cgroup namespace and `cgroup` mounts come last, once the library has put the process in
+//! all its cgroups (`cgroupfs`).
 
 pub mod caps;
+mod cgroupfs;
+mod devices;
 pub mod hooks;
+mod sys;
+mod userns;
 
 use std::ffi::CString;
 use std::fs;
@@ -18,24 +28,20 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
+use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{unshare, CloneFlags};
-use nix::sys::stat::{mknod, umask, Mode, SFlag};
+use nix::sys::stat::{umask, Mode};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{chdir, fork, pivot_root, sethostname, ForkResult, Pid};
 
 use crate::spawn::protocol::{self, InitConfig, Message, INIT_SOCKET_FD, PROTOCOL_VERSION};
+use sys::{errno_msg, mnt, remount_adding, Res};
 
 /// Exit status when the program cannot be found (as a shell does).
 pub const EXIT_NOT_FOUND: i32 = 127;
 /// Exit status when the program exists but cannot be executed.
 pub const EXIT_NOT_EXECUTABLE: i32 = 126;
-
-type Res<T> = std::result::Result<T, String>;
-
-fn errno_msg(what: impl std::fmt::Display, e: nix::errno::Errno) -> String {
-    format!("{what}: {}", e.desc())
-}
 
 /// The entry point of the `docker-init` program (its argument, the container id, only names it
 /// in `ps`). Returns the exit status.
@@ -76,42 +82,19 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    let namespaces = if cfg.join > 0 {
-        join_namespaces(cfg.join)
-    } else {
-        unshare(CloneFlags::CLONE_NEWPID).map_err(|e| errno_msg("creating the PID namespace", e))
+    let prepared = match before_fork(&cfg) {
+        Ok(p) => p,
+        Err(message) => {
+            let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
+            return 1;
+        }
     };
-    if let Err(message) = namespaces {
-        let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
-        return 1;
-    }
-    match fork_into(cgroup.as_ref(), &cfg.cgroup) {
+    match fork_into(cgroup.as_ref(), &cfg.cgroup, prepared.clone_flags) {
         Err(message) => {
             let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
             1
         }
-        Ok(ForkResult::Child) => {
-            let run = if cfg.join > 0 { joined } else { child };
-            let status = match run(sock.as_fd(), &cfg) {
-                Ok(never) => match never {},
-                Err((status, msg)) => {
-                    if status == 1 {
-                        let _ = protocol::send(
-                            sock.as_fd(),
-                            &Message::Error {
-                                message: msg.clone(),
-                            },
-                            None,
-                        );
-                    } else {
-                        let _ = writeln!(std::io::stderr(), "docker-init: {msg}");
-                    }
-                    status
-                }
-            };
-            // SAFETY: _exit skips atexit handlers and buffered state, as a failed exec should.
-            unsafe { libc::_exit(status) }
-        }
+        Ok(ForkResult::Child) => in_child(sock.as_fd(), &cfg, prepared),
         Ok(ForkResult::Parent { child }) if cfg.join > 0 => {
             // Only we see its host pid (the child's /proc is the container's now).
             let ready = Message::Ready {
@@ -121,6 +104,12 @@ pub fn main() -> i32 {
             0
         }
         Ok(ForkResult::Parent { child }) => {
+            if let Err(message) = let_go(child, &cfg, prepared) {
+                let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                return 1;
+            }
             drop(sock);
             if cfg.gate.is_empty() {
                 monitor(child, &cfg.exit_file)
@@ -130,6 +119,133 @@ pub fn main() -> i32 {
             }
         }
     }
+}
+
+/// The forked process: the container's first process (or the one beside a running
+/// container); exits with the status of a failed step or a program that cannot be executed.
+fn in_child(sock: BorrowedFd<'_>, cfg: &InitConfig, mut prepared: Prepared) -> ! {
+    let run = if cfg.join > 0 {
+        joined(sock, cfg)
+    } else {
+        let maps = prepared.maps.take().map(|(wait, go)| {
+            drop(go);
+            wait
+        });
+        child(sock, cfg, &prepared, maps)
+    };
+    let status = match run {
+        Ok(never) => match never {},
+        Err((status, msg)) => {
+            if status == 1 {
+                let _ = protocol::send(
+                    sock,
+                    &Message::Error {
+                        message: msg.clone(),
+                    },
+                    None,
+                );
+            } else {
+                let _ = writeln!(std::io::stderr(), "docker-init: {msg}");
+            }
+            status
+        }
+    };
+    // SAFETY: _exit skips atexit handlers and buffered state, as a failed exec should.
+    unsafe { libc::_exit(status) }
+}
+
+/// The helper's side once the container's process is forked: its own copies of the store and
+/// the gate go (the process has its own), and a new user namespace gets its maps before the
+/// process goes on.
+fn let_go(child: Pid, cfg: &InitConfig, prepared: Prepared) -> Res<()> {
+    let Prepared {
+        maps, store, gate, ..
+    } = prepared;
+    drop((store, gate));
+    match maps {
+        Some((wait, go)) => {
+            drop(wait);
+            userns::write_maps(child, &cfg.uid_map, &cfg.gid_map, go)
+        }
+        None => Ok(()),
+    }
+}
+
+/// What the helper made before forking the container's process.
+struct Prepared {
+    /// `clone3` flags for the fork (new PID and user namespaces).
+    clone_flags: u64,
+    /// The device nodes' store (see `devices`); none beside a running container.
+    store: Option<OwnedFd>,
+    /// With a new user namespace, the pipe the process waits at for its maps: (read, write).
+    maps: Option<(OwnedFd, OwnedFd)>,
+    /// The gate (see [`InitConfig::gate`]): a host path, so held from here, and reopened by
+    /// the process once the host's tree is gone.
+    gate: Option<OwnedFd>,
+}
+
+/// The steps in the helper before the fork: beside a running container, its namespaces
+/// joined; for a new one, the device nodes made (in the host's user namespace, see
+/// `devices`), the namespaces given by path joined (the process is forked into them, a PID
+/// namespace's member from the start) and the PID and user namespaces to make named.
+fn before_fork(cfg: &InitConfig) -> Res<Prepared> {
+    if cfg.join > 0 {
+        join_namespaces(cfg.join)?;
+        return Ok(Prepared {
+            clone_flags: 0,
+            store: None,
+            maps: None,
+            gate: None,
+        });
+    }
+    let store = devices::make_store(&cfg.devices)?;
+    let gate = if cfg.gate.is_empty() {
+        None
+    } else {
+        Some(open_gate(&cfg.gate, &cfg.uid_map, &cfg.gid_map)?)
+    };
+    let mut files = Vec::new();
+    for (kind, path) in &cfg.join_namespaces {
+        let file = fs::File::open(path)
+            .map_err(|e| format!("opening the {kind} namespace {path}: {e}"))?;
+        files.push((kind, path, file));
+    }
+    // A user namespace first: it owns the others.
+    files.sort_by_key(|(kind, _, _)| kind.as_str() != "user");
+    for (kind, path, file) in files {
+        let flag = match kind.as_str() {
+            "user" => CloneFlags::CLONE_NEWUSER,
+            "net" => CloneFlags::CLONE_NEWNET,
+            "ipc" => CloneFlags::CLONE_NEWIPC,
+            "pid" => CloneFlags::CLONE_NEWPID,
+            _ => CloneFlags::CLONE_NEWUTS,
+        };
+        nix::sched::setns(file, flag)
+            .map_err(|e| errno_msg(format_args!("joining the {kind} namespace {path}"), e))?;
+    }
+    let new_pid = !cfg.join_namespaces.iter().any(|(k, _)| k == "pid");
+    let (mut clone_flags, mut maps) = (0, None);
+    if !cfg.uid_map.is_empty() && !joins_user(cfg) {
+        // Made together, so that the new user namespace owns the PID namespace.
+        clone_flags = libc::CLONE_NEWUSER as u64;
+        if new_pid {
+            clone_flags |= libc::CLONE_NEWPID as u64;
+        }
+        maps = Some(userns::pipe()?);
+    } else if new_pid {
+        unshare(CloneFlags::CLONE_NEWPID)
+            .map_err(|e| errno_msg("creating the PID namespace", e))?;
+    }
+    Ok(Prepared {
+        clone_flags,
+        store: Some(store),
+        maps,
+        gate,
+    })
+}
+
+fn joins_user(cfg: &InitConfig) -> bool {
+    cfg.join_namespaces.iter().any(|(k, _)| k == "user")
 }
 
 /// `CLONE_INTO_CGROUP` (`include/uapi/linux/sched.h`; libc's constant is an overflowing int).
@@ -165,20 +281,21 @@ fn open_cgroup(cgroup: &str) -> Res<Option<fs::File>> {
         .map_err(|e| format!("opening the container's cgroup {cgroup}: {e}"))
 }
 
-/// Fork the container's first process: plainly, or with `clone3(CLONE_INTO_CGROUP)` straight
-/// into the cgroup v2 folder `cgroup`, so that it is in the cgroup from its first instruction
-/// (the monitor, this process, stays outside: it must not be frozen with the container). A
-/// fork into a cgroup takes the cgroup lock only for reading; moving a process later would
-/// wait for an RCU grace period (~10 ms).
-fn fork_into(dir: Option<&fs::File>, cgroup: &str) -> Res<ForkResult> {
-    let Some(dir) = dir else {
+/// Fork the container's first process: plainly, or with `clone3`, into new namespaces
+/// (`flags`: `CLONE_NEWPID`, `CLONE_NEWUSER`) and with `CLONE_INTO_CGROUP` straight into the
+/// cgroup v2 folder `cgroup`, so that it is in the cgroup from its first instruction (the
+/// monitor, this process, stays outside: it must not be frozen with the container). A fork
+/// into a cgroup takes the cgroup lock only for reading; moving a process later would wait
+/// for an RCU grace period (~10 ms).
+fn fork_into(dir: Option<&fs::File>, cgroup: &str, flags: u64) -> Res<ForkResult> {
+    if dir.is_none() && flags == 0 {
         // SAFETY: this process is single-threaded, so the child may run any code.
         return unsafe { fork() }.map_err(|e| errno_msg("fork", e));
-    };
+    }
     let mut args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
+        flags: flags | dir.map_or(0, |_| CLONE_INTO_CGROUP),
         exit_signal: libc::SIGCHLD as u64,
-        cgroup: dir.as_raw_fd() as u64,
+        cgroup: dir.map_or(0, |d| d.as_raw_fd() as u64),
         ..CloneArgs::default()
     };
     // SAFETY: clone3 without CLONE_VM or a stack duplicates this single-threaded process as
@@ -196,6 +313,10 @@ fn fork_into(dir: Option<&fs::File>, cgroup: &str) -> Res<ForkResult> {
         p if p > 0 => Ok(ForkResult::Parent {
             child: Pid::from_raw(p as i32),
         }),
+        _ if dir.is_none() => Err(errno_msg(
+            "starting the container's process (clone3)",
+            nix::errno::Errno::last(),
+        )),
         _ => Err(errno_msg(
             format_args!("starting the container's process in its cgroup {cgroup} (clone3)"),
             nix::errno::Errno::last(),
@@ -260,8 +381,18 @@ fn monitor(child: Pid, exit_file: &str) -> i32 {
 fn child(
     sock: BorrowedFd<'_>,
     cfg: &InitConfig,
+    prepared: &Prepared,
+    maps: Option<OwnedFd>,
 ) -> std::result::Result<std::convert::Infallible, (i32, String)> {
     let setup = |s: String| (1, s);
+    if let Some(go) = maps {
+        userns::wait_for_maps(go).map_err(setup)?;
+    }
+    // In a user namespace of the container's (made, or joined: it has maps either way).
+    if !cfg.uid_map.is_empty() {
+        userns::become_root().map_err(setup)?;
+    }
+    // Those given by path were joined by the helper before the fork.
     let joins = |kind: &str| cfg.join_namespaces.iter().any(|(k, _)| k == kind);
     let mut flags = CloneFlags::CLONE_NEWNS;
     for (kind, flag) in [
@@ -276,21 +407,6 @@ fn child(
         flags |= CloneFlags::CLONE_NEWNET;
     }
     unshare(flags).map_err(|e| setup(errno_msg("creating namespaces", e)))?;
-    for (kind, path) in &cfg.join_namespaces {
-        let flag = match kind.as_str() {
-            "net" => CloneFlags::CLONE_NEWNET,
-            "ipc" => CloneFlags::CLONE_NEWIPC,
-            _ => CloneFlags::CLONE_NEWUTS,
-        };
-        let fd = fs::File::open(path)
-            .map_err(|e| setup(format!("opening the {kind} namespace {path}: {e}")))?;
-        nix::sched::setns(fd, flag).map_err(|e| {
-            setup(errno_msg(
-                format_args!("joining the {kind} namespace {path}"),
-                e,
-            ))
-        })?;
-    }
     if cfg.new_session_keyring {
         // SAFETY: keyctl(KEYCTL_JOIN_SESSION_KEYRING, NULL): a new anonymous session keyring.
         if unsafe { libc::syscall(libc::SYS_keyctl, 1, std::ptr::null::<libc::c_char>()) } < 0 {
@@ -313,24 +429,27 @@ fn child(
         Ok(other) => return Err(setup(format!("expected go, got {other:?}"))),
         Err(e) => return Err(setup(format!("waiting for go: {e}"))),
     }
-    // The gate is a host path: held now, reopened once the host's tree is gone.
-    let gate = if cfg.gate.is_empty() {
-        None
-    } else {
-        Some(open_gate(&cfg.gate).map_err(setup)?)
-    };
+    let store = prepared.store.as_ref();
+    let store = store.ok_or_else(|| setup("no device nodes were made".into()))?;
     hooks::before_root(sock, cfg, pid).map_err(setup)?;
-    prepare(sock, cfg).map_err(setup)?;
+    prepare(sock, cfg, store).map_err(setup)?;
     match protocol::recv(sock) {
         Ok(Some((Message::Run, _))) => {}
         Ok(Some((Message::Error { message }, _))) => return Err(setup(message)),
         Ok(other) => return Err(setup(format!("expected run, got {other:?}"))),
         Err(e) => return Err(setup(format!("waiting for run: {e}"))),
     }
-    if let Some(gate) = gate {
+    // In every cgroup of the container by now (the library moved it into the others).
+    if cfg.new_cgroupns {
+        cgroupfs::new_namespace().map_err(setup)?;
+    }
+    for (dst, readonly) in &cfg.cgroup_mounts {
+        cgroupfs::mount(dst, *readonly).map_err(setup)?;
+    }
+    if let Some(gate) = &prepared.gate {
         protocol::send(sock, &Message::Waiting, None)
             .map_err(|e| setup(format!("reporting the wait: {e}")))?;
-        hooks::pass_gate(&gate, cfg, pid).map_err(setup)?;
+        hooks::pass_gate(gate, cfg, pid).map_err(setup)?;
     }
     exec(sock, cfg)
 }
@@ -338,7 +457,11 @@ fn child(
 /// Enter the namespaces of process `pid` (those it does not share with us; the mount
 /// namespace last, which also makes its root ours). The PID namespace applies to our children.
 fn join_namespaces(pid: i32) -> Res<()> {
+    // All opened first: once in its user namespace, ours may no longer be reachable. The user
+    // namespace is joined first, as it owns the others.
+    let mut theirs = Vec::new();
     for (name, flag) in [
+        ("user", CloneFlags::CLONE_NEWUSER),
         ("ipc", CloneFlags::CLONE_NEWIPC),
         ("uts", CloneFlags::CLONE_NEWUTS),
         ("net", CloneFlags::CLONE_NEWNET),
@@ -346,12 +469,15 @@ fn join_namespaces(pid: i32) -> Res<()> {
         ("cgroup", CloneFlags::CLONE_NEWCGROUP),
         ("mnt", CloneFlags::CLONE_NEWNS),
     ] {
-        let theirs = format!("/proc/{pid}/ns/{name}");
-        if fs::read_link(&theirs).ok() == fs::read_link(format!("/proc/self/ns/{name}")).ok() {
+        let path = format!("/proc/{pid}/ns/{name}");
+        if fs::read_link(&path).ok() == fs::read_link(format!("/proc/self/ns/{name}")).ok() {
             continue;
         }
-        let fd = fs::File::open(&theirs)
+        let fd = fs::File::open(&path)
             .map_err(|e| format!("opening the container's {name} namespace: {e}"))?;
+        theirs.push((name, flag, fd));
+    }
+    for (name, flag, fd) in theirs {
         nix::sched::setns(fd, flag)
             .map_err(|e| errno_msg(format_args!("joining the container's {name} namespace"), e))?;
     }
@@ -393,8 +519,9 @@ fn joined(
     exec(sock, cfg)
 }
 
-/// The gate FIFO, held by an `O_PATH` descriptor (opening it for writing would wait).
-fn open_gate(path: &str) -> Res<OwnedFd> {
+/// The gate FIFO, held by an `O_PATH` descriptor (opening it for writing would wait). In a
+/// user namespace it is given to the container's root, which opens it for writing.
+fn open_gate(path: &str, uid_map: &[(u32, u32, u32)], gid_map: &[(u32, u32, u32)]) -> Res<OwnedFd> {
     let fd = nix::fcntl::open(
         path,
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
@@ -405,22 +532,21 @@ fn open_gate(path: &str) -> Res<OwnedFd> {
     if st.st_mode & libc::S_IFMT != libc::S_IFIFO {
         return Err(format!("the start gate {path} is not a FIFO"));
     }
+    if let (Some(&(_, uid, _)), Some(&(_, gid, _))) = (
+        uid_map.iter().find(|m| m.0 == 0),
+        gid_map.iter().find(|m| m.0 == 0),
+    ) {
+        // SAFETY: fchownat on our descriptor itself (an empty path with AT_EMPTY_PATH).
+        let rc =
+            unsafe { libc::fchownat(fd.as_raw_fd(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) };
+        Errno::result(rc).map_err(|e| {
+            errno_msg(
+                format_args!("giving the start gate {path} to the container's root"),
+                e,
+            )
+        })?;
+    }
     Ok(fd)
-}
-
-fn mnt(
-    src: Option<&str>,
-    target: &str,
-    fstype: Option<&str>,
-    flags: MsFlags,
-    data: Option<&str>,
-) -> Res<()> {
-    mount(src, target, fstype, flags, data).map_err(|e| {
-        errno_msg(
-            format_args!("mounting {} on {target}", fstype.or(src).unwrap_or("")),
-            e,
-        )
-    })
 }
 
 /// Refuse a mount point of the image that is a symlink: it could lead the mount out.
@@ -439,7 +565,7 @@ fn check_mount_point(rootfs: &str, name: &str) -> Res<()> {
 /// The container's file system and identity, up to the program: the new root, the kernel's
 /// file systems, the binds, the masked and read-only paths, the hostname, the loopback, the
 /// terminal, the working directory.
-fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
+fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig, store: &OwnedFd) -> Res<()> {
     // Host files to bind in: detached copies of their mounts, taken before the host's tree
     // goes away and attached inside the new root after pivot_root (where the container's
     // symbolic links cannot lead a mount out).
@@ -447,8 +573,7 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
     for (src, dst) in &cfg.binds {
         binds.push((clone_tree(src)?, dst.as_str()));
     }
-    enter_root(&cfg.rootfs)?;
-    mount_kernel_fs()?;
+    enter_root(cfg, store)?;
     for (key, value) in &cfg.sysctls {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
         fs::write(&path, value).map_err(|e| format!("setting the sysctl {key} to {value}: {e}"))?;
@@ -508,13 +633,14 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig) -> Res<()> {
 }
 
 fn remount_readonly(path: &str, extra: MsFlags) -> Res<()> {
-    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | extra;
-    mnt(None, path, None, flags, None)
+    remount_adding(path, MsFlags::MS_RDONLY | extra)
 }
 
-/// Make `rootfs` the root: mounts private, its mount points checked, `pivot_root` into it and
-/// the old root detached.
-fn enter_root(rootfs: &str) -> Res<()> {
+/// Make the container's root file system the root: mounts private, its mount points
+/// checked, `/proc`, `/sys` (see [`mount_proc_sys`]) and `/dev` (see [`setup_dev`]) mounted,
+/// `pivot_root` into it and the old root detached (with the device nodes' store in it).
+fn enter_root(cfg: &InitConfig, store: &OwnedFd) -> Res<()> {
+    let rootfs = cfg.rootfs.as_str();
     mnt(None, "/", None, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None)?;
     for name in ["proc", "sys", "dev"] {
         check_mount_point(rootfs, name)?;
@@ -526,30 +652,47 @@ fn enter_root(rootfs: &str) -> Res<()> {
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None,
     )?;
+    // nodev: the root is a place the container can write, and there is no device cgroup, so
+    // a node it makes there (with CAP_MKNOD) must not open (the bundle's file system, unlike
+    // the docker face's overlay, may allow devices).
+    remount_adding(rootfs, MsFlags::MS_NODEV)?;
     chdir(rootfs).map_err(|e| errno_msg(format_args!("chdir {rootfs}"), e))?;
+    mount_proc_sys(!cfg.uid_map.is_empty())?;
+    setup_dev(store, cfg)?;
     pivot_root(".", ".").map_err(|e| errno_msg("pivot_root", e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| errno_msg("detaching the old root", e))?;
     chdir("/").map_err(|e| errno_msg("chdir /", e))
 }
 
-/// `/proc`, a read-only `/sys`, and `/dev` (see [`setup_dev`]).
-fn mount_kernel_fs() -> Res<()> {
+/// `proc` and a read-only `sysfs` at `proc` and `sys` of the new root (the working
+/// directory). Mounted while the host's are still in the mount namespace: in a user namespace
+/// the kernel mounts them only where a full view of the same file system is already visible.
+/// `sysfs` needs a network namespace owned by the user namespace; in a user namespace without
+/// one, the host's `/sys` is bound instead (read-only, as runc does).
+fn mount_proc_sys(userns: bool) -> Res<()> {
     let nosuid_nodev_noexec = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mnt(
         Some("proc"),
-        "/proc",
+        "proc",
         Some("proc"),
         nosuid_nodev_noexec,
         None,
     )?;
-    mnt(
-        Some("sysfs"),
-        "/sys",
-        Some("sysfs"),
-        nosuid_nodev_noexec | MsFlags::MS_RDONLY,
-        None,
-    )?;
-    setup_dev()
+    let ro = nosuid_nodev_noexec | MsFlags::MS_RDONLY;
+    match mount(Some("sysfs"), "sys", Some("sysfs"), ro, None::<&str>) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EPERM) if userns => {
+            mnt(
+                Some("/sys"),
+                "sys",
+                None,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None,
+            )?;
+            remount_readonly("sys", nosuid_nodev_noexec)
+        }
+        Err(e) => Err(errno_msg("mounting sysfs on /sys", e)),
+    }
 }
 
 const OPEN_TREE_CLONE: libc::c_uint = 1;
@@ -600,85 +743,67 @@ fn attach_tree(tree: &OwnedFd, target: &str) -> Res<()> {
     Ok(())
 }
 
-/// A tmpfs `/dev` mounted nodev, with the standard device nodes each bind-mounted over
-/// itself without nodev. Every place the container can create a node (this `/dev`, `/dev/shm`,
-/// the root file system) is nodev, so a node it makes with CAP_MKNOD, or one its image carries,
+/// A tmpfs `/dev` mounted nodev at `dev` of the new root (the working directory, before
+/// `pivot_root`), with the standard device nodes and the spec's bound in (see `devices`).
+/// Every place the container can create a node (this `/dev`, `/dev/shm`, the
+/// root file system) is nodev, so a node it makes with CAP_MKNOD, or one its image carries,
 /// can never be opened: only these devices can (what docker's device cgroup allows, with no
 /// cgroup to join).
-fn setup_dev() -> Res<()> {
+fn setup_dev(store: &OwnedFd, cfg: &InitConfig) -> Res<()> {
     mnt(
         Some("tmpfs"),
-        "/dev",
+        "dev",
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )?;
     let old = umask(Mode::empty());
-    let nodes = [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-    ];
     let result = (|| {
-        for (name, major, minor) in nodes {
-            let path = format!("/dev/{name}");
-            mknod(
-                path.as_str(),
-                SFlag::S_IFCHR,
-                Mode::from_bits_truncate(0o666),
-                nix::sys::stat::makedev(major, minor),
-            )
-            .map_err(|e| errno_msg(format_args!("creating {path}"), e))?;
-            mnt(Some(&path), &path, None, MsFlags::MS_BIND, None)?;
-            mnt(
-                None,
-                &path,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-                None,
-            )?;
-        }
         for (link, target) in [
-            ("/dev/fd", "/proc/self/fd"),
-            ("/dev/stdin", "/proc/self/fd/0"),
-            ("/dev/stdout", "/proc/self/fd/1"),
-            ("/dev/stderr", "/proc/self/fd/2"),
-            ("/dev/ptmx", "pts/ptmx"),
+            ("dev/fd", "/proc/self/fd"),
+            ("dev/stdin", "/proc/self/fd/0"),
+            ("dev/stdout", "/proc/self/fd/1"),
+            ("dev/stderr", "/proc/self/fd/2"),
+            ("dev/ptmx", "pts/ptmx"),
         ] {
             std::os::unix::fs::symlink(target, link)
                 .map_err(|e| format!("creating {link}: {e}"))?;
         }
-        for d in ["/dev/pts", "/dev/shm", "/dev/mqueue"] {
+        for d in ["dev/pts", "dev/shm", "dev/mqueue"] {
             fs::create_dir(d).map_err(|e| format!("creating {d}: {e}"))?;
         }
         Ok::<(), String>(())
     })();
     umask(old);
     result?;
+    // The terminals' group (5) only when the user namespace maps it.
+    let devpts = if userns::maps_id(&cfg.gid_map, 5) {
+        "newinstance,ptmxmode=0666,mode=0620,gid=5"
+    } else {
+        "newinstance,ptmxmode=0666,mode=0620"
+    };
     mnt(
         Some("devpts"),
-        "/dev/pts",
+        "dev/pts",
         Some("devpts"),
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        Some(devpts),
     )?;
     mnt(
         Some("shm"),
-        "/dev/shm",
+        "dev/shm",
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         Some("mode=1777,size=65536k"),
     )?;
     mnt(
         Some("mqueue"),
-        "/dev/mqueue",
+        "dev/mqueue",
         Some("mqueue"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         None,
-    )
+    )?;
+    devices::attach(store, &cfg.devices)
 }
 
 /// Hide `path`: an empty read-only tmpfs over a directory, /dev/null over anything else.

@@ -15,7 +15,8 @@
 //!    `Proceed`: the library runs the spec's prestart and createRuntime hooks meanwhile. The
 //!    helper runs the createContainer hooks itself, before it enters the root.
 //! 5. helper -> library: `Pty` (with the master descriptor) when a tty was asked for.
-//! 6. library -> helper: `Run` (or `Error`): the program may start.
+//! 6. library -> helper: `Run` (or `Error`): the process is in all its cgroups, the program
+//!    may start (the helper first makes the cgroup namespace and `cgroup` mounts).
 //! 7. helper -> library: `Exec` just before the program is executed, or `Error` when a step
 //!    failed (the container is then not started).
 
@@ -87,8 +88,9 @@ pub struct InitConfig {
     /// container's first one, instead of new ones (an OCI runtime's `exec`): nothing is
     /// mounted, the helper reports the program's pid and leaves it to the caller's subreaper.
     pub join: i32,
-    /// Namespaces joined by path instead of made (a pod's shared ones): (`net`, `ipc` or
-    /// `uts`, host path).
+    /// Namespaces joined by path instead of made (a pod's shared ones): (`net`, `ipc`, `uts`
+    /// or `pid`, host path). The helper joins them before it forks the container's process,
+    /// which so becomes a member of a joined PID namespace.
     pub join_namespaces: Vec<(String, String)>,
     /// Give the container a new anonymous session keyring (runc's default), so it does not
     /// share its caller's.
@@ -116,6 +118,31 @@ pub struct InitConfig {
     /// The container's state (runtime-spec JSON) the hooks above read on their standard input;
     /// the helper sets its `pid` and `status`.
     pub hook_state: String,
+    /// A new user namespace, owning the container's other new namespaces, with these maps
+    /// (container id, host id, count), written by the helper from the host; empty: none.
+    pub uid_map: Vec<(u32, u32, u32)>,
+    pub gid_map: Vec<(u32, u32, u32)>,
+    /// A new cgroup namespace, made once the process is in all its cgroups (after `Run`).
+    pub new_cgroupns: bool,
+    /// cgroup file systems mounted in the container after `Run`: (container path, read-only).
+    pub cgroup_mounts: Vec<(String, bool)>,
+    /// Device nodes beside the standard ones (`linux.devices`).
+    pub devices: Vec<DeviceNode>,
+}
+
+/// A device node the container gets at `path` (under `/dev`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceNode {
+    pub path: String,
+    /// `c` (character), `b` (block) or `p` (FIFO).
+    pub kind: char,
+    pub major: u64,
+    pub minor: u64,
+    /// The permission bits (`0o666`).
+    pub mode: u32,
+    /// The owner as the host sees it (already mapped through the user namespace's maps).
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// A message of the conversation.
