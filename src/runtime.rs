@@ -166,8 +166,10 @@ impl Runtime {
     /// id or a unique id prefix first (an ambiguous prefix is an error that says so), then
     /// `REPOSITORY[:TAG]` through the tag store (`latest` by default). `NotFound` with
     /// `no such image: NAME` when nothing matches; `Corrupt` when the image cannot be read.
+    /// An id may be written `sha256:ID`, as docker shows it (`load` prints it so).
     pub fn image(&self, name: &str) -> Result<Image> {
-        if let Some(id) = self.graph.resolve_prefix(name)? {
+        let by_id = name.strip_prefix("sha256:").unwrap_or(name);
+        if let Some(id) = self.graph.resolve_prefix(by_id)? {
             return self.graph.get(&id);
         }
         match self.tags.lookup(name)? {
@@ -498,6 +500,31 @@ impl Runtime {
         };
         self.emit_image("pull", &pulled.id, Some(&shown));
         Ok(pulled)
+    }
+
+    /// Write the archive of `items` to `out` (see [`crate::saveload::save()`]); announced
+    /// as `save` per image.
+    pub fn save_images(
+        &self,
+        items: &[crate::saveload::SaveItem],
+        out: impl std::io::Write,
+    ) -> Result<()> {
+        crate::saveload::save(&self.graph, items, out)?;
+        for item in items {
+            self.emit_image("save", &item.id, None);
+        }
+        Ok(())
+    }
+
+    /// Load the image archive `input` (see [`crate::saveload::load()`]), within the layer
+    /// limits; announced as `load` per image.
+    pub fn load_images(&self, input: impl std::io::Read) -> Result<Vec<crate::saveload::Loaded>> {
+        let max = self.opts.layer_limits.max_bytes;
+        let loaded = crate::saveload::load(&self.graph, &self.tags, input, max)?;
+        for l in &loaded {
+            self.emit_image("load", &l.id, None);
+        }
+        Ok(loaded)
     }
 
     /// Why image `id` may not be removed, if anything uses it.
