@@ -6,6 +6,7 @@
 mod common;
 mod daemon_support;
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -27,7 +28,7 @@ fn entries(archive: &[u8]) -> Vec<(String, Vec<u8>)> {
             let mut e = e.unwrap();
             let name = e.path().unwrap().display().to_string();
             let mut data = Vec::new();
-            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            e.read_to_end(&mut data).unwrap();
             (name, data)
         })
         .collect()
@@ -296,4 +297,469 @@ fn save_and_load_through_the_daemon() {
     assert!(err.contains("loading the image archive"), "{err}");
     let out = client(&h, &["load", "-i", "/nonexistent/x.tar"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/x.tar"));
+}
+
+/// One entry of a hand-made archive.
+enum Ent<'a> {
+    File(&'a str, Vec<u8>),
+    Symlink(&'a str, &'a str),
+}
+
+/// A tar of `ents`, in order.
+fn tar_of(ents: &[Ent<'_>]) -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for e in ents {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
+        match e {
+            Ent::File(name, data) => {
+                h.set_size(data.len() as u64);
+                // Names are written raw: the tar crate refuses `..` in `append_data`.
+                h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+                h.set_cksum();
+                b.append(&h, &data[..]).unwrap();
+            }
+            Ent::Symlink(name, target) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                h.as_gnu_mut().unwrap().name[..name.len()].copy_from_slice(name.as_bytes());
+                h.set_link_name(target).unwrap();
+                h.set_cksum();
+                b.append(&h, std::io::empty()).unwrap();
+            }
+        }
+    }
+    b.into_inner().unwrap()
+}
+
+/// A layer tar holding `files` (name, content) and nothing else.
+fn layer_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    tar_of(
+        &files
+            .iter()
+            .map(|(n, d)| Ent::File(n, d.to_vec()))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// The busybox tree as a layer tar.
+fn busybox_layer(dir: &Path) -> Vec<u8> {
+    let tree = dir.join("busybox-tree");
+    common::make_busybox_tree(&tree);
+    let mut b = tar::Builder::new(Vec::new());
+    b.follow_symlinks(false);
+    b.append_dir_all(".", &tree).unwrap();
+    b.into_inner().unwrap()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut e, data).unwrap();
+    e.finish().unwrap()
+}
+
+/// An image config whose layers have the content `layers` (uncompressed).
+fn config_of(layers: &[&[u8]], cmd: &str) -> Vec<u8> {
+    let diff_ids: Vec<String> = layers.iter().map(|l| sha(l)).collect();
+    serde_json::json!({
+        "architecture": "amd64", "os": "linux", "created": "2021-06-01T00:00:00Z",
+        "config": {"Cmd": ["sh", "-c", cmd], "Env": ["PATH=/bin"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// A v1 layer id as docker 20.10 names its folders.
+fn v1_id(n: u8) -> String {
+    format!("{:x}", Sha256::digest([n]))
+}
+
+/// An archive as docker 20.10's `docker save` writes it: `ID/layer.tar`, `ID/json`,
+/// `ID/VERSION` per layer, `CONFIG.json`, `manifest.json` and `repositories`; the second
+/// image's busybox layer is a symlink to the first's (as docker writes a layer shared by
+/// two images) and its top layer is gzip-compressed.
+fn docker_20_10_archive(dir: &Path) -> Vec<u8> {
+    let base = busybox_layer(dir);
+    let hello = layer_of(&[("hello", b"from 20.10\n")]);
+    let gz_plain = layer_of(&[("gz", b"gzip layer\n")]);
+    let c1 = config_of(&[&base, &hello], "cat /hello");
+    let c2 = config_of(&[&base, &gz_plain], "cat /gz");
+    let (n1, n2) = (
+        format!("{:x}.json", Sha256::digest(&c1)),
+        format!("{:x}.json", Sha256::digest(&c2)),
+    );
+    let (l1, l2, l3, l4) = (v1_id(1), v1_id(2), v1_id(3), v1_id(4));
+    let manifest = serde_json::json!([
+        {"Config": n1, "RepoTags": ["old:20.10"], "Layers": [format!("{l1}/layer.tar"), format!("{l2}/layer.tar")]},
+        {"Config": n2, "RepoTags": ["docker.io/library/other:gz"], "Layers": [format!("{l3}/layer.tar"), format!("{l4}/layer.tar")]},
+    ]);
+    let repositories = serde_json::json!({"old": {"20.10": l2}, "other": {"gz": l4}});
+    let (p1, p2, p3, p4) = (
+        format!("{l1}/layer.tar"),
+        format!("{l2}/layer.tar"),
+        format!("{l3}/layer.tar"),
+        format!("{l4}/layer.tar"),
+    );
+    let target = format!("../{l1}/layer.tar");
+    let mut ents = vec![
+        Ent::File(&p1, base.clone()),
+        Ent::File(&p2, hello),
+        Ent::Symlink(&p3, &target),
+        Ent::File(&p4, gzip(&gz_plain)),
+    ];
+    let jsons: Vec<String> = [&l1, &l2, &l3, &l4]
+        .iter()
+        .map(|l| format!("{l}/json"))
+        .collect();
+    let versions: Vec<String> = [&l1, &l2, &l3, &l4]
+        .iter()
+        .map(|l| format!("{l}/VERSION"))
+        .collect();
+    for (j, v) in jsons.iter().zip(&versions) {
+        ents.push(Ent::File(j, b"{}".to_vec()));
+        ents.push(Ent::File(v, b"1.0".to_vec()));
+    }
+    ents.push(Ent::File(&n1, c1));
+    ents.push(Ent::File(&n2, c2));
+    ents.push(Ent::File(
+        "repositories",
+        repositories.to_string().into_bytes(),
+    ));
+    ents.push(Ent::File(
+        "manifest.json",
+        manifest.to_string().into_bytes(),
+    ));
+    tar_of(&ents)
+}
+
+#[test]
+fn docker_20_10_archives_load_with_shared_and_gzip_layers() {
+    let f = Fixture::new("sl2010");
+    let dir = TempDir::new("sl2010");
+    let a = docker_20_10_archive(dir.path());
+    let out = load(&f.rt, &a);
+    assert_eq!(
+        out.stdout, "Loaded image: old:20.10\nLoaded image: other:gz\n",
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        cli::ok(&f.rt, &["run", "--rm", "old:20.10"]),
+        "from 20.10\n"
+    );
+    assert_eq!(cli::ok(&f.rt, &["run", "--rm", "other:gz"]), "gzip layer\n");
+    // The shared busybox layer is one image: both images have the same parent chain below.
+    let h1 = cli::ok(&f.rt, &["history", "-notrunc", "old:20.10"]);
+    let h2 = cli::ok(&f.rt, &["history", "-notrunc", "other:gz"]);
+    let base = |h: &str| {
+        h.lines()
+            .last()
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(base(&h1), base(&h2));
+    // A whole archive compressed with gzip loads too.
+    cli::ok(&f.rt, &["rmi", "old:20.10"]);
+    let out = load(&f.rt, &gzip(&a));
+    assert!(
+        out.stdout.contains("Loaded image: old:20.10"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn an_oci_layout_without_manifest_json_loads_by_its_index() {
+    let f = Fixture::new("sloci");
+    let dir = TempDir::new("sloci");
+    child_image(&f, "oci", "oci:v1");
+    let a = save(&f.rt, dir.path(), &["oci:v1"]);
+    let ents: Vec<(String, Vec<u8>)> = entries(&a)
+        .into_iter()
+        .filter(|(n, _)| n != "manifest.json" && !n.ends_with('/'))
+        .collect();
+    cli::ok(&f.rt, &["rmi", "oci:v1"]);
+    let rebuilt = tar_of(
+        &ents
+            .iter()
+            .map(|(n, d)| Ent::File(n, d.clone()))
+            .collect::<Vec<_>>(),
+    );
+    let out = load(&f.rt, &rebuilt);
+    assert_eq!(out.stdout, "Loaded image: oci:v1\n", "{}", out.stderr);
+    assert_eq!(
+        cli::ok(&f.rt, &["run", "--rm", "oci:v1", "cat", "/oci"]),
+        "oci\n"
+    );
+}
+
+/// A valid docker-format image (a new layer on busybox... as its own base) plus `extra`
+/// entries and the manifest `manifest` (None: the valid one).
+fn with_valid_image(extra: Vec<Ent<'_>>, manifest: Option<serde_json::Value>) -> Vec<u8> {
+    let layer = layer_of(&[("good", b"good\n")]);
+    let config = config_of(&[&layer], "true");
+    let name = format!("{:x}.json", Sha256::digest(&config));
+    let man = manifest.unwrap_or_else(|| {
+        serde_json::json!([{"Config": name, "RepoTags": ["good:1"], "Layers": ["l1/layer.tar"]}])
+    });
+    let mut ents = vec![
+        Ent::File("l1/layer.tar", layer),
+        Ent::File(Box::leak(name.into_boxed_str()), config),
+    ];
+    ents.extend(extra);
+    ents.push(Ent::File("manifest.json", man.to_string().into_bytes()));
+    tar_of(&ents)
+}
+
+/// `load` of `archive` fails with a message containing `why`, and leaves the graph, its
+/// `:tmp:` and the tags as they were.
+fn refused(f: &Fixture, archive: &[u8], why: &str) {
+    let before = state(f);
+    let out = load(&f.rt, archive);
+    assert_eq!(out.status, 1, "{}{}", out.stdout, out.stderr);
+    assert!(out.stderr.contains(why), "want {why:?} in: {}", out.stderr);
+    assert!(out.stderr.len() < 2048, "a bounded message: {}", out.stderr);
+    assert_eq!(state(f), before, "a failed load leaves nothing behind");
+}
+
+#[test]
+fn the_valid_hostile_base_loads() {
+    // The archive the hostile cases below start from loads when left alone: each refusal is
+    // the fault added to it, not something else.
+    let f = Fixture::new("slbase");
+    let out = load(&f.rt, &with_valid_image(vec![], None));
+    assert_eq!(out.stdout, "Loaded image: good:1\n", "{}", out.stderr);
+}
+
+/// Entries and links leading out of the archive. A loader that extracted the archive by its
+/// names onto disk (as docker 1.x's did before CVE-2014-9356) would write `../evil` next to
+/// its extraction folder, `/tmp/...` anywhere, and follow `d -> /etc` with `d/passwd`; here
+/// names are only keys and each of these is refused when read.
+#[test]
+fn entries_escaping_the_archive_are_refused() {
+    let f = Fixture::new("slesc");
+    let v = |extra| with_valid_image(extra, None);
+    refused(
+        &f,
+        &v(vec![Ent::File("../evil", b"x".to_vec())]),
+        "\"../evil\" escapes the archive",
+    );
+    refused(
+        &f,
+        &v(vec![Ent::File("/tmp/drtest-evil", b"x".to_vec())]),
+        "escapes the archive",
+    );
+    refused(
+        &f,
+        &v(vec![
+            Ent::Symlink("d", "sub"),
+            Ent::File("d/layer.tar", b"x".to_vec()),
+        ]),
+        "archive entry d/layer.tar lies under the symlink d",
+    );
+    refused(
+        &f,
+        &v(vec![
+            Ent::File("d/layer.tar", b"x".to_vec()),
+            Ent::Symlink("d", "sub"),
+        ]),
+        "lies under the symlink d",
+    );
+    refused(
+        &f,
+        &v(vec![Ent::Symlink("x/layer.tar", "../../etc/passwd")]),
+        "outside the archive",
+    );
+    refused(
+        &f,
+        &v(vec![Ent::Symlink("x/layer.tar", "/etc/passwd")]),
+        "outside the archive",
+    );
+    assert!(!Path::new("/tmp/drtest-evil").exists());
+}
+
+/// A manifest naming files outside the archive: a loader opening `Config` and `Layers` as
+/// paths under its extraction folder would read the host's `/etc/passwd` as a config or a
+/// layer. Here they are refused by name.
+#[test]
+fn a_manifest_pointing_outside_is_refused() {
+    let f = Fixture::new("slman");
+    let m = |config: &str, layer: &str| {
+        with_valid_image(
+            vec![],
+            Some(serde_json::json!([{"Config": config, "RepoTags": ["bad:1"], "Layers": [layer]}])),
+        )
+    };
+    refused(
+        &f,
+        &m("../../../../etc/passwd", "l1/layer.tar"),
+        "names \"../../../../etc/passwd\", which is outside the archive",
+    );
+    refused(&f, &m("/etc/passwd", "l1/layer.tar"), "outside the archive");
+    refused(
+        &f,
+        &m("nosuch.json", "l1/layer.tar"),
+        "names nosuch.json, which is not in the archive",
+    );
+    let layer = layer_of(&[("good", b"good\n")]);
+    let config = format!("{:x}.json", Sha256::digest(config_of(&[&layer], "true")));
+    refused(
+        &f,
+        &m(&config, "../../../etc/shadow"),
+        "outside the archive",
+    );
+    // A bad name in RepoTags is refused before anything is unpacked.
+    let bad_name = with_valid_image(
+        vec![],
+        Some(
+            serde_json::json!([{"Config": config, "RepoTags": ["Bad Name:1"], "Layers": ["l1/layer.tar"]}]),
+        ),
+    );
+    refused(&f, &bad_name, "the archive names the image \"Bad Name:1\"");
+}
+
+/// Content that is not what it claims. Without the checks a blob under `blobs/sha256/X`
+/// with other content, or a layer whose content differs from the config's diff id, would be
+/// stored under an id that promises content it does not have (and a later pull of the real
+/// layer would trust it).
+#[test]
+fn digests_that_do_not_match_are_refused() {
+    let f = Fixture::new("sldig");
+    let dir = TempDir::new("sldig");
+    // An OCI layout whose config blob was changed after it was named.
+    let a = save(&f.rt, dir.path(), &["busybox"]);
+    let mut ents: Vec<(String, Vec<u8>)> = entries(&a)
+        .into_iter()
+        .filter(|(n, _)| !n.ends_with('/'))
+        .collect();
+    let man: serde_json::Value = serde_json::from_slice(entry(&ents, "manifest.json")).unwrap();
+    let cfg = man[0]["Config"].as_str().unwrap().to_string();
+    for (n, d) in ents.iter_mut() {
+        if *n == cfg {
+            *d = String::from_utf8(d.clone())
+                .unwrap()
+                .replace("linux", "LINUX")
+                .into_bytes();
+        }
+    }
+    let tampered = tar_of(
+        &ents
+            .iter()
+            .map(|(n, d)| Ent::File(n, d.clone()))
+            .collect::<Vec<_>>(),
+    );
+    refused(
+        &f,
+        &tampered,
+        &format!("archive entry {cfg} does not match its digest"),
+    );
+    // A docker-format layer whose content is not the config's diff id; the image before it in
+    // the archive is valid and is not kept either (the load is all or nothing).
+    let layer = layer_of(&[("good", b"good\n")]);
+    let other = layer_of(&[("evil", b"evil\n")]);
+    let claimed = layer_of(&[("claimed", b"what the config promises\n")]);
+    let good_cfg = config_of(&[&layer], "true");
+    let bad_cfg = config_of(&[&claimed], "false");
+    let (gn, bn) = (
+        format!("{:x}.json", Sha256::digest(&good_cfg)),
+        format!("{:x}.json", Sha256::digest(&bad_cfg)),
+    );
+    let man = serde_json::json!([
+        {"Config": gn, "RepoTags": ["good:1"], "Layers": ["l1/layer.tar"]},
+        {"Config": bn, "RepoTags": ["busybox:latest"], "Layers": ["l2/layer.tar"]},
+    ]);
+    let a = tar_of(&[
+        Ent::File("l1/layer.tar", layer),
+        Ent::File("l2/layer.tar", other),
+        Ent::File(&gn, good_cfg),
+        Ent::File(&bn, bad_cfg),
+        Ent::File("manifest.json", man.to_string().into_bytes()),
+    ]);
+    refused(&f, &a, "unpacks to content with diff id");
+    assert_eq!(cli::call(&f.rt, &["inspect", "good:1"]).status, 1);
+}
+
+/// Documents and archives too big or malformed: a loader that read manifest.json whole
+/// would take gigabytes of memory for a huge one.
+#[test]
+fn oversized_and_malformed_documents_are_refused() {
+    let f = Fixture::new("slbig");
+    let mut huge = vec![b' '; 5 << 20];
+    huge.extend_from_slice(b"[]");
+    refused(
+        &f,
+        &tar_of(&[Ent::File("manifest.json", huge)]),
+        "manifest.json is 5242882 bytes, more than the 4194304 accepted",
+    );
+    refused(
+        &f,
+        &tar_of(&[Ent::File("manifest.json", b"{not json".to_vec())]),
+        "manifest.json is malformed",
+    );
+    refused(
+        &f,
+        &tar_of(&[Ent::File("manifest.json", b"[]".to_vec())]),
+        "holds no image",
+    );
+    refused(
+        &f,
+        &tar_of(&[Ent::File("hello", b"x".to_vec())]),
+        "neither manifest.json",
+    );
+    refused(&f, b"not an archive at all", "not a tar archive");
+    let whole = with_valid_image(vec![], None);
+    refused(&f, &whole[..whole.len() / 2], "loading the image archive");
+}
+
+/// A layer bomb: 64 MiB of zeros gzip to some 64 KiB. Without the unpacker's limits the
+/// load would write all of it (a larger bomb fills the disk); with a 4 MiB limit per layer it
+/// stops there, and the partly unpacked layer is removed.
+#[test]
+fn a_layer_bomb_is_stopped_by_the_layer_limits() {
+    let f = Fixture::new("slbomb");
+    let dir = TempDir::new("slbomb");
+    let mut opts = f.options();
+    opts.layer_limits = docker_runtime::image::LayerLimits::new(4 << 20, 0);
+    let root = dir.join("root");
+    let rt = Runtime::new(&root, opts).unwrap();
+    let plain = layer_of(&[("zeros", &vec![0u8; 64 << 20])]);
+    // The config names the real diff id, so only the limit can stop it.
+    let config = config_of(&[&plain], "true");
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    std::io::Write::write_all(&mut enc, &plain).unwrap();
+    let bomb = enc.finish().unwrap();
+    drop(plain);
+    assert!(bomb.len() < 1 << 20, "{}", bomb.len());
+    let name = format!("{:x}.json", Sha256::digest(&config));
+    let man =
+        serde_json::json!([{"Config": name, "RepoTags": ["bomb:1"], "Layers": ["l/layer.tar"]}]);
+    let a = tar_of(&[
+        Ent::File("l/layer.tar", bomb),
+        Ent::File(&name, config),
+        Ent::File("manifest.json", man.to_string().into_bytes()),
+    ]);
+    let out = cli::call_with(&rt, &["load"], &a, None);
+    assert_eq!(out.status, 1);
+    assert!(
+        out.stderr
+            .contains("more than 4194304 bytes, the limit of bytes per layer"),
+        "{}",
+        out.stderr
+    );
+    let graph = root.join("graph");
+    let left: Vec<_> = std::fs::read_dir(&graph)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.len() == 64)
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(std::fs::read_dir(graph.join(":tmp:")).unwrap().count(), 0);
+    assert!(docker_runtime::fsutil::tree_size(&root) < 5 << 20);
 }

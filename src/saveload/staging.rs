@@ -127,8 +127,11 @@ pub fn stage(input: impl Read, dir: &Path, max_bytes: u64) -> Result<Staged> {
         .entries()
         .map_err(|e| Error::corrupt(format!("the image archive is not a tar archive: {e}")))?;
     for entry in entries {
-        let entry =
-            entry.map_err(|e| Error::corrupt(format!("the image archive is malformed: {e}")))?;
+        let entry = entry.map_err(|e| {
+            Error::corrupt(format!(
+                "the image archive is not a tar archive, or is cut short: {e}"
+            ))
+        })?;
         if staged.entries.len() >= MAX_ENTRIES {
             return Err(Error::corrupt(format!(
                 "the image archive has more than {MAX_ENTRIES} entries"
