@@ -763,3 +763,106 @@ fn a_layer_bomb_is_stopped_by_the_layer_limits() {
     assert_eq!(std::fs::read_dir(graph.join(":tmp:")).unwrap().count(), 0);
     assert!(docker_runtime::fsutil::tree_size(&root) < 5 << 20);
 }
+
+/// `skopeo ARGS`, asserting success (no signature policy: the archives are the test's own).
+fn skopeo(args: &[&str]) -> String {
+    let out = Command::new("skopeo")
+        .arg("--insecure-policy")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("skopeo (scripts/setup.sh installs it)");
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "skopeo {args:?}: {}",
+        &text[..text.len().min(2000)]
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// skopeo reads our save as a docker-archive and as an oci-archive, and what it writes from
+/// them (a docker-archive, an oci-archive) loads here and runs.
+#[test]
+fn skopeo_reads_our_save_and_we_load_what_it_writes() {
+    let f = Fixture::new("slskopeo");
+    let dir = TempDir::new("slskopeo");
+    child_image(&f, "skopeo", "app:1");
+    let ours = dir.join("ours.tar");
+    cli::ok(&f.rt, &["save", "-o", ours.to_str().unwrap(), "app:1"]);
+    let src = format!("docker-archive:{}", ours.display());
+    let inspect = skopeo(&["inspect", &src]);
+    assert!(inspect.contains("\"Architecture\""), "{inspect}");
+    let layout = dir.join("layout");
+    skopeo(&["copy", &src, &format!("oci:{}:app:1", layout.display())]);
+    skopeo(&[
+        "copy",
+        &format!("oci-archive:{}", ours.display()),
+        &format!("oci:{}:app:2", layout.display()),
+    ]);
+    // Back: a docker-archive and an oci-archive written by skopeo, loaded here.
+    let back = dir.join("back.tar");
+    skopeo(&[
+        "copy",
+        &format!("oci:{}:app:1", layout.display()),
+        &format!("docker-archive:{}:skopeo/back:1", back.display()),
+    ]);
+    let oci_back = dir.join("oci-back.tar");
+    skopeo(&[
+        "copy",
+        &format!("oci:{}:app:2", layout.display()),
+        &format!("oci-archive:{}:skopeo/oci:2", oci_back.display()),
+    ]);
+    cli::ok(&f.rt, &["rmi", "app:1"]);
+    let out = cli::call(&f.rt, &["load", "-i", back.to_str().unwrap()]);
+    assert_eq!(
+        out.stdout, "Loaded image: skopeo/back:1\n",
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        cli::ok(&f.rt, &["run", "--rm", "skopeo/back:1", "cat", "/skopeo"]),
+        "skopeo\n"
+    );
+    let out = cli::call(&f.rt, &["load", "-i", oci_back.to_str().unwrap()]);
+    assert_eq!(out.stdout, "Loaded image: skopeo/oci:2\n", "{}", out.stderr);
+    assert_eq!(
+        cli::ok(&f.rt, &["run", "--rm", "skopeo/oci:2", "cat", "/skopeo"]),
+        "skopeo\n"
+    );
+}
+
+/// containerd's `ctr image import` takes our save (and runs it with our OCI runtime), and
+/// what `ctr image export` writes loads here.
+#[test]
+fn containerd_imports_our_save_and_we_load_its_export() {
+    let f = Fixture::new("slctr");
+    child_image(&f, "ctr", "app:1");
+    let c = common::containerd::Containerd::start("slctr");
+    let ours = c.dir.join("ours.tar");
+    cli::ok(&f.rt, &["save", "-o", ours.to_str().unwrap(), "app:1"]);
+    c.ok(&["image", "import", ours.to_str().unwrap()]);
+    let name = "docker.io/library/app:1";
+    assert!(c.ok(&["image", "ls", "-q"]).lines().any(|l| l == name));
+    let oci = env!("CARGO_BIN_EXE_docker-runtime-oci");
+    let out = c.ok(&[
+        "run",
+        "--runc-binary",
+        oci,
+        "--rm",
+        name,
+        "slctr1",
+        "cat",
+        "/ctr",
+    ]);
+    assert_eq!(out, "ctr\n");
+    let exported = c.dir.join("exported.tar");
+    c.ok(&["image", "export", exported.to_str().unwrap(), name]);
+    cli::ok(&f.rt, &["rmi", "app:1"]);
+    let out = cli::call(&f.rt, &["load", "-i", exported.to_str().unwrap()]);
+    assert_eq!(out.stdout, "Loaded image: app:1\n", "{}", out.stderr);
+    assert_eq!(
+        cli::ok(&f.rt, &["run", "--rm", "app:1", "cat", "/ctr"]),
+        "ctr\n"
+    );
+}
