@@ -502,6 +502,48 @@ impl Runtime {
         Ok(pulled)
     }
 
+    /// The images `save` writes for `names`: a repository without a tag stands for all its
+    /// tags (as docker saves it), `REPO:TAG` for that name, an id for the image alone. An
+    /// image named several times is saved once, under every name. `NotFound` names the first
+    /// name that names nothing.
+    pub fn images_to_save(&self, names: &[String]) -> Result<Vec<crate::saveload::SaveItem>> {
+        let mut items: Vec<crate::saveload::SaveItem> = Vec::new();
+        let mut add = |id: String, name: Option<(String, String)>| {
+            let k = match items.iter().position(|i| i.id == id) {
+                Some(k) => k,
+                None => {
+                    items.push(crate::saveload::SaveItem {
+                        id,
+                        names: Vec::new(),
+                    });
+                    items.len() - 1
+                }
+            };
+            if let Some(n) = name.filter(|n| !items[k].names.contains(n)) {
+                items[k].names.push(n);
+            }
+        };
+        let all = self.tags.list()?;
+        for name in names {
+            let (repo, tag) = crate::reference::split_tag(name);
+            let whole_repo: Vec<_> = all.iter().filter(|(r, _, _)| r == repo).collect();
+            if tag.is_none() && !whole_repo.is_empty() {
+                for (r, t, id) in whole_repo {
+                    add(id.clone(), Some((r.clone(), t.clone())));
+                }
+                continue;
+            }
+            let img = self.image(name)?;
+            let by_id = name.strip_prefix("sha256:").unwrap_or(name);
+            let shown = match self.graph.resolve_prefix(by_id)? {
+                Some(_) => None,
+                None => Some(crate::reference::parse_repo_tag(name)?),
+            };
+            add(img.id, shown);
+        }
+        Ok(items)
+    }
+
     /// Write the archive of `items` to `out` (see [`crate::saveload::save()`]); announced
     /// as `save` per image.
     pub fn save_images(

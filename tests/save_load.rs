@@ -866,3 +866,90 @@ fn containerd_imports_our_save_and_we_load_its_export() {
         "ctr\n"
     );
 }
+
+/// The C API: `docker_image_save` to a descriptor, `docker_image_load` from one with the
+/// loaded images as JSON, and their refusals.
+#[test]
+fn the_c_api_saves_to_and_loads_from_descriptors() {
+    use docker_runtime::ffi::container::docker_string_free;
+    use docker_runtime::ffi::image::{docker_image_load, docker_image_save};
+    use docker_runtime::ffi::result::docker_result;
+    use docker_runtime::ffi::runtime::{docker_runtime_free, docker_runtime_new};
+    use std::ffi::{c_char, CStr, CString};
+    use std::os::fd::AsRawFd;
+
+    let f = Fixture::new("slabi");
+    let dir = TempDir::new("slabi");
+    let root = CString::new(f.root().to_str().unwrap()).unwrap();
+    let mut rt = std::ptr::null_mut();
+    // SAFETY: a valid string; NULL options are the defaults; rt receives the handle.
+    let r = unsafe { docker_runtime_new(root.as_ptr(), std::ptr::null(), &mut rt) };
+    assert_eq!(r, docker_result::DOCKER_OK, "{}", common::last_error());
+    let names = [c"busybox:latest".as_ptr(), std::ptr::null()];
+    let path = dir.join("abi.tar");
+    let file = std::fs::File::create(&path).unwrap();
+    // SAFETY: a live handle, a NULL-terminated array, an open descriptor.
+    let r = unsafe { docker_image_save(rt, names.as_ptr(), file.as_raw_fd()) };
+    assert_eq!(r, docker_result::DOCKER_OK, "{}", common::last_error());
+    drop(file);
+    let a = std::fs::read(&path).unwrap();
+    assert!(
+        a == save(&f.rt, dir.path(), &["busybox:latest"]),
+        "the same archive as save"
+    );
+
+    cli::ok(&f.rt, &["rmi", "busybox"]);
+    let file = std::fs::File::open(&path).unwrap();
+    let mut json: *mut c_char = std::ptr::null_mut();
+    // SAFETY: a live handle, an open descriptor, a writable pointer.
+    let r = unsafe { docker_image_load(rt, file.as_raw_fd(), &mut json) };
+    assert_eq!(r, docker_result::DOCKER_OK, "{}", common::last_error());
+    // SAFETY: the library gave a NUL-terminated string, freed once.
+    let text = unsafe { CStr::from_ptr(json) }
+        .to_str()
+        .unwrap()
+        .to_string();
+    unsafe { docker_string_free(json) };
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+        v[0]["RepoTags"],
+        serde_json::json!(["busybox:latest"]),
+        "{v}"
+    );
+    assert_eq!(cli::call(&f.rt, &["inspect", "busybox"]).status, 0);
+
+    // Refusals: a name that names nothing (before anything is written), no names, a
+    // descriptor that is not an archive.
+    let empty = std::fs::File::create(dir.join("empty.tar")).unwrap();
+    let missing = [c"nosuch:1".as_ptr(), std::ptr::null()];
+    let none = [std::ptr::null()];
+    let junk = std::fs::File::open("/etc/hostname").unwrap();
+    // SAFETY: as above; the calls must refuse, not crash.
+    unsafe {
+        assert_eq!(
+            docker_image_save(rt, missing.as_ptr(), empty.as_raw_fd()),
+            docker_result::DOCKER_ERR_NOT_FOUND
+        );
+        assert!(common::last_error().contains("nosuch:1"));
+        assert_eq!(
+            docker_image_save(rt, none.as_ptr(), empty.as_raw_fd()),
+            docker_result::DOCKER_ERR_INVALID_ARGUMENT
+        );
+        assert_eq!(
+            docker_image_save(rt, names.as_ptr(), 9999),
+            docker_result::DOCKER_ERR_IO
+        );
+        let mut json: *mut c_char = std::ptr::null_mut();
+        assert_eq!(
+            docker_image_load(rt, junk.as_raw_fd(), &mut json),
+            docker_result::DOCKER_ERR_CORRUPT
+        );
+        assert!(json.is_null());
+        assert_eq!(
+            docker_image_load(rt, junk.as_raw_fd(), std::ptr::null_mut()),
+            docker_result::DOCKER_ERR_NULL_ARGUMENT
+        );
+        docker_runtime_free(rt);
+    }
+    assert_eq!(std::fs::metadata(dir.join("empty.tar")).unwrap().len(), 0);
+}

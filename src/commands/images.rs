@@ -15,7 +15,6 @@ use crate::ids;
 use crate::image::Image;
 use crate::reference::{split_tag, validate_repo, validate_tag, DEFAULT_TAG};
 use crate::runtime::Runtime;
-use crate::saveload::SaveItem;
 use crate::summary;
 
 fn parse(f: &Flags, args: &[String], io: &mut Streams) -> Result<Option<super::flags::Parsed>> {
@@ -326,49 +325,6 @@ pub fn inspect(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     Ok(0)
 }
 
-/// The images `save` writes for `names`: a repository without a tag stands for all its tags
-/// (as docker saves it), `REPO:TAG` for that name, an id for the image alone. An image named
-/// several times is saved once, under every name.
-fn save_items(rt: &Runtime, names: &[String]) -> Result<Vec<SaveItem>> {
-    let mut items: Vec<SaveItem> = Vec::new();
-    let mut add = |id: String, name: Option<(String, String)>| {
-        let k = match items.iter().position(|i| i.id == id) {
-            Some(k) => k,
-            None => {
-                items.push(SaveItem {
-                    id,
-                    names: Vec::new(),
-                });
-                items.len() - 1
-            }
-        };
-        if let Some(n) = name.filter(|n| !items[k].names.contains(n)) {
-            items[k].names.push(n);
-        }
-    };
-    let all = rt.tags().list()?;
-    for name in names {
-        let (repo, tag) = split_tag(name);
-        let whole_repo: Vec<_> = all.iter().filter(|(r, _, _)| r == repo).collect();
-        if tag.is_none() && !whole_repo.is_empty() {
-            for (r, t, id) in whole_repo {
-                add(id.clone(), Some((r.clone(), t.clone())));
-            }
-            continue;
-        }
-        let img = rt.image(name)?;
-        let by_id = name.strip_prefix("sha256:").unwrap_or(name);
-        let named = rt.graph().resolve_prefix(by_id)?.is_none();
-        let shown = if named {
-            Some(repo_and_tag(name, None)?)
-        } else {
-            None
-        };
-        add(img.id, shown);
-    }
-    Ok(items)
-}
-
 /// Write `file` through a temporary file beside it, renamed into place only once whole.
 fn write_file(file: &str, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
     let path = Path::new(file);
@@ -414,7 +370,8 @@ pub fn save(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     if p.args.is_empty() {
         return Err(usage_error(&f, "save needs at least one IMAGE"));
     }
-    let items = save_items(rt, &p.args)?;
+    // Names are checked before anything is written.
+    let items = rt.images_to_save(&p.args)?;
     match p.value(output) {
         Some(file) => write_file(file, |out| rt.save_images(&items, out))?,
         None => {
