@@ -559,12 +559,15 @@ impl Runtime {
     }
 
     /// Load the image archive `input` (see [`crate::saveload::load()`]), within the layer
-    /// limits; announced as `load` per image.
+    /// limits; announced as `load` per image (and `tag` per name).
     pub fn load_images(&self, input: impl std::io::Read) -> Result<Vec<crate::saveload::Loaded>> {
         let max = self.opts.layer_limits.max_bytes;
         let loaded = crate::saveload::load(&self.graph, &self.tags, input, max)?;
         for l in &loaded {
             self.emit_image("load", &l.id, None);
+            for (repo, tag) in &l.names {
+                self.emit_image("tag", &l.id, Some(&format!("{repo}:{tag}")));
+            }
         }
         Ok(loaded)
     }

@@ -145,6 +145,16 @@ fn save_rm_load_run_round_trip_in_process() {
 fn several_images_and_names_share_their_layers() {
     let f = Fixture::new("slmulti");
     let dir = TempDir::new("slmulti");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let _sub = docker_runtime::events::Subscription::start(f.rt.events(), move |e| {
+        if e.kind == "image" && matches!(e.action, "save" | "load" | "tag") {
+            let name = e.actor.attributes.get("name").cloned().unwrap_or_default();
+            log.lock().unwrap().push(format!("{} {name}", e.action));
+        }
+        true
+    })
+    .unwrap();
     child_image(&f, "one", "one:latest");
     child_image(&f, "two", "two:latest");
     cli::ok(&f.rt, &["tag", "one", "one:also"]);
@@ -181,6 +191,27 @@ fn several_images_and_names_share_their_layers() {
         "{}",
         out.stderr
     );
+    // `save` and `load` per image, `tag` per loaded name, as docker announces them.
+    assert!(common::eventually(
+        std::time::Duration::from_secs(5),
+        || {
+            seen.lock()
+                .unwrap()
+                .iter()
+                .filter(|e| e.starts_with("load "))
+                .count()
+                == 3
+        }
+    ));
+    let events = seen.lock().unwrap().clone();
+    assert_eq!(
+        events.iter().filter(|e| *e == "save ").count(),
+        3,
+        "{events:?}"
+    );
+    // One from the `tag` command above, one from the load.
+    let tagged = events.iter().filter(|e| *e == "tag one:also").count();
+    assert_eq!(tagged, 2, "{events:?}");
     assert_eq!(
         cli::ok(&f.rt, &["run", "--rm", "one:also", "cat", "/one"]),
         "one\n"
