@@ -984,3 +984,142 @@ fn the_c_api_saves_to_and_loads_from_descriptors() {
     }
     assert_eq!(std::fs::metadata(dir.join("empty.tar")).unwrap().len(), 0);
 }
+
+/// Debian's docker 20.10 (`dockerd` of the docker.io package) on its own data root, exec root,
+/// pid file and socket, without a bridge or iptables rules; stopped (with the containerd it
+/// started) and its folders unmounted and removed on drop, also when the test fails.
+struct Dockerd {
+    child: std::process::Child,
+    dir: TempDir,
+    sock: PathBuf,
+}
+
+impl Dockerd {
+    fn start() -> Dockerd {
+        let dir = TempDir::new("sldockerd");
+        let sock = dir.join("docker.sock");
+        let child = Command::new("/usr/sbin/dockerd")
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("docker.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", sock.display()))
+            .args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip-masq=false",
+                "--storage-driver=vfs",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("dockerd.log")).unwrap())
+            .spawn()
+            .expect("dockerd (Debian's docker.io)");
+        let d = Dockerd { child, dir, sock };
+        let up = common::eventually(std::time::Duration::from_secs(60), || {
+            d.docker(&["version"]).status.success()
+        });
+        assert!(up, "dockerd did not start: {}", d.log());
+        d
+    }
+
+    fn log(&self) -> String {
+        let l = std::fs::read_to_string(self.dir.join("dockerd.log")).unwrap_or_default();
+        l[l.len().saturating_sub(2000)..].to_string()
+    }
+
+    fn docker(&self, args: &[&str]) -> std::process::Output {
+        Command::new("/usr/bin/docker")
+            .arg("-H")
+            .arg(format!("unix://{}", self.sock.display()))
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("docker (Debian's docker.io)")
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            &err[..err.len().min(2000)]
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        // SAFETY: kill takes a pid and a signal.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let stopped = common::eventually(std::time::Duration::from_secs(30), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        });
+        if !stopped {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // The containerd it started, if it outlived it.
+        let mine = self.dir.path().display().to_string();
+        for p in std::fs::read_dir("/proc").unwrap().flatten() {
+            let cmd = std::fs::read(p.path().join("cmdline")).unwrap_or_default();
+            if String::from_utf8_lossy(&cmd).contains(&mine) {
+                if let Ok(pid) = p.file_name().to_string_lossy().parse::<i32>() {
+                    // SAFETY: kill takes a pid and a signal.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+        }
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let mut under: Vec<&str> = (mounts.lines())
+            .filter_map(|l| l.split_whitespace().nth(1))
+            .filter(|m| m.starts_with(&mine))
+            .collect();
+        under.reverse();
+        for m in under {
+            let _ = Command::new("umount").args(["-l", m]).status();
+        }
+    }
+}
+
+/// Debian's docker 20.10 loads what we save (and runs it), and we load what it saves.
+#[test]
+fn docker_20_10_loads_our_save_and_we_load_its_save() {
+    let f = Fixture::new("sldocker");
+    child_image(&f, "docker", "app:1");
+    let d = Dockerd::start();
+    let ours = d.dir.join("ours.tar");
+    cli::ok(
+        &f.rt,
+        &["save", "-o", ours.to_str().unwrap(), "app:1", "busybox"],
+    );
+    let out = d.ok(&["load", "-i", ours.to_str().unwrap()]);
+    assert!(
+        out.contains("Loaded image: app:1") && out.contains("Loaded image: busybox:latest"),
+        "{out}"
+    );
+    let run = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "app:1",
+        "cat",
+        "/docker",
+    ]);
+    assert_eq!(run, "docker\n");
+    d.ok(&["tag", "app:1", "theirs:2"]);
+    let theirs = d.dir.join("theirs.tar");
+    d.ok(&["save", "-o", theirs.to_str().unwrap(), "theirs:2"]);
+    let out = cli::call(&f.rt, &["load", "-i", theirs.to_str().unwrap()]);
+    assert_eq!(out.stdout, "Loaded image: theirs:2\n", "{}", out.stderr);
+    assert_eq!(
+        cli::ok(&f.rt, &["run", "--rm", "theirs:2", "cat", "/docker"]),
+        "docker\n"
+    );
+}

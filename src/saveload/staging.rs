@@ -17,7 +17,7 @@ use std::path::Path;
 use sha2::{Digest as _, Sha256};
 use tar::EntryType;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::image::{archive, Compression};
 use crate::registry::{digest, Digest};
 
@@ -176,55 +176,18 @@ impl Staged {
                 "the image archive has two entries named {name}"
             )));
         }
-        let link = |e: &tar::Entry<'_, R>| -> Result<String> {
-            let t = e
-                .link_name_bytes()
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default();
-            let resolved = if kind == EntryType::Link {
-                clean(&t)
-            } else {
-                link_target(&name, &t)
-            };
-            resolved.filter(|r| !r.is_empty()).ok_or_else(|| {
-                Error::corrupt(format!(
-                    "archive entry {name} links to {t:?}, outside the archive"
-                ))
-            })
-        };
         let (entry_value, next) = match kind {
             EntryType::Directory => (Entry::Dir, offset),
-            EntryType::Symlink | EntryType::Link => {
-                let prefix = format!("{name}/");
-                if let Some((under, _)) = self.entries.range(prefix.clone()..).next() {
-                    if under.starts_with(&prefix) {
-                        return Err(Error::corrupt(format!(
-                            "archive entry {under} lies under the symlink {name}"
-                        )));
-                    }
-                }
-                (Entry::Link(link(&entry)?), offset)
-            }
+            EntryType::Symlink | EntryType::Link => (self.link(&name, &entry)?, offset),
             EntryType::Regular | EntryType::Continuous => {
                 let size = entry.header().size().unwrap_or(0);
                 if offset.saturating_add(size) > max_bytes {
-                    return Err(Error::corrupt(format!(
-                        "the image archive holds more than {max_bytes} bytes of files"
-                    )));
+                    return Err(Error::new(
+                        ErrorKind::Exhausted,
+                        format!("the image archive holds more than {max_bytes} bytes of files"),
+                    ));
                 }
-                let (digest, copied) = copy_hashed(&mut entry, out, &name)?;
-                if copied != size {
-                    return Err(Error::corrupt(format!(
-                        "archive entry {name} is cut short: {copied} of its {size} bytes"
-                    )));
-                }
-                let blob = Blob {
-                    path: name.clone(),
-                    offset,
-                    size,
-                    digest,
-                };
-                check_blob_name(&blob)?;
+                let blob = copy_blob(&mut entry, out, &name, offset, size)?;
                 (Entry::File(blob), offset + size)
             }
             other => {
@@ -235,6 +198,33 @@ impl Staged {
         };
         self.entries.insert(name, entry_value);
         Ok(next)
+    }
+
+    /// The symlink or hardlink entry `name`: where it points, inside the archive, and no
+    /// entry already under it.
+    fn link<R: Read>(&self, name: &str, entry: &tar::Entry<'_, R>) -> Result<Entry> {
+        let prefix = format!("{name}/");
+        if let Some((under, _)) = self.entries.range(prefix.clone()..).next() {
+            if under.starts_with(&prefix) {
+                return Err(Error::corrupt(format!(
+                    "archive entry {under} lies under the symlink {name}"
+                )));
+            }
+        }
+        let t = (entry.link_name_bytes())
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default();
+        let resolved = if entry.header().entry_type() == EntryType::Link {
+            clean(&t)
+        } else {
+            link_target(name, &t)
+        };
+        match resolved.filter(|r| !r.is_empty()) {
+            Some(r) => Ok(Entry::Link(r)),
+            None => Err(Error::corrupt(format!(
+                "archive entry {name} links to {t:?}, outside the archive"
+            ))),
+        }
     }
 
     /// An entry under a symlink entry would be reached through it by a reader that follows
@@ -319,6 +309,30 @@ impl Staged {
             .map_err(|e| Error::io("reading the staging file", e))?;
         Ok(out)
     }
+}
+
+/// Copy the file entry `name` of `size` bytes to `out`, where it lands at `offset`.
+fn copy_blob(
+    entry: &mut impl Read,
+    out: &mut impl Write,
+    name: &str,
+    offset: u64,
+    size: u64,
+) -> Result<Blob> {
+    let (digest, copied) = copy_hashed(entry, out, name)?;
+    if copied != size {
+        return Err(Error::corrupt(format!(
+            "archive entry {name} is cut short: {copied} of its {size} bytes"
+        )));
+    }
+    let blob = Blob {
+        path: name.to_string(),
+        offset,
+        size,
+        digest,
+    };
+    check_blob_name(&blob)?;
+    Ok(blob)
 }
 
 /// A file under `blobs/sha256/` is named by its digest: another content is refused.
