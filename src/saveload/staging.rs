@@ -18,7 +18,7 @@ use sha2::{Digest as _, Sha256};
 use tar::EntryType;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::image::{archive, Compression};
+use crate::image::archive;
 use crate::registry::{digest, Digest};
 
 /// Most entries an image archive may have (one per layer, config and manifest, and a few
@@ -52,8 +52,6 @@ enum Entry {
 pub struct Staged {
     file: File,
     entries: BTreeMap<String, Entry>,
-    /// The whole archive's compression.
-    pub compression: Compression,
 }
 
 /// `name` as a clean archive path (no `.`, empty or trailing components), or `None` when it
@@ -107,12 +105,11 @@ pub fn anonymous_file(dir: &Path) -> Result<File> {
 /// Read the archive `input` (plain or compressed) into an anonymous file in `dir`, holding
 /// at most `max_bytes` of file content.
 pub fn stage(input: impl Read, dir: &Path, max_bytes: u64) -> Result<Staged> {
-    let (compression, plain) =
+    let (_, plain) =
         archive::decompress(input).map_err(|e| Error::io("reading the image archive", e))?;
     let mut staged = Staged {
         file: anonymous_file(dir)?,
         entries: BTreeMap::new(),
-        compression,
     };
     let mut out = BufWriter::with_capacity(
         BUF_SIZE,
