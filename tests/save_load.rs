@@ -321,6 +321,21 @@ fn save_and_load_through_the_daemon() {
     );
     let out = client(&h, &["run", "--rm", "busybox", "echo", "hi"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    // On a terminal the client refuses both: no archive onto it, none read from it.
+    for (cmd, why) in [
+        ("save busybox", "cowardly refusing to save to a terminal"),
+        ("load", "requested load from stdin, but stdin is a terminal"),
+    ] {
+        let line = format!("{DOCKER} -H {addr} {cmd}");
+        let out = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("script (util-linux)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(why), "{cmd}: {text}");
+        assert!(text.len() < 4096, "{cmd}: {} bytes", text.len());
+    }
     // A broken archive is the daemon's clear error.
     let out = client_with_input(&h, &["load"], b"not an archive");
     assert_eq!(out.status.code(), Some(1));

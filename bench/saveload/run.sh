@@ -15,8 +15,12 @@
 #          layer into the graph)
 #     vs   `skopeo copy docker-archive:OUT.tar oci:DIR2:v1` (read, verify and store the
 #          blobs; skopeo does not unpack, so it does less than a load).
+# With Debian's docker 20.10 installed (docker.io), also its `docker save -o` of the same image
+# and its `docker load -i OUT.tar` after an `rmi` (a full unpack), on a dockerd of the
+# benchmark's own (overlay2 on the same ext4, its own exec root and socket, no bridge, no
+# iptables), stopped at the end.
 # Everything lives on a fresh loop-mounted ext4 (the root disk of these machines slows down
-# for minutes after large deletions). Prints each run, the medians and the ratios (skopeo
+# for minutes after large deletions). Prints each run, the medians and the ratios (peer
 # time / our time: >= 1 means we are faster), and removes everything it made. Not run by the
 # tests.
 set -euo pipefail
@@ -33,8 +37,18 @@ work=$(mktemp -d /var/tmp/dr-bench-saveload.XXXXXX)
 # No daemon: every command runs in-process on its -g root.
 export DOCKER_HOST=unix://$work/no-daemon.sock
 mnt=$work/ext4
+dockerd_pid=
 cleanup() {
   set +e
+  if [ -n "$dockerd_pid" ]; then
+    kill "$dockerd_pid"; wait "$dockerd_pid" 2>/dev/null
+    # The containerd it started, if it outlived it (by its pid file), then its mounts.
+    cpid=$(cat "$work/dexec/containerd/containerd.pid" 2>/dev/null)
+    [ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null
+    grep -o " $work[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
+      [ "$m" != "$mnt" ] && umount -l "$m"
+    done
+  fi
   mountpoint -q "$mnt" && umount "$mnt"
   rm -rf "$work"
 }
@@ -106,6 +120,21 @@ PY
 skopeo --insecure-policy copy -q "oci:$mnt/src:v1" "docker-archive:$mnt/in.tar:bench:v1" >&2
 "$DOCKER" -g "$mnt/root" load -q -i "$mnt/in.tar" >&2
 
+# Debian's docker 20.10, when installed: a dockerd of our own, with the image loaded.
+DK=
+if [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ]; then
+  /usr/sbin/dockerd --data-root "$mnt/dockerd" --exec-root "$work/dexec" \
+    --pidfile "$work/dockerd.pid" -H "unix://$work/dockerd.sock" --bridge=none \
+    --iptables=false --ip-masq=false --storage-driver=overlay2 >"$work/dockerd.log" 2>&1 &
+  dockerd_pid=$!
+  DK="/usr/bin/docker -H unix://$work/dockerd.sock"
+  for _ in $(seq 300); do $DK version >/dev/null 2>&1 && break; sleep 0.1; done
+  $DK version >/dev/null 2>&1 || { echo "dockerd did not start: $(tail -5 "$work/dockerd.log")" >&2; exit 1; }
+  $DK load -q -i "$mnt/in.tar" >&2
+else
+  echo "Debian's docker.io is not installed: docker save/load left out" >&2
+fi
+
 now() { date +%s.%N; }
 # timed NAME CMD...: run CMD (output discarded), print NAME and the seconds it took.
 timed() {
@@ -121,13 +150,18 @@ timed() {
 results=$work/results
 : > "$results"
 for i in $(seq "$RUNS"); do
-  rm -rf "$mnt/out.tar" "$mnt/sk.tar" "$mnt/empty" "$mnt/oci2"
+  rm -rf "$mnt/out.tar" "$mnt/sk.tar" "$mnt/dk.tar" "$mnt/empty" "$mnt/oci2"
   timed save_ours "$DOCKER" -g "$mnt/root" save -o "$mnt/out.tar" bench:v1 | tee -a "$results"
   timed save_skopeo skopeo --insecure-policy copy -q "oci:$mnt/src:v1" \
     "docker-archive:$mnt/sk.tar:bench:v1" | tee -a "$results"
   timed load_ours "$DOCKER" -g "$mnt/empty" load -q -i "$mnt/out.tar" | tee -a "$results"
   timed load_skopeo skopeo --insecure-policy copy -q "docker-archive:$mnt/out.tar" \
     "oci:$mnt/oci2:v1" | tee -a "$results"
+  if [ -n "$DK" ]; then
+    timed save_docker $DK save -o "$mnt/dk.tar" bench:v1 | tee -a "$results"
+    $DK rmi bench:v1 >/dev/null
+    timed load_docker $DK load -q -i "$mnt/out.tar" | tee -a "$results"
+  fi
 done
 
 python3 - "$results" "$(stat -c %s "$mnt/out.tar")" <<'PY'
@@ -139,10 +173,14 @@ for line in open(sys.argv[1]):
     r.setdefault(k, []).append(float(v))
 m = {k: statistics.median(v) for k, v in r.items()}
 n = len(r["save_ours"])
-for op, what in (("save", "skopeo copy oci: -> docker-archive: (copies stored tars; ours packs from files)"),
-                 ("load", "skopeo copy docker-archive: -> oci: (stores blobs; ours also unpacks)")):
-    ours, base = m[op + "_ours"], m[op + "_skopeo"]
-    print("%s: ours %.2f s (%.0f MB/s of archive), skopeo %.2f s; ratio %.2f   [%s]"
-          % (op, ours, SIZE / ours, base, base / ours, what))
-print("archive %.0f MB; medians of %d runs; ratio = skopeo time / our time (>= 1: we are faster)" % (SIZE, n))
+for op, peer, what in (("save", "skopeo", "skopeo copy oci: -> docker-archive: (copies stored tars; ours packs from files)"),
+                       ("load", "skopeo", "skopeo copy docker-archive: -> oci: (stores blobs; ours also unpacks)"),
+                       ("save", "docker", "docker 20.10 save -o (overlay2)"),
+                       ("load", "docker", "docker 20.10 load -i of our archive after rmi (overlay2: unpacks)")):
+    if op + "_" + peer not in m:
+        continue
+    ours, base = m[op + "_ours"], m[op + "_" + peer]
+    print("%s: ours %.2f s (%.0f MB/s of archive), %s %.2f s; ratio %.2f   [%s]"
+          % (op, ours, SIZE / ours, peer, base, base / ours, what))
+print("archive %.0f MB; medians of %d runs; ratio = peer time / our time (>= 1: we are faster)" % (SIZE, n))
 PY

@@ -66,6 +66,8 @@ pub enum Turn {
 /// The client's turn: connect to the daemon at `addr` and run `args` there with this
 /// process's stdin, stdout and stderr, sending the terminal's size when stdin is one and
 /// putting the terminal in raw mode for `run -t` and `attach` (restored on every way out).
+/// `save -o FILE` and `load -i FILE` name the client's files: it writes and reads them
+/// itself, and refuses an archive to or from a terminal.
 pub fn run(addr: &Addr, args: &[String]) -> Result<Turn> {
     let sock = match connect(addr) {
         Ok(sock) => sock,
@@ -77,27 +79,42 @@ pub fn run(addr: &Addr, args: &[String]) -> Result<Turn> {
     };
     let files = ClientFiles::of(args)?;
     let _raw = super::terminal::raw_terminal_for(args)?;
+    let command = files.args.first().map(String::as_str);
     let input: Box<dyn Read + Send> = match &files.input {
         Some(path) => {
             Box::new(File::open(path).map_err(|e| Error::io_path("opening", Path::new(path), e))?)
         }
+        None if command == Some("load") && io::stdin().is_terminal() => {
+            return Err(Error::invalid(
+                "requested load from stdin, but stdin is a terminal: use -i FILE or redirect",
+            ))
+        }
         None => Box::new(io::stdin()),
     };
     let Some(path) = &files.output else {
-        if files.args.first().is_some_and(|c| c == "save") && io::stdout().is_terminal() {
+        if command == Some("save") && io::stdout().is_terminal() {
             return Err(Error::invalid(
                 "cowardly refusing to save to a terminal: use the -o flag or redirect",
             ));
         }
         return call(sock, &files.args, &options, input, &mut io::stdout()).map(Turn::Ran);
     };
-    // The file is the client's: written beside its place, renamed there once the command
-    // succeeded.
-    let path = Path::new(path);
+    call_into_file(sock, &files.args, &options, input, Path::new(path)).map(Turn::Ran)
+}
+
+/// [`call`] with stdout going to the client's file `path`: written beside it, renamed into
+/// place once the command succeeded, removed otherwise.
+fn call_into_file(
+    sock: Stream,
+    args: &[String],
+    options: &RequestOptions,
+    input: Box<dyn Read + Send>,
+    path: &Path,
+) -> Result<i32> {
     let name = path.file_name().unwrap_or_default().to_string_lossy();
     let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
     let mut out = File::create(&tmp).map_err(|e| Error::io_path("creating", &tmp, e))?;
-    let status = call(sock, &files.args, &options, input, &mut out);
+    let status = call(sock, args, options, input, &mut out);
     let kept = match status {
         Ok(0) => out
             .sync_all()
@@ -109,7 +126,7 @@ pub fn run(addr: &Addr, args: &[String]) -> Result<Turn> {
         let _ = std::fs::remove_file(&tmp);
     }
     kept?;
-    status.map(Turn::Ran)
+    status
 }
 
 /// The files a command names that are the client's to read or write: `save -o FILE` and
