@@ -820,6 +820,42 @@ enum docker_result docker_image_remove(const struct docker_runtime *rt,
                                        const char *name);
 
 /**
+ * Write the images `names` names (a NULL-terminated array of `NAME[:TAG]`, a repository
+ * alone standing for all its tags, or id prefixes) to `fd` as one tar archive, as `docker
+ * save` writes it (docker's format with the OCI image layout inside, which docker, skopeo
+ * and containerd read). `fd` is borrowed (the library writes a duplicate; a pipe, a file or
+ * a socket). Every name is resolved before anything is written. Blocks until the archive is
+ * written (seconds per hundred megabytes); a reader that closes its end early makes it fail
+ * with `DOCKER_ERR_IO` (a host that does not ignore SIGPIPE gets the signal first).
+ * Announced as `save` events. Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_UTF8`,
+ * `DOCKER_ERR_INVALID_ARGUMENT` (no names, a negative fd), `DOCKER_ERR_NOT_FOUND` (a name
+ * that names no image), `DOCKER_ERR_IO` (a closed fd, a failed write), `DOCKER_ERR_CORRUPT`
+ * (an image that cannot be read).
+ */
+enum docker_result docker_image_save(const struct docker_runtime *rt,
+                                     const char *const *names,
+                                     int fd);
+
+/**
+ * Read an image archive from `fd` to its end (ours, docker's of any version, skopeo's
+ * `docker-archive:` or `oci-archive:`, `ctr image export`'s; plain or compressed) and load
+ * its images, named as the archive names them (tags moved as `docker load` moves them).
+ * `*json` receives a JSON array with one `{"Id":"...","RepoTags":["repo:tag"]}` per image
+ * (free it with `docker_string_free`). `fd` is borrowed (the library reads a duplicate).
+ * All or nothing: on any error no image and no tag of the archive is left. Blocks until
+ * the archive is read and unpacked; cancel it by closing the writing end (the load then
+ * fails with `DOCKER_ERR_CORRUPT`). Announced as `load` events. Errors:
+ * `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_ARGUMENT` (a negative fd),
+ * `DOCKER_ERR_IO` (a closed fd), `DOCKER_ERR_CORRUPT` (not an image archive,
+ * an entry or a link leading out of it, a digest that does not match, a document too big),
+ * `DOCKER_ERR_EXHAUSTED` (over the layer limits), `DOCKER_ERR_UNSUPPORTED` (another
+ * platform's image, a layer format that cannot be unpacked).
+ */
+enum docker_result docker_image_load(const struct docker_runtime *rt,
+                                     int fd,
+                                     char **json);
+
+/**
  * Fill the caller's `size` bytes at `opts` (pass `sizeof *opts`) with the defaults of the
  * fields this library knows and zeros past them, and set `opts->size` to `size`. A size
  * below the first version of the struct is `DOCKER_ERR_INVALID_ARGUMENT`.

@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Install the system packages the build, the tests and the demo need (Debian; run as root).
 set -euo pipefail
-# docker-registry, skopeo, apache2-utils (htpasswd) and openssl: the registry tests and benchmark.
+# docker-registry, skopeo, apache2-utils (htpasswd) and openssl: the registry tests and benchmark
+# (skopeo also the save/load interop test and benchmark).
 # libseccomp-dev: the seccomp filter compiler the library links.
 # python3-venv, -pip, -setuptools, -wheel: the Python package's install test builds it offline
 # (`pip install --no-build-isolation --no-index`) in a venv of Debian's python3; python3-mypy
-# checks its type hints (--strict). containerd: the OCI runtime command's test drives it (the
+# checks its type hints (--strict). containerd: the OCI runtime command's test drives it, and
+# the save/load test imports a saved image into it (each
 # test starts its own containerd; the package's service must not start: see policy-rc.d below).
+# docker.io: Debian's docker 20.10, whose `load` and `save` the save/load test exchanges images
+# with (the test starts its own dockerd on its own roots and socket; the service must not start).
 PKGS=(build-essential pkg-config libseccomp-dev python3 python3-venv python3-pip python3-setuptools
   python3-wheel python3-mypy valgrind iptables iproute2 busybox-static util-linux time curl
-  docker-registry skopeo apache2-utils openssl containerd)
+  docker-registry skopeo apache2-utils openssl containerd docker.io)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

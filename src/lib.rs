@@ -29,6 +29,7 @@ pub mod proc;
 pub mod reference;
 pub mod registry;
 pub mod runtime;
+pub mod saveload;
 pub mod server;
 pub mod spawn;
 pub mod summary;

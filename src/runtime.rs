@@ -168,8 +168,10 @@ impl Runtime {
     /// id or a unique id prefix first (an ambiguous prefix is an error that says so), then
     /// `REPOSITORY[:TAG]` through the tag store (`latest` by default). `NotFound` with
     /// `no such image: NAME` when nothing matches; `Corrupt` when the image cannot be read.
+    /// An id may be written `sha256:ID`, as docker shows it (`load` prints it so).
     pub fn image(&self, name: &str) -> Result<Image> {
-        if let Some(id) = self.graph.resolve_prefix(name)? {
+        let by_id = name.strip_prefix("sha256:").unwrap_or(name);
+        if let Some(id) = self.graph.resolve_prefix(by_id)? {
             return self.graph.get(&id);
         }
         match self.tags.lookup(name)? {
@@ -501,6 +503,76 @@ impl Runtime {
         };
         self.emit_image("pull", &pulled.id, Some(&shown));
         Ok(pulled)
+    }
+
+    /// The images `save` writes for `names`: a repository without a tag stands for all its
+    /// tags (as docker saves it), `REPO:TAG` for that name, an id for the image alone. An
+    /// image named several times is saved once, under every name. `NotFound` names the first
+    /// name that names nothing.
+    pub fn images_to_save(&self, names: &[String]) -> Result<Vec<crate::saveload::SaveItem>> {
+        let mut items: Vec<crate::saveload::SaveItem> = Vec::new();
+        let mut add = |id: String, name: Option<(String, String)>| {
+            let k = match items.iter().position(|i| i.id == id) {
+                Some(k) => k,
+                None => {
+                    items.push(crate::saveload::SaveItem {
+                        id,
+                        names: Vec::new(),
+                    });
+                    items.len() - 1
+                }
+            };
+            if let Some(n) = name.filter(|n| !items[k].names.contains(n)) {
+                items[k].names.push(n);
+            }
+        };
+        let all = self.tags.list()?;
+        for name in names {
+            let (repo, tag) = crate::reference::split_tag(name);
+            let whole_repo: Vec<_> = all.iter().filter(|(r, _, _)| r == repo).collect();
+            if tag.is_none() && !whole_repo.is_empty() {
+                for (r, t, id) in whole_repo {
+                    add(id.clone(), Some((r.clone(), t.clone())));
+                }
+                continue;
+            }
+            let img = self.image(name)?;
+            let by_id = name.strip_prefix("sha256:").unwrap_or(name);
+            let shown = match self.graph.resolve_prefix(by_id)? {
+                Some(_) => None,
+                None => Some(crate::reference::parse_repo_tag(name)?),
+            };
+            add(img.id, shown);
+        }
+        Ok(items)
+    }
+
+    /// Write the archive of `items` to `out` (see [`crate::saveload::save()`]); announced
+    /// as `save` per image.
+    pub fn save_images(
+        &self,
+        items: &[crate::saveload::SaveItem],
+        out: impl std::io::Write,
+    ) -> Result<()> {
+        crate::saveload::save(&self.graph, items, out)?;
+        for item in items {
+            self.emit_image("save", &item.id, None);
+        }
+        Ok(())
+    }
+
+    /// Load the image archive `input` (see [`crate::saveload::load()`]), within the layer
+    /// limits; announced as `load` per image (and `tag` per name).
+    pub fn load_images(&self, input: impl std::io::Read) -> Result<Vec<crate::saveload::Loaded>> {
+        let max = self.opts.layer_limits.max_bytes;
+        let loaded = crate::saveload::load(&self.graph, &self.tags, input, max)?;
+        for l in &loaded {
+            self.emit_image("load", &l.id, None);
+            for (repo, tag) in &l.names {
+                self.emit_image("tag", &l.id, Some(&format!("{repo}:{tag}")));
+            }
+        }
+        Ok(loaded)
     }
 
     /// Why image `id` may not be removed, if anything uses it.

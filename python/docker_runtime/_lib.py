@@ -85,6 +85,8 @@ SIGNATURES: "dict[str, Tuple[Any, List[Any]]]" = {
                                   c_size_t]),
     "docker_image_tag": (c_int, [_P, c_char_p, c_char_p, c_char_p, c_int]),
     "docker_image_remove": (c_int, [_P, c_char_p]),
+    "docker_image_save": (c_int, [_P, POINTER(c_char_p), c_int]),
+    "docker_image_load": (c_int, [_P, c_int, _PP]),
     "docker_runtime_events": (c_int, [_P, EVENT_CALLBACK, c_void_p, _PP]),
     "docker_subscription_free": (None, [_P]),
 }

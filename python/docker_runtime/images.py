@@ -1,16 +1,16 @@
-"""Images, docker-py style: `rt.images.pull/list/get/remove/import_` and `Image`."""
+"""Images, docker-py style: `rt.images.pull/list/get/remove/import_/save/load` and `Image`."""
 
 from __future__ import annotations
 
 import json
 import os
 from ctypes import create_string_buffer
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Union
 
 from . import _lib
 from ._callbacks import ProgressBridge, ProgressFunction
-from ._pipes import Feeder, Source
-from ._structs import Text, encode
+from ._pipes import Collector, Feeder, Source
+from ._structs import StringArray, Text, encode
 from .errors import DockerError, ImageNotFound
 
 if TYPE_CHECKING:
@@ -150,3 +150,60 @@ class ImageCollection:
     def remove(self, image: Text) -> None:
         """Untag a tag, or delete an image by id (Conflict when a container uses it)."""
         _lib.check(_lib.load().docker_image_remove(self._rt.handle, encode(image, "image")))
+
+    def save(self, names: Union[Text, Sequence[Text]],
+             path: Union[str, "os.PathLike[str]", None] = None) -> Optional[bytes]:
+        """`docker save`: the images `names` names (a repository alone: all its tags) as one
+        tar archive (docker's format with the OCI layout inside), written to `path` (through
+        a temporary file beside it, renamed once whole), else returned as bytes."""
+        array = StringArray([names] if isinstance(names, (str, bytes)) else names, "names")
+        lib = _lib.load()
+        if path is None:
+            collector = Collector()
+            try:
+                _lib.check(lib.docker_image_save(self._rt.handle, array.pointer,
+                                                 collector.write_fd))
+            finally:
+                data = collector.finish()
+            return data
+        tmp = os.path.join(os.path.dirname(os.fspath(path)) or ".",
+                           f".{os.path.basename(os.fspath(path))}.partial-{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                _lib.check(lib.docker_image_save(self._rt.handle, array.pointer, fd))
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        return None
+
+    def load(self, source: Union[str, "os.PathLike[str]", Source]) -> List[Image]:
+        """`docker load`: the images of an archive (ours, docker's, skopeo's, containerd's
+        export; a path, a binary file object or bytes), all or none of them; returns them."""
+        from .runtime import json_out
+        lib = _lib.load()
+        if isinstance(source, (str, os.PathLike)):
+            fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                text = json_out(lib.docker_image_load, self._rt.handle, fd)
+            finally:
+                os.close(fd)
+        else:
+            feeder = Feeder(source)
+            try:
+                text = json_out(lib.docker_image_load, self._rt.handle, feeder.read_fd)
+            except DockerError:
+                if feeder.error is not None:
+                    raise feeder.error from None
+                raise
+            finally:
+                feeder.close()
+                feeder.join()
+            if feeder.error is not None:
+                raise feeder.error
+        return [self.get(str(row["Id"])) for row in json.loads(text)]

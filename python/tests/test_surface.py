@@ -400,6 +400,30 @@ class ImageSurfaceTest(unittest.TestCase):
         with self.assertRaises(dr.InvalidArgument):
             self.rt.images.import_(tiny_tar({"a": b""}), "UPPER/case")
 
+    def test_save_and_load(self):
+        images = self.rt.images
+        img = images.import_(tiny_tar({"saved": b"yes\n"}), "pysave", "v1")
+        data = images.save("pysave:v1")
+        self.assertIn(b"index.json", data)
+        path = os.path.join(self.f.dir, "saved.tar")
+        self.assertIsNone(images.save(["pysave"], path))
+        with open(path, "rb") as f:
+            self.assertEqual(f.read(), data)
+        images.remove("pysave:v1")
+        loaded = images.load(data)
+        self.assertEqual([i.tags for i in loaded], [["pysave:v1"]])
+        images.remove("pysave:v1")
+        self.assertEqual(images.load(path)[0].tags, ["pysave:v1"])
+        self.assertEqual(images.load(io.BytesIO(data))[0].tags, ["pysave:v1"])
+        self.assertNotEqual(loaded[0].id, img.id)  # an imported image gets its content's id
+        with self.assertRaises(dr.Corrupt):
+            images.load(b"no archive" * 100)
+        with self.assertRaises(dr.NotFound):
+            images.save("nosuchimage:v9")
+        with self.assertRaises(dr.InvalidArgument):
+            images.save([])
+        self.assertFalse(any(n.startswith(".saved.tar.partial") for n in os.listdir(self.f.dir)))
+
     def test_pull_with_progress_and_a_progress_callback_that_raises(self):
         reg = Registry()
         self.addCleanup(reg.close)

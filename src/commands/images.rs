@@ -1,7 +1,9 @@
-//! The image commands: `import`, `images`, `history`, `tag`, `rmi`, `inspect`.
+//! The image commands: `import`, `images`, `history`, `tag`, `rmi`, `inspect`, `save`, `load`.
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Read;
+use std::os::fd::AsFd;
+use std::path::Path;
 use std::time::Duration;
 
 use super::flags::Flags;
@@ -306,5 +308,117 @@ pub fn inspect(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         )?,
     };
     io.out(&format!("{text}\n"))?;
+    Ok(0)
+}
+
+/// Write `file` through a temporary file beside it, renamed into place only once whole.
+fn write_file(file: &str, write: impl FnOnce(&mut std::fs::File) -> Result<()>) -> Result<()> {
+    let path = Path::new(file);
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::invalid(format!("-o {file:?} names no file")))?;
+    let tmp = path.with_file_name(format!(
+        ".{}.partial-{}",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = std::fs::File::create(&tmp)
+        .map_err(|e| Error::io_path("creating", &tmp, e))
+        .and_then(|mut f| {
+            write(&mut f)?;
+            f.sync_all().map_err(|e| Error::io_path("writing", &tmp, e))
+        })
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).map_err(|e| Error::io_path("renaming into", path, e))
+        });
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// `save [-o FILE] IMAGE...`: the images as a tar archive (docker's format with the OCI
+/// image layout inside) on stdout or in FILE; never onto a terminal.
+pub fn save(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new(
+        "save",
+        "[OPTIONS] IMAGE [IMAGE...]",
+        "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    );
+    let output = f.value(
+        &["o", "output"],
+        "FILE",
+        "write to a file, instead of STDOUT",
+    );
+    let Some(p) = parse(&f, args, io)? else {
+        return Ok(0);
+    };
+    if p.args.is_empty() {
+        return Err(f.usage_error("save needs at least one IMAGE"));
+    }
+    // Names are checked before anything is written.
+    let items = rt.images_to_save(&p.args)?;
+    match p.value(output) {
+        Some(file) => write_file(file, |out| rt.save_images(&items, out))?,
+        None => {
+            if nix::unistd::isatty(io.stdout.as_fd()).unwrap_or(false) {
+                return Err(Error::invalid(
+                    "cowardly refusing to save to a terminal: use the -o flag or redirect",
+                ));
+            }
+            rt.save_images(&items, &mut io.stdout)?;
+        }
+    }
+    Ok(0)
+}
+
+/// `load [-i FILE] [-q]`: the images of a tar archive (ours, docker's, an OCI layout) from
+/// stdin or FILE; prints `Loaded image: NAME:TAG` per name (`Loaded image ID: sha256:ID`
+/// for an image without one).
+pub fn load(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
+    let mut f = Flags::new(
+        "load",
+        "[OPTIONS]",
+        "Load images from a tar archive (STDIN by default)",
+    );
+    let input = f.value(
+        &["i", "input"],
+        "FILE",
+        "read from a tar archive file, instead of STDIN",
+    );
+    let quiet = f.bool(&["q", "quiet"], "print nothing on success");
+    let Some(p) = parse(&f, args, io)? else {
+        return Ok(0);
+    };
+    if let Some(a) = p.args.first() {
+        return Err(f.usage_error(&format!("load takes no argument ({a:?})")));
+    }
+    let loaded = match p.value(input) {
+        Some(file) => {
+            let src = std::fs::File::open(file)
+                .map_err(|e| Error::io_path("opening", Path::new(file), e))?;
+            rt.load_images(src)
+        }
+        None if io.stdin_is_tty() => {
+            return Err(Error::invalid(
+                "requested load from stdin, but stdin is a terminal: use -i FILE or redirect",
+            ))
+        }
+        None => rt.load_images(&io.stdin),
+    }
+    .map_err(|e| e.context("loading the image archive"))?;
+    if p.bool(quiet) {
+        return Ok(0);
+    }
+    let mut text = String::new();
+    for l in loaded {
+        if l.names.is_empty() {
+            text.push_str(&format!("Loaded image ID: sha256:{}\n", l.id));
+        }
+        for (repo, tag) in l.names {
+            text.push_str(&format!("Loaded image: {repo}:{tag}\n"));
+        }
+    }
+    io.out(&text)?;
     Ok(0)
 }

@@ -90,6 +90,11 @@ pub static COMMANDS: &[Command] = &[
         handler: containers::kill,
     },
     Command {
+        name: "load",
+        description: "Load images from a tar archive",
+        handler: images::load,
+    },
+    Command {
         name: "login",
         description: "Register or log in to a registry server",
         handler: registry::login,
@@ -143,6 +148,11 @@ pub static COMMANDS: &[Command] = &[
         name: "run",
         description: "Run a command in a new container",
         handler: containers::run,
+    },
+    Command {
+        name: "save",
+        description: "Save images to a tar archive",
+        handler: images::save,
     },
     Command {
         name: "start",

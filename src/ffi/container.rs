@@ -131,7 +131,7 @@ const MAX_LIST: usize = 1 << 16;
 ///
 /// # Safety
 /// `p` is NULL or a NULL-terminated array of NUL-terminated strings.
-unsafe fn list_arg(p: *const *const c_char, name: &str) -> FfiResult<Vec<String>> {
+pub(super) unsafe fn list_arg(p: *const *const c_char, name: &str) -> FfiResult<Vec<String>> {
     let mut out = Vec::new();
     if p.is_null() {
         return Ok(out);

@@ -1,10 +1,10 @@
 //! Images through typed functions: import a tar from a descriptor, pull with JSON progress,
-//! tag, remove, and the images as a JSON list.
+//! tag, remove, save to and load from a descriptor, and the images as a JSON list.
 
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::fs::File;
 
-use super::container::give_string;
+use super::container::{give_string, list_arg};
 use super::guard::{dup_fd, guard, handle, opt_str_arg, out_arg, str_arg, write_str_out, Userdata};
 use super::result::{docker_result, FfiError, FfiResult};
 use super::runtime::docker_runtime;
@@ -187,5 +187,72 @@ pub unsafe extern "C" fn docker_image_remove(
         let (r, name) = unsafe { (handle(rt, "rt")?, str_arg(name, "name")?) };
         r.rt.remove_image(name)?;
         Ok(())
+    })
+}
+
+/// Write the images `names` names (a NULL-terminated array of `NAME[:TAG]`, a repository
+/// alone standing for all its tags, or id prefixes) to `fd` as one tar archive, as `docker
+/// save` writes it (docker's format with the OCI image layout inside, which docker, skopeo
+/// and containerd read). `fd` is borrowed (the library writes a duplicate; a pipe, a file or
+/// a socket). Every name is resolved before anything is written. Blocks until the archive is
+/// written (seconds per hundred megabytes); a reader that closes its end early makes it fail
+/// with `DOCKER_ERR_IO` (a host that does not ignore SIGPIPE gets the signal first).
+/// Announced as `save` events. Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_UTF8`,
+/// `DOCKER_ERR_INVALID_ARGUMENT` (no names, a negative fd), `DOCKER_ERR_NOT_FOUND` (a name
+/// that names no image), `DOCKER_ERR_IO` (a closed fd, a failed write), `DOCKER_ERR_CORRUPT`
+/// (an image that cannot be read).
+#[no_mangle]
+pub unsafe extern "C" fn docker_image_save(
+    rt: *const docker_runtime,
+    names: *const *const c_char,
+    fd: c_int,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: rt is NULL or a live handle; names NULL or a NULL-terminated string array.
+        let (r, names) = unsafe { (handle(rt, "rt")?, list_arg(names, "names")?) };
+        if names.is_empty() {
+            return Err(FfiError::new(
+                docker_result::DOCKER_ERR_INVALID_ARGUMENT,
+                "names holds no image name",
+            ));
+        }
+        let items = r.rt.images_to_save(&names)?;
+        let out = File::from(dup_fd(fd, "fd")?);
+        Ok(r.rt.save_images(&items, out)?)
+    })
+}
+
+/// Read an image archive from `fd` to its end (ours, docker's of any version, skopeo's
+/// `docker-archive:` or `oci-archive:`, `ctr image export`'s; plain or compressed) and load
+/// its images, named as the archive names them (tags moved as `docker load` moves them).
+/// `*json` receives a JSON array with one `{"Id":"...","RepoTags":["repo:tag"]}` per image
+/// (free it with `docker_string_free`). `fd` is borrowed (the library reads a duplicate).
+/// All or nothing: on any error no image and no tag of the archive is left. Blocks until
+/// the archive is read and unpacked; cancel it by closing the writing end (the load then
+/// fails with `DOCKER_ERR_CORRUPT`). Announced as `load` events. Errors:
+/// `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_INVALID_ARGUMENT` (a negative fd),
+/// `DOCKER_ERR_IO` (a closed fd), `DOCKER_ERR_CORRUPT` (not an image archive,
+/// an entry or a link leading out of it, a digest that does not match, a document too big),
+/// `DOCKER_ERR_EXHAUSTED` (over the layer limits), `DOCKER_ERR_UNSUPPORTED` (another
+/// platform's image, a layer format that cannot be unpacked).
+#[no_mangle]
+pub unsafe extern "C" fn docker_image_load(
+    rt: *const docker_runtime,
+    fd: c_int,
+    json: *mut *mut c_char,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: rt is NULL or a live handle.
+        let r = unsafe { handle(rt, "rt") }?;
+        out_arg(json, "json")?;
+        let source = File::from(dup_fd(fd, "fd")?);
+        let loaded = r.rt.load_images(source)?;
+        let list: Vec<serde_json::Value> = (loaded.iter())
+            .map(|l| {
+                let tags: Vec<String> = (l.names.iter()).map(|(r, t)| format!("{r}:{t}")).collect();
+                serde_json::json!({"Id": l.id, "RepoTags": tags})
+            })
+            .collect();
+        give_string(serde_json::Value::Array(list).to_string(), json)
     })
 }

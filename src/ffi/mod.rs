@@ -13,7 +13,7 @@
 //! Modules: [`runtime`] (the handle, restore, command dispatch, the runtime's pools),
 //! [`container`] (typed container functions: create, start with output streaming, wait,
 //! stop, kill, remove, inspect, the container list), [`image`] (import, pull with JSON
-//! progress, tag, remove, the image list), [`events`] (event subscriptions),
+//! progress, tag, remove, save and load, the image list), [`events`] (event subscriptions),
 //! [`serve`] (the daemon as one call, `docker_runtime_serve`, stopped through a descriptor
 //! the host writes to), [`alloc`] (stand-alone allocators), [`error`] (the version and the
 //! readers of results and messages), [`result`] (the result codes and each thread's last

@@ -17,6 +17,7 @@
 //! (Docker Hub), `[HOST:PORT]` blocks for others.
 
 pub mod client;
+pub mod convert;
 pub mod digest;
 pub mod gzip;
 pub mod manifest;

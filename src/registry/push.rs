@@ -11,22 +11,21 @@
 //! configuration image, a commit without changes) add no layer.
 
 use std::fs::File;
-use std::io::{self, BufReader};
+use std::io::BufReader;
 use std::sync::atomic::AtomicBool;
-use std::thread;
 
 use super::client::{Client, Credentials};
+use super::convert;
 use super::digest::{Digest, HashReader};
 use super::gzip::GzipReader;
 use super::manifest::{
-    self, Descriptor, History, ImageConfigBlob, Manifest, RootFs, DOCKER_CONFIG, DOCKER_LAYER,
-    DOCKER_MANIFEST, OCI_LAYER_GZIP,
+    Descriptor, History, Manifest, DOCKER_CONFIG, DOCKER_LAYER, DOCKER_MANIFEST, OCI_LAYER_GZIP,
 };
 use super::name::Reference;
 use super::progress::{Progress, ProgressReader};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
-use crate::image::{pack_layer, Graph, Image, RegistryLayer};
+use crate::image::{Graph, Image, RegistryLayer};
 use crate::tags::TagStore;
 
 const PIPE_BUF: usize = 1 << 20;
@@ -93,7 +92,7 @@ pub fn push(
     let client = Client::new(r.host(), &r.path, creds, trust)?;
     progress.line(&format!("The push refers to repository [{}]", r.name));
 
-    let (history, to_push) = history_of(graph, &chain)?;
+    let (history, to_push) = convert::history_of(graph, &chain)?;
     let layers = push_layers(graph, &client, &to_push, r, progress)?;
     let config = push_config(&client, &chain, &layers, history)?;
     let man = Manifest {
@@ -122,25 +121,6 @@ pub fn push(
     }
     progress.line(&format!("{tag}: digest: {digest} size: {}", body.len()));
     Ok(digest)
-}
-
-/// The config's history of the chain (base first), and the images of it that have a layer.
-fn history_of<'c>(graph: &Graph, chain: &'c [Image]) -> Result<(Vec<History>, Vec<&'c Image>)> {
-    let mut history = Vec::new();
-    let mut to_push = Vec::new();
-    for img in chain {
-        let empty = graph.layer_is_empty(&img.id)?;
-        history.push(History {
-            created: Some(img.created),
-            created_by: None,
-            comment: Some(img.comment.clone()).filter(|c| !c.is_empty()),
-            empty_layer: empty,
-        });
-        if !empty {
-            to_push.push(img);
-        }
-    }
-    Ok((history, to_push))
 }
 
 /// Upload the layers of `to_push` the registry lacks, several at a time; returns how the
@@ -184,21 +164,8 @@ fn push_config(
     layers: &[Pushed],
     history: Vec<History>,
 ) -> Result<Descriptor> {
-    let top = chain
-        .last()
-        .ok_or_else(|| Error::corrupt("an image without history"))?;
-    let defaults = chain.iter().rev().find_map(|i| i.config.clone());
-    let config = ImageConfigBlob {
-        created: Some(top.created),
-        architecture: manifest::host_arch().to_string(),
-        os: "linux".to_string(),
-        config: defaults,
-        rootfs: RootFs {
-            kind: "layers".to_string(),
-            diff_ids: layers.iter().map(|l| l.diff_id.clone()).collect(),
-        },
-        history,
-    };
+    let diff_ids = layers.iter().map(|l| l.diff_id.clone()).collect();
+    let config = convert::config_blob(chain, diff_ids, history)?;
     let config_bytes = serde_json::to_vec(&config)
         .map_err(|e| Error::corrupt(format!("encoding the image config: {e}")))?;
     let config_digest = Digest::of(&config_bytes);
@@ -272,25 +239,17 @@ fn push_layer(
     }
     let location = client.start_upload()?;
     let bar = progress.start(&short, "Pushing", None);
-    let (rd, wr) = nix::unistd::pipe().map_err(|e| Error::errno("creating a pipe", e))?;
-    let layer_dir = graph.layer_dir(&img.id)?;
-    let packer = thread::spawn(move || pack_layer(&layer_dir, File::from(wr)));
-    let tar = HashReader::new(BufReader::with_capacity(PIPE_BUF, File::from(rd)));
-    let gz = GzipReader::new(tar);
-    let mut blob = ProgressReader::new(HashReader::new(gz), progress, bar, cancel);
-    let sent = client.patch_upload(&location, &mut blob);
-    let (gz, digest, size) = blob.into_inner().into_parts();
-    let (mut tar, diff_id, _) = gz.into_inner().into_parts();
-    // Whatever happened, read the pipe to its end so the packer never blocks on a full pipe
-    // nor writes to a closed one, then hear what it says.
-    let _ = io::copy(&mut tar, &mut io::sink());
-    drop(tar);
-    let packed = packer
-        .join()
-        .unwrap_or_else(|_| Err(Error::new(ErrorKind::Io, "the layer packer panicked")));
-    let next = match (sent, packed) {
-        (Ok(next), Ok(())) => next,
-        (Err(e), _) | (Ok(_), Err(e)) => {
+    let sent = convert::with_packed_layer(graph, &img.id, |tar| {
+        let gz = GzipReader::new(HashReader::new(tar));
+        let mut blob = ProgressReader::new(HashReader::new(gz), progress, bar, cancel);
+        let next = client.patch_upload(&location, &mut blob)?;
+        let (gz, digest, size) = blob.into_inner().into_parts();
+        let (_, diff_id, _) = gz.into_inner().into_parts();
+        Ok((next, digest, size, diff_id))
+    });
+    let (next, digest, size, diff_id) = match sent {
+        Ok(v) => v,
+        Err(e) => {
             client.cancel_upload(&location);
             return Err(e);
         }

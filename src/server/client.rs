@@ -1,8 +1,10 @@
 //! The client end of rcli/2: connect, send the request, stream stdin, and split the framed
 //! answer into stdout, stderr and the exit status.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::net::Shutdown;
+use std::path::Path;
 
 use super::addr::{Addr, Stream};
 use super::protocol::{self, FrameKind, RequestOptions, FRAME_HEADER_LEN};
@@ -71,6 +73,8 @@ pub enum Turn {
 /// The client's turn: connect to the daemon at `addr` and run `args` there with this
 /// process's stdin, stdout and stderr, sending the terminal's size when stdin is one and
 /// putting the terminal in raw mode for `run -t` and `attach` (restored on every way out).
+/// `save -o FILE` and `load -i FILE` name the client's files: it writes and reads them
+/// itself, and refuses an archive to or from a terminal.
 pub fn run(addr: &Addr, args: &[String]) -> Result<Turn> {
     let sock = match connect(addr) {
         Ok(sock) => sock,
@@ -84,18 +88,118 @@ pub fn run(addr: &Addr, args: &[String]) -> Result<Turn> {
             nix::unistd::isatty(io::stderr()).unwrap_or(false),
         ],
     };
+    let files = ClientFiles::of(args)?;
     let _raw = super::terminal::raw_terminal_for(args)?;
-    call(sock, args, &options).map(Turn::Ran)
+    let command = files.args.first().map(String::as_str);
+    let input: Box<dyn Read + Send> = match &files.input {
+        Some(path) => {
+            Box::new(File::open(path).map_err(|e| Error::io_path("opening", Path::new(path), e))?)
+        }
+        None if command == Some("load") && io::stdin().is_terminal() => {
+            return Err(Error::invalid(
+                "requested load from stdin, but stdin is a terminal: use -i FILE or redirect",
+            ))
+        }
+        None => Box::new(io::stdin()),
+    };
+    let Some(path) = &files.output else {
+        if command == Some("save") && io::stdout().is_terminal() {
+            return Err(Error::invalid(
+                "cowardly refusing to save to a terminal: use the -o flag or redirect",
+            ));
+        }
+        return call(sock, &files.args, &options, input, &mut io::stdout()).map(Turn::Ran);
+    };
+    call_into_file(sock, &files.args, &options, input, Path::new(path)).map(Turn::Ran)
 }
 
-/// Copy stdin to the daemon until its end, then half-close (v0.1.0's `CloseWrite`). Runs on a
+/// [`call`] with stdout going to the client's file `path`: written beside it, renamed into
+/// place once the command succeeded, removed otherwise.
+fn call_into_file(
+    sock: Stream,
+    args: &[String],
+    options: &RequestOptions,
+    input: Box<dyn Read + Send>,
+    path: &Path,
+) -> Result<i32> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
+    let mut out = File::create(&tmp).map_err(|e| Error::io_path("creating", &tmp, e))?;
+    let status = call(sock, args, options, input, &mut out);
+    let kept = match status {
+        Ok(0) => out
+            .sync_all()
+            .and_then(|()| std::fs::rename(&tmp, path))
+            .map_err(|e| Error::io_path("writing", path, e)),
+        _ => Ok(()),
+    };
+    if !matches!((&status, &kept), (Ok(0), Ok(()))) {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    kept?;
+    status
+}
+
+/// The files a command names that are the client's to read or write: `save -o FILE` and
+/// `load -i FILE`. The daemon gets the command without them and streams the archive.
+#[derive(Debug, PartialEq, Eq)]
+struct ClientFiles {
+    args: Vec<String>,
+    input: Option<String>,
+    output: Option<String>,
+}
+
+impl ClientFiles {
+    fn of(args: &[String]) -> Result<ClientFiles> {
+        let mut files = ClientFiles {
+            args: args.to_vec(),
+            input: None,
+            output: None,
+        };
+        let (short, long) = match args.first().map(String::as_str) {
+            Some("save") => ("-o", "--output"),
+            Some("load") => ("-i", "--input"),
+            _ => return Ok(files),
+        };
+        let mut kept = vec![args[0].clone()];
+        let mut rest = args[1..].iter();
+        let mut file = None;
+        while let Some(a) = rest.next() {
+            if a == "--" {
+                kept.push(a.clone());
+                kept.extend(rest.cloned());
+                break;
+            }
+            let inline = (a.strip_prefix(&format!("{short}=")))
+                .or_else(|| a.strip_prefix(&format!("{long}=")));
+            if let Some(v) = inline {
+                file = Some(v.to_string());
+            } else if a == short || a == long {
+                let v = rest
+                    .next()
+                    .ok_or_else(|| Error::invalid(format!("flag {a} needs a value")))?;
+                file = Some(v.clone());
+            } else {
+                kept.push(a.clone());
+            }
+        }
+        files.args = kept;
+        if short == "-o" {
+            files.output = file;
+        } else {
+            files.input = file;
+        }
+        Ok(files)
+    }
+}
+
+/// Copy stdin (or the file read instead) to the daemon until its end, then half-close (v0.1.0's `CloseWrite`). Runs on a
 /// detached thread: it may sit in a read of a terminal when the command ends, and the process
 /// then exits under it.
-fn pump_stdin(sock: Stream) {
-    let mut stdin = io::stdin().lock();
-    let mut buf = vec![0u8; 32 * 1024];
+fn pump_stdin(mut input: Box<dyn Read + Send>, sock: Stream) {
+    let mut buf = vec![0u8; 256 * 1024];
     loop {
-        let n = match stdin.read(&mut buf) {
+        let n = match input.read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -110,14 +214,20 @@ fn pump_stdin(sock: Stream) {
     let _ = sock.shutdown(Shutdown::Write);
 }
 
-fn write_out(w: &mut impl Write, data: &[u8]) -> io::Result<()> {
+fn write_out(w: &mut (impl Write + ?Sized), data: &[u8]) -> io::Result<()> {
     w.write_all(data)?;
     w.flush()
 }
 
-/// Run `args` on the daemon behind `sock` and return the command's exit status. stdout and
-/// stderr frames go to this process's stdout and stderr.
-pub fn call(sock: Stream, args: &[String], options: &RequestOptions) -> Result<i32> {
+/// Run `args` on the daemon behind `sock` with `input` as its stdin and return the command's
+/// exit status. stdout frames go to `output`, stderr frames to this process's stderr.
+pub fn call(
+    sock: Stream,
+    args: &[String],
+    options: &RequestOptions,
+    input: Box<dyn Read + Send>,
+    output: &mut dyn Write,
+) -> Result<i32> {
     let request = protocol::encode_framed_request(args, options);
     (&sock)
         .write_all(&request)
@@ -127,7 +237,7 @@ pub fn call(sock: Stream, args: &[String], options: &RequestOptions) -> Result<i
         .map_err(|e| Error::io("setting up the connection", e))?;
     std::thread::Builder::new()
         .name("stdin".into())
-        .spawn(move || pump_stdin(writer))
+        .spawn(move || pump_stdin(input, writer))
         .map_err(|e| Error::io("starting the stdin thread", e))?;
 
     let mut r = BufReader::with_capacity(64 * 1024, &sock);
@@ -177,7 +287,7 @@ pub fn call(sock: Stream, args: &[String], options: &RequestOptions) -> Result<i
         })?;
         match kind {
             FrameKind::Stdout => {
-                if write_out(&mut io::stdout().lock(), &payload).is_err() {
+                if write_out(output, &payload).is_err() {
                     return Ok(STATUS_STDOUT_CLOSED);
                 }
             }
@@ -219,4 +329,34 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn of(args: &[&str]) -> ClientFiles {
+        ClientFiles::of(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn save_and_load_files_stay_with_the_client() {
+        let f = of(&["save", "-o", "x.tar", "busybox"]);
+        assert_eq!(f.args, ["save", "busybox"]);
+        assert_eq!(f.output.as_deref(), Some("x.tar"));
+        assert_eq!(
+            of(&["save", "--output=y", "a"]).output.as_deref(),
+            Some("y")
+        );
+        let f = of(&["load", "-q", "--input", "z.tar"]);
+        assert_eq!(
+            (f.args, f.input.as_deref()),
+            (vec!["load".into(), "-q".into()], Some("z.tar"))
+        );
+        // Other commands, and what follows `--`, are left alone.
+        assert_eq!(of(&["run", "-o", "x"]).args, ["run", "-o", "x"]);
+        assert_eq!(of(&["save", "--", "-o"]).output, None);
+        let e = ClientFiles::of(&["load".to_string(), "-i".to_string()]).unwrap_err();
+        assert!(e.message().contains("-i needs a value"), "{e}");
+    }
 }

@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests: temporary roots that clean up after themselves.
 #![allow(dead_code)]
 
+pub mod containerd;
 pub mod net;
 pub mod oci;
 

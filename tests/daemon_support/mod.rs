@@ -340,6 +340,7 @@ pub fn parse_frames(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
     frames
 }
 
+#[allow(unused_imports)]
 pub use crate::common::eventually;
 
 pub fn stdout(o: &Output) -> String {
