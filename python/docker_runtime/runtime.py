@@ -50,7 +50,8 @@ class Runtime(Closing):
         self._h: Optional[c_void_p] = None
         lib = _lib.load()
         opts = RuntimeOptions.init()
-        insecure = ",".join(insecure_registries) if insecure_registries else None
+        insecure = (",".join(os.fsdecode(h) for h in insecure_registries)
+                    if insecure_registries else None)
         keep = [encode(v, k) for k, v in (("bridge_name", bridge_name),
                                           ("bridge_subnet", bridge_subnet),
                                           ("iptables_chain", iptables_chain),
