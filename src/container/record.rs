@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ids;
 pub use crate::network::NetworkSettings;
+pub use crate::volume::MountPoint;
 
 /// The file holding a container's record in its folder.
 pub const CONFIG_FILE: &str = "config.json";
@@ -102,6 +103,9 @@ pub struct ContainerRecord {
     pub network_settings: NetworkSettings,
     #[serde(default)]
     pub sys_init_path: String,
+    /// The `-v` mounts (docker's `Mounts`); absent from records without any.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mounts: Vec<MountPoint>,
 }
 
 impl ContainerRecord {

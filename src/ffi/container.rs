@@ -184,6 +184,7 @@ unsafe fn request_of(cfg: *const docker_container_config) -> FfiResult<CreateReq
         cap_add: list(c.cap_add, "cfg->cap_add")?,
         cap_drop: list(c.cap_drop, "cfg->cap_drop")?,
         security_opt: list(c.security_opt, "cfg->security_opt")?,
+        volumes: Vec::new(),
     })
 }
 
