@@ -140,7 +140,7 @@ fn target(path: &str, dir: bool) -> Res<OwnedFd> {
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")
         .collect();
-    if parts.iter().any(|c| *c == "..") {
+    if parts.contains(&"..") {
         return Err(format!("invalid mount target {path:?}: it has a '..'"));
     }
     let mut cur = fcntl::open(
