@@ -30,6 +30,24 @@ impl HostMount {
     }
 }
 
+impl HostMount {
+    /// `dir` bound onto itself and made a shared mount.
+    fn bind_shared(dir: &Path) -> HostMount {
+        use nix::mount::MsFlags;
+        nix::mount::mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>).unwrap();
+        let m = HostMount(dir.to_path_buf());
+        nix::mount::mount(
+            None::<&str>,
+            dir,
+            None::<&str>,
+            MsFlags::MS_SHARED,
+            None::<&str>,
+        )
+        .unwrap();
+        m
+    }
+}
+
 impl Drop for HostMount {
     fn drop(&mut self) {
         let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
@@ -85,7 +103,9 @@ fn binds_are_writable_unless_read_only_and_recursive() {
         "from the container\n"
     );
     // A mount on the host under the bound folder comes along (rbind), and :ro holds for it
-    // too (every mount of the tree is read-only).
+    // too (every mount of the tree is read-only). The attack: write through the submount of
+    // a read-only bind. With the flag set on the top mount only (a plain `remount,ro`, or
+    // `mount_setattr` without AT_RECURSIVE), `touch /data/sub/x` succeeds on the host.
     let _sub = HostMount::tmpfs(&host.join("sub"));
     fs::write(host.join("sub/deep"), "in a submount\n").unwrap();
     let out = call(
@@ -149,6 +169,45 @@ fn binds_are_writable_unless_read_only_and_recursive() {
         f.rt.remove_container(&c).unwrap();
     }
     assert!(volume_names(&f).is_empty(), "binds make no volumes");
+}
+
+/// The attack: a mount made under a bound folder after the start crosses to the other side
+/// (the host's mounts appear in the container, or the container's on the host). Made here
+/// with a host folder that is a shared mount (as `/` is on systemd hosts): a plain clone of it
+/// would be its peer, and the tmpfs mounted on the host below would show in the container.
+/// The bind's tree is made private before it is attached, so it does not.
+#[test]
+fn a_bind_is_private() {
+    let f = Fixture::new("vprop");
+    let host = TempDir::new("vprop-host");
+    let shared = HostMount::bind_shared(host.path());
+    let script =
+        "while [ ! -e /data/go ]; do sleep 0.05; done; ls /data/late | head -n 3; echo end";
+    let id = ok(
+        &f.rt,
+        &[
+            "run",
+            "-d",
+            "-v",
+            &format!("{}:/data", s(host.path())),
+            "busybox",
+            "sh",
+            "-c",
+            script,
+        ],
+    );
+    let id = id.trim().to_string();
+    let late = HostMount::tmpfs(&host.join("late"));
+    fs::write(host.join("late/file"), "x").unwrap();
+    fs::write(host.join("go"), "").unwrap();
+    assert_eq!(ok(&f.rt, &["wait", &id]), "0\n");
+    assert_eq!(
+        ok(&f.rt, &["logs", &id]),
+        "end\n",
+        "the host's later mount stays out"
+    );
+    drop(late);
+    drop(shared);
 }
 
 #[test]
