@@ -510,6 +510,8 @@ fn a_symlink_in_the_image_cannot_lead_a_bind_out() {
     );
     assert_eq!(out.status, 125);
     assert!(out.stderr.contains("resolves into /proc"), "{}", out.stderr);
+    // The failed starts left no mount behind (the created containers stay, as docker's).
+    assert!(mounts_under(&f.root()).is_empty());
 }
 
 /// The attack: a container remounts its read-only bind read-write to write to the host.
