@@ -581,6 +581,9 @@ fn mounts_come_back_after_a_restart() {
     let rec =
         fs::read_to_string(f.root().join("containers").join(&plain).join("config.json")).unwrap();
     assert!(!rec.contains("Mounts"), "{rec}");
+    // inspect shows docker's empty list.
+    let v: serde_json::Value = serde_json::from_str(&ok(&f.rt, &["inspect", &plain])).unwrap();
+    assert_eq!(v["Mounts"], serde_json::json!([]));
     // A new runtime on the root (a restarted daemon) stops and starts it: mounted again.
     let rt2 = f.reopen();
     ok(&rt2, &["kill", &id]);

@@ -26,6 +26,10 @@ fn saving(_: &bool) -> bool {
     SAVING.with(|s| s.get())
 }
 
+fn saving_none(mounts: &[MountPoint]) -> bool {
+    mounts.is_empty() && SAVING.with(|s| s.get())
+}
+
 /// Whether the container runs, and how it ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -103,8 +107,9 @@ pub struct ContainerRecord {
     pub network_settings: NetworkSettings,
     #[serde(default)]
     pub sys_init_path: String,
-    /// The `-v` mounts (docker's `Mounts`); absent from records without any.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// The `-v` mounts (docker's `Mounts`, `[]` in `inspect` without any); absent from the
+    /// file of a record without any, which so keeps v0.1.0's format.
+    #[serde(default, skip_serializing_if = "saving_none")]
     pub mounts: Vec<MountPoint>,
 }
 
