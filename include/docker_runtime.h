@@ -149,7 +149,7 @@ typedef struct docker_subscription docker_subscription;
  * What a new container runs. Initialise with `docker_container_config_init(&cfg, sizeof
  * cfg)`, then set what you need; `image` is required. Strings and lists (NULL-terminated
  * arrays of strings) are read during `docker_container_create` only. Later versions append
- * fields (name, volumes, ...).
+ * fields (`volumes` was the first).
  */
 typedef struct docker_container_config {
   /**
@@ -212,6 +212,12 @@ typedef struct docker_container_config {
    * `"seccomp=/path/profile.json"` (read during the create), `"no-new-privileges"`.
    */
   const char *const *security_opt;
+  /**
+   * Mounts as `run -v`, NULL-terminated: `"/host/path:/path[:ro]"` (a bind),
+   * `"name:/path[:ro]"` (a named volume, made at its first use), `"/path"` (an anonymous
+   * volume).
+   */
+  const char *const *volumes;
 } docker_container_config;
 
 /**
@@ -565,7 +571,8 @@ enum docker_result docker_container_config_init(struct docker_container_config *
  * made (milliseconds); safe from any thread. Announced as a `create` event. Errors:
  * `DOCKER_ERR_NULL_ARGUMENT` (rt, cfg, cfg->image or out NULL), `DOCKER_ERR_INVALID_UTF8`,
  * `DOCKER_ERR_INVALID_ARGUMENT` (bad size, environment entry, memory, network mode,
- * capability, security option, no command in the config nor the image),
+ * capability, security option, volume spec or missing bind source, no command in the config
+ * nor the image),
  * `DOCKER_ERR_NOT_FOUND` (no such image), `DOCKER_ERR_IO`.
  */
 enum docker_result docker_container_create(const struct docker_runtime *rt,

@@ -35,6 +35,7 @@ pub mod spawn;
 pub mod summary;
 pub mod tags;
 pub mod term;
+pub mod volume;
 
 pub use error::{Error, ErrorKind, Result};
 pub use runtime::{Runtime, RuntimeOptions};

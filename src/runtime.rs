@@ -19,6 +19,7 @@ use crate::image::{Graph, Image, LayerLimits};
 use crate::log::Logger;
 use crate::network::{Ipam, NetworkManager, NetworkOptions, NetworkSettings};
 use crate::tags::TagStore;
+use crate::volume::{self, Volume, VolumeStore};
 
 /// Folders a modern Docker engine keeps in its root; finding one means the root is not ours.
 const FOREIGN_MARKERS: &[&str] = &[
@@ -27,7 +28,8 @@ const FOREIGN_MARKERS: &[&str] = &[
     "containerd",
     "buildkit",
     "swarm",
-    "volumes",
+    // Ours is `volumes/NAME/_data` too; the engine's has its volume database beside.
+    "volumes/metadata.db",
     "plugins",
     "aufs",
     "btrfs",
@@ -84,6 +86,7 @@ pub struct Runtime {
     network: OnceLock<Arc<NetworkManager>>,
     network_init: Mutex<()>,
     events: Arc<EventBus>,
+    volumes: VolumeStore,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -129,6 +132,7 @@ impl Runtime {
         let mut opts = opts;
         opts.network = opts.network.adopt(&root.join("network"), &opts.logger);
         Ok(Runtime {
+            volumes: VolumeStore::new(root.join("volumes")),
             root,
             opts,
             tags,
@@ -297,7 +301,11 @@ impl Runtime {
     pub fn create(&self, req: &Prepared) -> Result<Arc<Container>> {
         let image = self.image(req.image())?;
         let config = req.config(&image.config.clone().unwrap_or_default())?;
-        self.create_container(&image.id, config)
+        let specs = req.volumes()?;
+        if specs.is_empty() {
+            return self.create_container(&image.id, config);
+        }
+        self.create_with_volumes(&image.id, config, &specs)
     }
 
     /// Create a container from the resolved image `image_id` with a new id, and register it;
@@ -391,6 +399,17 @@ impl Runtime {
             .collect();
         v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.id.cmp(&b.1.id)));
         v.into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Remove a stopped container (see [`Runtime::remove_container`]) and, with `volumes`, its
+    /// anonymous volumes (as `rm -v`; named ones stay).
+    pub fn remove_container_with(&self, c: &Arc<Container>, volumes: bool) -> Result<()> {
+        let mounts = c.record().mounts;
+        self.remove_container(c)?;
+        if volumes {
+            self.remove_anonymous_volumes(&mounts)?;
+        }
+        Ok(())
     }
 
     /// Remove a stopped container: its folder and its registration.
@@ -740,4 +759,84 @@ fn check_root_owner(root: &Path, m: &std::fs::Metadata) -> Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Volumes (see [`crate::volume`]): `ROOT/volumes`, and the containers that use them.
+impl Runtime {
+    /// A container with `-v` mounts: its volumes found or made, held against `volume rm`
+    /// until the container records them; the volumes made for it go again if it is not made.
+    fn create_with_volumes(
+        &self,
+        image_id: &str,
+        config: Config,
+        specs: &[volume::VolumeSpec],
+    ) -> Result<Arc<Container>> {
+        let _held = self.volumes.lock();
+        let (mounts, made) = volume::mounts_for(&self.volumes, specs)?;
+        let c = match self.create_container(image_id, config) {
+            Ok(c) => c,
+            Err(e) => {
+                volume::undo(&self.volumes, &made);
+                return Err(e);
+            }
+        };
+        if let Err(e) = c.update(|r| r.mounts = mounts) {
+            let _ = self.remove_container(&c);
+            volume::undo(&self.volumes, &made);
+            return Err(e);
+        }
+        Ok(c)
+    }
+
+    /// `volume create [NAME]`: the volume (made unless it exists; no name: an anonymous one).
+    pub fn create_volume(&self, name: Option<&str>) -> Result<Volume> {
+        let _held = self.volumes.lock();
+        self.volumes.create(name).map(|(v, _)| v)
+    }
+
+    /// `volume ls`: every volume, by name.
+    pub fn volumes(&self) -> Result<Vec<Volume>> {
+        self.volumes.list()
+    }
+
+    /// `volume inspect NAME`.
+    pub fn volume(&self, name: &str) -> Result<Volume> {
+        self.volumes.get(name)
+    }
+
+    /// The containers (ids) whose mounts use the volume `name`.
+    fn volume_users(&self, name: &str) -> Vec<String> {
+        let records: Vec<(String, Vec<volume::MountPoint>)> = self
+            .read_containers()
+            .values()
+            .map(|c| (c.id.clone(), c.record().mounts))
+            .collect();
+        volume::users(
+            name,
+            records.iter().map(|(id, m)| (id.as_str(), m.as_slice())),
+        )
+    }
+
+    /// `volume rm NAME`: refused while a container (running or not) uses it.
+    pub fn remove_volume(&self, name: &str) -> Result<()> {
+        let _held = self.volumes.lock();
+        self.volumes.get(name)?;
+        let users = self.volume_users(name);
+        if !users.is_empty() {
+            return Err(volume::in_use(name, &users));
+        }
+        self.volumes.remove(name)
+    }
+
+    /// The anonymous volumes among `mounts` that no container uses any more.
+    fn remove_anonymous_volumes(&self, mounts: &[volume::MountPoint]) -> Result<()> {
+        let _held = self.volumes.lock();
+        for m in mounts.iter().filter(|m| m.is_volume()) {
+            let anonymous = self.volumes.get(&m.name).is_ok_and(|v| v.is_anonymous());
+            if anonymous && self.volume_users(&m.name).is_empty() {
+                self.volumes.remove(&m.name)?;
+            }
+        }
+        Ok(())
+    }
 }

@@ -331,6 +331,55 @@ fn descriptors_get_everything_and_stdin_is_fed() {
     remove(c);
 }
 
+/// `cfg->volumes` takes `run -v`'s specs: a bind the container writes through, a named volume;
+/// a missing bind source is refused before anything is made.
+#[test]
+fn volumes_through_the_config() {
+    let f = Fixture::new("typed-vol");
+    let rt = Rt::new(&f);
+    let host = common::TempDir::new("typed-vol-host");
+    let bind = format!("{}:/mnt", host.path().display());
+    let vols = strv(&[bind.as_str(), "cvol:/data"]);
+    let c = create_with(
+        &rt,
+        &["sh", "-c", "echo hi > /mnt/f; echo kept > /data/g"],
+        |cfg| cfg.volumes = vols.ptrs.as_ptr(),
+    );
+    let io = io();
+    // SAFETY: a live handle and options.
+    assert_eq!(
+        unsafe { docker_container_start(c, &io) },
+        OK,
+        "{}",
+        last_error()
+    );
+    assert_eq!(wait(c, 20_000), (OK, 0));
+    assert_eq!(std::fs::read_to_string(host.join("f")).unwrap(), "hi\n");
+    let data = f.root().join("volumes/cvol/_data/g");
+    assert_eq!(std::fs::read_to_string(data).unwrap(), "kept\n");
+    remove(c);
+    let missing = strv(&["/nonexistent/source:/x"]);
+    let args = strv(&["true"]);
+    let mut cfg = config();
+    cfg.image = BUSYBOX.as_ptr();
+    cfg.argv = args.ptrs.as_ptr();
+    cfg.volumes = missing.ptrs.as_ptr();
+    let mut c = std::ptr::null_mut();
+    // SAFETY: the config's pointers live for the call.
+    let r = unsafe { docker_container_create(rt.ptr, &cfg, &mut c) };
+    expect(
+        r,
+        docker_result::DOCKER_ERR_INVALID_ARGUMENT,
+        "a missing bind source",
+    );
+    assert!(
+        last_error().contains("bind source path does not exist"),
+        "{}",
+        last_error()
+    );
+    assert!(c.is_null());
+}
+
 /// A callback returning nonzero gets no further call; the container keeps running and a
 /// later wait returns normally. A wait's timeout is `DOCKER_ERR_TIMED_OUT`.
 #[test]

@@ -306,6 +306,19 @@ const RULES: &[(&str, &[&str])] = &[
     ),
     ("runtime.rs", &["commands/", "server/", "ffi/", "oci/"]),
     (
+        "volume/",
+        &[
+            "container/",
+            "runtime.rs",
+            "commands/",
+            "server/",
+            "ffi/",
+            "engine/",
+            "network/",
+            "registry/",
+        ],
+    ),
+    (
         "oci/",
         &[
             "container/",

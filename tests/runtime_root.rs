@@ -43,6 +43,16 @@ fn refuses_a_file_a_docker_engine_root_and_bad_options() {
     let e = Runtime::new(&engine, RuntimeOptions::default()).unwrap_err();
     assert!(e.message().contains("Docker engine"), "{e}");
     assert!(!engine.join("graph").exists(), "nothing may be created");
+    // A root with our own volumes/ opens; one with the engine's volume database does not.
+    let ours = d.join("ours");
+    std::fs::create_dir_all(ours.join("volumes/data/_data")).unwrap();
+    std::fs::set_permissions(&ours, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    Runtime::new(&ours, RuntimeOptions::default()).unwrap();
+    let engine = d.join("engine-volumes");
+    std::fs::create_dir_all(engine.join("volumes")).unwrap();
+    std::fs::write(engine.join("volumes/metadata.db"), b"").unwrap();
+    let e = Runtime::new(&engine, RuntimeOptions::default()).unwrap_err();
+    assert!(e.message().contains("volumes/metadata.db"), "{e}");
 
     let mut opts = RuntimeOptions::default();
     opts.network.bridge_name = "a-name-that-is-too-long".into();

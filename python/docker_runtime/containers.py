@@ -254,7 +254,9 @@ class ContainerCollection:
         ["K=V"]), user, working_dir, hostname, mem_limit (bytes or "512m"), tty, stdin_open,
         ports ({"80/tcp": 8080, "82": None} or ["8080:80"]; checked at the start; the library
         takes no host address yet), network_mode ("bridge", "none"), network_disabled,
-        cap_add, cap_drop, security_opt. Unknown keywords are a TypeError."""
+        cap_add, cap_drop, security_opt, volumes ({"/host/dir": {"bind": "/mnt", "mode": "ro"},
+        "name": {"bind": "/data"}} or ["/host/dir:/mnt:ro", "name:/data", "/anonymous"]).
+        Unknown keywords are a TypeError."""
         cfg = ContainerConfig.init()
         keep = _fill_config(cfg, image, command, kwargs)
         h = c_void_p()
@@ -340,7 +342,7 @@ def _fill_config(cfg: ContainerConfig, image: Text, command: Command,
     """Fill `cfg` from docker-py style keywords; returns what must stay alive for the call."""
     known = {"environment", "user", "working_dir", "hostname", "mem_limit", "tty",
              "stdin_open", "ports", "network_mode", "network_disabled", "cap_add", "cap_drop",
-             "security_opt"}
+             "security_opt", "volumes"}
     unknown = sorted(set(kwargs) - known)
     if unknown:
         raise TypeError(f"unsupported container option(s): {', '.join(unknown)}")
@@ -371,6 +373,7 @@ def _fill_config(cfg: ContainerConfig, image: Text, command: Command,
     cfg.cap_add = strings(kwargs.get("cap_add"), "cap_add")
     cfg.cap_drop = strings(kwargs.get("cap_drop"), "cap_drop")
     cfg.security_opt = strings(kwargs.get("security_opt"), "security_opt")
+    cfg.volumes = strings(_volumes(kwargs.get("volumes")), "volumes")
     return keep
 
 
@@ -415,6 +418,22 @@ def _ports(ports: Union[Mapping[Any, PortValue], Sequence[str], None]) -> List[s
                 specs.append(f"{v[0]}:{v[1]}:{private}" if len(v) == 2 else f"{v[0]}::{private}")
             else:
                 specs.append(f"{v}:{private}")
+    return specs
+
+
+def _volumes(volumes: Union[Mapping[str, Any], Sequence[str], None]) -> List[str]:
+    """docker-py's volumes (dict of source -> {"bind": path, "mode": "ro"|"rw"}, or a list of
+    `-v` specs) as `-v` specs."""
+    if volumes is None:
+        return []
+    if not isinstance(volumes, Mapping):
+        return list(volumes)
+    specs = []
+    for source, value in volumes.items():
+        if not isinstance(value, Mapping) or "bind" not in value:
+            raise ValueError(f"volumes[{source!r}]: want {{'bind': PATH, 'mode': 'ro'|'rw'}}")
+        mode = value.get("mode")
+        specs.append(f"{source}:{value['bind']}" + (f":{mode}" if mode else ""))
     return specs
 
 

@@ -201,6 +201,24 @@ class ContainerSurfaceTest(unittest.TestCase):
                 return False
         self.assertTrue(eventually(greeting, 20))
 
+    def test_volumes_dict_and_list_forms(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as host:
+            with open(os.path.join(host, "in"), "w") as f:
+                f.write("from the host\n")
+            out = self.rt.containers.run(
+                "busybox", ["sh", "-c", "cat /mnt/in; echo kept > /data/f"], remove=True,
+                volumes={host: {"bind": "/mnt", "mode": "ro"}, "pyvol": {"bind": "/data"}},
+                **NONE)
+            self.assertEqual(out, b"from the host\n")
+            out = self.rt.containers.run("busybox", ["cat", "/d/f"], remove=True,
+                                         volumes=["pyvol:/d:ro"], **NONE)
+            self.assertEqual(out, b"kept\n")
+            for bad in ({host: {"mode": "ro"}}, ["/nonexistent/x:/x"], ["a:b:c:d"]):
+                with self.subTest(bad=bad), self.assertRaises((ValueError, dr.InvalidArgument)):
+                    self.rt.containers.create("busybox", ["true"], volumes=bad)
+        self.assertEqual(self.rt.call("volume", "rm", "pyvol")[0], 0)
+
     def test_bad_input(self):
         with self.assertRaises(dr.NotFound):
             self.rt.containers.get("0123456789ab")

@@ -123,6 +123,7 @@ struct RunFlags {
     cap_drop: Flag,
     security_opt: Flag,
     pull: Flag,
+    volumes: Flag,
 }
 
 impl RunFlags {
@@ -169,6 +170,11 @@ impl RunFlags {
                 "POLICY",
                 "Pull the image: missing (default: when it is not here), always, never",
             ),
+            volumes: f.list(
+                &["v", "volume"],
+                "[SOURCE:]PATH[:ro]",
+                "Bind a host path (absolute) or mount a named volume, or an anonymous one",
+            ),
         }
     }
 }
@@ -214,6 +220,7 @@ fn run_request(p: &Parsed, fl: &RunFlags) -> Result<CreateRequest> {
         cap_add: p.list(fl.cap_add).to_vec(),
         cap_drop: p.list(fl.cap_drop).to_vec(),
         security_opt: p.list(fl.security_opt).to_vec(),
+        volumes: p.list(fl.volumes).to_vec(),
     })
 }
 
@@ -244,7 +251,7 @@ pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         Ok(done) => done,
         Err(e) => {
             if rm {
-                let _ = rt.remove_container(&c);
+                let _ = rt.remove_container_with(&c, true);
             }
             return Err(e);
         }
@@ -262,7 +269,8 @@ pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     attach_streams(&c, io, &attach, (Some(offsets.0), Some(offsets.1)), done)?;
     let status = c.wait();
     if rm {
-        rt.remove_container(&c)?;
+        // As docker: the container's anonymous volumes go with it.
+        rt.remove_container_with(&c, true)?;
     }
     Ok(status)
 }
@@ -433,16 +441,20 @@ pub fn rm(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         &["f", "force"],
         "Kill a running container before removing it",
     );
+    let volumes = f.bool(
+        &["v", "volumes"],
+        "Remove the anonymous volumes of the container (named ones stay)",
+    );
     let Some(p) = f.parse(args, &mut io.stdout)? else {
         return Ok(0);
     };
     need_args(&f, &p.args, 1)?;
-    let force = p.bool(force);
+    let (force, volumes) = (p.bool(force), p.bool(volumes));
     each(rt, io, &p.args, |c| {
         if force {
             c.kill()?;
         }
-        rt.remove_container(c)
+        rt.remove_container_with(c, volumes)
     })
 }
 

@@ -10,6 +10,7 @@ mod registry;
 mod streams;
 mod system;
 pub mod table;
+mod volumes;
 
 pub use streams::{Streams, ERROR_STATUS, RUNTIME_FAILED_STATUS};
 
@@ -178,6 +179,11 @@ pub static COMMANDS: &[Command] = &[
         name: "version",
         description: "Show the docker version information",
         handler: system::version,
+    },
+    Command {
+        name: "volume",
+        description: "Manage volumes (create, inspect, ls, rm)",
+        handler: volumes::volume,
     },
     Command {
         name: "wait",

@@ -166,6 +166,7 @@ mod tests {
             image: "cd".repeat(32),
             network_settings: Default::default(),
             sys_init_path: String::new(),
+            mounts: Vec::new(),
         };
         let c = Container::new(rec, std::path::PathBuf::from("/nonexistent"));
         c.lock().live = running.then(|| Live {

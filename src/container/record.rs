@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::fsutil;
 use crate::ids;
 pub use crate::network::NetworkSettings;
+pub use crate::volume::MountPoint;
 
 /// The file holding a container's record in its folder.
 pub const CONFIG_FILE: &str = "config.json";
@@ -23,6 +24,10 @@ thread_local! {
 
 fn saving(_: &bool) -> bool {
     SAVING.with(|s| s.get())
+}
+
+fn saving_none(mounts: &[MountPoint]) -> bool {
+    mounts.is_empty() && SAVING.with(|s| s.get())
 }
 
 /// Whether the container runs, and how it ended.
@@ -102,6 +107,10 @@ pub struct ContainerRecord {
     pub network_settings: NetworkSettings,
     #[serde(default)]
     pub sys_init_path: String,
+    /// The `-v` mounts (docker's `Mounts`, `[]` in `inspect` without any); absent from the
+    /// file of a record without any, which so keeps v0.1.0's format.
+    #[serde(default, skip_serializing_if = "saving_none")]
+    pub mounts: Vec<MountPoint>,
 }
 
 impl ContainerRecord {

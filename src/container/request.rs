@@ -40,6 +40,8 @@ pub struct CreateRequest {
     pub cap_drop: Vec<String>,
     /// As `--security-opt`; a `seccomp=FILE` is read by [`CreateRequest::prepare`].
     pub security_opt: Vec<String>,
+    /// As `-v`: `HOST:CONTAINER[:ro|:rw]`, `NAME:CONTAINER[:MODE]`, `CONTAINER`.
+    pub volumes: Vec<String>,
 }
 
 /// A request checked as far as it can be without the image, its profile files read: what
@@ -70,6 +72,7 @@ impl CreateRequest {
         }
         network_disabled(self.network_mode.as_deref())?;
         self.security_opt = security_opts(&self.security_opt)?;
+        crate::volume::parse_all(&self.volumes)?;
         super::spec::validate(&self.to_config(&ImageConfig::default())?)?;
         Ok(Prepared(self))
     }
@@ -113,6 +116,11 @@ impl Prepared {
     /// The image the request names.
     pub fn image(&self) -> &str {
         &self.0.image
+    }
+
+    /// The `-v` mounts asked for, checked (see [`crate::volume::parse_all`]).
+    pub fn volumes(&self) -> Result<Vec<crate::volume::VolumeSpec>> {
+        crate::volume::parse_all(&self.0.volumes)
     }
 
     /// The `Config` with the image's `defaults` merged in.
@@ -211,6 +219,11 @@ mod tests {
         let mut r = req();
         r.security_opt = vec!["seccomp=/nonexistent/profile.json".into()];
         bad.push(r);
+        for v in ["/nonexistent/x:/x", "a:b:c:d", "/tmp:/", "x/y:/z"] {
+            let mut r = req();
+            r.volumes = vec![v.into()];
+            bad.push(r);
+        }
         bad.push(CreateRequest::default());
         for r in bad {
             assert!(r.clone().prepare().is_err(), "{r:?}");

@@ -10,7 +10,7 @@ use oci_spec::runtime::{
     MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
-use super::record::ContainerRecord;
+use super::record::{ContainerRecord, MountPoint};
 use super::user::Identity;
 use crate::engine::plan::capability_name;
 use crate::error::{Error, Result};
@@ -68,6 +68,8 @@ pub struct Inputs<'a> {
     pub hostname: &'a str,
     /// Host files bound read-only into the container: (host path, container path).
     pub binds: &'a [(PathBuf, &'a str)],
+    /// The `-v` mounts, bound after those.
+    pub mounts: &'a [MountPoint],
     /// `-u`, resolved in the container's own passwd and group files.
     pub user: &'a Identity,
 }
@@ -231,8 +233,9 @@ fn mount(dst: &str, typ: &str, src: &str, options: &[&str]) -> Result<Mount> {
     )
 }
 
-/// `/proc`, `/sys`, `/dev` and its parts (as docker's default spec), then the binds.
-fn mounts(binds: &[(PathBuf, &str)]) -> Result<Vec<Mount>> {
+/// `/proc`, `/sys`, `/dev` and its parts (as docker's default spec), then the binds, then the
+/// `-v` mounts (recursive, private; read-only with `:ro`), a path before those under it.
+fn mounts(binds: &[(PathBuf, &str)], volumes: &[MountPoint]) -> Result<Vec<Mount>> {
     let mut out = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
         mount(
@@ -279,6 +282,17 @@ fn mounts(binds: &[(PathBuf, &str)]) -> Result<Vec<Mount>> {
             "bind",
             &src.display().to_string(),
             &["rbind", "ro"],
+        )?);
+    }
+    let mut volumes: Vec<&MountPoint> = volumes.iter().collect();
+    volumes.sort_by_key(|m| m.destination.split('/').filter(|c| !c.is_empty()).count());
+    for m in volumes {
+        let mode = if m.rw { "rw" } else { "ro" };
+        out.push(mount(
+            &m.destination,
+            "bind",
+            &m.source,
+            &["rbind", "rprivate", mode],
         )?);
     }
     Ok(out)
@@ -351,7 +365,7 @@ pub fn build(rec: &ContainerRecord, inputs: &Inputs<'_>) -> Result<Spec> {
             )?)
             .hostname(inputs.hostname)
             .process(process(rec, inputs, &caps, nnp)?)
-            .mounts(mounts(inputs.binds)?)
+            .mounts(mounts(inputs.binds, inputs.mounts)?)
             .linux(linux(rec, seccomp)?)
             .build(),
     )

@@ -154,6 +154,7 @@ pub fn create(dir: PathBuf, image_id: &str, config: Config, helper: &str) -> Res
         image: image_id.to_string(),
         network_settings: NetworkSettings::default(),
         sys_init_path: helper.to_string(),
+        mounts: Vec::new(),
     };
     match rec.save(&dir) {
         Ok(()) => Ok(Container::new(rec, dir)),
@@ -257,6 +258,9 @@ fn start_steps(
     let hostname = hostname(&inner.rec);
     let binds = write_etc_files(c, &hostname, &inner.rec.network_settings, etc_ok)?;
     let rootfs = c.rootfs();
+    for m in inner.rec.mounts.iter().filter(|m| m.is_volume()) {
+        crate::volume::populate(&rootfs, &m.destination, Path::new(&m.source))?;
+    }
     let user = user::lookup(&rootfs, &inner.rec.config.user)?;
     let spec = spec::build(
         &inner.rec,
@@ -264,6 +268,7 @@ fn start_steps(
             rootfs: &rootfs,
             hostname: &hostname,
             binds: &binds,
+            mounts: &inner.rec.mounts,
             user: &user,
         },
     )?;

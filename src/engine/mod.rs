@@ -514,7 +514,13 @@ mod tests {
         assert!(cfg.new_netns);
         assert_eq!(
             cfg.binds,
-            [("/x/hosts".to_string(), "/etc/hosts".to_string())]
+            [crate::spawn::protocol::Bind {
+                source: "/x/hosts".into(),
+                target: "/etc/hosts".into(),
+                recursive: true,
+                // read-only and nodev (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV)
+                attr: 0x1 | 0x4,
+            }]
         );
         assert_eq!(cfg.masked_paths, ["/proc/kcore"]);
         assert_eq!(cfg.exit_file, "/bundle/exit-status");

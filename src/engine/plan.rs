@@ -11,7 +11,7 @@ use base64::Engine as _;
 
 use super::namespaces;
 use crate::error::{Error, Result};
-use crate::spawn::protocol::{InitConfig, PROTOCOL_VERSION};
+use crate::spawn::protocol::{Bind, InitConfig, PROTOCOL_VERSION};
 
 /// The kernel's capability numbers, by name (`include/uapi/linux/capability.h`).
 const CAPABILITY_NAMES: &[&str] = &[
@@ -82,8 +82,7 @@ fn unsupported(what: impl std::fmt::Display) -> Error {
     ))
 }
 
-/// The kinds of mount the helper makes itself (it mounts them at these places, always), and
-/// the read-only binds it takes from the spec.
+/// The kinds of mount the helper makes itself (it mounts them at these places, always).
 const HELPER_MOUNTS: &[(&str, &str)] = &[
     ("/proc", "proc"),
     ("/sys", "sysfs"),
@@ -131,8 +130,8 @@ fn tmpfs_options(dst: &str, opts: &[String]) -> Result<(u64, String)> {
 /// The spec's mounts as the helper makes them.
 #[derive(Debug, Default)]
 struct Mounts {
-    /// Read-only bind mounts: (host path, container path).
-    binds: Vec<(String, String)>,
+    /// Bind mounts of host files and folders.
+    binds: Vec<Bind>,
     /// tmpfs mounts: (container path, flags, data).
     tmpfs: Vec<(String, u64, String)>,
     /// cgroup mounts: (container path, read-only).
@@ -156,8 +155,8 @@ fn cgroup_readonly(dst: &str, opts: &[String]) -> Result<bool> {
 }
 
 /// The spec's mounts: the helper's own (`/proc`, `/sys`, `/dev`, which a spec must ask for,
-/// as runc's default spec does) are skipped; the rest are read-only bind mounts of host files
-/// or folders, tmpfs mounts and cgroup mounts.
+/// as runc's default spec does) are skipped; the rest are bind mounts of host files or
+/// folders (see [`bind`]), tmpfs mounts and cgroup mounts.
 fn split_mounts(mounts: &[Mount]) -> Result<Mounts> {
     let mut out = Mounts::default();
     for m in mounts {
@@ -184,12 +183,7 @@ fn split_mounts(mounts: &[Mount]) -> Result<Mounts> {
         }
         let is_bind = opts.iter().any(|o| o == "bind" || o == "rbind");
         match (is_bind, m.source()) {
-            (true, Some(src)) if opts.iter().any(|o| o == "ro") => {
-                out.binds.push((src.display().to_string(), dst))
-            }
-            (true, Some(_)) => {
-                return Err(unsupported(format_args!("a writable bind mount on {dst}")))
-            }
+            (true, Some(src)) => out.binds.push(bind(src, &dst, &opts)?),
             _ => return Err(unsupported(format_args!("a {typ:?} mount on {dst}"))),
         }
     }
@@ -199,6 +193,50 @@ fn split_mounts(mounts: &[Mount]) -> Result<Mounts> {
         }
     }
     Ok(out)
+}
+
+/// `mount_setattr(2)`'s attribute bits.
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: u64 = 0x2;
+const MOUNT_ATTR_NODEV: u64 = 0x4;
+const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+
+/// A bind mount of `src` on `dst`: `bind` or `rbind` (its submounts too), `ro` (on every mount
+/// of it), `nosuid`, `noexec`, and a private propagation (the only one: nothing mounted under
+/// a bind on either side reaches the other). Always `nodev`, as every file system the
+/// container can write (see `init::devices`). Its target must be absolute, without `..`, and
+/// neither `/` nor in `/proc`.
+fn bind(src: &Path, dst: &str, opts: &[String]) -> Result<Bind> {
+    let in_proc = dst == "/proc" || dst.starts_with("/proc/");
+    if !dst.starts_with('/')
+        || dst.split('/').any(|c| c == "..")
+        || dst.trim_matches('/').is_empty()
+        || in_proc
+    {
+        return Err(Error::invalid(format!(
+            "invalid bind mount target {dst:?}: it must be an absolute path without '..', neither / nor in /proc"
+        )));
+    }
+    let mut attr = MOUNT_ATTR_NODEV;
+    for o in opts {
+        attr |= match o.as_str() {
+            "ro" => MOUNT_ATTR_RDONLY,
+            "nosuid" => MOUNT_ATTR_NOSUID,
+            "noexec" => MOUNT_ATTR_NOEXEC,
+            "nodev" | "bind" | "rbind" | "rw" | "suid" | "exec" | "private" | "rprivate" => 0,
+            _ => {
+                return Err(unsupported(format_args!(
+                    "the bind mount option {o:?} on {dst}"
+                )))
+            }
+        };
+    }
+    Ok(Bind {
+        source: src.display().to_string(),
+        target: dst.to_string(),
+        recursive: opts.iter().any(|o| o == "rbind"),
+        attr,
+    })
 }
 
 /// The kernel's number of a resource limit (`include/uapi/asm-generic/resource.h`).
@@ -602,6 +640,7 @@ pub fn features() -> serde_json::Value {
         "hooks": HookKind::ALL.map(HookKind::name),
         "mountOptions": [
             "bind", "rbind", "ro", "rw", "nosuid", "suid", "nodev", "noexec", "exec",
+            "private", "rprivate",
             "sync", "async", "dirsync", "noatime", "atime", "nodiratime", "diratime",
             "relatime", "strictatime", "mode", "size", "nr_inodes", "nr_blocks", "uid", "gid"
         ],

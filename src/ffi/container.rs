@@ -5,7 +5,7 @@
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::fs::File;
 use std::io::Write;
-use std::mem::size_of;
+use std::mem::{offset_of, size_of};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -45,7 +45,7 @@ impl docker_container {
 /// What a new container runs. Initialise with `docker_container_config_init(&cfg, sizeof
 /// cfg)`, then set what you need; `image` is required. Strings and lists (NULL-terminated
 /// arrays of strings) are read during `docker_container_create` only. Later versions append
-/// fields (name, volumes, ...).
+/// fields (`volumes` was the first).
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct docker_container_config {
@@ -81,13 +81,17 @@ pub struct docker_container_config {
     /// As `--security-opt`, NULL-terminated: `"seccomp=unconfined"`,
     /// `"seccomp=/path/profile.json"` (read during the create), `"no-new-privileges"`.
     pub security_opt: *const *const c_char,
+    /// Mounts as `run -v`, NULL-terminated: `"/host/path:/path[:ro]"` (a bind),
+    /// `"name:/path[:ro]"` (a named volume, made at its first use), `"/path"` (an anonymous
+    /// volume).
+    pub volumes: *const *const c_char,
 }
 
-// SAFETY: repr(C), `size` first, integer and pointer fields; the first version is the whole
-// struct.
+// SAFETY: repr(C), `size` first, integer and pointer fields; the first version ends with
+// `security_opt`.
 unsafe impl Growable for docker_container_config {
     const NAME: &'static str = "docker_container_config";
-    const FIRST_SIZE: usize = size_of::<docker_container_config>();
+    const FIRST_SIZE: usize = offset_of!(docker_container_config, volumes);
     fn defaults() -> Self {
         docker_container_config {
             size: size_of::<docker_container_config>(),
@@ -105,6 +109,7 @@ unsafe impl Growable for docker_container_config {
             cap_add: std::ptr::null(),
             cap_drop: std::ptr::null(),
             security_opt: std::ptr::null(),
+            volumes: std::ptr::null(),
         }
     }
 }
@@ -184,6 +189,7 @@ unsafe fn request_of(cfg: *const docker_container_config) -> FfiResult<CreateReq
         cap_add: list(c.cap_add, "cfg->cap_add")?,
         cap_drop: list(c.cap_drop, "cfg->cap_drop")?,
         security_opt: list(c.security_opt, "cfg->security_opt")?,
+        volumes: list(c.volumes, "cfg->volumes")?,
     })
 }
 
@@ -193,7 +199,8 @@ unsafe fn request_of(cfg: *const docker_container_config) -> FfiResult<CreateReq
 /// made (milliseconds); safe from any thread. Announced as a `create` event. Errors:
 /// `DOCKER_ERR_NULL_ARGUMENT` (rt, cfg, cfg->image or out NULL), `DOCKER_ERR_INVALID_UTF8`,
 /// `DOCKER_ERR_INVALID_ARGUMENT` (bad size, environment entry, memory, network mode,
-/// capability, security option, no command in the config nor the image),
+/// capability, security option, volume spec or missing bind source, no command in the config
+/// nor the image),
 /// `DOCKER_ERR_NOT_FOUND` (no such image), `DOCKER_ERR_IO`.
 #[no_mangle]
 pub unsafe extern "C" fn docker_container_create(

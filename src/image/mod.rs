@@ -17,7 +17,7 @@
 
 pub mod archive;
 pub mod changes;
-mod fsat;
+pub mod fsat;
 pub mod graph;
 pub mod layer;
 pub mod pack;

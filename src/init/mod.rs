@@ -14,6 +14,7 @@
 //! cgroup namespace and `cgroup` mounts come last, once the library has put the process in
 //! all its cgroups (`cgroupfs`).
 
+mod binds;
 pub mod caps;
 mod cgroupfs;
 mod devices;
@@ -568,11 +569,8 @@ fn check_mount_point(rootfs: &str, name: &str) -> Res<()> {
 fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig, store: &OwnedFd) -> Res<()> {
     // Host files to bind in: detached copies of their mounts, taken before the host's tree
     // goes away and attached inside the new root after pivot_root (where the container's
-    // symbolic links cannot lead a mount out).
-    let mut binds = Vec::new();
-    for (src, dst) in &cfg.binds {
-        binds.push((clone_tree(src)?, dst.as_str()));
-    }
+    // symbolic links cannot lead a mount out), see `binds`.
+    let taken = cfg.binds.iter().map(binds::take).collect::<Res<Vec<_>>>()?;
     enter_root(cfg, store)?;
     for (key, value) in &cfg.sysctls {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
@@ -585,11 +583,10 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig, store: &OwnedFd) -> Res<()> {
         let data = (!data.is_empty()).then_some(data.as_str());
         mnt(Some("tmpfs"), dst, Some("tmpfs"), flags, data)?;
     }
-    for (tree, dst) in &binds {
-        attach_tree(tree, dst)?;
-        remount_readonly(dst, MsFlags::empty())?;
+    for t in &taken {
+        binds::attach(t)?;
     }
-    drop(binds);
+    drop(taken);
     for p in &cfg.masked_paths {
         mask(p)?;
     }
@@ -693,54 +690,6 @@ fn mount_proc_sys(userns: bool) -> Res<()> {
         }
         Err(e) => Err(errno_msg("mounting sysfs on /sys", e)),
     }
-}
-
-const OPEN_TREE_CLONE: libc::c_uint = 1;
-const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
-
-/// A detached bind mount of `path` (open_tree with OPEN_TREE_CLONE).
-fn clone_tree(path: &str) -> Res<OwnedFd> {
-    let c = CString::new(path).map_err(|_| format!("bad path {path:?}"))?;
-    // SAFETY: open_tree with a valid NUL-terminated path; returns a new descriptor.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_open_tree,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint,
-        )
-    };
-    if fd < 0 {
-        return Err(format!(
-            "cloning a mount of {path}: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    // SAFETY: a fresh descriptor owned by nobody else.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-}
-
-/// Attach a detached mount at `target`.
-fn attach_tree(tree: &OwnedFd, target: &str) -> Res<()> {
-    let t = CString::new(target).map_err(|_| format!("bad path {target:?}"))?;
-    // SAFETY: move_mount from our detached tree descriptor to a NUL-terminated target path.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_move_mount,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            libc::AT_FDCWD,
-            t.as_ptr(),
-            MOVE_MOUNT_F_EMPTY_PATH,
-        )
-    };
-    if rc < 0 {
-        return Err(format!(
-            "mounting on {target}: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(())
 }
 
 /// A tmpfs `/dev` mounted nodev at `dev` of the new root (the working directory, before

@@ -27,13 +27,26 @@ use oci_spec::runtime::Hook;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 14;
+pub const PROTOCOL_VERSION: u32 = 15;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
 
 /// The largest frame either side accepts.
 pub const MAX_FRAME: usize = 16 << 20;
+
+/// A bind mount: the host's `source` (a file or folder, taken before the root is entered)
+/// attached at `target`, resolved inside the container's root once it is the root.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Bind {
+    pub source: String,
+    pub target: String,
+    /// The mounts under `source` too (`rbind`).
+    pub recursive: bool,
+    /// `MOUNT_ATTR_*` bits set on every mount of the bind (read-only, nosuid, nodev, noexec);
+    /// the source's own flags are kept.
+    pub attr: u64,
+}
 
 /// Everything the helper needs to set up and start one container.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -61,8 +74,8 @@ pub struct InitConfig {
     pub tty: bool,
     /// A new network namespace (false: share the host's, never used by `run`).
     pub new_netns: bool,
-    /// Host files bind-mounted read-only into the container: (host path, container path).
-    pub binds: Vec<(String, String)>,
+    /// Host files and folders bind-mounted into the container, in the spec's order.
+    pub binds: Vec<Bind>,
     /// Where the helper writes the exit status when the container ends.
     pub exit_file: String,
     /// A cgroup v2 folder the container's first process is created in (`clone3` with
