@@ -212,6 +212,11 @@ typedef struct docker_container_config {
    * `"seccomp=/path/profile.json"` (read during the create), `"no-new-privileges"`.
    */
   const char *const *security_opt;
+  /**
+   * Added in version 2: the container's name (as `run --name`: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`,
+   * unique); NULL: a generated `adjective_surname`.
+   */
+  const char *name;
 } docker_container_config;
 
 /**
@@ -565,8 +570,9 @@ enum docker_result docker_container_config_init(struct docker_container_config *
  * made (milliseconds); safe from any thread. Announced as a `create` event. Errors:
  * `DOCKER_ERR_NULL_ARGUMENT` (rt, cfg, cfg->image or out NULL), `DOCKER_ERR_INVALID_UTF8`,
  * `DOCKER_ERR_INVALID_ARGUMENT` (bad size, environment entry, memory, network mode,
- * capability, security option, no command in the config nor the image),
- * `DOCKER_ERR_NOT_FOUND` (no such image), `DOCKER_ERR_IO`.
+ * capability, security option, container name, no command in the config nor the image),
+ * `DOCKER_ERR_NOT_FOUND` (no such image), `DOCKER_ERR_IN_USE` (the name is taken: the message
+ * names the container holding it), `DOCKER_ERR_IO`.
  */
 enum docker_result docker_container_create(const struct docker_runtime *rt,
                                            const struct docker_container_config *cfg,
@@ -689,7 +695,7 @@ void docker_string_free(char *s);
  * The containers as a JSON array, newest first (only running ones unless `all`), each
  * `{"Id","Image","Command","Created" (unix s),"Status" (as ps prints it),"State"
  * ("running"|"paused"|"exited"|"created"),"ExitCode","Ports":[{"IP","PrivatePort","PublicPort",
- * "Type"}]}`, in `*json` (free with `docker_string_free`). Does not block; safe from any
+ * "Type"}],"Names":["web"]}`, in `*json` (free with `docker_string_free`). Does not block; safe from any
  * thread. Errors:
  * `DOCKER_ERR_NULL_ARGUMENT`.
  */

@@ -102,6 +102,7 @@ class ContainerConfig(_Options):
         ("cap_add", _StrArray),
         ("cap_drop", _StrArray),
         ("security_opt", _StrArray),
+        ("name", c_char_p),
     ]
 
 

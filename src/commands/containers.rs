@@ -123,6 +123,7 @@ struct RunFlags {
     cap_drop: Flag,
     security_opt: Flag,
     pull: Flag,
+    name: Flag,
 }
 
 impl RunFlags {
@@ -169,6 +170,7 @@ impl RunFlags {
                 "POLICY",
                 "Pull the image: missing (default: when it is not here), always, never",
             ),
+            name: f.value(&["name"], "NAME", "Assign a name to the container"),
         }
     }
 }
@@ -214,6 +216,7 @@ fn run_request(p: &Parsed, fl: &RunFlags) -> Result<CreateRequest> {
         cap_add: p.list(fl.cap_add).to_vec(),
         cap_drop: p.list(fl.cap_drop).to_vec(),
         security_opt: p.list(fl.security_opt).to_vec(),
+        name: owned(fl.name),
     })
 }
 
@@ -483,9 +486,11 @@ pub fn ps(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let mut rows = Vec::new();
     if !p.bool(quiet) {
         rows.push(
-            ["ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "COMMENT"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "COMMENT", "NAMES",
+            ]
+            .map(String::from)
+            .to_vec(),
         );
     }
     let mut ids_only = String::new();
@@ -513,6 +518,7 @@ pub fn ps(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
             format!("{} ago", crate::humanize::duration(now - c.created)),
             c.status,
             String::new(),
+            c.names.join(","),
         ]);
     }
     if p.bool(quiet) {

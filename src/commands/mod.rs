@@ -7,6 +7,7 @@ mod containers;
 pub mod flags;
 pub mod images;
 mod registry;
+mod rename;
 mod streams;
 mod system;
 pub mod table;
@@ -128,6 +129,11 @@ pub static COMMANDS: &[Command] = &[
         name: "push",
         description: "Push an image to a registry",
         handler: registry::push,
+    },
+    Command {
+        name: "rename",
+        description: "Rename a container",
+        handler: rename::rename,
     },
     Command {
         name: "restart",

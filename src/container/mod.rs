@@ -11,6 +11,7 @@ mod event;
 mod freeze;
 pub mod lifecycle;
 pub mod monitor;
+pub mod names;
 pub mod output;
 pub mod record;
 pub mod request;

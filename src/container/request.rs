@@ -40,6 +40,8 @@ pub struct CreateRequest {
     pub cap_drop: Vec<String>,
     /// As `--security-opt`; a `seccomp=FILE` is read by [`CreateRequest::prepare`].
     pub security_opt: Vec<String>,
+    /// As `--name` (docker's rules, see [`super::names`]); `None`: a generated name.
+    pub name: Option<String>,
 }
 
 /// A request checked as far as it can be without the image, its profile files read: what
@@ -67,6 +69,9 @@ impl CreateRequest {
                 "memory limit {} bytes is below the minimum of 6 MiB",
                 self.memory
             )));
+        }
+        if let Some(name) = &self.name {
+            super::names::validate(name)?;
         }
         network_disabled(self.network_mode.as_deref())?;
         self.security_opt = security_opts(&self.security_opt)?;
@@ -113,6 +118,11 @@ impl Prepared {
     /// The image the request names.
     pub fn image(&self) -> &str {
         &self.0.image
+    }
+
+    /// The name asked for, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
     }
 
     /// The `Config` with the image's `defaults` merged in.
