@@ -64,7 +64,7 @@ fn names_show_in_ps_and_inspect_and_name_the_container_everywhere() {
                 .all(|c| c.is_ascii_lowercase() || c == '_' || c.is_ascii_digit()),
         "{other}"
     );
-    assert_eq!(ok(&f.rt, &["inspect", generated]).contains(&unnamed), true);
+    assert!(ok(&f.rt, &["inspect", generated]).contains(&unnamed));
     let inspected: serde_json::Value =
         serde_json::from_str(&ok(&f.rt, &["inspect", "web"])).unwrap();
     assert_eq!(inspected["Name"], "/web");

@@ -6,6 +6,7 @@ mod completion;
 mod containers;
 pub mod flags;
 pub mod images;
+mod logs;
 mod registry;
 mod rename;
 mod streams;
@@ -103,7 +104,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "logs",
         description: "Fetch the logs of a container",
-        handler: containers::logs,
+        handler: logs::logs,
     },
     Command {
         name: "pause",

@@ -10,6 +10,7 @@
 mod event;
 mod freeze;
 pub mod lifecycle;
+pub mod logtimes;
 pub mod monitor;
 pub mod names;
 pub mod output;

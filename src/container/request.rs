@@ -221,6 +221,9 @@ mod tests {
         let mut r = req();
         r.security_opt = vec!["seccomp=/nonexistent/profile.json".into()];
         bad.push(r);
+        let mut r = req();
+        r.name = Some("_web".into());
+        bad.push(r);
         bad.push(CreateRequest::default());
         for r in bad {
             assert!(r.clone().prepare().is_err(), "{r:?}");

@@ -532,7 +532,7 @@ mod tests {
             cmd: vec!["true".into()],
             ..Config::default()
         };
-        let c = Arc::new(create(dir, &"ab".repeat(32), config, "").unwrap());
+        let c = Arc::new(create(dir, &"ab".repeat(32), config, "", "test").unwrap());
         let mut kernel = FakeKernel::new(|_| {});
         kernel.fail_spawn = true;
         let logger = Logger::default();
