@@ -84,6 +84,8 @@ impl Tracked {
             pending: false,
         };
         t.record(mtime(log));
+        // The limit is on the entries of live output: the next growth gets its own.
+        t.last = DateTime::<Utc>::MIN_UTC;
         Ok(t)
     }
 
@@ -104,11 +106,8 @@ impl Tracked {
     /// The log changed at `now`: an entry, unless one was written within the millisecond
     /// (then [`Self::flush`] writes it once the millisecond is over).
     pub fn note(&mut self, now: DateTime<Utc>) {
-        if now - self.last >= chrono::Duration::milliseconds(1) {
-            self.record(now);
-        } else {
-            self.pending = true;
-        }
+        self.pending = true;
+        self.flush(now);
     }
 
     /// Whether this notes `log`.
@@ -116,9 +115,9 @@ impl Tracked {
         self.log == log
     }
 
-    /// Write the entry a [`Self::note`] put off.
+    /// Write the entry a [`Self::note`] put off, once its millisecond is over.
     pub fn flush(&mut self, now: DateTime<Utc>) {
-        if self.pending {
+        if self.pending && now - self.last >= chrono::Duration::milliseconds(1) {
             self.record(now);
         }
     }

@@ -210,9 +210,16 @@ fn pump_pty(master: &mut File, log: &mut File) -> bool {
 const LOGS_TOKEN: u64 = u64::MAX;
 
 /// The running containers' logs, watched with one inotify instance: each watch's log index.
+/// After an entry is put off (growth within a millisecond of the last entry), the instance is
+/// left out of the epoll set until the millisecond is over, so a chatty container wakes the
+/// monitor about twice per millisecond, not at every write.
 struct LogWatch {
     fd: OwnedFd,
+    /// The monitor's epoll instance (it outlives this).
+    ep: RawFd,
     logs: HashMap<i32, Tracked>,
+    /// Whether the inotify instance is in the epoll set.
+    armed: bool,
 }
 
 impl LogWatch {
@@ -227,8 +234,22 @@ impl LogWatch {
         add(ep, fd.as_raw_fd(), LOGS_TOKEN).ok()?;
         Some(LogWatch {
             fd,
+            ep: ep.as_raw_fd(),
             logs: HashMap::new(),
+            armed: true,
         })
+    }
+
+    /// Put the inotify instance in the epoll set (`on`) or leave it out.
+    fn arm(&mut self, on: bool) {
+        let mut ev = libc::epoll_event {
+            events: if on { libc::EPOLLIN as u32 } else { 0 },
+            u64: LOGS_TOKEN,
+        };
+        // SAFETY: changes our descriptor's registration in the monitor's epoll instance.
+        let rc =
+            unsafe { libc::epoll_ctl(self.ep, libc::EPOLL_CTL_MOD, self.fd.as_raw_fd(), &mut ev) };
+        self.armed = on || rc != 0;
     }
 
     /// Start noting the growth of container `c`'s logs.
@@ -268,8 +289,16 @@ impl LogWatch {
         });
     }
 
-    /// Read the inotify events and note the logs that grew (all of them after an overflow).
+    /// Read the inotify events and note the logs that grew; disarm while an entry is put off.
     fn changed(&mut self) {
+        self.drain();
+        if self.logs.values().any(|t| t.pending) {
+            self.arm(false);
+        }
+    }
+
+    /// Read the inotify events and note the logs that grew (all of them after an overflow).
+    fn drain(&mut self) {
         let mut buf = [0u8; 4096];
         let now = chrono::Utc::now();
         loop {
@@ -294,18 +323,27 @@ impl LogWatch {
         }
     }
 
-    /// How long epoll may sleep: a millisecond while an entry is put off.
+    /// How long epoll may sleep: a millisecond while disarmed.
     fn timeout(&self) -> i32 {
-        if self.logs.values().any(|t| t.pending) {
-            1
-        } else {
+        if self.armed {
             -1
+        } else {
+            1
         }
     }
 
-    fn flush(&mut self) {
+    /// While disarmed: note what came meanwhile, write the entries whose millisecond is over,
+    /// and arm again once none is put off.
+    fn tick(&mut self) {
+        if self.armed {
+            return;
+        }
+        self.drain();
         let now = chrono::Utc::now();
         self.logs.values_mut().for_each(|t| t.flush(now));
+        if !self.logs.values().any(|t| t.pending) {
+            self.arm(true);
+        }
     }
 }
 
@@ -330,7 +368,7 @@ fn run(ep: OwnedFd, wake: RawFd, rx: Receiver<Option<Watch>>, logger: Logger, bu
             )
         };
         if let Some(l) = logs.as_mut() {
-            l.flush();
+            l.tick();
         }
         if n < 0 {
             continue;
