@@ -293,8 +293,10 @@ impl Runtime {
     }
 
     fn emit_container(&self, action: &'static str, c: &Container) {
-        let image = c.record().config.image;
-        let e = events::Event::now("container", action, &c.id, &[("image", image.as_str())]);
+        let rec = c.record();
+        let name = rec.name.trim_start_matches('/');
+        let attrs = [("image", rec.config.image.as_str()), ("name", name)];
+        let e = events::Event::now("container", action, &c.id, &attrs);
         self.events.emit(e);
     }
 

@@ -856,6 +856,10 @@ fn images_and_events() {
     let die = &seen[8];
     assert_eq!(die["Actor"]["Attributes"]["exitCode"], "5");
     assert_eq!(die["Actor"]["Attributes"]["image"], "busybox");
+    assert!(die["Actor"]["Attributes"]["name"]
+        .as_str()
+        .unwrap()
+        .contains('_'));
     assert_eq!(seen[1]["Actor"]["Attributes"]["name"], "imported:latest");
     assert_eq!(seen[10]["Actor"]["Attributes"]["name"], "committed:latest");
     assert!(die["timeNano"].as_i64().unwrap() / 1_000_000_000 == die["time"].as_i64().unwrap());

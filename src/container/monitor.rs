@@ -442,9 +442,13 @@ fn run(ep: OwnedFd, wake: RawFd, rx: Receiver<Option<Watch>>, logger: Logger, bu
                 }
                 let status = exit_status(&pidfd, &reap);
                 container.exited(status, &logger);
-                let image = container.record().config.image;
+                let rec = container.record();
                 let code = status.to_string();
-                let attrs = [("image", image.as_str()), ("exitCode", code.as_str())];
+                let attrs = [
+                    ("image", rec.config.image.as_str()),
+                    ("name", rec.name.trim_start_matches('/')),
+                    ("exitCode", code.as_str()),
+                ];
                 bus.emit(events::Event::now(
                     "container",
                     "die",
