@@ -3,11 +3,12 @@
 //! and their time index (see [`crate::container::logtimes`]).
 
 use std::os::fd::AsFd;
+use std::path::Path;
 
 use super::flags::Flags;
 use super::streams::Streams;
 use crate::container::logtimes::{tail_offset, LogWriter};
-use crate::container::{stream, Event};
+use crate::container::{stream, Container, Event};
 use crate::error::{Error, Result};
 use crate::ids;
 use crate::runtime::Runtime;
@@ -22,6 +23,26 @@ fn parse_tail(v: Option<&str>) -> Result<Option<usize>> {
                 "invalid --tail {s:?}: want a number of lines or all"
             ))
         }),
+    }
+}
+
+/// A log of `c` opened where its last `tail` lines start (None: at its start), and that
+/// offset; no reader for a log the container never wrote.
+fn open_at_tail(
+    c: &Container,
+    log: &Path,
+    tail: Option<usize>,
+) -> Result<(u64, Option<std::fs::File>)> {
+    let start = match tail {
+        Some(n) => tail_offset(log, n)?,
+        None => 0,
+    };
+    match stream::open_reader(log, Some(start))? {
+        None if !c.dir().exists() => Err(Error::not_found(format!(
+            "container {} was removed",
+            ids::short(&c.id)
+        ))),
+        reader => Ok((start, reader)),
     }
 }
 
@@ -61,20 +82,12 @@ pub fn logs(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
             std::sync::Arc::new(now)
         }
     };
-    let removed = || Error::not_found(format!("container {} was removed", ids::short(&c.id)));
     let (out_log, err_log) = (c.stdout_log(), c.stderr_log());
     let mut readers = Vec::new();
     let mut starts = Vec::new();
     for log in [&out_log, &err_log] {
-        let start = match tail {
-            Some(n) => tail_offset(log, n)?,
-            None => 0,
-        };
-        match stream::open_reader(log, Some(start))? {
-            Some(r) => readers.push(Some(r)),
-            None if !c.dir().exists() => return Err(removed()),
-            None => readers.push(None),
-        }
+        let (start, reader) = open_at_tail(&c, log, tail)?;
+        readers.push(reader);
         starts.push(start);
     }
     let outputs = [

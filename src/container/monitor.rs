@@ -347,6 +347,33 @@ impl LogWatch {
     }
 }
 
+/// Copy what the terminals of container `id` still hold to its log, and forget them.
+fn drain_ptys(ep: &OwnedFd, ptys: &mut HashMap<u64, (String, File, File)>, id: &str) {
+    let tokens: Vec<u64> = ptys
+        .iter()
+        .filter(|(_, (of, _, _))| of == id)
+        .map(|(t, _)| *t)
+        .collect();
+    for t in tokens {
+        if let Some((_, mut master, mut log)) = ptys.remove(&t) {
+            pump_pty(&mut master, &mut log);
+            del(ep, master.as_raw_fd());
+        }
+    }
+}
+
+/// The `die` event of `container`, ended with `status`.
+fn die_event(container: &Container, status: i32) -> events::Event {
+    let rec = container.record();
+    let code = status.to_string();
+    let attrs = [
+        ("image", rec.config.image.as_str()),
+        ("name", rec.name.trim_start_matches('/')),
+        ("exitCode", code.as_str()),
+    ];
+    events::Event::now("container", "die", &container.id, &attrs)
+}
+
 fn run(ep: OwnedFd, wake: RawFd, rx: Receiver<Option<Watch>>, logger: Logger, bus: Arc<EventBus>) {
     let mut exits: HashMap<u64, (Arc<Container>, OwnedFd, Reap)> = HashMap::new();
     let mut ptys: HashMap<u64, (String, File, File)> = HashMap::new();
@@ -426,35 +453,13 @@ fn run(ep: OwnedFd, wake: RawFd, rx: Receiver<Option<Watch>>, logger: Logger, bu
             if let Some((container, pidfd, reap)) = exits.remove(&token) {
                 del(&ep, pidfd.as_raw_fd());
                 // A terminal's last output reaches the log before the exit is announced.
-                let pty_tokens: Vec<u64> = ptys
-                    .iter()
-                    .filter(|(_, (id, _, _))| *id == container.id)
-                    .map(|(t, _)| *t)
-                    .collect();
-                for t in pty_tokens {
-                    if let Some((_, mut master, mut log)) = ptys.remove(&t) {
-                        pump_pty(&mut master, &mut log);
-                        del(&ep, master.as_raw_fd());
-                    }
-                }
+                drain_ptys(&ep, &mut ptys, &container.id);
                 if let Some(l) = logs.as_mut() {
                     l.unwatch(&container);
                 }
                 let status = exit_status(&pidfd, &reap);
                 container.exited(status, &logger);
-                let rec = container.record();
-                let code = status.to_string();
-                let attrs = [
-                    ("image", rec.config.image.as_str()),
-                    ("name", rec.name.trim_start_matches('/')),
-                    ("exitCode", code.as_str()),
-                ];
-                bus.emit(events::Event::now(
-                    "container",
-                    "die",
-                    &container.id,
-                    &attrs,
-                ));
+                bus.emit(die_event(&container, status));
             }
         }
     }
