@@ -136,14 +136,16 @@ impl Names {
             map.insert(name.to_string(), id.to_string());
             return Ok(name.to_string());
         }
-        for retry in 0.. {
+        // The retry number appended makes a free name come soon, however many are taken.
+        let mut retry = 0;
+        loop {
             let candidate = generate(retry)?;
             if !map.contains_key(&candidate) {
                 map.insert(candidate.clone(), id.to_string());
                 return Ok(candidate);
             }
+            retry += 1;
         }
-        unreachable!("the retry counter makes every name new eventually")
     }
 
     /// Free `name` when container `id` holds it.
