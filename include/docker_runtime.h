@@ -215,9 +215,14 @@ typedef struct docker_container_config {
   /**
    * Mounts as `run -v`, NULL-terminated: `"/host/path:/path[:ro]"` (a bind),
    * `"name:/path[:ro]"` (a named volume, made at its first use), `"/path"` (an anonymous
-   * volume).
+   * volume). Added in version 2.
    */
   const char *const *volumes;
+  /**
+   * Added in version 3: the container's name (as `run --name`: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`,
+   * unique); NULL: a generated `adjective_surname`.
+   */
+  const char *name;
 } docker_container_config;
 
 /**
@@ -265,10 +270,11 @@ typedef struct docker_container_io {
 
 /**
  * Receives one event as JSON (borrowed for the call): `{"Type":"container"|"image",
- * "Action":"create"|"start"|"die"|"destroy"|"pull"|"import"|"tag"|"untag"|"delete",
+ * "Action":"create"|"start"|"die"|"destroy"|"rename"|"pull"|"import"|"tag"|"untag"|"delete",
  * "Actor":{"ID":"...","Attributes":{...}},"time":unix_s,"timeNano":ns}`; a `die` has
- * `Attributes.exitCode`, container events `Attributes.image`, image events (but `import`,
- * `delete`) `Attributes.name`. Runs on the subscription's own library thread, one call at
+ * `Attributes.exitCode`, container events `Attributes.image` and `Attributes.name` (the
+ * container's), image events (but `import`, `delete`) `Attributes.name`. Runs on the
+ * subscription's own library thread, one call at
  * a time, in the order the events happened. Nonzero ends the subscription (no more calls;
  * still free it).
  */
@@ -571,9 +577,10 @@ enum docker_result docker_container_config_init(struct docker_container_config *
  * made (milliseconds); safe from any thread. Announced as a `create` event. Errors:
  * `DOCKER_ERR_NULL_ARGUMENT` (rt, cfg, cfg->image or out NULL), `DOCKER_ERR_INVALID_UTF8`,
  * `DOCKER_ERR_INVALID_ARGUMENT` (bad size, environment entry, memory, network mode,
- * capability, security option, volume spec or missing bind source, no command in the config
- * nor the image),
- * `DOCKER_ERR_NOT_FOUND` (no such image), `DOCKER_ERR_IO`.
+ * capability, security option, volume spec or missing bind source, container name, no
+ * command in the config nor the image),
+ * `DOCKER_ERR_NOT_FOUND` (no such image), `DOCKER_ERR_IN_USE` (the name is taken: the message
+ * names the container holding it), `DOCKER_ERR_IO`.
  */
 enum docker_result docker_container_create(const struct docker_runtime *rt,
                                            const struct docker_container_config *cfg,
@@ -696,7 +703,7 @@ void docker_string_free(char *s);
  * The containers as a JSON array, newest first (only running ones unless `all`), each
  * `{"Id","Image","Command","Created" (unix s),"Status" (as ps prints it),"State"
  * ("running"|"paused"|"exited"|"created"),"ExitCode","Ports":[{"IP","PrivatePort","PublicPort",
- * "Type"}]}`, in `*json` (free with `docker_string_free`). Does not block; safe from any
+ * "Type"}],"Names":["web"]}`, in `*json` (free with `docker_string_free`). Does not block; safe from any
  * thread. Errors:
  * `DOCKER_ERR_NULL_ARGUMENT`.
  */

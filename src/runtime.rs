@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use crate::auth::AuthConfig;
 use crate::container::monitor::{Monitor, Reap};
+use crate::container::names::Names;
 use crate::container::{
     Attach, Config, Container, ContainerRecord, Deps, Event, OutputStream, Prepared, StartOptions,
 };
@@ -81,6 +82,8 @@ pub struct Runtime {
     graph: Graph,
     auth: Mutex<AuthConfig>,
     containers: RwLock<BTreeMap<String, Arc<Container>>>,
+    /// The containers' names (see [`crate::container::names`]).
+    names: Names,
     ipam: OnceLock<Ipam>,
     monitor: OnceLock<Monitor>,
     network: OnceLock<Arc<NetworkManager>>,
@@ -139,6 +142,7 @@ impl Runtime {
             graph,
             auth: Mutex::new(auth),
             containers: RwLock::new(BTreeMap::new()),
+            names: Names::default(),
             ipam: OnceLock::new(),
             monitor: OnceLock::new(),
             network: OnceLock::new(),
@@ -240,7 +244,9 @@ impl Runtime {
                     continue;
                 }
             };
-            let c = self.register(Container::new(rec, entry.path()));
+            let c = Container::new(rec, entry.path());
+            self.claim_name(&c);
+            let c = self.register(c);
             networked |= c.has_network();
             match c.reconcile(&mounts, self.logger()) {
                 Ok(Some(pidfd)) => alive.push((c, pidfd)),
@@ -291,8 +297,10 @@ impl Runtime {
     }
 
     fn emit_container(&self, action: &'static str, c: &Container) {
-        let image = c.record().config.image;
-        let e = events::Event::now("container", action, &c.id, &[("image", image.as_str())]);
+        let rec = c.record();
+        let name = rec.name.trim_start_matches('/');
+        let attrs = [("image", rec.config.image.as_str()), ("name", name)];
+        let e = events::Event::now("container", action, &c.id, &attrs);
         self.events.emit(e);
     }
 
@@ -303,25 +311,75 @@ impl Runtime {
         let config = req.config(&image.config.clone().unwrap_or_default())?;
         let specs = req.volumes()?;
         if specs.is_empty() {
-            return self.create_container(&image.id, config);
+            return self.create_named(&image.id, config, req.name());
         }
-        self.create_with_volumes(&image.id, config, &specs)
+        self.create_with_volumes(&image.id, config, &specs, req.name())
     }
 
     /// Create a container from the resolved image `image_id` with a new id, and register it;
     /// announced as `create`.
     pub fn create_container(&self, image_id: &str, config: Config) -> Result<Arc<Container>> {
+        self.create_named(image_id, config, None)
+    }
+
+    /// [`Self::create_container`] named `name` (a generated name when `None`): the name is
+    /// reserved first (`InUse`, docker's `Conflict`, when another container has it) and freed
+    /// again when the creation fails.
+    pub fn create_named(
+        &self,
+        image_id: &str,
+        config: Config,
+        name: Option<&str>,
+    ) -> Result<Arc<Container>> {
         // The image must exist (its layers are read again at each start).
         self.image_layers(image_id)?;
-        let dir = self.container_dir(&ids::generate()?)?;
+        let id = ids::generate()?;
+        let dir = self.container_dir(&id)?;
+        let name = self.names.reserve(name, &id)?;
         let helper = self
             .init_path()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let c = crate::container::start::create(dir, image_id, config, &helper)?;
+        let c = match crate::container::start::create(dir, image_id, config, &helper, &name) {
+            Ok(c) => c,
+            Err(e) => {
+                self.names.release(&name, &id);
+                return Err(e);
+            }
+        };
         let c = self.register(c);
         self.emit_container("create", &c);
         Ok(c)
+    }
+
+    /// Register the name of a loaded container; one without a name (a v0.1.0 record) or
+    /// whose name another container holds is given a generated one, saved in its record.
+    fn claim_name(&self, c: &Container) {
+        let recorded = c.record().name;
+        if !recorded.is_empty() && self.names.reserve(Some(&recorded), &c.id).is_ok() {
+            return;
+        }
+        let named = self.names.reserve(None, &c.id).and_then(|name| {
+            let shown = crate::container::names::recorded(&name);
+            c.update(|rec| rec.name = shown)
+        });
+        if let Err(e) = named {
+            self.logger()
+                .warn(&format!("container {}: naming it: {e}", ids::short(&c.id)));
+        }
+    }
+
+    /// Rename container `c` to `new` (docker's rules; `InUse` when taken); announced as
+    /// `rename`.
+    pub fn rename_container(&self, c: &Container, new: &str) -> Result<()> {
+        let old = c.record().name;
+        let new = self.names.rename(&old, new, &c.id)?;
+        if let Err(e) = c.update(|rec| rec.name = crate::container::names::recorded(&new)) {
+            let _ = self.names.rename(&new, &old, &c.id);
+            return Err(e);
+        }
+        self.emit_container("rename", c);
+        Ok(())
     }
 
     /// Start a registered container (see [`crate::container::start()`]), with what this
@@ -382,9 +440,17 @@ impl Runtime {
         c
     }
 
-    /// The container named by `name`: its id or a unique prefix of it.
+    /// The container named by `name`, as docker resolves it: an exact id, then an exact name
+    /// (`web` or `/web`), then a unique id prefix.
     pub fn container(&self, name: &str) -> Result<Arc<Container>> {
+        let by_name = self.names.lookup(name);
         let map = self.read_containers();
+        if let Some(c) = map.get(name) {
+            return Ok(c.clone());
+        }
+        if let Some(c) = by_name.and_then(|id| map.get(&id)) {
+            return Ok(c.clone());
+        }
         let id = ids::resolve_prefix("container", name, map.keys())?
             .ok_or_else(|| Error::not_found(format!("no such container: {name}")))?;
         Ok(map[&id].clone())
@@ -417,6 +483,7 @@ impl Runtime {
     pub fn remove_container(&self, c: &Arc<Container>) -> Result<()> {
         c.destroy()?;
         self.write_containers().remove(&c.id);
+        self.names.release(&c.record().name, &c.id);
         self.emit_container("destroy", c);
         Ok(())
     }
@@ -770,10 +837,11 @@ impl Runtime {
         image_id: &str,
         config: Config,
         specs: &[volume::VolumeSpec],
+        name: Option<&str>,
     ) -> Result<Arc<Container>> {
         let _held = self.volumes.lock();
         let (mounts, made) = volume::mounts_for(&self.volumes, specs)?;
-        let c = match self.create_container(image_id, config) {
+        let c = match self.create_named(image_id, config, name) {
             Ok(c) => c,
             Err(e) => {
                 volume::undo(&self.volumes, &made);

@@ -42,6 +42,8 @@ pub struct ContainerSummary {
     pub state: &'static str,
     pub exit_code: i32,
     pub ports: Vec<PortSummary>,
+    /// The container's name, without docker's `/` (a list, as docker's `Names`).
+    pub names: Vec<String>,
 }
 
 /// `repo:tag` naming `image_id`, else its short id.
@@ -97,6 +99,11 @@ pub fn containers(rt: &Runtime, all: bool, now: DateTime<Utc>) -> Vec<ContainerS
                 state,
                 exit_code: rec.state.exit_code,
                 ports: ports(&rec),
+                names: Some(rec.name.trim_start_matches('/'))
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_string)
+                    .into_iter()
+                    .collect(),
                 id: rec.id,
             }
         })

@@ -905,6 +905,10 @@ fn images_and_events() {
     let die = &seen[8];
     assert_eq!(die["Actor"]["Attributes"]["exitCode"], "5");
     assert_eq!(die["Actor"]["Attributes"]["image"], "busybox");
+    assert!(die["Actor"]["Attributes"]["name"]
+        .as_str()
+        .unwrap()
+        .contains('_'));
     assert_eq!(seen[1]["Actor"]["Attributes"]["name"], "imported:latest");
     assert_eq!(seen[10]["Actor"]["Attributes"]["name"], "committed:latest");
     assert!(die["timeNano"].as_i64().unwrap() / 1_000_000_000 == die["time"].as_i64().unwrap());
@@ -1239,4 +1243,58 @@ fn no_event_callback_after_free() {
         calls,
         "a callback after the free"
     );
+}
+
+/// `docker_container_config.name` (version 2): a name given, a taken one refused naming its
+/// holder, none given (and a caller built on the first version, whose struct ends before
+/// `name`) a generated one; the handle opened by name; `Names` in the containers JSON.
+#[test]
+fn names_through_the_c_api() {
+    let f = Fixture::new("abinames");
+    let rt = Rt::new(&f);
+    let c = create_with(&rt, &["true"], |cfg| cfg.name = c"cweb".as_ptr());
+    let list = containers_json(&rt);
+    let row = &list[0];
+    assert_eq!(row["Names"], serde_json::json!(["cweb"]));
+    let id = row["Id"].as_str().unwrap().to_string();
+    let mut again = std::ptr::null_mut();
+    // SAFETY: live runtime, valid string.
+    let r = unsafe { docker_container_open(rt.ptr, c"cweb".as_ptr(), &mut again) };
+    assert_eq!(r, OK, "{}", last_error());
+    // SAFETY: a live handle, freed once.
+    unsafe { docker_container_free(again) };
+    let args = strv(&["true"]);
+    let mut cfg = config();
+    cfg.image = BUSYBOX.as_ptr();
+    cfg.argv = args.ptrs.as_ptr();
+    cfg.network_mode = NONE.as_ptr();
+    cfg.name = c"cweb".as_ptr();
+    let mut out = std::ptr::null_mut();
+    // SAFETY: the config's pointers live for the call.
+    let r = unsafe { docker_container_create(rt.ptr, &cfg, &mut out) };
+    expect(r, docker_result::DOCKER_ERR_IN_USE, "a taken name");
+    assert!(last_error().contains(&format!("already in use by container \"{id}\"")));
+    cfg.name = c"-bad".as_ptr();
+    // SAFETY: as above.
+    let r = unsafe { docker_container_create(rt.ptr, &cfg, &mut out) };
+    expect(r, docker_result::DOCKER_ERR_INVALID_ARGUMENT, "a bad name");
+    // A first-version caller: its struct ends where `name` begins.
+    cfg.name = c"ignored-past-the-size".as_ptr();
+    cfg.size = std::mem::offset_of!(docker_container_config, name);
+    // SAFETY: as above; the library reads only `size` bytes.
+    let r = unsafe { docker_container_create(rt.ptr, &cfg, &mut out) };
+    assert_eq!(r, OK, "{}", last_error());
+    let names: Vec<String> = containers_json(&rt)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["Names"][0].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(
+        names.iter().any(|n| n != "cweb" && n.contains('_')),
+        "{names:?}"
+    );
+    remove(out);
+    remove(c);
 }

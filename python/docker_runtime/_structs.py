@@ -103,6 +103,7 @@ class ContainerConfig(_Options):
         ("cap_drop", _StrArray),
         ("security_opt", _StrArray),
         ("volumes", _StrArray),
+        ("name", c_char_p),
     ]
 
 

@@ -108,6 +108,11 @@ class Container(Closing):
         return self.id[:12]
 
     @property
+    def name(self) -> str:
+        """The name without docker's `/`, from the attributes (as docker-py)."""
+        return str(self.attrs.get("Name", "")).lstrip("/")
+
+    @property
     def attrs(self) -> Dict[str, Any]:
         """The container as `docker inspect` prints it (loaded once; `reload()` refreshes)."""
         if self._attrs is None:
@@ -255,8 +260,9 @@ class ContainerCollection:
         ports ({"80/tcp": 8080, "82": None} or ["8080:80"]; checked at the start; the library
         takes no host address yet), network_mode ("bridge", "none"), network_disabled,
         cap_add, cap_drop, security_opt, volumes ({"/host/dir": {"bind": "/mnt", "mode": "ro"},
-        "name": {"bind": "/data"}} or ["/host/dir:/mnt:ro", "name:/data", "/anonymous"]).
-        Unknown keywords are a TypeError."""
+        "name": {"bind": "/data"}} or ["/host/dir:/mnt:ro", "name:/data", "/anonymous"]), name
+        (docker's rules, unique: a taken one raises InUse naming its holder; none: a generated
+        name). Unknown keywords are a TypeError."""
         cfg = ContainerConfig.init()
         keep = _fill_config(cfg, image, command, kwargs)
         h = c_void_p()
@@ -308,7 +314,7 @@ class ContainerCollection:
         return out
 
     def get(self, container_id: Text) -> Container:
-        """The container with this id or unique id prefix (NotFound otherwise)."""
+        """The container with this id, name or unique id prefix (NotFound otherwise)."""
         h = c_void_p()
         _lib.check(_lib.load().docker_container_open(
             self._rt.handle, encode(container_id, "container_id"), byref(h)))
@@ -342,7 +348,7 @@ def _fill_config(cfg: ContainerConfig, image: Text, command: Command,
     """Fill `cfg` from docker-py style keywords; returns what must stay alive for the call."""
     known = {"environment", "user", "working_dir", "hostname", "mem_limit", "tty",
              "stdin_open", "ports", "network_mode", "network_disabled", "cap_add", "cap_drop",
-             "security_opt", "volumes"}
+             "security_opt", "volumes", "name"}
     unknown = sorted(set(kwargs) - known)
     if unknown:
         raise TypeError(f"unsupported container option(s): {', '.join(unknown)}")
@@ -374,6 +380,7 @@ def _fill_config(cfg: ContainerConfig, image: Text, command: Command,
     cfg.cap_drop = strings(kwargs.get("cap_drop"), "cap_drop")
     cfg.security_opt = strings(kwargs.get("security_opt"), "security_opt")
     cfg.volumes = strings(_volumes(kwargs.get("volumes")), "volumes")
+    cfg.name = text(kwargs.get("name"), "name")
     return keep
 
 

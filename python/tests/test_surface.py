@@ -251,6 +251,21 @@ class ContainerSurfaceTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             c.start()
 
+    def test_names(self):
+        c = self.rt.containers.create("busybox", ["true"], name="pyweb", **NONE)
+        self.addCleanup(self.discard, c)
+        self.assertEqual((c.name, c.attrs["Name"]), ("pyweb", "/pyweb"))
+        with self.rt.containers.get("pyweb") as again:
+            self.assertEqual(again.id, c.id)
+        with self.assertRaises(dr.InUse) as cm:
+            self.rt.containers.create("busybox", ["true"], name="pyweb", **NONE)
+        self.assertIn(f'already in use by container "{c.id}"', cm.exception.message)
+        with self.assertRaises(dr.InvalidArgument):
+            self.rt.containers.create("busybox", ["true"], name="-bad", **NONE)
+        other = self.rt.containers.create("busybox", ["true"], **NONE)
+        self.addCleanup(self.discard, other)
+        self.assertIn("_", other.name)
+
     def test_threads_running_containers_at_once(self):
         results, errors = {}, []
 

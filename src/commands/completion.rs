@@ -1,7 +1,7 @@
 //! `completion bash`: a bash completion script made from the command table and each command's
 //! flag table (read with [`super::flags::describe`]), so it never lists a flag that does not
-//! exist. Arguments that are not flags complete to the runtime's containers and images, asked
-//! of `docker` when the user presses TAB.
+//! exist. Arguments that are not flags complete to the runtime's containers (ids and names)
+//! and images, asked of `docker` when the user presses TAB.
 
 use std::fs::File;
 
@@ -121,7 +121,7 @@ _docker_runtime() {{
     return
   fi
   local names
-  names=$(docker "${{global_args[@]}}" ps -a -q 2>/dev/null; docker "${{global_args[@]}}" images 2>/dev/null | awk 'NR > 1 && $1 != "<none>" {{ print $1 ":" $2 }}')
+  names=$(docker "${{global_args[@]}}" ps -a 2>/dev/null | awk 'NR > 1 {{ print $1; print $NF }}'; docker "${{global_args[@]}}" images 2>/dev/null | awk 'NR > 1 && $1 != "<none>" {{ print $1 ":" $2 }}')
   COMPREPLY=($(compgen -W "$names" -- "$cur"))
 }}
 complete -F _docker_runtime docker

@@ -1,7 +1,8 @@
-//! Container commands: run, start, stop, restart, kill, pause, unpause, wait, rm, ps, logs,
+//! Container commands: run, start, stop, restart, kill, pause, unpause, wait, rm, ps,
 //! attach, port, diff, commit, export.
 
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -76,6 +77,13 @@ fn attach_streams(
             stream::feed_stdin(&c2, client, &[&d2], close)
         }));
     }
+    // A client that goes away (a daemon's, whose pipes close) ends the stream even while
+    // the container is silent.
+    let dup = |f: &std::fs::File| {
+        f.try_clone()
+            .map_err(|e| Error::io("duplicating a stream", e))
+    };
+    let outputs = [dup(&io.stdout)?, dup(&io.stderr)?];
     let mut readers = Vec::new();
     let mut clients: Vec<&mut dyn Write> = Vec::new();
     let (out_log, err_log) = (c.stdout_log(), c.stderr_log());
@@ -97,7 +105,8 @@ fn attach_streams(
         readers.push(r);
         clients.push(&mut io.stderr);
     }
-    let result = stream::follow(&mut readers, &mut clients, &done, None);
+    let fds = [outputs[0].as_fd(), outputs[1].as_fd()];
+    let result = stream::follow_while_there(&mut readers, &mut clients, &done, None, &fds);
     if let Some(f) = feeder {
         if result.is_ok() {
             let _ = f.join();
@@ -124,6 +133,7 @@ struct RunFlags {
     security_opt: Flag,
     pull: Flag,
     volumes: Flag,
+    name: Flag,
 }
 
 impl RunFlags {
@@ -175,6 +185,7 @@ impl RunFlags {
                 "[SOURCE:]PATH[:ro]",
                 "Bind a host path (absolute) or mount a named volume, or an anonymous one",
             ),
+            name: f.value(&["name"], "NAME", "Assign a name to the container"),
         }
     }
 }
@@ -221,6 +232,7 @@ fn run_request(p: &Parsed, fl: &RunFlags) -> Result<CreateRequest> {
         cap_drop: p.list(fl.cap_drop).to_vec(),
         security_opt: p.list(fl.security_opt).to_vec(),
         volumes: p.list(fl.volumes).to_vec(),
+        name: owned(fl.name),
     })
 }
 
@@ -495,9 +507,11 @@ pub fn ps(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let mut rows = Vec::new();
     if !p.bool(quiet) {
         rows.push(
-            ["ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "COMMENT"]
-                .map(String::from)
-                .to_vec(),
+            [
+                "ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "COMMENT", "NAMES",
+            ]
+            .map(String::from)
+            .to_vec(),
         );
     }
     let mut ids_only = String::new();
@@ -525,6 +539,7 @@ pub fn ps(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
             format!("{} ago", crate::humanize::duration(now - c.created)),
             c.status,
             String::new(),
+            c.names.join(","),
         ]);
     }
     if p.bool(quiet) {
@@ -532,18 +547,6 @@ pub fn ps(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     } else {
         io.out(&table::render(&rows))?;
     }
-    Ok(0)
-}
-
-pub fn logs(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
-    let f = Flags::new("logs", "CONTAINER", "Fetch the logs of a container");
-    let Some(p) = f.parse(args, &mut io.stdout)? else {
-        return Ok(0);
-    };
-    need_args(&f, &p.args, 1)?;
-    let c = rt.container(&p.args[0])?;
-    stream::copy_log(&c.stdout_log(), &mut io.stdout)?;
-    stream::copy_log(&c.stderr_log(), &mut io.stderr)?;
     Ok(0)
 }
 

@@ -6,7 +6,9 @@ mod completion;
 mod containers;
 pub mod flags;
 pub mod images;
+mod logs;
 mod registry;
+mod rename;
 mod streams;
 mod system;
 pub mod table;
@@ -103,7 +105,7 @@ pub static COMMANDS: &[Command] = &[
     Command {
         name: "logs",
         description: "Fetch the logs of a container",
-        handler: containers::logs,
+        handler: logs::logs,
     },
     Command {
         name: "pause",
@@ -129,6 +131,11 @@ pub static COMMANDS: &[Command] = &[
         name: "push",
         description: "Push an image to a registry",
         handler: registry::push,
+    },
+    Command {
+        name: "rename",
+        description: "Rename a container",
+        handler: rename::rename,
     },
     Command {
         name: "restart",

@@ -155,6 +155,7 @@ mod tests {
     fn container(running: bool) -> Container {
         let rec = ContainerRecord {
             id: "ab".repeat(32),
+            name: "/frozen".into(),
             created: chrono::Utc::now(),
             path: "true".into(),
             args: vec![],

@@ -115,6 +115,11 @@ impl Container {
         self.lock().rec.state.running
     }
 
+    /// Whether the container has been removed (its folder is gone or going).
+    pub fn is_removed(&self) -> bool {
+        self.lock().removed
+    }
+
     pub(super) fn save(&self, inner: &Inner) -> Result<()> {
         inner.rec.save(&self.dir)
     }

@@ -10,7 +10,9 @@
 mod event;
 mod freeze;
 pub mod lifecycle;
+pub mod logtimes;
 pub mod monitor;
+pub mod names;
 pub mod output;
 pub mod record;
 pub mod request;

@@ -93,6 +93,10 @@ impl State {
 #[serde(rename_all = "PascalCase")]
 pub struct ContainerRecord {
     pub id: String,
+    /// `/NAME` (docker's `Name`). Not in v0.1.0's records: one loaded without it is given a
+    /// generated name when the runtime registers it (and the record is saved with it).
+    #[serde(default)]
+    pub name: String,
     pub created: DateTime<Utc>,
     pub path: String,
     #[serde(default)]

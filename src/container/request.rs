@@ -42,6 +42,8 @@ pub struct CreateRequest {
     pub security_opt: Vec<String>,
     /// As `-v`: `HOST:CONTAINER[:ro|:rw]`, `NAME:CONTAINER[:MODE]`, `CONTAINER`.
     pub volumes: Vec<String>,
+    /// As `--name` (docker's rules, see [`super::names`]); `None`: a generated name.
+    pub name: Option<String>,
 }
 
 /// A request checked as far as it can be without the image, its profile files read: what
@@ -69,6 +71,9 @@ impl CreateRequest {
                 "memory limit {} bytes is below the minimum of 6 MiB",
                 self.memory
             )));
+        }
+        if let Some(name) = &self.name {
+            super::names::validate(name)?;
         }
         network_disabled(self.network_mode.as_deref())?;
         self.security_opt = security_opts(&self.security_opt)?;
@@ -121,6 +126,11 @@ impl Prepared {
     /// The `-v` mounts asked for, checked (see [`crate::volume::parse_all`]).
     pub fn volumes(&self) -> Result<Vec<crate::volume::VolumeSpec>> {
         crate::volume::parse_all(&self.0.volumes)
+    }
+
+    /// The name asked for, if any.
+    pub fn name(&self) -> Option<&str> {
+        self.0.name.as_deref()
     }
 
     /// The `Config` with the image's `defaults` merged in.
@@ -224,6 +234,9 @@ mod tests {
             r.volumes = vec![v.into()];
             bad.push(r);
         }
+        let mut r = req();
+        r.name = Some("_web".into());
+        bad.push(r);
         bad.push(CreateRequest::default());
         for r in bad {
             assert!(r.clone().prepare().is_err(), "{r:?}");

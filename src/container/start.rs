@@ -129,8 +129,15 @@ pub fn mount_rootfs(kernel: &dyn Kernel, c: &Container, layers: &[PathBuf]) -> R
 }
 
 /// A new container from a resolved image: its folder `dir` (whose creation is the lock
-/// against races) and its record. The caller registers it.
-pub fn create(dir: PathBuf, image_id: &str, config: Config, helper: &str) -> Result<Container> {
+/// against races) and its record, named `name` (reserved by the caller). The caller
+/// registers it.
+pub fn create(
+    dir: PathBuf,
+    image_id: &str,
+    config: Config,
+    helper: &str,
+    name: &str,
+) -> Result<Container> {
     ids::validate("image", image_id)?;
     if config.cmd.is_empty() {
         return Err(Error::invalid("no command specified"));
@@ -146,6 +153,7 @@ pub fn create(dir: PathBuf, image_id: &str, config: Config, helper: &str) -> Res
         .map_err(|e| Error::io_path("creating", &dir, e))?;
     let rec = ContainerRecord {
         id,
+        name: super::names::recorded(name),
         created: Utc::now(),
         path: config.cmd[0].clone(),
         args: config.cmd[1..].to_vec(),
@@ -529,7 +537,7 @@ mod tests {
             cmd: vec!["true".into()],
             ..Config::default()
         };
-        let c = Arc::new(create(dir, &"ab".repeat(32), config, "").unwrap());
+        let c = Arc::new(create(dir, &"ab".repeat(32), config, "", "test").unwrap());
         let mut kernel = FakeKernel::new(|_| {});
         kernel.fail_spawn = true;
         let logger = Logger::default();

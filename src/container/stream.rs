@@ -5,7 +5,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
@@ -80,6 +80,37 @@ pub fn follow(
     done: &Event,
     cancel: Option<&Event>,
 ) -> Result<()> {
+    follow_while_there(readers, clients, done, cancel, &[])
+}
+
+/// Whether the reader of one of `outputs` (a pipe's or a socket's other end) has gone: the
+/// kernel reports an error or a hang-up on it without a write.
+fn gone(outputs: &[BorrowedFd<'_>]) -> bool {
+    let mut pfds: Vec<libc::pollfd> = outputs
+        .iter()
+        .map(|f| libc::pollfd {
+            fd: f.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: pfds is a live array of pollfd of the given length; no wait.
+    let n = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, 0) };
+    n > 0
+        && pfds
+            .iter()
+            .any(|p| p.revents & (libc::POLLERR | libc::POLLHUP) != 0)
+}
+
+/// [`follow`], also ending (with an error) when a client whose descriptor is among
+/// `outputs` goes away, even while nothing is written to it (a silent `logs -f`).
+pub fn follow_while_there(
+    readers: &mut [File],
+    clients: &mut [&mut dyn Write],
+    done: &Event,
+    cancel: Option<&Event>,
+    outputs: &[BorrowedFd<'_>],
+) -> Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut nap = 1;
     let mut watched = vec![done.as_fd()];
@@ -87,6 +118,12 @@ pub fn follow(
     loop {
         if cancel.is_some_and(Event::is_set) {
             return Ok(());
+        }
+        if gone(outputs) {
+            return Err(Error::io(
+                "writing to the client",
+                std::io::Error::from_raw_os_error(libc::EPIPE),
+            ));
         }
         let finished = done.is_set();
         let mut moved = false;

@@ -83,8 +83,11 @@ pub struct docker_container_config {
     pub security_opt: *const *const c_char,
     /// Mounts as `run -v`, NULL-terminated: `"/host/path:/path[:ro]"` (a bind),
     /// `"name:/path[:ro]"` (a named volume, made at its first use), `"/path"` (an anonymous
-    /// volume).
+    /// volume). Added in version 2.
     pub volumes: *const *const c_char,
+    /// Added in version 3: the container's name (as `run --name`: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`,
+    /// unique); NULL: a generated `adjective_surname`.
+    pub name: *const c_char,
 }
 
 // SAFETY: repr(C), `size` first, integer and pointer fields; the first version ends with
@@ -110,6 +113,7 @@ unsafe impl Growable for docker_container_config {
             cap_drop: std::ptr::null(),
             security_opt: std::ptr::null(),
             volumes: std::ptr::null(),
+            name: std::ptr::null(),
         }
     }
 }
@@ -190,6 +194,7 @@ unsafe fn request_of(cfg: *const docker_container_config) -> FfiResult<CreateReq
         cap_drop: list(c.cap_drop, "cfg->cap_drop")?,
         security_opt: list(c.security_opt, "cfg->security_opt")?,
         volumes: list(c.volumes, "cfg->volumes")?,
+        name: opt(c.name, "cfg->name")?,
     })
 }
 
@@ -199,9 +204,10 @@ unsafe fn request_of(cfg: *const docker_container_config) -> FfiResult<CreateReq
 /// made (milliseconds); safe from any thread. Announced as a `create` event. Errors:
 /// `DOCKER_ERR_NULL_ARGUMENT` (rt, cfg, cfg->image or out NULL), `DOCKER_ERR_INVALID_UTF8`,
 /// `DOCKER_ERR_INVALID_ARGUMENT` (bad size, environment entry, memory, network mode,
-/// capability, security option, volume spec or missing bind source, no command in the config
-/// nor the image),
-/// `DOCKER_ERR_NOT_FOUND` (no such image), `DOCKER_ERR_IO`.
+/// capability, security option, volume spec or missing bind source, container name, no
+/// command in the config nor the image),
+/// `DOCKER_ERR_NOT_FOUND` (no such image), `DOCKER_ERR_IN_USE` (the name is taken: the message
+/// names the container holding it), `DOCKER_ERR_IO`.
 #[no_mangle]
 pub unsafe extern "C" fn docker_container_create(
     rt: *const docker_runtime,
@@ -642,7 +648,7 @@ pub unsafe extern "C" fn docker_string_free(s: *mut c_char) {
 /// The containers as a JSON array, newest first (only running ones unless `all`), each
 /// `{"Id","Image","Command","Created" (unix s),"Status" (as ps prints it),"State"
 /// ("running"|"paused"|"exited"|"created"),"ExitCode","Ports":[{"IP","PrivatePort","PublicPort",
-/// "Type"}]}`, in `*json` (free with `docker_string_free`). Does not block; safe from any
+/// "Type"}],"Names":["web"]}`, in `*json` (free with `docker_string_free`). Does not block; safe from any
 /// thread. Errors:
 /// `DOCKER_ERR_NULL_ARGUMENT`.
 #[no_mangle]

@@ -14,10 +14,11 @@ pub struct docker_subscription {
 }
 
 /// Receives one event as JSON (borrowed for the call): `{"Type":"container"|"image",
-/// "Action":"create"|"start"|"die"|"destroy"|"pull"|"import"|"tag"|"untag"|"delete",
+/// "Action":"create"|"start"|"die"|"destroy"|"rename"|"pull"|"import"|"tag"|"untag"|"delete",
 /// "Actor":{"ID":"...","Attributes":{...}},"time":unix_s,"timeNano":ns}`; a `die` has
-/// `Attributes.exitCode`, container events `Attributes.image`, image events (but `import`,
-/// `delete`) `Attributes.name`. Runs on the subscription's own library thread, one call at
+/// `Attributes.exitCode`, container events `Attributes.image` and `Attributes.name` (the
+/// container's), image events (but `import`, `delete`) `Attributes.name`. Runs on the
+/// subscription's own library thread, one call at
 /// a time, in the order the events happened. Nonzero ends the subscription (no more calls;
 /// still free it).
 pub type docker_event_callback =

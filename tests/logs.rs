@@ -1,0 +1,233 @@
+//! `logs -f`, `--tail`, `-t` for real, in process and through the daemon; `attach` through the
+//! daemon ending with the container; a client that leaves ending its follow.
+
+mod common;
+mod daemon_support;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use common::cli::{call, ok, Output};
+use common::Fixture;
+use daemon_support::{Daemon, DOCKER};
+
+/// `docker ARGS` on a thread, its output within `limit` (None: still running then).
+fn call_within(f: &std::sync::Arc<Fixture>, args: &[&str], limit: Duration) -> Option<Output> {
+    let (tx, rx) = mpsc::channel();
+    let (f, args): (_, Vec<String>) = (f.clone(), args.iter().map(|s| s.to_string()).collect());
+    std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let _ = tx.send(call(&f.rt, &args));
+    });
+    rx.recv_timeout(limit).ok()
+}
+
+fn wait_child(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Some(s) = child.try_wait().unwrap() {
+            return Some(s);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
+
+/// Split `2024-01-02T03:04:05.123456789Z text` into the time and the text, checking docker's
+/// fixed nine-digit format.
+fn stamped(line: &str) -> (DateTime<Utc>, &str) {
+    let (t, text) = line
+        .split_once(' ')
+        .unwrap_or_else(|| panic!("no stamp: {line:?}"));
+    assert_eq!(t.len(), 30, "{t}");
+    assert!(t.ends_with('Z') && t.as_bytes()[19] == b'.', "{t}");
+    (DateTime::parse_from_rfc3339(t).unwrap().to_utc(), text)
+}
+
+#[test]
+fn follow_prints_what_is_there_then_live_output_and_ends_at_the_exit() {
+    let f = std::sync::Arc::new(Fixture::new("logsf"));
+    let id = ok(
+        &f.rt,
+        &[
+            "run",
+            "-d",
+            "busybox",
+            "sh",
+            "-c",
+            "echo first; sleep 1; for i in 2 3 4; do echo line$i; sleep 0.2; done; echo err >&2",
+        ],
+    );
+    let id = id.trim();
+    let started = Instant::now();
+    let out = call_within(&f, &["logs", "-f", id], Duration::from_secs(20))
+        .expect("logs -f ends when the container does");
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(out.stdout, "first\nline2\nline3\nline4\n");
+    assert_eq!(out.stderr, "err\n");
+    // It followed: it returned only once the container had run its course.
+    assert!(started.elapsed() >= Duration::from_millis(1200));
+    // A stopped container: what is there, at once.
+    let out = call_within(&f, &["logs", "-f", id], Duration::from_secs(5)).unwrap();
+    assert_eq!(out.stdout, "first\nline2\nline3\nline4\n");
+}
+
+#[test]
+fn tail_and_timestamps() {
+    let f = Fixture::new("logst");
+    let id = ok(
+        &f.rt,
+        &[
+            "run",
+            "-d",
+            "-t",
+            "busybox",
+            "sh",
+            "-c",
+            "echo a; sleep 1; echo b; echo c; printf partial",
+        ],
+    );
+    let id = id.trim();
+    ok(&f.rt, &["wait", id]);
+    // A terminal's output: lines end with \r\n.
+    assert_eq!(ok(&f.rt, &["logs", "--tail", "2", id]), "c\r\npartial");
+    assert_eq!(ok(&f.rt, &["logs", "-n", "1", id]), "partial");
+    assert_eq!(ok(&f.rt, &["logs", "--tail", "0", id]), "");
+    assert_eq!(ok(&f.rt, &["logs", "--tail", "all", id]).lines().count(), 4);
+    assert_eq!(ok(&f.rt, &["logs", "--tail", "99", id]).lines().count(), 4);
+    let out = call(&f.rt, &["logs", "--tail", "x", id]);
+    assert!(
+        out.stderr.contains("invalid --tail \"x\""),
+        "{}",
+        out.stderr
+    );
+    let text = ok(&f.rt, &["logs", "-t", id]);
+    let lines: Vec<_> = text.split_inclusive('\n').map(stamped).collect();
+    let texts: Vec<_> = lines.iter().map(|(_, t)| *t).collect();
+    assert_eq!(texts, ["a\r\n", "b\r\n", "c\r\n", "partial"]);
+    // The stamps are when each line was written (the index), not one time for all: `b` came
+    // a second after `a`. Without the index every line gets the log's modification time.
+    let gap = lines[1].0 - lines[0].0;
+    assert!(gap >= chrono::Duration::milliseconds(900), "{text}");
+    assert!(gap < chrono::Duration::seconds(3), "{text}");
+    assert!(lines.windows(2).all(|w| w[0].0 <= w[1].0), "{text}");
+    let created = f.rt.container(id).unwrap().record().created;
+    assert!(lines[0].0 >= created && lines[3].0 <= Utc::now(), "{text}");
+    // --tail with -t: the same stamps for the same lines.
+    let tail = ok(&f.rt, &["logs", "-t", "--tail", "1", id]);
+    assert_eq!(stamped(&tail), lines[3]);
+}
+
+#[test]
+fn follow_of_a_missing_or_removed_container_is_a_clear_error() {
+    let f = std::sync::Arc::new(Fixture::new("logsrm"));
+    let out = call(&f.rt, &["logs", "-f", "nosuchcontainer"]);
+    assert_eq!(out.status, 1);
+    assert!(
+        out.stderr.contains("no such container: nosuchcontainer"),
+        "{}",
+        out.stderr
+    );
+    let id = ok(
+        &f.rt,
+        &["run", "-d", "busybox", "sh", "-c", "echo up; sleep 60"],
+    );
+    let id = id.trim().to_string();
+    let (tx, rx) = mpsc::channel();
+    let (f2, id2) = (f.clone(), id.clone());
+    std::thread::spawn(move || {
+        let _ = tx.send(call(&f2.rt, &["logs", "-f", &id2]));
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    ok(&f.rt, &["rm", "-f", &id]);
+    let out = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("logs -f ends when its container is removed");
+    assert_eq!(out.stdout, "up\n");
+    // It ended either at the kill (exit 0) or after the removal (an error that says so).
+    assert!(
+        out.status == 0 || out.stderr.contains("was removed"),
+        "{} {}",
+        out.status,
+        out.stderr
+    );
+}
+
+fn client(d: &Daemon, args: &[&str]) -> Child {
+    Command::new(DOCKER)
+        .arg("-H")
+        .arg(d.addr())
+        .args(args)
+        .env_remove("DOCKER_HOST")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn read_all(child: &mut Child) -> String {
+    let mut s = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut s).unwrap();
+    s
+}
+
+#[test]
+fn follow_and_attach_through_the_daemon_end_with_the_container() {
+    let d = Daemon::start(&[]);
+    daemon_support::import_busybox(&d.addr());
+    let run = d.client(&[
+        "run",
+        "-d",
+        "--name",
+        "ticker",
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 1; for i in 1 2 3; do echo tick$i; sleep 0.3; done",
+    ]);
+    assert!(run.status.success(), "{run:?}");
+    // attach and logs -f, both with a stdin that stays open (the client's pipe).
+    let mut logs = client(&d, &["logs", "-f", "ticker"]);
+    let mut attach = client(&d, &["attach", "ticker"]);
+    for (what, child) in [("logs -f", &mut logs), ("attach", &mut attach)] {
+        let status = wait_child(child, Duration::from_secs(20));
+        assert!(
+            status.is_some(),
+            "{what} through the daemon did not end with the container"
+        );
+        assert!(status.unwrap().success(), "{what}");
+    }
+    assert_eq!(read_all(&mut logs), "tick1\ntick2\ntick3\n");
+    assert!(read_all(&mut attach).ends_with("tick3\n"));
+}
+
+#[test]
+fn a_client_that_leaves_ends_its_follow_in_the_daemon() {
+    let d = Daemon::start(&[]);
+    daemon_support::import_busybox(&d.addr());
+    let run = d.client(&["run", "-d", "--name", "quiet", "busybox", "sleep", "120"]);
+    assert!(run.status.success(), "{run:?}");
+    assert!(common::eventually(Duration::from_secs(10), || d
+        .thread_count()
+        <= 2));
+    let threads = d.thread_count();
+    for args in [&["logs", "-f", "quiet"][..], &["attach", "quiet"][..]] {
+        let mut c = client(&d, args);
+        assert!(common::eventually(Duration::from_secs(10), || d
+            .thread_count()
+            > threads));
+        // The container is silent: only noticing the closed connection ends the command.
+        c.kill().unwrap();
+        c.wait().unwrap();
+        assert!(
+            common::eventually(Duration::from_secs(10), || d.thread_count() == threads),
+            "{args:?} kept running in the daemon after its client left: {} threads, {threads} before",
+            d.thread_count()
+        );
+    }
+    let out = d.client(&["rm", "-f", "quiet"]);
+    assert!(out.status.success(), "{out:?}");
+}
