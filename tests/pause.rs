@@ -244,7 +244,7 @@ fn the_cgroup_lives_as_long_as_the_container() {
             "true",
         ],
     );
-    assert_eq!(out.status, 1);
+    assert_eq!(out.status, 125, "a failed run is docker's 125");
     assert!(out.stderr.contains("/no/such/dir"), "{}", out.stderr);
     let id = f.rt.containers()[0].id.clone();
     assert!(!f.rt.container(&id).unwrap().is_running());
