@@ -85,6 +85,10 @@ pub struct Join<'a> {
     pub pid: i32,
     /// Its cgroup v2 folder, which the process is created in (none: the caller's cgroup).
     pub cgroup: Option<&'a Path>,
+    /// The helper stays as the process's parent and exits with its status
+    /// ([`Launched::helper`], the caller's to wait for), instead of leaving it to the
+    /// caller's subreaper.
+    pub monitor: bool,
 }
 
 /// What the caller does once the container's process exists, while the helper sets up its
@@ -137,6 +141,7 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
     let cgroup = match l.join {
         Some(j) => {
             cfg.join = j.pid;
+            cfg.join_monitor = j.monitor;
             cfg.cgroup = j
                 .cgroup
                 .map(|c| c.display().to_string())
@@ -168,9 +173,9 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
     match talk.run(&cfg, helper.pid, hooks) {
         Ok((pid, pty)) => {
             let mut child = helper.child;
-            if l.gate.is_some() || l.join.is_some() {
-                // Behind a gate, or beside a container, the helper exits once the process is
-                // made: reaped here.
+            if l.gate.is_some() || l.join.is_some_and(|j| !j.monitor) {
+                // Behind a gate, or beside a container unmonitored, the helper exits once the
+                // process is made: reaped here.
                 if let Some(mut c) = child.take() {
                     let _ = c.wait();
                 }
