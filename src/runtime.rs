@@ -367,7 +367,7 @@ impl Runtime {
         &self,
         c: &Arc<Container>,
         cfg: &crate::container::ExecConfig,
-        io: crate::container::ExecIo<'_>,
+        io: crate::container::ExecIo,
     ) -> Result<i32> {
         let deps = crate::container::ExecDeps {
             kernel: &Host,

@@ -53,18 +53,14 @@ pub fn exec(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         detach: p.bool(detach),
         tty_size: io.tty_size,
     };
-    let stdin = match cfg.stdin {
-        true => Some(
-            io.stdin
-                .try_clone()
-                .map_err(|e| Error::io("duplicating stdin", e))?,
-        ),
-        false => None,
+    let dup = |f: &std::fs::File, what: &str| {
+        f.try_clone()
+            .map_err(|e| Error::io(format_args!("duplicating {what}"), e))
     };
     let exec_io = ExecIo {
-        stdin,
-        stdout: &mut io.stdout,
-        stderr: &mut io.stderr,
+        stdin: cfg.stdin.then(|| dup(&io.stdin, "stdin")).transpose()?,
+        stdout: dup(&io.stdout, "stdout")?,
+        stderr: dup(&io.stderr, "stderr")?,
     };
     match rt.exec_container(&c, &cfg, exec_io) {
         // The helper's word on a step that failed in the container, as docker's runtime's.

@@ -64,12 +64,14 @@ pub struct ExecDeps<'a> {
     pub seccomp_cache: Option<PathBuf>,
 }
 
-/// The caller's side of an attached exec.
-pub struct ExecIo<'a> {
+/// The caller's side of an attached exec (one descriptor may serve for both outputs). When
+/// an output's reader goes away (a pipe's read end closed, a terminal hung up: a daemon's
+/// client that left), the exec returns an error and leaves the program running, as docker.
+pub struct ExecIo {
     /// Fed to the program with [`ExecConfig::stdin`].
     pub stdin: Option<File>,
-    pub stdout: &'a mut dyn Write,
-    pub stderr: &'a mut dyn Write,
+    pub stdout: File,
+    pub stderr: File,
 }
 
 /// The running container an exec joins, as it is now.
@@ -220,12 +222,7 @@ fn streams(cfg: &ExecConfig) -> Result<(Streams, Ends)> {
 /// Run `cfg.cmd` in the running container `c`. Attached: the program's output goes to `io`
 /// (and `io.stdin` to it with `-i`) until it exits; returns its exit status (126: it cannot
 /// be executed, 127: not found, 128+N: killed by signal N). Detached: returns 0 once it runs.
-pub fn exec(
-    c: &Arc<Container>,
-    deps: &ExecDeps<'_>,
-    cfg: &ExecConfig,
-    io: ExecIo<'_>,
-) -> Result<i32> {
+pub fn exec(c: &Arc<Container>, deps: &ExecDeps<'_>, cfg: &ExecConfig, io: ExecIo) -> Result<i32> {
     let target = c.exec_target()?;
     let spec = exec_spec(c, &target.rec, cfg)?;
     let (streams, mut ends) = streams(cfg)?;
@@ -296,7 +293,7 @@ fn status_of(mut helper: Child) -> Result<i32> {
 /// Relay the program's output to `io` (and `io.stdin` to it) until it exits, then what it
 /// left behind; returns its status. When the caller goes away the program is left running
 /// and a thread reaps its helper.
-fn relay(helper: Child, ends: Ends, io: ExecIo<'_>, tty: bool) -> Result<i32> {
+fn relay(helper: Child, ends: Ends, io: ExecIo, tty: bool) -> Result<i32> {
     let helper_fd = crate::proc::pidfd_open(helper.id() as i32)
         .map_err(|e| Error::io("pidfd_open of the exec's helper", e))?;
     let stop = Arc::new(Event::new()?);
@@ -304,9 +301,9 @@ fn relay(helper: Child, ends: Ends, io: ExecIo<'_>, tty: bool) -> Result<i32> {
         (Some(from), Some(to)) => Some(feed(from, to, stop.clone(), !tty)?),
         _ => None,
     };
-    let mut outputs: Vec<(File, &mut dyn Write)> = Vec::new();
-    outputs.extend(ends.stdout.map(|f| (f, io.stdout)));
-    outputs.extend(ends.stderr.map(|f| (f, io.stderr)));
+    let mut outputs: Vec<(File, &File)> = Vec::new();
+    outputs.extend(ends.stdout.map(|f| (f, &io.stdout)));
+    outputs.extend(ends.stderr.map(|f| (f, &io.stderr)));
     let relayed = copy_until_exit(&mut outputs, helper_fd.as_fd());
     stop.signal();
     if let Some(f) = feeder {
@@ -325,7 +322,7 @@ fn relay(helper: Child, ends: Ends, io: ExecIo<'_>, tty: bool) -> Result<i32> {
 
 /// Copy what `from` holds now to `to`; false at its end (a terminal whose every slave is
 /// closed reads EIO).
-fn pump(from: &mut File, to: &mut dyn Write, buf: &mut [u8]) -> Result<bool> {
+fn pump(from: &mut File, mut to: &File, buf: &mut [u8]) -> Result<bool> {
     loop {
         let n = match from.read(buf) {
             Ok(0) => return Ok(false),
@@ -336,7 +333,6 @@ fn pump(from: &mut File, to: &mut dyn Write, buf: &mut [u8]) -> Result<bool> {
             Err(e) => return Err(Error::io("reading the exec's output", e)),
         };
         to.write_all(&buf[..n])
-            .and_then(|()| to.flush())
             .map_err(|e| Error::io("writing to the client", e))?;
     }
 }
@@ -349,24 +345,55 @@ fn nonblocking(fd: BorrowedFd<'_>) -> Result<()> {
     Ok(())
 }
 
+fn pollfd(fd: BorrowedFd<'_>, events: libc::c_short) -> libc::pollfd {
+    libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events,
+        revents: 0,
+    }
+}
+
+/// Wait until `exited` or one of `outputs` is readable, or one of their clients is gone;
+/// whether `exited` is readable, and per output whether it is.
+fn wait_outputs(outputs: &[(File, &File)], exited: BorrowedFd<'_>) -> Result<(bool, Vec<bool>)> {
+    let mut fds = vec![pollfd(exited, libc::POLLIN)];
+    fds.extend(outputs.iter().map(|(f, _)| pollfd(f.as_fd(), libc::POLLIN)));
+    // No event asked of a client: only its errors and hang-ups are reported.
+    fds.extend(outputs.iter().map(|(_, to)| pollfd(to.as_fd(), 0)));
+    loop {
+        // SAFETY: fds is a live array of pollfd of the given length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n >= 0 {
+            break;
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(Error::io("poll", e));
+        }
+    }
+    let k = outputs.len();
+    if fds[1 + k..].iter().any(|p| p.revents != 0) {
+        return Err(Error::new(
+            crate::error::ErrorKind::Io,
+            "the client went away; the program runs on",
+        ));
+    }
+    let ready = fds[1..=k].iter().map(|p| p.revents != 0).collect();
+    Ok((fds[0].revents != 0, ready))
+}
+
 /// Relay each `(stream, client)` pair until the helper (`exited`) ends, then drain what is
 /// buffered without waiting for writers that outlive the program.
-fn copy_until_exit(
-    outputs: &mut Vec<(File, &mut dyn Write)>,
-    exited: BorrowedFd<'_>,
-) -> Result<()> {
+fn copy_until_exit(outputs: &mut Vec<(File, &File)>, exited: BorrowedFd<'_>) -> Result<()> {
     let mut buf = vec![0u8; 64 * 1024];
     for (f, _) in outputs.iter() {
         nonblocking(f.as_fd())?;
     }
     loop {
-        let mut fds = vec![exited];
-        fds.extend(outputs.iter().map(|(f, _)| f.as_fd()));
-        let ready = poll_in(&fds, -1)?;
-        let done = ready[0];
+        let (done, ready) = wait_outputs(outputs, exited)?;
         let mut open = Vec::new();
         for (i, (mut f, to)) in std::mem::take(outputs).into_iter().enumerate() {
-            if (!ready[i + 1] && !done) || pump(&mut f, &mut *to, &mut buf)? {
+            if (!ready[i] && !done) || pump(&mut f, to, &mut buf)? {
                 open.push((f, to));
             }
         }
