@@ -395,3 +395,135 @@ fn exec_through_the_daemon() {
         stderr(&stopped)
     );
 }
+
+/// The C API: `docker_container_exec` on a handle of another runtime on the same root (as a
+/// C program opening a container the CLI started), with its streams on pipes.
+#[test]
+fn the_c_api_runs_an_exec_and_refuses_bad_input() {
+    use ::docker_runtime::ffi::container::*;
+    use ::docker_runtime::ffi::exec::*;
+    use ::docker_runtime::ffi::result::docker_result::*;
+    use ::docker_runtime::ffi::runtime::*;
+    use std::ffi::{c_char, CString};
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+
+    let f = Fixture::new("exec-abi");
+    let id = sleeper(&f, &[]);
+    let s = |v: &str| CString::new(v).unwrap();
+    let (root, bridge, subnet, chain, init) = (
+        s(f.root().to_str().unwrap()),
+        s(&f.net.bridge),
+        s(&f.net.subnet),
+        s(&f.net.chain),
+        s(env!("CARGO_BIN_EXE_docker-init")),
+    );
+    // SAFETY (this test): every pointer below is valid for its call; handles are freed once.
+    let mut opts = unsafe { std::mem::zeroed::<docker_runtime_options>() };
+    let size = std::mem::size_of::<docker_runtime_options>();
+    assert_eq!(
+        unsafe { docker_runtime_options_init(&mut opts, size) },
+        DOCKER_OK
+    );
+    opts.bridge_name = bridge.as_ptr();
+    opts.bridge_subnet = subnet.as_ptr();
+    opts.iptables_chain = chain.as_ptr();
+    opts.init_path = init.as_ptr();
+    opts.disable_ip_forward = 1;
+    let mut rt = std::ptr::null_mut();
+    assert_eq!(
+        unsafe { docker_runtime_new(root.as_ptr(), &opts, &mut rt) },
+        DOCKER_OK
+    );
+    assert_eq!(
+        unsafe { docker_runtime_restore(rt, std::ptr::null_mut()) },
+        DOCKER_OK
+    );
+    let mut c = std::ptr::null_mut();
+    let cid = s(&id);
+    assert_eq!(
+        unsafe { docker_container_open(rt, cid.as_ptr(), &mut c) },
+        DOCKER_OK
+    );
+
+    let strings: Vec<CString> = ["sh", "-c", "echo $FOO $(id -u) $PWD; echo err >&2; exit 4"]
+        .iter()
+        .map(|a| s(a))
+        .collect();
+    let mut argv: Vec<*const c_char> = strings.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let env_s = s("FOO=bar");
+    let env = [env_s.as_ptr(), std::ptr::null()];
+    let (user, dir) = (s("nobody"), s("/tmp"));
+    let mut cfg = unsafe { std::mem::zeroed::<docker_exec_config>() };
+    let size = std::mem::size_of::<docker_exec_config>();
+    assert_eq!(
+        unsafe { docker_exec_config_init(&mut cfg, size) },
+        DOCKER_OK
+    );
+    let (mut out_r, out_w) = std::io::pipe().unwrap();
+    let (mut err_r, err_w) = std::io::pipe().unwrap();
+    cfg.argv = argv.as_ptr();
+    cfg.env = env.as_ptr();
+    cfg.user = user.as_ptr();
+    cfg.working_dir = dir.as_ptr();
+    cfg.stdout_fd = out_w.as_raw_fd();
+    cfg.stderr_fd = err_w.as_raw_fd();
+    let mut status = -1;
+    assert_eq!(
+        unsafe { docker_container_exec(c, &cfg, &mut status) },
+        DOCKER_OK
+    );
+    drop((out_w, err_w));
+    let (mut out, mut err) = (String::new(), String::new());
+    out_r.read_to_string(&mut out).unwrap();
+    err_r.read_to_string(&mut err).unwrap();
+    assert_eq!(
+        (status, out.as_str(), err.as_str()),
+        (4, "bar 65534 /tmp\n", "err\n")
+    );
+
+    // Bad input: NULL arguments, no command, a bad descriptor; a stopped container.
+    assert_eq!(
+        unsafe { docker_container_exec(std::ptr::null(), &cfg, &mut status) },
+        DOCKER_ERR_NULL_ARGUMENT
+    );
+    assert_eq!(
+        unsafe { docker_container_exec(c, &cfg, std::ptr::null_mut()) },
+        DOCKER_ERR_NULL_ARGUMENT
+    );
+    let mut bad = cfg;
+    bad.stdout_fd = -5;
+    assert_eq!(
+        unsafe { docker_container_exec(c, &bad, &mut status) },
+        DOCKER_ERR_INVALID_ARGUMENT
+    );
+    bad = cfg;
+    bad.argv = std::ptr::null();
+    assert_eq!(
+        unsafe { docker_container_exec(c, &bad, &mut status) },
+        DOCKER_ERR_INVALID_ARGUMENT
+    );
+    assert!(
+        common::last_error().contains("cfg->argv"),
+        "{}",
+        common::last_error()
+    );
+    ok(&f.rt, &["kill", &id]);
+    let quiet = docker_exec_config {
+        stdout_fd: -1,
+        stderr_fd: -1,
+        ..cfg
+    };
+    assert!(common::eventually(Duration::from_secs(10), || {
+        let r = unsafe { docker_container_exec(c, &quiet, &mut status) };
+        r == DOCKER_ERR_IN_USE
+    }));
+    assert!(
+        common::last_error().contains("is not running"),
+        "{}",
+        common::last_error()
+    );
+    unsafe { docker_container_free(c) };
+    unsafe { docker_runtime_free(rt) };
+}

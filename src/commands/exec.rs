@@ -3,12 +3,8 @@
 use super::flags::Flags;
 use super::streams::Streams;
 use crate::container::{ExecConfig, ExecIo};
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 use crate::runtime::Runtime;
-
-/// docker's status when the program could not be started in the container (its runtime's
-/// `exec failed`: a working directory that is not there, a user that cannot be switched to).
-const EXEC_FAILED_STATUS: i32 = 126;
 
 pub fn exec(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let mut f = Flags::new(
@@ -62,12 +58,5 @@ pub fn exec(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         stdout: dup(&io.stdout, "stdout")?,
         stderr: dup(&io.stderr, "stderr")?,
     };
-    match rt.exec_container(&c, &cfg, exec_io) {
-        // The helper's word on a step that failed in the container, as docker's runtime's.
-        Err(e) if e.kind() == ErrorKind::InvalidArgument && !e.is_usage() => {
-            io.err(&format!("Error: exec failed: {e}\n"))?;
-            Ok(EXEC_FAILED_STATUS)
-        }
-        other => other,
-    }
+    rt.exec_container(&c, &cfg, exec_io)
 }

@@ -32,7 +32,7 @@ use super::spec::{self, Inputs};
 use super::{start, user};
 use crate::cgroup::Cgroup;
 use crate::engine::{self, Hooks, Join, Kernel, Launch, Streams};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 /// What `docker exec` asks for.
 #[derive(Debug, Clone, Default)]
@@ -49,7 +49,8 @@ pub struct ExecConfig {
     pub tty: bool,
     /// `-i`: the caller's stdin fed to the program.
     pub stdin: bool,
-    /// `-d`: started, not waited for; its output is discarded (and no terminal is made).
+    /// `-d`: started, not waited for; its output is discarded (and no terminal is made: nobody
+    /// would read it).
     pub detach: bool,
     /// The terminal's size (rows, columns), with `tty`.
     pub tty_size: Option<(u16, u16)>,
@@ -219,13 +220,48 @@ fn streams(cfg: &ExecConfig) -> Result<(Streams, Ends)> {
     ))
 }
 
+/// docker's status when the program could not be started in the container: a user or a
+/// working directory that is not there, a step its runtime's `exec` failed at.
+pub const EXEC_FAILED_STATUS: i32 = 126;
+
 /// Run `cfg.cmd` in the running container `c`. Attached: the program's output goes to `io`
-/// (and `io.stdin` to it with `-i`) until it exits; returns its exit status (126: it cannot
-/// be executed, 127: not found, 128+N: killed by signal N). Detached: returns 0 once it runs.
+/// (and `io.stdin` to it with `-i`) until it exits; returns its exit status (127: not found,
+/// 126: it cannot be executed or started, with the reason on `io.stderr` as docker's
+/// `exec failed: ...`; 128+N: killed by signal N). Detached: returns 0 once it runs. Errors:
+/// docker's for a container that does not run or is paused.
 pub fn exec(c: &Arc<Container>, deps: &ExecDeps<'_>, cfg: &ExecConfig, io: ExecIo) -> Result<i32> {
+    let (helper, mut ends, pty) = match begin(c, deps, cfg) {
+        Ok(started) => started,
+        // The helper's (or the user lookup's) word on a step that failed in the container.
+        Err(e) if e.kind() == ErrorKind::InvalidArgument && !e.is_usage() => {
+            let _ = (&io.stderr).write_all(format!("exec failed: {e}\n").as_bytes());
+            return Ok(EXEC_FAILED_STATUS);
+        }
+        Err(e) => return Err(e),
+    };
+    let Some(helper) = helper else {
+        return Ok(0);
+    };
+    if let Some(pty) = pty {
+        let master = pty
+            .try_clone()
+            .map_err(|e| Error::io("duplicating the terminal", e))?;
+        ends.stdin = cfg.stdin.then_some(master);
+        ends.stdout = Some(pty);
+    }
+    relay(helper, ends, io, cfg.tty)
+}
+
+/// The program started beside the container: its helper to wait for (none detached), our
+/// ends of its streams, its terminal.
+fn begin(
+    c: &Arc<Container>,
+    deps: &ExecDeps<'_>,
+    cfg: &ExecConfig,
+) -> Result<(Option<Child>, Ends, Option<File>)> {
     let target = c.exec_target()?;
     let spec = exec_spec(c, &target.rec, cfg)?;
-    let (streams, mut ends) = streams(cfg)?;
+    let (streams, ends) = streams(cfg)?;
     let join = Join {
         pid: target.pid,
         cgroup: target.cgroup.as_ref().and_then(Cgroup::start_dir),
@@ -255,17 +291,7 @@ pub fn exec(c: &Arc<Container>, deps: &ExecDeps<'_>, cfg: &ExecConfig, io: ExecI
             created: &mut |_| Ok(()),
         },
     )?;
-    let Some(helper) = launched.helper.filter(|_| !cfg.detach) else {
-        return Ok(0);
-    };
-    if let Some(pty) = launched.pty {
-        let master = pty
-            .try_clone()
-            .map_err(|e| Error::io("duplicating the terminal", e))?;
-        ends.stdin = cfg.stdin.then_some(master);
-        ends.stdout = Some(pty);
-    }
-    relay(helper, ends, io, cfg.tty)
+    Ok((launched.helper, ends, launched.pty))
 }
 
 /// Once the helper has joined the container's namespaces: refuse if the container's first
