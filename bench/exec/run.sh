@@ -25,6 +25,9 @@ DOCKER=$PWD/target/release/docker
 
 work=$(mktemp -d /var/tmp/dr-bench-exec.XXXXXX)
 dpid= dockerd_pid=
+# dockerd leaves its parent cgroups (`docker` in each hierarchy): removed at the end when this
+# run made them.
+own_cgroups=$(for d in /sys/fs/cgroup/*/; do [ -e "${d}docker" ] || echo "${d}docker"; done)
 cleanup() {
   set +e
   runc --root "$work/runc" kill bench KILL 2>/dev/null
@@ -40,6 +43,7 @@ cleanup() {
     [ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null
   fi
   grep -o " $work[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
+  for d in $own_cgroups; do [ -d "$d" ] && rmdir "$d"; done
   rm -rf "$work"
 }
 trap cleanup EXIT
