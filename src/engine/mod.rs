@@ -676,6 +676,72 @@ mod tests {
         assert!(kernel.calls().is_empty(), "{:?}", kernel.calls());
     }
 
+    /// Beside a running container (`docker exec`): no cgroup made, the helper told which
+    /// process to join, which cgroup to create the program in, and to stay as its monitor.
+    #[test]
+    fn a_process_beside_a_container_joins_it_and_may_be_monitored() {
+        for monitor in [true, false] {
+            let seen: Arc<Mutex<Option<InitConfig>>> = Arc::default();
+            let seen2 = seen.clone();
+            let kernel = FakeKernel::new(move |sock| {
+                send(
+                    &sock,
+                    Message::Hello {
+                        version: PROTOCOL_VERSION,
+                    },
+                );
+                let Some(Message::Start(cfg)) = recv(&sock) else {
+                    panic!("no start")
+                };
+                *seen2.lock().unwrap() = Some(*cfg);
+                send(&sock, Message::Ready { pid: 99 });
+                assert_eq!(recv(&sock), Some(Message::Go));
+                assert_eq!(recv(&sock), Some(Message::Run));
+                send(&sock, Message::Exec);
+            });
+            let cgroup = Path::new("/sys/fs/cgroup/docker-runtime/c1");
+            let join = Join {
+                pid: 4242,
+                cgroup: Some(cgroup),
+                monitor,
+            };
+            let mut attached = Vec::new();
+            let launched = launch(
+                &kernel,
+                Launch {
+                    spec: &spec(serde_json::json!({})),
+                    bundle: Path::new("/bundle"),
+                    helper: Path::new("/docker-init"),
+                    name: "c1",
+                    streams: streams(),
+                    exit_file: Path::new(""),
+                    tty_size: None,
+                    seccomp_cache: None,
+                    gate: None,
+                    join: Some(join),
+                    new_session_keyring: false,
+                    hook_state: None,
+                },
+                Hooks {
+                    attach: &mut |pid| {
+                        attached.push(pid);
+                        Ok(())
+                    },
+                    running: &mut |_, _| Ok(()),
+                    created: &mut |_| panic!("no runtime hooks"),
+                },
+            )
+            .unwrap();
+            assert_eq!(launched.pid, 99);
+            assert!(launched.cgroup.is_none());
+            assert_eq!(attached, [99]);
+            assert_eq!(kernel.calls(), ["spawn c1"], "no cgroup is made");
+            let cfg = seen.lock().unwrap().clone().unwrap();
+            assert_eq!((cfg.join, cfg.join_monitor), (4242, monitor));
+            assert_eq!(cfg.cgroup, cgroup.display().to_string());
+        }
+    }
+
     #[test]
     fn what_the_engine_does_not_execute_is_refused_before_anything_is_made() {
         for (linux, what) in [

@@ -223,6 +223,14 @@ mod tests {
         assert!(w("run -m 512 -p 80 -i -t busybox sh"));
         assert!(w("run --name x --env=A=1 -t busybox"));
         assert!(w("attach 3f2a"));
+        assert!(w("exec -it 3f2a sh"));
+        assert!(w("exec -u nobody -w /tmp -e A=1 -t 3f2a sh"));
+        assert!(
+            !w("exec 3f2a sh -t"),
+            "-t after the container is the command's"
+        );
+        assert!(!w("exec -dt 3f2a sh"));
+        assert!(!w("exec -i 3f2a sh"));
         assert!(
             !w("run busybox sh -t"),
             "-t after the image is the command's"
