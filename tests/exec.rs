@@ -310,10 +310,14 @@ fn an_exec_ends_with_its_container() {
     let pids = cg.pids();
     let attached = std::thread::scope(|s| {
         let waiting = s.spawn(|| call(&f.rt, &["exec", &id, "sleep", "1002"]).status);
-        assert!(common::eventually(Duration::from_secs(5), || cg
-            .pids()
-            .len()
-            == 3));
+        // Once its program runs (before, the exec would end as `not running`).
+        let runs = |pid: &i32| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default()
+                == b"sleep\x001002\x00"
+        };
+        assert!(common::eventually(Duration::from_secs(5), || {
+            cg.pids().iter().any(runs)
+        }));
         // The container's first process ends: the container stops, whatever runs beside it.
         ok(&f.rt, &["kill", &id]);
         assert!(
@@ -329,6 +333,49 @@ fn an_exec_ends_with_its_container() {
             "process {pid} outlived its container"
         );
     }
+}
+
+/// Execs racing a container's end: each runs, is killed with it (137) or gets docker's
+/// `is not running` (1), never a confusing failure of its own.
+#[test]
+fn execs_racing_the_containers_end_get_docker_answers() {
+    let f = Fixture::new("exec-race");
+    let id = sleeper(&f, &[]);
+    let c = f.rt.container(&id).unwrap();
+    let outcomes = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut seen = Vec::new();
+                    for _ in 0..40 {
+                        let out = call(&f.rt, &["exec", &id, "sleep", "0.05"]);
+                        let stopped = out.status == 1;
+                        seen.push((out.status, out.stderr));
+                        if stopped {
+                            break;
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        c.kill().unwrap();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect::<Vec<_>>()
+    });
+    let not_running = format!("Error: Container {id} is not running\n");
+    for (status, stderr) in &outcomes {
+        match status {
+            0 | 137 => assert_eq!(stderr, "", "{status}"),
+            1 => assert_eq!(stderr, &not_running),
+            _ => panic!("exec ended {status}: {stderr}"),
+        }
+    }
+    assert!(outcomes.iter().any(|(s, _)| *s == 0), "{outcomes:?}");
+    assert!(outcomes.iter().any(|(s, _)| *s == 1), "{outcomes:?}");
 }
 
 #[test]

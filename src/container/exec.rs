@@ -290,7 +290,12 @@ fn begin(
             running: &mut |_, _| Ok(()),
             created: &mut |_| Ok(()),
         },
-    )?;
+    )
+    .map_err(|e| match ended(c, &target) {
+        // Its namespaces went with it (the helper could not open them): docker's word.
+        Err(gone) => gone,
+        Ok(()) => e,
+    })?;
     Ok((launched.helper, ends, launched.pty))
 }
 
@@ -298,13 +303,24 @@ fn begin(
 /// process ended meanwhile (the namespaces may have been another process's), and put the
 /// program into the container's cgroup v1 folders before it runs.
 fn joined(c: &Container, target: &Target, pid: i32) -> Result<()> {
-    if poll_in(&[target.pidfd.as_fd()], 0)?[0] {
-        return Err(Error::in_use(format!("Container {} is not running", c.id)));
-    }
+    ended(c, target)?;
     match &target.cgroup {
         Some(cg) if cg.needs_join() => cg.add(pid),
         _ => Ok(()),
     }
+}
+
+/// docker's error when the container's first process has ended or is ending: its pidfd says
+/// so once it is a zombie, its namespaces are gone earlier (as pid 1 of its PID namespace it
+/// waits meanwhile for the namespace's other processes to die). While the pidfd is not
+/// readable, the pid is still that process's.
+fn ended(c: &Container, target: &Target) -> Result<()> {
+    let ns = format!("/proc/{}/ns/mnt", target.pid);
+    let exited = poll_in(&[target.pidfd.as_fd()], 0)?[0];
+    if exited || std::fs::read_link(ns).is_err() {
+        return Err(Error::in_use(format!("Container {} is not running", c.id)));
+    }
+    Ok(())
 }
 
 /// The status of the helper, which exits with the program's.
