@@ -139,6 +139,21 @@ fn the_exec_has_exactly_the_containers_confinement() {
     let st = confinement(&ok(&f.rt, &["exec", &nnp, "cat", "/proc/self/status"]));
     assert_eq!(st["NoNewPrivs"], "1", "{st:?}");
     assert_eq!(own["NoNewPrivs"], "0", "{own:?}");
+    // In the container's cgroups: its v2 folder (created there) and, with -m, the memory
+    // controller's (v1 on a hybrid host: joined before the program runs).
+    let limited = sleeper(&f, &["-m", "64m"]);
+    let cgroups = |pid: &str| {
+        ok(
+            &f.rt,
+            &["exec", &limited, "cat", &format!("/proc/{pid}/cgroup")],
+        )
+    };
+    let own = cgroups("self");
+    assert_eq!(own, cgroups("1"));
+    assert!(
+        own.contains(&format!("/docker-runtime/{limited}\n")),
+        "{own}"
+    );
     // Masked paths stay masked (the container's mount namespace): the host's has content.
     assert!(!std::fs::read_to_string("/proc/interrupts")
         .unwrap()
