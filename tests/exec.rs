@@ -89,9 +89,12 @@ fn output_status_user_env_and_workdir() {
         call(&rt2, &["exec", &id[..12], "sh", "-c", "exit 5"]).status,
         5
     );
-    // No command: a usage error.
+    // No command, a bad environment entry: usage errors.
     let usage = exec(&f, &[&id]);
     assert_eq!(usage.status, 125, "{}", usage.stderr);
+    let bad_env = exec(&f, &["-e", "=x", &id, "true"]);
+    assert_eq!(bad_env.status, 125, "{}", bad_env.stderr);
+    assert!(bad_env.stderr.contains("\"=x\""), "{}", bad_env.stderr);
 }
 
 /// Attack: a process exec'd into a default container tries what the container cannot: make a

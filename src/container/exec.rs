@@ -133,6 +133,11 @@ fn exec_spec(c: &Container, rec: &ContainerRecord, cfg: &ExecConfig) -> Result<S
     if cfg.cmd.is_empty() {
         return Err(Error::usage("exec needs a command to run"));
     }
+    if let Some(e) = cfg.env.iter().find(|e| e.is_empty() || e.starts_with('=')) {
+        return Err(Error::usage(format!(
+            "invalid environment variable {e:?}: want KEY=VALUE"
+        )));
+    }
     let workdir = match cfg.workdir.as_deref() {
         Some(w) if !w.starts_with('/') => {
             return Err(Error::invalid(format!(
