@@ -282,6 +282,60 @@ typedef int (*docker_event_callback)(void *userdata,
                                      const char *json);
 
 /**
+ * What `docker_container_exec` runs. Initialise with `docker_exec_config_init(&cfg, sizeof
+ * cfg)` (no command, every descriptor -1), then set `argv` and what you need. Strings and
+ * lists are read during the call only. Later versions append fields.
+ */
+typedef struct docker_exec_config {
+  /**
+   * `sizeof(docker_exec_config)` as the caller knows it, set by `_init`.
+   */
+  size_t size;
+  /**
+   * Required: the program and its arguments, NULL-terminated (the program is searched in
+   * the container's `PATH`).
+   */
+  const char *const *argv;
+  /**
+   * `KEY=VALUE` strings, NULL-terminated, added to the container's environment.
+   */
+  const char *const *env;
+  /**
+   * User name or uid (`name:group`, `uid:gid` too), looked up in the container; NULL: the
+   * container's.
+   */
+  const char *user;
+  /**
+   * An absolute path; NULL: the container's working directory.
+   */
+  const char *working_dir;
+  /**
+   * Nonzero: a terminal from the container's devpts (its output is all on `stdout_fd`).
+   */
+  int tty;
+  /**
+   * The terminal's size, with `tty` (0: the kernel's default).
+   */
+  uint16_t tty_rows;
+  uint16_t tty_cols;
+  /**
+   * Nonzero: return once the program runs (status 0), its output discarded, no terminal.
+   */
+  int detach;
+  /**
+   * Read until its end and fed to the program (its stdin is then closed); -1: the program
+   * reads /dev/null. The library reads a duplicate.
+   */
+  int stdin_fd;
+  /**
+   * Where the program's stdout and stderr go; -1: discarded. The library writes
+   * duplicates.
+   */
+  int stdout_fd;
+  int stderr_fd;
+} docker_exec_config;
+
+/**
  * Receives a pull's progress: one JSON object per call (borrowed for the call), as the
  * Engine API reports a pull: `{"status":"Downloading","id":"3f2a9c1b04de",
  * "progressDetail":{"current":N,"total":M}}`, `{"status":"Pull complete","id":"..."}` and
@@ -762,6 +816,32 @@ enum docker_result docker_runtime_events(const struct docker_runtime *rt,
  * inside the subscription's own callback.
  */
 void docker_subscription_free(struct docker_subscription *s);
+
+/**
+ * Fill the caller's `size` bytes at `cfg` (pass `sizeof *cfg`): no command, every descriptor
+ * -1, every flag 0. Does not block. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * `DOCKER_ERR_INVALID_ARGUMENT` (size).
+ */
+enum docker_result docker_exec_config_init(struct docker_exec_config *cfg,
+                                           size_t size);
+
+/**
+ * Run `cfg->argv` in the running container `c`, as `docker exec`: in its namespaces and
+ * cgroup, with its capabilities, seccomp filter and no-new-privileges, never more. Blocks
+ * until the program exits (with `cfg->detach`: until it runs) and writes its exit status to
+ * `*status`: the program's, 127 when it is not found, 126 when it cannot be executed or
+ * started (a user or working directory that is not there; the reason is written to
+ * `stderr_fd` as `exec failed: ...`), 128+N when signal N killed it (137 when its container
+ * stopped). Several calls may run at once, on one container or many, from any threads.
+ * Errors: `DOCKER_ERR_NULL_ARGUMENT` (c, cfg or status NULL), `DOCKER_ERR_INVALID_UTF8`,
+ * `DOCKER_ERR_INVALID_ARGUMENT` (no command, a bad descriptor, a relative working
+ * directory), `DOCKER_ERR_IN_USE` (`Container ID is not running`, `Container ID is paused,
+ * unpause the container before exec`), `DOCKER_ERR_IO` (a write to `stdout_fd` or
+ * `stderr_fd` failed, e.g. its reader left: the program runs on).
+ */
+enum docker_result docker_container_exec(const struct docker_container *c,
+                                         const struct docker_exec_config *cfg,
+                                         int *status);
 
 /**
  * The images as a JSON array, newest first: the tagged ones and the untagged heads (as

@@ -427,6 +427,22 @@ impl Runtime {
         OutputStream::start(c, offsets, attach, done)
     }
 
+    /// Run a program in the running container `c` (see [`crate::container::exec::exec`]),
+    /// with the helper and the seccomp cache of this runtime; returns its exit status.
+    pub fn exec_container(
+        &self,
+        c: &Arc<Container>,
+        cfg: &crate::container::ExecConfig,
+        io: crate::container::ExecIo,
+    ) -> Result<i32> {
+        let deps = crate::container::ExecDeps {
+            kernel: &Host,
+            helper: self.init_path()?,
+            seccomp_cache: Some(self.root.join("seccomp")),
+        };
+        crate::container::exec::exec(c, &deps, cfg, io)
+    }
+
     /// Run `f` on the whole file system of container `c` (see [`Container::with_rootfs`]).
     pub fn with_rootfs<T>(&self, c: &Container, f: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
         let layers = self.image_layers(&c.record().image)?;

@@ -26,9 +26,9 @@ from typing import Any
 
 from . import _lib
 from ._lib import SONAME, candidates
-from ._structs import CallOptions, ContainerConfig, ContainerIo, RuntimeOptions
+from ._structs import CallOptions, ContainerConfig, ContainerIo, ExecConfig, RuntimeOptions
 from .allocators import IpAllocator, PortAllocator
-from .containers import Container, ContainerCollection
+from .containers import Container, ContainerCollection, ExecResult
 from .errors import (AlreadyExists, BufferTooSmall, Cancelled, Conflict, ContainerError,
                      Corrupt, DockerError, Exhausted, ImageNotFound, InUse, InvalidArgument,
                      IoError, LibraryBug, LibraryNotFound, NotFound, PermissionDenied,
@@ -40,7 +40,7 @@ from .runtime import LOG_LEVELS, Runtime
 __version__ = "0.1.0"
 
 __all__ = [
-    "Runtime", "Container", "ContainerCollection", "Image", "ImageCollection", "EventStream",
+    "Runtime", "Container", "ContainerCollection", "ExecResult", "ExecConfig", "Image", "ImageCollection", "EventStream",
     "IpAllocator", "PortAllocator", "RuntimeOptions", "CallOptions", "ContainerConfig",
     "ContainerIo", "LOG_LEVELS", "SONAME", "candidates", "version", "lib",
     "DockerError", "NotFound", "ImageNotFound", "Conflict", "AlreadyExists", "InUse",

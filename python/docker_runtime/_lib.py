@@ -22,7 +22,7 @@ from ctypes import (POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint16, c_uin
 from typing import Any, Callable, List, Optional, Tuple
 
 from ._structs import (EVENT_CALLBACK, PROGRESS_CALLBACK, CallOptions, ContainerConfig,
-                       ContainerIo, RuntimeOptions)
+                       ContainerIo, ExecConfig, RuntimeOptions)
 from .errors import LibraryNotFound, error_for
 
 SONAME = "libdocker_runtime.so.0"
@@ -76,6 +76,8 @@ SIGNATURES: "dict[str, Tuple[Any, List[Any]]]" = {
     "docker_container_kill": (c_int, [_P, c_int]),
     "docker_container_remove": (c_int, [_P, c_int]),
     "docker_container_resize": (c_int, [_P, c_uint16, c_uint16]),
+    "docker_exec_config_init": (c_int, [POINTER(ExecConfig), c_size_t]),
+    "docker_container_exec": (c_int, [_P, POINTER(ExecConfig), POINTER(c_int)]),
     "docker_container_inspect_json": (c_int, [_P, _PP]),
     "docker_string_free": (None, [c_void_p]),
     "docker_runtime_containers_json": (c_int, [_P, c_int, _PP]),

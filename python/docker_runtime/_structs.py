@@ -14,7 +14,8 @@ import ctypes
 from ctypes import (POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint16, c_uint64, c_void_p)
 from typing import List, Optional, Sequence, TypeVar, Union
 
-__all__ = ["RuntimeOptions", "CallOptions", "ContainerConfig", "ContainerIo", "LOG_CALLBACK",
+__all__ = ["RuntimeOptions", "CallOptions", "ContainerConfig", "ContainerIo", "ExecConfig",
+           "LOG_CALLBACK",
            "OUTPUT_CALLBACK", "PROGRESS_CALLBACK", "EVENT_CALLBACK", "STDOUT", "STDERR",
            "StringArray"]
 
@@ -118,6 +119,26 @@ class ContainerIo(_Options):
         ("stderr_fd", c_int),
         ("output", OUTPUT_CALLBACK),
         ("userdata", c_void_p),
+    ]
+
+
+class ExecConfig(_Options):
+    """docker_exec_config: what `docker_container_exec` runs."""
+
+    _init = "docker_exec_config_init"
+    _fields_ = [
+        ("size", c_size_t),
+        ("argv", _StrArray),
+        ("env", _StrArray),
+        ("user", c_char_p),
+        ("working_dir", c_char_p),
+        ("tty", c_int),
+        ("tty_rows", c_uint16),
+        ("tty_cols", c_uint16),
+        ("detach", c_int),
+        ("stdin_fd", c_int),
+        ("stdout_fd", c_int),
+        ("stderr_fd", c_int),
     ]
 
 

@@ -10,21 +10,22 @@ import shlex
 import signal as signals
 import threading
 from ctypes import byref, c_int, c_void_p, create_string_buffer
-from typing import (TYPE_CHECKING, Any, Dict, Iterator, List, Literal, Mapping, Optional,
-                    Sequence, Tuple, Union, overload)
+from typing import (TYPE_CHECKING, Any, Dict, Iterator, List, Literal, Mapping, NamedTuple,
+                    Optional, Sequence, Tuple, Union, overload)
 
 from . import _lib
 from ._callbacks import OutputChannel, in_callback
 from ._handle import Closing
 from ._pipes import Collector, Feeder, Source
-from ._structs import STDERR, STDOUT, ContainerConfig, ContainerIo, StringArray, Text, encode
+from ._structs import (STDERR, STDOUT, ContainerConfig, ContainerIo, ExecConfig, StringArray,
+                       Text, encode)
 from .errors import ContainerError, DockerError, TimedOut
 
 if TYPE_CHECKING:
     from .images import Image
     from .runtime import Runtime
 
-__all__ = ["Container", "ContainerCollection", "STREAM_BUFFER_CAP"]
+__all__ = ["Container", "ContainerCollection", "ExecResult", "STREAM_BUFFER_CAP"]
 
 # What a detached container's live output may queue before a consumer reads it (see
 # OutputChannel); past it `logs(stream=True)` reads the stored log instead.
@@ -35,6 +36,14 @@ _POLL_S = 0.05
 
 Command = Union[str, Sequence[Text], None]
 PortValue = Union[None, int, str, Tuple[str, int], List[Any]]
+
+
+class ExecResult(NamedTuple):
+    """What `Container.exec_run` returns, as docker-py's: the exit code (None when detached)
+    and the output (bytes, or a (stdout, stderr) pair with demux=True)."""
+
+    exit_code: Optional[int]
+    output: Any
 
 
 class Container(Closing):
@@ -188,6 +197,45 @@ class Container(Closing):
     def resize(self, height: int, width: int) -> None:
         """Resize its tty."""
         self._call("docker_container_resize", height, width)
+
+    def exec_run(self, cmd: Union[str, Sequence[Text]], stdout: bool = True,
+                 stderr: bool = True, stdin: Optional[Source] = None, tty: bool = False,
+                 user: Optional[Text] = None, detach: bool = False,
+                 environment: Union[Mapping[str, Any], Sequence[Text], None] = None,
+                 workdir: Optional[Text] = None, demux: bool = False) -> ExecResult:
+        """Run `cmd` in the running container, as docker-py's `exec_run`: in its namespaces
+        and cgroup with its confinement, as `user` (default the container's), with
+        `environment` added to its own, in `workdir` (default its own). Returns
+        ExecResult(exit_code, output): output is stdout and stderr together (only those
+        asked for), or (stdout, stderr) with demux=True; a program that is not found gives
+        127, one that cannot be started 126 with the reason in its output. detach=True:
+        returns ExecResult(None, b"") once it runs. `stdin`: bytes or a binary file fed to
+        it. Conflict (`DockerError` with DOCKER_ERR_IN_USE) for a container that does not
+        run or is paused."""
+        cfg = ExecConfig.init()
+        argv = StringArray(_argv(cmd), "cmd")
+        env = StringArray(_environment(environment), "environment")
+        keep = [encode(user, "user"), encode(workdir, "workdir")]
+        cfg.argv, cfg.env = argv.pointer, env.pointer
+        cfg.user, cfg.working_dir = keep
+        cfg.tty, cfg.detach = (1 if tty else 0), (1 if detach else 0)
+        feeder = Feeder(stdin) if stdin is not None and not detach else None
+        out, err = Collector(), Collector()
+        if feeder is not None:
+            cfg.stdin_fd = feeder.read_fd
+        # Not demultiplexed: one pipe for both, so the output keeps the order it came in.
+        cfg.stdout_fd = out.write_fd if stdout else -1
+        cfg.stderr_fd = (err if demux else out).write_fd if stderr else -1
+        code = c_int()
+        try:
+            self._call("docker_container_exec", byref(cfg), byref(code))
+        finally:
+            if feeder is not None:
+                feeder.close()
+            o, e = out.finish(), err.finish()
+        if detach:
+            return ExecResult(None, b"")
+        return ExecResult(code.value, (o, e) if demux else o)
 
     # Its output.
 

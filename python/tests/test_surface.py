@@ -148,6 +148,30 @@ class ContainerSurfaceTest(unittest.TestCase):
                                      stream=True, **NONE)
         self.assertEqual(b"".join(gen), b"a\nb\n")
 
+    def test_exec_run_as_docker_py(self):
+        c = self.detached("sleep 1000", environment={"FROM_RUN": "1"})
+        code, out = c.exec_run(["sh", "-c", "echo out; echo err >&2; exit 3"])
+        self.assertEqual((code, out), (3, b"out\nerr\n"))
+        self.assertEqual(c.exec_run("sh -c 'echo oops >&2'", demux=True), (0, (b"", b"oops\n")))
+        res = c.exec_run("sh -c 'echo $FROM_RUN $FOO $(id -u) $PWD'", user="nobody",
+                         environment={"FOO": "bar"}, workdir="/tmp")
+        self.assertIsInstance(res, dr.ExecResult)
+        self.assertEqual(res.exit_code, 0)
+        self.assertEqual(res.output, b"1 bar 65534 /tmp\n")
+        self.assertEqual(c.exec_run("cat", stdin=b"fed\n"), (0, b"fed\n"))
+        self.assertTrue(c.exec_run("tty", tty=True).output.startswith(b"/dev/pts/"))
+        self.assertEqual(c.exec_run("nosuch").exit_code, 127)
+        code, out = c.exec_run("true", workdir="/nonexistent")
+        self.assertEqual(code, 126)
+        self.assertIn(b"/nonexistent", out)
+        self.assertEqual(c.exec_run("touch /tmp/bg", detach=True), (None, b""))
+        self.assertTrue(eventually(lambda: c.exec_run("test -e /tmp/bg").exit_code == 0))
+        c.kill()
+        c.wait()
+        with self.assertRaises(dr.InUse) as cm:
+            c.exec_run("true")
+        self.assertIn("is not running", cm.exception.message)
+
     def test_create_start_stop_signal_and_resize(self):
         c = self.rt.containers.create("busybox", ["sh", "-c",
                                                   "trap 'echo term; exit 7' TERM; echo ready; "

@@ -4,6 +4,7 @@
 
 mod completion;
 mod containers;
+mod exec;
 pub mod flags;
 pub mod images;
 mod logs;
@@ -51,6 +52,11 @@ pub static COMMANDS: &[Command] = &[
         name: "diff",
         description: "Inspect changes on a container's filesystem",
         handler: containers::diff,
+    },
+    Command {
+        name: "exec",
+        description: "Run a command in a running container",
+        handler: exec::exec,
     },
     Command {
         name: "export",

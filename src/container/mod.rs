@@ -8,6 +8,7 @@
 //! nothing here imports the runtime.
 
 mod event;
+pub mod exec;
 mod freeze;
 pub mod lifecycle;
 pub mod logtimes;
@@ -24,6 +25,7 @@ pub mod user;
 
 pub use crate::engine::set_window_size;
 pub use event::{poll_in, Event};
+pub use exec::{ExecConfig, ExecDeps, ExecIo};
 pub use lifecycle::Container;
 pub use output::{Attach, OutputStream, Sink};
 pub use record::{Config, ContainerRecord, NetworkSettings, State};

@@ -78,15 +78,15 @@ fn built<T>(r: std::result::Result<T, oci_spec::OciSpecError>) -> Result<T> {
     r.map_err(|e| Error::invalid(format!("building the runtime spec: {e}")))
 }
 
-/// The program's environment: `HOME=/`, `PATH`, `HOSTNAME` (and `TERM` with a terminal), then
-/// `Config.Env`, a later entry replacing an earlier one with the same name.
-fn environment(rec: &ContainerRecord, hostname: &str) -> Vec<String> {
+/// The program's environment: `HOME=/`, `PATH`, `HOSTNAME` (and `TERM` with a terminal,
+/// `tty`), then `Config.Env`, a later entry replacing an earlier one with the same name.
+pub fn environment(rec: &ContainerRecord, hostname: &str, tty: bool) -> Vec<String> {
     let mut env: Vec<String> = vec![
         "HOME=/".into(),
         format!("PATH={DEFAULT_PATH}"),
         format!("HOSTNAME={hostname}"),
     ];
-    if rec.config.tty {
+    if tty {
         env.push("TERM=xterm".into());
     }
     for e in &rec.config.env {
@@ -205,7 +205,7 @@ fn process(
             .terminal(rec.config.tty)
             .user(user)
             .args(args)
-            .env(environment(rec, inputs.hostname))
+            .env(environment(rec, inputs.hostname, rec.config.tty))
             .cwd(cwd)
             .no_new_privileges(nnp)
             .rlimits(Vec::new())

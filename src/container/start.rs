@@ -315,7 +315,7 @@ fn allocate_network(
 }
 
 /// The container's hostname: the one asked for, else its short id.
-fn hostname(rec: &ContainerRecord) -> String {
+pub(super) fn hostname(rec: &ContainerRecord) -> String {
     if rec.config.hostname.is_empty() {
         ids::short(&rec.id).to_string()
     } else {

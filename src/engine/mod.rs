@@ -85,6 +85,10 @@ pub struct Join<'a> {
     pub pid: i32,
     /// Its cgroup v2 folder, which the process is created in (none: the caller's cgroup).
     pub cgroup: Option<&'a Path>,
+    /// The helper stays as the process's parent and exits with its status
+    /// ([`Launched::helper`], the caller's to wait for), instead of leaving it to the
+    /// caller's subreaper.
+    pub monitor: bool,
 }
 
 /// What the caller does once the container's process exists, while the helper sets up its
@@ -137,6 +141,7 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
     let cgroup = match l.join {
         Some(j) => {
             cfg.join = j.pid;
+            cfg.join_monitor = j.monitor;
             cfg.cgroup = j
                 .cgroup
                 .map(|c| c.display().to_string())
@@ -168,9 +173,9 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
     match talk.run(&cfg, helper.pid, hooks) {
         Ok((pid, pty)) => {
             let mut child = helper.child;
-            if l.gate.is_some() || l.join.is_some() {
-                // Behind a gate, or beside a container, the helper exits once the process is
-                // made: reaped here.
+            if l.gate.is_some() || l.join.is_some_and(|j| !j.monitor) {
+                // Behind a gate, or beside a container unmonitored, the helper exits once the
+                // process is made: reaped here.
                 if let Some(mut c) = child.take() {
                     let _ = c.wait();
                 }
@@ -675,6 +680,72 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
         assert!(e.message().contains("hooks"), "{e}");
         assert!(kernel.calls().is_empty(), "{:?}", kernel.calls());
+    }
+
+    /// Beside a running container (`docker exec`): no cgroup made, the helper told which
+    /// process to join, which cgroup to create the program in, and to stay as its monitor.
+    #[test]
+    fn a_process_beside_a_container_joins_it_and_may_be_monitored() {
+        for monitor in [true, false] {
+            let seen: Arc<Mutex<Option<InitConfig>>> = Arc::default();
+            let seen2 = seen.clone();
+            let kernel = FakeKernel::new(move |sock| {
+                send(
+                    &sock,
+                    Message::Hello {
+                        version: PROTOCOL_VERSION,
+                    },
+                );
+                let Some(Message::Start(cfg)) = recv(&sock) else {
+                    panic!("no start")
+                };
+                *seen2.lock().unwrap() = Some(*cfg);
+                send(&sock, Message::Ready { pid: 99 });
+                assert_eq!(recv(&sock), Some(Message::Go));
+                assert_eq!(recv(&sock), Some(Message::Run));
+                send(&sock, Message::Exec);
+            });
+            let cgroup = Path::new("/sys/fs/cgroup/docker-runtime/c1");
+            let join = Join {
+                pid: 4242,
+                cgroup: Some(cgroup),
+                monitor,
+            };
+            let mut attached = Vec::new();
+            let launched = launch(
+                &kernel,
+                Launch {
+                    spec: &spec(serde_json::json!({})),
+                    bundle: Path::new("/bundle"),
+                    helper: Path::new("/docker-init"),
+                    name: "c1",
+                    streams: streams(),
+                    exit_file: Path::new(""),
+                    tty_size: None,
+                    seccomp_cache: None,
+                    gate: None,
+                    join: Some(join),
+                    new_session_keyring: false,
+                    hook_state: None,
+                },
+                Hooks {
+                    attach: &mut |pid| {
+                        attached.push(pid);
+                        Ok(())
+                    },
+                    running: &mut |_, _| Ok(()),
+                    created: &mut |_| panic!("no runtime hooks"),
+                },
+            )
+            .unwrap();
+            assert_eq!(launched.pid, 99);
+            assert!(launched.cgroup.is_none());
+            assert_eq!(attached, [99]);
+            assert_eq!(kernel.calls(), ["spawn c1"], "no cgroup is made");
+            let cfg = seen.lock().unwrap().clone().unwrap();
+            assert_eq!((cfg.join, cfg.join_monitor), (4242, monitor));
+            assert_eq!(cfg.cgroup, cgroup.display().to_string());
+        }
     }
 
     #[test]

@@ -528,6 +528,7 @@ pub fn init_config(
         rlimits: rlimits(process)?,
         tmpfs: mounts.tmpfs,
         join: 0,
+        join_monitor: false,
         join_namespaces,
         new_session_keyring: true,
         oom_score_adj: process.oom_score_adj(),

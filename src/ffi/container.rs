@@ -22,8 +22,8 @@ use crate::runtime::Runtime;
 /// `docker_container_free`, which must be the handle's last call. Several handles may name
 /// the same container; each has its own output stream.
 pub struct docker_container {
-    rt: Arc<Runtime>,
-    c: Arc<Container>,
+    pub(super) rt: Arc<Runtime>,
+    pub(super) c: Arc<Container>,
     /// The stream of the run started through this handle, until `wait` has collected it.
     stream: Mutex<Option<OutputStream>>,
 }

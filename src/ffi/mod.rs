@@ -12,7 +12,8 @@
 //!
 //! Modules: [`runtime`] (the handle, restore, command dispatch, the runtime's pools),
 //! [`container`] (typed container functions: create, start with output streaming, wait,
-//! stop, kill, remove, inspect, the container list), [`image`] (import, pull with JSON
+//! stop, kill, remove, inspect, the container list), [`exec`] (a program run in a running
+//! container, `docker_container_exec`), [`image`] (import, pull with JSON
 //! progress, tag, remove, save and load, the image list), [`events`] (event subscriptions),
 //! [`serve`] (the daemon as one call, `docker_runtime_serve`, stopped through a descriptor
 //! the host writes to), [`alloc`] (stand-alone allocators), [`error`] (the version and the
@@ -31,6 +32,7 @@ pub mod alloc;
 pub mod container;
 pub mod error;
 pub mod events;
+pub mod exec;
 pub mod grow;
 pub mod guard;
 pub mod image;
@@ -51,6 +53,7 @@ mod tests {
             ("container.rs", include_str!("container.rs")),
             ("error.rs", include_str!("error.rs")),
             ("events.rs", include_str!("events.rs")),
+            ("exec.rs", include_str!("exec.rs")),
             ("image.rs", include_str!("image.rs")),
             ("runtime.rs", include_str!("runtime.rs")),
             ("serve.rs", include_str!("serve.rs")),

@@ -102,7 +102,13 @@ pub fn main() -> i32 {
                 pid: child.as_raw(),
             };
             let _ = protocol::send(sock.as_fd(), &ready, None);
-            0
+            if !cfg.join_monitor {
+                return 0;
+            }
+            // The library reads the program's last words (and the end of the conversation)
+            // from its copy of the socket alone.
+            drop(sock);
+            monitor(child, None)
         }
         Ok(ForkResult::Parent { child }) => {
             if let Err(message) = let_go(child, &cfg, prepared) {
@@ -113,7 +119,7 @@ pub fn main() -> i32 {
             }
             drop(sock);
             if cfg.gate.is_empty() {
-                monitor(child, &cfg.exit_file)
+                monitor(child, Some(&cfg.exit_file))
             } else {
                 // The caller's subreaper takes the container's process over from here.
                 0
@@ -345,8 +351,9 @@ fn handshake(sock: BorrowedFd<'_>) -> Res<InitConfig> {
     }
 }
 
-/// The host-side monitor: wait for the container, record its status, exit with it.
-fn monitor(child: Pid, exit_file: &str) -> i32 {
+/// The host-side monitor: wait for the container (or the program beside one, with
+/// [`InitConfig::join_monitor`]), record its status in `exit_file` when given, exit with it.
+fn monitor(child: Pid, exit_file: Option<&str>) -> i32 {
     for sig in [
         libc::SIGINT,
         libc::SIGTERM,
@@ -368,11 +375,13 @@ fn monitor(child: Pid, exit_file: &str) -> i32 {
     };
     // A hint for a restarted library (the record is the journal): not worth two fsyncs on the
     // way out of every container; after a crash a missing file means "exit code unknown".
-    let _ = crate::fsutil::write_atomic_unsynced(
-        Path::new(exit_file),
-        format!("{status}\n").as_bytes(),
-        0o600,
-    );
+    if let Some(path) = exit_file {
+        let _ = crate::fsutil::write_atomic_unsynced(
+            Path::new(path),
+            format!("{status}\n").as_bytes(),
+            0o600,
+        );
+    }
     status
 }
 
@@ -1044,10 +1053,10 @@ fn exec(
     // (holding an address a restarted runtime would give away). Set after the user switch,
     // which clears it; the program's exec keeps it. Behind a gate there is no monitor (the
     // caller's subreaper is the parent, whose death must not take the container), nor beside
-    // a running container (the same).
+    // a running container (the same) unless the helper stays as its monitor there too.
     // SAFETY: prctl with integer arguments only.
     if cfg.gate.is_empty()
-        && cfg.join == 0
+        && (cfg.join == 0 || cfg.join_monitor)
         && unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } != 0
     {
         return Err(setup(format!(

@@ -465,6 +465,8 @@ pub fn exec(inv: &Invocation) -> Result<i32> {
     let join = engine::Join {
         pid: rec.pid,
         cgroup: cgroup.as_ref().and_then(|c| c.start_dir()),
+        // The process is left to our subreaper, as runc leaves it to containerd's shim.
+        monitor: false,
     };
     let launched = launch(inv, &spec, &rec.bundle, id, None, Some(join), None)?;
     let handed = (|| {

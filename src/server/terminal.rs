@@ -40,12 +40,13 @@ fn truthy(v: Option<&str>) -> bool {
     !matches!(v, Some("false" | "0" | "f" | "F" | "FALSE" | "False"))
 }
 
-/// Whether the command line wants the client's terminal in raw mode: `attach`, and `run`
-/// with `-t` (also `-it`, `--tty`, `-t=true`) but without `-d`.
+/// Whether the command line wants the client's terminal in raw mode: `attach`, and `run` or
+/// `exec` with `-t` (also `-it`, `--tty`, `-t=true`) but without `-d`.
 pub fn wants_raw_terminal(args: &[String]) -> bool {
     match args.first().map(String::as_str) {
         Some("attach") => true,
-        Some("run") => run_wants_tty(&args[1..]),
+        // exec's flags are a subset of run's (-d, -i, -t, -e, -u, -w).
+        Some("run" | "exec") => run_wants_tty(&args[1..]),
         _ => false,
     }
 }
@@ -222,6 +223,14 @@ mod tests {
         assert!(w("run -m 512 -p 80 -i -t busybox sh"));
         assert!(w("run --name x --env=A=1 -t busybox"));
         assert!(w("attach 3f2a"));
+        assert!(w("exec -it 3f2a sh"));
+        assert!(w("exec -u nobody -w /tmp -e A=1 -t 3f2a sh"));
+        assert!(
+            !w("exec 3f2a sh -t"),
+            "-t after the container is the command's"
+        );
+        assert!(!w("exec -dt 3f2a sh"));
+        assert!(!w("exec -i 3f2a sh"));
         assert!(
             !w("run busybox sh -t"),
             "-t after the image is the command's"

@@ -27,7 +27,7 @@ use oci_spec::runtime::Hook;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 15;
+pub const PROTOCOL_VERSION: u32 = 16;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -99,8 +99,14 @@ pub struct InitConfig {
     pub tmpfs: Vec<(String, u64, String)>,
     /// Nonzero: run the program in the namespaces of this process (host pid), a running
     /// container's first one, instead of new ones (an OCI runtime's `exec`): nothing is
-    /// mounted, the helper reports the program's pid and leaves it to the caller's subreaper.
+    /// mounted, the helper reports the program's pid and leaves it to the caller's subreaper
+    /// (or, with [`InitConfig::join_monitor`], waits for it).
     pub join: i32,
+    /// Beside a running container ([`InitConfig::join`]): the helper stays as the program's
+    /// parent, waits for it and exits with its status (the docker face's `exec`, which waits
+    /// for the helper), instead of leaving it to the caller's subreaper. No exit file is
+    /// written (the helper is in the container's mount namespace by then).
+    pub join_monitor: bool,
     /// Namespaces joined by path instead of made (a pod's shared ones): (`net`, `ipc`, `uts`
     /// or `pid`, host path). The helper joins them before it forks the container's process,
     /// which so becomes a member of a joined PID namespace.
