@@ -135,6 +135,17 @@ impl Drop for Containerd {
         for m in under {
             let _ = Command::new("umount").args(["-l", m]).status();
         }
+        // containerd names the cgroups `/NS/ID` (linux.cgroupsPath): the parent goes with the
+        // last test using it (a busy one stays for that test).
+        remove_ns_cgroups();
+    }
+}
+
+/// The `/NS` cgroup folders the runtime made for containerd's cgroupsPath, in every
+/// hierarchy (those still holding a container stay).
+fn remove_ns_cgroups() {
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let _ = std::fs::remove_dir(h.path().join(NS));
     }
 }
 
@@ -269,7 +280,8 @@ fn a_detached_task_is_listed_exec_ed_paused_resumed_and_killed() {
     );
 }
 
-/// `ctr run --memory-limit`: the container's memory cgroup has the limit.
+/// `ctr run --memory-limit`: the container's memory cgroup, at the cgroupsPath containerd
+/// gives (`/NS/ID`), has the limit.
 #[test]
 fn ctr_run_with_a_memory_limit() {
     let c = Containerd::start("mem");
@@ -285,8 +297,10 @@ fn ctr_run_with_a_memory_limit() {
         "sleep",
         "300",
     ]));
-    let v1 = PathBuf::from("/sys/fs/cgroup/memory/docker-runtime/oci-m1/memory.limit_in_bytes");
-    let v2 = PathBuf::from("/sys/fs/cgroup/docker-runtime/oci-m1/memory.max");
+    let v1 = PathBuf::from(format!(
+        "/sys/fs/cgroup/memory/{NS}/m1/memory.limit_in_bytes"
+    ));
+    let v2 = PathBuf::from(format!("/sys/fs/cgroup/{NS}/m1/memory.max"));
     let got = std::fs::read_to_string(&v1)
         .or_else(|_| std::fs::read_to_string(&v2))
         .expect("the container's memory cgroup");

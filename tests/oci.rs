@@ -88,9 +88,8 @@ fn errors_go_to_stderr_and_the_log_as_json_lines() {
         json(&ok(&oci(&root, &["list", "--format", "json"]))),
         serde_json::json!([])
     );
-    // Not done yet: said, never pretended.
     let err = fails(&oci(&root, &["update", "--resources", "-", "c"]));
-    assert!(err.contains("not implemented"), "{err}");
+    assert!(err.contains("container \"c\" does not exist"), "{err}");
 }
 
 /// A process alone in a new pid namespace (pid 1 there, as a container's first process),
@@ -138,6 +137,7 @@ impl Contained {
             pid_start: docker_runtime::proc::process_start_time(self.pid).unwrap(),
             created: chrono::Utc::now(),
             annotations: Default::default(),
+            cgroups_path: None,
         };
         store.save(&rec).unwrap();
         rec

@@ -13,7 +13,7 @@ use super::event::Event;
 use super::record::{ContainerRecord, NetworkSettings};
 use crate::engine::set_window_size;
 
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, CgroupPath};
 use crate::error::{Error, Result};
 use crate::log::Logger;
 use crate::network::NetworkManager;
@@ -355,7 +355,7 @@ impl Container {
                             stdin: None,
                             pty: None,
                             exited: Arc::new(Event::new()?),
-                            cgroup: Cgroup::find(&self.id),
+                            cgroup: Cgroup::find(&CgroupPath::named(&self.id)),
                             commits: 0,
                             network: None,
                         });
@@ -376,7 +376,7 @@ impl Container {
         }
         // A cgroup left by a run that ended unwatched (or whose removal failed): thawed, so
         // that a process still in it gets the kill its monitor's death sent, and removed.
-        if let Some(cg) = Cgroup::find(&self.id) {
+        if let Some(cg) = Cgroup::find(&CgroupPath::named(&self.id)) {
             let _ = cg.thaw();
             cg.remove();
         }

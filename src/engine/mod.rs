@@ -7,10 +7,10 @@
 //!
 //! 1. [`plan::init_config`]: the spec read once into the helper's steps (what the engine
 //!    does not execute is refused, never dropped);
-//! 2. the container's cgroup: one it can be frozen through when the host has one (`pause`,
-//!    `commit`; cgroup v2's, which the helper creates the container's process in), and the
-//!    memory controller's when the spec limits memory (undo: remove it);
-//! 3. the `docker-init` helper spawned and spoken to (see `spawn::protocol`): it makes the
+//! 2. the container's cgroup, at the spec's `linux.cgroupsPath` or `docker-runtime/NAME`,
+//!    with the spec's `linux.resources` written (see `cgroup`; undo: remove it);
+//! 3. the `docker-init` helper spawned (born in the cgroup's v1 folders; it creates the
+//!    container's process in the v2 one) and spoken to (see `spawn::protocol`): it makes the
 //!    namespaces and reports the container's pid; while it sets up the file system, the
 //!    caller's [`Hooks`] join the network and journal the start; then the program runs
 //!    (undo: kill the helper). With a gate ([`Launch::gate`], an OCI runtime's `create`) the
@@ -49,7 +49,8 @@ pub struct Launch<'a> {
     pub bundle: &'a Path,
     /// The `docker-init` helper.
     pub helper: &'a Path,
-    /// Names the cgroup and the helper in `ps` (the container id).
+    /// Names the helper in `ps` and the cgroup (`docker-runtime/NAME`) when the spec has no
+    /// `linux.cgroupsPath` (the container id).
     pub name: &'a str,
     pub streams: Streams,
     /// Where the helper records the exit status.
@@ -75,8 +76,8 @@ pub struct Launch<'a> {
 pub struct Join<'a> {
     /// Its first process (host pid).
     pub pid: i32,
-    /// Its cgroup v2 folder, which the process is created in (none: the caller's cgroup).
-    pub cgroup: Option<&'a Path>,
+    /// Its cgroup, which the process is created in (none: the caller's cgroup).
+    pub cgroup: Option<&'a Cgroup>,
 }
 
 /// What the caller does once the container's process exists, while the helper sets up its
@@ -112,15 +113,15 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
     let cgroup = match l.join {
         Some(j) => {
             cfg.join = j.pid;
-            cfg.cgroup = j
-                .cgroup
-                .map(|c| c.display().to_string())
-                .unwrap_or_default();
             None
         }
-        None => kernel.create_cgroup(l.name, plan::memory_limit(l.spec))?,
+        None => kernel.create_cgroup(
+            &plan::cgroup_path(l.spec, l.name)?,
+            &plan::resources(l.spec)?,
+        )?,
     };
-    if let Some(dir) = cgroup.as_ref().and_then(Cgroup::start_dir) {
+    let inside = cgroup.as_ref().or(l.join.and_then(|j| j.cgroup));
+    if let Some(dir) = inside.and_then(Cgroup::start_dir) {
         cfg.cgroup = dir.display().to_string();
     }
     let undo_cgroup = |cg: &Option<Cgroup>| {
@@ -128,18 +129,14 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
             kernel.remove_cgroup(cg);
         }
     };
-    let helper = match kernel.spawn_helper(l.helper, l.name, l.streams) {
+    let helper = match kernel.spawn_helper(l.helper, l.name, l.streams, inside) {
         Ok(h) => h,
         Err(e) => {
             undo_cgroup(&cgroup);
             return Err(e);
         }
     };
-    let talk = Conversation {
-        sock: &helper.sock,
-        kernel,
-        cgroup: cgroup.as_ref(),
-    };
+    let talk = Conversation { sock: &helper.sock };
     match talk.run(&cfg, helper.pid, hooks) {
         Ok((pid, pty)) => {
             let mut child = helper.child;
@@ -187,8 +184,6 @@ fn unexpected(m: &Message) -> Error {
 /// Our side of the protocol with one helper.
 struct Conversation<'a> {
     sock: &'a UnixStream,
-    kernel: &'a dyn Kernel,
-    cgroup: Option<&'a Cgroup>,
 }
 
 impl Conversation<'_> {
@@ -219,9 +214,8 @@ impl Conversation<'_> {
             (Message::Ready { pid }, _) => pid,
             (m, _) => return Err(unexpected(&m)),
         };
-        // The helper sets up the container's file system while the cgroups it was not
-        // created in (a v1 cgroup.procs write waits for an RCU grace period, ~10 ms) and the
-        // network are done here; the program only runs after `Run`.
+        // The helper sets up the container's file system while the network and the journal
+        // are done here; the program only runs after `Run`.
         self.send(&Message::Go)?;
         if let Err(e) = self.join(pid, helper_pid, hooks) {
             return Err(self.helper_error_or(e));
@@ -252,11 +246,8 @@ impl Conversation<'_> {
         }
     }
 
-    /// The caller's part while the helper works: cgroup, network, journal.
+    /// The caller's part while the helper works: network, journal.
     fn join(&self, pid: i32, helper_pid: i32, hooks: Hooks<'_>) -> Result<()> {
-        if let Some(cg) = self.cgroup.filter(|cg| cg.needs_join()) {
-            self.kernel.join_cgroup(cg, pid)?;
-        }
         (hooks.attach)(pid)?;
         (hooks.running)(pid, helper_pid)
     }

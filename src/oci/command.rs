@@ -10,7 +10,7 @@ use oci_spec::runtime::Spec;
 use super::cli::{self, Invocation};
 use super::create;
 use super::log::Log;
-use super::store::{alive, cgroup, Record, Status, Store, OCI_VERSION};
+use super::store::{alive, Record, Status, Store, OCI_VERSION};
 use crate::error::{Error, Result};
 
 /// Run one command line (without the program name); returns the exit status (0, or 1 after
@@ -99,6 +99,7 @@ fn dispatch(inv: &Invocation) -> Result<()> {
         "resume" => pause(inv, false),
         "ps" => ps(inv),
         "start" => create::start(&Store::open(&inv.globals.root)?, &inv.args[0]),
+        "update" => super::update::update(inv),
         other => Err(Error::unsupported(format!(
             "{other} is not implemented by this build of docker-runtime-oci yet"
         ))),
@@ -174,7 +175,8 @@ fn pause(inv: &Invocation, freeze: bool) -> Result<()> {
     let _lock = store.lock(id)?;
     let rec = store.load(id)?;
     let status = store.status(&rec);
-    let cg = cgroup(id)
+    let cg = rec
+        .cgroup()
         .ok_or_else(|| Error::unsupported(format!("container \"{id}\" has no cgroup to freeze")))?;
     match (freeze, status) {
         (true, Status::Running | Status::Created) => cg.freeze(id),
@@ -199,7 +201,7 @@ fn ps(inv: &Invocation) -> Result<()> {
     }
     match inv.value("format").unwrap_or("table") {
         "json" => {
-            let pids = cgroup(id).map(|c| c.pids()).unwrap_or_default();
+            let pids = rec.cgroup().map(|c| c.pids()).unwrap_or_default();
             out(&format!("{}\n", serde_json::Value::from(pids)))
         }
         other => Err(Error::unsupported(format!(
@@ -312,7 +314,7 @@ fn remove(store: &Store, id: &str, force: bool) -> Result<()> {
             )))
         }
     }
-    if let Some(cg) = cgroup(id) {
+    if let Some(cg) = rec.cgroup() {
         // A paused container's processes are killed above; the cgroup goes once thawed.
         let _ = cg.thaw();
         cg.remove();

@@ -112,10 +112,12 @@ fn launch(
     )
 }
 
-/// Undoes a create that did not finish: the process (if made) and the container's folder.
+/// Undoes a create that did not finish: the process (if made), its cgroup and the
+/// container's folder.
 struct Undo<'a> {
     store: &'a Store,
     id: &'a str,
+    cgroup: crate::cgroup::CgroupPath,
     pid: Option<i32>,
     done: bool,
 }
@@ -129,7 +131,7 @@ impl Drop for Undo<'_> {
             // SAFETY: kill takes a pid and a signal.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        if let Some(cg) = super::store::cgroup(self.id) {
+        if let Some(cg) = crate::cgroup::Cgroup::find(&self.cgroup) {
             cg.remove();
         }
         let _ = self.store.remove(self.id);
@@ -168,11 +170,18 @@ pub fn create(inv: &Invocation) -> Result<Record> {
             "process.terminal is set but no --console-socket was given",
         ));
     }
+    let cgroups_path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    let cgroup = engine::plan::cgroup_path(&spec, &cgroup_name(id))?;
     let store = Store::open(&inv.globals.root)?;
     store.reserve(id)?;
     let mut undo = Undo {
         store: &store,
         id,
+        cgroup,
         pid: None,
         done: false,
     };
@@ -192,6 +201,7 @@ pub fn create(inv: &Invocation) -> Result<Record> {
             .unwrap_or_default()
             .into_iter()
             .collect(),
+        cgroups_path,
     };
     store.save(&rec)?;
     let launched = launch(inv, &spec, &bundle, id, Some(&gate), None)?;
@@ -342,10 +352,10 @@ pub fn exec(inv: &Invocation) -> Result<i32> {
     if !detach {
         become_subreaper()?;
     }
-    let cgroup = super::store::cgroup(id);
+    let cgroup = rec.cgroup();
     let join = engine::Join {
         pid: rec.pid,
-        cgroup: cgroup.as_ref().and_then(|c| c.start_dir()),
+        cgroup: cgroup.as_ref(),
     };
     let launched = launch(inv, &spec, &rec.bundle, id, None, Some(join))?;
     let handed = (|| {

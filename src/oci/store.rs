@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, CgroupPath};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil::{self, FileLock};
 pub use crate::proc::alive;
@@ -31,6 +31,24 @@ pub struct Record {
     pub created: DateTime<Utc>,
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// The spec's `linux.cgroupsPath` (none: the cgroup is `docker-runtime/oci-ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroups_path: Option<String>,
+}
+
+impl Record {
+    /// Where the container's cgroup is.
+    pub fn cgroup_path(&self) -> CgroupPath {
+        self.cgroups_path
+            .as_deref()
+            .and_then(|p| CgroupPath::from_oci(p).ok())
+            .unwrap_or_else(|| CgroupPath::named(&cgroup_name(&self.id)))
+    }
+
+    /// The container's cgroup, when it has one.
+    pub fn cgroup(&self) -> Option<Cgroup> {
+        Cgroup::find(&self.cgroup_path())
+    }
 }
 
 /// Where a container is in its life, as the runtime spec names it.
@@ -58,11 +76,6 @@ impl Status {
 /// The name the engine gives container `id`'s cgroup (apart from `docker run`'s).
 pub fn cgroup_name(id: &str) -> String {
     format!("oci-{id}")
-}
-
-/// Container `id`'s cgroup, when it has one.
-pub fn cgroup(id: &str) -> Option<Cgroup> {
-    Cgroup::find(&cgroup_name(id))
 }
 
 /// The state folder.
@@ -187,7 +200,7 @@ impl Store {
         if !alive(rec.pid, rec.pid_start) {
             return Status::Stopped;
         }
-        if cgroup(&rec.id).is_some_and(|c| c.is_frozen()) {
+        if rec.cgroup().is_some_and(|c| c.is_frozen()) {
             Status::Paused
         } else if self.exec_fifo(&rec.id).exists() {
             Status::Created
@@ -238,6 +251,7 @@ mod tests {
             pid_start,
             created: Utc::now(),
             annotations: BTreeMap::new(),
+            cgroups_path: None,
         }
     }
 
