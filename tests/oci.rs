@@ -656,7 +656,7 @@ fn exec_runs_beside_the_container() {
             "e1",
             "sh",
             "-c",
-            "hostname; cat /proc/1/comm; grep oci-e1 /proc/self/cgroup | wc -l",
+            "hostname; cat /proc/1/comm; grep '^0::' /proc/self/cgroup | grep -c oci-e1",
         ],
     ));
     assert_eq!(out, "oci-test\nsleep\n1\n");
