@@ -6,6 +6,7 @@ mod containers;
 pub mod flags;
 pub mod images;
 mod registry;
+mod stats;
 mod streams;
 mod system;
 pub mod table;
@@ -144,6 +145,11 @@ pub static COMMANDS: &[Command] = &[
         handler: containers::start,
     },
     Command {
+        name: "stats",
+        description: "Display a live stream of container(s) resource usage statistics",
+        handler: stats::stats,
+    },
+    Command {
         name: "stop",
         description: "Stop a running container",
         handler: containers::stop,
@@ -152,6 +158,11 @@ pub static COMMANDS: &[Command] = &[
         name: "tag",
         description: "Tag an image into a repository",
         handler: images::tag,
+    },
+    Command {
+        name: "top",
+        description: "Lookup the running processes of a container",
+        handler: stats::top,
     },
     Command {
         name: "unpause",

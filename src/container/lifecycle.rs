@@ -115,6 +115,12 @@ impl Container {
         self.lock().rec.state.running
     }
 
+    /// The cgroup of the current run (None when not running here, or on a host without
+    /// cgroups).
+    pub fn cgroup(&self) -> Option<Cgroup> {
+        self.lock().live.as_ref().and_then(|l| l.cgroup.clone())
+    }
+
     pub(super) fn save(&self, inner: &Inner) -> Result<()> {
         inner.rec.save(&self.dir)
     }
