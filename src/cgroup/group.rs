@@ -91,9 +91,10 @@ fn delegate(root: &Path, dir: &Path, required: &[&str]) -> Result<()> {
 
 impl Layout {
     /// Make the cgroup at `path` with `res` written: the v2 folder, and a folder in every v1
-    /// hierarchy this runtime uses (memory, pids, cpu, cpuacct, cpuset, blkio; the freezer
-    /// without v2), so that every container is accounted for. None when the host offers no
-    /// writable hierarchy (and nothing is asked). What was made is removed on failure.
+    /// hierarchy this runtime accounts with (memory, pids, cpu, cpuacct, blkio; the freezer
+    /// without v2), and in cpuset's when `res` sets CPUs or memory nodes (a cpuset folder
+    /// costs a start copying its parent's sets). None when the host offers no writable
+    /// hierarchy (and nothing is asked). What was made is removed on failure.
     pub fn create(&self, path: &CgroupPath, res: &Resources) -> Result<Option<Cgroup>> {
         for c in res.controllers() {
             if !self.offers(c) {
@@ -132,7 +133,11 @@ impl Layout {
             mkdir(&dir)?;
             cg.v2 = Some(dir);
         }
+        let cpuset = res.cpus.is_some() || res.mems.is_some();
         for (c, root) in &self.v1 {
+            if *c == Controller::Cpuset && !cpuset {
+                continue;
+            }
             let dir = self.dir(root, c.name(), path);
             mkdir(&dir)?;
             cg.v1.push((*c, dir.clone()));
@@ -244,7 +249,7 @@ impl Cgroup {
         for (c, file, value) in writes {
             let dir = self.dir_of(c).ok_or_else(|| {
                 Error::unsupported(format!(
-                    "the container's cgroup has no {} controller folder",
+                    "the container's cgroup has no {} controller folder (a cpuset one is made when the create sets linux.resources.cpu.cpus or mems)",
                     c.name()
                 ))
             })?;
@@ -542,6 +547,18 @@ mod tests {
             used,
             ["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio"]
         );
+        // Without CPUs or memory nodes asked, no cpuset folder (and no update of them).
+        let plain = layout
+            .create(&named("p"), &Resources::default())
+            .unwrap()
+            .unwrap();
+        assert!(base.0.join("memory/docker-runtime/p").is_dir());
+        assert!(!base.0.join("cpuset/docker-runtime/p").exists());
+        let e = plain
+            .apply(&res(serde_json::json!({"cpu": {"cpus": "0"}})))
+            .unwrap_err();
+        assert!(e.message().contains("no cpuset controller folder"), "{e}");
+        plain.remove();
         // An absolute cgroupsPath is under each root; the process is born in every folder.
         let path = CgroupPath::from_oci("/default/c1").unwrap();
         let r = res(
