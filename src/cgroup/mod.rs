@@ -27,5 +27,5 @@ mod stats;
 
 pub use group::{no_freezer, Cgroup};
 pub use layout::CgroupPath;
-pub use resources::{cpu_weight, Controller, Resources, Version};
+pub use resources::Resources;
 pub use stats::Usage;

@@ -266,29 +266,6 @@ impl Resources {
         Resources::from_json(&v)
     }
 
-    /// The fields set in `other` replace ours (an update).
-    pub fn merge(&mut self, other: &Resources) {
-        macro_rules! take {
-            ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f.clone(); } )* };
-        }
-        take!(
-            memory,
-            memory_reservation,
-            memory_swap,
-            swappiness,
-            disable_oom_killer
-        );
-        take!(
-            cpu_shares,
-            cpu_quota,
-            cpu_period,
-            cpus,
-            mems,
-            pids,
-            blkio_weight
-        );
-    }
-
     /// The controllers that have something to write.
     pub fn controllers(&self) -> Vec<Controller> {
         let mut c = Vec::new();
@@ -467,7 +444,7 @@ fn limit_or_max(n: i64) -> String {
 }
 
 /// runc's conversion of v1 shares (2..=262144) to v2's `cpu.weight` (1..=10000).
-pub fn cpu_weight(shares: u64) -> u64 {
+fn cpu_weight(shares: u64) -> u64 {
     1 + (shares.clamp(2, 262_144) - 2) * 9999 / 262_142
 }
 
