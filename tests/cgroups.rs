@@ -197,5 +197,20 @@ fn top_and_stats_through_the_daemon() {
     let stats = run(&["stats", "--no-stream"]);
     let row = stats.lines().find(|l| l.starts_with(&id[..12]));
     assert!(row.is_some_and(|r| r.ends_with(" 1")), "{stats}");
+    // Without --no-stream: a table every second until the client goes.
+    let mut live = std::process::Command::new(daemon_support::DOCKER)
+        .args(["-H", addr.as_str(), "stats", id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2600));
+    live.kill().unwrap();
+    let out = live.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.matches("CONTAINER ID").count() >= 2, "{text}");
+    assert!(text.contains("\x1b[2J"), "each refresh clears the screen");
+    // The daemon went on serving.
+    assert!(run(&["top", id]).contains("sleep 300"));
     run(&["rm", "-f", id]);
 }
