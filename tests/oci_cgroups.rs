@@ -123,7 +123,8 @@ fn an_absolute_cgroups_path_holds_the_limits_and_goes_on_delete() {
             "resources": {
                 "memory": {"limit": 48 << 20, "reservation": 16 << 20, "swappiness": 0},
                 "cpu": {"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"},
-                "pids": {"limit": 20}
+                "pids": {"limit": 20},
+                "blockIO": {"weight": 300}
             }
         }),
     );
@@ -157,6 +158,13 @@ fn an_absolute_cgroups_path_holds_the_limits_and_goes_on_delete() {
             "0"
         );
         assert_eq!(read(&v1("pids").unwrap().join(&rel).join("pids.max")), "20");
+        // The block I/O weight: BFQ's file on this kernel (CFQ's blkio.weight is gone).
+        let blkio = v1("blkio").unwrap().join(&rel);
+        let weight = ["blkio.weight", "blkio.bfq.weight"]
+            .iter()
+            .find_map(|f| std::fs::read_to_string(blkio.join(f)).ok())
+            .unwrap();
+        assert!(weight.split_whitespace().any(|w| w == "300"), "{weight}");
         // The process runs on CPU 0 only.
         let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
         assert!(status.contains("Cpus_allowed_list:\t0\n"), "{status}");

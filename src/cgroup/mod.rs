@@ -6,9 +6,9 @@
 //! read as runc's cgroupfs driver reads it ([`CgroupPath`]). The hierarchies: cgroup v2's
 //! (`/sys/fs/cgroup` on a pure v2 host, holding every controller; `/sys/fs/cgroup/unified` in
 //! the hybrid layout, with no controller but still `cgroup.freeze`), and in the hybrid or v1
-//! layout the v1 controllers memory, pids, cpu, cpuacct and blkio (cpuset's when CPUs or
-//! memory nodes are set; the freezer when there is no v2 hierarchy) at `/sys/fs/cgroup/NAME`. The layout is found once per
-//! process.
+//! layout the v1 controllers memory, pids, cpu and cpuacct (cpuset's when CPUs or memory
+//! nodes are set, blkio's when a block I/O weight is; the freezer when there is no v2
+//! hierarchy) at `/sys/fs/cgroup/NAME`. The layout is found once per process.
 //!
 //! Getting a process in costs nothing on the start's path: the helper creates the container's
 //! first process right inside the v2 folder (`clone3` with `CLONE_INTO_CGROUP`, see `init`),

@@ -18,9 +18,9 @@ pub struct Usage {
     pub memory_limit: Option<u64>,
     /// Its tasks (threads).
     pub pids: u64,
-    /// Bytes read from and written to block devices.
-    pub block_read: u64,
-    pub block_write: u64,
+    /// Bytes read from and written to block devices (None: not accounted, as for a v1
+    /// container without a blkio folder).
+    pub block: Option<(u64, u64)>,
 }
 
 fn read(dir: Option<&Path>, file: &str) -> String {
@@ -41,26 +41,25 @@ fn keyed(text: &str, key: &str) -> Option<u64> {
 }
 
 /// v1's `blkio.throttle.io_service_bytes_recursive` (`MAJ:MIN Read N`) or v2's `io.stat`
-/// (`MAJ:MIN rbytes=N wbytes=N ...`): bytes read and written, summed over devices.
-fn block_bytes(v1: &str, v2: &str) -> (u64, u64) {
+/// (`MAJ:MIN rbytes=N wbytes=N ...`, `v2`): bytes read and written, summed over devices.
+fn block_bytes(text: &str, v2: bool) -> (u64, u64) {
     let (mut r, mut w) = (0, 0);
-    for l in v1.lines() {
+    for l in text.lines() {
         let f: Vec<&str> = l.split_whitespace().collect();
-        if let [_, op, n] = f[..] {
-            let n: u64 = n.parse().unwrap_or(0);
-            match op {
-                "Read" => r += n,
-                "Write" => w += n,
-                _ => {}
+        let pairs: Vec<(&str, &str)> = if v2 {
+            f.iter().filter_map(|kv| kv.split_once('=')).collect()
+        } else {
+            match f[..] {
+                [_, op, n] => vec![(op, n)],
+                _ => Vec::new(),
             }
-        }
-    }
-    for l in v2.lines() {
-        for kv in l.split_whitespace() {
-            if let Some(n) = kv.strip_prefix("rbytes=") {
-                r += n.parse().unwrap_or(0);
-            } else if let Some(n) = kv.strip_prefix("wbytes=") {
-                w += n.parse().unwrap_or(0);
+        };
+        for (k, n) in pairs {
+            let n: u64 = n.parse().unwrap_or(0);
+            match k {
+                "Read" | "rbytes" => r += n,
+                "Write" | "wbytes" => w += n,
+                _ => {}
             }
         }
     }
@@ -98,14 +97,14 @@ impl Cgroup {
             None => number(&read(self.dir_of(Controller::Pids), "pids.current")).unwrap_or(0),
         };
         let blkio = self.dir_of(Controller::Blkio);
-        let (block_read, block_write) = block_bytes(
-            &read(blkio, "blkio.throttle.io_service_bytes_recursive"),
-            &if v2.is_some() {
-                read(blkio, "io.stat")
-            } else {
-                String::new()
-            },
-        );
+        let file = if v2.is_some() {
+            "io.stat"
+        } else {
+            "blkio.throttle.io_service_bytes_recursive"
+        };
+        let block = blkio
+            .filter(|d| d.join(file).exists())
+            .map(|d| block_bytes(&read(Some(d), file), file == "io.stat"));
         let used = used.unwrap_or(0);
         Usage {
             cpu_ns: cpu_ns.unwrap_or(0),
@@ -113,8 +112,7 @@ impl Cgroup {
             // v1 says "no limit" with a huge number.
             memory_limit: limit.filter(|l| *l < 1 << 62),
             pids,
-            block_read,
-            block_write,
+            block,
         }
     }
 }
@@ -131,9 +129,9 @@ mod tests {
         );
         assert_eq!(keyed("usage_usec 12\n", "user_usec"), None);
         let v1 = "8:0 Read 100\n8:0 Write 20\n8:16 Read 1\n8:0 Total 120\nTotal 121\n";
-        assert_eq!(block_bytes(v1, ""), (101, 20));
+        assert_eq!(block_bytes(v1, false), (101, 20));
         assert_eq!(
-            block_bytes("", "8:0 rbytes=5 wbytes=6 rios=1 wios=1\n"),
+            block_bytes("8:0 rbytes=5 wbytes=6 rios=1 wios=1\n", true),
             (5, 6)
         );
     }

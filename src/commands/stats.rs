@@ -307,11 +307,10 @@ fn stats_row(
             bytes_decimal(now.net.0),
             bytes_decimal(now.net.1)
         ),
-        format!(
-            "{} / {}",
-            bytes_decimal(u.block_read),
-            bytes_decimal(u.block_write)
-        ),
+        // Not accounted (no blkio cgroup): docker's "--".
+        u.block.map_or("--".into(), |(r, w)| {
+            format!("{} / {}", bytes_decimal(r), bytes_decimal(w))
+        }),
         u.pids.to_string(),
     ]
 }
