@@ -535,6 +535,69 @@ mod tests {
     }
 
     #[test]
+    fn usage_is_read_from_the_v2_folder_or_the_v1_controllers() {
+        let base = FakeBase::new("usage2", &[("cgroup.controllers", "cpu io memory pids\n")]);
+        let cg = base
+            .layout()
+            .create(&named("u"), &Resources::default())
+            .unwrap()
+            .unwrap();
+        for (file, text) in [
+            ("memory.current", "10485760\n"),
+            ("memory.max", "67108864\n"),
+            ("memory.stat", "anon 1\ninactive_file 2097152\n"),
+            ("cpu.stat", "usage_usec 1500\nuser_usec 1000\n"),
+            ("cgroup.threads", "7\n8\n9\n"),
+            ("io.stat", "8:0 rbytes=4096 wbytes=512 rios=1 wios=1\n"),
+        ] {
+            fs::write(base.0.join("docker-runtime/u").join(file), text).unwrap();
+        }
+        let u = cg.usage();
+        assert_eq!(
+            u,
+            crate::cgroup::Usage {
+                cpu_ns: 1_500_000,
+                memory: 8 << 20,
+                memory_limit: Some(64 << 20),
+                pids: 3,
+                block: Some((4096, 512)),
+            }
+        );
+        // v1: the controllers' files; no limit reads as none; no blkio folder, no block I/O.
+        let procs: Vec<String> = ["memory", "pids", "cpu", "cpuacct", "blkio"]
+            .iter()
+            .map(|c| format!("{c}/cgroup.procs"))
+            .collect();
+        let files: Vec<(&str, &str)> = procs.iter().map(|p| (p.as_str(), "")).collect();
+        let base = FakeBase::new("usage1", &files);
+        let cg = base
+            .layout()
+            .create(&named("u"), &Resources::default())
+            .unwrap()
+            .unwrap();
+        for (file, text) in [
+            ("memory/docker-runtime/u/memory.usage_in_bytes", "3000000"),
+            (
+                "memory/docker-runtime/u/memory.limit_in_bytes",
+                "9223372036854771712",
+            ),
+            (
+                "memory/docker-runtime/u/memory.stat",
+                "total_inactive_file 1000000\n",
+            ),
+            ("cpuacct/docker-runtime/u/cpuacct.usage", "123456"),
+            ("pids/docker-runtime/u/pids.current", "4"),
+        ] {
+            fs::write(base.0.join(file), text).unwrap();
+        }
+        let u = cg.usage();
+        assert_eq!(
+            (u.cpu_ns, u.memory, u.memory_limit, u.pids, u.block),
+            (123_456, 2_000_000, None, 4, None)
+        );
+    }
+
+    #[test]
     fn hybrid_v2_folder_next_to_a_folder_per_v1_controller() {
         let mut files = vec![("unified/cgroup.controllers", "")];
         let procs: Vec<String> = [
