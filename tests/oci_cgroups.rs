@@ -55,6 +55,18 @@ impl Drop for Parents {
     }
 }
 
+/// Deletes (`--force`) the containers a test made, even when it fails, so that no process
+/// or cgroup folder stays.
+struct Containers<'a>(&'a Path, Vec<&'a str>);
+
+impl Drop for Containers<'_> {
+    fn drop(&mut self) {
+        for id in &self.1 {
+            let _ = oci(self.0, &["delete", "--force", id]);
+        }
+    }
+}
+
 /// Our own cgroup in the v1 hierarchy `name` (`/proc/self/cgroup`), as a relative path.
 fn own(name: &str) -> PathBuf {
     let text = std::fs::read_to_string("/proc/self/cgroup").unwrap();
@@ -128,6 +140,7 @@ fn an_absolute_cgroups_path_holds_the_limits_and_goes_on_delete() {
             }
         }),
     );
+    let _made = Containers(&root, vec!["a1"]);
     let pid = start(&root, &b, "a1", &dir.join("io"));
     // The process is in the cgroup in every hierarchy (as /proc says).
     let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
@@ -205,6 +218,7 @@ fn a_relative_cgroups_path_is_under_the_runtimes_own_cgroup() {
         parents.push(own(name).join(&parent));
     }
     let _parents = Parents(parents);
+    let _made = Containers(&root, vec!["r1"]);
     let pid = start(&root, &b, "r1", &dir.join("io"));
     let mut dirs = Vec::new();
     for name in ["memory", "pids", "cpu"] {
@@ -241,6 +255,7 @@ fn a_pids_limit_stops_a_fork_bomb_and_update_changes_limits() {
         &["sleep", "300"],
         serde_json::json!({"resources": {"pids": {"limit": 5}}}),
     );
+    let _made = Containers(&root, vec!["bomb-free", "bomb-5"]);
     let free_pid = start(&root, &free, "bomb-free", &dir.join("free-io"));
     let pid = start(&root, &limited, "bomb-5", &dir.join("limited-io"));
     let current = |id: &str| {
