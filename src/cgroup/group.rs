@@ -212,6 +212,39 @@ impl Cgroup {
             .map(|(_, d)| d.as_path())
     }
 
+    /// The distinct v1 folders the helper is born in: all but the freezer's (the helper's
+    /// monitor half must not be frozen with the container).
+    fn born_in(&self) -> Vec<&Path> {
+        let freezer = self.v1_freezer();
+        self.v1_dirs()
+            .into_iter()
+            .filter(|d| Some(*d) != freezer)
+            .collect()
+    }
+
+    /// The v1 freezer folder (a host without a v2 hierarchy).
+    fn v1_freezer(&self) -> Option<&Path> {
+        match self.freezer() {
+            Some((Version::V1, d)) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// Whether the container's process must still be moved into a folder by pid once it
+    /// exists ([`Cgroup::add`]): only v1's freezer, on a host without a v2 hierarchy.
+    pub fn needs_join(&self) -> bool {
+        self.v1_freezer().is_some()
+    }
+
+    /// Move process `pid` into the v1 freezer folder (one write, with the RCU wait; its
+    /// children follow). Nothing to do on a host with a v2 hierarchy.
+    pub fn add(&self, pid: i32) -> Result<()> {
+        match self.v1_freezer() {
+            Some(d) => write(&d.join("cgroup.procs"), &pid.to_string()),
+            None => Ok(()),
+        }
+    }
+
     /// The distinct v1 folders.
     fn v1_dirs(&self) -> Vec<&Path> {
         let mut dirs: Vec<&Path> = Vec::new();
@@ -223,9 +256,9 @@ impl Cgroup {
         dirs
     }
 
-    /// Whether a process must be in v1 folders too (the hybrid and v1 layouts).
+    /// Whether the helper must be born in v1 folders (the hybrid and v1 layouts).
     pub fn has_v1(&self) -> bool {
-        !self.v1.is_empty()
+        !self.born_in().is_empty()
     }
 
     /// Move the calling thread (alone) into the cgroup's v1 folders, so that what it forks
@@ -233,7 +266,7 @@ impl Cgroup {
     /// lock; moving a process by pid (`cgroup.procs`) waits for an RCU grace period (~10 ms
     /// on this kernel) and holds every cgroup change of the host meanwhile.
     pub fn enter_v1(&self) -> Result<()> {
-        self.v1_dirs()
+        self.born_in()
             .into_iter()
             .try_for_each(|d| write(&d.join("tasks"), "0"))
     }
@@ -674,6 +707,14 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(cg.start_dir(), None);
+        // The helper is born in memory's folder, never the freezer's: the process joins that
+        // one by pid.
+        cg.enter_v1().unwrap();
+        assert_eq!(base.read("memory/docker-runtime/b/tasks"), "0");
+        assert!(!base.0.join("freezer/docker-runtime/b/tasks").exists());
+        assert!(cg.needs_join());
+        cg.add(7).unwrap();
+        assert_eq!(base.read("freezer/docker-runtime/b/cgroup.procs"), "7");
         cg.freeze("b").unwrap();
         assert_eq!(
             base.read("freezer/docker-runtime/b/freezer.state"),

@@ -55,6 +55,9 @@ pub trait Kernel: Send + Sync {
     /// Make the container's cgroup at `path` with the resources `res` (see
     /// [`Cgroup::create`]). None when the host has no cgroup to make.
     fn create_cgroup(&self, path: &CgroupPath, res: &Resources) -> Result<Option<Cgroup>>;
+    /// Move `pid` into the folders of `cgroup` it was not born in (v1's freezer, on a host
+    /// without cgroup v2).
+    fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()>;
     /// Remove `cgroup` (its processes are gone).
     fn remove_cgroup(&self, cgroup: &Cgroup);
     /// Start the helper program `path` (named `docker-init NAME` in `ps`) with `streams` and
@@ -90,6 +93,10 @@ impl Kernel for Host {
 
     fn create_cgroup(&self, path: &CgroupPath, res: &Resources) -> Result<Option<Cgroup>> {
         Cgroup::create(path, res)
+    }
+
+    fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()> {
+        cgroup.add(pid)
     }
 
     fn remove_cgroup(&self, cgroup: &Cgroup) {
@@ -217,6 +224,11 @@ pub(crate) mod fake {
                 None => self.record(format!("cgroup {name}")),
             }
             Ok(Some(Cgroup::at(PathBuf::from("/nonexistent").join(name))))
+        }
+
+        fn join_cgroup(&self, _: &Cgroup, pid: i32) -> Result<()> {
+            self.record(format!("join cgroup {pid}"));
+            Ok(())
         }
 
         fn remove_cgroup(&self, _: &Cgroup) {

@@ -136,7 +136,11 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
             return Err(e);
         }
     };
-    let talk = Conversation { sock: &helper.sock };
+    let talk = Conversation {
+        sock: &helper.sock,
+        kernel,
+        cgroup: inside,
+    };
     match talk.run(&cfg, helper.pid, hooks) {
         Ok((pid, pty)) => {
             let mut child = helper.child;
@@ -184,6 +188,8 @@ fn unexpected(m: &Message) -> Error {
 /// Our side of the protocol with one helper.
 struct Conversation<'a> {
     sock: &'a UnixStream,
+    kernel: &'a dyn Kernel,
+    cgroup: Option<&'a Cgroup>,
 }
 
 impl Conversation<'_> {
@@ -215,7 +221,8 @@ impl Conversation<'_> {
             (m, _) => return Err(unexpected(&m)),
         };
         // The helper sets up the container's file system while the network and the journal
-        // are done here; the program only runs after `Run`.
+        // (and, on a host without cgroup v2, the v1 freezer's join by pid) are done here;
+        // the program only runs after `Run`.
         self.send(&Message::Go)?;
         if let Err(e) = self.join(pid, helper_pid, hooks) {
             return Err(self.helper_error_or(e));
@@ -246,8 +253,12 @@ impl Conversation<'_> {
         }
     }
 
-    /// The caller's part while the helper works: network, journal.
+    /// The caller's part while the helper works: cgroup (v1's freezer only), network,
+    /// journal.
     fn join(&self, pid: i32, helper_pid: i32, hooks: Hooks<'_>) -> Result<()> {
+        if let Some(cg) = self.cgroup.filter(|cg| cg.needs_join()) {
+            self.kernel.join_cgroup(cg, pid)?;
+        }
         (hooks.attach)(pid)?;
         (hooks.running)(pid, helper_pid)
     }
