@@ -5,6 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+fn is_zero(v: &i64) -> bool {
+    *v == 0
+}
+
 /// What the user asked for (`docker run` flags).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -13,6 +17,10 @@ pub struct Config {
     pub user: String,
     pub memory: i64,
     pub memory_swap: i64,
+    /// `-c`: the CPU shares (relative weight; 0: the default, 1024). Absent from the JSON
+    /// when 0, so records written before it stay byte for byte the same.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub cpu_shares: i64,
     pub detach: bool,
     /// Private TCP ports to publish (`-p`), as the user wrote them (`80` or `8080:80`).
     pub ports: Vec<String>,

@@ -1,5 +1,5 @@
 //! Human-friendly durations, as v0.1.0's `HumanDuration` printed them (`About a minute`,
-//! `5 hours`, `3 weeks`).
+//! `5 hours`, `3 weeks`), and sizes as docker's `go-units` prints them (`1.5MiB`, `3.2kB`).
 
 use chrono::TimeDelta;
 
@@ -30,9 +30,57 @@ pub fn duration(d: TimeDelta) -> String {
     }
 }
 
+/// `v` with `digits` significant digits and no trailing zeros (Go's `%.Ng` for the values a
+/// size has once scaled, below 1024).
+fn significant(v: f64, digits: i32) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let before = (v.abs().log10().floor() as i32 + 1).max(1);
+    let decimals = (digits - before).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn scaled(bytes: u64, base: f64, units: &[&str], digits: i32) -> String {
+    let mut v = bytes as f64;
+    let mut i = 0;
+    while v >= base && i + 1 < units.len() {
+        v /= base;
+        i += 1;
+    }
+    format!("{}{}", significant(v, digits), units[i])
+}
+
+/// Binary units with 4 significant digits (go-units' `BytesSize`: `1.523MiB`).
+pub fn bytes_binary(bytes: u64) -> String {
+    scaled(bytes, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB", "PiB"], 4)
+}
+
+/// Decimal units with 3 significant digits (go-units' `HumanSizeWithPrecision(v, 3)`:
+/// `1.05kB`).
+pub fn bytes_decimal(bytes: u64) -> String {
+    scaled(bytes, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB"], 3)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_as_docker_prints_them() {
+        assert_eq!(bytes_binary(0), "0B");
+        assert_eq!(bytes_binary(1536 << 10), "1.5MiB");
+        assert_eq!(bytes_binary(64 << 20), "64MiB");
+        assert_eq!(bytes_binary(1_596_996), "1.523MiB");
+        assert_eq!(bytes_decimal(648), "648B");
+        assert_eq!(bytes_decimal(1_050), "1.05kB");
+        assert_eq!(bytes_decimal(12_345_678), "12.3MB");
+    }
 
     #[test]
     fn v010_wording() {

@@ -112,7 +112,8 @@ fn a_detached_task_is_listed_exec_ed_paused_resumed_and_killed() {
     );
 }
 
-/// `ctr run --memory-limit`: the container's memory cgroup has the limit.
+/// `ctr run --memory-limit`: the container's memory cgroup, at the cgroupsPath containerd
+/// gives (`/NS/ID`), has the limit.
 #[test]
 fn ctr_run_with_a_memory_limit() {
     let c = Containerd::start("mem");
@@ -128,8 +129,10 @@ fn ctr_run_with_a_memory_limit() {
         "sleep",
         "300",
     ]));
-    let v1 = PathBuf::from("/sys/fs/cgroup/memory/docker-runtime/oci-m1/memory.limit_in_bytes");
-    let v2 = PathBuf::from("/sys/fs/cgroup/docker-runtime/oci-m1/memory.max");
+    let v1 = PathBuf::from(format!(
+        "/sys/fs/cgroup/memory/{NS}/m1/memory.limit_in_bytes"
+    ));
+    let v2 = PathBuf::from(format!("/sys/fs/cgroup/{NS}/m1/memory.max"));
     let got = std::fs::read_to_string(&v1)
         .or_else(|_| std::fs::read_to_string(&v2))
         .expect("the container's memory cgroup");

@@ -320,7 +320,8 @@ fn an_exec_ends_with_its_container() {
     let id = sleeper(&f, &[]);
     ok(&f.rt, &["exec", "-d", &id, "sleep", "1001"]);
     let c = f.rt.container(&id).unwrap();
-    let cg = docker_runtime::cgroup::Cgroup::find(&id).expect("the container's cgroup");
+    let cg = docker_runtime::cgroup::Cgroup::find(&docker_runtime::cgroup::CgroupPath::named(&id))
+        .expect("the container's cgroup");
     assert!(common::eventually(Duration::from_secs(5), || cg
         .pids()
         .len()
@@ -429,7 +430,8 @@ fn exec_through_the_daemon() {
     assert!(stdout(&tty).starts_with("/dev/pts/"), "{}", stdout(&tty));
     // A client that leaves mid-exec: the daemon's command returns (its descriptors go) and
     // the program runs on, as docker's does.
-    let cg = docker_runtime::cgroup::Cgroup::find(&id).expect("the container's cgroup");
+    let cg = docker_runtime::cgroup::Cgroup::find(&docker_runtime::cgroup::CgroupPath::named(&id))
+        .expect("the container's cgroup");
     let fds = d.fd_count();
     let mut leaving = std::process::Command::new(daemon_support::DOCKER)
         .args(h)

@@ -58,7 +58,9 @@ fn two_hundred_run_rm_cycles_leave_nothing() {
         "descriptors leaked: {fds} -> {}",
         open_fds()
     );
-    for controller in ["memory", "devices", "unified"] {
+    for controller in [
+        "memory", "pids", "cpu", "cpuacct", "blkio", "devices", "unified",
+    ] {
         let dir = std::path::Path::new("/sys/fs/cgroup")
             .join(controller)
             .join("docker-runtime");

@@ -99,9 +99,8 @@ fn errors_go_to_stderr_and_the_log_as_json_lines() {
         json(&ok(&oci(&root, &["list", "--format", "json"]))),
         serde_json::json!([])
     );
-    // Not done yet: said, never pretended.
     let err = fails(&oci(&root, &["update", "--resources", "-", "c"]));
-    assert!(err.contains("not implemented"), "{err}");
+    assert!(err.contains("container \"c\" does not exist"), "{err}");
 }
 
 /// A process alone in a new pid namespace (pid 1 there, as a container's first process),
@@ -150,6 +149,7 @@ impl Contained {
             created: chrono::Utc::now(),
             annotations: Default::default(),
             hooks: None,
+            cgroups_path: None,
         };
         store.save(&rec).unwrap();
         rec
@@ -671,7 +671,7 @@ fn exec_runs_beside_the_container() {
             "e1",
             "sh",
             "-c",
-            "hostname; cat /proc/1/comm; grep oci-e1 /proc/self/cgroup | wc -l",
+            "hostname; cat /proc/1/comm; grep '^0::' /proc/self/cgroup | grep -c oci-e1",
         ],
     ));
     assert_eq!(out, "oci-test\nsleep\n1\n");

@@ -122,6 +122,7 @@ struct RunFlags {
     tty: Flag,
     user: Flag,
     memory: Flag,
+    cpu_shares: Flag,
     env: Flag,
     ports: Flag,
     hostname: Flag,
@@ -153,6 +154,11 @@ impl RunFlags {
                 &["m", "memory"],
                 "BYTES",
                 "Memory limit (in bytes, or with k, m, g)",
+            ),
+            cpu_shares: f.value(
+                &["c", "cpu-shares"],
+                "SHARES",
+                "CPU shares (relative weight)",
             ),
             env: f.list(&["e", "env"], "KEY=VALUE", "Set environment variables"),
             ports: f.list(
@@ -221,6 +227,14 @@ fn run_request(p: &Parsed, fl: &RunFlags) -> Result<CreateRequest> {
         memory: p
             .value(fl.memory)
             .map(parse_memory)
+            .transpose()?
+            .unwrap_or(0),
+        cpu_shares: p
+            .value(fl.cpu_shares)
+            .map(|s| {
+                s.parse::<i64>()
+                    .map_err(|_| Error::invalid(format!("invalid CPU shares {s:?}: want a number")))
+            })
             .transpose()?
             .unwrap_or(0),
         tty: p.bool(fl.tty),

@@ -10,6 +10,7 @@ pub mod images;
 mod logs;
 mod registry;
 mod rename;
+mod stats;
 mod streams;
 mod system;
 pub mod table;
@@ -174,6 +175,11 @@ pub static COMMANDS: &[Command] = &[
         handler: containers::start,
     },
     Command {
+        name: "stats",
+        description: "Display a live stream of container(s) resource usage statistics",
+        handler: stats::stats,
+    },
+    Command {
         name: "stop",
         description: "Stop a running container",
         handler: containers::stop,
@@ -182,6 +188,11 @@ pub static COMMANDS: &[Command] = &[
         name: "tag",
         description: "Tag an image into a repository",
         handler: images::tag,
+    },
+    Command {
+        name: "top",
+        description: "Lookup the running processes of a container",
+        handler: stats::top,
     },
     Command {
         name: "unpause",

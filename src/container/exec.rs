@@ -6,7 +6,8 @@
 //! docker's daemon writes an exec's process from its container's spec. The engine's helper
 //! joins the namespaces of the container's first process (so masked paths stay masked: it is
 //! in the container's mount namespace) and creates the program in the container's cgroup v2
-//! folder; the v1 folders (`-m`'s memory controller) are joined before it runs.
+//! folder, from a helper born in its v1 folders (memory, pids, cpu: see `crate::cgroup`);
+//! only a v1 freezer (a host without v2) is joined by pid before it runs.
 //!
 //! The helper stays as the program's parent ([`crate::engine::Join::monitor`]) and exits with
 //! its status, which is ours to wait for. The program gets pipes (or a terminal), never the
@@ -271,7 +272,7 @@ fn begin(
     let (streams, ends) = streams(cfg)?;
     let join = Join {
         pid: target.pid,
-        cgroup: target.cgroup.as_ref().and_then(Cgroup::start_dir),
+        cgroup: target.cgroup.as_ref(),
         monitor: !cfg.detach,
     };
     let mut attach = |pid: i32| joined(c, &target, pid);
@@ -308,7 +309,7 @@ fn begin(
 
 /// Once the helper has joined the container's namespaces: refuse if the container's first
 /// process ended meanwhile (the namespaces may have been another process's), and put the
-/// program into the container's cgroup v1 folders before it runs.
+/// program into the container's v1 freezer (a host without v2) before it runs.
 fn joined(c: &Container, target: &Target, pid: i32) -> Result<()> {
     ended(c, target)?;
     match &target.cgroup {

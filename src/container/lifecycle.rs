@@ -13,7 +13,7 @@ use super::event::Event;
 use super::record::{ContainerRecord, NetworkSettings};
 use crate::engine::set_window_size;
 
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, CgroupPath};
 use crate::error::{Error, Result};
 use crate::log::Logger;
 use crate::network::NetworkManager;
@@ -118,6 +118,12 @@ impl Container {
     /// Whether the container has been removed (its folder is gone or going).
     pub fn is_removed(&self) -> bool {
         self.lock().removed
+    }
+
+    /// The cgroup of the current run (None when not running here, or on a host without
+    /// cgroups).
+    pub fn cgroup(&self) -> Option<Cgroup> {
+        self.lock().live.as_ref().and_then(|l| l.cgroup.clone())
     }
 
     pub(super) fn save(&self, inner: &Inner) -> Result<()> {
@@ -360,7 +366,7 @@ impl Container {
                             stdin: None,
                             pty: None,
                             exited: Arc::new(Event::new()?),
-                            cgroup: Cgroup::find(&self.id),
+                            cgroup: Cgroup::find(&CgroupPath::named(&self.id)),
                             commits: 0,
                             network: None,
                         });
@@ -381,7 +387,7 @@ impl Container {
         }
         // A cgroup left by a run that ended unwatched (or whose removal failed): thawed, so
         // that a process still in it gets the kill its monitor's death sent, and removed.
-        if let Some(cg) = Cgroup::find(&self.id) {
+        if let Some(cg) = Cgroup::find(&CgroupPath::named(&self.id)) {
             let _ = cg.thaw();
             cg.remove();
         }

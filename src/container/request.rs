@@ -28,6 +28,8 @@ pub struct CreateRequest {
     pub hostname: Option<String>,
     /// Bytes; 0: no limit.
     pub memory: i64,
+    /// `-c`: CPU shares, 2 to 262144; 0: the default.
+    pub cpu_shares: i64,
     pub tty: bool,
     pub open_stdin: bool,
     /// Recorded as `run -d` records it.
@@ -75,6 +77,12 @@ impl CreateRequest {
         if let Some(name) = &self.name {
             super::names::validate(name)?;
         }
+        if self.cpu_shares != 0 && !(2..=262_144).contains(&self.cpu_shares) {
+            return Err(Error::invalid(format!(
+                "invalid CPU shares {}: want 2 to 262144 (1024 is the default weight)",
+                self.cpu_shares
+            )));
+        }
         network_disabled(self.network_mode.as_deref())?;
         self.security_opt = security_opts(&self.security_opt)?;
         crate::volume::parse_all(&self.volumes)?;
@@ -101,6 +109,7 @@ impl CreateRequest {
             user: or_default(&self.user, &defaults.user),
             memory: self.memory,
             memory_swap: 0,
+            cpu_shares: self.cpu_shares,
             detach: self.detach,
             ports: self.ports.clone(),
             tty: self.tty,

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{
-    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxMemoryBuilder,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder, LinuxSeccomp, Mount,
-    MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
+    Capabilities, Capability, LinuxBuilder, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
+    LinuxMemoryBuilder, LinuxNamespaceBuilder, LinuxNamespaceType, LinuxResourcesBuilder,
+    LinuxSeccomp, Mount, MountBuilder, ProcessBuilder, RootBuilder, Spec, SpecBuilder, UserBuilder,
 };
 
 use super::record::{ContainerRecord, MountPoint};
@@ -328,16 +328,20 @@ fn linux(rec: &ContainerRecord, seccomp: Option<LinuxSeccomp>) -> Result<oci_spe
     if let Some(s) = seccomp {
         linux = linux.seccomp(s);
     }
+    let mut resources = LinuxResourcesBuilder::default();
     if rec.config.memory > 0 {
         let mut memory = LinuxMemoryBuilder::default().limit(rec.config.memory);
         if rec.config.memory_swap > 0 {
             memory = memory.swap(rec.config.memory_swap);
         }
-        linux = linux.resources(built(
-            LinuxResourcesBuilder::default()
-                .memory(built(memory.build())?)
-                .build(),
-        )?);
+        resources = resources.memory(built(memory.build())?);
+    }
+    if rec.config.cpu_shares > 0 {
+        let cpu = LinuxCpuBuilder::default().shares(rec.config.cpu_shares as u64);
+        resources = resources.cpu(built(cpu.build())?);
+    }
+    if rec.config.memory > 0 || rec.config.cpu_shares > 0 {
+        linux = linux.resources(built(resources.build())?);
     }
     built(linux.build())
 }

@@ -10,7 +10,7 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, CgroupPath, Resources};
 use crate::error::{Error, Result};
 use crate::spawn::protocol::INIT_SOCKET_FD;
 
@@ -52,17 +52,24 @@ pub trait Kernel: Send + Sync {
     ) -> Result<()>;
     /// Detach what is mounted at `target` (nothing there is fine).
     fn unmount(&self, target: &Path) -> Result<()>;
-    /// Make the cgroup of container `name`: the freezer's (for pause and commit) when the
-    /// host has one, and the memory controller's with these limits when `memory` is given
-    /// (bytes: limit, memory+swap, <= 0 for none). None when there is nothing to make.
-    fn create_cgroup(&self, name: &str, memory: Option<(i64, i64)>) -> Result<Option<Cgroup>>;
-    /// Move `pid` into `cgroup` (in each of its hierarchies).
+    /// Make the container's cgroup at `path` with the resources `res` (see
+    /// [`Cgroup::create`]). None when the host has no cgroup to make.
+    fn create_cgroup(&self, path: &CgroupPath, res: &Resources) -> Result<Option<Cgroup>>;
+    /// Move `pid` into the folders of `cgroup` it was not born in (v1's freezer, on a host
+    /// without cgroup v2).
     fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()>;
     /// Remove `cgroup` (its processes are gone).
     fn remove_cgroup(&self, cgroup: &Cgroup);
     /// Start the helper program `path` (named `docker-init NAME` in `ps`) with `streams` and
-    /// its end of a socket pair at [`INIT_SOCKET_FD`].
-    fn spawn_helper(&self, path: &Path, name: &str, streams: Streams) -> Result<Helper>;
+    /// its end of a socket pair at [`INIT_SOCKET_FD`]; born in `cgroup`'s v1 folders when
+    /// given (so that what it forks is too).
+    fn spawn_helper(
+        &self,
+        path: &Path,
+        name: &str,
+        streams: Streams,
+        cgroup: Option<&Cgroup>,
+    ) -> Result<Helper>;
 }
 
 /// The real kernel.
@@ -84,8 +91,8 @@ impl Kernel for Host {
         crate::mount::unmount(target)
     }
 
-    fn create_cgroup(&self, name: &str, memory: Option<(i64, i64)>) -> Result<Option<Cgroup>> {
-        Cgroup::create(name, memory)
+    fn create_cgroup(&self, path: &CgroupPath, res: &Resources) -> Result<Option<Cgroup>> {
+        Cgroup::create(path, res)
     }
 
     fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()> {
@@ -96,41 +103,70 @@ impl Kernel for Host {
         cgroup.remove()
     }
 
-    fn spawn_helper(&self, path: &Path, name: &str, streams: Streams) -> Result<Helper> {
-        let (sock, child_sock) =
-            UnixStream::pair().map_err(|e| Error::io("creating the helper socket", e))?;
-        let child_raw = child_sock.as_raw_fd();
-        let mut cmd = Command::new(path);
-        // The name only shows in `ps` (docker-init reads nothing from its arguments).
-        cmd.arg0("docker-init")
-            .arg(name)
-            .env_clear()
-            .stdin(streams.stdin)
-            .stdout(streams.stdout)
-            .stderr(streams.stderr);
-        // SAFETY: the closure runs in the forked child before exec and only calls dup2/fcntl,
-        // which are async-signal-safe.
-        unsafe {
-            cmd.pre_exec(move || {
-                if child_raw == INIT_SOCKET_FD {
-                    if libc::fcntl(child_raw, libc::F_SETFD, 0) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                } else if libc::dup2(child_raw, INIT_SOCKET_FD) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd
-            .spawn()
-            .map_err(|e| Error::io(format!("starting {}", path.display()), e))?;
-        Ok(Helper {
-            sock,
-            pid: child.id() as i32,
-            child: Some(child),
+    fn spawn_helper(
+        &self,
+        path: &Path,
+        name: &str,
+        streams: Streams,
+        cgroup: Option<&Cgroup>,
+    ) -> Result<Helper> {
+        let Some(cg) = cgroup.filter(|c| c.has_v1()) else {
+            return spawn(path, name, streams);
+        };
+        // Forked by a thread that entered the v1 folders itself (no RCU wait, see
+        // `cgroup`) and then ends, which takes it out of them again.
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                cg.enter_v1()
+                    .map_err(|e| e.context("entering the container's cgroup"))?;
+                spawn(path, name, streams)
+            })
+            .join()
+            .unwrap_or_else(|_| {
+                Err(Error::new(
+                    crate::error::ErrorKind::Io,
+                    "the thread starting docker-init panicked",
+                ))
+            })
         })
     }
+}
+
+/// Start the helper from the calling thread (see [`Kernel::spawn_helper`]).
+fn spawn(path: &Path, name: &str, streams: Streams) -> Result<Helper> {
+    let (sock, child_sock) =
+        UnixStream::pair().map_err(|e| Error::io("creating the helper socket", e))?;
+    let child_raw = child_sock.as_raw_fd();
+    let mut cmd = Command::new(path);
+    // The name only shows in `ps` (docker-init reads nothing from its arguments).
+    cmd.arg0("docker-init")
+        .arg(name)
+        .env_clear()
+        .stdin(streams.stdin)
+        .stdout(streams.stdout)
+        .stderr(streams.stderr);
+    // SAFETY: the closure runs in the forked child before exec and only calls dup2/fcntl,
+    // which are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            if child_raw == INIT_SOCKET_FD {
+                if libc::fcntl(child_raw, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            } else if libc::dup2(child_raw, INIT_SOCKET_FD) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd
+        .spawn()
+        .map_err(|e| Error::io(format!("starting {}", path.display()), e))?;
+    Ok(Helper {
+        sock,
+        pid: child.id() as i32,
+        child: Some(child),
+    })
 }
 
 /// A kernel for unit tests: it records every call, mounts and cgroups nothing, and plays the
@@ -178,9 +214,13 @@ pub(crate) mod fake {
             Ok(())
         }
 
-        fn create_cgroup(&self, name: &str, memory: Option<(i64, i64)>) -> Result<Option<Cgroup>> {
-            match memory {
-                Some((limit, _)) => self.record(format!("cgroup {name} {limit}")),
+        fn create_cgroup(&self, path: &CgroupPath, res: &Resources) -> Result<Option<Cgroup>> {
+            let name = match path {
+                CgroupPath::Named(n) => n.clone(),
+                other => format!("{other:?}"),
+            };
+            match res.memory {
+                Some(limit) => self.record(format!("cgroup {name} {limit}")),
                 None => self.record(format!("cgroup {name}")),
             }
             Ok(Some(Cgroup::at(PathBuf::from("/nonexistent").join(name))))
@@ -195,7 +235,13 @@ pub(crate) mod fake {
             self.record("remove cgroup");
         }
 
-        fn spawn_helper(&self, _: &Path, name: &str, _: Streams) -> Result<Helper> {
+        fn spawn_helper(
+            &self,
+            _: &Path,
+            name: &str,
+            _: Streams,
+            _: Option<&Cgroup>,
+        ) -> Result<Helper> {
             self.record(format!("spawn {name}"));
             if self.fail_spawn {
                 return Err(Error::not_found(

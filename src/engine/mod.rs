@@ -7,10 +7,10 @@
 //!
 //! 1. [`plan::init_config`]: the spec read once into the helper's steps (what the engine
 //!    does not execute is refused, never dropped);
-//! 2. the container's cgroup: one it can be frozen through when the host has one (`pause`,
-//!    `commit`; cgroup v2's, which the helper creates the container's process in), and the
-//!    memory controller's when the spec limits memory (undo: remove it);
-//! 3. the `docker-init` helper spawned and spoken to (see `spawn::protocol`): it makes the
+//! 2. the container's cgroup, at the spec's `linux.cgroupsPath` or `docker-runtime/NAME`,
+//!    with the spec's `linux.resources` written (see `cgroup`; undo: remove it);
+//! 3. the `docker-init` helper spawned (born in the cgroup's v1 folders; it creates the
+//!    container's process in the v2 one) and spoken to (see `spawn::protocol`): it makes the
 //!    namespaces and reports the container's pid; while it sets up the file system, the
 //!    caller's [`Hooks`] join the network and journal the start (and, for a spec with prestart
 //!    or createRuntime hooks, run them while the helper waits before entering the root:
@@ -52,7 +52,8 @@ pub struct Launch<'a> {
     pub bundle: &'a Path,
     /// The `docker-init` helper.
     pub helper: &'a Path,
-    /// Names the cgroup and the helper in `ps` (the container id).
+    /// Names the helper in `ps` and the cgroup (`docker-runtime/NAME`) when the spec has no
+    /// `linux.cgroupsPath` (the container id).
     pub name: &'a str,
     pub streams: Streams,
     /// Where the helper records the exit status.
@@ -83,8 +84,8 @@ pub struct Launch<'a> {
 pub struct Join<'a> {
     /// Its first process (host pid).
     pub pid: i32,
-    /// Its cgroup v2 folder, which the process is created in (none: the caller's cgroup).
-    pub cgroup: Option<&'a Path>,
+    /// Its cgroup, which the process is created in (none: the caller's cgroup).
+    pub cgroup: Option<&'a Cgroup>,
     /// The helper stays as the process's parent and exits with its status
     /// ([`Launched::helper`], the caller's to wait for), instead of leaving it to the
     /// caller's subreaper.
@@ -142,15 +143,15 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
         Some(j) => {
             cfg.join = j.pid;
             cfg.join_monitor = j.monitor;
-            cfg.cgroup = j
-                .cgroup
-                .map(|c| c.display().to_string())
-                .unwrap_or_default();
             None
         }
-        None => kernel.create_cgroup(l.name, plan::memory_limit(l.spec))?,
+        None => kernel.create_cgroup(
+            &plan::cgroup_path(l.spec, l.name)?,
+            &plan::resources(l.spec)?,
+        )?,
     };
-    if let Some(dir) = cgroup.as_ref().and_then(Cgroup::start_dir) {
+    let inside = cgroup.as_ref().or(l.join.and_then(|j| j.cgroup));
+    if let Some(dir) = inside.and_then(Cgroup::start_dir) {
         cfg.cgroup = dir.display().to_string();
     }
     let undo_cgroup = |cg: &Option<Cgroup>| {
@@ -158,7 +159,7 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
             kernel.remove_cgroup(cg);
         }
     };
-    let helper = match kernel.spawn_helper(l.helper, l.name, l.streams) {
+    let helper = match kernel.spawn_helper(l.helper, l.name, l.streams, inside) {
         Ok(h) => h,
         Err(e) => {
             undo_cgroup(&cgroup);
@@ -168,7 +169,7 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
     let talk = Conversation {
         sock: &helper.sock,
         kernel,
-        cgroup: cgroup.as_ref(),
+        cgroup: inside,
     };
     match talk.run(&cfg, helper.pid, hooks) {
         Ok((pid, pty)) => {
@@ -249,9 +250,9 @@ impl Conversation<'_> {
             (Message::Ready { pid }, _) => pid,
             (m, _) => return Err(unexpected(&m)),
         };
-        // The helper sets up the container's file system while the cgroups it was not
-        // created in (a v1 cgroup.procs write waits for an RCU grace period, ~10 ms) and the
-        // network are done here; the program only runs after `Run`.
+        // The helper sets up the container's file system while the network and the journal
+        // (and, on a host without cgroup v2, the v1 freezer's join by pid) are done here;
+        // the program only runs after `Run`.
         self.send(&Message::Go)?;
         // No monitor to take it down with it: on an error, the process goes here.
         let unmonitored = !cfg.gate.is_empty() || cfg.join > 0;
@@ -289,8 +290,9 @@ impl Conversation<'_> {
         }
     }
 
-    /// The caller's part while the helper works: cgroup, network, journal, and (with
-    /// `runtime_hooks`) its hooks once the helper stopped before entering the root.
+    /// The caller's part while the helper works: cgroup (v1's freezer only), network,
+    /// journal, and (with `runtime_hooks`) its hooks once the helper stopped before entering
+    /// the root.
     fn join(&self, pid: i32, helper_pid: i32, hooks: Hooks<'_>, runtime_hooks: bool) -> Result<()> {
         if let Some(cg) = self.cgroup.filter(|cg| cg.needs_join()) {
             self.kernel.join_cgroup(cg, pid)?;
@@ -705,10 +707,10 @@ mod tests {
                 assert_eq!(recv(&sock), Some(Message::Run));
                 send(&sock, Message::Exec);
             });
-            let cgroup = Path::new("/sys/fs/cgroup/docker-runtime/c1");
+            let cgroup = Cgroup::at("/sys/fs/cgroup/docker-runtime/c1".into());
             let join = Join {
                 pid: 4242,
-                cgroup: Some(cgroup),
+                cgroup: Some(&cgroup),
                 monitor,
             };
             let mut attached = Vec::new();
@@ -744,7 +746,7 @@ mod tests {
             assert_eq!(kernel.calls(), ["spawn c1"], "no cgroup is made");
             let cfg = seen.lock().unwrap().clone().unwrap();
             assert_eq!((cfg.join, cfg.join_monitor), (4242, monitor));
-            assert_eq!(cfg.cgroup, cgroup.display().to_string());
+            assert_eq!(cfg.cgroup, "/sys/fs/cgroup/docker-runtime/c1");
         }
     }
 

@@ -10,6 +10,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
 use super::namespaces;
+use crate::cgroup::{CgroupPath, Resources};
 use crate::error::{Error, Result};
 use crate::spawn::protocol::{Bind, InitConfig, PROTOCOL_VERSION};
 
@@ -360,41 +361,38 @@ fn check_device_rules(rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<
     Ok(())
 }
 
-/// The resources the engine executes: a memory limit (and memory+swap), device rules, the
-/// default CPU weight (shares 1024); any other resource is refused.
-fn check_resources(r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+/// The resources the engine executes: device rules (see above) and what the container's
+/// cgroup is given ([`Resources`]: memory, cpu, pids, the block I/O weight); any other
+/// resource is refused, and a value out of range is an error.
+fn check_resources(r: &oci_spec::runtime::LinuxResources) -> Result<Resources> {
     check_device_rules(r.devices().as_deref().unwrap_or_default())?;
-    let mut v = serde_json::to_value(r).unwrap_or_default();
-    let Some(all) = v.as_object_mut() else {
-        return Ok(());
-    };
-    all.remove("devices");
-    // The default weight (containerd always writes it) changes nothing.
-    let default_cpu = all.get("cpu").and_then(|c| c.as_object()).is_some_and(|c| {
-        c.iter()
-            .all(|(k, v)| v.is_null() || (k == "shares" && v.as_u64() == Some(1024)))
-    });
-    if default_cpu {
-        all.remove("cpu");
+    Resources::from_oci(r)
+}
+
+/// The resources of an update (`docker-runtime-oci update`), checked as a create's are (the
+/// device rules too, which containerd sends again with every update).
+pub fn update_resources(r: &oci_spec::runtime::LinuxResources) -> Result<Resources> {
+    check_resources(r)
+}
+
+/// The resources of `spec`'s cgroup (none asked: the default).
+pub fn resources(spec: &Spec) -> Result<Resources> {
+    match spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        Some(r) => check_resources(r),
+        None => Ok(Resources::default()),
     }
-    if let Some(mem) = all.remove("memory") {
-        for (k, val) in mem.as_object().into_iter().flatten() {
-            if k != "limit" && k != "swap" && !val.is_null() {
-                return Err(unsupported(format_args!("the memory resource {k:?}")));
-            }
-        }
+}
+
+/// Where `spec`'s cgroup is: its `linux.cgroupsPath`, else `docker-runtime/NAME`.
+pub fn cgroup_path(spec: &Spec, name: &str) -> Result<CgroupPath> {
+    match spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+    {
+        Some(p) => CgroupPath::from_oci(&p.to_string_lossy()),
+        None => Ok(CgroupPath::named(name)),
     }
-    for (k, val) in all.iter() {
-        let empty = val.is_null()
-            || val
-                .as_object()
-                .is_some_and(|o| o.values().all(|x| x.is_null()))
-            || val.as_array().is_some_and(|a| a.is_empty());
-        if !empty {
-            return Err(unsupported(format_args!("the {k:?} resources")));
-        }
-    }
-    Ok(())
 }
 
 /// The spec's sysctls, sorted: only those the container's own namespaces hold (IPC's
@@ -438,6 +436,9 @@ fn check_linux(spec: &Spec) -> Result<()> {
     };
     if let Some(r) = linux.resources() {
         check_resources(r)?;
+    }
+    if let Some(p) = linux.cgroups_path() {
+        CgroupPath::from_oci(&p.to_string_lossy())?;
     }
     // The helper makes every mount private; a spec asking the same is fine.
     if let Some(p) = linux.rootfs_propagation() {
@@ -660,19 +661,6 @@ pub fn features() -> serde_json::Value {
     })
 }
 
-/// The memory limit and memory+swap limit of `spec` (bytes), when it sets one.
-pub fn memory_limit(spec: &Spec) -> Option<(i64, i64)> {
-    let memory = spec
-        .linux()
-        .as_ref()?
-        .resources()
-        .as_ref()?
-        .memory()
-        .as_ref()?;
-    let limit = memory.limit().filter(|l| *l > 0)?;
-    Some((limit, memory.swap().unwrap_or(0)))
-}
-
 /// The root file system of `spec`, relative paths taken from `bundle`.
 pub fn rootfs(spec: &Spec, bundle: &Path) -> Result<PathBuf> {
     let root = spec.root().as_ref().ok_or_else(|| unsupported("no root"))?;
@@ -738,11 +726,11 @@ mod tests {
             {"allow": false, "type": "c", "major": 1, "minor": 5, "access": "w"}]}));
         assert!(check_resources(&read_only).is_err());
         for (v, what) in [
-            (serde_json::json!({"cpu": {"shares": 2}}), "\"cpu\""),
-            (serde_json::json!({"pids": {"limit": 10}}), "\"pids\""),
+            (serde_json::json!({"cpu": {"shares": 1}}), "cpu.shares"),
+            (serde_json::json!({"pids": {"limit": -3}}), "pids.limit"),
             (
-                serde_json::json!({"memory": {"limit": 1, "reservation": 1}}),
-                "\"reservation\"",
+                serde_json::json!({"memory": {"limit": 1, "kernel": 1}}),
+                "memory.kernel",
             ),
         ] {
             let e = check_resources(&resources(v)).unwrap_err();

@@ -185,6 +185,8 @@ unsafe fn request_of(cfg: *const docker_container_config) -> FfiResult<CreateReq
         working_dir: opt(c.working_dir, "cfg->working_dir")?,
         hostname: opt(c.hostname, "cfg->hostname")?,
         memory: c.memory,
+        // Not in the C struct (yet): the default weight.
+        cpu_shares: 0,
         tty: c.tty != 0,
         open_stdin: c.open_stdin != 0,
         detach: false,

@@ -97,6 +97,21 @@ const EXEC: &[Opt] = &[
     valued(&["preserve-fds"]),
 ];
 
+/// runc's `update` flags (those this runtime executes).
+const UPDATE: &[Opt] = &[
+    valued(&["resources", "r"]),
+    valued(&["memory"]),
+    valued(&["memory-reservation"]),
+    valued(&["memory-swap"]),
+    valued(&["cpu-share", "cpu-shares"]),
+    valued(&["cpu-quota"]),
+    valued(&["cpu-period"]),
+    valued(&["cpuset-cpus"]),
+    valued(&["cpuset-mems"]),
+    valued(&["pids-limit"]),
+    valued(&["blkio-weight"]),
+];
+
 /// The commands, their options, and how many arguments each takes (least, most).
 const COMMANDS: &[(&str, &[Opt], usize, usize)] = &[
     ("create", CREATE, 1, 1),
@@ -109,7 +124,7 @@ const COMMANDS: &[(&str, &[Opt], usize, usize)] = &[
     ("ps", &[valued(&["format", "f"])], 1, usize::MAX),
     ("pause", &[], 1, 1),
     ("resume", &[], 1, 1),
-    ("update", &[valued(&["resources", "r"])], 1, 1),
+    ("update", UPDATE, 1, 1),
     ("features", &[], 0, 0),
     (
         "list",

@@ -11,7 +11,7 @@ use super::cli::{self, Invocation};
 use super::create::{self, Started};
 use super::hooks;
 use super::log::Log;
-use super::store::{alive, cgroup, Record, Status, Store, OCI_VERSION};
+use super::store::{alive, Record, Status, Store, OCI_VERSION};
 use crate::engine::plan::HookKind;
 use crate::error::{Error, Result};
 
@@ -123,6 +123,7 @@ fn dispatch(inv: &Invocation, log: &Log) -> Result<()> {
         "resume" => pause(inv, false),
         "ps" => ps(inv),
         "start" => start(&Store::open(&inv.globals.root)?, &inv.args[0], log),
+        "update" => super::update::update(inv),
         other => Err(Error::unsupported(format!(
             "{other} is not implemented by this build of docker-runtime-oci yet"
         ))),
@@ -198,7 +199,8 @@ fn pause(inv: &Invocation, freeze: bool) -> Result<()> {
     let _lock = store.lock(id)?;
     let rec = store.load(id)?;
     let status = store.status(&rec);
-    let cg = cgroup(id)
+    let cg = rec
+        .cgroup()
         .ok_or_else(|| Error::unsupported(format!("container \"{id}\" has no cgroup to freeze")))?;
     match (freeze, status) {
         (true, Status::Running | Status::Created) => cg.freeze(id),
@@ -223,7 +225,7 @@ fn ps(inv: &Invocation) -> Result<()> {
     }
     match inv.value("format").unwrap_or("table") {
         "json" => {
-            let pids = cgroup(id).map(|c| c.pids()).unwrap_or_default();
+            let pids = rec.cgroup().map(|c| c.pids()).unwrap_or_default();
             out(&format!("{}\n", serde_json::Value::from(pids)))
         }
         other => Err(Error::unsupported(format!(
@@ -337,7 +339,7 @@ fn remove(store: &Store, id: &str, force: bool, log: &Log) -> Result<()> {
             )))
         }
     }
-    if let Some(cg) = cgroup(id) {
+    if let Some(cg) = rec.cgroup() {
         // A paused container's processes are killed above; the cgroup goes once thawed.
         let _ = cg.thaw();
         cg.remove();

@@ -126,11 +126,13 @@ fn launch(
     )
 }
 
-/// Undoes a create that did not finish: the process (if made) and the container's folder;
-/// then, once the engine was asked to make the container (`rec`), its poststop hooks.
+/// Undoes a create that did not finish: the process (if made), its cgroup and the
+/// container's folder; then, once the engine was asked to make the container (`rec`), its
+/// poststop hooks.
 struct Undo<'a> {
     store: &'a Store,
     id: &'a str,
+    cgroup: crate::cgroup::CgroupPath,
     pid: Option<i32>,
     rec: Option<Record>,
     log: &'a Log,
@@ -146,7 +148,7 @@ impl Drop for Undo<'_> {
             // SAFETY: kill takes a pid and a signal.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
-        if let Some(cg) = super::store::cgroup(self.id) {
+        if let Some(cg) = crate::cgroup::Cgroup::find(&self.cgroup) {
             cg.remove();
         }
         let _ = self.store.remove(self.id);
@@ -188,11 +190,18 @@ pub fn create(inv: &Invocation, log: &Log) -> Result<Record> {
             "process.terminal is set but no --console-socket was given",
         ));
     }
+    let cgroups_path = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned());
+    let cgroup = engine::plan::cgroup_path(&spec, &cgroup_name(id))?;
     let store = Store::open(&inv.globals.root)?;
     store.reserve(id)?;
     let mut undo = Undo {
         store: &store,
         id,
+        cgroup,
         pid: None,
         rec: None,
         log,
@@ -215,6 +224,7 @@ pub fn create(inv: &Invocation, log: &Log) -> Result<Record> {
             .into_iter()
             .collect(),
         hooks: spec.hooks().clone(),
+        cgroups_path,
     };
     store.save(&rec)?;
     undo.rec = Some(rec.clone());
@@ -461,10 +471,10 @@ pub fn exec(inv: &Invocation) -> Result<i32> {
     if !detach {
         become_subreaper()?;
     }
-    let cgroup = super::store::cgroup(id);
+    let cgroup = rec.cgroup();
     let join = engine::Join {
         pid: rec.pid,
-        cgroup: cgroup.as_ref().and_then(|c| c.start_dir()),
+        cgroup: cgroup.as_ref(),
         // The process is left to our subreaper, as runc leaves it to containerd's shim.
         monitor: false,
     };

@@ -2,12 +2,12 @@
 //! shim (and through it Kubernetes). [`cli`] reads the command line as go-runc writes it,
 //! [`log`] reports errors as runc does (standard error and the `--log` file), [`store`] keeps
 //! each container's record under `--root`, [`create`] makes a bundle's container wait at its
-//! gate until `start`, [`hooks`] runs the spec's hooks that are the runtime's, [`command`] runs
+//! gate until `start`, [`hooks`] runs the spec's hooks that are the runtime's, [`update`] gives
+//! a running container new resources, [`command`] runs
 //! the commands.
 //!
 //! Done so far: `--version`, `--help`, `spec`, `features`, `create`, `start`, `run`, `state`,
-//! `list`, `kill`, `delete`, `pause`, `resume`, `ps --format json`, `exec`; `update` is read
-//! but refused as not implemented yet.
+//! `list`, `kill`, `delete`, `pause`, `resume`, `ps --format json`, `exec`, `update`.
 
 pub mod cli;
 pub mod command;
@@ -15,5 +15,6 @@ pub mod create;
 pub mod hooks;
 pub mod log;
 pub mod store;
+pub mod update;
 
 pub use command::main;

@@ -11,7 +11,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use oci_spec::runtime::Hooks;
 use serde::{Deserialize, Serialize};
 
-use crate::cgroup::Cgroup;
+use crate::cgroup::{Cgroup, CgroupPath};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fsutil::{self, FileLock};
 pub use crate::proc::alive;
@@ -35,6 +35,24 @@ pub struct Record {
     /// The spec's hooks as of `create` (what `start` and `delete` run of them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<Hooks>,
+    /// The spec's `linux.cgroupsPath` (none: the cgroup is `docker-runtime/oci-ID`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroups_path: Option<String>,
+}
+
+impl Record {
+    /// Where the container's cgroup is.
+    pub fn cgroup_path(&self) -> CgroupPath {
+        self.cgroups_path
+            .as_deref()
+            .and_then(|p| CgroupPath::from_oci(p).ok())
+            .unwrap_or_else(|| CgroupPath::named(&cgroup_name(&self.id)))
+    }
+
+    /// The container's cgroup, when it has one.
+    pub fn cgroup(&self) -> Option<Cgroup> {
+        Cgroup::find(&self.cgroup_path())
+    }
 }
 
 /// Where a container is in its life, as the runtime spec names it.
@@ -62,11 +80,6 @@ impl Status {
 /// The name the engine gives container `id`'s cgroup (apart from `docker run`'s).
 pub fn cgroup_name(id: &str) -> String {
     format!("oci-{id}")
-}
-
-/// Container `id`'s cgroup, when it has one.
-pub fn cgroup(id: &str) -> Option<Cgroup> {
-    Cgroup::find(&cgroup_name(id))
 }
 
 /// The state folder.
@@ -191,7 +204,7 @@ impl Store {
         if !alive(rec.pid, rec.pid_start) {
             return Status::Stopped;
         }
-        if cgroup(&rec.id).is_some_and(|c| c.is_frozen()) {
+        if rec.cgroup().is_some_and(|c| c.is_frozen()) {
             Status::Paused
         } else if self.exec_fifo(&rec.id).exists() {
             Status::Created
@@ -248,6 +261,7 @@ mod tests {
             created: Utc::now(),
             annotations: BTreeMap::new(),
             hooks: None,
+            cgroups_path: None,
         }
     }
 

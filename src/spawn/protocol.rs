@@ -8,8 +8,9 @@
 //! 3. helper -> library: `Ready { pid }` once the container's namespaces exist (pid is the
 //!    container's first process, as the host sees it).
 //! 4. library -> helper: `Go`. The helper sets up the file system, the terminal and the user;
-//!    meanwhile the library joins the process to the cgroups it was not created in (cgroup
-//!    v1's memory controller), sets up its network and records the container as running.
+//!    meanwhile the library sets up its network and records the container as running (the
+//!    process is already in its cgroups: created in the v2 one, born from a helper that was
+//!    born in the v1 ones).
 //!    With [`InitConfig::runtime_hooks`], the helper then makes the mounts of its namespace
 //!    slaves (nothing mounted there reaches the host), sends `Prepared` and waits for
 //!    `Proceed`: the library runs the spec's prestart and createRuntime hooks meanwhile. The

@@ -128,6 +128,17 @@ impl Drop for Containerd {
         for m in under {
             let _ = Command::new("umount").args(["-l", m]).status();
         }
+        // containerd names the cgroups `/NS/ID` (linux.cgroupsPath): the parent goes with the
+        // last test using it (a busy one stays for that test).
+        remove_ns_cgroups();
+    }
+}
+
+/// The `/NS` cgroup folders the runtime made for containerd's cgroupsPath, in every
+/// hierarchy (those still holding a container stay).
+fn remove_ns_cgroups() {
+    for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let _ = std::fs::remove_dir(h.path().join(NS));
     }
 }
 

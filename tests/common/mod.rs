@@ -290,7 +290,9 @@ impl Drop for Fixture {
             let _ = docker_runtime::mount::unmount(&c.rootfs());
             // A container that ended while another runtime of the test watched it (or none)
             // keeps its cgroup until a restore: the test's root goes, so the cgroup goes now.
-            if let Some(cg) = docker_runtime::cgroup::Cgroup::find(&c.id) {
+            if let Some(cg) = docker_runtime::cgroup::Cgroup::find(
+                &docker_runtime::cgroup::CgroupPath::named(&c.id),
+            ) {
                 let _ = cg.thaw();
                 cg.remove();
             }
