@@ -104,7 +104,7 @@ fn cpu_shares_are_written_and_bad_ones_refused() {
     ok(&f.rt, &["rm", "-f", &id]);
     for bad in ["1", "-3", "lots", "300000"] {
         let out = call(&f.rt, &["run", "-c", bad, "busybox", "true"]);
-        assert_eq!(out.status, 1, "{bad}");
+        assert_eq!(out.status, 125, "{bad}: a failed run is docker's 125");
         assert!(out.stderr.contains("CPU shares"), "{bad}: {}", out.stderr);
     }
     assert_eq!(ok(&f.rt, &["ps", "-aq"]), "", "nothing made for a bad -c");
