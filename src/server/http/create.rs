@@ -173,7 +173,7 @@ fn refuse_unknown(obj: &Value, known: &[&str], what: &str) -> ApiResult<()> {
     Ok(())
 }
 
-/// `-p`-style port strings from `PortBindings`: `80`, `8080:80`, `127.0.0.1:8080:80`.
+/// `-p`-style port strings from `PortBindings`: `80`, `8080:80`.
 fn ports(bindings: BTreeMap<String, Option<Vec<PortBinding>>>) -> ApiResult<Vec<String>> {
     let mut out = Vec::new();
     for (port, binds) in bindings {
@@ -191,10 +191,17 @@ fn ports(bindings: BTreeMap<String, Option<Vec<PortBinding>>>) -> ApiResult<Vec<
             out.push(private.to_string());
         }
         for b in binds {
-            out.push(match (b.host_ip.as_str(), b.host_port.as_str()) {
-                ("", "") => private.to_string(),
-                ("", hp) => format!("{hp}:{private}"),
-                (ip, hp) => format!("{ip}:{hp}:{private}"),
+            if !matches!(b.host_ip.as_str(), "" | "0.0.0.0") {
+                // Publishing on every address instead would expose what was meant to stay
+                // on one.
+                return Err(ApiError::bad(format!(
+                    "port {port}: publishing on the host address {} is not supported by this runtime (ports are published on every address); leave HostIp empty",
+                    b.host_ip
+                )));
+            }
+            out.push(match b.host_port.as_str() {
+                "" => private.to_string(),
+                hp => format!("{hp}:{private}"),
             });
         }
     }
@@ -274,7 +281,7 @@ mod tests {
 
     #[test]
     fn the_cli_s_create_body_becomes_a_request() {
-        // What docker 20.10's `run --rm -p 127.0.0.1:8080:80 -e A=1 -it busybox sh` sends,
+        // What docker 20.10's `run --rm -p 8080:80 -e A=1 -it busybox sh` sends,
         // zero fields included.
         let body = json!({
             "Hostname": "", "Domainname": "", "User": "", "AttachStdin": true,
@@ -285,7 +292,7 @@ mod tests {
             "HostConfig": {
                 "Binds": null, "ContainerIDFile": "", "LogConfig": {"Type": "", "Config": {}},
                 "NetworkMode": "default",
-                "PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]},
+                "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]},
                 "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "AutoRemove": true,
                 "CapAdd": null, "CapDrop": null, "Dns": [], "ConsoleSize": [0, 0],
                 "Privileged": false, "ShmSize": 0
@@ -296,7 +303,7 @@ mod tests {
         assert_eq!(req.image, "busybox");
         assert_eq!(req.cmd, ["sh"]);
         assert_eq!(req.env, ["A=1"]);
-        assert_eq!(req.ports, ["127.0.0.1:8080:80"]);
+        assert_eq!(req.ports, ["8080:80"]);
         assert!(req.tty && req.open_stdin);
         assert_eq!(req.network_mode.as_deref(), Some("default"));
         assert!(extras.auto_remove);
@@ -329,6 +336,10 @@ mod tests {
             (
                 json!({"Image": "b", "HostConfig": {"PortBindings": {"53/udp": null}}}),
                 "udp",
+            ),
+            (
+                json!({"Image": "b", "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1"}]}}}),
+                "127.0.0.1",
             ),
             (json!({"Image": 5}), "Config"),
             (json!({"Image": "b", "Env": "A=1"}), "Config"),

@@ -242,3 +242,64 @@ pub fn commit(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
         json!({"Id": format!("sha256:{}", img.id)}),
     ))
 }
+
+/// `GET /images/get?names=A&names=B` and `GET /images/{name}/get`: the docker archive.
+pub fn save(ctx: &mut Ctx<'_>, name: Option<&str>) -> ApiResult<Reply> {
+    let names: Vec<String> = match name {
+        Some(n) => vec![n.to_string()],
+        None => ctx
+            .req
+            .query
+            .iter()
+            .filter(|(k, v)| k == "names" && !v.is_empty())
+            .map(|(_, v)| v.clone())
+            .collect(),
+    };
+    if names.is_empty() {
+        return Err(ApiError::bad("names is required: the images to save"));
+    }
+    let items = ctx.rt.images_to_save(&names).map_err(|e| match e.kind() {
+        crate::error::ErrorKind::NotFound => ApiError::new(404, e.message().to_string()),
+        _ => e.into(),
+    })?;
+    let mut s = ctx.sock;
+    s.write_all(&wire::head(
+        200,
+        &[("Content-Type", "application/x-tar")],
+        None,
+    ))
+    .map_err(|e| ApiError::new(500, format!("writing to the client: {e}")))?;
+    // Once the head is out, a failure can only cut the stream short (the client sees a
+    // truncated archive, which `load` refuses).
+    let _ = ctx.rt.save_images(&items, s);
+    Ok(Reply::Sent)
+}
+
+/// `POST /images/load`: the body is a docker archive; one `{"stream": "Loaded image: ..."}`
+/// message per name (or id).
+pub fn load(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
+    let body = wire::Body::new(&ctx.req, &mut ctx.input)?;
+    let loaded = ctx.rt.load_images(body)?;
+    let mut lines = Vec::new();
+    for l in loaded {
+        if l.names.is_empty() {
+            lines.push(format!("Loaded image ID: sha256:{}\n", l.id));
+        }
+        for (repo, tag) in l.names {
+            lines.push(format!("Loaded image: {repo}:{tag}\n"));
+        }
+    }
+    let mut body = String::new();
+    for l in lines {
+        body.push_str(&json!({ "stream": l }).to_string());
+        body.push_str("\r\n");
+    }
+    wire::send(
+        ctx.sock,
+        200,
+        &[("Content-Type", "application/json")],
+        body.as_bytes(),
+    )
+    .map_err(|e| ApiError::new(500, format!("writing to the client: {e}")))?;
+    Ok(Reply::Sent)
+}

@@ -128,6 +128,11 @@ fn route(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
         ("GET", ["images", "json"]) => images::list(ctx),
         ("POST", ["images", "create"]) => images::create(ctx),
         ("POST", ["commit"]) => images::commit(ctx),
+        ("GET", ["images", "get"]) => images::save(ctx, None),
+        ("POST", ["images", "load"]) => images::load(ctx),
+        ("GET", ["images", rest @ .., "get"]) if !rest.is_empty() => {
+            images::save(ctx, Some(&rest.join("/")))
+        }
         ("GET", ["images", rest @ .., "json"]) if !rest.is_empty() => {
             images::inspect(ctx, &rest.join("/"))
         }
