@@ -60,6 +60,8 @@ pub fn version(_ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
     });
     if let (Value::Object(top), Value::Object(d)) = (&mut v, details) {
         top.extend(d);
+        // A string in the details, a boolean here.
+        top.insert("Experimental".into(), Value::Bool(false));
     }
     Ok(Reply::Json(200, v))
 }
