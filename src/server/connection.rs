@@ -653,6 +653,21 @@ mod tests {
     }
 
     #[test]
+    fn an_http_request_goes_to_the_engine_api_not_to_a_command() {
+        let (mut c, h) = serve_pair(FnExec(|_: Call<'_>| -> std::result::Result<i32, String> {
+            panic!("an HTTP request must not run a command")
+        }));
+        c.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut b = String::new();
+        c.read_to_string(&mut b).unwrap();
+        // This executor has no runtime: the Engine API says so.
+        assert!(b.starts_with("HTTP/1.1 501 "), "{b}");
+        assert!(b.contains("does not serve the Engine API"), "{b}");
+        assert_eq!(h.join().unwrap(), Outcome::Http { status: Some(501) });
+    }
+
+    #[test]
     fn the_request_line_is_read_without_eating_stdin() {
         let (mut c, s) = UnixStream::pair().unwrap();
         let s = Stream::Unix(s);

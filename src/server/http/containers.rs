@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::create::{self, Extras};
-use super::serve::{Ctx, Reply};
+use super::ctx::{Ctx, Reply};
 use super::wire::{self, ApiError, ApiResult};
 use crate::container::{Container, ContainerRecord, StartOptions};
 use crate::ids;

@@ -6,7 +6,7 @@ use std::io::Write;
 use serde_json::{json, Value};
 
 use super::containers::find;
-use super::serve::{Ctx, Reply};
+use super::ctx::{Ctx, Reply};
 use super::wire::{self, ApiError, ApiResult};
 use crate::image::Image;
 use crate::registry::{Progress, Reference};
@@ -138,7 +138,7 @@ fn repo_tag(ctx: &Ctx<'_>, repo_key: &str) -> ApiResult<Option<(String, String)>
 }
 
 /// Write one progress message as its own line of the stream.
-fn message(sock: &crate::server::Stream, v: &Value) -> bool {
+fn message(sock: &crate::server::addr::Stream, v: &Value) -> bool {
     let mut s = sock;
     s.write_all(format!("{v}\r\n").as_bytes()).is_ok()
 }

@@ -9,6 +9,7 @@
 
 pub mod containers;
 pub mod create;
+pub mod ctx;
 pub mod images;
 pub mod serve;
 pub mod streams;

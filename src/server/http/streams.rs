@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use super::super::addr::Stream;
 use super::containers::find;
-use super::serve::{Ctx, Reply};
+use super::ctx::{Ctx, Reply};
 use super::wire::{self, ApiError, ApiResult};
 use crate::container::{stream, Container, Event};
 use crate::events::Subscription;
+use crate::server::addr::Stream;
 
 fn io_err(e: std::io::Error) -> ApiError {
     ApiError::new(500, format!("writing to the client: {e}"))

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::serve::{Ctx, Reply};
+use super::ctx::{Ctx, Reply};
 use super::wire::VERSION;
 use super::wire::{self, ApiError, ApiResult, API_VERSION};
 

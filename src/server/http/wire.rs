@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::super::addr::Stream;
+use crate::server::addr::Stream;
 
 /// The daemon's version, as `version` prints it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
