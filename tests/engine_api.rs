@@ -4,6 +4,7 @@
 
 mod common;
 mod daemon_support;
+mod registry_support;
 
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
@@ -741,5 +742,96 @@ fn the_docker_cli_ports_export_commit_save_and_load() {
             &["run", "--rm", "web:v1", "cat", "/www/index.html"]
         ),
         "hello\n"
+    );
+}
+
+#[test]
+fn the_docker_cli_pushes_to_and_pulls_from_a_local_registry() {
+    let reg = registry_support::Registry::start("engine", registry_support::Auth::None);
+    let d = daemon();
+    let cfg = TempDir::new("docker-config");
+    let name = format!("{}/bb:v1", reg.host());
+    cli_ok(&d, &cfg, &["tag", "busybox", &name]);
+    let out = cli_ok(&d, &cfg, &["push", &name]);
+    assert!(out.contains("v1: digest: sha256:"), "{out}");
+    cli_ok(&d, &cfg, &["rmi", &name]);
+    let out = cli_ok(&d, &cfg, &["pull", &name]);
+    assert!(out.contains("Downloaded newer image"), "{out}");
+    assert_eq!(
+        cli_ok(&d, &cfg, &["run", "--rm", &name, "echo", "pulled"]),
+        "pulled\n"
+    );
+    // A name nobody has: the pull fails with the registry's answer.
+    let out = cli(
+        &d,
+        &cfg,
+        &["pull", &format!("{}/nothere:x", reg.host())],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(!stderr(&out).is_empty(), "{out:?}");
+}
+
+/// docker-py from PyPI in a virtualenv under the test's temp dir; skipped (saying so) when
+/// PyPI cannot be reached.
+#[test]
+fn docker_py_drives_the_daemon() {
+    let venv = TempDir::new("docker-py");
+    let made = Command::new("python3")
+        .args(["-m", "venv"])
+        .arg(venv.path())
+        .status()
+        .unwrap();
+    assert!(made.success(), "python3 -m venv failed");
+    let pip = Command::new(venv.join("bin/pip"))
+        .args(["install", "-q", "--disable-pip-version-check", "docker"])
+        .output()
+        .unwrap();
+    if !pip.status.success() {
+        eprintln!(
+            "SKIPPED docker_py_drives_the_daemon: pip install docker failed (PyPI unreachable?):\n{}",
+            String::from_utf8_lossy(&pip.stderr)
+        );
+        return;
+    }
+    let d = daemon();
+    let script = r#"
+import sys, docker
+c = docker.DockerClient(base_url=sys.argv[1])
+assert c.version()["ApiVersion"] == "1.41"
+assert c.containers.run("busybox", ["echo", "hi"], remove=True) == b"hi\n"
+ct = c.containers.run("busybox", ["sh", "-c", "echo a; sleep 0.3; echo b; exit 3"], detach=True)
+assert b"".join(ct.logs(stream=True, follow=True)) == b"a\nb\n"
+assert ct.wait()["StatusCode"] == 3
+ct.reload()
+assert ct.status == "exited", ct.status
+ct.remove()
+assert c.containers.list(all=True) == []
+assert [i.tags for i in c.images.list()] == [["busybox:latest"]]
+img = c.images.get("busybox")
+img.tag("again", "t")
+c.images.remove("again:t")
+try:
+    c.containers.get("nothere")
+    raise SystemExit("no NotFound")
+except docker.errors.NotFound as e:
+    assert "No such container: nothere" in str(e), e
+try:
+    c.containers.run("busybox", "true", privileged=True)
+    raise SystemExit("no APIError")
+except docker.errors.APIError as e:
+    assert e.status_code == 400 and "HostConfig.Privileged" in str(e), e
+print("ok")
+"#;
+    let out = Command::new(venv.join("bin/python"))
+        .arg("-c")
+        .arg(script)
+        .arg(d.addr())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && stdout(&out) == "ok\n",
+        "{out:?}\n{}",
+        d.log()
     );
 }

@@ -373,6 +373,10 @@ pub fn inspect(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     });
     host_config["Memory"] = json!(cfg.memory);
     host_config["AutoRemove"] = json!(extras.auto_remove);
+    // The logs are files of the runtime's own, read as json-file ones are (docker-py reads
+    // this to know it may fetch them).
+    host_config["LogConfig"] = json!({"Type": "json-file", "Config": {}});
+    host_config["RestartPolicy"] = json!({"Name": "no", "MaximumRetryCount": 0});
     let net = &rec.network_settings;
     Ok(Reply::Json(
         200,

@@ -158,29 +158,14 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
                 Some(t) => format!("{from_image}:{t}"),
                 None => format!("{from_image}:latest"),
             };
+            refuse_sent_credentials(ctx)?;
             let r = Reference::parse(&name)?;
-            let mut s = sock;
-            s.write_all(&head)
-                .map_err(|e| ApiError::new(500, format!("writing to the client: {e}")))?;
-            let send = |line: &str| {
-                let mut s = sock;
-                s.write_all(format!("{line}\r\n").as_bytes()).is_ok()
-            };
-            let progress = Progress::json(&send);
-            match ctx.rt.pull_image(&r, &progress) {
-                Ok(p) => {
-                    message(sock, &json!({"status": format!("Digest: {}", p.digest)}));
-                    message(
-                        sock,
-                        &json!({"status": format!("Status: Downloaded newer image for {name}")}),
-                    );
-                }
-                Err(e) => {
-                    let m = e.message().to_string();
-                    message(sock, &json!({"errorDetail": {"message": m}, "error": m}));
-                }
-            }
-            Ok(Reply::Sent)
+            let rt = ctx.rt;
+            transfer(ctx, |progress| {
+                let p = rt.pull_image(&r, progress)?;
+                message(sock, &json!({"status": format!("Digest: {}", p.digest)}));
+                Ok(format!("Status: Downloaded newer image for {name}"))
+            })
         }
         (true, "-") => {
             let name = repo_tag(ctx, "repo")?;
@@ -199,6 +184,81 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
         ))),
         (false, _) => Err(ApiError::bad("give fromImage or fromSrc, not both")),
     }
+}
+
+/// Credentials sent in `X-Registry-Auth` are refused (the daemon's saved ones are used): a
+/// pull or push with them would otherwise go out without what the client meant to send.
+fn refuse_sent_credentials(ctx: &Ctx<'_>) -> ApiResult<()> {
+    use base64::Engine;
+    let Some(h) = ctx.req.header("x-registry-auth").filter(|h| !h.is_empty()) else {
+        return Ok(());
+    };
+    let engines = [
+        base64::engine::general_purpose::URL_SAFE,
+        base64::engine::general_purpose::STANDARD,
+    ];
+    let decoded = engines.iter().find_map(|e| e.decode(h.trim()).ok());
+    let v: Value = decoded
+        .and_then(|d| serde_json::from_slice(&d).ok())
+        .ok_or_else(|| ApiError::bad("X-Registry-Auth is not base64 of a JSON object"))?;
+    let given = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .is_some_and(|s| !s.is_empty())
+    };
+    if given("username") || given("password") || given("identitytoken") || given("registrytoken") {
+        return Err(ApiError::bad(
+            "credentials in X-Registry-Auth are not supported yet: log the daemon in with its own client (docker login through the rcli protocol), then retry without them",
+        ));
+    }
+    Ok(())
+}
+
+/// Run a registry transfer with its progress streamed as JSON messages after a 200 head;
+/// `f`'s result is the last message (its error as docker sends one).
+fn transfer(
+    ctx: &Ctx<'_>,
+    f: impl FnOnce(&Progress<'_>) -> crate::error::Result<String>,
+) -> ApiResult<Reply> {
+    let sock = ctx.sock;
+    let mut s = sock;
+    s.write_all(&wire::head(
+        200,
+        &[("Content-Type", "application/json")],
+        None,
+    ))
+    .map_err(|e| ApiError::new(500, format!("writing to the client: {e}")))?;
+    let send = |line: &str| {
+        let mut s = sock;
+        s.write_all(format!("{line}\r\n").as_bytes()).is_ok()
+    };
+    let progress = Progress::json(&send);
+    match f(&progress) {
+        Ok(last) => message(sock, &json!({ "status": last })),
+        Err(e) => {
+            let m = e.message().to_string();
+            message(sock, &json!({"errorDetail": {"message": m}, "error": m}))
+        }
+    };
+    Ok(Reply::Sent)
+}
+
+/// `POST /images/{name}/push?tag=`: to the registry the name names, with progress.
+pub fn push(ctx: &mut Ctx<'_>, name: &str) -> ApiResult<Reply> {
+    refuse_sent_credentials(ctx)?;
+    let full = match ctx.req.query("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{name}:{t}"),
+        None => name.to_string(),
+    };
+    image(ctx, &full)?;
+    let r = Reference::parse(&full)?;
+    let rt = ctx.rt;
+    transfer(ctx, |progress| {
+        let creds = crate::registry::credentials(&rt.auth(), r.domain.as_deref());
+        let trust = &rt.options().registry;
+        let digest = crate::registry::push(rt.graph(), rt.tags(), creds, trust, &r, progress)?;
+        Ok(format!("{}: digest: {digest}", r.tag_or_default()))
+    })
 }
 
 /// `POST /images/{name}/tag?repo=&tag=` (an existing tag is moved, as docker does).

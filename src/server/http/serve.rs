@@ -112,6 +112,9 @@ fn route(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
         ("GET", ["images", rest @ .., "history"]) if !rest.is_empty() => {
             images::history(ctx, &rest.join("/"))
         }
+        ("POST", ["images", rest @ .., "push"]) if !rest.is_empty() => {
+            images::push(ctx, &rest.join("/"))
+        }
         ("POST", ["images", rest @ .., "tag"]) if !rest.is_empty() => {
             images::tag(ctx, &rest.join("/"))
         }
