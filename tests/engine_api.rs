@@ -660,6 +660,12 @@ fn the_docker_cli_runs_against_the_daemon() {
     let ps = cli_ok(&d, &cfg, &["ps", "-a"]);
     assert!(ps.contains("Exited (137)"), "{ps}");
     assert_eq!(cli_ok(&d, &cfg, &["rm", "-f", id]).trim(), id);
+    // An exited container started again with its output attached (attach, then start).
+    let id = cli_ok(&d, &cfg, &["create", "busybox", "echo", "again"]);
+    let id = id.trim();
+    assert_eq!(cli_ok(&d, &cfg, &["start", "-a", id]), "again\n");
+    assert_eq!(cli_ok(&d, &cfg, &["start", "-a", id]), "again\n");
+    cli_ok(&d, &cfg, &["rm", id]);
     let images = cli_ok(&d, &cfg, &["images"]);
     assert!(
         images.contains("busybox") && images.contains("latest"),

@@ -254,16 +254,26 @@ pub fn logs(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     Ok(Reply::Sent)
 }
 
-/// The run's end once the container has started: its exit event, or a finished one when it
-/// exited already. Waits for the start when it has not started yet.
-fn run_end(ctx: &Ctx<'_>, c: &Container) -> ApiResult<Option<Arc<Event>>> {
+/// The container's state when an attach began: whether it ran, and when its run started.
+struct Before {
+    running: bool,
+    started_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The run's end once the container runs: its exit event, or a finished one when the run
+/// attached to ended already (the one that was running at the attach, or a later one). Waits
+/// for a start when it was not running; None when it was removed first or the client left.
+fn run_end(ctx: &Ctx<'_>, c: &Container, before: &Before) -> ApiResult<Option<Arc<Event>>> {
     let (sub, rx) = watch(ctx, &c.id, &["start", "destroy"])?;
     loop {
-        if let Some(done) = c.exit_event() {
-            return Ok(Some(done));
+        // A stopped container may still hold its last run's (signalled) exit event.
+        if c.is_running() {
+            if let Some(done) = c.exit_event() {
+                return Ok(Some(done));
+            }
         }
-        if c.inspect().state.started_at.is_some() && !c.is_running() {
-            // It ran and ended (between the look and now, or before the attach).
+        let now = c.inspect().state;
+        if !now.running && (before.running || now.started_at != before.started_at) {
             drop(sub);
             return finished().map(Some);
         }
@@ -297,6 +307,11 @@ pub fn attach(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
             ),
         ));
     }
+    let state = c.inspect().state;
+    let before = Before {
+        running: state.running,
+        started_at: state.started_at,
+    };
     // From now: what the container writes after the attach.
     let offsets = crate::container::output::offsets(&c);
     let (mut readers, mut sinks) = outputs(&c, ctx.sock, want, [Some(offsets.0), Some(offsets.1)])?;
@@ -317,7 +332,7 @@ pub fn attach(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     let mut sock = ctx.sock;
     sock.write_all(&head).map_err(io_err)?;
     let pending = ctx.input.take_pending();
-    let Some(done) = run_end(ctx, &c)? else {
+    let Some(done) = run_end(ctx, &c, &before)? else {
         return Ok(Reply::Sent);
     };
     if stdin {
