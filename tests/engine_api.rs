@@ -841,3 +841,27 @@ print("ok")
         d.log()
     );
 }
+
+#[test]
+fn a_request_that_stalls_is_cut_at_the_request_timeout() {
+    let d = Daemon::start(&["--request-timeout", "1"]);
+    // A head that never ends (slowloris), then a body that stops short of its length.
+    for (raw, status) in [
+        (&b"GET /_ping HTTP/1.1\r\nHost: x\r\n"[..], 408),
+        (
+            b"POST /containers/create HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"Ima",
+            408,
+        ),
+    ] {
+        let mut s = UnixStream::connect(&d.sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s.write_all(raw).unwrap();
+        let started = std::time::Instant::now();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).unwrap();
+        let r = parse_response(&out);
+        assert_eq!(r.status, status, "{r:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert_serving(&d);
+    }
+}

@@ -34,7 +34,9 @@ pub fn serve(
         }
     };
     starting();
-    let _ = sock.set_read_timeout(None);
+    // From here the timeout bounds each wait for the client's bytes (a body that stalls);
+    // the streaming endpoints poll the socket rather than read it.
+    let _ = sock.set_read_timeout(Some(limits.timeout));
     logger.debug(&format!(
         "connection {id} ({}): {} {}",
         sock.peer(),

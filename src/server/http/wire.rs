@@ -412,9 +412,13 @@ impl<'a, 'b> Body<'a, 'b> {
     pub fn read_all(&mut self, max: usize) -> ApiResult<Vec<u8>> {
         let mut out = Vec::new();
         let mut limited = (&mut *self).take(max as u64 + 1);
-        limited
-            .read_to_end(&mut out)
-            .map_err(|e| ApiError::bad(format!("reading the request body: {e}")))?;
+        limited.read_to_end(&mut out).map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => ApiError::new(
+                408,
+                "the request body stalled: no bytes came within the request timeout",
+            ),
+            _ => ApiError::bad(format!("reading the request body: {e}")),
+        })?;
         if out.len() > max {
             return Err(ApiError::new(
                 413,
