@@ -403,3 +403,48 @@ pub fn events(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
     drop(sub);
     Ok(Reply::Sent)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tail_starts_at_the_last_lines() {
+        let dir = std::env::temp_dir().join(format!("dr-tail-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("log");
+        std::fs::write(&f, "a\nb\nc\n").unwrap();
+        let from =
+            |n| std::fs::read_to_string(&f).unwrap()[tail_offset(&f, n) as usize..].to_string();
+        assert_eq!(from(-1), "a\nb\nc\n");
+        assert_eq!(from(0), "");
+        assert_eq!(from(1), "c\n");
+        assert_eq!(from(2), "b\nc\n");
+        assert_eq!(from(9), "a\nb\nc\n");
+        std::fs::write(&f, "a\nno newline").unwrap();
+        assert_eq!(from(1), "no newline");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn frames_carry_the_stream_and_length() {
+        let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let sock = Stream::Unix(a);
+        Framed {
+            sock: &sock,
+            kind: Some(2),
+        }
+        .write_all(b"err")
+        .unwrap();
+        Framed {
+            sock: &sock,
+            kind: None,
+        }
+        .write_all(b"raw")
+        .unwrap();
+        drop(sock);
+        let mut got = Vec::new();
+        std::io::Read::read_to_end(&mut &b, &mut got).unwrap();
+        assert_eq!(got, b"\x02\x00\x00\x00\x00\x00\x00\x03errraw");
+    }
+}
