@@ -865,3 +865,45 @@ fn a_request_that_stalls_is_cut_at_the_request_timeout() {
         assert_serving(&d);
     }
 }
+
+#[test]
+fn streaming_clients_that_leave_cost_nothing_also_over_tcp() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let d = Daemon::start(&["-H", &format!("tcp://127.0.0.1:{port}")]);
+    // The unix socket answers first; wait for the TCP one too.
+    assert!(common::eventually(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    }));
+    let before = d.thread_count();
+    // Over TCP a peer's close is only a half-close until the daemon writes: an events
+    // stream with no events would keep its threads forever if only hang-ups were watched.
+    for path in ["/events", "/events?filters=%7B%7D"] {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        // The whole head is read: closing with unread bytes would send a reset, which the
+        // daemon sees at once; a plain close is a FIN, a half-close on its side.
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            s.read_exact(&mut b).unwrap();
+            head.push(b[0]);
+        }
+        assert!(head.starts_with(b"HTTP/1.1 200 OK"));
+        drop(s);
+    }
+    let mut s = UnixStream::connect(&d.sock).unwrap();
+    write!(s, "GET /events HTTP/1.1\r\n\r\n").unwrap();
+    let mut head = [0u8; 15];
+    s.read_exact(&mut head).unwrap();
+    drop(s);
+    assert!(
+        common::eventually(Duration::from_secs(10), || d.thread_count() <= before),
+        "threads {} > {before}",
+        d.thread_count()
+    );
+    assert_serving(&d);
+}

@@ -21,10 +21,22 @@ fn io_err(e: std::io::Error) -> ApiError {
     ApiError::new(500, format!("writing to the client: {e}"))
 }
 
-/// Whether the client hung up (both directions closed, or an error on the socket).
-fn hung_up(sock: &Stream, timeout_ms: u16) -> bool {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    let mut fds = [PollFd::new(sock.as_fd(), PollFlags::empty())];
+/// What tells that the client left: a hang-up or an error, and with `half` its half-close too
+/// (a TCP peer's close is only a half-close until we write). An attached client half-closes
+/// when its input ends (or at once without one) and still reads: attach asks `half` false,
+/// so over TCP it notices a client that left at its next write or the run's end.
+fn gone_flags(half: bool) -> nix::poll::PollFlags {
+    if half {
+        nix::poll::PollFlags::from_bits_retain(libc::POLLRDHUP)
+    } else {
+        nix::poll::PollFlags::empty()
+    }
+}
+
+/// Whether the client left (see [`gone_flags`]).
+fn hung_up(sock: &Stream, timeout_ms: u16, half: bool) -> bool {
+    use nix::poll::{poll, PollFd, PollTimeout};
+    let mut fds = [PollFd::new(sock.as_fd(), gone_flags(half))];
     match poll(&mut fds, PollTimeout::from(timeout_ms)) {
         Ok(0) => false,
         Ok(_) => true,
@@ -82,7 +94,7 @@ pub fn wait(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
         loop {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(_) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) if !hung_up(ctx.sock, 0) => {}
+                Err(mpsc::RecvTimeoutError::Timeout) if !hung_up(ctx.sock, 0, true) => {}
                 // The client left (or the bus ended the subscription): nothing to answer.
                 Err(_) => return Ok(Reply::Sent),
             }
@@ -148,13 +160,14 @@ fn tail_offset(path: &std::path::Path, tail: i64) -> u64 {
     }
 }
 
-/// Follow `readers` into `sinks` until `done`, or the client hangs up (a watcher signals
-/// `cancel`).
+/// Follow `readers` into `sinks` until `done`, or the client leaves (a watcher signals
+/// `cancel`; `half` as in [`gone_flags`]).
 fn follow_until(
     sock: &Stream,
     readers: &mut [std::fs::File],
     sinks: &mut [Framed<'_>],
     done: &Event,
+    half: bool,
 ) -> ApiResult<()> {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let cancel = Event::new()?;
@@ -162,7 +175,7 @@ fn follow_until(
     std::thread::scope(|s| {
         s.spawn(|| loop {
             let mut fds = [
-                PollFd::new(sock.as_fd(), PollFlags::empty()),
+                PollFd::new(sock.as_fd(), gone_flags(half)),
                 PollFd::new(over.as_fd(), PollFlags::POLLIN),
             ];
             match poll(&mut fds, PollTimeout::NONE) {
@@ -250,7 +263,7 @@ pub fn logs(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
         None,
     ))
     .map_err(io_err)?;
-    follow_until(ctx.sock, &mut readers, &mut sinks, &done)?;
+    follow_until(ctx.sock, &mut readers, &mut sinks, &done, true)?;
     Ok(Reply::Sent)
 }
 
@@ -280,7 +293,7 @@ fn run_end(ctx: &Ctx<'_>, c: &Container, before: &Before) -> ApiResult<Option<Ar
         match rx.recv_timeout(Duration::from_millis(200)) {
             Ok("destroy") => return Ok(None),
             Ok(_) => {}
-            Err(mpsc::RecvTimeoutError::Timeout) if !hung_up(ctx.sock, 0) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) if !hung_up(ctx.sock, 0, false) => {}
             Err(_) => return Ok(None),
         }
     }
@@ -338,7 +351,7 @@ pub fn attach(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     if stdin {
         feed(ctx.sock, &c, pending, &done)?;
     }
-    follow_until(ctx.sock, &mut readers, &mut sinks, &done)?;
+    follow_until(ctx.sock, &mut readers, &mut sinks, &done, false)?;
     Ok(Reply::Sent)
 }
 
@@ -396,7 +409,7 @@ pub fn events(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
                     break;
                 }
             }
-            Err(mpsc::RecvTimeoutError::Timeout) if !hung_up(ctx.sock, 0) => {}
+            Err(mpsc::RecvTimeoutError::Timeout) if !hung_up(ctx.sock, 0, true) => {}
             Err(_) => break,
         }
     }
