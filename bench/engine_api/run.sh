@@ -28,16 +28,29 @@ work=$(mktemp -d /var/tmp/dr-bench-engine.XXXXXX)
 mnt=$work/ext4
 ours_pid=
 dockerd_pid=
+# The bridge and every iptables chain our daemon made (CHAIN and CHAIN-*), with the jumps
+# to them from the builtin chains.
+remove_net() {
+  local bridge=$1 chain=$2 table rule c
+  for table in nat filter; do
+    iptables -w -t "$table" -S | grep -E -- "-j $chain(-[A-Z]+)?\$" | grep '^-A' | while read -r rule; do
+      eval "iptables -w -t $table ${rule/-A/-D}"
+    done
+    for op in -F -X; do
+      for c in $(iptables -w -t "$table" -S | awk -v p="$chain" '$1=="-N" && ($2==p || index($2, p"-")==1) {print $2}'); do
+        iptables -w -t "$table" "$op" "$c"
+      done
+    done
+  done
+  ip link del "$bridge" 2>/dev/null
+}
 cleanup() {
   set +e
   if [ -n "$ours_pid" ]; then
     DOCKER_CONFIG=$work/cfg /usr/bin/docker -H "unix://$work/ours.sock" ps -aq 2>/dev/null |
       xargs -r env DOCKER_CONFIG=$work/cfg /usr/bin/docker -H "unix://$work/ours.sock" rm -f >/dev/null 2>&1
     kill "$ours_pid"; wait "$ours_pid" 2>/dev/null
-    ip link del drbenchapi0 2>/dev/null
-    iptables -w -t nat -D PREROUTING -m addrtype --dst-type LOCAL -j DRBENCHAPI 2>/dev/null
-    iptables -w -t nat -D OUTPUT -m addrtype --dst-type LOCAL -j DRBENCHAPI 2>/dev/null
-    iptables -w -t nat -F DRBENCHAPI 2>/dev/null; iptables -w -t nat -X DRBENCHAPI 2>/dev/null
+    remove_net drbenchapi0 DRBENCHAPI
   fi
   if [ -n "$dockerd_pid" ]; then
     kill "$dockerd_pid"; wait "$dockerd_pid" 2>/dev/null
