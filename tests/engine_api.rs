@@ -767,6 +767,18 @@ fn the_docker_cli_pushes_to_and_pulls_from_a_local_registry() {
         cli_ok(&d, &cfg, &["run", "--rm", &name, "echo", "pulled"]),
         "pulled\n"
     );
+    // The tag in fromImage itself, as some clients send it.
+    let r = request(
+        &d,
+        "POST",
+        &format!("/images/create?fromImage={name}"),
+        None,
+    );
+    let text = String::from_utf8_lossy(&r.body).to_string();
+    assert!(
+        text.contains("Status: Downloaded newer image for"),
+        "{text}"
+    );
     // A name nobody has: the pull fails with the registry's answer.
     let out = cli(
         &d,

@@ -153,7 +153,10 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
     let head = wire::head(200, &[("Content-Type", "application/json")], None);
     match (from_image.is_empty(), from_src.as_str()) {
         (false, "") => {
+            let tagged =
+                from_image.contains('@') || crate::reference::split_tag(&from_image).1.is_some();
             let name = match ctx.req.query("tag").filter(|t| !t.is_empty()) {
+                _ if tagged => from_image.clone(),
                 Some(t) if t.starts_with("sha256:") => format!("{from_image}@{t}"),
                 Some(t) => format!("{from_image}:{t}"),
                 None => format!("{from_image}:latest"),
