@@ -919,3 +919,67 @@ fn streaming_clients_that_leave_cost_nothing_also_over_tcp() {
     );
     assert_serving(&d);
 }
+
+#[test]
+fn the_docker_cli_with_a_terminal_events_and_logs_follow() {
+    let d = daemon();
+    let cfg = TempDir::new("docker-config");
+    // `run -it` under a pseudo-terminal (script(1) gives the CLI one): the shell reads the
+    // typed lines through the terminal and its status comes back.
+    let cmd = format!(
+        "{CLI} -H {} run -it --rm busybox sh -c 'tty; read line; echo got:$line; exit 5'",
+        d.addr()
+    );
+    let mut child = Command::new("script")
+        .args(["-eqc", &cmd, "/dev/null"])
+        .env("DOCKER_CONFIG", cfg.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    stdin.write_all(b"typed\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(stdin);
+    let text = stdout(&out);
+    assert!(text.contains("/dev/pts/"), "a terminal inside: {text:?}");
+    assert!(text.contains("got:typed"), "{text:?}");
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    // `events` while another client runs a container.
+    let mut events = Command::new(CLI)
+        .env("DOCKER_CONFIG", cfg.path())
+        .args(["-H", &d.addr(), "events"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let id = cli_ok(
+        &d,
+        &cfg,
+        &[
+            "run",
+            "-d",
+            "busybox",
+            "sh",
+            "-c",
+            "for i in 1 2 3; do echo n$i; sleep 0.2; done",
+        ],
+    );
+    let id = id.trim();
+    // `logs -f` follows to the end of the run.
+    assert_eq!(cli_ok(&d, &cfg, &["logs", "-f", id]), "n1\nn2\nn3\n");
+    cli_ok(&d, &cfg, &["rm", id]);
+    std::thread::sleep(Duration::from_millis(300));
+    events.kill().unwrap();
+    let out = events.wait_with_output().unwrap();
+    let text = stdout(&out);
+    for action in ["create", "start", "die", "destroy"] {
+        assert!(
+            text.contains(&format!("container {action} {id}")),
+            "{action}: {text}"
+        );
+    }
+}
