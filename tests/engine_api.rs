@@ -983,3 +983,51 @@ fn the_docker_cli_with_a_terminal_events_and_logs_follow() {
         );
     }
 }
+
+#[test]
+fn docker_login_then_push_and_pull_with_the_saved_login() {
+    let reg = registry_support::Registry::start(
+        "engine-auth",
+        registry_support::Auth::Basic {
+            user: "alice".into(),
+            password: "s3cret".into(),
+        },
+    );
+    let d = daemon();
+    let cfg = TempDir::new("docker-config");
+    let host = reg.host();
+    let out = cli(
+        &d,
+        &cfg,
+        &["login", "-u", "alice", "-p", "wrong", &host],
+        None,
+    );
+    assert!(!out.status.success(), "{out:?}");
+    let out = cli(
+        &d,
+        &cfg,
+        &["login", "-u", "alice", "-p", "s3cret", &host],
+        None,
+    );
+    assert!(stdout(&out).contains("Login Succeeded"), "{out:?}");
+    let name = format!("{host}/private:v1");
+    cli_ok(&d, &cfg, &["tag", "busybox", &name]);
+    // The CLI now sends the login in X-Registry-Auth: it is the daemon's, so it is served.
+    let out = cli_ok(&d, &cfg, &["push", &name]);
+    assert!(out.contains("v1: digest: sha256:"), "{out}");
+    cli_ok(&d, &cfg, &["rmi", &name]);
+    cli_ok(&d, &cfg, &["pull", &name]);
+    // Other credentials than the daemon's are refused, not silently replaced.
+    use base64::Engine;
+    let other = base64::engine::general_purpose::URL_SAFE
+        .encode(json!({"username": "mallory", "password": "x", "serveraddress": host}).to_string());
+    let raw = format!(
+        "POST /images/create?fromImage={name} HTTP/1.1\r\nX-Registry-Auth: {other}\r\n\r\n"
+    );
+    let r = parse_response(&d.raw(raw.as_bytes()));
+    assert_eq!(r.status, 400, "{r:?}");
+    assert!(
+        r.message().contains("not this daemon's saved login"),
+        "{r:?}"
+    );
+}

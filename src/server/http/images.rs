@@ -5,6 +5,7 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 
+use super::auth;
 use super::containers::find;
 use super::ctx::{Ctx, Reply};
 use super::wire::{self, ApiError, ApiResult};
@@ -161,8 +162,8 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
                 Some(t) => format!("{from_image}:{t}"),
                 None => format!("{from_image}:latest"),
             };
-            refuse_sent_credentials(ctx)?;
             let r = Reference::parse(&name)?;
+            auth::check_sent(ctx, r.domain.as_deref())?;
             let rt = ctx.rt;
             transfer(ctx, |progress| {
                 let p = rt.pull_image(&r, progress)?;
@@ -187,34 +188,6 @@ pub fn create(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
         ))),
         (false, _) => Err(ApiError::bad("give fromImage or fromSrc, not both")),
     }
-}
-
-/// Credentials sent in `X-Registry-Auth` are refused (the daemon's saved ones are used): a
-/// pull or push with them would otherwise go out without what the client meant to send.
-fn refuse_sent_credentials(ctx: &Ctx<'_>) -> ApiResult<()> {
-    use base64::Engine;
-    let Some(h) = ctx.req.header("x-registry-auth").filter(|h| !h.is_empty()) else {
-        return Ok(());
-    };
-    let engines = [
-        base64::engine::general_purpose::URL_SAFE,
-        base64::engine::general_purpose::STANDARD,
-    ];
-    let decoded = engines.iter().find_map(|e| e.decode(h.trim()).ok());
-    let v: Value = decoded
-        .and_then(|d| serde_json::from_slice(&d).ok())
-        .ok_or_else(|| ApiError::bad("X-Registry-Auth is not base64 of a JSON object"))?;
-    let given = |k: &str| {
-        v.get(k)
-            .and_then(Value::as_str)
-            .is_some_and(|s| !s.is_empty())
-    };
-    if given("username") || given("password") || given("identitytoken") || given("registrytoken") {
-        return Err(ApiError::bad(
-            "credentials in X-Registry-Auth are not supported yet: log the daemon in with its own client (docker login through the rcli protocol), then retry without them",
-        ));
-    }
-    Ok(())
 }
 
 /// Run a registry transfer with its progress streamed as JSON messages after a 200 head;
@@ -248,13 +221,13 @@ fn transfer(
 
 /// `POST /images/{name}/push?tag=`: to the registry the name names, with progress.
 pub fn push(ctx: &mut Ctx<'_>, name: &str) -> ApiResult<Reply> {
-    refuse_sent_credentials(ctx)?;
     let full = match ctx.req.query("tag").filter(|t| !t.is_empty()) {
         Some(t) => format!("{name}:{t}"),
         None => name.to_string(),
     };
     image(ctx, &full)?;
     let r = Reference::parse(&full)?;
+    auth::check_sent(ctx, r.domain.as_deref())?;
     let rt = ctx.rt;
     transfer(ctx, |progress| {
         let creds = crate::registry::credentials(&rt.auth(), r.domain.as_deref());

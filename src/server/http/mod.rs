@@ -5,8 +5,10 @@
 //!
 //! [`wire`] reads the request (httparse; head, body and time bounded) and writes responses;
 //! [`serve`] routes a request to its handler: [`system`], [`containers`] (with [`create`]'s
-//! body mapping), [`streams`] (wait, logs, attach, events), [`images`].
+//! body mapping), [`streams`] (wait, logs, attach, events), [`images`], [`auth`] (login and
+//! the credentials clients send).
 
+pub mod auth;
 pub mod containers;
 pub mod create;
 pub mod ctx;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::ctx::{Ctx, Reply};
 use super::wire::{self, ApiError, ApiResult, HeadError, Limits};
-use super::{containers, images, streams, system};
+use super::{auth, containers, images, streams, system};
 use crate::log::Logger;
 use crate::runtime::Runtime;
 use crate::server::addr::Stream;
@@ -86,6 +86,7 @@ fn route(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
         ("GET", ["version"]) => system::version(ctx),
         ("GET", ["info"]) => system::info(ctx),
         ("GET", ["events"]) => streams::events(ctx),
+        ("POST", ["auth"]) => auth::login(ctx),
         ("GET", ["containers", "json"]) => containers::list(ctx),
         ("POST", ["containers", "create"]) => containers::create(ctx),
         ("GET", ["containers", id, "json"]) => containers::inspect(ctx, id),
