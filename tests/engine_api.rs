@@ -812,10 +812,12 @@ fn docker_py_drives_the_daemon() {
         );
         return;
     }
+    let reg = registry_support::Registry::start("engine-py", registry_support::Auth::None);
     let d = daemon();
     let script = r#"
 import sys, docker
 c = docker.DockerClient(base_url=sys.argv[1])
+host = sys.argv[2]
 assert c.version()["ApiVersion"] == "1.41"
 assert c.containers.run("busybox", ["echo", "hi"], remove=True) == b"hi\n"
 ct = c.containers.run("busybox", ["sh", "-c", "echo a; sleep 0.3; echo b; exit 3"], detach=True)
@@ -829,6 +831,18 @@ assert [i.tags for i in c.images.list()] == [["busybox:latest"]]
 img = c.images.get("busybox")
 img.tag("again", "t")
 c.images.remove("again:t")
+img.tag(host + "/py", "v1")
+out = c.images.push(host + "/py", tag="v1")
+assert "v1: digest: sha256:" in out, out
+c.images.remove(host + "/py:v1")
+pulled = c.images.pull(host + "/py", tag="v1")
+assert pulled.tags == [host + "/py:v1"], pulled.tags
+c.images.remove(host + "/py:v1")
+try:
+    c.images.get("nothere")
+    raise SystemExit("no ImageNotFound")
+except docker.errors.ImageNotFound:
+    pass
 try:
     c.containers.get("nothere")
     raise SystemExit("no NotFound")
@@ -845,6 +859,7 @@ print("ok")
         .arg("-c")
         .arg(script)
         .arg(d.addr())
+        .arg(reg.host())
         .output()
         .unwrap();
     assert!(
