@@ -306,6 +306,25 @@ fn a_container_s_life_over_raw_http() {
     }));
     let r = request(&d, "GET", &format!("/containers/{id}/logs?stderr=1"), None);
     assert_eq!(frames(&r.body), vec![(2, b"err\n".to_vec())]);
+    assert_eq!(
+        request(&d, "POST", &format!("/containers/{id}/pause"), None).status,
+        204
+    );
+    let v = request(&d, "GET", &format!("/containers/{id}/json"), None).json();
+    assert_eq!(v["State"]["Status"], "paused");
+    assert_eq!(v["State"]["Paused"], true);
+    assert_eq!(
+        request(&d, "POST", &format!("/containers/{id}/pause"), None).status,
+        409
+    );
+    assert_eq!(
+        request(&d, "POST", &format!("/containers/{id}/unpause"), None).status,
+        204
+    );
+    assert_eq!(
+        request(&d, "POST", &format!("/containers/{id}/unpause"), None).status,
+        409
+    );
     let r = request(
         &d,
         "POST",

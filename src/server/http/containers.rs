@@ -144,6 +144,21 @@ pub fn kill(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     Ok(Reply::Empty(204))
 }
 
+/// `POST /containers/{id}/pause` and `/unpause` (`pause`: freeze, else thaw): 409 when it
+/// is not running, already paused or not paused.
+pub fn pause(ctx: &mut Ctx<'_>, id: &str, pause: bool) -> ApiResult<Reply> {
+    let c = find(ctx.rt, id)?;
+    if !c.is_running() {
+        return Err(ApiError::new(409, format!("Container {id} is not running")));
+    }
+    let r = if pause { c.pause() } else { c.unpause() };
+    r.map_err(|e| match e.kind() {
+        crate::error::ErrorKind::InvalidArgument => ApiError::new(409, e.message().to_string()),
+        _ => e.into(),
+    })?;
+    Ok(Reply::Empty(204))
+}
+
 /// `POST /containers/{id}/resize?h=&w=`.
 pub fn resize(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     let size = |name: &str| -> ApiResult<u16> {

@@ -96,6 +96,8 @@ fn route(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
         ("POST", ["containers", id, "restart"]) => containers::restart(ctx, id),
         ("POST", ["containers", id, "kill"]) => containers::kill(ctx, id),
         ("POST", ["containers", id, "resize"]) => containers::resize(ctx, id),
+        ("POST", ["containers", id, "pause"]) => containers::pause(ctx, id, true),
+        ("POST", ["containers", id, "unpause"]) => containers::pause(ctx, id, false),
         ("GET", ["containers", id, "changes"]) => containers::changes(ctx, id),
         ("GET", ["containers", id, "export"]) => containers::export(ctx, id),
         ("POST", ["containers", id, "wait"]) => streams::wait(ctx, id),
