@@ -253,7 +253,14 @@ pub fn serve(
         let status = super::http::serve(id, &sock, exec.runtime(), &limits, logger, starting);
         return Outcome::Http { status };
     }
-    let line = match read_request_line(&sock, cfg.max_request_line, cfg.request_timeout) {
+    // The wait for the first byte counts against the request's time (a timeout is still
+    // reported as the whole of it).
+    let left = cfg.request_timeout.saturating_sub(started.elapsed());
+    let read = read_request_line(&sock, cfg.max_request_line, left).map_err(|e| match e {
+        LineError::Timeout(_) => LineError::Timeout(cfg.request_timeout),
+        e => e,
+    });
+    let line = match read {
         Ok(Some(line)) => line,
         Ok(None) => {
             logger.debug(&format!("connection {id}: closed before sending a request"));
@@ -665,6 +672,37 @@ mod tests {
         assert!(b.starts_with("HTTP/1.1 501 "), "{b}");
         assert!(b.contains("does not serve the Engine API"), "{b}");
         assert_eq!(h.join().unwrap(), Outcome::Http { status: Some(501) });
+    }
+
+    #[test]
+    fn a_silent_client_is_refused_once_at_the_request_timeout() {
+        let (mut c, server) = UnixStream::pair().unwrap();
+        let cfg = ConnectionConfig {
+            request_timeout: Duration::from_secs(1),
+            ..Default::default()
+        };
+        let h = std::thread::spawn(move || {
+            let log = Logger::stderr(crate::log::Level::Error);
+            serve(
+                1,
+                Stream::Unix(server),
+                &FnExec(|_: Call<'_>| Ok(0)),
+                &cfg,
+                &log,
+                &|| {},
+            )
+        });
+        let started = Instant::now();
+        let mut b = String::new();
+        c.read_to_string(&mut b).unwrap();
+        assert_eq!(b, "Error: the request line was not finished within 1 s\n");
+        // The wait for the first byte (HTTP or rcli?) is part of the timeout, not added to it.
+        assert!(
+            started.elapsed() < Duration::from_millis(1800),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(matches!(h.join().unwrap(), Outcome::Refused(_)));
     }
 
     #[test]
