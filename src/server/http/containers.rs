@@ -57,6 +57,9 @@ pub fn start_container(rt: &Arc<Runtime>, c: &Arc<Container>) -> ApiResult<()> {
             .name("docker-autoremove".into())
             .spawn(move || {
                 c.wait();
+                if rt.container(&c.id).is_err() {
+                    return; // Removed already (`rm -f`).
+                }
                 if let Err(e) = rt.remove_container(&c) {
                     rt.logger().warn(&format!(
                         "removing container {} (AutoRemove): {e}",
