@@ -42,6 +42,11 @@ pub trait Executor: Send + Sync {
     /// Run the command and return its exit status. An error means it could not be started at
     /// all; the message is shown to the client as `Error: MESSAGE` with status 1.
     fn call(&self, call: Call<'_>) -> std::result::Result<i32, String>;
+
+    /// The runtime Engine API (HTTP) requests are served on; `None`: they are answered 501.
+    fn runtime(&self) -> Option<&std::sync::Arc<crate::runtime::Runtime>> {
+        None
+    }
 }
 
 /// Limits of one connection.
@@ -51,6 +56,9 @@ pub struct ConnectionConfig {
     pub request_timeout: Duration,
     /// The longest request line accepted.
     pub max_request_line: usize,
+    /// The longest Engine API request head, and body read whole (JSON).
+    pub max_http_head: usize,
+    pub max_http_body: usize,
 }
 
 impl Default for ConnectionConfig {
@@ -58,6 +66,8 @@ impl Default for ConnectionConfig {
         ConnectionConfig {
             request_timeout: Duration::from_secs(10),
             max_request_line: MAX_REQUEST_LINE,
+            max_http_head: 64 * 1024,
+            max_http_body: 4 << 20,
         }
     }
 }
@@ -202,6 +212,24 @@ pub enum Outcome {
     Refused(String),
     /// The command ran; its status, and whether the client left before the end.
     Ran { status: i32, client_gone: bool },
+    /// An Engine API (HTTP) request, and the status answered (None: none was sent).
+    Http { status: Option<u16> },
+}
+
+/// Whether the connection speaks HTTP: its first byte starts a method token (an rcli
+/// request starts with `[`). Waits for that byte within `timeout`; false when none comes.
+fn is_http(sock: &Stream, timeout: Duration) -> bool {
+    let mut first = [0u8; 1];
+    if sock.set_read_timeout(Some(timeout)).is_err() {
+        return false;
+    }
+    loop {
+        match recv(sock.as_fd().as_raw_fd(), &mut first, MsgFlags::MSG_PEEK) {
+            Ok(1) => return first[0].is_ascii_uppercase(),
+            Err(Errno::EINTR) => continue,
+            _ => return false,
+        }
+    }
 }
 
 /// Serve one connection to its end. `id` names it in log lines; `starting` is called once the
@@ -216,7 +244,23 @@ pub fn serve(
     starting: &dyn Fn(),
 ) -> Outcome {
     let started = Instant::now();
-    let line = match read_request_line(&sock, cfg.max_request_line, cfg.request_timeout) {
+    if is_http(&sock, cfg.request_timeout) {
+        let limits = super::http::Limits {
+            head_bytes: cfg.max_http_head,
+            body_bytes: cfg.max_http_body,
+            timeout: cfg.request_timeout.saturating_sub(started.elapsed()),
+        };
+        let status = super::http::serve(id, &sock, exec.runtime(), &limits, logger, starting);
+        return Outcome::Http { status };
+    }
+    // The wait for the first byte counts against the request's time (a timeout is still
+    // reported as the whole of it).
+    let left = cfg.request_timeout.saturating_sub(started.elapsed());
+    let read = read_request_line(&sock, cfg.max_request_line, left).map_err(|e| match e {
+        LineError::Timeout(_) => LineError::Timeout(cfg.request_timeout),
+        e => e,
+    });
+    let line = match read {
         Ok(Some(line)) => line,
         Ok(None) => {
             logger.debug(&format!("connection {id}: closed before sending a request"));
@@ -613,6 +657,52 @@ mod tests {
             ]
         );
         h.join().unwrap();
+    }
+
+    #[test]
+    fn an_http_request_goes_to_the_engine_api_not_to_a_command() {
+        let (mut c, h) = serve_pair(FnExec(|_: Call<'_>| -> std::result::Result<i32, String> {
+            panic!("an HTTP request must not run a command")
+        }));
+        c.write_all(b"GET /_ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut b = String::new();
+        c.read_to_string(&mut b).unwrap();
+        // This executor has no runtime: the Engine API says so.
+        assert!(b.starts_with("HTTP/1.1 501 "), "{b}");
+        assert!(b.contains("does not serve the Engine API"), "{b}");
+        assert_eq!(h.join().unwrap(), Outcome::Http { status: Some(501) });
+    }
+
+    #[test]
+    fn a_silent_client_is_refused_once_at_the_request_timeout() {
+        let (mut c, server) = UnixStream::pair().unwrap();
+        let cfg = ConnectionConfig {
+            request_timeout: Duration::from_secs(1),
+            ..Default::default()
+        };
+        let h = std::thread::spawn(move || {
+            let log = Logger::stderr(crate::log::Level::Error);
+            serve(
+                1,
+                Stream::Unix(server),
+                &FnExec(|_: Call<'_>| Ok(0)),
+                &cfg,
+                &log,
+                &|| {},
+            )
+        });
+        let started = Instant::now();
+        let mut b = String::new();
+        c.read_to_string(&mut b).unwrap();
+        assert_eq!(b, "Error: the request line was not finished within 1 s\n");
+        // The wait for the first byte (HTTP or rcli?) is part of the timeout, not added to it.
+        assert!(
+            started.elapsed() < Duration::from_millis(1800),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(matches!(h.join().unwrap(), Outcome::Refused(_)));
     }
 
     #[test]

@@ -60,4 +60,8 @@ impl Executor for RuntimeExecutor {
         };
         Ok(run_command(&self.0, c.args, stdio).0)
     }
+
+    fn runtime(&self) -> Option<&Arc<Runtime>> {
+        Some(&self.0)
+    }
 }

@@ -16,6 +16,7 @@ pub mod connection;
 pub mod daemon;
 pub mod exec;
 pub mod host;
+pub mod http;
 pub mod listener;
 pub mod pidfile;
 pub mod protocol;

@@ -1,0 +1,354 @@
+//! `POST /containers/create`'s body: the Engine API's `Config` and `HostConfig` turned into a
+//! [`CreateRequest`], what the runtime has no field for kept in the container's folder
+//! (`engine-api.json`: `AutoRemove`, the `HostConfig` as asked), and every field the runtime
+//! cannot honour refused by name unless it is left at its zero value.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::wire::{ApiError, ApiResult};
+use crate::container::CreateRequest;
+
+/// The file in a container's folder with what the Engine API asked beyond the record.
+const EXTRAS_FILE: &str = "engine-api.json";
+
+/// `Config` fields read (the rest must be zero).
+const CONFIG_FIELDS: &[&str] = &[
+    "Hostname",
+    "User",
+    "AttachStdin",
+    "AttachStdout",
+    "AttachStderr",
+    "Tty",
+    "OpenStdin",
+    "StdinOnce",
+    "Env",
+    "Cmd",
+    "Image",
+    "WorkingDir",
+    "Entrypoint",
+    "ExposedPorts",
+    "HostConfig",
+];
+
+/// `HostConfig` fields read (the rest must be zero).
+const HOST_FIELDS: &[&str] = &[
+    "PortBindings",
+    "Memory",
+    "NetworkMode",
+    "AutoRemove",
+    "CapAdd",
+    "CapDrop",
+    "SecurityOpt",
+    "RestartPolicy",
+    "ConsoleSize",
+    "LogConfig",
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct Config {
+    hostname: String,
+    user: String,
+    tty: bool,
+    open_stdin: bool,
+    attach_stdin: bool,
+    attach_stdout: bool,
+    attach_stderr: bool,
+    env: Option<Vec<String>>,
+    cmd: Option<Cmd>,
+    image: String,
+    working_dir: String,
+    entrypoint: Option<Cmd>,
+    host_config: HostConfig,
+}
+
+/// `Cmd` and `Entrypoint` are a list, or a string (run by the shell, as docker's old API).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Cmd {
+    List(Vec<String>),
+    Shell(String),
+}
+
+impl Cmd {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            Cmd::List(v) => v,
+            Cmd::Shell(s) if s.is_empty() => Vec::new(),
+            Cmd::Shell(s) => vec!["/bin/sh".into(), "-c".into(), s],
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct HostConfig {
+    port_bindings: Option<BTreeMap<String, Option<Vec<PortBinding>>>>,
+    memory: i64,
+    network_mode: String,
+    auto_remove: bool,
+    cap_add: Option<Vec<String>>,
+    cap_drop: Option<Vec<String>>,
+    security_opt: Option<Vec<String>>,
+    restart_policy: RestartPolicy,
+    console_size: Option<[u16; 2]>,
+    log_config: LogConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct PortBinding {
+    host_ip: String,
+    host_port: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct RestartPolicy {
+    name: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct LogConfig {
+    #[serde(rename = "Type")]
+    kind: String,
+}
+
+/// What the Engine API asked that the container record has no field for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Extras {
+    pub auto_remove: bool,
+    /// `[rows, columns]` of the terminal to start with (0: none).
+    pub console_size: [u16; 2],
+    /// The `HostConfig` as sent, shown by inspect.
+    pub host_config: Value,
+}
+
+impl Extras {
+    /// What was kept for the container in `dir` (a container made otherwise has none).
+    pub fn load(dir: &Path) -> Extras {
+        crate::fsutil::read_json_opt(&dir.join(EXTRAS_FILE))
+            .ok()
+            .flatten()
+            .unwrap_or_default()
+    }
+
+    pub fn save(&self, dir: &Path) -> crate::error::Result<()> {
+        crate::fsutil::write_json_atomic(&dir.join(EXTRAS_FILE), self, 0o600)
+    }
+}
+
+/// Whether `v` is its type's zero value (null, false, 0, "", and lists and objects of zeros).
+fn is_zero(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.iter().all(is_zero),
+        Value::Object(o) => o.values().all(is_zero),
+    }
+}
+
+/// Refuse a field outside `known` that is set to something.
+fn refuse_unknown(obj: &Value, known: &[&str], what: &str) -> ApiResult<()> {
+    let Value::Object(o) = obj else {
+        return Err(ApiError::bad(format!("{what} must be a JSON object")));
+    };
+    for (k, v) in o {
+        // The CLI sends -1 for "the kernel's default" here.
+        let default = k == "MemorySwappiness" && v.as_i64() == Some(-1);
+        if !known.contains(&k.as_str()) && !is_zero(v) && !default {
+            return Err(ApiError::bad(format!(
+                "{what}.{k} is not supported by this runtime (it was given as {v}); leave it unset"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `-p`-style port strings from `PortBindings`: `80`, `8080:80`.
+fn ports(bindings: BTreeMap<String, Option<Vec<PortBinding>>>) -> ApiResult<Vec<String>> {
+    let mut out = Vec::new();
+    for (port, binds) in bindings {
+        let private = match port.split_once('/') {
+            None => port.as_str(),
+            Some((p, "tcp")) => p,
+            Some((_, proto)) => {
+                return Err(ApiError::bad(format!(
+                    "port {port}: only tcp ports can be published, not {proto}"
+                )))
+            }
+        };
+        let binds = binds.unwrap_or_default();
+        if binds.is_empty() {
+            out.push(private.to_string());
+        }
+        for b in binds {
+            if !matches!(b.host_ip.as_str(), "" | "0.0.0.0") {
+                // Publishing on every address instead would expose what was meant to stay
+                // on one.
+                return Err(ApiError::bad(format!(
+                    "port {port}: publishing on the host address {} is not supported by this runtime (ports are published on every address); leave HostIp empty",
+                    b.host_ip
+                )));
+            }
+            out.push(match b.host_port.as_str() {
+                "" => private.to_string(),
+                hp => format!("{hp}:{private}"),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The request and the extras a create body asks for.
+pub fn parse(body: Value) -> ApiResult<(CreateRequest, Extras)> {
+    if body.is_null() {
+        return Err(ApiError::bad(
+            "the create request has no body: send a JSON Config",
+        ));
+    }
+    refuse_unknown(&body, CONFIG_FIELDS, "Config")?;
+    let host_value = body.get("HostConfig").cloned().unwrap_or(Value::Null);
+    if !host_value.is_null() {
+        refuse_unknown(&host_value, HOST_FIELDS, "HostConfig")?;
+    }
+    let cfg: Config = serde_json::from_value(body)
+        .map_err(|e| ApiError::bad(format!("the create request is not a valid Config: {e}")))?;
+    if cfg
+        .entrypoint
+        .map(Cmd::into_vec)
+        .is_some_and(|e| !e.is_empty())
+    {
+        return Err(ApiError::bad(
+            "Config.Entrypoint: overriding the image's entrypoint is not supported by this runtime",
+        ));
+    }
+    let h = cfg.host_config;
+    if !matches!(h.restart_policy.name.as_str(), "" | "no") {
+        return Err(ApiError::bad(format!(
+            "HostConfig.RestartPolicy {:?} is not supported by this runtime: only \"no\"",
+            h.restart_policy.name
+        )));
+    }
+    if !matches!(h.log_config.kind.as_str(), "" | "json-file") {
+        return Err(ApiError::bad(format!(
+            "HostConfig.LogConfig.Type {:?} is not supported: the runtime keeps its own log files",
+            h.log_config.kind
+        )));
+    }
+    let network_mode = match h.network_mode.as_str() {
+        "" => None,
+        m => Some(m.to_string()),
+    };
+    let none_if_empty = |s: String| (!s.is_empty()).then_some(s);
+    let req = CreateRequest {
+        image: cfg.image,
+        cmd: cfg.cmd.map(Cmd::into_vec).unwrap_or_default(),
+        env: cfg.env.unwrap_or_default(),
+        user: none_if_empty(cfg.user),
+        working_dir: none_if_empty(cfg.working_dir),
+        hostname: none_if_empty(cfg.hostname),
+        memory: h.memory,
+        tty: cfg.tty,
+        open_stdin: cfg.open_stdin,
+        detach: !(cfg.attach_stdin || cfg.attach_stdout || cfg.attach_stderr),
+        ports: ports(h.port_bindings.unwrap_or_default())?,
+        network_mode,
+        cap_add: h.cap_add.unwrap_or_default(),
+        cap_drop: h.cap_drop.unwrap_or_default(),
+        security_opt: h.security_opt.unwrap_or_default(),
+    };
+    let extras = Extras {
+        auto_remove: h.auto_remove,
+        console_size: h.console_size.unwrap_or_default(),
+        host_config: host_value,
+    };
+    Ok((req, extras))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_cli_s_create_body_becomes_a_request() {
+        // What docker 20.10's `run --rm -p 8080:80 -e A=1 -it busybox sh` sends,
+        // zero fields included.
+        let body = json!({
+            "Hostname": "", "Domainname": "", "User": "", "AttachStdin": true,
+            "AttachStdout": true, "AttachStderr": true, "ExposedPorts": {"80/tcp": {}},
+            "Tty": true, "OpenStdin": true, "StdinOnce": true, "Env": ["A=1"],
+            "Cmd": ["sh"], "Image": "busybox", "Volumes": {}, "WorkingDir": "",
+            "Entrypoint": null, "OnBuild": null, "Labels": {},
+            "HostConfig": {
+                "Binds": null, "ContainerIDFile": "", "LogConfig": {"Type": "", "Config": {}},
+                "NetworkMode": "default",
+                "PortBindings": {"80/tcp": [{"HostIp": "", "HostPort": "8080"}]},
+                "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0}, "AutoRemove": true,
+                "CapAdd": null, "CapDrop": null, "Dns": [], "ConsoleSize": [0, 0],
+                "Privileged": false, "ShmSize": 0
+            },
+            "NetworkingConfig": {"EndpointsConfig": {}}
+        });
+        let (req, extras) = parse(body).unwrap();
+        assert_eq!(req.image, "busybox");
+        assert_eq!(req.cmd, ["sh"]);
+        assert_eq!(req.env, ["A=1"]);
+        assert_eq!(req.ports, ["8080:80"]);
+        assert!(req.tty && req.open_stdin);
+        assert_eq!(req.network_mode.as_deref(), Some("default"));
+        assert!(extras.auto_remove);
+        assert_eq!(
+            parse(json!({"Image": "b", "Cmd": "echo hi"}))
+                .unwrap()
+                .0
+                .cmd,
+            ["/bin/sh", "-c", "echo hi"]
+        );
+    }
+
+    #[test]
+    fn what_the_runtime_cannot_do_is_refused_by_name() {
+        for (body, word) in [
+            (
+                json!({"Image": "b", "HostConfig": {"Privileged": true}}),
+                "HostConfig.Privileged",
+            ),
+            (
+                json!({"Image": "b", "HostConfig": {"Binds": ["/a:/b"]}}),
+                "HostConfig.Binds",
+            ),
+            (json!({"Image": "b", "Labels": {"a": "b"}}), "Config.Labels"),
+            (json!({"Image": "b", "Entrypoint": ["x"]}), "Entrypoint"),
+            (
+                json!({"Image": "b", "HostConfig": {"RestartPolicy": {"Name": "always"}}}),
+                "RestartPolicy",
+            ),
+            (
+                json!({"Image": "b", "HostConfig": {"PortBindings": {"53/udp": null}}}),
+                "udp",
+            ),
+            (
+                json!({"Image": "b", "HostConfig": {"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1"}]}}}),
+                "127.0.0.1",
+            ),
+            (json!({"Image": 5}), "Config"),
+            (json!({"Image": "b", "Env": "A=1"}), "Config"),
+            (json!([1]), "Config"),
+            (Value::Null, "no body"),
+        ] {
+            let e = parse(body.clone()).unwrap_err();
+            assert_eq!(e.status, 400);
+            assert!(e.message.contains(word), "{body}: {}", e.message);
+        }
+    }
+}
