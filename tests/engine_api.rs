@@ -214,16 +214,39 @@ fn bad_input_gets_a_clear_answer_and_the_daemon_keeps_serving() {
     let r = parse_response(&d.raw(raw));
     assert_eq!(r.status, 400);
     assert!(r.message().contains("not valid JSON"), "{r:?}");
+    // A name (`name=`): shown in the list and inspect; a bad or taken one is refused.
     let r = request(
         &d,
         "POST",
         "/containers/create?name=web",
-        Some(&json!({"Image": "busybox"})),
+        Some(&json!({"Image": "busybox", "Cmd": ["true"]})),
     );
+    assert_eq!(r.status, 201, "{r:?}");
+    let r = request(&d, "GET", "/containers/web/json", None);
     assert_eq!(
-        (r.status, r.message().as_str()),
-        (400, "names are not supported yet")
+        (r.status, r.json()["Name"].as_str()),
+        (200, Some("/web")),
+        "{r:?}"
     );
+    let r = request(&d, "GET", "/containers/json?all=1", None);
+    assert!(
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["Names"][0] == "/web"),
+        "{r:?}"
+    );
+    let r = request(
+        &d,
+        "POST",
+        "/containers/create?name=web",
+        Some(&json!({"Image": "busybox", "Cmd": ["true"]})),
+    );
+    assert_eq!(r.status, 409, "{r:?}");
+    assert!(r.message().contains("is already in use"), "{r:?}");
+    let r = request(&d, "DELETE", "/containers/web", None);
+    assert_eq!(r.status, 204, "{r:?}");
     // Things that do not exist.
     let r = request(
         &d,

@@ -23,11 +23,9 @@ pub fn find(rt: &Runtime, id: &str) -> ApiResult<Arc<Container>> {
 
 /// `POST /containers/create`.
 pub fn create(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
-    if ctx.req.query("name").is_some_and(|n| !n.is_empty()) {
-        return Err(ApiError::bad("names are not supported yet"));
-    }
+    let name = ctx.req.query("name").map(str::to_string);
     let body: Value = ctx.json()?;
-    let (req, extras) = create::parse(body)?;
+    let (req, extras) = create::parse(body, name.as_deref())?;
     let prepared = req.prepare()?;
     let c = ctx.rt.create(&prepared).map_err(|e| match e.kind() {
         crate::error::ErrorKind::NotFound => {
@@ -341,7 +339,7 @@ pub fn list(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
             .join(" ");
         out.push(json!({
             "Id": rec.id,
-            "Names": [],
+            "Names": [rec.name],
             "Image": crate::summary::image_name(ctx.rt, &rec.image),
             "ImageID": format!("sha256:{}", rec.image),
             "Command": command,
@@ -417,7 +415,7 @@ pub fn inspect(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
                 "FinishedAt": ts(None),
             },
             "Image": format!("sha256:{}", rec.image),
-            "Name": "",
+            "Name": rec.name,
             "RestartCount": 0,
             "Driver": "overlay",
             "Platform": "linux",

@@ -31,12 +31,15 @@ const CONFIG_FIELDS: &[&str] = &[
     "WorkingDir",
     "Entrypoint",
     "ExposedPorts",
+    "Volumes",
     "HostConfig",
 ];
 
 /// `HostConfig` fields read (the rest must be zero).
 const HOST_FIELDS: &[&str] = &[
     "PortBindings",
+    "Binds",
+    "CpuShares",
     "Memory",
     "NetworkMode",
     "AutoRemove",
@@ -63,6 +66,8 @@ struct Config {
     image: String,
     working_dir: String,
     entrypoint: Option<Cmd>,
+    /// Anonymous volumes (`{"/path": {}}`), as `-v /path`.
+    volumes: Option<BTreeMap<String, Value>>,
     host_config: HostConfig,
 }
 
@@ -88,6 +93,9 @@ impl Cmd {
 #[serde(rename_all = "PascalCase", default)]
 struct HostConfig {
     port_bindings: Option<BTreeMap<String, Option<Vec<PortBinding>>>>,
+    /// `-v` strings: `HOST:PATH[:ro]`, `NAME:PATH[:ro]`.
+    binds: Option<Vec<String>>,
+    cpu_shares: i64,
     memory: i64,
     network_mode: String,
     auto_remove: bool,
@@ -208,8 +216,8 @@ fn ports(bindings: BTreeMap<String, Option<Vec<PortBinding>>>) -> ApiResult<Vec<
     Ok(out)
 }
 
-/// The request and the extras a create body asks for.
-pub fn parse(body: Value) -> ApiResult<(CreateRequest, Extras)> {
+/// The request and the extras a create body asks for (`name`: the `name=` query).
+pub fn parse(body: Value, name: Option<&str>) -> ApiResult<(CreateRequest, Extras)> {
     if body.is_null() {
         return Err(ApiError::bad(
             "the create request has no body: send a JSON Config",
@@ -249,6 +257,8 @@ pub fn parse(body: Value) -> ApiResult<(CreateRequest, Extras)> {
         m => Some(m.to_string()),
     };
     let none_if_empty = |s: String| (!s.is_empty()).then_some(s);
+    let mut volumes = h.binds.unwrap_or_default();
+    volumes.extend(cfg.volumes.unwrap_or_default().into_keys());
     let req = CreateRequest {
         image: cfg.image,
         cmd: cfg.cmd.map(Cmd::into_vec).unwrap_or_default(),
@@ -265,6 +275,9 @@ pub fn parse(body: Value) -> ApiResult<(CreateRequest, Extras)> {
         cap_add: h.cap_add.unwrap_or_default(),
         cap_drop: h.cap_drop.unwrap_or_default(),
         security_opt: h.security_opt.unwrap_or_default(),
+        volumes,
+        cpu_shares: h.cpu_shares,
+        name: name.filter(|n| !n.is_empty()).map(str::to_string),
     };
     let extras = Extras {
         auto_remove: h.auto_remove,
@@ -299,8 +312,10 @@ mod tests {
             },
             "NetworkingConfig": {"EndpointsConfig": {}}
         });
-        let (req, extras) = parse(body).unwrap();
+        let (req, extras) = parse(body, Some("web")).unwrap();
         assert_eq!(req.image, "busybox");
+        assert_eq!(req.name.as_deref(), Some("web"));
+        assert!(req.volumes.is_empty());
         assert_eq!(req.cmd, ["sh"]);
         assert_eq!(req.env, ["A=1"]);
         assert_eq!(req.ports, ["8080:80"]);
@@ -308,12 +323,18 @@ mod tests {
         assert_eq!(req.network_mode.as_deref(), Some("default"));
         assert!(extras.auto_remove);
         assert_eq!(
-            parse(json!({"Image": "b", "Cmd": "echo hi"}))
+            parse(json!({"Image": "b", "Cmd": "echo hi"}), None)
                 .unwrap()
                 .0
                 .cmd,
             ["/bin/sh", "-c", "echo hi"]
         );
+        // Binds and anonymous volumes are `-v`'s; CpuShares `-c`.
+        let body = json!({"Image": "b", "Volumes": {"/data": {}},
+                          "HostConfig": {"Binds": ["/srv:/mnt:ro"], "CpuShares": 512}});
+        let (req, _) = parse(body, None).unwrap();
+        assert_eq!(req.volumes, ["/srv:/mnt:ro", "/data"]);
+        assert_eq!(req.cpu_shares, 512);
     }
 
     #[test]
@@ -324,8 +345,8 @@ mod tests {
                 "HostConfig.Privileged",
             ),
             (
-                json!({"Image": "b", "HostConfig": {"Binds": ["/a:/b"]}}),
-                "HostConfig.Binds",
+                json!({"Image": "b", "HostConfig": {"Mounts": [{"Type": "bind"}]}}),
+                "HostConfig.Mounts",
             ),
             (json!({"Image": "b", "Labels": {"a": "b"}}), "Config.Labels"),
             (json!({"Image": "b", "Entrypoint": ["x"]}), "Entrypoint"),
@@ -346,7 +367,7 @@ mod tests {
             (json!([1]), "Config"),
             (Value::Null, "no body"),
         ] {
-            let e = parse(body.clone()).unwrap_err();
+            let e = parse(body.clone(), None).unwrap_err();
             assert_eq!(e.status, 400);
             assert!(e.message.contains(word), "{body}: {}", e.message);
         }
