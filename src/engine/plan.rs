@@ -311,74 +311,84 @@ fn capabilities(p: &Process) -> Result<Vec<u32>> {
     Ok(out)
 }
 
-/// The device nodes every container has (`/dev/null`, `zero`, `full`, `random`, `urandom`,
-/// `tty`, `pts/ptmx` and the terminals): (type, major, minor; None: any minor).
-const STANDARD_DEVICES: &[(char, i64, Option<i64>)] = &[
-    ('c', 1, Some(3)),
-    ('c', 1, Some(5)),
-    ('c', 1, Some(7)),
-    ('c', 1, Some(8)),
-    ('c', 1, Some(9)),
-    ('c', 5, Some(0)),
-    ('c', 5, Some(2)),
-    ('c', 136, None),
-];
-
-/// Device rules (`linux.resources.devices`). There is no device cgroup here: a container's
-/// `/dev` holds only the standard nodes and every file system it can write is `nodev`, so a
-/// node it makes itself cannot be used whatever the rules allow (`m`). What the engine cannot
-/// honour is refused: rules that take read or write access to a standard node away.
-fn check_device_rules(rules: &[oci_spec::runtime::LinuxDeviceCgroup]) -> Result<()> {
-    for &(typ, major, minor) in STANDARD_DEVICES {
-        let mut allowed = true;
+/// Device rules (`linux.resources.devices`), with runc's and crun's meaning: the spec's rules,
+/// then the standard devices allowed (they append those, so no rule takes `/dev/null` and the
+/// like away; `crun spec`'s single deny-all rule is the usual case). There is no device cgroup
+/// here: a container's `/dev` holds only the standard nodes and the spec's `linux.devices`,
+/// and every file system it can write is `nodev`, so a node it makes itself cannot be used
+/// whatever the rules allow (`m`). What the engine cannot honour is refused: a node of
+/// `linux.devices` the rules leave without read or write access (it would be usable here).
+fn check_device_rules(
+    rules: &[oci_spec::runtime::LinuxDeviceCgroup],
+    nodes: &[oci_spec::runtime::LinuxDevice],
+) -> Result<()> {
+    for node in nodes {
+        let typ = match node.typ().as_str().chars().next() {
+            Some('c' | 'u') => 'c',
+            Some('b') => 'b',
+            // A FIFO is no device: the rules do not apply to it.
+            _ => continue,
+        };
+        // The device cgroup's start: nothing allowed; the last rule that matches decides.
+        let (mut read, mut write) = (false, false);
         for r in rules {
             let t = r
                 .typ()
                 .map_or('a', |t| t.as_str().chars().next().unwrap_or('a'));
             let matches = (t == 'a' || t == typ)
-                && r.major().is_none_or(|m| m == major)
-                && (r.minor().is_none() || r.minor() == minor);
-            let access = r.access().clone().unwrap_or_else(|| "rwm".into());
-            let (read, write) = (access.contains('r'), access.contains('w'));
-            if !matches || (!read && !write) {
+                && r.major().is_none_or(|m| m == node.major())
+                && r.minor().is_none_or(|m| m == node.minor());
+            if !matches {
                 continue;
             }
-            if r.allow() != allowed && !(read && write) {
-                return Err(unsupported(format_args!(
-                    "a device rule that changes only {access:?} access of {typ} {major}:{}",
-                    minor.map_or("*".into(), |m| m.to_string())
-                )));
+            let access = r.access().clone().unwrap_or_else(|| "rwm".into());
+            if access.contains('r') {
+                read = r.allow();
             }
-            allowed = r.allow();
+            if access.contains('w') {
+                write = r.allow();
+            }
         }
-        if !allowed {
+        if !(read && write) {
             return Err(unsupported(format_args!(
-                "device rules that deny {typ} {major}:{}, a standard device every container has",
-                minor.map_or("*".into(), |m| m.to_string())
+                "device rules that deny {} ({typ} {}:{}) of linux.devices (without a device \
+                 cgroup a node the container has stays usable)",
+                node.path().display(),
+                node.major(),
+                node.minor()
             )));
         }
     }
     Ok(())
 }
 
-/// The resources the engine executes: device rules (see above) and what the container's
-/// cgroup is given ([`Resources`]: memory, cpu, pids, the block I/O weight); any other
-/// resource is refused, and a value out of range is an error.
-fn check_resources(r: &oci_spec::runtime::LinuxResources) -> Result<Resources> {
-    check_device_rules(r.devices().as_deref().unwrap_or_default())?;
+/// The resources the engine executes: device rules (see above; `nodes`: the spec's
+/// `linux.devices`) and what the container's cgroup is given ([`Resources`]: memory, cpu,
+/// pids, the block I/O weight); any other resource is refused, and a value out of range is an
+/// error.
+fn check_resources(
+    r: &oci_spec::runtime::LinuxResources,
+    nodes: &[oci_spec::runtime::LinuxDevice],
+) -> Result<Resources> {
+    check_device_rules(r.devices().as_deref().unwrap_or_default(), nodes)?;
     Resources::from_oci(r)
 }
 
-/// The resources of an update (`docker-runtime-oci update`), checked as a create's are (the
-/// device rules too, which containerd sends again with every update).
-pub fn update_resources(r: &oci_spec::runtime::LinuxResources) -> Result<Resources> {
-    check_resources(r)
+/// The resources of an update (`docker-runtime-oci update`) of a container made from `spec`,
+/// checked as a create's are (the device rules too, which containerd sends again with every
+/// update).
+pub fn update_resources(r: &oci_spec::runtime::LinuxResources, spec: &Spec) -> Result<Resources> {
+    let nodes = spec.linux().as_ref().and_then(|l| l.devices().clone());
+    check_resources(r, nodes.as_deref().unwrap_or_default())
 }
 
 /// The resources of `spec`'s cgroup (none asked: the default).
 pub fn resources(spec: &Spec) -> Result<Resources> {
-    match spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
-        Some(r) => check_resources(r),
+    let Some(linux) = spec.linux() else {
+        return Ok(Resources::default());
+    };
+    match linux.resources() {
+        Some(r) => check_resources(r, linux.devices().as_deref().unwrap_or_default()),
         None => Ok(Resources::default()),
     }
 }
@@ -435,7 +445,7 @@ fn check_linux(spec: &Spec) -> Result<()> {
         return Err(unsupported("no linux section"));
     };
     if let Some(r) = linux.resources() {
-        check_resources(r)?;
+        check_resources(r, linux.devices().as_deref().unwrap_or_default())?;
     }
     if let Some(p) = linux.cgroups_path() {
         CgroupPath::from_oci(&p.to_string_lossy())?;
@@ -716,15 +726,24 @@ mod tests {
             {"allow": true, "type": "c", "major": 5, "minor": 2, "access": "rwm"},
             {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rwm"}
         ], "memory": {"limit": 1048576}, "cpu": {"shares": 1024}});
-        check_resources(&resources(containerd)).unwrap();
-        check_resources(&resources(serde_json::json!({}))).unwrap();
-        // Deny all and nothing back: /dev/null would stay usable, so it is refused.
+        let tun: Vec<oci_spec::runtime::LinuxDevice> = serde_json::from_value(serde_json::json!([
+            {"path": "/dev/net/tun", "type": "c", "major": 10, "minor": 200}]))
+        .unwrap();
+        check_resources(&resources(containerd), &tun).unwrap();
+        check_resources(&resources(serde_json::json!({})), &[]).unwrap();
+        // `crun spec`'s deny-all: the standard devices stay allowed (runc and crun append
+        // them), a node of linux.devices would not be: refused, it would stay usable here.
         let deny = resources(serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]}));
-        let e = check_resources(&deny).unwrap_err();
-        assert!(e.to_string().contains("deny c 1:3"), "{e}");
+        check_resources(&deny, &[]).unwrap();
+        let e = check_resources(&deny, &tun).unwrap_err();
+        assert!(
+            e.to_string().contains("deny /dev/net/tun (c 10:200)"),
+            "{e}"
+        );
         let read_only = resources(serde_json::json!({"devices": [
-            {"allow": false, "type": "c", "major": 1, "minor": 5, "access": "w"}]}));
-        assert!(check_resources(&read_only).is_err());
+            {"allow": true, "type": "c", "major": 10, "access": "rwm"},
+            {"allow": false, "type": "c", "major": 10, "minor": 200, "access": "w"}]}));
+        assert!(check_resources(&read_only, &tun).is_err());
         for (v, what) in [
             (serde_json::json!({"cpu": {"shares": 1}}), "cpu.shares"),
             (serde_json::json!({"pids": {"limit": -3}}), "pids.limit"),
@@ -733,7 +752,7 @@ mod tests {
                 "memory.kernel",
             ),
         ] {
-            let e = check_resources(&resources(v)).unwrap_err();
+            let e = check_resources(&resources(v), &[]).unwrap_err();
             assert!(e.to_string().contains(what), "{e}");
         }
     }

@@ -33,7 +33,7 @@ fn console_size(spec: &Spec) -> Option<(u16, u16)> {
 }
 
 /// The bundle's `config.json`.
-fn load_spec(bundle: &Path) -> Result<Spec> {
+pub(super) fn load_spec(bundle: &Path) -> Result<Spec> {
     let path = bundle.join("config.json");
     let text = std::fs::read(&path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {

@@ -119,7 +119,8 @@ pub fn update(inv: &Invocation) -> Result<()> {
     let json = requested(inv)?;
     let typed: oci_spec::runtime::LinuxResources =
         serde_json::from_value(json).map_err(|e| Error::invalid(format!("the resources: {e}")))?;
-    let res = crate::engine::plan::update_resources(&typed)?;
+    let spec = super::create::load_spec(&rec.bundle)?;
+    let res = crate::engine::plan::update_resources(&typed, &spec)?;
     let cg = rec.cgroup().ok_or_else(|| {
         Error::unsupported(format!(
             "container \"{id}\" has no cgroup to update (this host offers none)"
