@@ -1704,9 +1704,6 @@ def render(env, res, facts, smoke):
         for who in ("ours ABI", "ours CLI in-process", "ours CLI via daemon"):
             d = r[f"{who}, bridge"]["median"] - r[f"{who}, --network none"]["median"]
             w(f"- {who}: {signed_ms(d)} ms")
-        o = r["docker-runtime-oci run"]["median"]
-        row("`docker-runtime-oci run` of /bin/true at or below crun (#14)",
-            f"{ms(o)} ms vs crun {ms(crun)} ms ({ratio(o, crun)}x)", o <= crun)
         d = (r["ours CLI via daemon, bridge, no --rm"]["median"]
              - r["ours CLI via daemon, --network none, no --rm"]["median"])
         w(f"- ours CLI via daemon, without `--rm`: {signed_ms(d)} ms")
