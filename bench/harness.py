@@ -1042,7 +1042,8 @@ def fig_ctr(env, res):
         log(f"ctr run --rm: {rounds} rounds of {k} runs per runtime")
         samples = alternate(rounds, runners)
         res["ctr"] = {name: dict(stats(samples[name]),
-                                 cmd=f"ctr -a $SOCK run --rm --runc-binary {b} IMAGE ID /bin/true")
+                                 cmd="ctr -a $SOCK run --rm --runc-binary "
+                                 f"{os.path.basename(b)} IMAGE ID /bin/true")
                       for name, b in variants.items()}
     finally:
         env.stop_containerd()
