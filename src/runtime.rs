@@ -213,6 +213,7 @@ impl Runtime {
         let dir = self.root.join("containers");
         let entries = std::fs::read_dir(&dir).map_err(|e| Error::io_path("reading", &dir, e))?;
         let mounts = crate::mount::mount_points()?;
+        let cgroups = crate::cgroup::Cgroup::named();
         let mut alive = Vec::new();
         let mut networked = false;
         for entry in entries {
@@ -248,7 +249,7 @@ impl Runtime {
             self.claim_name(&c);
             let c = self.register(c);
             networked |= c.has_network();
-            match c.reconcile(&mounts, self.logger()) {
+            match c.reconcile(&mounts, &cgroups, self.logger()) {
                 Ok(Some(pidfd)) => alive.push((c, pidfd)),
                 Ok(None) => {}
                 Err(e) => self

@@ -1088,3 +1088,99 @@ fn docker_login_then_push_and_pull_with_the_saved_login() {
         "{r:?}"
     );
 }
+
+/// Exec instances over raw HTTP (create, start on a hijacked connection with its frames,
+/// inspect's exit code, the errors) and with the real docker CLI (`exec`, `exec -i`, the
+/// program's status, a stopped container).
+#[test]
+fn exec_over_raw_http_and_with_the_docker_cli() {
+    let d = daemon();
+    let id = create(&d, json!({"Image": "busybox", "Cmd": ["sleep", "300"]}));
+    let r = request(&d, "POST", &format!("/v1.41/containers/{id}/start"), None);
+    assert_eq!(r.status, 204, "{r:?}");
+    let make = |body: Value| {
+        let r = request(
+            &d,
+            "POST",
+            &format!("/v1.41/containers/{id}/exec"),
+            Some(&body),
+        );
+        assert_eq!(r.status, 201, "{r:?}");
+        r.json()["Id"].as_str().unwrap().to_string()
+    };
+    let exec = make(json!({"AttachStdout": true, "AttachStderr": true,
+                           "Cmd": ["sh", "-c", "echo out; echo err >&2; hostname; exit 7"]}));
+    let mut s = UnixStream::connect(&d.sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let body = json!({"Detach": false, "Tty": false}).to_string();
+    write!(
+        s,
+        "POST /v1.41/exec/{exec}/start HTTP/1.1\r\nHost: docker\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut all = Vec::new();
+    s.read_to_end(&mut all).unwrap();
+    let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(parse_response(&all[..split]).status, 101);
+    let got = frames(&all[split..]);
+    let text = |k: u8| -> String {
+        got.iter()
+            .filter(|(s, _)| *s == k)
+            .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+            .collect()
+    };
+    assert_eq!(text(1), format!("out\n{}\n", &id[..12]), "{got:?}");
+    assert_eq!(text(2), "err\n");
+    let r = request(&d, "GET", &format!("/v1.41/exec/{exec}/json"), None);
+    assert_eq!(
+        (r.json()["ExitCode"].as_i64(), r.json()["Running"].as_bool()),
+        (Some(7), Some(false))
+    );
+    // Started twice, unknown, no command, more rights than the container's.
+    let r = request(
+        &d,
+        "POST",
+        &format!("/v1.41/exec/{exec}/start"),
+        Some(&json!({})),
+    );
+    assert_eq!(r.status, 409, "{r:?}");
+    let r = request(&d, "GET", "/v1.41/exec/nosuch/json", None);
+    assert_eq!(r.status, 404, "{r:?}");
+    for (body, want) in [
+        (json!({"Cmd": []}), "No exec command"),
+        (json!({"Cmd": ["true"], "Privileged": true}), "Privileged"),
+    ] {
+        let r = request(
+            &d,
+            "POST",
+            &format!("/v1.41/containers/{id}/exec"),
+            Some(&body),
+        );
+        assert_eq!(r.status, 400, "{r:?}");
+        assert!(r.message().contains(want), "{r:?}");
+    }
+
+    let cfg = TempDir::new("docker-config-exec");
+    assert_eq!(
+        cli_ok(&d, &cfg, &["exec", &id, "cat", "/proc/1/comm"]),
+        "sleep\n"
+    );
+    let out = cli(&d, &cfg, &["exec", &id, "sh", "-c", "exit 5"], None);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let out = cli(
+        &d,
+        &cfg,
+        &["exec", "-i", &id, "tr", "a-z", "A-Z"],
+        Some(b"shout\n"),
+    );
+    assert_eq!(stdout(&out), "SHOUT\n", "{out:?}");
+    let out = cli(&d, &cfg, &["exec", &id, "nosuchprogram"], None);
+    assert_eq!(out.status.code(), Some(127), "{out:?}");
+    cli_ok(&d, &cfg, &["exec", "-d", &id, "sleep", "1"]);
+    cli_ok(&d, &cfg, &["kill", &id]);
+    let out = cli(&d, &cfg, &["exec", &id, "true"], None);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("is not running"), "{out:?}");
+    cli_ok(&d, &cfg, &["rm", "-f", &id]);
+}

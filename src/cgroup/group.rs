@@ -152,6 +152,17 @@ impl Layout {
         cg.apply(res)
     }
 
+    /// The names under `docker-runtime/` in any hierarchy: the containers that have (part of)
+    /// a cgroup of the runtime's naming, one listing per hierarchy.
+    fn named_children(&self) -> std::collections::HashSet<String> {
+        let roots = self.v2.iter().chain(self.v1.iter().map(|(_, r)| r));
+        roots
+            .filter_map(|r| std::fs::read_dir(r.join(super::layout::PARENT)).ok())
+            .flat_map(|dir| dir.flatten())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect()
+    }
+
     /// The folders of the cgroup at `path` that exist.
     pub fn find(&self, path: &CgroupPath) -> Option<Cgroup> {
         let v2 = self
@@ -178,6 +189,12 @@ impl Cgroup {
     /// none.
     pub fn find(path: &CgroupPath) -> Option<Cgroup> {
         Layout::host().find(path)
+    }
+
+    /// The names that have a cgroup under `docker-runtime/` on this host, in any hierarchy
+    /// (what a restore checks for leftovers, without a lookup per container).
+    pub fn named() -> std::collections::HashSet<String> {
+        Layout::host().named_children()
     }
 
     /// Make the cgroup at `path` on this host with `res` written (see [`Layout::create`]).

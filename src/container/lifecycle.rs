@@ -343,10 +343,12 @@ impl Container {
     /// helper is gone becomes stopped (its exit code from the helper's file when it wrote
     /// one); a leftover mount and cgroup are removed; a stopped container's network settings are cleared
     /// (the network manager's restore frees what no running container holds). Returns the
-    /// helper's pidfd when it still runs, to be watched again.
+    /// helper's pidfd when it still runs, to be watched again. `mounts` are the host's mount
+    /// points, `cgroups` the names that have a cgroup of the runtime's ([`Cgroup::named`]).
     pub(crate) fn reconcile(
         &self,
         mounts: &HashSet<PathBuf>,
+        cgroups: &HashSet<String>,
         logger: &Logger,
     ) -> Result<Option<OwnedFd>> {
         let mut inner = self.lock();
@@ -387,7 +389,11 @@ impl Container {
         }
         // A cgroup left by a run that ended unwatched (or whose removal failed): thawed, so
         // that a process still in it gets the kill its monitor's death sent, and removed.
-        if let Some(cg) = Cgroup::find(&CgroupPath::named(&self.id)) {
+        let leftover = cgroups
+            .contains(&self.id)
+            .then(|| Cgroup::find(&CgroupPath::named(&self.id)))
+            .flatten();
+        if let Some(cg) = leftover {
             let _ = cg.thaw();
             cg.remove();
         }

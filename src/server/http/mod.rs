@@ -12,6 +12,7 @@ pub mod auth;
 pub mod containers;
 pub mod create;
 pub mod ctx;
+pub mod exec;
 pub mod images;
 pub mod serve;
 pub mod streams;

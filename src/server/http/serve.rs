@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::ctx::{Ctx, Reply};
 use super::wire::{self, ApiError, ApiResult, HeadError, Limits};
-use super::{auth, containers, images, streams, system};
+use super::{auth, containers, exec, images, streams, system};
 use crate::log::Logger;
 use crate::runtime::Runtime;
 use crate::server::addr::Stream;
@@ -103,6 +103,10 @@ fn route(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
         ("POST", ["containers", id, "wait"]) => streams::wait(ctx, id),
         ("GET", ["containers", id, "logs"]) => streams::logs(ctx, id),
         ("POST", ["containers", id, "attach"]) => streams::attach(ctx, id),
+        ("POST", ["containers", id, "exec"]) => exec::create(ctx, id),
+        ("POST", ["exec", id, "start"]) => exec::start(ctx, id),
+        ("POST", ["exec", id, "resize"]) => exec::resize(ctx, id),
+        ("GET", ["exec", id, "json"]) => exec::inspect(ctx, id),
         ("GET", ["images", "json"]) => images::list(ctx),
         ("POST", ["images", "create"]) => images::create(ctx),
         ("POST", ["commit"]) => images::commit(ctx),
