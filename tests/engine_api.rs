@@ -868,6 +868,11 @@ assert ct.wait()["StatusCode"] == 3
 ct.reload()
 assert ct.status == "exited", ct.status
 ct.remove()
+ct = c.containers.run("busybox", ["sleep", "60"], detach=True, name="py-exec")
+assert c.containers.get("py-exec").id == ct.id
+code, out = ct.exec_run(["sh", "-c", "echo in-exec; exit 4"])
+assert (code, out) == (4, b"in-exec\n"), (code, out)
+ct.remove(force=True)
 assert c.containers.list(all=True) == []
 assert [i.tags for i in c.images.list()] == [["busybox:latest"]]
 img = c.images.get("busybox")
@@ -1166,6 +1171,9 @@ fn exec_over_raw_http_and_with_the_docker_cli() {
         cli_ok(&d, &cfg, &["exec", &id, "cat", "/proc/1/comm"]),
         "sleep\n"
     );
+    // `top`: the container's processes as ps -ef's columns (the CLI prints them).
+    let top = cli_ok(&d, &cfg, &["top", &id]);
+    assert!(top.starts_with("UID") && top.contains("sleep 300"), "{top}");
     let out = cli(&d, &cfg, &["exec", &id, "sh", "-c", "exit 5"], None);
     assert_eq!(out.status.code(), Some(5), "{out:?}");
     let out = cli(

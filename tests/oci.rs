@@ -509,7 +509,15 @@ fn pause_resume_and_ps() {
     }
     let pids = json(&ok(&oci(&root, &["ps", "--format", "json", "p1"])));
     assert!(pids.as_array().unwrap().contains(&pid.into()), "{pids}");
-    assert!(fails(&oci(&root, &["ps", "p1"])).contains("--format json"));
+    // The default, as runc: ps -ef's columns for the container's processes.
+    let table = ok(&oci(&root, &["ps", "p1"]));
+    let mut lines = table.lines();
+    assert!(lines.next().unwrap().starts_with("UID"), "{table}");
+    assert!(
+        lines.any(|l| l.split_whitespace().nth(1) == Some(pid.to_string().as_str())),
+        "{table}"
+    );
+    assert!(fails(&oci(&root, &["ps", "--format", "xml", "p1"])).contains("want table or json"));
     assert!(fails(&oci(&root, &["resume", "p1"])).contains("is not paused"));
 
     ok(&oci(&root, &["pause", "p1"]));

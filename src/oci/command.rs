@@ -223,13 +223,13 @@ fn ps(inv: &Invocation) -> Result<()> {
     if store.status(&rec) == Status::Stopped {
         return Err(Error::in_use(format!("container \"{id}\" not running")));
     }
+    let pids = rec.cgroup().map(|c| c.pids()).unwrap_or_default();
     match inv.value("format").unwrap_or("table") {
-        "json" => {
-            let pids = rec.cgroup().map(|c| c.pids()).unwrap_or_default();
-            out(&format!("{}\n", serde_json::Value::from(pids)))
-        }
-        other => Err(Error::unsupported(format!(
-            "ps --format {other} is not supported (use --format json)"
+        "json" => out(&format!("{}\n", serde_json::Value::from(pids))),
+        // runc prints `ps -ef`'s rows of the container's processes: the same columns.
+        "table" => out(&crate::table::render(&crate::ps::table(&pids))),
+        other => Err(Error::invalid(format!(
+            "ps --format {other:?}: want table or json"
         ))),
     }
 }

@@ -447,3 +447,36 @@ pub fn inspect(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
         }),
     ))
 }
+
+/// `GET /containers/{id}/top`: the processes in its cgroup, as `ps -ef`'s columns (`ps_args`
+/// are not taken: the columns are fixed).
+pub fn top(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
+    let c = find(ctx.rt, id)?;
+    if ctx
+        .req
+        .query("ps_args")
+        .is_some_and(|a| !a.is_empty() && a != "-ef")
+    {
+        return Err(ApiError::bad(
+            "ps_args are not supported: the columns are ps -ef's",
+        ));
+    }
+    if !c.is_running() {
+        return Err(ApiError::new(
+            409,
+            format!("Container {} is not running", c.id),
+        ));
+    }
+    let cg = c.cgroup().ok_or_else(|| {
+        ApiError::new(
+            500,
+            format!("container {} has no cgroup on this host", c.id),
+        )
+    })?;
+    let mut rows = crate::ps::table(&cg.pids());
+    let titles = rows.remove(0);
+    Ok(Reply::Json(
+        200,
+        json!({"Titles": titles, "Processes": rows}),
+    ))
+}

@@ -99,6 +99,7 @@ fn route(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
         ("POST", ["containers", id, "pause"]) => containers::pause(ctx, id, true),
         ("POST", ["containers", id, "unpause"]) => containers::pause(ctx, id, false),
         ("GET", ["containers", id, "changes"]) => containers::changes(ctx, id),
+        ("GET", ["containers", id, "top"]) => containers::top(ctx, id),
         ("GET", ["containers", id, "export"]) => containers::export(ctx, id),
         ("POST", ["containers", id, "wait"]) => streams::wait(ctx, id),
         ("GET", ["containers", id, "logs"]) => streams::logs(ctx, id),
