@@ -66,6 +66,24 @@ pub fn pids_in_pid_namespace(ns: &std::path::Path) -> Vec<i32> {
         .collect()
 }
 
+/// A signal by number or name (`9`, `KILL`, `SIGKILL`).
+pub fn parse_signal(s: &str) -> crate::error::Result<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return nix::sys::signal::Signal::try_from(n)
+            .map(|sig| sig as i32)
+            .map_err(|_| crate::error::Error::invalid(format!("invalid signal {s:?}")));
+    }
+    let name = s.to_ascii_uppercase();
+    let name = if name.starts_with("SIG") {
+        name
+    } else {
+        format!("SIG{name}")
+    };
+    name.parse::<nix::sys::signal::Signal>()
+        .map(|sig| sig as i32)
+        .map_err(|_| crate::error::Error::invalid(format!("invalid signal {s:?}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -78,5 +96,16 @@ mod tests {
         let ns = std::fs::read_link("/proc/self/ns/pid").unwrap();
         assert!(pids_in_pid_namespace(&ns).contains(&me));
         assert!(pids_in_pid_namespace(std::path::Path::new("pid:[0]")).is_empty());
+    }
+
+    #[test]
+    fn signals_by_number_and_name() {
+        assert_eq!(parse_signal("9").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("KILL").unwrap(), libc::SIGKILL);
+        assert_eq!(parse_signal("sigterm").unwrap(), libc::SIGTERM);
+        assert_eq!(parse_signal("SIGUSR1").unwrap(), libc::SIGUSR1);
+        for bad in ["0x9", "NOPE", "999", ""] {
+            assert!(parse_signal(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -423,6 +423,20 @@ mod tests {
         protocol::recv(sock.as_fd()).unwrap().map(|(m, _)| m)
     }
 
+    /// The fake helper's greeting, then the config it is started with (kept in `seen`).
+    fn greet(sock: &UnixStream, seen: &Mutex<Option<InitConfig>>) {
+        send(
+            sock,
+            Message::Hello {
+                version: PROTOCOL_VERSION,
+            },
+        );
+        let Some(Message::Start(cfg)) = recv(sock) else {
+            panic!("no start")
+        };
+        *seen.lock().unwrap() = Some(*cfg);
+    }
+
     fn streams() -> Streams {
         Streams {
             stdin: std::process::Stdio::null(),
@@ -480,16 +494,7 @@ mod tests {
         let seen: Arc<Mutex<Option<InitConfig>>> = Arc::default();
         let seen2 = seen.clone();
         let kernel = FakeKernel::new(move |sock| {
-            send(
-                &sock,
-                Message::Hello {
-                    version: PROTOCOL_VERSION,
-                },
-            );
-            let Some(Message::Start(cfg)) = recv(&sock) else {
-                panic!("no start")
-            };
-            *seen2.lock().unwrap() = Some(*cfg);
+            greet(&sock, &seen2);
             send(&sock, Message::Ready { pid: 4242 });
             assert_eq!(recv(&sock), Some(Message::Go));
             assert_eq!(recv(&sock), Some(Message::Run));
@@ -632,16 +637,7 @@ mod tests {
         let seen: Arc<Mutex<Option<InitConfig>>> = Arc::default();
         let seen2 = seen.clone();
         let kernel = FakeKernel::new(move |sock| {
-            send(
-                &sock,
-                Message::Hello {
-                    version: PROTOCOL_VERSION,
-                },
-            );
-            let Some(Message::Start(cfg)) = recv(&sock) else {
-                panic!("no start")
-            };
-            *seen2.lock().unwrap() = Some(*cfg);
+            greet(&sock, &seen2);
             send(&sock, Message::Ready { pid: 4242 });
             assert_eq!(recv(&sock), Some(Message::Go));
             send(&sock, Message::Prepared);
@@ -692,16 +688,7 @@ mod tests {
             let seen: Arc<Mutex<Option<InitConfig>>> = Arc::default();
             let seen2 = seen.clone();
             let kernel = FakeKernel::new(move |sock| {
-                send(
-                    &sock,
-                    Message::Hello {
-                        version: PROTOCOL_VERSION,
-                    },
-                );
-                let Some(Message::Start(cfg)) = recv(&sock) else {
-                    panic!("no start")
-                };
-                *seen2.lock().unwrap() = Some(*cfg);
+                greet(&sock, &seen2);
                 send(&sock, Message::Ready { pid: 99 });
                 assert_eq!(recv(&sock), Some(Message::Go));
                 assert_eq!(recv(&sock), Some(Message::Run));

@@ -234,24 +234,6 @@ fn ps(inv: &Invocation) -> Result<()> {
     }
 }
 
-/// A signal by number or name (`9`, `KILL`, `SIGKILL`).
-pub fn parse_signal(s: &str) -> Result<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n)
-            .map(|sig| sig as i32)
-            .map_err(|_| Error::invalid(format!("invalid signal {s:?}")));
-    }
-    let name = s.to_ascii_uppercase();
-    let name = if name.starts_with("SIG") {
-        name
-    } else {
-        format!("SIG{name}")
-    };
-    name.parse::<nix::sys::signal::Signal>()
-        .map(|sig| sig as i32)
-        .map_err(|_| Error::invalid(format!("invalid signal {s:?}")))
-}
-
 /// A pidfd for the container's first process, if it is still the recorded one.
 fn open_process(rec: &Record) -> Option<OwnedFd> {
     let fd = crate::proc::pidfd_open(rec.pid).ok()?;
@@ -290,7 +272,7 @@ fn kill(inv: &Invocation) -> Result<()> {
     let id = &inv.args[0];
     let _lock = store.lock(id)?;
     let rec = store.load(id)?;
-    let sig = parse_signal(inv.args.get(1).map_or("SIGTERM", String::as_str))?;
+    let sig = crate::proc::parse_signal(inv.args.get(1).map_or("SIGTERM", String::as_str))?;
     match store.status(&rec) {
         Status::Created | Status::Running | Status::Paused => signal(&rec, sig, inv.flag("all")),
         _ => Err(Error::in_use(format!("container \"{id}\" not running"))),
@@ -347,20 +329,4 @@ fn remove(store: &Store, id: &str, force: bool, log: &Log) -> Result<()> {
     store.remove(id)?;
     hooks::run_warning(log, &rec, HookKind::Poststop, Status::Stopped);
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signals_by_number_and_name() {
-        assert_eq!(parse_signal("9").unwrap(), libc::SIGKILL);
-        assert_eq!(parse_signal("KILL").unwrap(), libc::SIGKILL);
-        assert_eq!(parse_signal("sigterm").unwrap(), libc::SIGTERM);
-        assert_eq!(parse_signal("SIGUSR1").unwrap(), libc::SIGUSR1);
-        for bad in ["0x9", "NOPE", "999", ""] {
-            assert!(parse_signal(bad).is_err(), "{bad}");
-        }
-    }
 }

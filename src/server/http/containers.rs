@@ -107,27 +107,9 @@ pub fn restart(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     Ok(Reply::Empty(204))
 }
 
-/// A signal by name (`KILL`, `SIGKILL`) or number.
-fn signal_number(s: &str) -> ApiResult<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return nix::sys::signal::Signal::try_from(n)
-            .map(|sig| sig as i32)
-            .map_err(|_| ApiError::bad(format!("invalid signal: {s}")));
-    }
-    let name = s.to_ascii_uppercase();
-    let name = if name.starts_with("SIG") {
-        name
-    } else {
-        format!("SIG{name}")
-    };
-    name.parse::<nix::sys::signal::Signal>()
-        .map(|sig| sig as i32)
-        .map_err(|_| ApiError::bad(format!("invalid signal: {s}")))
-}
-
 /// `POST /containers/{id}/kill` (`signal`, SIGKILL by default): 409 when it is not running.
 pub fn kill(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
-    let sig = signal_number(
+    let sig = crate::proc::parse_signal(
         ctx.req
             .query("signal")
             .filter(|s| !s.is_empty())
