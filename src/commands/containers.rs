@@ -10,11 +10,11 @@ use chrono::Utc;
 
 use super::flags::{no_args, Flag, Flags, Parsed};
 use super::streams::{Streams, ERROR_STATUS};
-use super::table;
 use crate::container::{stream, Container, CreateRequest, StartOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
 use crate::runtime::Runtime;
+use crate::table;
 
 /// Parse a memory size: bytes, or a number with b, k, m or g (any case).
 pub fn parse_memory(s: &str) -> Result<i64> {

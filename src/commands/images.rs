@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use super::flags::Flags;
 use super::streams::Streams;
-use super::table::render_min;
 use crate::error::{Error, ErrorKind, Result};
 use crate::humanize;
 use crate::ids;
@@ -16,6 +15,7 @@ use crate::image::Image;
 use crate::reference::{split_tag, validate_repo, validate_tag, DEFAULT_TAG};
 use crate::runtime::Runtime;
 use crate::summary;
+use crate::table::render_min;
 
 fn parse(f: &Flags, args: &[String], io: &mut Streams) -> Result<Option<super::flags::Parsed>> {
     f.parse(args, &mut io.stdout)

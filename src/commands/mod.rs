@@ -13,7 +13,6 @@ mod rename;
 mod stats;
 mod streams;
 mod system;
-pub use crate::table;
 mod volumes;
 
 pub use streams::{Streams, ERROR_STATUS, RUNTIME_FAILED_STATUS};

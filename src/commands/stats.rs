@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use super::flags::Flags;
 use super::streams::Streams;
-use super::table;
 use crate::cgroup::{Cgroup, Usage};
 use crate::container::Container;
 use crate::error::{Error, Result};
@@ -15,6 +14,7 @@ use crate::humanize::{bytes_binary, bytes_decimal};
 use crate::ids;
 use crate::ps::{read, ticks};
 use crate::runtime::Runtime;
+use crate::table;
 
 /// How often `stats` refreshes (and the window its CPU % is measured over).
 const INTERVAL: Duration = Duration::from_secs(1);

@@ -2,10 +2,10 @@
 
 use super::flags::Flags;
 use super::streams::{Streams, ERROR_STATUS};
-use super::table;
 use crate::error::Result;
 use crate::runtime::Runtime;
 use crate::summary;
+use crate::table;
 
 const SUBCOMMANDS: &str = "create, inspect, ls or rm";
 
