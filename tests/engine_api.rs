@@ -329,6 +329,23 @@ fn a_container_s_life_over_raw_http() {
     }));
     let r = request(&d, "GET", &format!("/containers/{id}/logs?stderr=1"), None);
     assert_eq!(frames(&r.body), vec![(2, b"err\n".to_vec())]);
+    // timestamps=1: docker's RFC 3339 stamp (nanoseconds, UTC) before each line.
+    let r = request(
+        &d,
+        "GET",
+        &format!("/containers/{id}/logs?stderr=1&timestamps=1"),
+        None,
+    );
+    let f = frames(&r.body);
+    let line = String::from_utf8(f[0].1.clone()).unwrap();
+    let (stamp, rest) = line.split_once(' ').unwrap();
+    assert_eq!(rest, "err\n", "{line:?}");
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(stamp).is_ok()
+            && stamp.ends_with('Z')
+            && stamp.len() == 30,
+        "{stamp}"
+    );
     assert_eq!(
         request(&d, "POST", &format!("/containers/{id}/pause"), None).status,
         204

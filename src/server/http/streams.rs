@@ -13,6 +13,7 @@ use serde_json::json;
 use super::containers::find;
 use super::ctx::{Ctx, Reply};
 use super::wire::{self, ApiError, ApiResult};
+use crate::container::logtimes::LogWriter;
 use crate::container::{stream, Container, Event};
 use crate::events::Subscription;
 use crate::server::addr::Stream;
@@ -165,7 +166,7 @@ fn tail_offset(path: &std::path::Path, tail: i64) -> u64 {
 fn follow_until(
     sock: &Stream,
     readers: &mut [std::fs::File],
-    sinks: &mut [Framed<'_>],
+    clients: &mut [&mut dyn Write],
     done: &Event,
     half: bool,
 ) -> ApiResult<()> {
@@ -188,24 +189,24 @@ fn follow_until(
             }
             return;
         });
-        let mut clients: Vec<&mut dyn Write> =
-            sinks.iter_mut().map(|w| w as &mut dyn Write).collect();
-        let _ = stream::follow(readers, &mut clients, done, Some(&cancel));
+        let _ = stream::follow(readers, clients, done, Some(&cancel));
         over.signal();
     });
     Ok(())
 }
 
-/// The log readers and sinks for the streams asked.
+/// The log readers and sinks for the streams asked, and each one's log file.
+#[allow(clippy::type_complexity)]
 fn outputs<'a>(
     c: &Container,
     sock: &'a Stream,
     want: [bool; 2],
     offsets: [Option<u64>; 2],
-) -> ApiResult<(Vec<std::fs::File>, Vec<Framed<'a>>)> {
+) -> ApiResult<(Vec<std::fs::File>, Vec<Framed<'a>>, Vec<std::path::PathBuf>)> {
     let tty = c.record().config.tty;
     let mut readers = Vec::new();
     let mut sinks = Vec::new();
+    let mut paths = Vec::new();
     let logs = [(c.stdout_log(), 1u8), (c.stderr_log(), 2u8)];
     for (i, (path, kind)) in logs.into_iter().enumerate() {
         if !want[i] {
@@ -217,9 +218,10 @@ fn outputs<'a>(
                 sock,
                 kind: (!tty).then_some(kind),
             });
+            paths.push(path);
         }
     }
-    Ok((readers, sinks))
+    Ok((readers, sinks, paths))
 }
 
 /// An event already signalled: a stream that copies what there is and ends.
@@ -229,14 +231,11 @@ fn finished() -> ApiResult<Arc<Event>> {
     Ok(Arc::new(e))
 }
 
-/// `GET /containers/{id}/logs` (`stdout`, `stderr`, `follow`, `tail`).
+/// `GET /containers/{id}/logs` (`stdout`, `stderr`, `follow`, `tail`, `timestamps`: each
+/// line stamped from the logs' time index, as `docker logs -t`).
 pub fn logs(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     let c = find(ctx.rt, id)?;
-    if ctx.req.flag("timestamps") {
-        return Err(ApiError::bad(
-            "timestamps are not recorded by this runtime's logs: leave timestamps unset",
-        ));
-    }
+    let stamp = ctx.req.flag("timestamps");
     let want = [ctx.req.flag("stdout"), ctx.req.flag("stderr")];
     if !want[0] && !want[1] {
         return Err(ApiError::bad(
@@ -251,7 +250,11 @@ pub fn logs(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
         Some(tail_offset(&c.stdout_log(), tail)),
         Some(tail_offset(&c.stderr_log(), tail)),
     ];
-    let (mut readers, mut sinks) = outputs(&c, ctx.sock, want, offsets)?;
+    let (mut readers, mut sinks, paths) = outputs(&c, ctx.sock, want, offsets)?;
+    let starts: Vec<u64> = readers
+        .iter_mut()
+        .map(|r| std::io::Seek::stream_position(r).unwrap_or(0))
+        .collect();
     let done = match c.exit_event().filter(|_| ctx.req.flag("follow")) {
         Some(done) => done,
         None => finished()?,
@@ -263,7 +266,18 @@ pub fn logs(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
         None,
     ))
     .map_err(io_err)?;
-    follow_until(ctx.sock, &mut readers, &mut sinks, &done, true)?;
+    let mut writers: Vec<LogWriter<'_>> = sinks
+        .iter_mut()
+        .zip(paths.iter().zip(&starts))
+        .map(|(s, (p, &at))| LogWriter::new(s, p, at, stamp))
+        .collect();
+    let mut clients: Vec<&mut dyn Write> =
+        writers.iter_mut().map(|w| w as &mut dyn Write).collect();
+    follow_until(ctx.sock, &mut readers, &mut clients, &done, true)?;
+    drop(clients);
+    for w in &mut writers {
+        let _ = w.finish();
+    }
     Ok(Reply::Sent)
 }
 
@@ -327,7 +341,8 @@ pub fn attach(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     };
     // From now: what the container writes after the attach.
     let offsets = crate::container::output::offsets(&c);
-    let (mut readers, mut sinks) = outputs(&c, ctx.sock, want, [Some(offsets.0), Some(offsets.1)])?;
+    let (mut readers, mut sinks, _) =
+        outputs(&c, ctx.sock, want, [Some(offsets.0), Some(offsets.1)])?;
     let upgrade = ctx
         .req
         .header("upgrade")
@@ -351,7 +366,8 @@ pub fn attach(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     if stdin {
         feed(ctx.sock, &c, pending, &done)?;
     }
-    follow_until(ctx.sock, &mut readers, &mut sinks, &done, false)?;
+    let mut clients: Vec<&mut dyn Write> = sinks.iter_mut().map(|w| w as &mut dyn Write).collect();
+    follow_until(ctx.sock, &mut readers, &mut clients, &done, false)?;
     Ok(Reply::Sent)
 }
 
