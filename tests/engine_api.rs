@@ -247,6 +247,15 @@ fn bad_input_gets_a_clear_answer_and_the_daemon_keeps_serving() {
     assert!(r.message().contains("is already in use"), "{r:?}");
     let r = request(&d, "DELETE", "/containers/web", None);
     assert_eq!(r.status, 204, "{r:?}");
+    // An anonymous volume (`Volumes`) goes with `v=1`.
+    let vid = create(
+        &d,
+        json!({"Image": "busybox", "Cmd": ["true"], "Volumes": {"/data": {}}}),
+    );
+    let vols = || std::fs::read_dir(d.root.join("volumes")).map_or(0, |r| r.count());
+    assert_eq!(vols(), 1);
+    let r = request(&d, "DELETE", &format!("/containers/{vid}?v=1"), None);
+    assert_eq!((r.status, vols()), (204, 0), "{r:?}");
     // Things that do not exist.
     let r = request(
         &d,

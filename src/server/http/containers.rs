@@ -205,7 +205,7 @@ pub fn export(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     }
 }
 
-/// `DELETE /containers/{id}` (`force`: kill it first; `v`: there are no volumes to remove).
+/// `DELETE /containers/{id}` (`force`: kill it first; `v`: its anonymous volumes too).
 pub fn remove(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     let c = find(ctx.rt, id)?;
     if c.is_running() {
@@ -217,7 +217,8 @@ pub fn remove(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
         }
         c.kill()?;
     }
-    ctx.rt.remove_container(&c)?;
+    // `v`: its anonymous volumes too (named ones stay), as `rm -v`.
+    ctx.rt.remove_container_with(&c, ctx.req.flag("v"))?;
     Ok(Reply::Empty(204))
 }
 
