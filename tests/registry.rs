@@ -388,10 +388,25 @@ fn run_pulls_a_missing_image() {
     ok(&a, &["push", &name]);
 
     let b = runtime(&d.join("b"));
-    let out = call(&b, &["run", "--pull", "never", "--rm", &name, "true"]);
+    let out = call(
+        &b,
+        &[
+            "run",
+            "--network",
+            "none",
+            "--pull",
+            "never",
+            "--rm",
+            &name,
+            "true",
+        ],
+    );
     assert_eq!(out.status, 125, "{}", out.stderr);
     assert!(out.stderr.contains("no such image"), "{}", out.stderr);
-    let out = call(&b, &["run", "--rm", &name, "echo", "pulled"]);
+    let out = call(
+        &b,
+        &["run", "--network", "none", "--rm", &name, "echo", "pulled"],
+    );
     assert_eq!(
         (out.status, out.stdout.as_str()),
         (0, "pulled\n"),
@@ -406,13 +421,36 @@ fn run_pulls_a_missing_image() {
     );
     assert!(out.stderr.contains("Pull complete"), "{}", out.stderr);
     // Present now: no pull; `--pull always` pulls (every layer already here).
-    let out = call(&b, &["run", "--rm", &name, "true"]);
+    let out = call(&b, &["run", "--network", "none", "--rm", &name, "true"]);
     assert_eq!((out.status, out.stderr.as_str()), (0, ""));
-    let out = call(&b, &["run", "--pull", "always", "--rm", &name, "true"]);
+    let out = call(
+        &b,
+        &[
+            "run",
+            "--network",
+            "none",
+            "--pull",
+            "always",
+            "--rm",
+            &name,
+            "true",
+        ],
+    );
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert!(out.stderr.contains("Already exists"), "{}", out.stderr);
 
-    let out = call(&b, &["run", "--pull", "sometimes", &name, "true"]);
+    let out = call(
+        &b,
+        &[
+            "run",
+            "--network",
+            "none",
+            "--pull",
+            "sometimes",
+            &name,
+            "true",
+        ],
+    );
     assert_eq!(out.status, 125);
     assert!(
         out.stderr.contains("invalid --pull \"sometimes\""),
@@ -420,7 +458,10 @@ fn run_pulls_a_missing_image() {
         out.stderr
     );
     // Nothing listens on 127.0.0.1:1.
-    let out = call(&b, &["run", "127.0.0.1:1/nosuch", "true"]);
+    let out = call(
+        &b,
+        &["run", "--network", "none", "127.0.0.1:1/nosuch", "true"],
+    );
     assert_eq!(out.status, 125, "{}", out.stderr);
     assert!(
         out.stderr

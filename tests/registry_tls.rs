@@ -150,7 +150,18 @@ fn a_registry_ca_in_the_certs_folder_is_trusted_and_an_impostor_is_not() {
     let b = runtime(&d.join("b"), opts.clone());
     ok(&b, &["pull", &name]);
     assert_eq!(
-        ok(&b, &["run", "--rm", &name, "echo", "over-tls"]),
+        ok(
+            &b,
+            &[
+                "run",
+                "--network",
+                "none",
+                "--rm",
+                &name,
+                "echo",
+                "over-tls"
+            ]
+        ),
         "over-tls\n"
     );
 
