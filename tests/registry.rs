@@ -388,25 +388,12 @@ fn run_pulls_a_missing_image() {
     ok(&a, &["push", &name]);
 
     let b = runtime(&d.join("b"));
-    let out = call(
-        &b,
-        &[
-            "run",
-            "--network",
-            "none",
-            "--pull",
-            "never",
-            "--rm",
-            &name,
-            "true",
-        ],
-    );
+    // Every container of the test off the network (no bridge of the default runtime made).
+    let run_b = |args: &[&str]| call(&b, &[&["run", "--network", "none"][..], args].concat());
+    let out = run_b(&["--pull", "never", "--rm", &name, "true"]);
     assert_eq!(out.status, 125, "{}", out.stderr);
     assert!(out.stderr.contains("no such image"), "{}", out.stderr);
-    let out = call(
-        &b,
-        &["run", "--network", "none", "--rm", &name, "echo", "pulled"],
-    );
+    let out = run_b(&["--rm", &name, "echo", "pulled"]);
     assert_eq!(
         (out.status, out.stdout.as_str()),
         (0, "pulled\n"),
@@ -421,36 +408,13 @@ fn run_pulls_a_missing_image() {
     );
     assert!(out.stderr.contains("Pull complete"), "{}", out.stderr);
     // Present now: no pull; `--pull always` pulls (every layer already here).
-    let out = call(&b, &["run", "--network", "none", "--rm", &name, "true"]);
+    let out = run_b(&["--rm", &name, "true"]);
     assert_eq!((out.status, out.stderr.as_str()), (0, ""));
-    let out = call(
-        &b,
-        &[
-            "run",
-            "--network",
-            "none",
-            "--pull",
-            "always",
-            "--rm",
-            &name,
-            "true",
-        ],
-    );
+    let out = run_b(&["--pull", "always", "--rm", &name, "true"]);
     assert_eq!(out.status, 0, "{}", out.stderr);
     assert!(out.stderr.contains("Already exists"), "{}", out.stderr);
 
-    let out = call(
-        &b,
-        &[
-            "run",
-            "--network",
-            "none",
-            "--pull",
-            "sometimes",
-            &name,
-            "true",
-        ],
-    );
+    let out = run_b(&["--pull", "sometimes", &name, "true"]);
     assert_eq!(out.status, 125);
     assert!(
         out.stderr.contains("invalid --pull \"sometimes\""),
@@ -458,10 +422,7 @@ fn run_pulls_a_missing_image() {
         out.stderr
     );
     // Nothing listens on 127.0.0.1:1.
-    let out = call(
-        &b,
-        &["run", "--network", "none", "127.0.0.1:1/nosuch", "true"],
-    );
+    let out = run_b(&["127.0.0.1:1/nosuch", "true"]);
     assert_eq!(out.status, 125, "{}", out.stderr);
     assert!(
         out.stderr
