@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use crate::auth::AuthConfig;
+use crate::container::janitor::Janitor;
 use crate::container::monitor::{Monitor, Reap};
 use crate::container::names::Names;
 use crate::container::{
@@ -90,6 +91,8 @@ pub struct Runtime {
     network_init: Mutex<()>,
     events: Arc<EventBus>,
     volumes: VolumeStore,
+    /// Deletes removed containers' folders in the background.
+    janitor: Janitor,
 }
 
 impl std::fmt::Debug for Monitor {
@@ -136,6 +139,7 @@ impl Runtime {
         opts.network = opts.network.adopt(&root.join("network"), &opts.logger);
         Ok(Runtime {
             volumes: VolumeStore::new(root.join("volumes")),
+            janitor: Janitor::new(opts.logger.clone()),
             root,
             opts,
             tags,
@@ -223,7 +227,7 @@ impl Runtime {
                 // A removal that a crash interrupted: finish it.
                 if ids::is_id(id) {
                     let _ = crate::mount::unmount(&entry.path().join("rootfs"));
-                    let _ = std::fs::remove_dir_all(entry.path());
+                    self.janitor.delete(entry.path());
                 }
                 continue;
             }
@@ -495,10 +499,11 @@ impl Runtime {
         Ok(())
     }
 
-    /// Remove a stopped container: its folder and its registration.
+    /// Remove a stopped container: its folder (deleted in the background, see
+    /// [`Janitor`]) and its registration.
     /// Announced as `destroy`.
     pub fn remove_container(&self, c: &Arc<Container>) -> Result<()> {
-        c.destroy()?;
+        self.janitor.delete(c.destroy()?);
         self.write_containers().remove(&c.id);
         self.names.release(&c.record().name, &c.id);
         self.emit_container("destroy", c);

@@ -276,6 +276,49 @@ fn detached_lifecycle() {
         .contains("no such container"));
 }
 
+/// A removal is one rename (`.removing-ID`), then the folder is deleted in the background. A
+/// crash between the two leaves the renamed folder, maybe with the container's file system
+/// still mounted: the next restore unmounts and deletes it, and it never counts as a container.
+#[test]
+fn an_interrupted_removal_is_finished_by_the_next_restore() {
+    let f = Fixture::new("rmcrash");
+    let id = ok(
+        &f.rt,
+        &["run", "-d", "--network", "none", "busybox", "true"],
+    )
+    .trim()
+    .to_string();
+    ok(&f.rt, &["wait", &id]);
+    let dir = f.root().join("containers").join(&id);
+    let rootfs = dir.join("rootfs");
+    std::fs::create_dir_all(&rootfs).unwrap();
+    let trash = f.root().join("containers").join(format!(".removing-{id}"));
+    let source = std::ffi::CString::new("none").unwrap();
+    let target = std::ffi::CString::new(rootfs.to_str().unwrap()).unwrap();
+    let fstype = std::ffi::CString::new("tmpfs").unwrap();
+    // SAFETY: valid C strings; a tmpfs mounted on this test's own folder.
+    let r = unsafe {
+        libc::mount(
+            source.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+    std::fs::rename(&dir, &trash).unwrap();
+    let rt2 = f.reopen();
+    assert!(rt2.container(&id).is_err());
+    drop(rt2);
+    assert!(!trash.exists(), "the interrupted removal was not finished");
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(&format!(".removing-{id}")),
+        "its mount was left"
+    );
+}
+
 #[test]
 fn rm_force_kills_a_running_container() {
     let f = Fixture::new("rmf");

@@ -42,7 +42,8 @@ pub(super) struct Inner {
     pub(super) live: Option<Live>,
     /// Set while `start` runs, so concurrent starts and removals refuse.
     pub(super) busy: bool,
-    /// Set while the network of the last run is released (after the exit is announced).
+    /// Set while the cgroup and network of the last run are released (after the exit is
+    /// announced).
     pub(super) releasing: bool,
     pub(super) removed: bool,
 }
@@ -170,23 +171,25 @@ impl Container {
     }
 
     /// Called by the monitor when the container's helper has exited with `status`: release
-    /// what the run held, record the exit code, wake everyone waiting. The network is given
-    /// back after the exit is announced (the kernel takes a while to delete links and rules),
-    /// and a new start of this container waits for it. If the process ends before the release
-    /// is done, the settings are already cleared from the record and the next restore frees
-    /// what no running container holds.
+    /// what the run held, record the exit code, wake everyone waiting. The cgroup and the
+    /// network are given back after the exit is announced (the kernel takes a while to free a
+    /// cgroup, and to delete links and rules; neither is needed to report the exit), and a new
+    /// start of this container waits for them. If the process ends before the release is
+    /// done, the settings are already cleared from the record and the next restore frees what
+    /// no running container holds (its cgroup, by the container's name).
     pub(crate) fn exited(self: &Arc<Self>, status: i32, logger: &Logger) {
         let mut inner = self.lock();
         let live = inner.live.take();
         if let Err(e) = crate::mount::unmount(&self.rootfs()) {
             logger.warn(&format!("container {}: {e}", self.id));
         }
-        if let Some(cg) = live.as_ref().and_then(|l| l.cgroup.as_ref()) {
-            cg.remove();
-        }
-        let network = live.as_ref().and_then(|l| l.network.clone());
+        let (cgroup, network) = match &live {
+            Some(l) => (l.cgroup.clone(), l.network.clone()),
+            None => (None, None),
+        };
         let settings = std::mem::take(&mut inner.rec.network_settings);
-        inner.releasing = network.is_some() && !settings.ip_address.is_empty();
+        let network = network.filter(|_| !settings.ip_address.is_empty());
+        inner.releasing = cgroup.is_some() || network.is_some();
         inner.rec.state.set_stopped(status);
         if let Err(e) = self.save(&inner) {
             logger.error(&format!("container {}: saving its state: {e}", self.id));
@@ -194,30 +197,37 @@ impl Container {
         if let Some(l) = live {
             l.exited.signal();
         }
-        let releasing = inner.releasing;
         drop(inner);
         self.changed.notify_all();
-        if let (true, Some(net)) = (releasing, network) {
-            let (me, logger) = (self.clone(), logger.clone());
-            let spawned = std::thread::Builder::new()
-                .name("docker-release".into())
-                .spawn(move || me.release_network(&net, &settings, &logger));
-            if spawned.is_err() {
-                self.lock().releasing = false;
-                self.changed.notify_all();
-            }
+        if let Some(cg) = cgroup {
+            cg.remove();
         }
+        let Some(net) = network else {
+            return self.released();
+        };
+        let (me, logger) = (self.clone(), logger.clone());
+        let spawned = std::thread::Builder::new()
+            .name("docker-release".into())
+            .spawn(move || me.release_network(&net, &settings, &logger));
+        if spawned.is_err() {
+            self.released();
+        }
+    }
+
+    /// The last run's cgroup and network are given back: a new start may go on.
+    fn released(&self) {
+        self.lock().releasing = false;
+        self.changed.notify_all();
     }
 
     fn release_network(&self, net: &NetworkManager, settings: &NetworkSettings, logger: &Logger) {
         if let Err(e) = net.release_after_exit(&self.id, settings) {
             logger.warn(&e.to_string());
         }
-        self.lock().releasing = false;
-        self.changed.notify_all();
+        self.released();
     }
 
-    /// Wait while the network of the previous run is being released.
+    /// Wait while the cgroup and network of the previous run are being released.
     pub(super) fn wait_released<'a>(
         &'a self,
         mut inner: MutexGuard<'a, Inner>,
@@ -318,8 +328,9 @@ impl Container {
         }
     }
 
-    /// Mark the container removed (refusing when it runs or starts) and delete its folder.
-    pub(crate) fn destroy(&self) -> Result<()> {
+    /// Mark the container removed (refusing when it runs or starts) and move its folder out
+    /// of the way, to `.removing-ID`: returned for the caller to delete (see `janitor`).
+    pub(crate) fn destroy(&self) -> Result<PathBuf> {
         // A network release still under way needs nothing of the folder.
         let mut inner = self.lock();
         if inner.rec.state.running || inner.busy {
@@ -336,7 +347,7 @@ impl Container {
         let parent = self.dir.parent().unwrap_or(Path::new("."));
         let trash = parent.join(format!(".removing-{}", self.id));
         std::fs::rename(&self.dir, &trash).map_err(|e| Error::io_path("removing", &self.dir, e))?;
-        std::fs::remove_dir_all(&trash).map_err(|e| Error::io_path("removing", &trash, e))
+        Ok(trash)
     }
 
     /// After a restart: make the record agree with what is there. A `Running` record whose

@@ -10,6 +10,7 @@
 mod event;
 pub mod exec;
 mod freeze;
+pub mod janitor;
 pub mod lifecycle;
 pub mod logtimes;
 pub mod monitor;
