@@ -235,35 +235,41 @@ fn a_containers_mount_under_a_bind_reaches_the_host_only_when_shared() {
 /// `rootfsPropagation` is applied to the container's whole tree once everything is mounted
 /// (as runc after `pivot_root`): its root and a tmpfs of the spec are shared with `rshared`,
 /// unbindable with `runbindable`, and private by default and with `rprivate` or `rslave`
-/// (a slave of nothing is private: the root tree was cut from the host's first).
+/// (a slave of nothing is private: the root tree was cut from the host's first). A bind asking
+/// `unbindable` is, until a shared root makes it shared.
 #[test]
 fn the_root_propagation_is_applied_to_the_containers_tree() {
     let dir = TempDir::new("ocip-root");
     let root = dir.join("root");
-    let script = "for m in / /run; do awk -v m=$m '$5 == m {print $7}' /proc/self/mountinfo \
-        | cut -d: -f1; done";
+    let src = dir.join("src");
+    std::fs::create_dir(&src).unwrap();
+    let script = "for m in / /run /data; do awk -v m=$m '$5 == m {print $7}' \
+        /proc/self/mountinfo | cut -d: -f1; done";
     for (i, (rootfs, expected)) in [
-        (None, "-\n-\n"),
-        (Some("rprivate"), "-\n-\n"),
-        (Some("rslave"), "-\n-\n"),
-        (Some("rshared"), "shared\nshared\n"),
-        (Some("shared"), "shared\n-\n"),
-        (Some("runbindable"), "unbindable\nunbindable\n"),
+        (None, "-\n-\nunbindable\n"),
+        (Some("rprivate"), "-\n-\nunbindable\n"),
+        (Some("rslave"), "-\n-\nunbindable\n"),
+        (Some("rshared"), "shared\nshared\nshared\n"),
+        (Some("shared"), "shared\n-\nunbindable\n"),
+        (Some("runbindable"), "unbindable\nunbindable\nunbindable\n"),
     ]
     .into_iter()
     .enumerate()
     {
         let id = format!("p-root{i}");
-        let b = bundle(&dir.join(&id), &["sh", "-c", script], false);
+        let b = bundle_with(
+            &dir.join(&id),
+            script,
+            &src,
+            &["rbind", "unbindable"],
+            rootfs,
+        );
         let mut spec: serde_json::Value =
             serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
         spec["mounts"]
             .as_array_mut()
             .unwrap()
             .push(serde_json::json!({"destination": "/run", "type": "tmpfs", "source": "tmpfs"}));
-        if let Some(r) = rootfs {
-            spec["linux"]["rootfsPropagation"] = r.into();
-        }
         std::fs::write(b.join("config.json"), spec.to_string()).unwrap();
         let (status, out, err) = run(&root, &b, &id);
         assert_eq!(status, 0, "{id}: {err}");
