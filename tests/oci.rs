@@ -865,7 +865,8 @@ fn keyrings_joined_namespaces_and_refusals() {
 }
 
 /// `process.oomScoreAdj`, `process.user.umask`, `domainname` are applied; fields the engine
-/// does not execute (`linux.personality`, a shared `rootfsPropagation`) are refused.
+/// does not execute (`linux.personality`) or does not know (a `rootfsPropagation` that is no
+/// propagation) are refused.
 #[test]
 fn oom_score_umask_domainname_and_refused_fields() {
     let dir = TempDir::new("oci-misc");
@@ -899,8 +900,8 @@ fn oom_score_umask_domainname_and_refused_fields() {
         ),
         (
             "rootfsPropagation",
-            "shared".into(),
-            "rootfsPropagation \"shared\"",
+            "sharde".into(),
+            "unknown rootfsPropagation \"sharde\"",
         ),
     ] {
         let mut bad = spec.clone();

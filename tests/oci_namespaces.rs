@@ -442,6 +442,52 @@ fn a_pid_namespace_is_joined_by_path() {
     drop(pod);
 }
 
+/// A cgroup namespace joined by path (a pod's, say): the container's process is a member of
+/// it, and its `/proc/self/cgroup` reads relative to that namespace's root.
+#[test]
+fn a_cgroup_namespace_is_joined_by_path() {
+    let dir = TempDir::new("ocins-cgjoin");
+    let root = dir.join("root");
+    struct Holder(std::process::Child);
+    impl Drop for Holder {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    // unshare execs sleep in the new cgroup namespace: its pid holds it.
+    let holder = Holder(
+        std::process::Command::new("unshare")
+            .args(["--cgroup", "sleep", "30"])
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let ns = format!("/proc/{}/ns/cgroup", holder.0.id());
+    let theirs = |own: &str| {
+        common::eventually(std::time::Duration::from_secs(5), || {
+            std::fs::read_link(&ns).is_ok_and(|l| l.to_str() != Some(own))
+        })
+    };
+    let own = std::fs::read_link("/proc/self/ns/cgroup").unwrap();
+    assert!(
+        theirs(own.to_str().unwrap()),
+        "unshare made no cgroup namespace"
+    );
+    let expected = std::fs::read_link(&ns).unwrap();
+    let b = bundle_with(&dir.join(""), "readlink /proc/self/ns/cgroup", |spec| {
+        spec["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "cgroup", "path": ns}));
+    });
+    let (status, out, err) = run(&root, &b, "ns-cg1");
+    assert_eq!(status, 0, "{err}");
+    assert_eq!(out, format!("{}\n", expected.display()), "{err}");
+    nothing_left(&root, "ns-cg1");
+    drop(holder);
+}
+
 /// Bad isolation in a bundle: each a clear error naming the cause, and nothing is left (no
 /// state under --root, no cgroup, no process).
 #[test]
@@ -481,8 +527,8 @@ fn bad_isolation_is_a_clear_error_and_leaves_nothing() {
         ),
         (
             "namespaces",
-            ns_with(serde_json::json!({"type": "cgroup", "path": "/proc/1/ns/cgroup"})),
-            "joining the Cgroup namespace at /proc/1/ns/cgroup".into(),
+            ns_with(serde_json::json!({"type": "cgroup", "path": uts})),
+            format!("{uts} is not a cgroup namespace"),
         ),
         (
             "namespaces",

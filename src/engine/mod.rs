@@ -26,6 +26,7 @@
 pub mod kernel;
 pub mod namespaces;
 pub mod plan;
+mod propagation;
 pub mod seccomp;
 
 use std::fs::File;
@@ -532,6 +533,8 @@ mod tests {
                 recursive: true,
                 // read-only and nodev (MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV)
                 attr: 0x1 | 0x4,
+                propagation: libc::MS_PRIVATE,
+                tree_propagation: libc::MS_PRIVATE,
             }]
         );
         assert_eq!(cfg.masked_paths, ["/proc/kcore"]);

@@ -35,7 +35,7 @@ pub const OPTIONAL: &[LinuxNamespaceType] = &[
 pub struct Namespaces {
     /// A new network namespace.
     pub new_net: bool,
-    /// Joined by path: (`net`|`ipc`|`uts`|`pid`|`user`, path).
+    /// Joined by path: (`net`|`ipc`|`uts`|`pid`|`user`|`cgroup`, path).
     pub joined: Vec<(String, String)>,
     /// A new user namespace (with the spec's maps).
     pub user: bool,
@@ -53,6 +53,7 @@ fn joinable(t: LinuxNamespaceType) -> Option<(&'static str, libc::c_int)> {
         LinuxNamespaceType::Uts => Some(("uts", libc::CLONE_NEWUTS)),
         LinuxNamespaceType::Pid => Some(("pid", libc::CLONE_NEWPID)),
         LinuxNamespaceType::User => Some(("user", libc::CLONE_NEWUSER)),
+        LinuxNamespaceType::Cgroup => Some(("cgroup", libc::CLONE_NEWCGROUP)),
         _ => None,
     }
 }
@@ -79,12 +80,13 @@ fn check_namespace_file(kind: &str, flag: libc::c_int, path: &str) -> Result<()>
 }
 
 /// The spec's namespaces. PID, mount, UTS and IPC must be asked for (made, or for all but
-/// mount joined by path: what a pod's containers share); network and user are made or joined,
-/// cgroup made. A mount or cgroup namespace given by path is refused: the spec's root and
-/// mounts are set up in a new mount namespace, and the cgroup namespace is the container's
-/// own cgroup. A new user namespace joins nothing by path (the joined ones would be owned by
-/// another user namespace, in which the container is powerless); a joined one (a
-/// user-namespaced pod's) is entered first, and owns what the container makes.
+/// mount joined by path: what a pod's containers share); network, user and cgroup are made or
+/// joined. A mount namespace given by path is refused: the spec's root and mounts are set up
+/// in a new one (runc joins the namespace and then sets the root up in it, `pivot_root`
+/// included, which changes the root of every process already there; runc issue 1700). A new
+/// user namespace joins nothing by path (the joined ones would be owned by another user
+/// namespace, in which the container is powerless); a joined one (a user-namespaced pod's) is
+/// entered first, and owns what the container makes.
 pub fn namespaces(linux: &Linux) -> Result<Namespaces> {
     let list = linux.namespaces().clone().unwrap_or_default();
     let mut out = Namespaces::default();
@@ -102,9 +104,11 @@ pub fn namespaces(linux: &Linux) -> Result<Namespaces> {
             }
             (Some(p), None) => {
                 return Err(unsupported(format_args!(
-                "joining the {typ:?} namespace at {} (a {typ:?} namespace can only be made new)",
-                p.display()
-            )))
+                    "joining the {typ:?} namespace at {} (the root and the mounts are set up \
+                     in a new mount namespace: set up in a joined one, pivot_root would change \
+                     the root of the processes already there)",
+                    p.display()
+                )))
             }
             (None, _) => match typ {
                 LinuxNamespaceType::Network => out.new_net = true,
@@ -148,7 +152,8 @@ pub fn isolation(linux: &Linux, cgroup_mounts: bool) -> Result<Isolation> {
     let ns = namespaces(linux)?;
     let userns = ns.user || ns.joined_user;
     let (uid_map, gid_map) = id_maps(linux, userns)?;
-    if userns && !ns.cgroup && cgroup_mounts {
+    let cgroupns = ns.cgroup || ns.joined.iter().any(|(k, _)| k == "cgroup");
+    if userns && !cgroupns && cgroup_mounts {
         return Err(unsupported(
             "a cgroup mount in a user namespace without a cgroup namespace",
         ));
@@ -323,11 +328,19 @@ mod tests {
         let own_user = format!("/proc/{}/ns/user", std::process::id());
         let joined = namespaces(&with(serde_json::json!({"type": "user", "path": own_user})));
         assert!(joined.unwrap().joined_user);
+        let own_cgroup = format!("/proc/{}/ns/cgroup", std::process::id());
+        let ns = namespaces(&with(
+            serde_json::json!({"type": "cgroup", "path": own_cgroup}),
+        ));
+        assert_eq!(ns.unwrap().joined, [("cgroup".to_string(), own_cgroup)]);
         let e = namespaces(&with(
-            serde_json::json!({"type": "cgroup", "path": "/proc/self/ns/cgroup"}),
+            serde_json::json!({"type": "mount", "path": "/proc/self/ns/mnt"}),
         ))
         .unwrap_err();
-        assert!(e.to_string().contains("can only be made new"), "{e}");
+        assert!(
+            e.to_string().contains("pivot_root would change the root"),
+            "{e}"
+        );
         let mut list = with(serde_json::json!({"type": "user"}));
         let mut all = list.namespaces().clone().unwrap();
         all.push(serde_json::from_value(serde_json::json!({"type": "pid", "path": own})).unwrap());

@@ -9,7 +9,7 @@ use oci_spec::runtime::{Capability, Hook, Hooks, Mount, PosixRlimitType, Process
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 
-use super::namespaces;
+use super::{namespaces, propagation};
 use crate::cgroup::{CgroupPath, Resources};
 use crate::error::{Error, Result};
 use crate::spawn::protocol::{Bind, InitConfig, PROTOCOL_VERSION};
@@ -157,8 +157,9 @@ fn cgroup_readonly(dst: &str, opts: &[String]) -> Result<bool> {
 
 /// The spec's mounts: the helper's own (`/proc`, `/sys`, `/dev`, which a spec must ask for,
 /// as runc's default spec does) are skipped; the rest are bind mounts of host files or
-/// folders (see [`bind`]), tmpfs mounts and cgroup mounts.
-fn split_mounts(mounts: &[Mount]) -> Result<Mounts> {
+/// folders (see [`bind`]; `limit`: [`propagation::bind_limit`]), tmpfs mounts and cgroup
+/// mounts.
+fn split_mounts(mounts: &[Mount], limit: u64) -> Result<Mounts> {
     let mut out = Mounts::default();
     for m in mounts {
         let dst = m.destination().display().to_string();
@@ -184,7 +185,7 @@ fn split_mounts(mounts: &[Mount]) -> Result<Mounts> {
         }
         let is_bind = opts.iter().any(|o| o == "bind" || o == "rbind");
         match (is_bind, m.source()) {
-            (true, Some(src)) => out.binds.push(bind(src, &dst, &opts)?),
+            (true, Some(src)) => out.binds.push(bind(src, &dst, &opts, limit)?),
             _ => return Err(unsupported(format_args!("a {typ:?} mount on {dst}"))),
         }
     }
@@ -203,11 +204,12 @@ const MOUNT_ATTR_NODEV: u64 = 0x4;
 const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 
 /// A bind mount of `src` on `dst`: `bind` or `rbind` (its submounts too), `ro` (on every mount
-/// of it), `nosuid`, `noexec`, and a private propagation (the only one: nothing mounted under
-/// a bind on either side reaches the other). Always `nodev`, as every file system the
-/// container can write (see `init::devices`). Its target must be absolute, without `..`, and
-/// neither `/` nor in `/proc`.
-fn bind(src: &Path, dst: &str, opts: &[String]) -> Result<Bind> {
+/// of it), `nosuid`, `noexec`, and its propagation (see [`propagation::bind`]; private by
+/// default: nothing mounted under it on either side reaches the other; no more connected to
+/// the host than `limit`). Always `nodev`, as
+/// every file system the container can write (see `init::devices`). Its target must be
+/// absolute, without `..`, and neither `/` nor in `/proc`.
+fn bind(src: &Path, dst: &str, opts: &[String], limit: u64) -> Result<Bind> {
     let in_proc = dst == "/proc" || dst.starts_with("/proc/");
     if !dst.starts_with('/')
         || dst.split('/').any(|c| c == "..")
@@ -224,7 +226,8 @@ fn bind(src: &Path, dst: &str, opts: &[String]) -> Result<Bind> {
             "ro" => MOUNT_ATTR_RDONLY,
             "nosuid" => MOUNT_ATTR_NOSUID,
             "noexec" => MOUNT_ATTR_NOEXEC,
-            "nodev" | "bind" | "rbind" | "rw" | "suid" | "exec" | "private" | "rprivate" => 0,
+            "nodev" | "bind" | "rbind" | "rw" | "suid" | "exec" => 0,
+            w if propagation::word(w).is_some() => 0,
             _ => {
                 return Err(unsupported(format_args!(
                     "the bind mount option {o:?} on {dst}"
@@ -232,11 +235,14 @@ fn bind(src: &Path, dst: &str, opts: &[String]) -> Result<Bind> {
             }
         };
     }
+    let (propagation, tree_propagation) = propagation::bind(dst, opts, limit)?;
     Ok(Bind {
         source: src.display().to_string(),
         target: dst.to_string(),
         recursive: opts.iter().any(|o| o == "rbind"),
         attr,
+        propagation,
+        tree_propagation,
     })
 }
 
@@ -450,12 +456,6 @@ fn check_linux(spec: &Spec) -> Result<()> {
     if let Some(p) = linux.cgroups_path() {
         CgroupPath::from_oci(&p.to_string_lossy())?;
     }
-    // The helper makes every mount private; a spec asking the same is fine.
-    if let Some(p) = linux.rootfs_propagation() {
-        if p != "private" && p != "rprivate" {
-            return Err(unsupported(format_args!("rootfsPropagation {p:?}")));
-        }
-    }
     if linux.mount_label().is_some() || linux.intel_rdt().is_some() {
         return Err(unsupported("an SELinux mount label or Intel RDT"));
     }
@@ -493,7 +493,9 @@ pub fn init_config(
         .linux()
         .as_ref()
         .ok_or_else(|| unsupported("no linux section"))?;
-    let mounts = split_mounts(&spec.mounts().clone().unwrap_or_default())?;
+    let root_propagation = linux.rootfs_propagation().as_deref();
+    let limit = propagation::bind_limit(root_propagation)?;
+    let mounts = split_mounts(&spec.mounts().clone().unwrap_or_default(), limit)?;
     let iso = namespaces::isolation(linux, !mounts.cgroup.is_empty())?;
     let join_namespaces = iso.namespaces.joined;
     let new_netns = iso.namespaces.new_net;
@@ -563,6 +565,7 @@ pub fn init_config(
         new_cgroupns: iso.namespaces.cgroup,
         cgroup_mounts: mounts.cgroup,
         devices: iso.devices,
+        root_propagation: propagation::root(root_propagation)?,
     })
 }
 
@@ -646,16 +649,41 @@ pub fn features() -> serde_json::Value {
         .filter_map(|t| serde_json::to_value(t).ok()?.as_str().map(str::to_string))
         .collect();
     namespaces.sort();
+    let mut mount_options: Vec<String> = [
+        "bind",
+        "rbind",
+        "ro",
+        "rw",
+        "nosuid",
+        "suid",
+        "nodev",
+        "noexec",
+        "exec",
+        "sync",
+        "async",
+        "dirsync",
+        "noatime",
+        "atime",
+        "nodiratime",
+        "diratime",
+        "relatime",
+        "strictatime",
+        "mode",
+        "size",
+        "nr_inodes",
+        "nr_blocks",
+        "uid",
+        "gid",
+    ]
+    .map(str::to_string)
+    .into();
+    // The propagation words (of bind mounts and `rootfsPropagation`).
+    mount_options.extend(propagation::all_words());
     serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
         "hooks": HookKind::ALL.map(HookKind::name),
-        "mountOptions": [
-            "bind", "rbind", "ro", "rw", "nosuid", "suid", "nodev", "noexec", "exec",
-            "private", "rprivate",
-            "sync", "async", "dirsync", "noatime", "atime", "nodiratime", "diratime",
-            "relatime", "strictatime", "mode", "size", "nr_inodes", "nr_blocks", "uid", "gid"
-        ],
+        "mountOptions": mount_options,
         "linux": {
             "namespaces": namespaces,
             "capabilities": CAPABILITY_NAMES,
@@ -776,7 +804,7 @@ mod tests {
             {"destination": "/dev/mqueue", "type": "mqueue"}
         ]))
         .unwrap();
-        let m = split_mounts(&mounts).unwrap();
+        let m = split_mounts(&mounts, libc::MS_SLAVE).unwrap();
         assert_eq!(m.cgroup, [("/sys/fs/cgroup".to_string(), false)]);
     }
 

@@ -1,11 +1,21 @@
 //! Bind mounts: the host's file or folder taken as a detached mount tree before the root is
 //! entered (`open_tree`), its flags and propagation set on the whole tree while it is detached
-//! (`mount_setattr`: read-only is the tree's from the start, and private, so nothing mounted
-//! under it on either side reaches the other), then attached inside the container's root once
-//! it is the root (`move_mount` onto a descriptor of the target). The target is looked up
-//! after `pivot_root`, so a symbolic link of the image resolves inside the container's root:
-//! an absolute link or a `..` climbs no higher than it. A missing target is made there (a
-//! folder, or an empty file for a file source, as docker does), never through a link.
+//! (`mount_setattr`: read-only is the tree's from the start), then attached inside the
+//! container's root once it is the root (`move_mount` onto a descriptor of the target). The
+//! target is looked up after `pivot_root`, so a symbolic link of the image resolves inside the
+//! container's root: an absolute link or a `..` climbs no higher than it. A missing target is
+//! made there (a folder, or an empty file for a file source, as docker does), never through a
+//! link.
+//!
+//! Propagation: a clone (`open_tree`) of a mount keeps its peer group, and the container's
+//! mount namespace starts as a copy whose mounts are peers of the host's shared ones. So the
+//! tree is a peer of the host's mount of the source until its propagation is set: private by
+//! default (nothing mounted under it on either side reaches the other), a slave (the
+//! container sees what the host mounts under the source, the host nothing of the
+//! container's), or left a peer for `shared` (both ways). A shared bind is taken before the
+//! namespace's mounts are made slaves for the hooks (`hooks::before_root`), which would cut
+//! the way back to the host. In a user namespace the kernel copies the host's shared mounts
+//! as slaves: a shared bind then only receives.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -45,9 +55,60 @@ fn os_err(what: impl std::fmt::Display) -> String {
     format!("{what}: {}", std::io::Error::last_os_error())
 }
 
+/// Whether `bind` is shared (its top or its tree): see the module documentation.
+fn shared(bind: &Bind) -> bool {
+    bind.propagation == libc::MS_SHARED || bind.tree_propagation == libc::MS_SHARED
+}
+
+/// The shared binds of `binds`, taken now (the others: `None`), while the namespace's mounts
+/// are still the host's peers.
+pub fn take_shared(binds: &[Bind]) -> Res<Vec<Option<Taken>>> {
+    binds
+        .iter()
+        .map(|b| {
+            if shared(b) {
+                take(b).map(Some)
+            } else {
+                Ok(None)
+            }
+        })
+        .collect()
+}
+
+/// Every bind of `binds`, in their order: those of `early` ([`take_shared`]'s) and the others
+/// taken now.
+pub fn take_rest(binds: &[Bind], early: Vec<Option<Taken>>) -> Res<Vec<Taken>> {
+    binds
+        .iter()
+        .zip(early)
+        .map(|(b, t)| t.map_or_else(|| take(b), Ok))
+        .collect()
+}
+
+/// `mount_setattr` on the detached `tree` (every mount of it with `recursive`).
+fn set_attr(tree: &OwnedFd, attr: &MountAttr, recursive: bool) -> std::io::Result<()> {
+    let flags = libc::AT_EMPTY_PATH as libc::c_uint | if recursive { AT_RECURSIVE } else { 0 };
+    // SAFETY: mount_setattr on our detached tree (its descriptor, empty path) with a
+    // `struct mount_attr` we own and its size.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            tree.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Take `bind`'s source as a detached tree (its submounts too when recursive) with its
-/// attributes and private propagation set on every mount of it.
-pub fn take(bind: &Bind) -> Res<Taken> {
+/// attributes and its tree's propagation set on every mount of it, then its top's.
+fn take(bind: &Bind) -> Res<Taken> {
     let src = &bind.source;
     let c = CString::new(src.as_str()).map_err(|_| format!("bad path {src:?}"))?;
     let dir = stat::stat(c.as_c_str())
@@ -69,25 +130,20 @@ pub fn take(bind: &Bind) -> Res<Taken> {
     let attr = MountAttr {
         attr_set: bind.attr,
         attr_clr: 0,
-        propagation: libc::MS_PRIVATE,
+        propagation: bind.tree_propagation,
         userns_fd: 0,
     };
-    // SAFETY: mount_setattr on our detached tree (its descriptor, empty path) with a
-    // `struct mount_attr` we own and its size.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            (libc::AT_EMPTY_PATH as libc::c_uint) | AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc < 0 {
-        return Err(os_err(format_args!(
-            "setting the flags of the bind of {src}"
-        )));
+    set_attr(&tree, &attr, true)
+        .map_err(|e| format!("setting the flags of the bind of {src}: {e}"))?;
+    if bind.propagation != bind.tree_propagation {
+        let top = MountAttr {
+            attr_set: 0,
+            attr_clr: 0,
+            propagation: bind.propagation,
+            userns_fd: 0,
+        };
+        set_attr(&tree, &top, false)
+            .map_err(|e| format!("setting the propagation of the bind of {src}: {e}"))?;
     }
     Ok(Taken {
         tree,

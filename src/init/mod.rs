@@ -225,6 +225,7 @@ fn before_fork(cfg: &InitConfig) -> Res<Prepared> {
             "net" => CloneFlags::CLONE_NEWNET,
             "ipc" => CloneFlags::CLONE_NEWIPC,
             "pid" => CloneFlags::CLONE_NEWPID,
+            "cgroup" => CloneFlags::CLONE_NEWCGROUP,
             _ => CloneFlags::CLONE_NEWUTS,
         };
         nix::sched::setns(file, flag)
@@ -441,8 +442,10 @@ fn child(
     }
     let store = prepared.store.as_ref();
     let store = store.ok_or_else(|| setup("no device nodes were made".into()))?;
+    // Before the hooks' step makes the namespace's mounts slaves (see `binds`).
+    let shared = binds::take_shared(&cfg.binds).map_err(setup)?;
     hooks::before_root(sock, cfg, pid).map_err(setup)?;
-    prepare(sock, cfg, store).map_err(setup)?;
+    prepare(sock, cfg, store, shared).map_err(setup)?;
     match protocol::recv(sock) {
         Ok(Some((Message::Run, _))) => {}
         Ok(Some((Message::Error { message }, _))) => return Err(setup(message)),
@@ -573,13 +576,18 @@ fn check_mount_point(rootfs: &str, name: &str) -> Res<()> {
 }
 
 /// The container's file system and identity, up to the program: the new root, the kernel's
-/// file systems, the binds, the masked and read-only paths, the hostname, the loopback, the
-/// terminal, the working directory.
-fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig, store: &OwnedFd) -> Res<()> {
+/// file systems, the binds (`shared`: those taken already), the masked and read-only paths,
+/// the root's propagation, the hostname, the loopback, the terminal, the working directory.
+fn prepare(
+    sock: BorrowedFd<'_>,
+    cfg: &InitConfig,
+    store: &OwnedFd,
+    shared: Vec<Option<binds::Taken>>,
+) -> Res<()> {
     // Host files to bind in: detached copies of their mounts, taken before the host's tree
     // goes away and attached inside the new root after pivot_root (where the container's
     // symbolic links cannot lead a mount out), see `binds`.
-    let taken = cfg.binds.iter().map(binds::take).collect::<Res<Vec<_>>>()?;
+    let taken = binds::take_rest(&cfg.binds, shared)?;
     enter_root(cfg, store)?;
     for (key, value) in &cfg.sysctls {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
@@ -604,6 +612,13 @@ fn prepare(sock: BorrowedFd<'_>, cfg: &InitConfig, store: &OwnedFd) -> Res<()> {
             mnt(Some(p), p, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
             remount_readonly(p, MsFlags::MS_REC)?;
         }
+    }
+    if cfg.root_propagation != 0 {
+        // As runc after pivot_root: `rootfsPropagation` on the whole tree (`r` forms), once
+        // everything is mounted in it.
+        let flags = MsFlags::from_bits_truncate(cfg.root_propagation as libc::c_ulong);
+        mnt(None, "/", None, flags, None)
+            .map_err(|e| format!("setting the root's propagation: {e}"))?;
     }
     if !cfg.hostname.is_empty() || !cfg.join_namespaces.iter().any(|(k, _)| k == "uts") {
         sethostname(&cfg.hostname).map_err(|e| errno_msg("setting the hostname", e))?;

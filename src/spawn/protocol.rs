@@ -28,7 +28,7 @@ use oci_spec::runtime::Hook;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 16;
+pub const PROTOCOL_VERSION: u32 = 17;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -47,6 +47,13 @@ pub struct Bind {
     /// `MOUNT_ATTR_*` bits set on every mount of the bind (read-only, nosuid, nodev, noexec);
     /// the source's own flags are kept.
     pub attr: u64,
+    /// The propagation (`MS_PRIVATE`, `MS_SLAVE`, `MS_SHARED` or `MS_UNBINDABLE`) of the
+    /// bind's top mount. A shared or slave bind keeps its relation with the host's mount of
+    /// the source: a peer of it (both sides see what the other mounts under it) or its slave
+    /// (the container sees what the host mounts there, the host nothing of the container's).
+    pub propagation: u64,
+    /// The propagation of every mount of the bind's tree, set before the top's.
+    pub tree_propagation: u64,
 }
 
 /// Everything the helper needs to set up and start one container.
@@ -108,8 +115,8 @@ pub struct InitConfig {
     /// for the helper), instead of leaving it to the caller's subreaper. No exit file is
     /// written (the helper is in the container's mount namespace by then).
     pub join_monitor: bool,
-    /// Namespaces joined by path instead of made (a pod's shared ones): (`net`, `ipc`, `uts`
-    /// or `pid`, host path). The helper joins them before it forks the container's process,
+    /// Namespaces joined by path instead of made (a pod's shared ones): (`net`, `ipc`, `uts`,
+    /// `pid`, `user` or `cgroup`, host path). The helper joins them before it forks the container's process,
     /// which so becomes a member of a joined PID namespace.
     pub join_namespaces: Vec<(String, String)>,
     /// Give the container a new anonymous session keyring (runc's default), so it does not
@@ -148,6 +155,10 @@ pub struct InitConfig {
     pub cgroup_mounts: Vec<(String, bool)>,
     /// Device nodes beside the standard ones (`linux.devices`).
     pub devices: Vec<DeviceNode>,
+    /// Propagation flags (`MS_SHARED`, `MS_SLAVE`, `MS_UNBINDABLE`, with `MS_REC`) applied to
+    /// the container's root once everything is mounted in it (`linux.rootfsPropagation`);
+    /// 0: the root tree stays private.
+    pub root_propagation: u64,
 }
 
 /// A device node the container gets at `path` (under `/dev`).
