@@ -19,7 +19,6 @@ use std::fs::{self, File};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -379,9 +378,9 @@ fn open_streams(c: &Container, config: &Config) -> Result<(Streams, Option<File>
         };
         return Ok((streams, None));
     }
-    let (stdin, writer): (Stdio, Option<File>) = if config.open_stdin {
+    let (stdin, writer): (OwnedFd, Option<File>) = if config.open_stdin {
         let (r, w) = pipe()?;
-        (r.into(), Some(File::from(w)))
+        (r, Some(File::from(w)))
     } else {
         (devnull()?.into(), None)
     };
@@ -507,8 +506,8 @@ fn go_live(
         commits: 0,
         network: deps.network.clone(),
     });
-    // The helper is our child: the monitor reaps it through its pidfd.
-    drop(launched.helper);
+    // The helper is our child: the monitor reaps it through its pidfd (its `Child` is
+    // dropped unreaped).
     deps.monitor.watch_exit(c.clone(), shim_fd, Reap::Child);
     Ok(exited)
 }

@@ -4,21 +4,20 @@
 //! of the protocol, so the order of the steps and their undo are tested without root. The
 //! integration tests use [`Host`].
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 
 use crate::cgroup::{Cgroup, CgroupPath, Resources};
 use crate::error::{Error, Result};
+use crate::spawn::process::{self, Child};
 use crate::spawn::protocol::INIT_SOCKET_FD;
 
 /// The standard streams the helper (and so the container's program) starts with.
 pub struct Streams {
-    pub stdin: Stdio,
-    pub stdout: Stdio,
-    pub stderr: Stdio,
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
 }
 
 /// A started helper: our end of its socket, its pid, and the process to reap when the start
@@ -136,32 +135,18 @@ impl Kernel for Host {
 fn spawn(path: &Path, name: &str, streams: Streams) -> Result<Helper> {
     let (sock, child_sock) =
         UnixStream::pair().map_err(|e| Error::io("creating the helper socket", e))?;
-    let child_raw = child_sock.as_raw_fd();
-    let mut cmd = Command::new(path);
     // The name only shows in `ps` (docker-init reads nothing from its arguments).
-    cmd.arg0("docker-init")
-        .arg(name)
-        .env_clear()
-        .stdin(streams.stdin)
-        .stdout(streams.stdout)
-        .stderr(streams.stderr);
-    // SAFETY: the closure runs in the forked child before exec and only calls dup2/fcntl,
-    // which are async-signal-safe.
-    unsafe {
-        cmd.pre_exec(move || {
-            if child_raw == INIT_SOCKET_FD {
-                if libc::fcntl(child_raw, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            } else if libc::dup2(child_raw, INIT_SOCKET_FD) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = cmd
-        .spawn()
-        .map_err(|e| Error::io(format!("starting {}", path.display()), e))?;
+    let child = process::spawn(
+        path,
+        &["docker-init", name],
+        &[
+            (streams.stdin.as_fd(), 0),
+            (streams.stdout.as_fd(), 1),
+            (streams.stderr.as_fd(), 2),
+            (child_sock.as_fd(), INIT_SOCKET_FD),
+        ],
+    )
+    .map_err(|e| Error::io(format!("starting {}", path.display()), e))?;
     Ok(Helper {
         sock,
         pid: child.id() as i32,

@@ -111,7 +111,7 @@ pub struct Launched {
     pub pid: i32,
     /// The helper that waits for it (its parent on the host) and its process.
     pub helper_pid: i32,
-    pub helper: Option<std::process::Child>,
+    pub helper: Option<crate::spawn::process::Child>,
     /// The terminal's master side, for a spec with `process.terminal`.
     pub pty: Option<File>,
     pub cgroup: Option<Cgroup>,
@@ -439,10 +439,11 @@ mod tests {
     }
 
     fn streams() -> Streams {
+        let null = || std::fs::File::open("/dev/null").unwrap().into();
         Streams {
-            stdin: std::process::Stdio::null(),
-            stdout: std::process::Stdio::null(),
-            stderr: std::process::Stdio::null(),
+            stdin: null(),
+            stdout: null(),
+            stderr: null(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Starting a container through the `docker-init` helper: the protocol both sides speak, and
 //! where the helper is found.
 
+pub mod process;
 pub mod protocol;
 
 use std::path::{Path, PathBuf};
