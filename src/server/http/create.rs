@@ -276,6 +276,8 @@ pub fn parse(body: Value, name: Option<&str>) -> ApiResult<(CreateRequest, Extra
         cap_drop: h.cap_drop.unwrap_or_default(),
         security_opt: h.security_opt.unwrap_or_default(),
         volumes,
+        // HostConfig.Mounts is not read (yet): `--mount` is the command line's.
+        mounts: Vec::new(),
         cpu_shares: h.cpu_shares,
         name: name.filter(|n| !n.is_empty()).map(str::to_string),
     };
