@@ -760,6 +760,54 @@ fn the_docker_cli_runs_against_the_daemon() {
     );
 }
 
+/// docker 20.10's `run --mount` sends `HostConfig.Mounts`: binds, volumes and tmpfs mounts
+/// become ours; what the runtime cannot do (another propagation) is refused by name.
+#[test]
+fn the_docker_cli_s_mounts() {
+    let d = daemon();
+    let cfg = TempDir::new("docker-config-mount");
+    let host = TempDir::new("cli-mount-host");
+    std::fs::write(host.join("in"), "from the host\n").unwrap();
+    let bind = format!("type=bind,src={},dst=/data,readonly", host.path().display());
+    let out = cli_ok(
+        &d,
+        &cfg,
+        &[
+            "run", "--rm", "--network", "none", "--mount", &bind, "--mount",
+            "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770", "--mount", "src=clivol,dst=/v",
+            "busybox", "sh", "-c",
+            "cat /data/in; touch /data/x 2>/dev/null || echo refused; grep -c ' /t tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k,mode=1770' /proc/mounts",
+        ],
+    );
+    assert_eq!(out, "from the host\nrefused\n1\n");
+    assert!(d.root.join("volumes/clivol/_data").is_dir());
+    let shared = format!(
+        "type=bind,src={},dst=/data,bind-propagation=shared",
+        host.path().display()
+    );
+    let out = cli(
+        &d,
+        &cfg,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--mount",
+            &shared,
+            "busybox",
+            "true",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Propagation \"shared\" is not supported"),
+        "{out:?}"
+    );
+    assert_eq!(cli_ok(&d, &cfg, &["ps", "-aq"]), "", "nothing was made");
+}
+
 #[test]
 fn the_docker_cli_ports_export_commit_save_and_load() {
     let d = daemon();
