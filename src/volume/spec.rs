@@ -113,6 +113,12 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
+/// `path` without repeated or trailing slashes (`//a/b/` is `/a/b`).
+fn clean_path(path: &str) -> String {
+    let parts: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    format!("/{}", parts.join("/"))
+}
+
 /// Check a mount's path in the container: absolute, no `..`, neither `/` nor in `/proc`.
 pub fn check_target(target: &str) -> Result<()> {
     let bad = |why: &str| {
@@ -330,6 +336,16 @@ pub fn parse_mount(value: &str) -> Result<VolumeSpec> {
         "tmpfs" if !m.source.is_empty() => {
             return Err(bad_config("tmpfs", "field Source must not be specified"))
         }
+        // The helper mounts its own tmpfs there (see `engine::plan`): a second would be lost.
+        "tmpfs" if ["/dev", "/dev/shm"].contains(&clean_path(&m.target).as_str()) => {
+            return Err(bad_config(
+                "tmpfs",
+                format_args!(
+                    "{} is the runtime's own tmpfs: another tmpfs mount there is not supported",
+                    m.target
+                ),
+            ))
+        }
         "tmpfs" => Source::Tmpfs(m.tmpfs.unwrap_or_default()),
         other => {
             return Err(bad_config(
@@ -489,6 +505,8 @@ mod tests {
             ),
             ("type=tmpfs,target=rel", "must be absolute"),
             ("type=tmpfs,target=/", "destination can't be '/'"),
+            ("type=tmpfs,target=/dev/shm/", "the runtime's own tmpfs"),
+            ("type=tmpfs,target=//dev", "the runtime's own tmpfs"),
             ("src=a/b,target=/x", "invalid characters"),
         ] {
             let e = parse_mount(value).unwrap_err().to_string();
