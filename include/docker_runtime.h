@@ -732,6 +732,16 @@ enum docker_result docker_container_remove(struct docker_container *c,
                                            int force);
 
 /**
+ * `docker_container_remove`, and with `volumes` the container's anonymous volumes that no
+ * other container uses (as `docker rm -v`; named volumes stay). Errors: as
+ * `docker_container_remove`; `DOCKER_ERR_IO` also when a volume could not be removed (the
+ * container is gone then).
+ */
+enum docker_result docker_container_remove_with(struct docker_container *c,
+                                                int force,
+                                                int volumes);
+
+/**
  * Set the window size of the container's terminal. Does not block; safe from any thread.
  * Errors: `DOCKER_ERR_NULL_ARGUMENT`,
  * `DOCKER_ERR_INVALID_ARGUMENT` (no terminal, or not running), `DOCKER_ERR_IO`.
@@ -1085,6 +1095,61 @@ enum docker_result docker_serve_options_init(struct docker_serve_options *opts,
  */
 enum docker_result docker_runtime_serve(const struct docker_runtime *runtime,
                                         const struct docker_serve_options *opts);
+
+/**
+ * Create the volume `name` (NULL: an anonymous one with a generated name) with `labels`
+ * (a NULL-terminated array of `KEY=VALUE`, NULL: none), or find it when it exists (it keeps
+ * its own labels), as `docker volume create`; `*json` receives the volume as `docker volume
+ * inspect` shows one (`{"CreatedAt","Driver":"local","Labels","Mountpoint","Name",
+ * "Options","Scope":"local"}`; free it with `docker_string_free`). Blocks while the folder
+ * is made (milliseconds); safe from any thread. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * `DOCKER_ERR_INVALID_UTF8`, `DOCKER_ERR_INVALID_ARGUMENT` (a name outside docker's
+ * `[a-zA-Z0-9][a-zA-Z0-9_.-]+`, a label without a key), `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_volume_create(const struct docker_runtime *rt,
+                                        const char *name,
+                                        const char *const *labels,
+                                        char **json);
+
+/**
+ * The volume `name` as `docker volume inspect` shows one, in `*json` (free it with
+ * `docker_string_free`). Does not block. Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * `DOCKER_ERR_INVALID_UTF8`, `DOCKER_ERR_INVALID_ARGUMENT` (not a volume name),
+ * `DOCKER_ERR_NOT_FOUND`.
+ */
+enum docker_result docker_volume_inspect_json(const struct docker_runtime *rt,
+                                              const char *name,
+                                              char **json);
+
+/**
+ * Every volume, by name, as a JSON array of what `docker_volume_inspect_json` gives, in
+ * `*json` (free it with `docker_string_free`). Does not block. Errors:
+ * `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_runtime_volumes_json(const struct docker_runtime *rt,
+                                               char **json);
+
+/**
+ * Remove the volume `name` and its content, as `docker volume rm`; refused while a
+ * container (running or not) uses it. `force`: a volume that is not there is no error (as
+ * docker's `force`; a volume in use is still refused). Errors: `DOCKER_ERR_NULL_ARGUMENT`,
+ * `DOCKER_ERR_INVALID_UTF8`, `DOCKER_ERR_INVALID_ARGUMENT` (not a volume name),
+ * `DOCKER_ERR_NOT_FOUND` (without force), `DOCKER_ERR_IN_USE` (naming the containers),
+ * `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_volume_remove(const struct docker_runtime *rt,
+                                        const char *name,
+                                        int force);
+
+/**
+ * Remove every volume no container uses (named and anonymous, as docker 20.10's `volume
+ * prune`); `*json` receives the Engine API's answer, `{"VolumesDeleted":["name",...],
+ * "SpaceReclaimed":BYTES}` (free it with `docker_string_free`). Blocks while the volumes'
+ * contents are removed. A failure stops the prune: the volumes removed before it stay
+ * removed, each whole. Errors: `DOCKER_ERR_NULL_ARGUMENT`, `DOCKER_ERR_IO`.
+ */
+enum docker_result docker_volumes_prune(const struct docker_runtime *rt,
+                                        char **json);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -67,6 +67,12 @@ pub fn bytes_decimal(bytes: u64) -> String {
     scaled(bytes, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB"], 3)
 }
 
+/// Decimal units with 4 significant digits (go-units' `HumanSize`, as docker prints a
+/// prune's "Total reclaimed space": `1.234MB`).
+pub fn bytes_human(bytes: u64) -> String {
+    scaled(bytes, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB"], 4)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,6 +86,8 @@ mod tests {
         assert_eq!(bytes_decimal(648), "648B");
         assert_eq!(bytes_decimal(1_050), "1.05kB");
         assert_eq!(bytes_decimal(12_345_678), "12.3MB");
+        assert_eq!(bytes_human(0), "0B");
+        assert_eq!(bytes_human(12_345_678), "12.35MB");
     }
 
     #[test]

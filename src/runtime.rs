@@ -878,10 +878,15 @@ impl Runtime {
         Ok(c)
     }
 
-    /// `volume create [NAME]`: the volume (made unless it exists; no name: an anonymous one).
-    pub fn create_volume(&self, name: Option<&str>) -> Result<Volume> {
+    /// `volume create [--label K=V] [NAME]`: the volume (made unless it exists, with
+    /// `labels`; no name: an anonymous one).
+    pub fn create_volume(
+        &self,
+        name: Option<&str>,
+        labels: std::collections::BTreeMap<String, String>,
+    ) -> Result<Volume> {
         let _held = self.volumes.lock();
-        self.volumes.create(name).map(|(v, _)| v)
+        self.volumes.create_labelled(name, labels).map(|(v, _)| v)
     }
 
     /// `volume ls`: every volume, by name.
@@ -916,6 +921,25 @@ impl Runtime {
             return Err(volume::in_use(name, &users));
         }
         self.volumes.remove(name)
+    }
+
+    /// `volume prune`: remove every volume no container (running or not) uses, named and
+    /// anonymous alike (as docker 20.10); returns each removed volume's name and the bytes
+    /// its content held. The volumes are taken under the store's lock, so a container being
+    /// made cannot take one that is going. A failure stops the prune: the volumes removed
+    /// before it stay removed (each goes whole), the failing one and the rest stay.
+    pub fn prune_volumes(&self) -> Result<Vec<(String, u64)>> {
+        let _held = self.volumes.lock();
+        let mut removed = Vec::new();
+        for v in self.volumes.list()? {
+            if !self.volume_users(&v.name).is_empty() {
+                continue;
+            }
+            let size = crate::fsutil::tree_size(&v.mountpoint);
+            self.volumes.remove(&v.name)?;
+            removed.push((v.name, size));
+        }
+        Ok(removed)
     }
 
     /// The anonymous volumes among `mounts` that no container uses any more.

@@ -760,6 +760,103 @@ fn the_docker_cli_runs_against_the_daemon() {
     );
 }
 
+/// docker 20.10's `run --mount` sends `HostConfig.Mounts`: binds, volumes and tmpfs mounts
+/// become ours; what the runtime cannot do (another propagation) is refused by name.
+#[test]
+fn the_docker_cli_s_mounts() {
+    let d = daemon();
+    let cfg = TempDir::new("docker-config-mount");
+    let host = TempDir::new("cli-mount-host");
+    std::fs::write(host.join("in"), "from the host\n").unwrap();
+    let bind = format!("type=bind,src={},dst=/data,readonly", host.path().display());
+    let out = cli_ok(
+        &d,
+        &cfg,
+        &[
+            "run", "--rm", "--network", "none", "--mount", &bind, "--mount",
+            "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770", "--mount", "src=clivol,dst=/v",
+            "busybox", "sh", "-c",
+            "cat /data/in; touch /data/x 2>/dev/null || echo refused; grep -c ' /t tmpfs rw,nosuid,nodev,noexec,relatime,size=1024k,mode=1770' /proc/mounts",
+        ],
+    );
+    assert_eq!(out, "from the host\nrefused\n1\n");
+    assert!(d.root.join("volumes/clivol/_data").is_dir());
+    let shared = format!(
+        "type=bind,src={},dst=/data,bind-propagation=shared",
+        host.path().display()
+    );
+    let out = cli(
+        &d,
+        &cfg,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--mount",
+            &shared,
+            "busybox",
+            "true",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("Propagation \"shared\" is not supported"),
+        "{out:?}"
+    );
+    assert_eq!(cli_ok(&d, &cfg, &["ps", "-aq"]), "", "nothing was made");
+}
+
+/// docker 20.10's `volume create/ls/inspect/rm/prune` against the daemon: a volume in use
+/// is refused (409, naming the container) and kept by a prune.
+#[test]
+fn the_docker_cli_s_volumes() {
+    let d = daemon();
+    let cfg = TempDir::new("docker-config-vol");
+    assert_eq!(
+        cli_ok(&d, &cfg, &["volume", "create", "--label", "a=b", "cv1"]),
+        "cv1\n"
+    );
+    assert_eq!(cli_ok(&d, &cfg, &["volume", "create", "cv2"]), "cv2\n");
+    assert_eq!(cli_ok(&d, &cfg, &["volume", "ls", "-q"]), "cv1\ncv2\n");
+    let v: Value = serde_json::from_str(&cli_ok(&d, &cfg, &["volume", "inspect", "cv1"])).unwrap();
+    assert_eq!(v[0]["Labels"], json!({"a": "b"}));
+    assert_eq!(v[0]["Driver"], "local");
+    let id = cli_ok(
+        &d,
+        &cfg,
+        &[
+            "create",
+            "--network",
+            "none",
+            "-v",
+            "cv1:/data",
+            "busybox",
+            "true",
+        ],
+    );
+    let id = id.trim();
+    let out = cli(&d, &cfg, &["volume", "rm", "cv1"], None);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!("remove cv1: volume is in use - [{id}]")),
+        "{out:?}"
+    );
+    let out = cli(&d, &cfg, &["volume", "rm", "nosuch"], None);
+    assert!(stderr(&out).contains("No such volume: nosuch"), "{out:?}");
+    let out = cli(&d, &cfg, &["volume", "create", "-d", "nfs", "cv3"], None);
+    assert!(stderr(&out).contains("volume driver \"nfs\""), "{out:?}");
+    assert_eq!(
+        cli_ok(&d, &cfg, &["volume", "prune", "-f"]),
+        "Deleted Volumes:\ncv2\n\nTotal reclaimed space: 0B\n"
+    );
+    assert_eq!(cli_ok(&d, &cfg, &["volume", "ls", "-q"]), "cv1\n");
+    cli_ok(&d, &cfg, &["rm", id]);
+    assert_eq!(cli_ok(&d, &cfg, &["volume", "rm", "cv1"]), "cv1\n");
+    assert_eq!(cli_ok(&d, &cfg, &["volume", "ls", "-q"]), "");
+}
+
 #[test]
 fn the_docker_cli_ports_export_commit_save_and_load() {
     let d = daemon();

@@ -231,3 +231,121 @@ fn a_client_that_leaves_ends_its_follow_in_the_daemon() {
     let out = d.client(&["rm", "-f", "quiet"]);
     assert!(out.status.success(), "{out:?}");
 }
+
+/// A program that writes its two streams in turn, 100 ms apart: o1, e1, o2, e2, o3.
+const TURNS: &str = "echo o1; sleep 0.1; echo e1 >&2; sleep 0.1; echo o2; sleep 0.1; \
+                     echo e2 >&2; sleep 0.1; echo o3";
+
+/// `--tail N` is docker's: the last N lines of the two streams together, in the order they
+/// were written (before, N lines of each: `--tail 2` gave o2 o3 and e1 e2).
+#[test]
+fn tail_counts_the_last_lines_of_both_streams_together() {
+    let f = Fixture::new("logstail2");
+    let id = ok(
+        &f.rt,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "busybox",
+            "sh",
+            "-c",
+            TURNS,
+        ],
+    );
+    let id = id.trim();
+    ok(&f.rt, &["wait", id]);
+    let tail = |n: &str| {
+        let out = call(&f.rt, &["logs", "--tail", n, id]);
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        (out.stdout, out.stderr)
+    };
+    assert_eq!(tail("1"), ("o3\n".into(), "".into()));
+    assert_eq!(tail("2"), ("o3\n".into(), "e2\n".into()));
+    assert_eq!(tail("3"), ("o2\no3\n".into(), "e2\n".into()));
+    assert_eq!(tail("4"), ("o2\no3\n".into(), "e1\ne2\n".into()));
+    assert_eq!(tail("5"), ("o1\no2\no3\n".into(), "e1\ne2\n".into()));
+    assert_eq!(tail("0"), ("".into(), "".into()));
+    // A negative number is all, as docker; garbage is an error naming it, and nothing is
+    // written before it.
+    assert_eq!(tail("-1"), tail("all"));
+    assert_eq!(tail("-1"), ("o1\no2\no3\n".into(), "e1\ne2\n".into()));
+    for bad in ["x", "2x", "1.5", "-x"] {
+        let out = call(&f.rt, &["logs", "--tail", bad, id]);
+        assert_ne!(out.status, 0, "{bad}");
+        assert!(out.stdout.is_empty(), "{bad}: {}", out.stdout);
+        assert!(
+            out.stderr.contains(&format!("invalid --tail {bad:?}")),
+            "{bad}: {}",
+            out.stderr
+        );
+    }
+    // With -t, the same lines, stamped in the order they came.
+    let out = call(&f.rt, &["logs", "-t", "--tail", "3", id]);
+    let o: Vec<_> = out.stdout.split_inclusive('\n').map(stamped).collect();
+    let e: Vec<_> = out.stderr.split_inclusive('\n').map(stamped).collect();
+    assert_eq!(o.iter().map(|l| l.1).collect::<Vec<_>>(), ["o2\n", "o3\n"]);
+    assert_eq!(e.iter().map(|l| l.1).collect::<Vec<_>>(), ["e2\n"]);
+    assert!(
+        o[0].0 < e[0].0 && e[0].0 < o[1].0,
+        "{out:?}",
+        out = out.stdout
+    );
+}
+
+/// The same count through the daemon (the CLI's command there) and the Engine API's
+/// `/containers/{id}/logs?tail=N` (which counts both streams even when one is asked for, as
+/// docker's does).
+#[test]
+fn tail_through_the_daemon_and_the_engine_api() {
+    let d = Daemon::start(&[]);
+    daemon_support::import_busybox(&d.addr());
+    let out = d.client(&[
+        "run",
+        "-d",
+        "--network",
+        "none",
+        "busybox",
+        "sh",
+        "-c",
+        TURNS,
+    ]);
+    assert!(out.status.success(), "{}", daemon_support::stderr(&out));
+    let id = daemon_support::stdout(&out).trim().to_string();
+    assert!(d.client(&["wait", &id]).status.success());
+    let out = d.client(&["logs", "--tail", "3", &id]);
+    assert_eq!(daemon_support::stdout(&out), "o2\no3\n");
+    assert_eq!(daemon_support::stderr(&out), "e2\n");
+    let out = d.client(&["logs", "--tail", "nope", &id]);
+    assert!(!out.status.success());
+    assert!(
+        daemon_support::stderr(&out).contains("invalid --tail \"nope\""),
+        "{}",
+        daemon_support::stderr(&out)
+    );
+    let api = |query: &str| {
+        let raw = format!(
+            "GET /containers/{id}/logs?{query} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\n\r\n"
+        );
+        let answer = d.raw(raw.as_bytes());
+        let at = answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let head = String::from_utf8_lossy(&answer[..at]).to_string();
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        let mut streams = (String::new(), String::new());
+        for (kind, data) in daemon_support::parse_frames(&answer[at..]) {
+            let text = String::from_utf8(data).unwrap();
+            match kind {
+                1 => streams.0.push_str(&text),
+                _ => streams.1.push_str(&text),
+            }
+        }
+        streams
+    };
+    let both = |o: &str, e: &str| (o.to_string(), e.to_string());
+    assert_eq!(api("stdout=1&stderr=1&tail=3"), both("o2\no3\n", "e2\n"));
+    assert_eq!(api("stdout=1&tail=2"), both("o3\n", ""));
+    assert_eq!(api("stderr=1&tail=2"), both("", "e2\n"));
+    assert_eq!(api("stderr=1&tail=-1"), both("", "e1\ne2\n"));
+    assert_eq!(api("stderr=1&tail=all"), both("", "e1\ne2\n"));
+}

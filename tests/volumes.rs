@@ -4,13 +4,15 @@
 //! lines at most (each command prints bounded text).
 
 mod common;
+mod daemon_support;
 
 use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use common::cli::{call, ok};
+use common::cli::{call, call_with, ok};
 use common::{Fixture, TempDir};
+use daemon_support::Daemon;
 
 /// A mount made on the host by a test, detached when dropped (even when the test fails).
 struct HostMount(PathBuf);
@@ -604,4 +606,291 @@ fn mounts_come_back_after_a_restart() {
     );
     c.kill().unwrap();
     rt2.remove_container(&c).unwrap();
+}
+
+/// `volume prune`: asks first (a `y` goes on, anything else or no answer does not), then
+/// removes every volume no container uses, named and anonymous (docker 20.10), and keeps
+/// the ones a container (running or not) uses; prints what went and the space it held.
+#[test]
+fn prune_removes_the_unused_volumes_only() {
+    let f = Fixture::new("vprune");
+    ok(&f.rt, &["volume", "create", "kept"]);
+    ok(&f.rt, &["volume", "create", "spare"]);
+    fs::write(f.root().join("volumes/spare/_data/f"), vec![b'x'; 1500]).unwrap();
+    // An exited container holds `kept`; a removed one (without -v) left its anonymous one.
+    let user = ok(
+        &f.rt,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "-v",
+            "kept:/k",
+            "busybox",
+            "true",
+        ],
+    );
+    let user = user.trim().to_string();
+    ok(&f.rt, &["wait", &user]);
+    let gone = ok(
+        &f.rt,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "-v",
+            "/anon",
+            "busybox",
+            "true",
+        ],
+    );
+    let gone = gone.trim().to_string();
+    ok(&f.rt, &["wait", &gone]);
+    let anon = f.rt.container(&gone).unwrap().record().mounts[0]
+        .name
+        .clone();
+    ok(&f.rt, &["rm", &gone]);
+    let warning = "WARNING! This will remove all local volumes not used by at least one \
+                   container.\nAre you sure you want to continue? [y/N] ";
+    // Not confirmed: nothing removed.
+    for answer in [&b"n\n"[..], b"", b"yes\n"] {
+        let out = call_with(&f.rt, &["volume", "prune"], answer, None);
+        assert_eq!(out.status, 0, "{}", out.stderr);
+        assert_eq!(out.stdout, format!("{warning}Total reclaimed space: 0B\n"));
+        assert_eq!(volume_names(&f).len(), 3);
+    }
+    let mut deleted = [anon.clone(), "spare".to_string()];
+    deleted.sort();
+    let out = call_with(&f.rt, &["volume", "prune"], b"y\n", None);
+    assert_eq!(out.status, 0, "{}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "{warning}Deleted Volumes:\n{}\n{}\n\nTotal reclaimed space: 1.5kB\n",
+            deleted[0], deleted[1]
+        )
+    );
+    assert_eq!(volume_names(&f), ["kept"]);
+    assert!(f.root().join("volumes/kept/_data").is_dir());
+    // Nothing unused left: nothing to say but the total.
+    assert_eq!(
+        ok(&f.rt, &["volume", "prune", "-f"]),
+        "Total reclaimed space: 0B\n"
+    );
+    let out = call(&f.rt, &["volume", "prune", "-f", "kept"]);
+    assert_eq!(out.status, 125, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("no arguments expected"),
+        "{}",
+        out.stderr
+    );
+    // Once its container is gone, `kept` goes too.
+    ok(&f.rt, &["rm", &user]);
+    assert_eq!(
+        ok(&f.rt, &["volume", "prune", "--force"]),
+        "Deleted Volumes:\nkept\n\nTotal reclaimed space: 0B\n"
+    );
+    let left: Vec<_> = fs::read_dir(f.root().join("volumes"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "nothing half-removed: {left:?}");
+}
+
+/// `volume prune` through the daemon: the question goes to the client, the answer comes
+/// from its stdin.
+#[test]
+fn prune_through_the_daemon() {
+    let d = Daemon::start(&[]);
+    let h = ["-H".to_string(), d.addr()];
+    let h: Vec<&str> = h.iter().map(String::as_str).collect();
+    assert!(d.client(&["volume", "create", "one"]).status.success());
+    let out = daemon_support::client_with_input(&h, &["volume", "prune"], b"N\n");
+    assert!(out.status.success(), "{}", daemon_support::stderr(&out));
+    assert!(
+        daemon_support::stdout(&out).ends_with("[y/N] Total reclaimed space: 0B\n"),
+        "{}",
+        daemon_support::stdout(&out)
+    );
+    assert!(d.root.join("volumes/one").is_dir());
+    let out = daemon_support::client_with_input(&h, &["volume", "prune"], b"y\n");
+    assert!(
+        daemon_support::stdout(&out)
+            .ends_with("[y/N] Deleted Volumes:\none\n\nTotal reclaimed space: 0B\n"),
+        "{}",
+        daemon_support::stdout(&out)
+    );
+    assert!(!d.root.join("volumes/one").exists());
+}
+
+/// `--mount` as docker reads it: a read-only bind, a volume not filled from the image
+/// (`volume-nocopy`), and a tmpfs with docker's defaults (`nosuid`, `nodev`, `noexec`) and
+/// the size and mode asked for, gone with the run.
+#[test]
+fn mount_binds_volumes_and_tmpfs() {
+    let f = Fixture::new("vmount");
+    let host = TempDir::new("vmount-host");
+    fs::write(host.join("in"), "from the host\n").unwrap();
+    let bind = format!("type=bind,source={},target=/data,readonly", s(host.path()));
+    let out = ok(
+        &f.rt,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--mount",
+            &bind,
+            "busybox",
+            "sh",
+            "-c",
+            "cat /data/in; touch /data/x 2>/dev/null || echo refused",
+        ],
+    );
+    assert_eq!(out, "from the host\nrefused\n");
+    assert!(!host.join("x").exists());
+    // A named volume at /etc: filled from the image without volume-nocopy, empty with it.
+    let out = ok(
+        &f.rt,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--mount",
+            "src=bare,dst=/etc,volume-nocopy",
+            "--mount",
+            "type=volume,src=full,dst=/mnt/etc",
+            "busybox",
+            "ls",
+            "/etc",
+        ],
+    );
+    assert_eq!(out, "");
+    assert!(fs::read_dir(f.root().join("volumes/bare/_data"))
+        .unwrap()
+        .next()
+        .is_none());
+    assert!(f.root().join("volumes/full/_data").is_dir());
+    // The tmpfs. The attack noexec stops: a program written there and run (without noexec
+    // in the spec's options, `/t/s` prints "ran").
+    let id = ok(
+        &f.rt,
+        &[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--mount",
+            "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770",
+            "busybox",
+            "sh",
+            "-c",
+            "grep ' /t ' /proc/mounts; stat -c %a /t; printf '#!/bin/sh\\necho ran\\n' > /t/s; \
+             chmod +x /t/s; /t/s 2>/dev/null || echo refused",
+        ],
+    );
+    let id = id.trim().to_string();
+    ok(&f.rt, &["wait", &id]);
+    let out = ok(&f.rt, &["logs", &id]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    let opts = lines[0].split(' ').nth(3).unwrap();
+    for want in ["rw", "nosuid", "nodev", "noexec", "size=1024k", "mode=1770"] {
+        assert!(opts.split(',').any(|o| o == want), "{want} in {}", lines[0]);
+    }
+    assert_eq!(&lines[1..], ["1770", "refused"]);
+    let v: serde_json::Value = serde_json::from_str(&ok(&f.rt, &["inspect", &id])).unwrap();
+    assert_eq!(v["Mounts"][0]["Type"], "tmpfs");
+    assert_eq!(v["Mounts"][0]["Destination"], "/t");
+    assert_eq!(v["Mounts"][0]["TmpfsOptions"]["SizeBytes"], 1 << 20);
+    // A read-only tmpfs.
+    let out = ok(
+        &f.rt,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--mount",
+            "type=tmpfs,dst=/t,ro=true",
+            "busybox",
+            "sh",
+            "-c",
+            "touch /t/x 2>/dev/null || echo refused",
+        ],
+    );
+    assert_eq!(out, "refused\n");
+    ok(&f.rt, &["rm", &id]);
+    assert!(mounts_under(&f.root()).is_empty(), "no mount left");
+}
+
+/// Bad `--mount` values: docker's errors (the key, the missing target, the unknown type
+/// named), status 125, and nothing made (no container, no volume, no mount).
+#[test]
+fn bad_mounts_are_clear_errors_and_leave_nothing() {
+    let f = Fixture::new("vmountbad");
+    let host = TempDir::new("vmountbad-host");
+    let src = s(host.path());
+    let missing = s(&host.join("missing"));
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec![format!("type=bind,src={src},dst=/x,colour=red")],
+            "unexpected key 'colour' in 'colour=red'".into(),
+        ),
+        (
+            vec![format!("type=bind,src={src}")],
+            "target is required".into(),
+        ),
+        (
+            vec!["type=nfs,dst=/x".into()],
+            "invalid mount config for type \"nfs\": mount type unknown".into(),
+        ),
+        (
+            vec![format!("type=bind,src={missing},dst=/x")],
+            format!("bind source path does not exist: {missing}"),
+        ),
+        (
+            vec!["type=bind,dst=/x".into()],
+            "field Source must not be empty".into(),
+        ),
+        (
+            vec![format!("type=tmpfs,src={src},dst=/x")],
+            "field Source must not be specified".into(),
+        ),
+        (
+            vec!["type=tmpfs,dst=/x,tmpfs-size=big".into()],
+            "invalid value for tmpfs-size: big".into(),
+        ),
+        (vec!["type=tmpfs,dst=/proc/x".into()], "inside /proc".into()),
+        // The first would make a volume: nothing is made for the failed run.
+        (
+            vec![
+                "src=made,dst=/a".into(),
+                "type=volume,dst=/b".into(),
+                "dst=/a".into(),
+            ],
+            "Duplicate mount point: /a".into(),
+        ),
+    ];
+    for (mounts, want) in &cases {
+        let mut args = vec!["run".to_string(), "--network".into(), "none".into()];
+        for m in mounts {
+            args.extend(["--mount".to_string(), m.clone()]);
+        }
+        args.extend(["busybox".to_string(), "true".to_string()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = call(&f.rt, &args);
+        assert_eq!(out.status, 125, "{mounts:?}: {}", out.stderr);
+        assert!(
+            out.stderr.contains(want.as_str()),
+            "{mounts:?}: {}",
+            out.stderr
+        );
+    }
+    assert!(f.rt.containers().is_empty(), "no container was made");
+    assert!(volume_names(&f).is_empty(), "no volume was made");
+    assert!(mounts_under(&f.root()).is_empty(), "no mount left");
 }

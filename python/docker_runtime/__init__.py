@@ -36,11 +36,13 @@ from .errors import (AlreadyExists, BufferTooSmall, Cancelled, Conflict, Contain
 from .events import EventStream
 from .images import Image, ImageCollection
 from .runtime import LOG_LEVELS, Runtime
+from .volumes import Volume, VolumeCollection
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Runtime", "Container", "ContainerCollection", "ExecResult", "ExecConfig", "Image", "ImageCollection", "EventStream",
+    "Volume", "VolumeCollection",
     "IpAllocator", "PortAllocator", "RuntimeOptions", "CallOptions", "ContainerConfig",
     "ContainerIo", "LOG_LEVELS", "SONAME", "candidates", "version", "lib",
     "DockerError", "NotFound", "ImageNotFound", "Conflict", "AlreadyExists", "InUse",

@@ -90,6 +90,12 @@ SIGNATURES: "dict[str, Tuple[Any, List[Any]]]" = {
     "docker_image_save": (c_int, [_P, POINTER(c_char_p), c_int]),
     "docker_image_load": (c_int, [_P, c_int, _PP]),
     "docker_runtime_events": (c_int, [_P, EVENT_CALLBACK, c_void_p, _PP]),
+    "docker_container_remove_with": (c_int, [_P, c_int, c_int]),
+    "docker_volume_create": (c_int, [_P, c_char_p, POINTER(c_char_p), _PP]),
+    "docker_volume_inspect_json": (c_int, [_P, c_char_p, _PP]),
+    "docker_runtime_volumes_json": (c_int, [_P, _PP]),
+    "docker_volume_remove": (c_int, [_P, c_char_p, c_int]),
+    "docker_volumes_prune": (c_int, [_P, _PP]),
     "docker_subscription_free": (None, [_P]),
 }
 

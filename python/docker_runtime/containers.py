@@ -190,9 +190,14 @@ class Container(Closing):
         """Send `signal` (a number or a name like "SIGTERM"/"TERM"; None: SIGKILL)."""
         self._call("docker_container_kill", _signal_number(signal))
 
-    def remove(self, force: bool = False) -> None:
-        """Delete it (a running one only with force=True; Conflict otherwise)."""
-        self._call("docker_container_remove", 1 if force else 0)
+    def remove(self, *, v: bool = False, link: bool = False, force: bool = False) -> None:
+        """Delete it (a running one only with force=True; Conflict otherwise), as docker-py
+        (keywords only, as its **kwargs);
+        v=True: its anonymous volumes too (named ones stay), as `docker rm -v`. link=True
+        removes a link in docker, and this runtime has no links: ValueError."""
+        if link:
+            raise ValueError("link=True: this runtime has no container links to remove")
+        self._call("docker_container_remove_with", 1 if force else 0, 1 if v else 0)
 
     def resize(self, height: int, width: int) -> None:
         """Resize its tty."""

@@ -1,4 +1,5 @@
-"""The runtime handle: the docker-py-like collections (`containers`, `images`, `events()`) and
+"""The runtime handle: the docker-py-like collections (`containers`, `images`, `volumes`,
+`events()`) and
 the low-level layer beside them (the command dispatch `call`, the runtime's address and port
 pools)."""
 
@@ -77,8 +78,10 @@ class Runtime(Closing):
         self.root = os.fsdecode(root)
         from .containers import ContainerCollection
         from .images import ImageCollection
+        from .volumes import VolumeCollection
         self.containers = ContainerCollection(self)
         self.images = ImageCollection(self)
+        self.volumes = VolumeCollection(self)
 
     @property
     def handle(self) -> c_void_p:

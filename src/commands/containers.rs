@@ -134,6 +134,7 @@ struct RunFlags {
     security_opt: Flag,
     pull: Flag,
     volumes: Flag,
+    mounts: Flag,
     name: Flag,
 }
 
@@ -191,6 +192,11 @@ impl RunFlags {
                 "[SOURCE:]PATH[:ro]",
                 "Bind a host path (absolute) or mount a named volume, or an anonymous one",
             ),
+            mounts: f.list(
+                &["mount"],
+                "type=bind|volume|tmpfs,[source=SRC,]target=PATH[,readonly][,...]",
+                "Attach a mount (also volume-nocopy, tmpfs-size=SIZE, tmpfs-mode=OCTAL)",
+            ),
             name: f.value(&["name"], "NAME", "Assign a name to the container"),
         }
     }
@@ -246,6 +252,7 @@ fn run_request(p: &Parsed, fl: &RunFlags) -> Result<CreateRequest> {
         cap_drop: p.list(fl.cap_drop).to_vec(),
         security_opt: p.list(fl.security_opt).to_vec(),
         volumes: p.list(fl.volumes).to_vec(),
+        mounts: p.list(fl.mounts).to_vec(),
         name: owned(fl.name),
     })
 }

@@ -1,13 +1,14 @@
 //! `logs [-f] [--tail N] [-t] CONTAINER`: what the container wrote, each stream to its own
 //! (stdout to stdout, stderr to stderr), from the raw logs (see [`crate::container::stream`])
-//! and their time index (see [`crate::container::logtimes`]).
+//! and their time index (see [`crate::container::logtimes`]). `--tail N` is docker's: the
+//! last N lines of the two streams together, in the order they were written.
 
 use std::os::fd::AsFd;
 use std::path::Path;
 
 use super::flags::Flags;
 use super::streams::Streams;
-use crate::container::logtimes::{tail_offset, LogWriter};
+use crate::container::logtimes::{tail_offsets, LogWriter};
 use crate::container::{stream, Container, Event};
 use crate::error::{Error, Result};
 use crate::ids;
@@ -26,23 +27,14 @@ fn parse_tail(v: Option<&str>) -> Result<Option<usize>> {
     }
 }
 
-/// A log of `c` opened where its last `tail` lines start (None: at its start), and that
-/// offset; no reader for a log the container never wrote.
-fn open_at_tail(
-    c: &Container,
-    log: &Path,
-    tail: Option<usize>,
-) -> Result<(u64, Option<std::fs::File>)> {
-    let start = match tail {
-        Some(n) => tail_offset(log, n)?,
-        None => 0,
-    };
+/// A log of `c` opened at `start`, no reader for a log the container never wrote.
+fn open_at(c: &Container, log: &Path, start: u64) -> Result<Option<std::fs::File>> {
     match stream::open_reader(log, Some(start))? {
         None if !c.dir().exists() => Err(Error::not_found(format!(
             "container {} was removed",
             ids::short(&c.id)
         ))),
-        reader => Ok((start, reader)),
+        reader => Ok(reader),
     }
 }
 
@@ -59,7 +51,7 @@ pub fn logs(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let tail = f.value(
         &["n", "tail"],
         "N",
-        "Number of lines to show from the end of each log (default all)",
+        "Number of lines to show from the end of the logs, stdout and stderr together (default all)",
     );
     let timestamps = f.bool(
         &["t", "timestamps"],
@@ -83,13 +75,14 @@ pub fn logs(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         }
     };
     let (out_log, err_log) = (c.stdout_log(), c.stderr_log());
-    let mut readers = Vec::new();
-    let mut starts = Vec::new();
-    for log in [&out_log, &err_log] {
-        let (start, reader) = open_at_tail(&c, log, tail)?;
-        readers.push(reader);
-        starts.push(start);
-    }
+    let starts = match tail {
+        Some(n) => tail_offsets([&out_log, &err_log], n)?,
+        None => [0, 0],
+    };
+    let readers = [
+        open_at(&c, &out_log, starts[0])?,
+        open_at(&c, &err_log, starts[1])?,
+    ];
     let outputs = [
         io.stdout
             .try_clone()

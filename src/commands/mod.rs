@@ -205,7 +205,7 @@ pub static COMMANDS: &[Command] = &[
     },
     Command {
         name: "volume",
-        description: "Manage volumes (create, inspect, ls, rm)",
+        description: "Manage volumes (create, inspect, ls, prune, rm)",
         handler: volumes::volume,
     },
     Command {

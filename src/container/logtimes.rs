@@ -179,25 +179,24 @@ pub fn stamp(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.9fZ").to_string()
 }
 
-/// Where the last `n` lines of `log` start (a last line without a newline counts).
-pub fn tail_offset(log: &Path, n: usize) -> Result<u64> {
+/// The length of `log` and where its last `n` lines start, the newest first (a last line
+/// without a newline counts; a missing log is empty).
+fn last_line_starts(log: &Path, n: usize) -> Result<(u64, Vec<u64>)> {
     let mut f = match File::open(log) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((0, Vec::new())),
         Err(e) => return Err(Error::io_path("opening log", log, e)),
     };
     let len = f
         .metadata()
         .map_err(|e| Error::io_path("reading", log, e))?
         .len();
-    if n == 0 {
-        return Ok(len);
+    let mut starts = Vec::new();
+    if n == 0 || len == 0 {
+        return Ok((len, starts));
     }
     let mut buf = vec![0u8; 64 * 1024];
     let mut pos = len;
-    let mut seen = 0;
-    // The log's final newline ends its last line: it separates nothing.
-    let mut skip_last = true;
     while pos > 0 {
         let step = (buf.len() as u64).min(pos);
         pos -= step;
@@ -206,19 +205,49 @@ pub fn tail_offset(log: &Path, n: usize) -> Result<u64> {
             .and_then(|_| f.read_exact(chunk))
             .map_err(|e| Error::io_path("reading", log, e))?;
         for i in (0..chunk.len()).rev() {
-            if pos + i as u64 == len - 1 && skip_last {
-                skip_last = false;
-                continue;
-            }
-            if chunk[i] == b'\n' {
-                seen += 1;
-                if seen == n {
-                    return Ok(pos + i as u64 + 1);
+            // The log's final newline ends its last line: it starts none.
+            let at = pos + i as u64;
+            if chunk[i] == b'\n' && at != len - 1 {
+                starts.push(at + 1);
+                if starts.len() == n {
+                    return Ok((len, starts));
                 }
             }
         }
     }
-    Ok(0)
+    starts.push(0);
+    Ok((len, starts))
+}
+
+/// Where each of a container's two logs (stdout's, stderr's) starts for its part of the
+/// last `n` lines of the two together, in the order they were written (each line's time
+/// from the logs' indexes, the newer taken first; stdout's on a tie), as docker counts
+/// `logs --tail`: `n` lines of the whole log, not `n` per stream.
+pub fn tail_offsets(logs: [&Path; 2], n: usize) -> Result<[u64; 2]> {
+    let lines = [last_line_starts(logs[0], n)?, last_line_starts(logs[1], n)?];
+    let mut times = [Times::new(logs[0]), Times::new(logs[1])];
+    // Where each log's part starts: its length while none of its lines is taken.
+    let mut starts = [lines[0].0, lines[1].0];
+    let mut taken = [0usize; 2];
+    // The time of each log's newest line not taken yet.
+    let mut next: [Option<DateTime<Utc>>; 2] = [None, None];
+    for _ in 0..n {
+        for i in 0..2 {
+            if next[i].is_none() && taken[i] < lines[i].1.len() {
+                next[i] = Some(times[i].at(starts[i]));
+            }
+        }
+        let pick = match next {
+            [None, None] => break,
+            [Some(a), Some(b)] if a < b => 1,
+            [Some(_), _] => 0,
+            [None, Some(_)] => 1,
+        };
+        starts[pick] = lines[pick].1[taken[pick]];
+        taken[pick] += 1;
+        next[pick] = None;
+    }
+    Ok(starts)
 }
 
 /// A client's stream of one log from offset `offset`: raw, or with each line stamped
@@ -298,20 +327,50 @@ mod tests {
         p
     }
 
+    /// The last `n` lines of one log alone (the other empty).
+    fn tail_of(log: &Path, n: usize) -> u64 {
+        tail_offsets([log, &log.with_extension("none")], n).unwrap()[0]
+    }
+
     #[test]
-    fn tail_offsets() {
+    fn tail_offsets_of_one_log() {
         let dir = temp("tail");
         let log = dir.join("x.log");
         std::fs::write(&log, "a\nbb\nccc\n").unwrap();
-        assert_eq!(tail_offset(&log, 0).unwrap(), 9);
-        assert_eq!(tail_offset(&log, 1).unwrap(), 5);
-        assert_eq!(tail_offset(&log, 2).unwrap(), 2);
-        assert_eq!(tail_offset(&log, 3).unwrap(), 0);
-        assert_eq!(tail_offset(&log, 9).unwrap(), 0);
+        assert_eq!(tail_of(&log, 0), 9);
+        assert_eq!(tail_of(&log, 1), 5);
+        assert_eq!(tail_of(&log, 2), 2);
+        assert_eq!(tail_of(&log, 3), 0);
+        assert_eq!(tail_of(&log, 9), 0);
         std::fs::write(&log, "a\nbb\nccc").unwrap();
-        assert_eq!(tail_offset(&log, 1).unwrap(), 5);
-        assert_eq!(tail_offset(&log, 2).unwrap(), 2);
-        assert_eq!(tail_offset(&dir.join("missing"), 2).unwrap(), 0);
+        assert_eq!(tail_of(&log, 1), 5);
+        assert_eq!(tail_of(&log, 2), 2);
+        std::fs::write(&log, "\n\n").unwrap();
+        assert_eq!(tail_of(&log, 1), 1);
+        assert_eq!(tail_of(&log, 2), 0);
+        assert_eq!(tail_of(&dir.join("missing"), 2), 0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn tail_counts_the_lines_of_both_logs_in_time_order() {
+        let dir = temp("tail2");
+        let (out, err) = (dir.join("out.log"), dir.join("err.log"));
+        // Written as: o1 (t1), e1 (t2), o2 (t3), e2 (t4), e3 (t4, one entry), o3 (t5).
+        std::fs::write(&out, "o1\no2\no3\n").unwrap();
+        std::fs::write(&err, "e1\ne2\ne3\n").unwrap();
+        std::fs::write(index_path(&out), "3 100\n6 300\n9 500\n").unwrap();
+        std::fs::write(index_path(&err), "3 200\n9 400\n").unwrap();
+        let tail = |n| tail_offsets([&out, &err], n).unwrap();
+        assert_eq!(tail(0), [9, 9]);
+        assert_eq!(tail(1), [6, 9]);
+        // o3, then e3 and e2 (written together, at 400).
+        assert_eq!(tail(2), [6, 6]);
+        assert_eq!(tail(3), [6, 3]);
+        assert_eq!(tail(4), [3, 3]);
+        assert_eq!(tail(5), [3, 0]);
+        assert_eq!(tail(6), [0, 0]);
+        assert_eq!(tail(60), [0, 0]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -44,6 +44,9 @@ pub struct CreateRequest {
     pub security_opt: Vec<String>,
     /// As `-v`: `HOST:CONTAINER[:ro|:rw]`, `NAME:CONTAINER[:MODE]`, `CONTAINER`.
     pub volumes: Vec<String>,
+    /// As `--mount`: `type=bind|volume|tmpfs,source=..,target=..,...` (see
+    /// [`crate::volume::parse_mount`]).
+    pub mounts: Vec<String>,
     /// As `--name` (docker's rules, see [`super::names`]); `None`: a generated name.
     pub name: Option<String>,
 }
@@ -85,7 +88,7 @@ impl CreateRequest {
         }
         network_disabled(self.network_mode.as_deref())?;
         self.security_opt = security_opts(&self.security_opt)?;
-        crate::volume::parse_all(&self.volumes)?;
+        crate::volume::parse_all(&self.volumes, &self.mounts)?;
         super::spec::validate(&self.to_config(&ImageConfig::default())?)?;
         Ok(Prepared(self))
     }
@@ -132,9 +135,9 @@ impl Prepared {
         &self.0.image
     }
 
-    /// The `-v` mounts asked for, checked (see [`crate::volume::parse_all`]).
+    /// The `-v` and `--mount` mounts asked for, checked (see [`crate::volume::parse_all`]).
     pub fn volumes(&self) -> Result<Vec<crate::volume::VolumeSpec>> {
-        crate::volume::parse_all(&self.0.volumes)
+        crate::volume::parse_all(&self.0.volumes, &self.0.mounts)
     }
 
     /// The name asked for, if any.
@@ -241,6 +244,15 @@ mod tests {
         for v in ["/nonexistent/x:/x", "a:b:c:d", "/tmp:/", "x/y:/z"] {
             let mut r = req();
             r.volumes = vec![v.into()];
+            bad.push(r);
+        }
+        for m in [
+            "type=bind,src=/tmp,dst=/x,foo=1",
+            "type=tmpfs",
+            "type=nfs,dst=/x",
+        ] {
+            let mut r = req();
+            r.mounts = vec![m.into()];
             bad.push(r);
         }
         let mut r = req();

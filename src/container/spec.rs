@@ -233,8 +233,27 @@ fn mount(dst: &str, typ: &str, src: &str, options: &[&str]) -> Result<Mount> {
     )
 }
 
+/// A `--mount type=tmpfs`: docker's defaults (`noexec`, `nosuid`, `nodev`), its size and mode
+/// when given, read-only with `readonly`.
+fn tmpfs(m: &MountPoint) -> Result<Mount> {
+    let mut opts = vec!["nosuid".to_string(), "nodev".into(), "noexec".into()];
+    let given = m.tmpfs_options.unwrap_or_default();
+    if given.size_bytes > 0 {
+        opts.push(format!("size={}", given.size_bytes));
+    }
+    if given.mode > 0 {
+        opts.push(format!("mode={:o}", given.mode));
+    }
+    if !m.rw {
+        opts.push("ro".into());
+    }
+    let opts: Vec<&str> = opts.iter().map(String::as_str).collect();
+    mount(&m.destination, "tmpfs", "tmpfs", &opts)
+}
+
 /// `/proc`, `/sys`, `/dev` and its parts (as docker's default spec), then the binds, then the
-/// `-v` mounts (recursive, private; read-only with `:ro`), a path before those under it.
+/// `-v` and `--mount` mounts (binds recursive, private; read-only with `:ro`; tmpfs mounts),
+/// a path before those under it.
 fn mounts(binds: &[(PathBuf, &str)], volumes: &[MountPoint]) -> Result<Vec<Mount>> {
     let mut out = vec![
         mount("/proc", "proc", "proc", &["nosuid", "noexec", "nodev"])?,
@@ -287,6 +306,10 @@ fn mounts(binds: &[(PathBuf, &str)], volumes: &[MountPoint]) -> Result<Vec<Mount
     let mut volumes: Vec<&MountPoint> = volumes.iter().collect();
     volumes.sort_by_key(|m| m.destination.split('/').filter(|c| !c.is_empty()).count());
     for m in volumes {
+        if m.is_tmpfs() {
+            out.push(tmpfs(m)?);
+            continue;
+        }
         let mode = if m.rw { "rw" } else { "ro" };
         out.push(mount(
             &m.destination,

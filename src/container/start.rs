@@ -265,7 +265,7 @@ fn start_steps(
     let hostname = hostname(&inner.rec);
     let binds = write_etc_files(c, &hostname, &inner.rec.network_settings, etc_ok)?;
     let rootfs = c.rootfs();
-    for m in inner.rec.mounts.iter().filter(|m| m.is_volume()) {
+    for m in (inner.rec.mounts.iter()).filter(|m| m.is_volume() && !m.no_copy) {
         crate::volume::populate(&rootfs, &m.destination, Path::new(&m.source))?;
     }
     let user = user::lookup(&rootfs, &inner.rec.config.user)?;

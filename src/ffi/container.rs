@@ -196,6 +196,8 @@ unsafe fn request_of(cfg: *const docker_container_config) -> FfiResult<CreateReq
         cap_drop: list(c.cap_drop, "cfg->cap_drop")?,
         security_opt: list(c.security_opt, "cfg->security_opt")?,
         volumes: list(c.volumes, "cfg->volumes")?,
+        // Not in the C struct: `--mount` is the command line's (volumes take `-v` specs).
+        mounts: Vec::new(),
         name: opt(c.name, "cfg->name")?,
     })
 }
@@ -582,12 +584,33 @@ pub unsafe extern "C" fn docker_container_remove(
     guard(|| {
         // SAFETY: c is NULL or a live handle.
         let h = unsafe { handle(c.cast_const(), "c") }?;
-        h.rt.container(&h.c.id)?;
-        if force != 0 {
-            h.c.kill()?;
-        }
-        Ok(h.rt.remove_container(&h.c)?)
+        remove(h, force != 0, false)
     })
+}
+
+/// `docker_container_remove`, and with `volumes` the container's anonymous volumes that no
+/// other container uses (as `docker rm -v`; named volumes stay). Errors: as
+/// `docker_container_remove`; `DOCKER_ERR_IO` also when a volume could not be removed (the
+/// container is gone then).
+#[no_mangle]
+pub unsafe extern "C" fn docker_container_remove_with(
+    c: *mut docker_container,
+    force: c_int,
+    volumes: c_int,
+) -> docker_result {
+    guard(|| {
+        // SAFETY: c is NULL or a live handle.
+        let h = unsafe { handle(c.cast_const(), "c") }?;
+        remove(h, force != 0, volumes != 0)
+    })
+}
+
+fn remove(h: &docker_container, force: bool, volumes: bool) -> FfiResult<()> {
+    h.rt.container(&h.c.id)?;
+    if force {
+        h.c.kill()?;
+    }
+    Ok(h.rt.remove_container_with(&h.c, volumes)?)
 }
 
 /// Set the window size of the container's terminal. Does not block; safe from any thread.

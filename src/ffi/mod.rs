@@ -15,7 +15,7 @@
 //! stop, kill, remove, inspect, the container list), [`exec`] (a program run in a running
 //! container, `docker_container_exec`), [`image`] (import, pull with JSON
 //! progress, tag, remove, save and load, the image list), [`events`] (event subscriptions),
-//! [`serve`] (the daemon as one call, `docker_runtime_serve`, stopped through a descriptor
+//! [`volume`] (create, inspect, list, remove and prune volumes), [`serve`] (the daemon as one call, `docker_runtime_serve`, stopped through a descriptor
 //! the host writes to), [`alloc`] (stand-alone allocators), [`error`] (the version and the
 //! readers of results and messages), [`result`] (the result codes and each thread's last
 //! error), [`guard`] (the guards and argument checks every export uses).
@@ -39,6 +39,7 @@ pub mod image;
 pub mod result;
 pub mod runtime;
 pub mod serve;
+pub mod volume;
 
 pub use result::docker_result;
 
@@ -57,6 +58,7 @@ mod tests {
             ("image.rs", include_str!("image.rs")),
             ("runtime.rs", include_str!("runtime.rs")),
             ("serve.rs", include_str!("serve.rs")),
+            ("volume.rs", include_str!("volume.rs")),
         ];
         let mut checked = 0;
         for (file, src) in sources {

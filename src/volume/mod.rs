@@ -1,4 +1,4 @@
-//! Volumes and `-v` mounts, as docker has them: `-v HOST:CONTAINER[:ro]` binds a host path,
+//! Volumes, `-v` and `--mount` mounts, as docker has them: `-v HOST:CONTAINER[:ro]` binds a host path,
 //! `-v NAME:CONTAINER` a named volume and `-v CONTAINER` an anonymous one, kept under
 //! `ROOT/volumes/NAME/_data` (docker's local driver layout) until `volume rm` (or `rm -v`
 //! for anonymous ones). The mounts themselves are made by the engine's helper (bind mounts
@@ -13,5 +13,5 @@ pub mod store;
 
 pub use copy::populate;
 pub use mounts::{in_use, mounts_for, undo, users};
-pub use spec::{parse_all, MountPoint, Source, VolumeSpec};
-pub use store::{Volume, VolumeStore, ANONYMOUS_LABEL};
+pub use spec::{parse_all, parse_mount, MountPoint, Source, TmpfsOptions, VolumeSpec};
+pub use store::{labels, Volume, VolumeStore, ANONYMOUS_LABEL};

@@ -1,5 +1,5 @@
-//! From a request's `-v` specs to the mounts a container records: named volumes found or
-//! made, anonymous ones made, binds as given; and the checks that tie volumes to the
+//! From a request's `-v` and `--mount` specs to the mounts a container records: named
+//! volumes found or made, anonymous ones made, binds and tmpfs mounts as given; and the checks that tie volumes to the
 //! containers using them (`volume rm`, `rm -v`).
 
 use super::spec::{MountPoint, Source, VolumeSpec};
@@ -26,6 +26,20 @@ pub fn mounts_for(
                 mode: mode.into(),
                 rw: !s.readonly,
                 propagation: "rprivate".into(),
+                no_copy: false,
+                tmpfs_options: None,
+            },
+            Source::Tmpfs(opts) => MountPoint {
+                kind: "tmpfs".into(),
+                name: String::new(),
+                source: String::new(),
+                destination: s.target.clone(),
+                driver: String::new(),
+                mode: String::new(),
+                rw: !s.readonly,
+                propagation: String::new(),
+                no_copy: false,
+                tmpfs_options: Some(*opts),
             },
             Source::Named(_) | Source::Anonymous => {
                 let name = match &s.source {
@@ -51,6 +65,8 @@ pub fn mounts_for(
                     mode: mode.into(),
                     rw: !s.readonly,
                     propagation: String::new(),
+                    no_copy: s.no_copy,
+                    tmpfs_options: None,
                 }
             }
         };

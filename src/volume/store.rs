@@ -44,6 +44,21 @@ impl Volume {
     }
 }
 
+/// `KEY=VALUE` labels (a bare `KEY`: an empty value, as docker's `--label`).
+pub fn labels(given: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for l in given {
+        let (k, v) = l.split_once('=').unwrap_or((l.as_str(), ""));
+        if k.is_empty() {
+            return Err(Error::invalid(format!(
+                "invalid label {l:?}: a label needs a key (KEY=VALUE)"
+            )));
+        }
+        out.insert(k.to_string(), v.to_string());
+    }
+    Ok(out)
+}
+
 /// What `volume.json` holds.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -122,15 +137,27 @@ impl VolumeStore {
     /// The volume `name` (`None`: a new anonymous one), made when missing; and whether it
     /// was made now.
     pub fn create(&self, name: Option<&str>) -> Result<(Volume, bool)> {
-        let (name, labels) = match name {
+        self.create_labelled(name, BTreeMap::new())
+    }
+
+    /// [`Self::create`] with `labels` on a volume made now (an existing one keeps its own).
+    pub fn create_labelled(
+        &self,
+        name: Option<&str>,
+        mut labels: BTreeMap<String, String>,
+    ) -> Result<(Volume, bool)> {
+        if labels.keys().any(String::is_empty) {
+            return Err(Error::invalid("a volume label needs a key (KEY=VALUE)"));
+        }
+        let name = match name {
             Some(n) => {
                 check_name(n)?;
-                (n.to_string(), BTreeMap::new())
+                n.to_string()
             }
-            None => (
-                ids::generate()?,
-                BTreeMap::from([(ANONYMOUS_LABEL.to_string(), String::new())]),
-            ),
+            None => {
+                labels.insert(ANONYMOUS_LABEL.to_string(), String::new());
+                ids::generate()?
+            }
         };
         match self.load(&name) {
             Ok(v) => return Ok((v, false)),

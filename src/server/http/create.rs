@@ -39,6 +39,7 @@ const CONFIG_FIELDS: &[&str] = &[
 const HOST_FIELDS: &[&str] = &[
     "PortBindings",
     "Binds",
+    "Mounts",
     "CpuShares",
     "Memory",
     "NetworkMode",
@@ -95,6 +96,8 @@ struct HostConfig {
     port_bindings: Option<BTreeMap<String, Option<Vec<PortBinding>>>>,
     /// `-v` strings: `HOST:PATH[:ro]`, `NAME:PATH[:ro]`.
     binds: Option<Vec<String>>,
+    /// What `--mount` sends (see [`mount_spec`]).
+    mounts: Option<Vec<Value>>,
     cpu_shares: i64,
     memory: i64,
     network_mode: String,
@@ -181,6 +184,72 @@ fn refuse_unknown(obj: &Value, known: &[&str], what: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// One of `HostConfig.Mounts` as a `--mount` value (`type=..,target=..`, see
+/// [`crate::volume::parse_mount`], which checks it): `Type`, `Source`, `Target`, `ReadOnly`,
+/// `VolumeOptions.NoCopy`, `TmpfsOptions.SizeBytes` and `.Mode` are read; `BindOptions`
+/// other than the default propagation, volume labels and drivers are refused by name.
+fn mount_spec(m: &Value) -> ApiResult<String> {
+    const FIELDS: &[&str] = &[
+        "Type",
+        "Source",
+        "Target",
+        "ReadOnly",
+        "Consistency",
+        "VolumeOptions",
+        "TmpfsOptions",
+        "BindOptions",
+    ];
+    refuse_unknown(m, FIELDS, "HostConfig.Mounts[]")?;
+    let part = |k: &str| m.get(k).cloned().unwrap_or(Value::Null);
+    let (volume, tmpfs, bind) = (
+        part("VolumeOptions"),
+        part("TmpfsOptions"),
+        part("BindOptions"),
+    );
+    for (v, known, what) in [
+        (&volume, &["NoCopy"][..], "VolumeOptions"),
+        (&tmpfs, &["SizeBytes", "Mode"][..], "TmpfsOptions"),
+        (&bind, &["Propagation"][..], "BindOptions"),
+    ] {
+        if !v.is_null() {
+            refuse_unknown(v, known, &format!("HostConfig.Mounts[].{what}"))?;
+        }
+    }
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let propagation = text(&bind, "Propagation");
+    if !matches!(propagation.as_str(), "" | "rprivate") {
+        return Err(ApiError::bad(format!(
+            "HostConfig.Mounts[].BindOptions.Propagation {propagation:?} is not supported by this runtime: binds are rprivate"
+        )));
+    }
+    let (source, target) = (text(m, "Source"), text(m, "Target"));
+    if source.contains(',') || target.contains(',') {
+        return Err(ApiError::bad(format!(
+            "HostConfig.Mounts[]: a path with a comma is not supported ({source:?}, {target:?})"
+        )));
+    }
+    let mut spec = format!("type={},target={target}", text(m, "Type"));
+    if !source.is_empty() {
+        spec.push_str(&format!(",source={source}"));
+    }
+    if m.get("ReadOnly").and_then(Value::as_bool) == Some(true) {
+        spec.push_str(",readonly");
+    }
+    if volume.get("NoCopy").and_then(Value::as_bool) == Some(true) {
+        spec.push_str(",volume-nocopy");
+    }
+    let number = |k: &str| tmpfs.get(k).and_then(Value::as_u64).filter(|n| *n > 0);
+    if let Some(size) = number("SizeBytes") {
+        spec.push_str(&format!(",tmpfs-size={size}"));
+    }
+    if let Some(mode) = number("Mode") {
+        spec.push_str(&format!(",tmpfs-mode={mode:o}"));
+    }
+    crate::volume::parse_mount(&spec)
+        .map_err(|e| ApiError::bad(format!("HostConfig.Mounts[]: {}", e.message())))?;
+    Ok(spec)
+}
+
 /// `-p`-style port strings from `PortBindings`: `80`, `8080:80`.
 fn ports(bindings: BTreeMap<String, Option<Vec<PortBinding>>>) -> ApiResult<Vec<String>> {
     let mut out = Vec::new();
@@ -259,6 +328,9 @@ pub fn parse(body: Value, name: Option<&str>) -> ApiResult<(CreateRequest, Extra
     let none_if_empty = |s: String| (!s.is_empty()).then_some(s);
     let mut volumes = h.binds.unwrap_or_default();
     volumes.extend(cfg.volumes.unwrap_or_default().into_keys());
+    let mounts = (h.mounts.unwrap_or_default().iter())
+        .map(mount_spec)
+        .collect::<ApiResult<Vec<_>>>()?;
     let req = CreateRequest {
         image: cfg.image,
         cmd: cfg.cmd.map(Cmd::into_vec).unwrap_or_default(),
@@ -276,6 +348,7 @@ pub fn parse(body: Value, name: Option<&str>) -> ApiResult<(CreateRequest, Extra
         cap_drop: h.cap_drop.unwrap_or_default(),
         security_opt: h.security_opt.unwrap_or_default(),
         volumes,
+        mounts,
         cpu_shares: h.cpu_shares,
         name: name.filter(|n| !n.is_empty()).map(str::to_string),
     };
@@ -335,6 +408,52 @@ mod tests {
         let (req, _) = parse(body, None).unwrap();
         assert_eq!(req.volumes, ["/srv:/mnt:ro", "/data"]);
         assert_eq!(req.cpu_shares, 512);
+    }
+
+    #[test]
+    fn mounts_become_mount_values() {
+        // What docker 20.10's `run --mount type=bind,src=/srv,dst=/mnt,ro --mount
+        // src=vol,dst=/v,volume-nocopy --mount type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770`
+        // sends.
+        let body = json!({"Image": "b", "HostConfig": {"Mounts": [
+            {"Type": "bind", "Source": "/srv", "Target": "/mnt", "ReadOnly": true},
+            {"Type": "volume", "Source": "vol", "Target": "/v",
+             "VolumeOptions": {"NoCopy": true, "Labels": {}, "DriverConfig": {"Name": ""}}},
+            {"Type": "tmpfs", "Target": "/t",
+             "TmpfsOptions": {"SizeBytes": 1048576, "Mode": 1016}}]}});
+        let (req, _) = parse(body, None).unwrap();
+        assert_eq!(
+            req.mounts,
+            [
+                "type=bind,target=/mnt,source=/srv,readonly",
+                "type=volume,target=/v,source=vol,volume-nocopy",
+                "type=tmpfs,target=/t,tmpfs-size=1048576,tmpfs-mode=1770",
+            ]
+        );
+        for (mount, word) in [
+            (
+                json!({"Type": "bind", "Source": "/s", "Target": "/t",
+                    "BindOptions": {"Propagation": "shared"}}),
+                "Propagation",
+            ),
+            (
+                json!({"Type": "volume", "Target": "/t",
+                    "VolumeOptions": {"Labels": {"a": "b"}}}),
+                "VolumeOptions.Labels",
+            ),
+            (
+                json!({"Type": "bind", "Source": "/a,b", "Target": "/t"}),
+                "comma",
+            ),
+            (
+                json!({"Type": "bind", "Target": "/t", "Frob": 1}),
+                "Mounts[].Frob",
+            ),
+        ] {
+            let body = json!({"Image": "b", "HostConfig": {"Mounts": [mount]}});
+            let e = parse(body, None).unwrap_err();
+            assert!(format!("{e:?}").contains(word), "{word}: {e:?}");
+        }
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //!
 //! [`wire`] reads the request (httparse; head, body and time bounded) and writes responses;
 //! [`serve`] routes a request to its handler: [`system`], [`containers`] (with [`create`]'s
-//! body mapping), [`streams`] (wait, logs, attach, events), [`images`], [`auth`] (login and
-//! the credentials clients send).
+//! body mapping), [`streams`] (wait, logs, attach, events), [`images`], [`volumes`],
+//! [`auth`] (login and the credentials clients send).
 
 pub mod auth;
 pub mod containers;
@@ -17,6 +17,7 @@ pub mod images;
 pub mod serve;
 pub mod streams;
 pub mod system;
+pub mod volumes;
 pub mod wire;
 
 pub use serve::serve;

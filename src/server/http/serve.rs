@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::ctx::{Ctx, Reply};
 use super::wire::{self, ApiError, ApiResult, HeadError, Limits};
-use super::{auth, containers, exec, images, streams, system};
+use super::{auth, containers, exec, images, streams, system, volumes};
 use crate::log::Logger;
 use crate::runtime::Runtime;
 use crate::server::addr::Stream;
@@ -131,6 +131,11 @@ fn route(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
         ("DELETE", ["images", rest @ ..]) if !rest.is_empty() => {
             images::remove(ctx, &rest.join("/"))
         }
+        ("GET", ["volumes"]) => volumes::list(ctx),
+        ("POST", ["volumes", "create"]) => volumes::create(ctx),
+        ("POST", ["volumes", "prune"]) => volumes::prune(ctx),
+        ("GET", ["volumes", name]) => volumes::inspect(ctx, name),
+        ("DELETE", ["volumes", name]) => volumes::remove(ctx, name),
         _ => Err(ApiError::new(
             404,
             format!(

@@ -13,7 +13,7 @@ use serde_json::json;
 use super::containers::find;
 use super::ctx::{Ctx, Reply};
 use super::wire::{self, ApiError, ApiResult};
-use crate::container::logtimes::LogWriter;
+use crate::container::logtimes::{tail_offsets, LogWriter};
 use crate::container::{stream, Container, Event};
 use crate::events::Subscription;
 use crate::server::addr::Stream;
@@ -136,31 +136,6 @@ impl Write for Framed<'_> {
     }
 }
 
-/// Where each log starts for `tail` lines (negative: all).
-fn tail_offset(path: &std::path::Path, tail: i64) -> u64 {
-    let Ok(data) = std::fs::read(path) else {
-        return 0;
-    };
-    if tail < 0 {
-        return 0;
-    }
-    let body = data.strip_suffix(b"\n").unwrap_or(&data);
-    let mut count = 0;
-    for (i, b) in body.iter().enumerate().rev() {
-        if *b == b'\n' {
-            count += 1;
-            if count == tail {
-                return i as u64 + 1;
-            }
-        }
-    }
-    if tail == 0 {
-        data.len() as u64
-    } else {
-        0
-    }
-}
-
 /// Follow `readers` into `sinks` until `done`, or the client leaves (a watcher signals
 /// `cancel`; `half` as in [`gone_flags`]).
 fn follow_until(
@@ -246,10 +221,11 @@ pub fn logs(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
         None | Some("" | "all") => -1,
         Some(_) => ctx.req.int("tail", -1)?,
     };
-    let offsets = [
-        Some(tail_offset(&c.stdout_log(), tail)),
-        Some(tail_offset(&c.stderr_log(), tail)),
-    ];
+    // As docker: the last lines of the whole log, whichever streams are then sent.
+    let offsets = match usize::try_from(tail) {
+        Ok(n) => tail_offsets([&c.stdout_log(), &c.stderr_log()], n)?.map(Some),
+        Err(_) => [Some(0), Some(0)],
+    };
     let (mut readers, mut sinks, paths) = outputs(&c, ctx.sock, want, offsets)?;
     let starts: Vec<u64> = readers
         .iter_mut()
@@ -436,24 +412,6 @@ pub fn events(ctx: &mut Ctx<'_>) -> ApiResult<Reply> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tail_starts_at_the_last_lines() {
-        let dir = std::env::temp_dir().join(format!("dr-tail-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let f = dir.join("log");
-        std::fs::write(&f, "a\nb\nc\n").unwrap();
-        let from =
-            |n| std::fs::read_to_string(&f).unwrap()[tail_offset(&f, n) as usize..].to_string();
-        assert_eq!(from(-1), "a\nb\nc\n");
-        assert_eq!(from(0), "");
-        assert_eq!(from(1), "c\n");
-        assert_eq!(from(2), "b\nc\n");
-        assert_eq!(from(9), "a\nb\nc\n");
-        std::fs::write(&f, "a\nno newline").unwrap();
-        assert_eq!(from(1), "no newline");
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
 
     #[test]
     fn frames_carry_the_stream_and_length() {
