@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::cli::{call, ok};
+use common::cli::{call, detached, ok};
 use common::net::{sh, ForwardOn, Neighbour};
 use common::Fixture;
 
@@ -134,12 +134,7 @@ fn network_none_has_only_loopback() {
         ],
     );
     assert_eq!(out, "lo lo-up\n");
-    let id = ok(
-        &f.rt,
-        &["run", "-d", "--network", "none", "busybox", "true"],
-    )
-    .trim()
-    .to_string();
+    let id = detached(&f.rt, &["busybox", "true"]);
     ok(&f.rt, &["wait", &id]);
     assert_eq!(inspect(&f, &id)["NetworkSettings"]["IpAddress"], "");
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::cli::{call, call_with, ok};
+use common::cli::{call, call_with, detached, ok};
 use common::Fixture;
 
 fn short(id: &str) -> &str {
@@ -282,12 +282,7 @@ fn detached_lifecycle() {
 #[test]
 fn an_interrupted_removal_is_finished_by_the_next_restore() {
     let f = Fixture::new("rmcrash");
-    let id = ok(
-        &f.rt,
-        &["run", "-d", "--network", "none", "busybox", "true"],
-    )
-    .trim()
-    .to_string();
+    let id = detached(&f.rt, &["busybox", "true"]);
     ok(&f.rt, &["wait", &id]);
     let dir = f.root().join("containers").join(&id);
     let rootfs = dir.join("rootfs");

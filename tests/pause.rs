@@ -9,7 +9,7 @@ mod daemon_support;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::cli::{call, ok};
+use common::cli::{call, detached, ok};
 use common::Fixture;
 use daemon_support::eventually;
 
@@ -24,21 +24,7 @@ fn counting(f: &Fixture) -> (String, PathBuf) {
 /// Start a container running `script`, which counts; returns its id and its read-write layer
 /// once it counts.
 fn counting_with(f: &Fixture, script: &str) -> (String, PathBuf) {
-    let id = ok(
-        &f.rt,
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "busybox",
-            "sh",
-            "-c",
-            script,
-        ],
-    )
-    .trim()
-    .to_string();
+    let id = detached(&f.rt, &["busybox", "sh", "-c", script]);
     let rw = f.rt.container(&id).unwrap().rw_dir();
     assert!(
         eventually(Duration::from_secs(20), || count(&rw).is_some()),
@@ -180,8 +166,9 @@ fn stop_kill_and_rm_force_end_a_paused_container() {
             assert_eq!(ok(&f.rt, &["wait", &id]), status, "{cmd:?}");
             assert_eq!(inspect(&f, &id)["State"]["Paused"], false);
         }
+        // Removed right after the exit is announced.
         assert!(
-            cgroup_dirs(&id).is_empty(),
+            eventually(Duration::from_secs(10), || cgroup_dirs(&id).is_empty()),
             "{cmd:?}: {:?}",
             cgroup_dirs(&id)
         );
@@ -219,17 +206,18 @@ fn the_cgroup_lives_as_long_as_the_container() {
             d.display()
         );
     }
-    // Gone once it exits, and after rm.
+    // Gone once it exits (removed right after the exit is announced), and after rm.
+    let gone = |id: &str| eventually(Duration::from_secs(10), || cgroup_dirs(id).is_empty());
     ok(&f.rt, &["kill", &id]);
-    assert!(cgroup_dirs(&id).is_empty(), "{:?}", cgroup_dirs(&id));
+    assert!(gone(&id), "{:?}", cgroup_dirs(&id));
     ok(&f.rt, &["start", &id]);
     assert!(!cgroup_dirs(&id).is_empty());
     ok(&f.rt, &["rm", "-f", &id]);
-    assert!(cgroup_dirs(&id).is_empty(), "{:?}", cgroup_dirs(&id));
+    assert!(gone(&id), "{:?}", cgroup_dirs(&id));
     // An attached run that ends by itself.
     ok(&f.rt, &["run", "--network", "none", "busybox", "true"]);
     let id = f.rt.containers()[0].id.clone();
-    assert!(cgroup_dirs(&id).is_empty(), "{:?}", cgroup_dirs(&id));
+    assert!(gone(&id), "{:?}", cgroup_dirs(&id));
     // A start that fails (the working directory is missing: the helper's setup fails after
     // the cgroup was made) leaves none.
     let out = call(
@@ -257,16 +245,11 @@ fn the_cgroup_lives_as_long_as_the_container() {
 #[test]
 fn a_stale_cgroup_of_a_dead_container_is_removed_on_restore() {
     let f = Fixture::new("cgroupstale");
-    let id = ok(
-        &f.rt,
-        &["run", "-d", "--network", "none", "busybox", "sleep", "1000"],
-    )
-    .trim()
-    .to_string();
+    let id = detached(&f.rt, &["busybox", "sleep", "1000"]);
     let dirs = cgroup_dirs(&id);
     assert!(!dirs.is_empty());
     ok(&f.rt, &["kill", &id]);
-    assert!(cgroup_dirs(&id).is_empty());
+    assert!(eventually(Duration::from_secs(10), || cgroup_dirs(&id).is_empty()));
     let rec_path = f.root().join("containers").join(&id).join("config.json");
     let mut rec: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&rec_path).unwrap()).unwrap();
@@ -386,12 +369,7 @@ fn torn_commits(f: &Fixture, id: &str, flags: &[&str], n: usize) -> usize {
 fn commit_packs_one_instant_of_a_container_that_keeps_writing() {
     let f = Fixture::new("commitpairs");
     f.install_static_c(PAIRS, "bin/pairs");
-    let id = ok(
-        &f.rt,
-        &["run", "-d", "--network", "none", "busybox", "/bin/pairs"],
-    )
-    .trim()
-    .to_string();
+    let id = detached(&f.rt, &["busybox", "/bin/pairs"]);
     let rw = f.rt.container(&id).unwrap().rw_dir();
     assert!(eventually(Duration::from_secs(20), || rw
         .join("z")

@@ -10,7 +10,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use common::cli::{call, call_with, ok};
+use common::cli::{call, call_with, detached, ok};
 use common::{Fixture, TempDir};
 use daemon_support::Daemon;
 
@@ -618,35 +618,9 @@ fn prune_removes_the_unused_volumes_only() {
     ok(&f.rt, &["volume", "create", "spare"]);
     fs::write(f.root().join("volumes/spare/_data/f"), vec![b'x'; 1500]).unwrap();
     // An exited container holds `kept`; a removed one (without -v) left its anonymous one.
-    let user = ok(
-        &f.rt,
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "-v",
-            "kept:/k",
-            "busybox",
-            "true",
-        ],
-    );
-    let user = user.trim().to_string();
+    let user = detached(&f.rt, &["-v", "kept:/k", "busybox", "true"]);
     ok(&f.rt, &["wait", &user]);
-    let gone = ok(
-        &f.rt,
-        &[
-            "run",
-            "-d",
-            "--network",
-            "none",
-            "-v",
-            "/anon",
-            "busybox",
-            "true",
-        ],
-    );
-    let gone = gone.trim().to_string();
+    let gone = detached(&f.rt, &["-v", "/anon", "busybox", "true"]);
     ok(&f.rt, &["wait", &gone]);
     let anon = f.rt.container(&gone).unwrap().record().mounts[0]
         .name
@@ -776,13 +750,9 @@ fn mount_binds_volumes_and_tmpfs() {
     assert!(f.root().join("volumes/full/_data").is_dir());
     // The tmpfs. The attack noexec stops: a program written there and run (without noexec
     // in the spec's options, `/t/s` prints "ran").
-    let id = ok(
+    let id = detached(
         &f.rt,
         &[
-            "run",
-            "-d",
-            "--network",
-            "none",
             "--mount",
             "type=tmpfs,dst=/t,tmpfs-size=1m,tmpfs-mode=1770",
             "busybox",
@@ -792,7 +762,6 @@ fn mount_binds_volumes_and_tmpfs() {
              chmod +x /t/s; /t/s 2>/dev/null || echo refused",
         ],
     );
-    let id = id.trim().to_string();
     ok(&f.rt, &["wait", &id]);
     let out = ok(&f.rt, &["logs", &id]);
     let lines: Vec<&str> = out.lines().collect();

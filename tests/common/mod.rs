@@ -187,6 +187,13 @@ pub mod cli {
         );
         out.stdout
     }
+
+    /// `docker run -d --network none ARGS`, asserting success; returns the container's id.
+    pub fn detached(rt: &Runtime, args: &[&str]) -> String {
+        let mut all = vec!["run", "-d", "--network", "none"];
+        all.extend_from_slice(args);
+        ok(rt, &all).trim().to_string()
+    }
 }
 
 /// A command running `bin` under valgrind (leaks and invalid accesses are errors, exit 99),
