@@ -42,6 +42,10 @@ fn version_help_features_and_spec() {
         .unwrap()
         .contains(&"CAP_SYS_ADMIN".into()));
     assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    let resources = f["annotations"]["org.docker-runtime.linux.resources"]
+        .as_str()
+        .unwrap();
+    assert!(resources.split(',').any(|r| r == "hugepageLimits"), "{f}");
     assert_eq!(
         f["hooks"],
         serde_json::json!([
