@@ -771,8 +771,9 @@ fn exec_runs_beside_the_container() {
         let err = fails(&oci(&root, &line));
         assert!(err.contains(want), "{args:?}: {err}");
     }
+    // Descriptors to preserve that the caller does not have (tests/oci_fds.rs hands some on).
     let err = fails(&oci(&root, &["exec", "--preserve-fds", "2", "e1", "true"]));
-    assert!(err.contains("--preserve-fds 2"), "{err}");
+    assert!(err.contains("--preserve-fds 2: descriptor 3"), "{err}");
     ok(&oci(&root, &["kill", "e1", "KILL"]));
     wait_status(pid);
     ok(&oci(&root, &["delete", "e1"]));

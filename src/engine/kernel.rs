@@ -12,13 +12,17 @@ use std::process::{Child, Command, Stdio};
 
 use crate::cgroup::{Cgroup, CgroupPath, Resources};
 use crate::error::{Error, Result};
-use crate::spawn::protocol::INIT_SOCKET_FD;
+use crate::spawn::protocol::{INIT_SOCKET_ENV, INIT_SOCKET_FD};
 
 /// The standard streams the helper (and so the container's program) starts with.
 pub struct Streams {
     pub stdin: Stdio,
     pub stdout: Stdio,
     pub stderr: Stdio,
+    /// Descriptors 3 to `3 + preserved - 1` of this process, which the program gets at the
+    /// same numbers (an OCI runtime's `--preserve-fds`); they must be open. 0: none (no
+    /// descriptor past 2 reaches the program).
+    pub preserved: u32,
 }
 
 /// A started helper: our end of its socket, its pid, and the process to reap when the start
@@ -61,7 +65,8 @@ pub trait Kernel: Send + Sync {
     /// Remove `cgroup` (its processes are gone).
     fn remove_cgroup(&self, cgroup: &Cgroup);
     /// Start the helper program `path` (named `docker-init NAME` in `ps`) with `streams` and
-    /// its end of a socket pair at [`INIT_SOCKET_FD`]; born in `cgroup`'s v1 folders when
+    /// its end of a socket pair at [`INIT_SOCKET_FD`] (past the descriptors it hands on, see
+    /// [`Streams::preserved`]); born in `cgroup`'s v1 folders when
     /// given (so that what it forks is too).
     fn spawn_helper(
         &self,
@@ -132,11 +137,29 @@ impl Kernel for Host {
     }
 }
 
-/// Start the helper from the calling thread (see [`Kernel::spawn_helper`]).
+/// Check that the descriptors to preserve are open: a hole would be filled by whatever this
+/// process opens next (the helper's socket among them), handing that to the container.
+fn check_preserved(preserved: u32) -> Result<()> {
+    for fd in INIT_SOCKET_FD..INIT_SOCKET_FD + preserved as i32 {
+        // SAFETY: F_GETFD only reads the descriptor table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(Error::invalid(format!(
+                "descriptor {fd}, one of the {preserved} to preserve from 3 on, is not open"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Start the helper from the calling thread (see [`Kernel::spawn_helper`]): its socket at
+/// fd 3, or past the preserved descriptors (which it gets at their numbers, close-on-exec
+/// cleared on them alone; every other descriptor of ours is close-on-exec).
 fn spawn(path: &Path, name: &str, streams: Streams) -> Result<Helper> {
+    check_preserved(streams.preserved)?;
     let (sock, child_sock) =
         UnixStream::pair().map_err(|e| Error::io("creating the helper socket", e))?;
     let child_raw = child_sock.as_raw_fd();
+    let sock_fd = INIT_SOCKET_FD + streams.preserved as i32;
     let mut cmd = Command::new(path);
     // The name only shows in `ps` (docker-init reads nothing from its arguments).
     cmd.arg0("docker-init")
@@ -145,15 +168,23 @@ fn spawn(path: &Path, name: &str, streams: Streams) -> Result<Helper> {
         .stdin(streams.stdin)
         .stdout(streams.stdout)
         .stderr(streams.stderr);
+    if sock_fd != INIT_SOCKET_FD {
+        cmd.env(INIT_SOCKET_ENV, sock_fd.to_string());
+    }
     // SAFETY: the closure runs in the forked child before exec and only calls dup2/fcntl,
     // which are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
-            if child_raw == INIT_SOCKET_FD {
+            for fd in INIT_SOCKET_FD..sock_fd {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            if child_raw == sock_fd {
                 if libc::fcntl(child_raw, libc::F_SETFD, 0) < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
-            } else if libc::dup2(child_raw, INIT_SOCKET_FD) < 0 {
+            } else if libc::dup2(child_raw, sock_fd) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())

@@ -442,6 +442,7 @@ mod tests {
             stdin: std::process::Stdio::null(),
             stdout: std::process::Stdio::null(),
             stderr: std::process::Stdio::null(),
+            preserved: 0,
         }
     }
 
