@@ -23,14 +23,20 @@ const MAX_PASSED: u32 = 1 << 16;
 /// Socket activation's count: `LISTEN_FDS` when `LISTEN_PID` is this process (systemd's
 /// rule: the variables are meant for that process alone).
 fn listen_fds() -> u32 {
-    let ours = std::env::var("LISTEN_PID")
+    let Some(count) = std::env::var("LISTEN_FDS")
         .ok()
-        .and_then(|p| p.parse::<u32>().ok())
-        == Some(std::process::id());
-    let count = std::env::var("LISTEN_FDS")
+        .and_then(|n| n.parse::<u32>().ok())
+    else {
+        return 0;
+    };
+    let pid = std::env::var("LISTEN_PID")
         .ok()
-        .and_then(|n| n.parse::<u32>().ok());
-    count.filter(|_| ours).unwrap_or(0)
+        .and_then(|p| p.parse::<u32>().ok());
+    if pid == Some(std::process::id()) {
+        count
+    } else {
+        0
+    }
 }
 
 /// Check descriptor `fd` is one the caller gave: open, and inherited (this process opens
