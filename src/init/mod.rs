@@ -47,8 +47,6 @@ pub const EXIT_NOT_FOUND: i32 = 127;
 /// Exit status when the program exists but cannot be executed.
 pub const EXIT_NOT_EXECUTABLE: i32 = 126;
 
-/// The entry point of the `docker-init` program (its argument, the container id, only names it
-/// in `ps`). Returns the exit status.
 /// The socket to the library: fd 3, or past the descriptors handed on to the container's
 /// process (see `spawn::protocol`). Descriptors above it that a host process leaked to us
 /// (without close-on-exec) go. None when no socket is there: not started by the library.
@@ -69,6 +67,8 @@ fn library_socket() -> Option<OwnedFd> {
     is_socket.then(|| unsafe { OwnedFd::from_raw_fd(sock_fd) })
 }
 
+/// The entry point of the `docker-init` program (its argument, the container id, only names it
+/// in `ps`). Returns the exit status.
 pub fn main() -> i32 {
     let Some(sock) = library_socket() else {
         eprintln!(
