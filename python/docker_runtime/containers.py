@@ -430,7 +430,10 @@ def _fill_config(cfg: ContainerConfig, image: Text, command: Command,
     cfg.security_opt = strings(kwargs.get("security_opt"), "security_opt")
     cfg.volumes = strings(_volumes(kwargs.get("volumes")), "volumes")
     cfg.name = text(kwargs.get("name"), "name")
-    cfg.cpu_shares = int(kwargs.get("cpu_shares") or 0)
+    shares = kwargs.get("cpu_shares") or 0
+    if isinstance(shares, bool) or not isinstance(shares, int) or abs(shares) >= 1 << 62:
+        raise ValueError(f"cpu_shares {shares!r}: expected a whole weight, 2 to 262144")
+    cfg.cpu_shares = shares
     return keep
 
 

@@ -242,6 +242,9 @@ class ContainerSurfaceTest(unittest.TestCase):
             with self.subTest(bad=bad), self.assertRaises(dr.InvalidArgument) as cm:
                 self.rt.containers.create("busybox", ["true"], cpu_shares=bad, **NONE)
             self.assertIn("CPU shares", cm.exception.message)
+        for bad in ("lots", 1 << 70, 2.5):
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                self.rt.containers.create("busybox", ["true"], cpu_shares=bad, **NONE)
 
     def test_volumes_dict_and_list_forms(self):
         import tempfile
