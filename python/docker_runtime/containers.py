@@ -431,7 +431,8 @@ def _fill_config(cfg: ContainerConfig, image: Text, command: Command,
     cfg.volumes = strings(_volumes(kwargs.get("volumes")), "volumes")
     cfg.name = text(kwargs.get("name"), "name")
     shares = kwargs.get("cpu_shares") or 0
-    if isinstance(shares, bool) or not isinstance(shares, int) or abs(shares) >= 1 << 62:
+    if isinstance(shares, bool) or not isinstance(shares, int) or \
+            not -(1 << 63) <= shares < 1 << 63:
         raise ValueError(f"cpu_shares {shares!r}: expected a whole weight, 2 to 262144")
     cfg.cpu_shares = shares
     return keep
