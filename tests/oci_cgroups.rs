@@ -496,7 +496,8 @@ impl Drop for V2Root {
 /// (huge pages are not charged to memory.max) taken from the host's fixed pool. Without a
 /// limit (a container of the same program with none) it gets one; with kubelet's
 /// `hugepageLimits` of 0 for 2MB the kernel refuses it. The files have the values; `update`
-/// raises the limit and the page is got; a page size this kernel lacks is refused by name.
+/// raises the limit and the page is got, and limits the unlimited one, which then is refused;
+/// a page size this kernel lacks is refused by name.
 #[test]
 fn hugepage_limits_stop_a_container_taking_huge_pages() {
     let unified = Path::new(BASE).join("unified");
@@ -524,12 +525,18 @@ fn hugepage_limits_stop_a_container_taking_huge_pages() {
     let dir = TempDir::new("ocg-huge");
     let root = dir.join("root");
     let parent = format!("drtest-ocg-huge-{}", std::process::id());
-    let _parents = Parents(vec![PathBuf::from(&parent)]);
+    // The unlimited container's parent: no huge page limit turned hugetlb on there.
+    let free_parent = format!("drtest-ocg-hugefree-{}", std::process::id());
+    let _parents = Parents(vec![PathBuf::from(&parent), PathBuf::from(&free_parent)]);
     let mut limits = vec![serde_json::json!({"pageSize": "2MB", "limit": 0})];
     if Path::new("/sys/kernel/mm/hugepages/hugepages-1048576kB").exists() {
         limits.push(serde_json::json!({"pageSize": "1GB", "limit": 0}));
     }
-    let free = bundle_with(&dir.join("free"), &["sleep", "300"], serde_json::json!({}));
+    let free = bundle_with(
+        &dir.join("free"),
+        &["sleep", "300"],
+        serde_json::json!({"cgroupsPath": format!("/{free_parent}/f1")}),
+    );
     let limited = bundle_with(
         &dir.join("limited"),
         &["sleep", "300"],
@@ -563,12 +570,15 @@ fn hugepage_limits_stop_a_container_taking_huge_pages() {
         "without a limit the container takes a huge page"
     );
     // Refused at the mmap (the reservation's limit, .rsvd.) or by a SIGBUS at the write.
-    let (status, out) = probe("huge-0");
-    assert!(
-        (status == Some(1) && out == "mmap: Cannot allocate memory\n")
-            || (status == Some(128 + libc::SIGBUS) && out == "mapped\n"),
-        "the limit of 0 refuses it: {status:?} {out}"
-    );
+    let refused = |id: &str| {
+        let (status, out) = probe(id);
+        assert!(
+            (status == Some(1) && out == "mmap: Cannot allocate memory\n")
+                || (status == Some(128 + libc::SIGBUS) && out == "mapped\n"),
+            "the limit of 0 refuses it: {status:?} {out}"
+        );
+    };
+    refused("huge-0");
     // The files: v2's (this host's hybrid layout, or pure v2) or v1's.
     let (folder, max, rsvd) = match &v2 {
         Some(d) => (d.join(&parent).join("h1"), "max", "rsvd.max"),
@@ -596,6 +606,14 @@ fn hugepage_limits_stop_a_container_taking_huge_pages() {
     ));
     assert_eq!(read(&folder.join(format!("hugetlb.2MB.{max}"))), "2097152");
     assert_eq!(probe("huge-0"), (Some(0), "mapped\ntouched\n".into()));
+    // update: a limit for the container made without one (its parents turn hugetlb on).
+    let zero = serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 0}]});
+    std::fs::write(&file, zero.to_string()).unwrap();
+    ok(&oci(
+        &root,
+        &["update", "--resources", file.to_str().unwrap(), "huge-free"],
+    ));
+    refused("huge-free");
     // A page size this kernel lacks: refused by name, the limits left as they are.
     let odd = serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 0},
         {"pageSize": "16GB", "limit": 0}]});

@@ -92,6 +92,19 @@ fn delegate(root: &Path, dir: &Path, required: &[&str], accounting: bool) -> Res
     Ok(())
 }
 
+/// Whether the v2 controllers `names` are on for `dir` (in its parent's
+/// `cgroup.subtree_control`).
+fn turned_on(dir: &Path, names: &[&str]) -> bool {
+    let on = dir
+        .parent()
+        .and_then(|p| read_trimmed(&p.join("cgroup.subtree_control")))
+        .unwrap_or_default();
+    names.iter().all(|n| {
+        on.split_whitespace()
+            .any(|c| c.trim_start_matches('+') == *n)
+    })
+}
+
 impl Layout {
     /// Make the cgroup at `path` with `res` written: the v2 folder, and a folder in every v1
     /// hierarchy this runtime accounts with (memory, pids, cpu, cpuacct; the freezer
@@ -128,12 +141,7 @@ impl Layout {
             let dir = self.dir(root, "", path);
             // Hybrid: only a hugetlb limit needs the v2 parents' delegation (none otherwise,
             // which keeps a plain start's cost).
-            let required: Vec<&str> = res
-                .controllers()
-                .into_iter()
-                .filter(|c| self.in_v2(*c))
-                .filter_map(|c| c.v2_name())
-                .collect();
+            let required = self.v2_required(res);
             if self.pure_v2() || !required.is_empty() {
                 delegate(root, &dir, &required, self.pure_v2())?;
             }
@@ -158,6 +166,29 @@ impl Layout {
             }
         }
         cg.apply(res)
+    }
+
+    /// Give the cgroup `cg` new resources (an update): on the v2 hierarchy, the controllers
+    /// they need are turned on for it first where its create did not (a container made
+    /// without huge page limits, on a host whose hugetlb is v2's), as runc's update does;
+    /// nothing is written for those already on.
+    pub fn update(&self, cg: &Cgroup, res: &Resources) -> Result<()> {
+        if let (Some(root), Some(dir)) = (&self.v2, &cg.v2) {
+            let required = self.v2_required(res);
+            if !required.is_empty() && !turned_on(dir, &required) {
+                delegate(root, dir, &required, false)?;
+            }
+        }
+        cg.apply(res)
+    }
+
+    /// The controllers `res` writes through the v2 hierarchy here, by their v2 names.
+    fn v2_required(&self, res: &Resources) -> Vec<&'static str> {
+        res.controllers()
+            .into_iter()
+            .filter(|c| self.in_v2(*c))
+            .filter_map(|c| c.v2_name())
+            .collect()
     }
 
     /// The names under `docker-runtime/` in any hierarchy: the containers that have (part of)
@@ -204,6 +235,11 @@ impl Cgroup {
     /// (what a restore checks for leftovers, without a lookup per container).
     pub fn named() -> std::collections::HashSet<String> {
         Layout::host().named_children()
+    }
+
+    /// Give the cgroup new resources on this host (see [`Layout::update`]).
+    pub fn update(&self, res: &Resources) -> Result<()> {
+        Layout::host().update(self, res)
     }
 
     /// Make the cgroup at `path` on this host with `res` written (see [`Layout::create`]).
@@ -782,14 +818,32 @@ mod tests {
             serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 0},
             {"pageSize": "1GB", "limit": 1073741824u64}]}),
         );
-        // An update of a container made without huge page limits: the controller is not on.
-        fs::write(
-            base.0.join("unified/docker-runtime/p/cgroup.controllers"),
-            "",
-        )
-        .unwrap();
+        // A container made without huge page limits: the controller is not on for it, and
+        // writing alone is refused clearly.
+        let p = base.0.join("unified/docker-runtime/p");
+        fs::write(p.join("cgroup.controllers"), "").unwrap();
         let e = plain.apply(&r).unwrap_err();
         assert!(e.message().contains("no hugetlb controller"), "{e}");
+        // An update turns it on for the parents first (the kernel's files played here).
+        for (file, text) in [
+            ("cgroup.controllers", "hugetlb\n"),
+            ("hugetlb.2MB.max", "max"),
+            ("hugetlb.1GB.max", "max"),
+        ] {
+            fs::write(p.join(file), text).unwrap();
+        }
+        layout.update(&plain, &r).unwrap();
+        assert_eq!(base.read("unified/cgroup.subtree_control"), "+hugetlb");
+        assert_eq!(
+            base.read("unified/docker-runtime/cgroup.subtree_control"),
+            "+hugetlb"
+        );
+        assert_eq!(base.read("unified/docker-runtime/p/hugetlb.2MB.max"), "0");
+        // Already on: nothing written to the parents.
+        fs::remove_file(base.0.join("unified/cgroup.subtree_control")).unwrap();
+        layout.update(&plain, &r).unwrap();
+        assert!(!base.0.join("unified/cgroup.subtree_control").exists());
+        fs::remove_file(base.0.join("unified/docker-runtime/cgroup.subtree_control")).unwrap();
         // The kernel's files, as delegation makes them appear.
         let dir = base.0.join("unified/docker-runtime/h");
         for (file, text) in [
