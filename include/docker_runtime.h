@@ -223,6 +223,11 @@ typedef struct docker_container_config {
    * unique); NULL: a generated `adjective_surname`.
    */
   const char *name;
+  /**
+   * Added in version 4: the CPU shares (as `run -c`/`--cpu-shares`: a relative weight,
+   * 2 to 262144, 1024 being the default); 0: the default weight.
+   */
+  int64_t cpu_shares;
 } docker_container_config;
 
 /**

@@ -1298,3 +1298,58 @@ fn names_through_the_c_api() {
     remove(out);
     remove(c);
 }
+
+/// `docker_container_config.cpu_shares` (version 4): the weight recorded and written into the
+/// container's cgroup at its start, a bad one refused naming it, and a caller built on version
+/// 3 (whose struct ends before `cpu_shares`) given the default weight.
+#[test]
+fn cpu_shares_through_the_c_api() {
+    let f = Fixture::new("abishares");
+    let rt = Rt::new(&f);
+    let inspect = |c: *mut docker_container| {
+        let mut p = std::ptr::null_mut();
+        // SAFETY: a live handle and an out pointer.
+        assert_eq!(unsafe { docker_container_inspect_json(c, &mut p) }, OK);
+        serde_json::from_str::<serde_json::Value>(&take_string(p)).unwrap()
+    };
+    let c = create_with(&rt, &["sleep", "300"], |cfg| cfg.cpu_shares = 512);
+    let v = inspect(c);
+    assert_eq!(v["Config"]["CpuShares"], 512);
+    let io = io();
+    // SAFETY: a live handle and an io struct.
+    let r = unsafe { docker_container_start(c, &io) };
+    assert_eq!(r, OK, "{}", last_error());
+    let id = v["Id"].as_str().unwrap();
+    let v1 = std::path::Path::new("/sys/fs/cgroup/cpu/docker-runtime").join(id);
+    let (file, want) = if v1.exists() {
+        (v1.join("cpu.shares"), "512")
+    } else {
+        let v2 = std::path::Path::new("/sys/fs/cgroup/docker-runtime").join(id);
+        (v2.join("cpu.weight"), "20")
+    };
+    assert_eq!(std::fs::read_to_string(file).unwrap().trim(), want);
+    remove(c);
+    let args = strv(&["true"]);
+    let mut cfg = config();
+    cfg.image = BUSYBOX.as_ptr();
+    cfg.argv = args.ptrs.as_ptr();
+    cfg.network_mode = NONE.as_ptr();
+    cfg.cpu_shares = 1;
+    let mut out = std::ptr::null_mut();
+    // SAFETY: the config's pointers live for the call.
+    let r = unsafe { docker_container_create(rt.ptr, &cfg, &mut out) };
+    expect(r, docker_result::DOCKER_ERR_INVALID_ARGUMENT, "one share");
+    assert!(
+        last_error().contains("invalid CPU shares 1"),
+        "{}",
+        last_error()
+    );
+    // A version-3 caller: the field past its size is not read.
+    cfg.size = std::mem::offset_of!(docker_container_config, cpu_shares);
+    // SAFETY: as above; the library reads only `size` bytes.
+    let r = unsafe { docker_container_create(rt.ptr, &cfg, &mut out) };
+    assert_eq!(r, OK, "{}", last_error());
+    // The default weight: no CpuShares recorded (as a docker run without -c).
+    assert!(inspect(out)["Config"]["CpuShares"].is_null());
+    remove(out);
+}

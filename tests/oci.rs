@@ -42,6 +42,10 @@ fn version_help_features_and_spec() {
         .unwrap()
         .contains(&"CAP_SYS_ADMIN".into()));
     assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    let resources = f["annotations"]["org.docker-runtime.linux.resources"]
+        .as_str()
+        .unwrap();
+    assert!(resources.split(',').any(|r| r == "hugepageLimits"), "{f}");
     assert_eq!(
         f["hooks"],
         serde_json::json!([
@@ -767,8 +771,9 @@ fn exec_runs_beside_the_container() {
         let err = fails(&oci(&root, &line));
         assert!(err.contains(want), "{args:?}: {err}");
     }
+    // Descriptors to preserve that the caller does not have (tests/oci_fds.rs hands some on).
     let err = fails(&oci(&root, &["exec", "--preserve-fds", "2", "e1", "true"]));
-    assert!(err.contains("--preserve-fds 2"), "{err}");
+    assert!(err.contains("--preserve-fds 2: descriptor 3"), "{err}");
     ok(&oci(&root, &["kill", "e1", "KILL"]));
     wait_status(pid);
     ok(&oci(&root, &["delete", "e1"]));

@@ -433,3 +433,214 @@ fn bad_resources_and_paths_are_clear_errors_and_leave_nothing() {
     }
     assert_eq!(ok(&oci(&root, &["list", "-q"])), "");
 }
+
+/// A program that maps one 2 MiB huge page and writes to it (`mapped`, then `touched`); the
+/// hugetlb controller refuses it at the `mmap` (where the kernel limits reservations) or with
+/// a `SIGBUS` at the write.
+const HUGE_PROBE_C: &str = r#"#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+int main(void) {
+    char *p = mmap(NULL, 2 << 20, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | (21 << MAP_HUGE_SHIFT), -1, 0);
+    if (p == MAP_FAILED) { printf("mmap: %s\n", strerror(errno)); return 1; }
+    printf("mapped\n");
+    fflush(stdout);
+    p[0] = 1;
+    printf("touched\n");
+    return 0;
+}
+"#;
+
+/// The host's pool of 2 MiB huge pages grown to `want` for the test, put back on drop (also
+/// when the test fails).
+struct HugePool {
+    file: PathBuf,
+    before: String,
+}
+
+impl HugePool {
+    fn grow(want: u64) -> Option<HugePool> {
+        let file = PathBuf::from("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages");
+        let before = std::fs::read_to_string(&file).ok()?.trim().to_string();
+        let pool = HugePool { file, before };
+        if pool.before.parse::<u64>().unwrap() < want {
+            std::fs::write(&pool.file, want.to_string()).unwrap();
+        }
+        let now: u64 = read(&pool.file).parse().unwrap();
+        assert!(now >= want, "the kernel gave {now} huge pages of {want}");
+        Some(pool)
+    }
+}
+
+impl Drop for HugePool {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.file, &self.before);
+    }
+}
+
+/// Turns the hugetlb controller off again in the v2 root's `cgroup.subtree_control` when the
+/// test turned it on (once its folders are gone: declared before them).
+struct V2Root(Option<PathBuf>);
+
+impl Drop for V2Root {
+    fn drop(&mut self) {
+        if let Some(control) = &self.0 {
+            let _ = std::fs::write(control, "-hugetlb");
+        }
+    }
+}
+
+/// The attack: a container maps and touches a huge page, memory outside its memory limit
+/// (huge pages are not charged to memory.max) taken from the host's fixed pool. Without a
+/// limit (a container of the same program with none) it gets one; with kubelet's
+/// `hugepageLimits` of 0 for 2MB the kernel refuses it. The files have the values; `update`
+/// raises the limit and the page is got, and limits the unlimited one, which then is refused;
+/// a page size this kernel lacks is refused by name.
+#[test]
+fn hugepage_limits_stop_a_container_taking_huge_pages() {
+    let unified = Path::new(BASE).join("unified");
+    let v2 = [unified.clone(), PathBuf::from(BASE)]
+        .into_iter()
+        .find(|d| {
+            std::fs::read_to_string(d.join("cgroup.controllers"))
+                .is_ok_and(|c| c.split_whitespace().any(|x| x == "hugetlb"))
+        });
+    let v1_huge = v1("hugetlb");
+    if v2.is_none() && v1_huge.is_none() {
+        eprintln!("no hugetlb cgroup controller here; the files are covered by the unit tests");
+        return;
+    }
+    become_subreaper();
+    let control = v2.as_ref().map(|d| d.join("cgroup.subtree_control"));
+    let was_on = control
+        .as_ref()
+        .is_some_and(|c| read(c).split_whitespace().any(|x| x == "hugetlb"));
+    let _root = V2Root(control.filter(|_| !was_on));
+    let Some(_pool) = HugePool::grow(2) else {
+        eprintln!("no 2 MiB huge pages on this kernel");
+        return;
+    };
+    let dir = TempDir::new("ocg-huge");
+    let root = dir.join("root");
+    let parent = format!("drtest-ocg-huge-{}", std::process::id());
+    // The unlimited container's parent: no huge page limit turned hugetlb on there.
+    let free_parent = format!("drtest-ocg-hugefree-{}", std::process::id());
+    let _parents = Parents(vec![PathBuf::from(&parent), PathBuf::from(&free_parent)]);
+    let mut limits = vec![serde_json::json!({"pageSize": "2MB", "limit": 0})];
+    if Path::new("/sys/kernel/mm/hugepages/hugepages-1048576kB").exists() {
+        limits.push(serde_json::json!({"pageSize": "1GB", "limit": 0}));
+    }
+    let free = bundle_with(
+        &dir.join("free"),
+        &["sleep", "300"],
+        serde_json::json!({"cgroupsPath": format!("/{free_parent}/f1")}),
+    );
+    let limited = bundle_with(
+        &dir.join("limited"),
+        &["sleep", "300"],
+        serde_json::json!({"cgroupsPath": format!("/{parent}/h1"),
+            "resources": {"hugepageLimits": limits}}),
+    );
+    for b in [&free, &limited] {
+        let src = dir.join("hugeprobe.c");
+        std::fs::write(&src, HUGE_PROBE_C).unwrap();
+        let built = std::process::Command::new("cc")
+            .args(["-static", "-O2", "-o"])
+            .arg(b.join("rootfs/hugeprobe"))
+            .arg(&src)
+            .output()
+            .unwrap();
+        assert!(built.status.success(), "{built:?}");
+    }
+    let _made = Containers(&root, vec!["huge-free", "huge-0"]);
+    let free_pid = start(&root, &free, "huge-free", &dir.join("free-io"));
+    let pid = start(&root, &limited, "huge-0", &dir.join("limited-io"));
+    let probe = |id: &str| {
+        let out = oci(&root, &["exec", id, "/hugeprobe"]);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(
+        probe("huge-free"),
+        (Some(0), "mapped\ntouched\n".into()),
+        "without a limit the container takes a huge page"
+    );
+    // Refused at the mmap (the reservation's limit, .rsvd.) or by a SIGBUS at the write.
+    let refused = |id: &str| {
+        let (status, out) = probe(id);
+        assert!(
+            (status == Some(1) && out == "mmap: Cannot allocate memory\n")
+                || (status == Some(128 + libc::SIGBUS) && out == "mapped\n"),
+            "the limit of 0 refuses it: {status:?} {out}"
+        );
+    };
+    refused("huge-0");
+    // The files: v2's (this host's hybrid layout, or pure v2) or v1's.
+    let (folder, max, rsvd) = match &v2 {
+        Some(d) => (d.join(&parent).join("h1"), "max", "rsvd.max"),
+        None => (
+            v1_huge.unwrap().join(&parent).join("h1"),
+            "limit_in_bytes",
+            "rsvd.limit_in_bytes",
+        ),
+    };
+    for l in &limits {
+        let size = l["pageSize"].as_str().unwrap();
+        assert_eq!(read(&folder.join(format!("hugetlb.{size}.{max}"))), "0");
+        let r = folder.join(format!("hugetlb.{size}.{rsvd}"));
+        if r.exists() {
+            assert_eq!(read(&r), "0", "{}", r.display());
+        }
+    }
+    // update: one page allowed, the probe gets it.
+    let file = dir.join("res.json");
+    let one = serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 2 << 20}]});
+    std::fs::write(&file, one.to_string()).unwrap();
+    ok(&oci(
+        &root,
+        &["update", "--resources", file.to_str().unwrap(), "huge-0"],
+    ));
+    assert_eq!(read(&folder.join(format!("hugetlb.2MB.{max}"))), "2097152");
+    assert_eq!(probe("huge-0"), (Some(0), "mapped\ntouched\n".into()));
+    // update: a limit for the container made without one (its parents turn hugetlb on).
+    let zero = serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 0}]});
+    std::fs::write(&file, zero.to_string()).unwrap();
+    ok(&oci(
+        &root,
+        &["update", "--resources", file.to_str().unwrap(), "huge-free"],
+    ));
+    refused("huge-free");
+    // A page size this kernel lacks: refused by name, the limits left as they are.
+    let odd = serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 0},
+        {"pageSize": "16GB", "limit": 0}]});
+    std::fs::write(&file, odd.to_string()).unwrap();
+    let err = fails(&oci(
+        &root,
+        &["update", "--resources", file.to_str().unwrap(), "huge-0"],
+    ));
+    assert!(err.contains("pageSize \"16GB\""), "{err}");
+    assert_eq!(read(&folder.join(format!("hugetlb.2MB.{max}"))), "2097152");
+    finish(&root, "huge-free", free_pid);
+    finish(&root, "huge-0", pid);
+    // And at create: refused, nothing left behind.
+    let b = bundle_with(
+        &dir.join("odd"),
+        &["true"],
+        serde_json::json!({"cgroupsPath": format!("/{parent}/h2"),
+            "resources": {"hugepageLimits": [{"pageSize": "16GB", "limit": 0}]}}),
+    );
+    let err = fails(&oci(
+        &root,
+        &["create", "--bundle", b.to_str().unwrap(), "h2"],
+    ));
+    assert!(err.contains("pageSize \"16GB\""), "{err}");
+    assert_eq!(
+        existing(&Path::new(&parent).join("h2")),
+        Vec::<PathBuf>::new()
+    );
+    assert!(!root.join("h2").exists());
+}

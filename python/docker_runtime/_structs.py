@@ -105,6 +105,7 @@ class ContainerConfig(_Options):
         ("security_opt", _StrArray),
         ("volumes", _StrArray),
         ("name", c_char_p),
+        ("cpu_shares", c_int64),
     ]
 
 

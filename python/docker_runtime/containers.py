@@ -315,7 +315,8 @@ class ContainerCollection:
         cap_add, cap_drop, security_opt, volumes ({"/host/dir": {"bind": "/mnt", "mode": "ro"},
         "name": {"bind": "/data"}} or ["/host/dir:/mnt:ro", "name:/data", "/anonymous"]), name
         (docker's rules, unique: a taken one raises InUse naming its holder; none: a generated
-        name). Unknown keywords are a TypeError."""
+        name), cpu_shares (a relative CPU weight, 2 to 262144; 1024 is the default). Unknown
+        keywords are a TypeError."""
         cfg = ContainerConfig.init()
         keep = _fill_config(cfg, image, command, kwargs)
         h = c_void_p()
@@ -401,7 +402,7 @@ def _fill_config(cfg: ContainerConfig, image: Text, command: Command,
     """Fill `cfg` from docker-py style keywords; returns what must stay alive for the call."""
     known = {"environment", "user", "working_dir", "hostname", "mem_limit", "tty",
              "stdin_open", "ports", "network_mode", "network_disabled", "cap_add", "cap_drop",
-             "security_opt", "volumes", "name"}
+             "security_opt", "volumes", "name", "cpu_shares"}
     unknown = sorted(set(kwargs) - known)
     if unknown:
         raise TypeError(f"unsupported container option(s): {', '.join(unknown)}")
@@ -434,6 +435,11 @@ def _fill_config(cfg: ContainerConfig, image: Text, command: Command,
     cfg.security_opt = strings(kwargs.get("security_opt"), "security_opt")
     cfg.volumes = strings(_volumes(kwargs.get("volumes")), "volumes")
     cfg.name = text(kwargs.get("name"), "name")
+    shares = kwargs.get("cpu_shares") or 0
+    if isinstance(shares, bool) or not isinstance(shares, int) or \
+            not -(1 << 63) <= shares < 1 << 63:
+        raise ValueError(f"cpu_shares {shares!r}: expected a whole weight, 2 to 262144")
+    cfg.cpu_shares = shares
     return keep
 
 

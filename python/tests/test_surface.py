@@ -225,6 +225,27 @@ class ContainerSurfaceTest(unittest.TestCase):
                 return False
         self.assertTrue(eventually(greeting, 20))
 
+    def test_cpu_shares(self):
+        c = self.rt.containers.create("busybox", ["sleep", "300"], cpu_shares=512, **NONE)
+        self.addCleanup(self.discard, c)
+        self.assertEqual(c.attrs["Config"]["CpuShares"], 512)
+        c.start()
+        # The container's own cgroup has the weight: v1's shares as they are, v2's weight by
+        # runc's conversion.
+        v1 = f"/sys/fs/cgroup/cpu/docker-runtime/{c.id}/cpu.shares"
+        v2 = f"/sys/fs/cgroup/docker-runtime/{c.id}/cpu.weight"
+        path, want = (v1, "512") if os.path.exists(v1) else (v2, "20")
+        with open(path) as f:
+            self.assertEqual(f.read().strip(), want)
+        c.kill()
+        for bad in (1, 300000, -3):
+            with self.subTest(bad=bad), self.assertRaises(dr.InvalidArgument) as cm:
+                self.rt.containers.create("busybox", ["true"], cpu_shares=bad, **NONE)
+            self.assertIn("CPU shares", cm.exception.message)
+        for bad in ("lots", 1 << 70, 2.5):
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                self.rt.containers.create("busybox", ["true"], cpu_shares=bad, **NONE)
+
     def test_volumes_dict_and_list_forms(self):
         import tempfile
         with tempfile.TemporaryDirectory() as host:

@@ -39,6 +39,9 @@ pub struct Cgroup {
     v2: Option<PathBuf>,
     /// Whether the v2 folder holds the controllers (a pure v2 host).
     v2_controllers: bool,
+    /// Whether the v2 folder holds hugetlb's files (a pure v2 host, or a hybrid one whose
+    /// hugetlb controller is v2's).
+    v2_hugetlb: bool,
     /// Per controller (co-mounted controllers share a folder).
     v1: Vec<(Controller, PathBuf)>,
 }
@@ -63,16 +66,16 @@ fn init_cpuset(root: &Path, dir: &Path) -> Result<()> {
 
 /// Turn on controllers for the children of each folder from `root` down to `dir`'s parent
 /// (cgroup v2 delegation), making the folders on the way: those in `required` (one write
-/// per folder, an error when refused), and the accounting ones (`memory`, `pids`, `cpu`) as
-/// far as the host lets them.
-fn delegate(root: &Path, dir: &Path, required: &[&str]) -> Result<()> {
+/// per folder, an error when refused), and with `accounting` (a pure v2 host) the
+/// accounting ones (`memory`, `pids`, `cpu`) as far as the host lets them.
+fn delegate(root: &Path, dir: &Path, required: &[&str], accounting: bool) -> Result<()> {
     let rel = dir.strip_prefix(root).unwrap_or(dir);
     let parts: Vec<_> = rel.iter().collect();
     let mut cur = root.to_path_buf();
     for (i, part) in parts.iter().enumerate() {
         let control = cur.join("cgroup.subtree_control");
         for c in ["memory", "pids", "cpu"] {
-            if !required.contains(&c) {
+            if accounting && !required.contains(&c) {
                 let _ = write(&control, &format!("+{c}"));
             }
         }
@@ -87,6 +90,19 @@ fn delegate(root: &Path, dir: &Path, required: &[&str]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether the v2 controllers `names` are on for `dir` (in its parent's
+/// `cgroup.subtree_control`).
+fn turned_on(dir: &Path, names: &[&str]) -> bool {
+    let on = dir
+        .parent()
+        .and_then(|p| read_trimmed(&p.join("cgroup.subtree_control")))
+        .unwrap_or_default();
+    names.iter().all(|n| {
+        on.split_whitespace()
+            .any(|c| c.trim_start_matches('+') == *n)
+    })
 }
 
 impl Layout {
@@ -107,6 +123,7 @@ impl Layout {
         let mut cg = Cgroup {
             v2: None,
             v2_controllers: self.pure_v2(),
+            v2_hugetlb: self.in_v2(Controller::Hugetlb),
             v1: Vec::new(),
         };
         match self.make(&mut cg, path, res) {
@@ -122,13 +139,11 @@ impl Layout {
     fn make(&self, cg: &mut Cgroup, path: &CgroupPath, res: &Resources) -> Result<()> {
         if let Some(root) = &self.v2 {
             let dir = self.dir(root, "", path);
-            if self.pure_v2() {
-                let required: Vec<&str> = res
-                    .controllers()
-                    .iter()
-                    .filter_map(|c| c.v2_name())
-                    .collect();
-                delegate(root, &dir, &required)?;
+            // Hybrid: only a hugetlb limit needs the v2 parents' delegation (none otherwise,
+            // which keeps a plain start's cost).
+            let required = self.v2_required(res);
+            if self.pure_v2() || !required.is_empty() {
+                delegate(root, &dir, &required, self.pure_v2())?;
             }
             mkdir(&dir)?;
             cg.v2 = Some(dir);
@@ -136,6 +151,7 @@ impl Layout {
         let wanted = |c: Controller| match c {
             Controller::Cpuset => res.cpus.is_some() || res.mems.is_some(),
             Controller::Blkio => res.blkio_weight.is_some(),
+            Controller::Hugetlb => !res.hugepages.is_empty(),
             _ => true,
         };
         for (c, root) in &self.v1 {
@@ -150,6 +166,29 @@ impl Layout {
             }
         }
         cg.apply(res)
+    }
+
+    /// Give the cgroup `cg` new resources (an update): on the v2 hierarchy, the controllers
+    /// they need are turned on for it first where its create did not (a container made
+    /// without huge page limits, on a host whose hugetlb is v2's), as runc's update does;
+    /// nothing is written for those already on.
+    pub fn update(&self, cg: &Cgroup, res: &Resources) -> Result<()> {
+        if let (Some(root), Some(dir)) = (&self.v2, &cg.v2) {
+            let required = self.v2_required(res);
+            if !required.is_empty() && !turned_on(dir, &required) {
+                delegate(root, dir, &required, false)?;
+            }
+        }
+        cg.apply(res)
+    }
+
+    /// The controllers `res` writes through the v2 hierarchy here, by their v2 names.
+    fn v2_required(&self, res: &Resources) -> Vec<&'static str> {
+        res.controllers()
+            .into_iter()
+            .filter(|c| self.in_v2(*c))
+            .filter_map(|c| c.v2_name())
+            .collect()
     }
 
     /// The names under `docker-runtime/` in any hierarchy: the containers that have (part of)
@@ -179,6 +218,7 @@ impl Layout {
         (v2.is_some() || !v1.is_empty()).then_some(Cgroup {
             v2,
             v2_controllers: self.pure_v2(),
+            v2_hugetlb: self.in_v2(Controller::Hugetlb),
             v1,
         })
     }
@@ -197,6 +237,11 @@ impl Cgroup {
         Layout::host().named_children()
     }
 
+    /// Give the cgroup new resources on this host (see [`Layout::update`]).
+    pub fn update(&self, res: &Resources) -> Result<()> {
+        Layout::host().update(self, res)
+    }
+
     /// Make the cgroup at `path` on this host with `res` written (see [`Layout::create`]).
     pub fn create(path: &CgroupPath, res: &Resources) -> Result<Option<Cgroup>> {
         Layout::host().create(path, res)
@@ -208,6 +253,7 @@ impl Cgroup {
         Cgroup {
             v2: Some(path),
             v2_controllers: false,
+            v2_hugetlb: false,
             v1: Vec::new(),
         }
     }
@@ -220,7 +266,7 @@ impl Cgroup {
 
     /// The folder of controller `c`.
     pub(super) fn dir_of(&self, c: Controller) -> Option<&Path> {
-        if self.v2_controllers {
+        if self.v2_controllers || (c == Controller::Hugetlb && self.v2_hugetlb) {
             return self.v2.as_deref();
         }
         self.v1
@@ -303,13 +349,10 @@ impl Cgroup {
             let cur = self.current(Controller::Memory, "memory.limit_in_bytes");
             (res.v1_writes(&has, cur)?, "memory.limit_in_bytes")
         };
+        // The huge page sizes are checked before the first write.
+        let hugetlb = self.hugetlb_writes(res)?;
         for (c, file, value) in writes {
-            let dir = self.dir_of(c).ok_or_else(|| {
-                Error::unsupported(format!(
-                    "the container's cgroup has no {} controller folder (a cpuset one is made when the create sets linux.resources.cpu.cpus or mems, a blkio one when it sets blockIO.weight)",
-                    c.name()
-                ))
-            })?;
+            let dir = self.folder(c)?;
             write(&dir.join(file), &value).map_err(|e| {
                 if file == memory_file {
                     e.context("setting the memory limit (below what the container uses?)")
@@ -318,7 +361,45 @@ impl Cgroup {
                 }
             })?;
         }
+        for (file, value) in hugetlb {
+            write(&file, &value)?;
+        }
         Ok(())
+    }
+
+    /// The folder of controller `c`, or an error saying why there is none.
+    fn folder(&self, c: Controller) -> Result<&Path> {
+        self.dir_of(c).ok_or_else(|| {
+            Error::unsupported(format!(
+                "the container's cgroup has no {} controller folder (a cpuset one is made when the create sets linux.resources.cpu.cpus or mems, a blkio one when it sets blockIO.weight, a hugetlb one when it sets hugepageLimits)",
+                c.name()
+            ))
+        })
+    }
+
+    /// The hugetlb writes for `res`: (file, value), none when it sets no huge page limit.
+    fn hugetlb_writes(&self, res: &Resources) -> Result<Vec<(PathBuf, String)>> {
+        if res.hugepages.is_empty() {
+            return Ok(Vec::new());
+        }
+        let dir = self.folder(Controller::Hugetlb)?;
+        let version = if self.v2_controllers || self.v2_hugetlb {
+            // The v2 folder always exists; its hugetlb files only once the parents delegate
+            // the controller, which the create does when it sets huge page limits.
+            let enabled = fs::read_to_string(dir.join("cgroup.controllers"))
+                .is_ok_and(|c| c.split_whitespace().any(|x| x == "hugetlb"));
+            if !enabled {
+                return Err(Error::unsupported(format!(
+                    "the container's cgroup {} has no hugetlb controller (it is turned on when the create sets linux.resources.hugepageLimits)",
+                    dir.display()
+                )));
+            }
+            Version::V2
+        } else {
+            Version::V1
+        };
+        let writes = res.hugetlb_writes(version, &|f| dir.join(f).exists())?;
+        Ok(writes.into_iter().map(|(f, v)| (dir.join(f), v)).collect())
     }
 
     /// A controller file's number (`max` and v1's huge "unlimited" read as -1).
@@ -710,6 +791,120 @@ mod tests {
         cg2.remove();
         assert!(!base.0.join("memory/me/pod/c2").exists());
         assert!(!base.0.join("unified/me/pod/c2").exists());
+    }
+
+    /// This host's hybrid layout: hugetlb is v2's (`unified`), every other controller v1's. A
+    /// huge page limit turns it on for the v2 parents and writes the v2 files; without one
+    /// nothing is delegated (a plain start pays nothing for it).
+    #[test]
+    fn hybrid_hugetlb_is_v2s_and_v1s_where_mounted() {
+        let base = FakeBase::new(
+            "huge2",
+            &[
+                ("unified/cgroup.controllers", "hugetlb\n"),
+                ("memory/cgroup.procs", ""),
+            ],
+        );
+        let layout = base.layout();
+        assert!(!layout.pure_v2());
+        assert!(layout.offers(Controller::Hugetlb) && layout.in_v2(Controller::Hugetlb));
+        assert!(!layout.in_v2(Controller::Memory));
+        let plain = layout
+            .create(&named("p"), &Resources::default())
+            .unwrap()
+            .unwrap();
+        assert!(!base.0.join("unified/cgroup.subtree_control").exists());
+        let r = res(
+            serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 0},
+            {"pageSize": "1GB", "limit": 1073741824u64}]}),
+        );
+        // A container made without huge page limits: the controller is not on for it, and
+        // writing alone is refused clearly.
+        let p = base.0.join("unified/docker-runtime/p");
+        fs::write(p.join("cgroup.controllers"), "").unwrap();
+        let e = plain.apply(&r).unwrap_err();
+        assert!(e.message().contains("no hugetlb controller"), "{e}");
+        // An update turns it on for the parents first (the kernel's files played here).
+        for (file, text) in [
+            ("cgroup.controllers", "hugetlb\n"),
+            ("hugetlb.2MB.max", "max"),
+            ("hugetlb.1GB.max", "max"),
+        ] {
+            fs::write(p.join(file), text).unwrap();
+        }
+        layout.update(&plain, &r).unwrap();
+        assert_eq!(base.read("unified/cgroup.subtree_control"), "+hugetlb");
+        assert_eq!(
+            base.read("unified/docker-runtime/cgroup.subtree_control"),
+            "+hugetlb"
+        );
+        assert_eq!(base.read("unified/docker-runtime/p/hugetlb.2MB.max"), "0");
+        // Already on: nothing written to the parents.
+        fs::remove_file(base.0.join("unified/cgroup.subtree_control")).unwrap();
+        layout.update(&plain, &r).unwrap();
+        assert!(!base.0.join("unified/cgroup.subtree_control").exists());
+        fs::remove_file(base.0.join("unified/docker-runtime/cgroup.subtree_control")).unwrap();
+        // The kernel's files, as delegation makes them appear.
+        let dir = base.0.join("unified/docker-runtime/h");
+        for (file, text) in [
+            ("cgroup.controllers", "hugetlb\n"),
+            ("hugetlb.2MB.max", "max"),
+            ("hugetlb.2MB.rsvd.max", "max"),
+            ("hugetlb.1GB.max", "max"),
+        ] {
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join(file), text).unwrap();
+        }
+        let cg = layout.create(&named("h"), &r).unwrap().unwrap();
+        assert_eq!(base.read("unified/cgroup.subtree_control"), "+hugetlb");
+        assert_eq!(
+            base.read("unified/docker-runtime/cgroup.subtree_control"),
+            "+hugetlb"
+        );
+        assert_eq!(base.read("unified/docker-runtime/h/hugetlb.2MB.max"), "0");
+        assert_eq!(
+            base.read("unified/docker-runtime/h/hugetlb.2MB.rsvd.max"),
+            "0"
+        );
+        assert_eq!(
+            base.read("unified/docker-runtime/h/hugetlb.1GB.max"),
+            "1073741824"
+        );
+        // The memory folder is v1's as before.
+        assert!(base.0.join("memory/docker-runtime/h").is_dir());
+        // An unknown page size: named, nothing written.
+        let e = cg
+            .apply(&res(serde_json::json!({"hugepageLimits": [
+                {"pageSize": "2MB", "limit": 4194304}, {"pageSize": "64KB", "limit": 0}]})))
+            .unwrap_err();
+        assert!(e.message().contains("pageSize \"64KB\""), "{e}");
+        assert_eq!(base.read("unified/docker-runtime/h/hugetlb.2MB.max"), "0");
+
+        // v1's hugetlb hierarchy: a folder there only when limits are set, v1's file names.
+        let base = FakeBase::new(
+            "huge1",
+            &[("memory/cgroup.procs", ""), ("hugetlb/cgroup.procs", "")],
+        );
+        let layout = base.layout();
+        assert!(layout.offers(Controller::Hugetlb) && !layout.in_v2(Controller::Hugetlb));
+        layout.create(&named("p"), &Resources::default()).unwrap();
+        assert!(!base.0.join("hugetlb/docker-runtime/p").exists());
+        let d = base.0.join("hugetlb/docker-runtime/h");
+        fs::create_dir_all(&d).unwrap();
+        fs::write(d.join("hugetlb.2MB.limit_in_bytes"), "").unwrap();
+        let r = res(serde_json::json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 0}]}));
+        let cg = layout.create(&named("h"), &r).unwrap().unwrap();
+        assert_eq!(
+            base.read("hugetlb/docker-runtime/h/hugetlb.2MB.limit_in_bytes"),
+            "0"
+        );
+        // The helper is born in it.
+        cg.enter_v1().unwrap();
+        assert_eq!(base.read("hugetlb/docker-runtime/h/tasks"), "0");
+        // A host with no hugetlb controller at all refuses the limit.
+        let base = FakeBase::new("huge0", &[("memory/cgroup.procs", "")]);
+        let e = base.layout().create(&named("x"), &r).unwrap_err();
+        assert!(e.message().contains("hugetlb cgroup controller"), "{e}");
     }
 
     #[test]

@@ -69,10 +69,14 @@ impl CgroupPath {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Layout {
     /// The writable v2 hierarchy: `/sys/fs/cgroup` on a pure v2 host, `unified` in the hybrid
-    /// layout (where it has no controllers but still `cgroup.freeze`).
+    /// layout (where it holds the controllers no v1 hierarchy is bound to, often none or only
+    /// `hugetlb`, and still `cgroup.freeze`).
     pub v2: Option<PathBuf>,
-    /// The controllers the v2 hierarchy offers (`cgroup.controllers`; empty when hybrid).
+    /// The controllers the v2 hierarchy offers (its `cgroup.controllers`).
     pub v2_controllers: Vec<String>,
+    /// Whether the v2 hierarchy is `/sys/fs/cgroup` itself, holding the controllers (a pure v2
+    /// host).
+    pure: bool,
     /// The writable v1 hierarchies of the controllers this runtime uses.
     pub v1: Vec<(Controller, PathBuf)>,
     /// Our own cgroup in each hierarchy (by v1 controller name; `""` for v2), from
@@ -112,19 +116,17 @@ impl Layout {
     pub fn detect(base: &Path, own: &str) -> Layout {
         let controllers = fs::read_to_string(base.join("cgroup.controllers")).ok();
         let unified = base.join("unified");
+        let list = |c: String| c.split_whitespace().map(str::to_string).collect::<Vec<_>>();
         let (v2, v2_controllers) = match controllers {
-            Some(c) if writable(base) => (
-                Some(base.to_path_buf()),
-                c.split_whitespace().map(str::to_string).collect(),
-            ),
+            Some(c) if writable(base) => (Some(base.to_path_buf()), list(c)),
             Some(_) => (None, Vec::new()),
-            None if unified.join("cgroup.controllers").exists() && writable(&unified) => {
-                (Some(unified), Vec::new())
-            }
-            None => (None, Vec::new()),
+            None => match fs::read_to_string(unified.join("cgroup.controllers")) {
+                Ok(c) if writable(&unified) => (Some(unified), list(c)),
+                _ => (None, Vec::new()),
+            },
         };
-        let pure_v2 = !v2_controllers.is_empty() || base.join("cgroup.controllers").exists();
-        let v1 = if pure_v2 {
+        let pure = v2.as_deref() == Some(base) && !v2_controllers.is_empty();
+        let v1 = if base.join("cgroup.controllers").exists() {
             Vec::new()
         } else {
             Controller::ALL
@@ -137,6 +139,7 @@ impl Layout {
         Layout {
             v2,
             v2_controllers,
+            pure,
             v1,
             own: own_cgroups(own),
         }
@@ -166,7 +169,17 @@ impl Layout {
 
     /// Whether the v2 hierarchy holds the controllers (a pure v2 host).
     pub fn pure_v2(&self) -> bool {
-        !self.v2_controllers.is_empty()
+        self.pure
+    }
+
+    /// Whether `c` is used through the v2 hierarchy here: any controller it offers on a pure
+    /// v2 host; in the hybrid layout only `hugetlb` (whose files this runtime writes in either
+    /// form), when no v1 hierarchy is bound to it (as on this kernel).
+    pub fn in_v2(&self, c: Controller) -> bool {
+        let offered = c
+            .v2_name()
+            .is_some_and(|n| self.v2_controllers.iter().any(|x| x == n));
+        offered && (self.pure || (c == Controller::Hugetlb && self.v1_root(c).is_none()))
     }
 
     /// The v1 hierarchy of `c`, when mounted here.
@@ -179,12 +192,7 @@ impl Layout {
 
     /// Whether this host can limit through `c`.
     pub fn offers(&self, c: Controller) -> bool {
-        if self.pure_v2() {
-            c.v2_name()
-                .is_some_and(|n| self.v2_controllers.iter().any(|x| x == n))
-        } else {
-            self.v1_root(c).is_some()
-        }
+        self.v1_root(c).is_some() || self.in_v2(c)
     }
 }
 

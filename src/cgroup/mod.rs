@@ -8,7 +8,9 @@
 //! the hybrid layout, with no controller but still `cgroup.freeze`), and in the hybrid or v1
 //! layout the v1 controllers memory, pids, cpu and cpuacct (cpuset's when CPUs or memory
 //! nodes are set, blkio's when a block I/O weight is; the freezer when there is no v2
-//! hierarchy) at `/sys/fs/cgroup/NAME`. The layout is found once per process.
+//! hierarchy) at `/sys/fs/cgroup/NAME`. Huge page limits go to the hugetlb controller: v1's
+//! when mounted, else v2's (in the hybrid layout too, where this kernel leaves it to
+//! `unified`). The layout is found once per process.
 //!
 //! Getting a process in costs nothing on the start's path: the helper creates the container's
 //! first process right inside the v2 folder (`clone3` with `CLONE_INTO_CGROUP`, see `init`),

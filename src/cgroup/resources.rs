@@ -25,11 +25,12 @@ pub enum Controller {
     Cpuset,
     Blkio,
     Freezer,
+    Hugetlb,
 }
 
 impl Controller {
     /// Every controller, in the order folders are made.
-    pub const ALL: [Controller; 7] = [
+    pub const ALL: [Controller; 8] = [
         Controller::Memory,
         Controller::Pids,
         Controller::Cpu,
@@ -37,6 +38,7 @@ impl Controller {
         Controller::Cpuset,
         Controller::Blkio,
         Controller::Freezer,
+        Controller::Hugetlb,
     ];
 
     /// Its v1 name (its folder under `/sys/fs/cgroup` and its line in `/proc/PID/cgroup`).
@@ -49,6 +51,7 @@ impl Controller {
             Controller::Cpuset => "cpuset",
             Controller::Blkio => "blkio",
             Controller::Freezer => "freezer",
+            Controller::Hugetlb => "hugetlb",
         }
     }
 
@@ -87,6 +90,9 @@ pub struct Resources {
     pub pids: Option<i64>,
     /// `blockIO.weight` (10..=1000).
     pub blkio_weight: Option<u16>,
+    /// `hugepageLimits`, in the spec's order: (page size as the spec writes it, `2MB`, `1GB`,
+    /// `64KB`; the limit in bytes, 0 forbidding huge pages of that size).
+    pub hugepages: Vec<(String, u64)>,
 }
 
 fn unsupported(what: impl std::fmt::Display) -> Error {
@@ -173,6 +179,48 @@ fn section<'a>(all: &mut Map<String, Value>, name: &'a str) -> Section<'a> {
     Section { name, fields }
 }
 
+/// A huge page size as the spec (and the kernel's `hugetlb.<size>.*` files) write it: a number
+/// and `KB`, `MB` or `GB`. Nothing else may reach a file name.
+fn page_size_ok(s: &str) -> bool {
+    let Some(num) = ["KB", "MB", "GB"].iter().find_map(|u| s.strip_suffix(u)) else {
+        return false;
+    };
+    !num.is_empty() && !num.starts_with('0') && num.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `linux.resources.hugepageLimits`: a list of `{"pageSize": "2MB", "limit": BYTES}`.
+fn hugepage_limits(v: Option<Value>) -> Result<Vec<(String, u64)>> {
+    let Some(v) = v.filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let list = v
+        .as_array()
+        .ok_or_else(|| invalid("hugepageLimits", &v, "a list of {pageSize, limit}"))?;
+    let mut out: Vec<(String, u64)> = Vec::new();
+    for (i, entry) in list.iter().enumerate() {
+        let size = entry.get("pageSize").and_then(Value::as_str).unwrap_or("");
+        if !page_size_ok(size) {
+            return Err(invalid(
+                &format!("hugepageLimits[{i}].pageSize"),
+                entry.get("pageSize").unwrap_or(&Value::Null),
+                "a huge page size such as 2MB, 1GB or 64KB",
+            ));
+        }
+        let limit = entry.get("limit").cloned().unwrap_or(Value::from(0));
+        let bytes = limit.as_u64().ok_or_else(|| {
+            invalid(
+                &format!("hugepageLimits[{i}].limit"),
+                &limit,
+                "a number of bytes (0 or more)",
+            )
+        })?;
+        // A size given twice: the last one counts (the kernel's file keeps the last write).
+        out.retain(|(s, _)| s != size);
+        out.push((size.to_string(), bytes));
+    }
+    Ok(out)
+}
+
 /// A limit in bytes: positive, or -1 for none; 0 means not set (as runc reads it).
 fn bytes_ok(n: i64) -> bool {
     n >= -1
@@ -240,6 +288,7 @@ impl Resources {
             .filter(|n| *n != 0)
             .map(|n| n as u16);
         b.done()?;
+        r.hugepages = hugepage_limits(all.remove("hugepageLimits"))?;
         if let (Some(limit), Some(swap)) = (r.memory, r.memory_swap) {
             if limit > 0 && swap > 0 && swap < limit {
                 return Err(Error::invalid(format!(
@@ -289,7 +338,42 @@ impl Resources {
         if self.blkio_weight.is_some() {
             c.push(Controller::Blkio);
         }
+        if !self.hugepages.is_empty() {
+            c.push(Controller::Hugetlb);
+        }
         c
+    }
+
+    /// The hugetlb controller's writes (file, value), runc's: `hugetlb.<size>.limit_in_bytes`
+    /// on cgroup v1, `hugetlb.<size>.max` on v2, and the same limit on the reservations'
+    /// file (`.rsvd.`) where the kernel has one (it also limits what `mmap` reserves, so a
+    /// process over the limit fails at `mmap` instead of a `SIGBUS` at its first touch).
+    /// `has` says whether the container's hugetlb folder has a file. A page size this kernel
+    /// does not have is refused, naming it.
+    pub fn hugetlb_writes(
+        &self,
+        version: Version,
+        has: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<(String, String)>> {
+        let suffix = match version {
+            Version::V1 => "limit_in_bytes",
+            Version::V2 => "max",
+        };
+        let mut w = Vec::new();
+        for (size, limit) in &self.hugepages {
+            let file = format!("hugetlb.{size}.{suffix}");
+            if !has(&file) {
+                return Err(Error::invalid(format!(
+                    "invalid linux.resources.hugepageLimits pageSize {size:?}: this kernel has no huge pages of that size (no {file} in the container's hugetlb cgroup; see /sys/kernel/mm/hugepages)"
+                )));
+            }
+            w.push((file, limit.to_string()));
+            let rsvd = format!("hugetlb.{size}.rsvd.{suffix}");
+            if has(&rsvd) {
+                w.push((rsvd, limit.to_string()));
+            }
+        }
+        Ok(w)
     }
 
     /// The cgroup v1 writes, in order: (controller, file, value). `has` says whether a
@@ -513,6 +597,66 @@ mod tests {
         assert!(r.v2_writes(&all_files, None).is_err());
     }
 
+    /// Kubelet's form: every page size of the host, most at 0 (no huge pages for the pod).
+    #[test]
+    fn hugepage_limits_become_the_hugetlb_files_of_their_size() {
+        let r = Resources::from_json(&json!({"hugepageLimits": [
+            {"pageSize": "2MB", "limit": 0}, {"pageSize": "1GB", "limit": 1u64 << 30},
+            {"pageSize": "64KB"}
+        ]}))
+        .unwrap();
+        assert_eq!(r.controllers(), [Controller::Hugetlb]);
+        // This kernel: 2MB and 1GB pages, reservations counted for 2MB only (a kernel before
+        // 5.7 has no .rsvd. files at all).
+        let files = [
+            "hugetlb.2MB.max",
+            "hugetlb.2MB.rsvd.max",
+            "hugetlb.1GB.max",
+            "hugetlb.64KB.max",
+            "hugetlb.2MB.limit_in_bytes",
+            "hugetlb.1GB.limit_in_bytes",
+            "hugetlb.1GB.rsvd.limit_in_bytes",
+            "hugetlb.64KB.limit_in_bytes",
+        ];
+        let has = |f: &str| files.contains(&f);
+        let joined = |w: Vec<(String, String)>| -> Vec<String> {
+            w.into_iter().map(|(f, v)| format!("{f}={v}")).collect()
+        };
+        assert_eq!(
+            joined(r.hugetlb_writes(Version::V2, &has).unwrap()),
+            [
+                "hugetlb.2MB.max=0",
+                "hugetlb.2MB.rsvd.max=0",
+                "hugetlb.1GB.max=1073741824",
+                "hugetlb.64KB.max=0"
+            ]
+        );
+        assert_eq!(
+            joined(r.hugetlb_writes(Version::V1, &has).unwrap()),
+            [
+                "hugetlb.2MB.limit_in_bytes=0",
+                "hugetlb.1GB.limit_in_bytes=1073741824",
+                "hugetlb.1GB.rsvd.limit_in_bytes=1073741824",
+                "hugetlb.64KB.limit_in_bytes=0"
+            ]
+        );
+        // A size the kernel does not have: named, nothing written.
+        let r = Resources::from_json(&json!({"hugepageLimits": [
+            {"pageSize": "2MB", "limit": 0}, {"pageSize": "16GB", "limit": 0}
+        ]}))
+        .unwrap();
+        let e = r.hugetlb_writes(Version::V2, &has).unwrap_err();
+        assert!(e.message().contains("pageSize \"16GB\""), "{e}");
+        assert!(e.message().contains("no hugetlb.16GB.max"), "{e}");
+        // An empty list asks for nothing.
+        let none = Resources::from_json(&json!({"hugepageLimits": []})).unwrap();
+        assert_eq!(none, Resources::default());
+        assert!(page_size_ok("2MB") && page_size_ok("64KB") && page_size_ok("1GB"));
+        for bad in ["", "MB", "2mb", "2 MB", "2TB", "0MB", "-2MB", "2MB/x"] {
+            assert!(!page_size_ok(bad), "{bad}");
+        }
+    }
+
     #[test]
     fn runc_conversions() {
         assert_eq!(cpu_weight(2), 1);
@@ -589,9 +733,24 @@ mod tests {
                 "blockIO.throttleReadBpsDevice",
             ),
             (
-                json!({"hugepageLimits": [{"pageSize": "2MB", "limit": 1}]}),
-                "Unsupported",
-                "hugepageLimits",
+                json!({"hugepageLimits": [{"pageSize": "2MB/../../cgroup.procs", "limit": 1}]}),
+                "InvalidArgument",
+                "hugepageLimits[0].pageSize \"2MB/../../cgroup.procs\"",
+            ),
+            (
+                json!({"hugepageLimits": [{"pageSize": "2MB"}, {"pageSize": "02MB"}]}),
+                "InvalidArgument",
+                "hugepageLimits[1].pageSize \"02MB\"",
+            ),
+            (
+                json!({"hugepageLimits": [{"pageSize": "1GB", "limit": -1}]}),
+                "InvalidArgument",
+                "hugepageLimits[0].limit -1",
+            ),
+            (
+                json!({"hugepageLimits": {"pageSize": "1GB"}}),
+                "InvalidArgument",
+                "hugepageLimits {",
             ),
         ] {
             let e = Resources::from_json(&v).unwrap_err();

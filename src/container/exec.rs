@@ -223,6 +223,7 @@ fn streams(cfg: &ExecConfig) -> Result<(Streams, Ends)> {
             stdin,
             stdout,
             stderr,
+            preserved: 0,
         },
         ends,
     ))

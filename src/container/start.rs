@@ -375,6 +375,7 @@ fn open_streams(c: &Container, config: &Config) -> Result<(Streams, Option<File>
             stdin: devnull()?.into(),
             stdout: devnull()?.into(),
             stderr: devnull()?.into(),
+            preserved: 0,
         };
         return Ok((streams, None));
     }
@@ -388,6 +389,7 @@ fn open_streams(c: &Container, config: &Config) -> Result<(Streams, Option<File>
         stdin,
         stdout: stream::open_log(&c.stdout_log())?.into(),
         stderr: stream::open_log(&c.stderr_log())?.into(),
+        preserved: 0,
     };
     Ok((streams, writer))
 }

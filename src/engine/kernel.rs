@@ -4,20 +4,24 @@
 //! of the protocol, so the order of the steps and their undo are tested without root. The
 //! integration tests use [`Host`].
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
 use crate::cgroup::{Cgroup, CgroupPath, Resources};
 use crate::error::{Error, Result};
 use crate::spawn::process::{self, Child};
-use crate::spawn::protocol::INIT_SOCKET_FD;
+use crate::spawn::protocol::{INIT_SOCKET_ENV, INIT_SOCKET_FD};
 
 /// The standard streams the helper (and so the container's program) starts with.
 pub struct Streams {
     pub stdin: OwnedFd,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    /// Descriptors 3 to `3 + preserved - 1` of this process, which the program gets at the
+    /// same numbers (an OCI runtime's `--preserve-fds`); they must be open. 0: none (no
+    /// descriptor past 2 reaches the program).
+    pub preserved: u32,
 }
 
 /// A started helper: our end of its socket, its pid, and the process to reap when the start
@@ -60,7 +64,8 @@ pub trait Kernel: Send + Sync {
     /// Remove `cgroup` (its processes are gone).
     fn remove_cgroup(&self, cgroup: &Cgroup);
     /// Start the helper program `path` (named `docker-init NAME` in `ps`) with `streams` and
-    /// its end of a socket pair at [`INIT_SOCKET_FD`]; born in `cgroup`'s v1 folders when
+    /// its end of a socket pair at [`INIT_SOCKET_FD`] (past the descriptors it hands on, see
+    /// [`Streams::preserved`]); born in `cgroup`'s v1 folders when
     /// given (so that what it forks is too).
     fn spawn_helper(
         &self,
@@ -131,22 +136,46 @@ impl Kernel for Host {
     }
 }
 
-/// Start the helper from the calling thread (see [`Kernel::spawn_helper`]).
+/// Check that the descriptors to preserve are open: a hole would be filled by whatever this
+/// process opens next (the helper's socket among them), handing that to the container.
+fn check_preserved(preserved: u32) -> Result<()> {
+    for fd in INIT_SOCKET_FD..INIT_SOCKET_FD + preserved as i32 {
+        // SAFETY: F_GETFD only reads the descriptor table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(Error::invalid(format!(
+                "descriptor {fd}, one of the {preserved} to preserve from 3 on, is not open"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Start the helper from the calling thread (see [`Kernel::spawn_helper`]): its socket at
+/// fd 3, or past the preserved descriptors (which it gets at their numbers, close-on-exec
+/// cleared on them alone; every other descriptor of ours is close-on-exec).
 fn spawn(path: &Path, name: &str, streams: Streams) -> Result<Helper> {
+    check_preserved(streams.preserved)?;
     let (sock, child_sock) =
         UnixStream::pair().map_err(|e| Error::io("creating the helper socket", e))?;
+    let sock_fd = INIT_SOCKET_FD + streams.preserved as i32;
+    let preserved: Vec<BorrowedFd<'_>> = (INIT_SOCKET_FD..sock_fd)
+        // SAFETY: check_preserved found each open; borrowed for the spawn only.
+        .map(|fd| unsafe { BorrowedFd::borrow_raw(fd) })
+        .collect();
+    let mut fds = vec![
+        (streams.stdin.as_fd(), 0),
+        (streams.stdout.as_fd(), 1),
+        (streams.stderr.as_fd(), 2),
+    ];
+    fds.extend(preserved.iter().map(|fd| (fd.as_fd(), fd.as_raw_fd())));
+    fds.push((child_sock.as_fd(), sock_fd));
+    let env: Vec<String> = (sock_fd != INIT_SOCKET_FD)
+        .then(|| format!("{INIT_SOCKET_ENV}={sock_fd}"))
+        .into_iter()
+        .collect();
     // The name only shows in `ps` (docker-init reads nothing from its arguments).
-    let child = process::spawn(
-        path,
-        &["docker-init", name],
-        &[
-            (streams.stdin.as_fd(), 0),
-            (streams.stdout.as_fd(), 1),
-            (streams.stderr.as_fd(), 2),
-            (child_sock.as_fd(), INIT_SOCKET_FD),
-        ],
-    )
-    .map_err(|e| Error::io(format!("starting {}", path.display()), e))?;
+    let child = process::spawn(path, &["docker-init", name], &env, &fds)
+        .map_err(|e| Error::io(format!("starting {}", path.display()), e))?;
     Ok(Helper {
         sock,
         pid: child.id() as i32,

@@ -444,6 +444,7 @@ mod tests {
             stdin: null(),
             stdout: null(),
             stderr: null(),
+            preserved: 0,
         }
     }
 

@@ -370,8 +370,8 @@ fn check_device_rules(
 
 /// The resources the engine executes: device rules (see above; `nodes`: the spec's
 /// `linux.devices`) and what the container's cgroup is given ([`Resources`]: memory, cpu,
-/// pids, the block I/O weight); any other resource is refused, and a value out of range is an
-/// error.
+/// pids, the block I/O weight, huge page limits); any other resource is refused, and a value
+/// out of range is an error.
 fn check_resources(
     r: &oci_spec::runtime::LinuxResources,
     nodes: &[oci_spec::runtime::LinuxDevice],
@@ -695,6 +695,12 @@ pub fn features() -> serde_json::Value {
             },
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
+        },
+        // The features document has no field for the resources a runtime writes: said in
+        // its implementation-specific annotations (the `linux.resources` sections executed).
+        "annotations": {
+            "org.docker-runtime.linux.resources":
+                "memory,cpu,pids,blockIO.weight,hugepageLimits,devices",
         },
     })
 }

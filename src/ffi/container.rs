@@ -88,6 +88,9 @@ pub struct docker_container_config {
     /// Added in version 3: the container's name (as `run --name`: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`,
     /// unique); NULL: a generated `adjective_surname`.
     pub name: *const c_char,
+    /// Added in version 4: the CPU shares (as `run -c`/`--cpu-shares`: a relative weight,
+    /// 2 to 262144, 1024 being the default); 0: the default weight.
+    pub cpu_shares: i64,
 }
 
 // SAFETY: repr(C), `size` first, integer and pointer fields; the first version ends with
@@ -114,6 +117,7 @@ unsafe impl Growable for docker_container_config {
             security_opt: std::ptr::null(),
             volumes: std::ptr::null(),
             name: std::ptr::null(),
+            cpu_shares: 0,
         }
     }
 }
@@ -185,8 +189,7 @@ unsafe fn request_of(cfg: *const docker_container_config) -> FfiResult<CreateReq
         working_dir: opt(c.working_dir, "cfg->working_dir")?,
         hostname: opt(c.hostname, "cfg->hostname")?,
         memory: c.memory,
-        // Not in the C struct (yet): the default weight.
-        cpu_shares: 0,
+        cpu_shares: c.cpu_shares,
         tty: c.tty != 0,
         open_stdin: c.open_stdin != 0,
         detach: false,

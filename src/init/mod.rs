@@ -1,7 +1,8 @@
 //! `docker-init`: the helper that starts a container (v0.1.0's sysinit step). The library
 //! starts it with a plain spawn; it is a fresh single-threaded process, so it may unshare,
 //! mount, `pivot_root`, drop capabilities, switch user and `exec`, reporting each step over
-//! the socket at fd 3 (see `spawn::protocol`).
+//! the socket at fd 3 (see `spawn::protocol`). Descriptors the caller hands the container's
+//! process (an OCI runtime's `--preserve-fds`) sit at 3 and up, the socket right past them.
 //!
 //! It forks once: the parent stays in the host's namespaces (those given by path aside) as a
 //! tiny monitor that waits for the container, writes its exit status to the container's
@@ -36,7 +37,9 @@ use nix::sys::stat::{umask, Mode};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{chdir, fork, pivot_root, sethostname, ForkResult, Pid};
 
-use crate::spawn::protocol::{self, InitConfig, Message, INIT_SOCKET_FD, PROTOCOL_VERSION};
+use crate::spawn::protocol::{
+    self, InitConfig, Message, INIT_SOCKET_ENV, INIT_SOCKET_FD, PROTOCOL_VERSION,
+};
 use sys::{errno_msg, mnt, remount_adding, Res};
 
 /// Exit status when the program cannot be found (as a shell does).
@@ -44,27 +47,36 @@ pub const EXIT_NOT_FOUND: i32 = 127;
 /// Exit status when the program exists but cannot be executed.
 pub const EXIT_NOT_EXECUTABLE: i32 = 126;
 
-/// The entry point of the `docker-init` program (its argument, the container id, only names it
-/// in `ps`). Returns the exit status.
-pub fn main() -> i32 {
-    // Descriptors a host process leaked to us (without close-on-exec) go now; only 0, 1, 2 and
-    // the socket stay.
+/// The socket to the library: fd 3, or past the descriptors handed on to the container's
+/// process (see `spawn::protocol`). Descriptors above it that a host process leaked to us
+/// (without close-on-exec) go. None when no socket is there: not started by the library.
+fn library_socket() -> Option<OwnedFd> {
+    let sock_fd = std::env::var(INIT_SOCKET_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+        .filter(|fd| *fd >= INIT_SOCKET_FD)
+        .unwrap_or(INIT_SOCKET_FD);
     // SAFETY: close_range on descriptors this fresh process does not use.
-    unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) };
-    // Only a socket at fd 3 means the library started us.
+    unsafe { libc::syscall(libc::SYS_close_range, sock_fd as u32 + 1, u32::MAX, 0u32) };
     // SAFETY: a zeroed stat is valid for fstat to fill; fstat only reads the descriptor.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: as above.
-    let is_socket = unsafe { libc::fstat(INIT_SOCKET_FD, &mut st) } == 0
+    let is_socket = unsafe { libc::fstat(sock_fd, &mut st) } == 0
         && st.st_mode & libc::S_IFMT == libc::S_IFSOCK;
-    if !is_socket {
+    // SAFETY: the socket the library placed there; this process owns it from now on.
+    is_socket.then(|| unsafe { OwnedFd::from_raw_fd(sock_fd) })
+}
+
+/// The entry point of the `docker-init` program (its argument, the container id, only names it
+/// in `ps`). Returns the exit status.
+pub fn main() -> i32 {
+    let Some(sock) = library_socket() else {
         eprintln!(
             "docker-init: this program is started by the docker-runtime library, not by hand"
         );
         return 2;
-    }
-    // SAFETY: fd 3 is the socket the library placed there; this process owns it from now on.
-    let sock = unsafe { OwnedFd::from_raw_fd(INIT_SOCKET_FD) };
+    };
+    let sock_fd = sock.as_raw_fd();
     let cfg = match handshake(sock.as_fd()) {
         Ok(c) => c,
         Err(e) => {
@@ -90,7 +102,14 @@ pub fn main() -> i32 {
             return 1;
         }
     };
-    match fork_into(cgroup.as_ref(), &cfg.cgroup, prepared.clone_flags) {
+    let forked = fork_into(cgroup.as_ref(), &cfg.cgroup, prepared.clone_flags);
+    if matches!(forked, Ok(ForkResult::Parent { .. })) && sock_fd > INIT_SOCKET_FD {
+        // The descriptors handed on are the process's alone: a monitor holding a pipe's end
+        // would keep its reader from seeing the end.
+        // SAFETY: close_range on descriptors this process no longer uses.
+        unsafe { libc::syscall(libc::SYS_close_range, 3u32, sock_fd as u32 - 1, 0u32) };
+    }
+    match forked {
         Err(message) => {
             let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
             1
@@ -1054,12 +1073,13 @@ fn exec(
         None,
     );
     umask(Mode::from_bits_truncate(cfg.umask.unwrap_or(0o022)));
-    // Only 0, 1 and 2 survive the exec: the socket closing tells the library it happened.
-    // SAFETY: marks descriptors 3 and up close-on-exec; nothing is closed now.
+    // Only 0, 1, 2 and the descriptors handed on (3 up to the socket, inherited without
+    // close-on-exec) survive the exec: the socket closing tells the library it happened.
+    // SAFETY: marks the socket's descriptor and those above close-on-exec; nothing is closed.
     unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            3u32,
+            sock.as_raw_fd() as u32,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )

@@ -16,6 +16,7 @@ use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use oci_spec::runtime::Spec;
 
 use super::cli::Invocation;
+use super::fds::{self, Passed};
 use super::hooks;
 use super::log::Log;
 use super::store::{alive, cgroup_name, state_as, Record, Status, Store};
@@ -74,19 +75,21 @@ fn send_console(socket: &Path, pty: &File) -> Result<()> {
     Ok(())
 }
 
-/// Start `spec`'s process through the engine with our standard streams: a container waiting
-/// at `gate` (`create`, whose record `rec` gives the hooks their state), or a process beside a
-/// running one (`exec`, `join`).
+/// Start `spec`'s process through the engine with our standard streams and the descriptors
+/// `passed` on: a container waiting at `gate` (`create`, whose record `rec` gives the hooks
+/// their state), or a process beside a running one (`exec`, `join`); the container's id is
+/// the command's first argument.
 fn launch(
     inv: &Invocation,
+    passed: Passed,
     spec: &Spec,
     bundle: &Path,
-    id: &str,
     gate: Option<&Path>,
     join: Option<engine::Join<'_>>,
     rec: Option<&Record>,
 ) -> Result<engine::Launched> {
     let helper = crate::spawn::find_helper(None)?;
+    let id = inv.args[0].as_str();
     engine::launch(
         &Host,
         Launch {
@@ -98,6 +101,7 @@ fn launch(
                 stdin: inherited(0)?,
                 stdout: inherited(1)?,
                 stderr: inherited(2)?,
+                preserved: passed.total,
             },
             exit_file: Path::new(""),
             tty_size: console_size(spec),
@@ -156,19 +160,24 @@ impl Drop for Undo<'_> {
     }
 }
 
-/// `create`: the container made and waiting at its gate; its pid in `--pid-file`.
-/// Refuse `--preserve-fds N` (N > 0): passing descriptors beyond 0-2 is not done yet.
-fn no_extra_fds(inv: &Invocation) -> Result<()> {
-    match inv.value("preserve-fds") {
-        None | Some("0") => Ok(()),
-        Some(n) => Err(Error::unsupported(format!(
-            "--preserve-fds {n}: passing descriptors beyond 0-2 is not supported yet"
-        ))),
+/// Socket activation's variables for the container's process (runc's): the count, and its
+/// pid as the process sees itself (1, its PID namespace's first).
+fn listen_env(spec: &mut Spec, passed: Passed) {
+    if passed.listen == 0 {
+        return;
     }
+    let mut process = spec.process().clone().unwrap_or_default();
+    let mut env = process.env().clone().unwrap_or_default();
+    env.retain(|e| !e.starts_with("LISTEN_FDS=") && !e.starts_with("LISTEN_PID="));
+    env.push(format!("LISTEN_FDS={}", passed.listen));
+    env.push("LISTEN_PID=1".into());
+    process.set_env(Some(env));
+    spec.set_process(Some(process));
 }
 
+/// `create`: the container made and waiting at its gate; its pid in `--pid-file`.
 pub fn create(inv: &Invocation, log: &Log) -> Result<Record> {
-    no_extra_fds(inv)?;
+    let passed = fds::passed(inv, true)?;
     if inv.globals.systemd_cgroup {
         return Err(Error::unsupported(
             "--systemd-cgroup: systemd's cgroup driver is not supported (the runtime manages \
@@ -177,7 +186,8 @@ pub fn create(inv: &Invocation, log: &Log) -> Result<Record> {
     }
     let id = inv.args[0].as_str();
     let bundle = bundle_of(inv)?;
-    let spec = load_spec(&bundle)?;
+    let mut spec = load_spec(&bundle)?;
+    listen_env(&mut spec, passed);
     let terminal = spec
         .process()
         .as_ref()
@@ -226,7 +236,7 @@ pub fn create(inv: &Invocation, log: &Log) -> Result<Record> {
     };
     store.save(&rec)?;
     undo.rec = Some(rec.clone());
-    let launched = launch(inv, &spec, &bundle, id, Some(&gate), None, Some(&rec))?;
+    let launched = launch(inv, passed, &spec, &bundle, Some(&gate), None, Some(&rec))?;
     undo.pid = Some(launched.pid);
     if let (Some(pty), Some(socket)) = (&launched.pty, inv.value("console-socket")) {
         send_console(Path::new(socket), pty)?;
@@ -447,7 +457,7 @@ fn exec_process(inv: &Invocation, spec: &Spec) -> Result<oci_spec::runtime::Proc
 /// container's seccomp filter and the process's own user, capabilities and limits. Its pid in
 /// `--pid-file`; without `--detach`, waited for (its status is ours).
 pub fn exec(inv: &Invocation) -> Result<i32> {
-    no_extra_fds(inv)?;
+    let passed = fds::passed(inv, false)?;
     let store = Store::open(&inv.globals.root)?;
     let id = inv.args[0].as_str();
     let rec = store.load(id)?;
@@ -476,7 +486,7 @@ pub fn exec(inv: &Invocation) -> Result<i32> {
         // The process is left to our subreaper, as runc leaves it to containerd's shim.
         monitor: false,
     };
-    let launched = launch(inv, &spec, &rec.bundle, id, None, Some(join), None)?;
+    let launched = launch(inv, passed, &spec, &rec.bundle, None, Some(join), None)?;
     let handed = (|| {
         if let (Some(pty), Some(socket)) = (&launched.pty, inv.value("console-socket")) {
             send_console(Path::new(socket), pty)?;

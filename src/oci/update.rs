@@ -126,7 +126,7 @@ pub fn update(inv: &Invocation) -> Result<()> {
             "container \"{id}\" has no cgroup to update (this host offers none)"
         ))
     })?;
-    cg.apply(&res)
+    cg.update(&res)
         .map_err(|e| e.context(format_args!("updating container \"{id}\"")))
 }
 

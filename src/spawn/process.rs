@@ -128,18 +128,33 @@ impl Drop for Actions {
     }
 }
 
-/// Start `program` with `args` (`args[0]` is the name `ps` shows) and an empty environment,
-/// with each of `fds` (a descriptor of ours, the number it gets in the child) in place; every
-/// other descriptor of ours is close-on-exec (this crate opens them all so) and stays behind.
-pub fn spawn(program: &Path, args: &[&str], fds: &[(BorrowedFd<'_>, RawFd)]) -> io::Result<Child> {
+/// A NULL-terminated array of pointers to `strings`, for `exec`'s argv and envp.
+fn c_array(strings: &[CString]) -> Vec<*mut libc::c_char> {
+    let mut v: Vec<*mut libc::c_char> = strings.iter().map(|a| a.as_ptr().cast_mut()).collect();
+    v.push(std::ptr::null_mut());
+    v
+}
+
+/// Start `program` with `args` (`args[0]` is the name `ps` shows) and only `env` (`NAME=VALUE`
+/// entries) as its environment, with each of `fds` (a descriptor of ours, the number it gets
+/// in the child) in place; every other descriptor of ours is close-on-exec (this crate opens
+/// them all so) and stays behind.
+pub fn spawn(
+    program: &Path,
+    args: &[&str],
+    env: &[String],
+    fds: &[(BorrowedFd<'_>, RawFd)],
+) -> io::Result<Child> {
     let path = cstring(program.as_os_str().as_bytes(), "the program's path")?;
-    let args: Vec<CString> = args
-        .iter()
-        .map(|a| cstring(a.as_bytes(), "an argument"))
-        .collect::<io::Result<_>>()?;
-    let mut argv: Vec<*mut libc::c_char> = args.iter().map(|a| a.as_ptr().cast_mut()).collect();
-    argv.push(std::ptr::null_mut());
-    let envp: [*mut libc::c_char; 1] = [std::ptr::null_mut()];
+    let strings = |list: Vec<&str>, what: &str| -> io::Result<Vec<CString>> {
+        list.iter().map(|a| cstring(a.as_bytes(), what)).collect()
+    };
+    let args = strings(args.to_vec(), "an argument")?;
+    let env = strings(
+        env.iter().map(String::as_str).collect(),
+        "an environment entry",
+    )?;
+    let (argv, envp) = (c_array(&args), c_array(&env));
     // Each source first gets a close-on-exec copy above every target, so that no dup2 of the
     // list overwrites a source that a later one still reads.
     let above = fds.iter().map(|&(_, to)| to).max().unwrap_or(2) + 1;
@@ -205,6 +220,7 @@ mod tests {
         let mut child = spawn(
             Path::new("/bin/sh"),
             &["sh", "-c", script],
+            &["FOO=bar".to_string()],
             &[
                 (extra.as_fd(), 0),
                 (w2.as_fd(), 1),
@@ -218,7 +234,10 @@ mod tests {
         r2.read_to_string(&mut out1).unwrap();
         r1.read_to_string(&mut out2).unwrap();
         assert!(child.wait().unwrap().success());
-        assert_eq!(out1, "one\n\n", "the environment is empty");
+        assert_eq!(
+            out1, "one\nbar\n",
+            "the environment is exactly what was given"
+        );
         // ls's own descriptor for /proc/self/fd shows as 3; `extra` itself and the copies
         // made for the spawn stay behind. (The test harness may hand down descriptors of its
         // own without close-on-exec, such as a build tool's jobserver: those are not ours.)
@@ -237,9 +256,9 @@ mod tests {
 
     #[test]
     fn a_missing_program_is_an_error_and_kill_after_wait_is_harmless() {
-        let e = spawn(Path::new("/nonexistent/prog"), &["prog"], &[]).unwrap_err();
+        let e = spawn(Path::new("/nonexistent/prog"), &["prog"], &[], &[]).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
-        let mut child = spawn(Path::new("/bin/sh"), &["sh", "-c", "exit 7"], &[]).unwrap();
+        let mut child = spawn(Path::new("/bin/sh"), &["sh", "-c", "exit 7"], &[], &[]).unwrap();
         assert_eq!(child.wait().unwrap().code(), Some(7));
         assert_eq!(child.wait().unwrap().code(), Some(7));
         child.kill().unwrap();

@@ -1,5 +1,6 @@
 //! The conversation between the library and its `docker-init` helper, over a socketpair that
-//! the helper finds at fd 3. Frames are a 4-byte little-endian length and a JSON message; a
+//! the helper finds at fd 3 (or, when the caller hands the container's process descriptors
+//! from 3 on, right past them: [`INIT_SOCKET_ENV`]). Frames are a 4-byte little-endian length and a JSON message; a
 //! descriptor (the container's pty master) travels with the frame that announces it.
 //!
 //! 1. helper -> library: `Hello { version }`. Mismatched versions refuse each other clearly.
@@ -32,6 +33,11 @@ pub const PROTOCOL_VERSION: u32 = 17;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
+
+/// The helper's environment variable naming its socket's descriptor when that is not
+/// [`INIT_SOCKET_FD`]: `3 + N` when descriptors 3 to `3 + N - 1` are the container's process's
+/// (an OCI runtime's `--preserve-fds N`). Unset: 3.
+pub const INIT_SOCKET_ENV: &str = "DOCKER_INIT_SOCKET_FD";
 
 /// The largest frame either side accepts.
 pub const MAX_FRAME: usize = 16 << 20;
