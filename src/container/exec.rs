@@ -21,7 +21,7 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::sync::Arc;
 
 use oci_spec::runtime::Spec;
@@ -173,12 +173,12 @@ fn exec_spec(c: &Container, rec: &ContainerRecord, cfg: &ExecConfig) -> Result<S
     Ok(spec)
 }
 
-fn devnull() -> Result<Stdio> {
+fn devnull() -> Result<OwnedFd> {
     File::options()
         .read(true)
         .write(true)
         .open("/dev/null")
-        .map(Stdio::from)
+        .map(OwnedFd::from)
         .map_err(|e| Error::io("opening /dev/null", e))
 }
 
@@ -204,17 +204,17 @@ fn streams(cfg: &ExecConfig) -> Result<(Streams, Ends)> {
     let stdin = if attached && cfg.stdin {
         let (r, w) = pipe()?;
         ends.stdin = Some(w);
-        Stdio::from(r)
+        OwnedFd::from(r)
     } else {
         devnull()?
     };
-    let output = |end: &mut Option<File>| -> Result<Stdio> {
+    let output = |end: &mut Option<File>| -> Result<OwnedFd> {
         if !attached {
             return devnull();
         }
         let (r, w) = pipe()?;
         *end = Some(r);
-        Ok(Stdio::from(w))
+        Ok(OwnedFd::from(w))
     };
     let stdout = output(&mut ends.stdout)?;
     let stderr = output(&mut ends.stderr)?;

@@ -19,7 +19,6 @@ use std::fs::{self, File};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -379,7 +378,7 @@ fn open_streams(c: &Container, config: &Config) -> Result<(Streams, Option<File>
         };
         return Ok((streams, None));
     }
-    let (stdin, writer): (Stdio, Option<File>) = if config.open_stdin {
+    let (stdin, writer): (OwnedFd, Option<File>) = if config.open_stdin {
         let (r, w) = pipe()?;
         (r.into(), Some(File::from(w)))
     } else {

@@ -4,7 +4,7 @@
 //! of the protocol, so the order of the steps and their undo are tested without root. The
 //! integration tests use [`Host`].
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -12,13 +12,13 @@ use std::process::{Child, Command, Stdio};
 
 use crate::cgroup::{Cgroup, CgroupPath, Resources};
 use crate::error::{Error, Result};
-use crate::spawn::protocol::INIT_SOCKET_FD;
+use crate::spawn::protocol::{self, Message, INIT_SOCKET_FD, PROTOCOL_VERSION};
 
 /// The standard streams the helper (and so the container's program) starts with.
 pub struct Streams {
-    pub stdin: Stdio,
-    pub stdout: Stdio,
-    pub stderr: Stdio,
+    pub stdin: OwnedFd,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
 }
 
 /// A started helper: our end of its socket, its pid, and the process to reap when the start
@@ -27,6 +27,8 @@ pub struct Helper {
     pub sock: UnixStream,
     pub pid: i32,
     pub child: Option<Child>,
+    /// Its `Hello` was read already (a warm helper, see `warm`).
+    pub greeted: bool,
 }
 
 impl Helper {
@@ -111,7 +113,7 @@ impl Kernel for Host {
         cgroup: Option<&Cgroup>,
     ) -> Result<Helper> {
         let Some(cg) = cgroup.filter(|c| c.has_v1()) else {
-            return spawn(path, name, streams);
+            return spawn(path, name, stdio(streams), false);
         };
         // Forked by a thread that entered the v1 folders itself (no RCU wait, see
         // `cgroup`) and then ends, which takes it out of them again.
@@ -119,7 +121,7 @@ impl Kernel for Host {
             s.spawn(move || {
                 cg.enter_v1()
                     .map_err(|e| e.context("entering the container's cgroup"))?;
-                spawn(path, name, streams)
+                spawn(path, name, stdio(streams), false)
             })
             .join()
             .unwrap_or_else(|_| {
@@ -132,21 +134,49 @@ impl Kernel for Host {
     }
 }
 
-/// Start the helper from the calling thread (see [`Kernel::spawn_helper`]).
-fn spawn(path: &Path, name: &str, streams: Streams) -> Result<Helper> {
+/// Read a helper's greeting: it must speak our protocol.
+pub fn greet(sock: &UnixStream) -> Result<()> {
+    let m = protocol::recv(sock.as_fd())
+        .map_err(|e| Error::io("talking to docker-init (greeting)", e))?;
+    match m {
+        Some((Message::Hello { version }, _)) if version == PROTOCOL_VERSION => Ok(()),
+        Some((Message::Hello { version }, _)) => Err(Error::unsupported(format!(
+            "docker-init speaks protocol {version}, this library {PROTOCOL_VERSION}: use the docker-init of the same build"
+        ))),
+        Some((Message::Error { message }, _)) => Err(Error::invalid(message)),
+        Some((m, _)) => Err(Error::invalid(format!(
+            "unexpected message from docker-init: {m:?}"
+        ))),
+        None => Err(Error::new(
+            crate::error::ErrorKind::Io,
+            "docker-init exited before greeting",
+        )),
+    }
+}
+
+fn stdio(s: Streams) -> [Stdio; 3] {
+    [s.stdin.into(), s.stdout.into(), s.stderr.into()]
+}
+
+/// Start the helper from the calling thread (see [`Kernel::spawn_helper`]), its end of the
+/// socket at [`INIT_SOCKET_FD`] (the one place that puts it there). `warm`: it dies with the
+/// calling thread (`PR_SET_PDEATHSIG`) until it is given its container's streams.
+pub(super) fn spawn(path: &Path, name: &str, stdio: [Stdio; 3], warm: bool) -> Result<Helper> {
     let (sock, child_sock) =
         UnixStream::pair().map_err(|e| Error::io("creating the helper socket", e))?;
     let child_raw = child_sock.as_raw_fd();
+    let [stdin, stdout, stderr] = stdio;
     let mut cmd = Command::new(path);
     // The name only shows in `ps` (docker-init reads nothing from its arguments).
     cmd.arg0("docker-init")
         .arg(name)
         .env_clear()
-        .stdin(streams.stdin)
-        .stdout(streams.stdout)
-        .stderr(streams.stderr);
-    // SAFETY: the closure runs in the forked child before exec and only calls dup2/fcntl,
-    // which are async-signal-safe.
+        .stdin(stdin)
+        .stdout(stdout)
+        .stderr(stderr);
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the forked child before exec and only calls dup2, fcntl,
+    // prctl and getppid, which are async-signal-safe.
     unsafe {
         cmd.pre_exec(move || {
             if child_raw == INIT_SOCKET_FD {
@@ -155,6 +185,15 @@ fn spawn(path: &Path, name: &str, streams: Streams) -> Result<Helper> {
                 }
             } else if libc::dup2(child_raw, INIT_SOCKET_FD) < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            if warm {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The parent may have died before the signal was asked for.
+                if libc::getppid() != parent {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
             }
             Ok(())
         });
@@ -166,6 +205,7 @@ fn spawn(path: &Path, name: &str, streams: Streams) -> Result<Helper> {
         sock,
         pid: child.id() as i32,
         child: Some(child),
+        greeted: false,
     })
 }
 
@@ -260,6 +300,7 @@ pub(crate) mod fake {
                 sock: ours,
                 pid: 1,
                 child: None,
+                greeted: false,
             })
         }
     }

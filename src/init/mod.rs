@@ -341,7 +341,15 @@ fn handshake(sock: BorrowedFd<'_>) -> Res<InitConfig> {
         None,
     )
     .map_err(|e| format!("greeting the library: {e}"))?;
-    match protocol::recv(sock).map_err(|e| format!("reading the container config: {e}"))? {
+    let mut first =
+        protocol::recv_fds(sock).map_err(|e| format!("reading the container config: {e}"))?;
+    if let Some((Message::Stdio, fds)) = first {
+        // A warm helper: the container's streams arrive now.
+        take_stdio(fds)?;
+        first =
+            protocol::recv_fds(sock).map_err(|e| format!("reading the container config: {e}"))?;
+    }
+    match first {
         Some((Message::Start(cfg), _)) if cfg.version == PROTOCOL_VERSION => Ok(*cfg),
         Some((Message::Start(cfg), _)) => Err(format!(
             "the library speaks protocol {}, this docker-init speaks {PROTOCOL_VERSION}: use the docker-init of the same build",
@@ -350,6 +358,32 @@ fn handshake(sock: BorrowedFd<'_>) -> Res<InitConfig> {
         Some((other, _)) => Err(format!("expected the container config, got {other:?}")),
         None => Err("the library closed the connection".into()),
     }
+}
+
+/// A warm helper's container streams, put at 0, 1 and 2; the helper no longer dies with the
+/// thread that started it (it now outlives the library as a cold one does).
+fn take_stdio(fds: Vec<OwnedFd>) -> Res<()> {
+    if fds.len() != 3 {
+        return Err(format!(
+            "expected the 3 standard stream descriptors, got {}",
+            fds.len()
+        ));
+    }
+    for (target, fd) in fds.iter().enumerate() {
+        // SAFETY: dup2 onto the standard stream numbers this process owns; `fd` stays ours
+        // (closed when dropped: dup2 leaves the copy without close-on-exec).
+        if unsafe { libc::dup2(fd.as_raw_fd(), target as i32) } < 0 {
+            return Err(errno_msg(
+                "putting the container's streams in place",
+                Errno::last(),
+            ));
+        }
+    }
+    // SAFETY: prctl with PR_SET_PDEATHSIG 0 only clears this process's death signal.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) } < 0 {
+        return Err(errno_msg("clearing the parent death signal", Errno::last()));
+    }
+    Ok(())
 }
 
 /// The host-side monitor: wait for the container (or the program beside one, with

@@ -9,7 +9,6 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 use chrono::Utc;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -49,13 +48,13 @@ pub(super) fn load_spec(bundle: &Path) -> Result<Spec> {
 }
 
 /// One of our standard streams, for the container (a copy: ours stay open).
-fn inherited(fd: i32) -> Result<Stdio> {
+fn inherited(fd: i32) -> Result<OwnedFd> {
     // SAFETY: 0, 1 and 2 are open in any process started normally; borrowed only to copy.
     let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
     let owned: OwnedFd = borrowed
         .try_clone_to_owned()
         .map_err(|e| Error::io(format_args!("duplicating descriptor {fd}"), e))?;
-    Ok(Stdio::from(owned))
+    Ok(owned)
 }
 
 /// Hand the terminal's master side to whoever listens on `socket` (one `SCM_RIGHTS` message,
