@@ -380,7 +380,7 @@ fn open_streams(c: &Container, config: &Config) -> Result<(Streams, Option<File>
     }
     let (stdin, writer): (OwnedFd, Option<File>) = if config.open_stdin {
         let (r, w) = pipe()?;
-        (r.into(), Some(File::from(w)))
+        (r, Some(File::from(w)))
     } else {
         (devnull()?.into(), None)
     };
