@@ -6,6 +6,7 @@
 //! find a container's helper by the pid its record holds, not by its command line.
 
 mod common;
+mod daemon_support;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -41,7 +42,12 @@ fn hierarchies() -> Vec<PathBuf> {
 
 /// This process's spare folders, in any hierarchy.
 fn own_spares() -> Vec<PathBuf> {
-    let prefix = format!(".warm-{}-", std::process::id());
+    spares_of(std::process::id())
+}
+
+/// Process `pid`'s spare folders, in any hierarchy.
+fn spares_of(pid: u32) -> Vec<PathBuf> {
+    let prefix = format!(".warm-{pid}-");
     hierarchies()
         .iter()
         .filter_map(|d| std::fs::read_dir(d).ok())
@@ -60,11 +66,16 @@ fn procs(dir: &Path) -> Vec<i32> {
         .collect()
 }
 
-/// Wait until `rt`'s helper is ready: one spare of this process, with a process in it.
+/// Wait until a runtime's helper is ready: one spare of this process, with a process in it.
 fn wait_ready() -> i32 {
+    wait_ready_of(std::process::id())
+}
+
+/// Wait until the helper of process `owner`'s runtime is ready; its pid.
+fn wait_ready_of(owner: u32) -> i32 {
     let mut pid = 0;
     let ready = eventually(Duration::from_secs(10), || {
-        let spares = own_spares();
+        let spares = spares_of(owner);
         let memory = spares
             .iter()
             .find(|d| d.starts_with("/sys/fs/cgroup/memory"));
@@ -181,6 +192,12 @@ fn a_warm_started_container_is_in_its_own_cgroups_with_its_limit() {
         let listed = procs(&dir);
         assert!(listed.contains(&st.pid), "{h}: {listed:?} lacks {}", st.pid);
         assert!(listed.contains(&st.monitor_pid), "{h}: {listed:?}");
+        // The thread that started the helper went back to our own cgroup.
+        let ours = std::process::id() as i32;
+        assert!(
+            !listed.contains(&ours),
+            "{h}: the runtime's thread stayed in {listed:?}"
+        );
     }
     let unified = Path::new("/sys/fs/cgroup/unified/docker-runtime").join(&id);
     assert!(procs(&unified).contains(&st.pid));
@@ -238,4 +255,42 @@ fn a_restore_removes_the_spares_of_a_dead_runtime_only() {
     restored.unwrap();
     assert!(!dead_left, "the dead runtime's spare stayed");
     assert!(live_left, "a live runtime's spare was removed");
+}
+
+/// The daemon runs warm; killed (no drop, no cleanup), its idle helper dies with it (it reads
+/// the end of its socket; `PR_SET_PDEATHSIG` kills it should a copy of the daemon's end
+/// outlive the daemon) and the spare folders it leaves go at the next restore.
+#[test]
+fn a_killed_daemons_helper_dies_with_it_and_its_spares_go_at_the_next_restore() {
+    let _s = serial();
+    let f = Fixture::new("warmkill");
+    let mut d = daemon_support::Daemon::start(&[]);
+    d.assert_serving();
+    let daemon = d.pid();
+    let helper = wait_ready_of(daemon);
+    let mut child = d.child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let gone = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+            .unwrap_or(true)
+    };
+    assert!(
+        eventually(Duration::from_secs(10), || gone(helper)),
+        "the idle helper {helper} outlived its daemon: {}",
+        cmdline(helper)
+    );
+    assert!(
+        !spares_of(daemon).is_empty(),
+        "the killed daemon cleaned up"
+    );
+    f.rt.restore().unwrap();
+    assert_eq!(spares_of(daemon), Vec::<PathBuf>::new());
 }
