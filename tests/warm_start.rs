@@ -294,3 +294,70 @@ fn a_killed_daemons_helper_dies_with_it_and_its_spares_go_at_the_next_restore() 
     f.rt.restore().unwrap();
     assert_eq!(spares_of(daemon), Vec::<PathBuf>::new());
 }
+
+/// A claimed helper whose start fails fails it as a cold one would, leaving no cgroup and no
+/// process; an idle helper killed meanwhile is passed over (that start goes cold).
+#[test]
+fn a_failed_or_killed_warm_helper_leaves_nothing() {
+    let _s = serial();
+    let f = Fixture::new("warmfail");
+    let rt = warm_runtime(&f);
+    let idle = wait_ready();
+    // The helper fails: the working directory is a file.
+    let out = call(
+        &rt,
+        &[
+            "run",
+            "--network",
+            "none",
+            "-w",
+            "/bin/busybox",
+            "busybox",
+            "true",
+        ],
+    );
+    assert_ne!(out.status, 0);
+    assert!(
+        out.stderr
+            .contains("changing to working directory /bin/busybox"),
+        "{}",
+        out.stderr
+    );
+    let id = ok(&rt, &["ps", "-aq", "--no-trunc"]).trim().to_string();
+    assert!(!id.is_empty());
+    assert!(eventually(Duration::from_secs(5), || !Path::new(&format!(
+        "/proc/{idle}"
+    ))
+    .exists()));
+    for d in hierarchies() {
+        assert!(!d.join(&id).exists(), "{} left", d.join(&id).display());
+    }
+    ok(&rt, &["rm", &id]);
+    // Killed while idle: the next start takes the cold path and runs.
+    let idle = wait_ready();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(idle),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let out = call(
+        &rt,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "echo",
+            "cold",
+        ],
+    );
+    assert_eq!(
+        (out.status, out.stdout.as_str()),
+        (0, "cold\n"),
+        "{}",
+        out.stderr
+    );
+    let next = wait_ready();
+    assert_ne!(next, idle);
+}

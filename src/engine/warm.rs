@@ -117,12 +117,24 @@ impl Warm {
         }
     }
 
-    /// The idle helper, when its spare fits the cgroup at `path` with `res`.
+    /// The idle helper, when its spare fits the cgroup at `path` with `res` and it still
+    /// lives (one killed meanwhile is discarded: the start goes cold).
     fn take_fitting(&self, path: &CgroupPath, res: &Resources) -> Option<Idle> {
-        let mut idle = lock(&self.shared.idle);
-        if idle.as_ref()?.cgroup.fits(path, res) {
-            idle.take()
+        let mut slot = lock(&self.shared.idle);
+        if !slot.as_ref()?.cgroup.fits(path, res) {
+            return None;
+        }
+        let mut idle = slot.take()?;
+        drop(slot);
+        let alive = idle
+            .helper
+            .child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)));
+        if alive {
+            Some(idle)
         } else {
+            idle.discard();
             None
         }
     }
@@ -196,12 +208,12 @@ impl Kernel for Warm {
         if !matches!(path, CgroupPath::Named(_)) {
             return Host.create_cgroup(path, res);
         }
-        let Some(mut idle) = self.take_fitting(path, res) else {
-            // None ready (taken, or a refill failed): try again for the next start.
-            self.request_refill();
+        let taken = self.take_fitting(path, res);
+        // For the next start (none ready: taken, killed, or a refill failed).
+        self.request_refill();
+        let Some(mut idle) = taken else {
             return Host.create_cgroup(path, res);
         };
-        self.request_refill();
         match idle.cgroup.adopt(path, res) {
             Ok(()) => {
                 let cg = idle.cgroup.clone();
