@@ -280,7 +280,7 @@ impl Cgroup {
     }
 
     /// The distinct v1 folders.
-    pub(super) fn v1_dirs(&self) -> Vec<&Path> {
+    fn v1_dirs(&self) -> Vec<&Path> {
         let mut dirs: Vec<&Path> = Vec::new();
         for (_, d) in &self.v1 {
             if !dirs.contains(&d.as_path()) {

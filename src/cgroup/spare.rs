@@ -52,11 +52,13 @@ impl Layout {
         Ok(cg)
     }
 
-    /// Whether `spare` can become the cgroup at `path` with `res`: the runtime's own naming,
-    /// the v1 folders [`Layout::create`] would make for `res` (cpuset's and blkio's are not
-    /// made ahead), every controller `res` needs offered, and no folder of that name yet.
+    /// Whether `spare` can become the cgroup at `path` with `res`: a host with a hierarchy, the
+    /// runtime's own naming, the v1 folders [`Layout::create`] would make for `res` (cpuset's
+    /// and blkio's are not made ahead), every controller `res` needs offered, and no folder of
+    /// that name yet.
     fn fits(&self, spare: &Cgroup, path: &CgroupPath, res: &Resources) -> bool {
-        if !matches!(path, CgroupPath::Named(_)) {
+        // Without any hierarchy a container has no cgroup at all (`create` gives none).
+        if !matches!(path, CgroupPath::Named(_)) || (self.v2.is_none() && self.v1.is_empty()) {
             return false;
         }
         if !res.controllers().iter().all(|c| self.offers(*c)) {
@@ -223,5 +225,14 @@ mod tests {
             ..Resources::default()
         };
         assert!(!l.fits(&spare, &named, &pids), "no pids hierarchy offered");
+        l.v1.clear();
+        let bare = Cgroup {
+            v1: Vec::new(),
+            ..spare
+        };
+        assert!(
+            !l.fits(&bare, &named, &Resources::default()),
+            "no hierarchy"
+        );
     }
 }
