@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`docker run` through the C ABI, in-process: the figure "ABI" of bench/run.sh.
 
-usage: abi_run.py LIB ROOT BRIDGE SUBNET CHAIN INIT N -- COMMAND [ARG...]
+usage: abi_run.py [--warm-start] LIB ROOT BRIDGE SUBNET CHAIN INIT N -- COMMAND [ARG...]
 
 Loads LIB (libdocker_runtime.so) with ctypes through python/docker_runtime.py's declarations,
 creates a runtime on ROOT (its own bridge, subnet and nat chain, the docker-init helper INIT,
@@ -10,6 +10,10 @@ N times with the output going to /dev/null, timing each call from the call to it
 (which, for `run` without -d, is the container's exit). Prints the N durations in seconds as
 one JSON list. Creating and restoring the runtime, and one first call, are not timed: a
 program embedding the library does those once.
+
+--warm-start sets the runtime's `warm_start` option, as a long-lived program embedding the
+library would: the runtime keeps one docker-init helper started ahead (in cgroup folders
+made ahead) for the next start.
 """
 import ctypes
 import json
@@ -24,6 +28,9 @@ def main():
     except ValueError:
         sys.exit(__doc__)
     head, args = sys.argv[1:sep], sys.argv[sep + 1:]
+    warm = head[:1] == ["--warm-start"]
+    if warm:
+        head = head[1:]
     if len(head) != 7 or not args:
         sys.exit(__doc__)
     lib_path, root, bridge, subnet, chain, init, n = head
@@ -47,6 +54,7 @@ def main():
     keep = [s.encode() for s in (bridge, subnet, chain, init)]
     opts.bridge_name, opts.bridge_subnet, opts.iptables_chain, opts.init_path = keep
     opts.disable_ip_forward = 1
+    opts.warm_start = 1 if warm else 0
     handle = ctypes.c_void_p()
     check(lib.docker_runtime_new(root.encode(), ctypes.byref(opts), ctypes.byref(handle)),
           "docker_runtime_new")

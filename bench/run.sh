@@ -9,7 +9,9 @@
 # It installs the peers from Debian (crun, runc, docker.io, containerd, hyperfine) and the tools the harness
 # uses, builds the release binaries and the bench programs, then runs bench/harness.py, which
 # measures each figure side by side with its peer and removes everything it made. If the
-# harness itself is killed, the trap below undoes its journal.
+# harness itself is killed, the trap below undoes its journal. The "ours ABI" figures run the
+# library as a long-lived embedding program would: `warm_start` on (bench/abi_run.py
+# --warm-start), one docker-init helper and its cgroup folders prepared ahead of each start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

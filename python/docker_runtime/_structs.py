@@ -65,6 +65,7 @@ class RuntimeOptions(_Options):
         ("max_layer_entries", c_uint64),
         ("insecure_registries", c_char_p),
         ("registry_certs_dir", c_char_p),
+        ("warm_start", c_int),
     ]
 
 

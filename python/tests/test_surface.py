@@ -582,5 +582,28 @@ class LowLevelTypedTest(unittest.TestCase):
         self.assertIn("this library does not have", cm.exception.message)
 
 
+class WarmStartTest(unittest.TestCase):
+    def test_warm_start_keeps_a_helper_ready_until_close(self):
+        import glob
+        import shutil
+        import tempfile
+        from support import BIN_DIR
+        base = "/sys/fs/cgroup/memory/docker-runtime"
+        if not os.path.isdir("/sys/fs/cgroup/memory"):
+            self.skipTest("no cgroup v1 memory hierarchy")
+        root = tempfile.mkdtemp(prefix="dr-py-warm-")
+        self.addCleanup(shutil.rmtree, root, True)
+        spares = os.path.join(base, f".warm-{os.getpid()}-*")
+        rt = dr.Runtime(os.path.join(root, "root"), init_path=os.path.join(BIN_DIR, "docker-init"),
+                        ip_forward=False, warm_start=True)
+        try:
+            self.assertTrue(eventually(lambda: any(
+                open(os.path.join(d, "cgroup.procs")).read().strip()
+                for d in glob.glob(spares))), glob.glob(spares))
+        finally:
+            rt.close()
+        self.assertEqual(glob.glob(spares), [])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -231,11 +231,14 @@ fn init_options<T>(init: unsafe extern "C" fn(*mut T, usize) -> docker_result) -
 struct AbiRuntime(*mut docker_runtime);
 
 impl AbiRuntime {
-    fn new(o: &Options) -> Result<AbiRuntime, String> {
+    /// The runtime of `o`; `warm_start` for a long-lived one (the daemon).
+    fn new(o: &Options, warm_start: bool) -> Result<AbiRuntime, String> {
         let root = CString::new(o.root.as_str()).map_err(|_| "-g contains a NUL byte")?;
         let mut rt: *mut docker_runtime = ptr::null_mut();
+        let mut opts = o.runtime;
+        opts.warm_start = c_int::from(warm_start);
         // SAFETY: the strings outlive the call; rt receives a handle on success.
-        check(unsafe { docker_runtime_new(root.as_ptr(), &o.runtime, &mut rt) })?;
+        check(unsafe { docker_runtime_new(root.as_ptr(), &opts, &mut rt) })?;
         Ok(AbiRuntime(rt))
     }
 }
@@ -320,7 +323,8 @@ fn run_client(o: &Options, args: &[String]) -> Result<i32, String> {
 /// The command run in this process on `-g ROOT`, through the ABI.
 fn run_in_process(o: &Options, args: &[String]) -> Result<i32, String> {
     let _raw = raw_terminal_for(args).map_err(|e| e.to_string())?;
-    let rt = AbiRuntime::new(o)?;
+    // One command: a helper started ahead would be wasted.
+    let rt = AbiRuntime::new(o, false)?;
     let _lock = RootLock::acquire(o.root.as_ref(), false).map_err(|e| e.to_string())?;
     // SAFETY: rt.0 is a live handle; the count may be NULL.
     check(unsafe { docker_runtime_restore(rt.0, ptr::null_mut()) })?;
@@ -347,7 +351,8 @@ fn run_daemon(o: &Options, rest: &[String]) -> Result<(), String> {
             "unexpected argument {a:?}: the daemon takes no command"
         ));
     }
-    let rt = AbiRuntime::new(o)?;
+    // Long-lived: each start finds a docker-init started ahead.
+    let rt = AbiRuntime::new(o, true)?;
     let (_hosts, addrs) = cstrings(&o.hosts)?;
     let mut so = o.serve;
     (so.addresses, so.addresses_len) = (addrs.as_ptr(), addrs.len());

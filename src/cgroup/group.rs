@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 /// How long a freeze may take before it is given up (and the cgroup thawed again).
 const FREEZE_TIMEOUT: Duration = Duration::from_secs(10);
 
-fn mkdir(dir: &Path) -> Result<()> {
+pub(super) fn mkdir(dir: &Path) -> Result<()> {
     fs::create_dir_all(dir).map_err(|e| Error::io_path("creating", dir, e))
 }
 
@@ -36,14 +36,26 @@ pub fn no_freezer(container: &str) -> Error {
 /// pure v2 host also its controllers) and its folder in each v1 controller's hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cgroup {
-    v2: Option<PathBuf>,
+    pub(super) v2: Option<PathBuf>,
     /// Whether the v2 folder holds the controllers (a pure v2 host).
-    v2_controllers: bool,
+    pub(super) v2_controllers: bool,
     /// Whether the v2 folder holds hugetlb's files (a pure v2 host, or a hybrid one whose
     /// hugetlb controller is v2's).
-    v2_hugetlb: bool,
+    pub(super) v2_hugetlb: bool,
     /// Per controller (co-mounted controllers share a folder).
-    v1: Vec<(Controller, PathBuf)>,
+    pub(super) v1: Vec<(Controller, PathBuf)>,
+}
+
+/// Whether a cgroup with `res` gets a folder in v1 controller `c`'s hierarchy: cpuset's only
+/// for CPUs or memory nodes, blkio's only for a weight, hugetlb's only for huge page limits,
+/// the others always.
+pub(super) fn wanted(c: Controller, res: &Resources) -> bool {
+    match c {
+        Controller::Cpuset => res.cpus.is_some() || res.mems.is_some(),
+        Controller::Blkio => res.blkio_weight.is_some(),
+        Controller::Hugetlb => !res.hugepages.is_empty(),
+        _ => true,
+    }
 }
 
 /// Give a new v1 cpuset folder (and each new ancestor below `root`) its parent's CPUs and
@@ -137,6 +149,29 @@ impl Layout {
     }
 
     fn make(&self, cg: &mut Cgroup, path: &CgroupPath, res: &Resources) -> Result<()> {
+        self.make_v2(cg, path, res)?;
+        for (c, root) in &self.v1 {
+            if !wanted(*c, res) {
+                continue;
+            }
+            let dir = self.dir(root, c.name(), path);
+            mkdir(&dir)?;
+            cg.v1.push((*c, dir.clone()));
+            if *c == Controller::Cpuset {
+                init_cpuset(root, &dir)?;
+            }
+        }
+        cg.apply(res)
+    }
+
+    /// Make the v2 folder of the cgroup at `path` (delegating the controllers `res` needs on
+    /// a pure v2 host).
+    pub(super) fn make_v2(
+        &self,
+        cg: &mut Cgroup,
+        path: &CgroupPath,
+        res: &Resources,
+    ) -> Result<()> {
         if let Some(root) = &self.v2 {
             let dir = self.dir(root, "", path);
             // Hybrid: only a hugetlb limit needs the v2 parents' delegation (none otherwise,
@@ -148,24 +183,7 @@ impl Layout {
             mkdir(&dir)?;
             cg.v2 = Some(dir);
         }
-        let wanted = |c: Controller| match c {
-            Controller::Cpuset => res.cpus.is_some() || res.mems.is_some(),
-            Controller::Blkio => res.blkio_weight.is_some(),
-            Controller::Hugetlb => !res.hugepages.is_empty(),
-            _ => true,
-        };
-        for (c, root) in &self.v1 {
-            if !wanted(*c) {
-                continue;
-            }
-            let dir = self.dir(root, c.name(), path);
-            mkdir(&dir)?;
-            cg.v1.push((*c, dir.clone()));
-            if *c == Controller::Cpuset {
-                init_cpuset(root, &dir)?;
-            }
-        }
-        cg.apply(res)
+        Ok(())
     }
 
     /// Give the cgroup `cg` new resources (an update): on the v2 hierarchy, the controllers

@@ -19,15 +19,20 @@
 //! process by pid would wait for an RCU grace period (~10 ms here) while holding every
 //! cgroup change of the host.
 //!
+//! A long-lived runtime may also make the v1 folders ahead, for a helper started ahead in
+//! them, and rename them to the container's name when a start claims them (`spare`).
+//!
 //! Devices need no cgroup: every place a container can create a node is mounted nodev (see
 //! `init::setup_dev`).
 
 mod group;
 mod layout;
 mod resources;
+mod spare;
 mod stats;
 
 pub use group::{no_freezer, Cgroup};
 pub use layout::CgroupPath;
 pub use resources::Resources;
+pub use spare::spare_name;
 pub use stats::Usage;

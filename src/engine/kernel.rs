@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use crate::cgroup::{Cgroup, CgroupPath, Resources};
 use crate::error::{Error, Result};
 use crate::spawn::process::{self, Child};
-use crate::spawn::protocol::{INIT_SOCKET_ENV, INIT_SOCKET_FD};
+use crate::spawn::protocol::{
+    self, Message, INIT_PARENT_ENV, INIT_SOCKET_ENV, INIT_SOCKET_FD, PROTOCOL_VERSION,
+};
 
 /// The standard streams the helper (and so the container's program) starts with.
 pub struct Streams {
@@ -24,12 +26,34 @@ pub struct Streams {
     pub preserved: u32,
 }
 
+impl Streams {
+    /// /dev/null for all three (a warm helper's, until it is given its container's).
+    pub fn null() -> Result<Streams> {
+        let open = || -> Result<OwnedFd> {
+            std::fs::File::options()
+                .read(true)
+                .write(true)
+                .open("/dev/null")
+                .map(OwnedFd::from)
+                .map_err(|e| Error::io("opening /dev/null", e))
+        };
+        Ok(Streams {
+            stdin: open()?,
+            stdout: open()?,
+            stderr: open()?,
+            preserved: 0,
+        })
+    }
+}
+
 /// A started helper: our end of its socket, its pid, and the process to reap when the start
 /// is abandoned (none for a fake).
 pub struct Helper {
     pub sock: UnixStream,
     pub pid: i32,
     pub child: Option<Child>,
+    /// Its `Hello` was read already (a warm helper, see `warm`).
+    pub greeted: bool,
 }
 
 impl Helper {
@@ -115,7 +139,7 @@ impl Kernel for Host {
         cgroup: Option<&Cgroup>,
     ) -> Result<Helper> {
         let Some(cg) = cgroup.filter(|c| c.has_v1()) else {
-            return spawn(path, name, streams);
+            return spawn(path, name, streams, false);
         };
         // Forked by a thread that entered the v1 folders itself (no RCU wait, see
         // `cgroup`) and then ends, which takes it out of them again.
@@ -123,7 +147,7 @@ impl Kernel for Host {
             s.spawn(move || {
                 cg.enter_v1()
                     .map_err(|e| e.context("entering the container's cgroup"))?;
-                spawn(path, name, streams)
+                spawn(path, name, streams, false)
             })
             .join()
             .unwrap_or_else(|_| {
@@ -133,6 +157,26 @@ impl Kernel for Host {
                 ))
             })
         })
+    }
+}
+
+/// Read a helper's greeting: it must speak our protocol.
+pub fn greet(sock: &UnixStream) -> Result<()> {
+    let m = protocol::recv(sock.as_fd())
+        .map_err(|e| Error::io("talking to docker-init (greeting)", e))?;
+    match m {
+        Some((Message::Hello { version }, _)) if version == PROTOCOL_VERSION => Ok(()),
+        Some((Message::Hello { version }, _)) => Err(Error::unsupported(format!(
+            "docker-init speaks protocol {version}, this library {PROTOCOL_VERSION}: use the docker-init of the same build"
+        ))),
+        Some((Message::Error { message }, _)) => Err(Error::invalid(message)),
+        Some((m, _)) => Err(Error::invalid(format!(
+            "unexpected message from docker-init: {m:?}"
+        ))),
+        None => Err(Error::new(
+            crate::error::ErrorKind::Io,
+            "docker-init exited before greeting",
+        )),
     }
 }
 
@@ -152,8 +196,11 @@ fn check_preserved(preserved: u32) -> Result<()> {
 
 /// Start the helper from the calling thread (see [`Kernel::spawn_helper`]): its socket at
 /// fd 3, or past the preserved descriptors (which it gets at their numbers, close-on-exec
-/// cleared on them alone; every other descriptor of ours is close-on-exec).
-fn spawn(path: &Path, name: &str, streams: Streams) -> Result<Helper> {
+/// cleared on them alone; every other descriptor of ours is close-on-exec); the one place
+/// that puts it there. `warm`: it dies with the calling thread (`PR_SET_PDEATHSIG`, which it
+/// asks for itself, told our pid by [`INIT_PARENT_ENV`]) until it is given its container's
+/// streams.
+pub(super) fn spawn(path: &Path, name: &str, streams: Streams, warm: bool) -> Result<Helper> {
     check_preserved(streams.preserved)?;
     let (sock, child_sock) =
         UnixStream::pair().map_err(|e| Error::io("creating the helper socket", e))?;
@@ -169,10 +216,13 @@ fn spawn(path: &Path, name: &str, streams: Streams) -> Result<Helper> {
     ];
     fds.extend(preserved.iter().map(|fd| (fd.as_fd(), fd.as_raw_fd())));
     fds.push((child_sock.as_fd(), sock_fd));
-    let env: Vec<String> = (sock_fd != INIT_SOCKET_FD)
-        .then(|| format!("{INIT_SOCKET_ENV}={sock_fd}"))
-        .into_iter()
-        .collect();
+    let mut env = Vec::new();
+    if sock_fd != INIT_SOCKET_FD {
+        env.push(format!("{INIT_SOCKET_ENV}={sock_fd}"));
+    }
+    if warm {
+        env.push(format!("{INIT_PARENT_ENV}={}", std::process::id()));
+    }
     // The name only shows in `ps` (docker-init reads nothing from its arguments).
     let child = process::spawn(path, &["docker-init", name], &env, &fds)
         .map_err(|e| Error::io(format!("starting {}", path.display()), e))?;
@@ -180,6 +230,7 @@ fn spawn(path: &Path, name: &str, streams: Streams) -> Result<Helper> {
         sock,
         pid: child.id() as i32,
         child: Some(child),
+        greeted: false,
     })
 }
 
@@ -274,6 +325,7 @@ pub(crate) mod fake {
                 sock: ours,
                 pid: 1,
                 child: None,
+                greeted: false,
             })
         }
     }

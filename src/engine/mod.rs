@@ -28,6 +28,7 @@ pub mod namespaces;
 pub mod plan;
 mod propagation;
 pub mod seccomp;
+mod warm;
 
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
@@ -38,10 +39,11 @@ use std::time::Duration;
 use oci_spec::runtime::Spec;
 
 pub use kernel::{Helper, Host, Kernel, Streams};
+pub use warm::Warm;
 
 use crate::cgroup::Cgroup;
 use crate::error::{Error, ErrorKind, Result};
-use crate::spawn::protocol::{self, InitConfig, Message, PROTOCOL_VERSION};
+use crate::spawn::protocol::{self, InitConfig, Message};
 
 /// How long the helper may take for one step before the start is abandoned.
 const STEP_TIMEOUT: Duration = Duration::from_secs(60);
@@ -172,7 +174,7 @@ pub fn launch(kernel: &dyn Kernel, l: Launch<'_>, hooks: Hooks<'_>) -> Result<La
         kernel,
         cgroup: inside,
     };
-    match talk.run(&cfg, helper.pid, hooks) {
+    match talk.run(&cfg, &helper, hooks) {
         Ok((pid, pty)) => {
             let mut child = helper.child;
             if l.gate.is_some() || l.join.is_some_and(|j| !j.monitor) {
@@ -239,13 +241,16 @@ impl Conversation<'_> {
     fn run(
         &self,
         cfg: &InitConfig,
-        helper_pid: i32,
+        helper: &Helper,
         hooks: Hooks<'_>,
     ) -> Result<(i32, Option<File>)> {
+        let helper_pid = helper.pid;
         self.sock
             .set_read_timeout(Some(STEP_TIMEOUT))
             .map_err(|e| Error::io("setting a socket timeout", e))?;
-        self.greet()?;
+        if !helper.greeted {
+            kernel::greet(self.sock)?;
+        }
         self.send(&Message::Start(Box::new(cfg.clone())))?;
         let pid = match self.recv("creating the namespaces")? {
             (Message::Ready { pid }, _) => pid,
@@ -278,16 +283,6 @@ impl Conversation<'_> {
                 }
                 Err(e)
             }
-        }
-    }
-
-    fn greet(&self) -> Result<()> {
-        match self.recv("greeting")? {
-            (Message::Hello { version }, _) if version == PROTOCOL_VERSION => Ok(()),
-            (Message::Hello { version }, _) => Err(Error::unsupported(format!(
-                "docker-init speaks protocol {version}, this library {PROTOCOL_VERSION}: use the docker-init of the same build"
-            ))),
-            (m, _) => Err(unexpected(&m)),
         }
     }
 
@@ -380,6 +375,7 @@ mod tests {
 
     use super::kernel::fake::FakeKernel;
     use super::*;
+    use crate::spawn::protocol::PROTOCOL_VERSION;
 
     /// A spec as the docker face writes one, with a memory limit.
     fn spec(extra_linux: serde_json::Value) -> Spec {

@@ -125,6 +125,11 @@ pub struct docker_runtime_options {
     /// The per-registry certificate folders (`DIR/HOST:PORT/ca.crt`, `client.cert`,
     /// `client.key`); NULL: `/etc/docker/certs.d`.
     pub registry_certs_dir: *const c_char,
+    /// Nonzero: keep one `docker-init` helper started ahead (in cgroup folders made ahead)
+    /// for the next container start, which so saves the helper's start (~1 ms of CPU); it
+    /// costs one idle process and four empty cgroup folders while the runtime lives. For a
+    /// long-lived runtime (the daemon); 0 (the default): each start starts its helper.
+    pub warm_start: c_int,
 }
 
 // SAFETY: repr(C), `size` first, integer, pointer and optional function pointer fields; the
@@ -149,6 +154,7 @@ unsafe impl Growable for docker_runtime_options {
             max_layer_entries: 0,
             insecure_registries: std::ptr::null(),
             registry_certs_dir: std::ptr::null(),
+            warm_start: 0,
         }
     }
 }
@@ -213,6 +219,7 @@ unsafe fn read_options(
         }
     }
     o.network.ip_forward = c.disable_ip_forward == 0;
+    o.warm_start = c.warm_start != 0;
     o.layer_limits = LayerLimits::new(c.max_layer_bytes, c.max_layer_entries);
     if (c.port_first, c.port_last) != (0, 0) {
         o.network.port_range = (c.port_first, c.port_last);

@@ -38,7 +38,7 @@ use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::{chdir, fork, pivot_root, sethostname, ForkResult, Pid};
 
 use crate::spawn::protocol::{
-    self, InitConfig, Message, INIT_SOCKET_ENV, INIT_SOCKET_FD, PROTOCOL_VERSION,
+    self, InitConfig, Message, INIT_PARENT_ENV, INIT_SOCKET_ENV, INIT_SOCKET_FD, PROTOCOL_VERSION,
 };
 use sys::{errno_msg, mnt, remount_adding, Res};
 
@@ -67,6 +67,26 @@ fn library_socket() -> Option<OwnedFd> {
     is_socket.then(|| unsafe { OwnedFd::from_raw_fd(sock_fd) })
 }
 
+/// A warm helper ([`INIT_PARENT_ENV`]): killed when the thread that started it ends, gone at
+/// once when that already happened (its parent is another process by now).
+fn die_with_parent() -> Result<(), String> {
+    let Some(parent) = std::env::var(INIT_PARENT_ENV)
+        .ok()
+        .and_then(|v| v.parse::<libc::pid_t>().ok())
+    else {
+        return Ok(());
+    };
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } < 0 {
+        return Err(errno_msg("setting the parent death signal", Errno::last()));
+    }
+    // SAFETY: getppid has no arguments and cannot fail.
+    if unsafe { libc::getppid() } != parent {
+        return Err("the library that started this warm helper is gone".into());
+    }
+    Ok(())
+}
+
 /// The entry point of the `docker-init` program (its argument, the container id, only names it
 /// in `ps`). Returns the exit status.
 pub fn main() -> i32 {
@@ -76,6 +96,10 @@ pub fn main() -> i32 {
         );
         return 2;
     };
+    if let Err(e) = die_with_parent() {
+        eprintln!("docker-init: {e}");
+        return 1;
+    }
     let sock_fd = sock.as_raw_fd();
     let cfg = match handshake(sock.as_fd()) {
         Ok(c) => c,
@@ -360,7 +384,15 @@ fn handshake(sock: BorrowedFd<'_>) -> Res<InitConfig> {
         None,
     )
     .map_err(|e| format!("greeting the library: {e}"))?;
-    match protocol::recv(sock).map_err(|e| format!("reading the container config: {e}"))? {
+    let mut first =
+        protocol::recv_fds(sock).map_err(|e| format!("reading the container config: {e}"))?;
+    if let Some((Message::Stdio, fds)) = first {
+        // A warm helper: the container's streams arrive now.
+        take_stdio(fds)?;
+        first =
+            protocol::recv_fds(sock).map_err(|e| format!("reading the container config: {e}"))?;
+    }
+    match first {
         Some((Message::Start(cfg), _)) if cfg.version == PROTOCOL_VERSION => Ok(*cfg),
         Some((Message::Start(cfg), _)) => Err(format!(
             "the library speaks protocol {}, this docker-init speaks {PROTOCOL_VERSION}: use the docker-init of the same build",
@@ -369,6 +401,32 @@ fn handshake(sock: BorrowedFd<'_>) -> Res<InitConfig> {
         Some((other, _)) => Err(format!("expected the container config, got {other:?}")),
         None => Err("the library closed the connection".into()),
     }
+}
+
+/// A warm helper's container streams, put at 0, 1 and 2; the helper no longer dies with the
+/// thread that started it (it now outlives the library as a cold one does).
+fn take_stdio(fds: Vec<OwnedFd>) -> Res<()> {
+    if fds.len() != 3 {
+        return Err(format!(
+            "expected the 3 standard stream descriptors, got {}",
+            fds.len()
+        ));
+    }
+    for (target, fd) in fds.iter().enumerate() {
+        // SAFETY: dup2 onto the standard stream numbers this process owns; `fd` stays ours
+        // (closed when dropped: dup2 leaves the copy without close-on-exec).
+        if unsafe { libc::dup2(fd.as_raw_fd(), target as i32) } < 0 {
+            return Err(errno_msg(
+                "putting the container's streams in place",
+                Errno::last(),
+            ));
+        }
+    }
+    // SAFETY: prctl with PR_SET_PDEATHSIG 0 only clears this process's death signal.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) } < 0 {
+        return Err(errno_msg("clearing the parent death signal", Errno::last()));
+    }
+    Ok(())
 }
 
 /// The host-side monitor: wait for the container (or the program beside one, with

@@ -37,6 +37,23 @@ impl Child {
         Ok(())
     }
 
+    /// Its status when it has exited (reaping it), None while it runs.
+    pub fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        if let Some(s) = self.status {
+            return Ok(Some(s));
+        }
+        let mut raw = 0;
+        // SAFETY: waitpid on our own child, writing its status into a local.
+        match unsafe { libc::waitpid(self.pid, &mut raw, libc::WNOHANG) } {
+            0 => Ok(None),
+            r if r == self.pid => {
+                self.status = Some(ExitStatus::from_raw(raw));
+                Ok(self.status)
+            }
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
     /// Wait for it to exit and reap it (once; later calls return the same status).
     pub fn wait(&mut self) -> io::Result<ExitStatus> {
         if let Some(s) = self.status {

@@ -4,6 +4,10 @@
 //! descriptor (the container's pty master) travels with the frame that announces it.
 //!
 //! 1. helper -> library: `Hello { version }`. Mismatched versions refuse each other clearly.
+//!    A helper started ahead of its container (a warm one, `engine::warm`) has /dev/null as
+//!    its standard streams and dies with the thread that started it; the library then sends
+//!    `Stdio` with the container's three stream descriptors, which the helper puts at 0-2 (and
+//!    it stops dying with that thread) before it reads `Start`.
 //! 2. library -> helper: `Start(InitConfig)` (the engine's reading of the OCI spec,
 //!    `engine::plan`).
 //! 3. helper -> library: `Ready { pid }` once the container's namespaces exist (pid is the
@@ -29,7 +33,7 @@ use oci_spec::runtime::Hook;
 use serde::{Deserialize, Serialize};
 
 /// Bumped whenever a message changes shape.
-pub const PROTOCOL_VERSION: u32 = 17;
+pub const PROTOCOL_VERSION: u32 = 18;
 
 /// The descriptor number at which the helper finds its end of the socket.
 pub const INIT_SOCKET_FD: RawFd = 3;
@@ -38,6 +42,12 @@ pub const INIT_SOCKET_FD: RawFd = 3;
 /// [`INIT_SOCKET_FD`]: `3 + N` when descriptors 3 to `3 + N - 1` are the container's process's
 /// (an OCI runtime's `--preserve-fds N`). Unset: 3.
 pub const INIT_SOCKET_ENV: &str = "DOCKER_INIT_SOCKET_FD";
+
+/// The helper's environment variable, set for a warm helper (started ahead, before its
+/// container is known): the library's pid. The helper asks to be killed when the thread that
+/// started it ends (`PR_SET_PDEATHSIG`), and exits at once if its parent is already another
+/// process; the container's `Stdio` message clears that again.
+pub const INIT_PARENT_ENV: &str = "DOCKER_INIT_PARENT";
 
 /// The largest frame either side accepts.
 pub const MAX_FRAME: usize = 16 << 20;
@@ -206,15 +216,32 @@ pub enum Message {
     Error {
         message: String,
     },
+    /// The container's stdin, stdout and stderr travel with it (to a warm helper, before
+    /// `Start`).
+    Stdio,
 }
 
-fn cmsg_space() -> usize {
+/// The most descriptors one message carries (`Stdio`'s three).
+const MAX_FDS: usize = 3;
+
+fn cmsg_space(fds: usize) -> usize {
     // SAFETY: CMSG_SPACE is a pure computation on a size.
-    unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize }
+    unsafe { libc::CMSG_SPACE((fds * std::mem::size_of::<RawFd>()) as u32) as usize }
 }
 
 /// Send `msg`, with `fd` attached when given.
 pub fn send(sock: BorrowedFd<'_>, msg: &Message, fd: Option<BorrowedFd<'_>>) -> io::Result<()> {
+    send_fds(sock, msg, fd.as_slice())
+}
+
+/// Send `msg` with `fds` attached (at most three).
+pub fn send_fds(sock: BorrowedFd<'_>, msg: &Message, fds: &[BorrowedFd<'_>]) -> io::Result<()> {
+    if fds.len() > MAX_FDS {
+        return Err(io::Error::other(format!(
+            "{} descriptors in one message (at most {MAX_FDS})",
+            fds.len()
+        )));
+    }
     let body = serde_json::to_vec(msg).map_err(io::Error::other)?;
     if body.len() > MAX_FRAME {
         return Err(io::Error::other(format!(
@@ -230,23 +257,27 @@ pub fn send(sock: BorrowedFd<'_>, msg: &Message, fd: Option<BorrowedFd<'_>>) -> 
     let mut first = true;
     while sent < frame.len() {
         let iov = [IoSlice::new(&frame[sent..])];
-        let mut cbuf = vec![0u8; cmsg_space()];
+        let mut cbuf = vec![0u8; cmsg_space(fds.len())];
         // SAFETY: a zeroed msghdr is valid; every pointer set below points into live buffers
         // that outlive the sendmsg call.
         let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
         hdr.msg_iov = iov.as_ptr() as *mut libc::iovec;
         hdr.msg_iovlen = 1;
-        if let (true, Some(fd)) = (first, fd) {
+        if first && !fds.is_empty() {
             hdr.msg_control = cbuf.as_mut_ptr().cast();
             hdr.msg_controllen = cbuf.len() as _;
-            // SAFETY: msg_control points at a buffer of CMSG_SPACE(sizeof fd) bytes, so the
-            // first header and its data fit.
+            let bytes = fds.len() * std::mem::size_of::<RawFd>();
+            // SAFETY: msg_control points at a buffer of CMSG_SPACE(bytes) bytes, so the first
+            // header and its data fit.
             unsafe {
                 let c = libc::CMSG_FIRSTHDR(&hdr);
                 (*c).cmsg_level = libc::SOL_SOCKET;
                 (*c).cmsg_type = libc::SCM_RIGHTS;
-                (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
-                std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), fd.as_raw_fd());
+                (*c).cmsg_len = libc::CMSG_LEN(bytes as u32) as _;
+                let data = libc::CMSG_DATA(c).cast::<RawFd>();
+                for (i, fd) in fds.iter().enumerate() {
+                    std::ptr::write_unaligned(data.add(i), fd.as_raw_fd());
+                }
             }
         }
         // SAFETY: hdr is fully initialised and its buffers are live.
@@ -269,7 +300,7 @@ fn recv_exact(sock: BorrowedFd<'_>, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> i
     let mut got = 0;
     while got < buf.len() {
         let mut iov = [IoSliceMut::new(&mut buf[got..])];
-        let mut cbuf = vec![0u8; cmsg_space()];
+        let mut cbuf = vec![0u8; cmsg_space(MAX_FDS)];
         // SAFETY: a zeroed msghdr is valid; pointers set below point into live buffers.
         let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
         hdr.msg_iov = iov.as_mut_ptr() as *mut libc::iovec;
@@ -290,8 +321,12 @@ fn recv_exact(sock: BorrowedFd<'_>, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> i
             let mut c = libc::CMSG_FIRSTHDR(&hdr);
             while !c.is_null() {
                 if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
-                    let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<RawFd>());
-                    fds.push(OwnedFd::from_raw_fd(fd));
+                    let header = libc::CMSG_LEN(0) as usize;
+                    let n = ((*c).cmsg_len as usize - header) / std::mem::size_of::<RawFd>();
+                    let data = libc::CMSG_DATA(c).cast::<RawFd>();
+                    for i in 0..n {
+                        fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(data.add(i))));
+                    }
                 }
                 c = libc::CMSG_NXTHDR(&hdr, c);
             }
@@ -312,6 +347,12 @@ fn recv_exact(sock: BorrowedFd<'_>, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> i
 
 /// Receive one message and the descriptor sent with it. `Ok(None)` at end of stream.
 pub fn recv(sock: BorrowedFd<'_>) -> io::Result<Option<(Message, Option<OwnedFd>)>> {
+    Ok(recv_fds(sock)?.map(|(m, mut fds)| (m, fds.pop())))
+}
+
+/// Receive one message and the descriptors sent with it, in their order. `Ok(None)` at end
+/// of stream.
+pub fn recv_fds(sock: BorrowedFd<'_>) -> io::Result<Option<(Message, Vec<OwnedFd>)>> {
     let mut fds = Vec::new();
     let mut len = [0u8; 4];
     if !recv_exact(sock, &mut len, &mut fds)? {
@@ -327,7 +368,7 @@ pub fn recv(sock: BorrowedFd<'_>) -> io::Result<Option<(Message, Option<OwnedFd>
     recv_exact(sock, &mut body, &mut fds)?;
     let msg = serde_json::from_slice(&body)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("bad message: {e}")))?;
-    Ok(Some((msg, fds.pop())))
+    Ok(Some((msg, fds)))
 }
 
 #[cfg(test)]
@@ -370,5 +411,30 @@ mod tests {
         assert_eq!(m, Message::Pty);
         assert!(fd.is_some());
         assert!(recv(b.as_fd()).unwrap().is_none());
+    }
+
+    #[test]
+    fn three_descriptors_cross_in_their_order() {
+        let (a, b) = UnixStream::pair().unwrap();
+        let files: Vec<std::fs::File> = ["/dev/null", "/proc/self/stat", "/dev/zero"]
+            .iter()
+            .map(|p| std::fs::File::open(p).unwrap())
+            .collect();
+        let fds: Vec<BorrowedFd<'_>> = files.iter().map(|f| f.as_fd()).collect();
+        send_fds(a.as_fd(), &Message::Stdio, &fds).unwrap();
+        let (m, got) = recv_fds(b.as_fd()).unwrap().unwrap();
+        assert_eq!(m, Message::Stdio);
+        let targets: Vec<String> = got
+            .iter()
+            .map(|fd| {
+                let link = format!("/proc/self/fd/{}", fd.as_raw_fd());
+                std::fs::read_link(link).unwrap().display().to_string()
+            })
+            .collect();
+        assert_eq!(targets[0], "/dev/null");
+        assert!(targets[1].ends_with("/stat"), "{targets:?}");
+        assert_eq!(targets[2], "/dev/zero");
+        let four = [fds[0], fds[1], fds[2], fds[0]];
+        assert!(send_fds(a.as_fd(), &Message::Stdio, &four).is_err());
     }
 }
