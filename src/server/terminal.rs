@@ -61,6 +61,15 @@ pub fn raw_terminal_for(args: &[String]) -> Result<Option<RawTerminal>> {
     }
 }
 
+/// Whether `run`'s (or `exec`'s) flag `name` (without its dashes) takes a value.
+pub fn takes_value(name: &str) -> bool {
+    if name.chars().count() == 1 {
+        RUN_VALUE_SHORT.contains(&name.chars().next().unwrap_or(' '))
+    } else {
+        RUN_VALUE_LONG.contains(&name)
+    }
+}
+
 fn run_wants_tty(args: &[String]) -> bool {
     let (mut tty, mut detach) = (false, false);
     let mut i = 0;
@@ -87,12 +96,7 @@ fn run_wants_tty(args: &[String]) -> bool {
             "t" | "tty" => tty = truthy(value),
             "d" | "detach" => detach = truthy(value),
             _ => {
-                let takes_value = if name.chars().count() == 1 {
-                    RUN_VALUE_SHORT.contains(&name.chars().next().unwrap_or(' '))
-                } else {
-                    RUN_VALUE_LONG.contains(&name)
-                };
-                if takes_value && value.is_none() {
+                if takes_value(name) && value.is_none() {
                     i += 1;
                 }
             }
