@@ -186,8 +186,9 @@ impl OnPty {
         }
     }
 
-    /// Resize twice, each seen by the shell, then leave it with status 3.
-    fn check_and_exit(mut self) {
+    /// Resize twice, each seen by the shell, then leave it with `exit 3`; the client's status
+    /// is then `status`.
+    fn check_and_exit(mut self, status: i32) {
         self.wait_for_size(24, 80);
         self.resize(40, 132);
         self.wait_for_size(40, 132);
@@ -202,7 +203,7 @@ impl OnPty {
             assert!(Instant::now() < deadline, "still running:\n{}", self.text());
             std::thread::sleep(Duration::from_millis(20));
         };
-        assert_eq!(st.code(), Some(3), "{}", self.text());
+        assert_eq!(st.code(), Some(status), "{}", self.text());
     }
 }
 
@@ -221,7 +222,9 @@ fn started(cmd: &mut Command) -> String {
 }
 
 const RUN_SH: &[&str] = &["run", "-t", "-i", "--network", "none", "busybox", "sh"];
-const RUN_D: &[&str] = &[
+/// A container with a terminal, for `attach` (through the daemon: in-process, the terminal
+/// is the starting process's, and goes with it).
+const RUN_D_TTY: &[&str] = &[
     "run",
     "-d",
     "-t",
@@ -231,24 +234,26 @@ const RUN_D: &[&str] = &[
     "busybox",
     "sh",
 ];
+/// A container to exec into.
+const RUN_D: &[&str] = &["run", "-d", "--network", "none", "busybox", "sleep", "600"];
 
 #[test]
-fn run_exec_and_attach_follow_the_window_in_process() {
+fn run_and_exec_follow_the_window_in_process() {
     let root = Root::in_process();
-    OnPty::spawn(root.docker(RUN_SH)).check_and_exit();
+    OnPty::spawn(root.docker(RUN_SH)).check_and_exit(3);
     let id = started(&mut root.docker(RUN_D));
-    OnPty::spawn(root.docker(&["exec", "-t", "-i", &id, "sh"])).check_and_exit();
-    // `attach` of the container: its own shell, which exits with it.
-    OnPty::spawn(root.docker(&["attach", &id])).check_and_exit();
+    OnPty::spawn(root.docker(&["exec", "-t", "-i", &id, "sh"])).check_and_exit(3);
 }
 
 #[test]
 fn run_exec_and_attach_follow_the_window_through_the_daemon() {
     let d = Root::daemon();
-    OnPty::spawn(docker_at(&d, RUN_SH)).check_and_exit();
+    OnPty::spawn(docker_at(&d, RUN_SH)).check_and_exit(3);
     let id = started(&mut docker_at(&d, RUN_D));
-    OnPty::spawn(docker_at(&d, &["exec", "-t", "-i", &id, "sh"])).check_and_exit();
-    OnPty::spawn(docker_at(&d, &["attach", &id])).check_and_exit();
+    OnPty::spawn(docker_at(&d, &["exec", "-t", "-i", &id, "sh"])).check_and_exit(3);
+    // `attach` ends with the container (its status is not attach's).
+    let id = started(&mut docker_at(&d, RUN_D_TTY));
+    OnPty::spawn(docker_at(&d, &["attach", &id])).check_and_exit(0);
     d.assert_serving();
 }
 
@@ -268,7 +273,7 @@ fn the_docker_cli_resizes_a_running_exec() {
     cmd.env("DOCKER_CONFIG", cfg.path())
         .env_remove("DOCKER_HOST")
         .args(["-H", &d.addr(), "exec", "-it", &id, "sh"]);
-    OnPty::spawn(cmd).check_and_exit();
+    OnPty::spawn(cmd).check_and_exit(3);
     d.assert_serving();
 }
 
@@ -309,4 +314,37 @@ fn env_names_take_the_clients_values() {
     let mut cmd = docker_at(&d, &["exec"]);
     cmd.args(env_args).args([&id, "env"]);
     check(cmd);
+}
+
+/// The client reads `run`'s and `exec`'s command lines itself (to resolve `-e NAME`, and to
+/// tell a terminal command): each flag that takes a value must be known to it as one, or
+/// the flag's value would be taken for the image (`run --network none -e FOO ...` sent
+/// `-e FOO` unresolved). The flag tables come from `docker completion bash`.
+#[test]
+fn the_client_knows_every_valued_flag_of_run_and_exec() {
+    let root = Root::in_process();
+    let out = root.docker(&["completion", "bash"]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let script = String::from_utf8_lossy(&out.stdout).into_owned();
+    for cmd in ["run", "exec"] {
+        let line = script
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{cmd})")))
+            .unwrap_or_else(|| panic!("no {cmd} in:\n{script}"));
+        let valued = line
+            .split("valued=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        assert!(valued.contains("-e"), "{line}");
+        for flag in valued.split_whitespace() {
+            let name = flag.trim_start_matches('-');
+            assert!(
+                docker_runtime::server::terminal::takes_value(name),
+                "{cmd} {flag} takes a value, the client does not know it"
+            );
+        }
+    }
 }

@@ -16,6 +16,8 @@ const RUN_VALUE_SHORT: &[char] = &['a', 'c', 'e', 'h', 'm', 'p', 'u', 'v', 'w'];
 const RUN_VALUE_LONG: &[&str] = &[
     "add-host",
     "attach",
+    "cap-add",
+    "cap-drop",
     "cidfile",
     "cpu-shares",
     "dns",
@@ -28,8 +30,12 @@ const RUN_VALUE_LONG: &[&str] = &[
     "link",
     "memory",
     "name",
+    "net",
+    "network",
     "publish",
+    "pull",
     "restart",
+    "security-opt",
     "user",
     "volume",
     "volumes-from",
@@ -226,6 +232,9 @@ mod tests {
         assert!(w("run -e A=1 -u root -t busybox sh"));
         assert!(w("run -m 512 -p 80 -i -t busybox sh"));
         assert!(w("run --name x --env=A=1 -t busybox"));
+        assert!(w(
+            "run --network none --pull never --cap-drop ALL -t busybox"
+        ));
         assert!(w("attach 3f2a"));
         assert!(w("exec -it 3f2a sh"));
         assert!(w("exec -u nobody -w /tmp -e A=1 -t 3f2a sh"));
