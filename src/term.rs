@@ -192,3 +192,52 @@ mod winch {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn readable(fd: BorrowedFd<'_>, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            let mut p = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+            if nix::poll::poll(&mut p, nix::poll::PollTimeout::from(10u8)) == Ok(1) {
+                return true;
+            }
+        }
+        false
+    }
+
+    #[test]
+    fn a_watch_reports_the_size_now_and_after_each_sigwinch() {
+        let ws = nix::pty::Winsize {
+            ws_row: 24,
+            ws_col: 80,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        let pty = nix::pty::openpty(&ws, None::<&nix::sys::termios::Termios>).unwrap();
+        let sizes = WindowSizes::watch(&pty.slave).unwrap();
+        assert_eq!(
+            sizes.take(),
+            Some((24, 80)),
+            "the size when the watch began"
+        );
+        assert_eq!(sizes.take(), None);
+        set_window_size(&pty.master, 50, 132).unwrap();
+        // The terminal is not this process's controlling one: the signal is sent by hand,
+        // as the kernel sends it to a terminal's foreground process group.
+        nix::sys::signal::raise(Signal::SIGWINCH).unwrap();
+        assert!(readable(sizes.as_fd(), Duration::from_secs(10)));
+        assert_eq!(sizes.take(), Some((50, 132)));
+        // A feed that is sent to, and a dropped watch, are left alone.
+        let sent = WindowSizes::new().unwrap();
+        sent.send(1, 2);
+        sent.send(3, 4);
+        assert_eq!(sent.take(), Some((3, 4)), "only the latest size is kept");
+        drop(sizes);
+        nix::sys::signal::raise(Signal::SIGWINCH).unwrap();
+        assert!(!readable(sent.as_fd(), Duration::from_millis(100)));
+    }
+}
