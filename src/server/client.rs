@@ -313,19 +313,9 @@ fn write_out(w: &mut (impl Write + ?Sized), data: &[u8]) -> io::Result<()> {
     w.flush()
 }
 
-/// Run `args` on the daemon behind `sock` with `input` as its stdin and return the command's
-/// exit status. stdout frames go to `output`, stderr frames to this process's stderr.
-pub fn call(
-    sock: Stream,
-    args: &[String],
-    options: &RequestOptions,
-    input: Box<dyn Read + Send>,
-    output: &mut dyn Write,
-) -> Result<i32> {
-    let request = protocol::encode_framed_request(args, options);
-    (&sock)
-        .write_all(&request)
-        .map_err(|e| Error::io("sending the request to the daemon", e))?;
+/// Send `input` to the daemon on a thread: raw, or framed with the terminal's window sizes
+/// when `options` say so.
+fn start_stdin(sock: &Stream, options: &RequestOptions, input: Box<dyn Read + Send>) -> Result<()> {
     let writer = sock
         .try_clone()
         .map_err(|e| Error::io("setting up the connection", e))?;
@@ -343,6 +333,23 @@ pub fn call(
             None => pump_stdin(input, writer),
         })
         .map_err(|e| Error::io("starting the stdin thread", e))?;
+    Ok(())
+}
+
+/// Run `args` on the daemon behind `sock` with `input` as its stdin and return the command's
+/// exit status. stdout frames go to `output`, stderr frames to this process's stderr.
+pub fn call(
+    sock: Stream,
+    args: &[String],
+    options: &RequestOptions,
+    input: Box<dyn Read + Send>,
+    output: &mut dyn Write,
+) -> Result<i32> {
+    let request = protocol::encode_framed_request(args, options);
+    (&sock)
+        .write_all(&request)
+        .map_err(|e| Error::io("sending the request to the daemon", e))?;
+    start_stdin(&sock, options, input)?;
 
     let mut r = BufReader::with_capacity(64 * 1024, &sock);
     let mut payload = Vec::new();

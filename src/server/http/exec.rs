@@ -166,31 +166,17 @@ pub fn start(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     if let Some([h, w]) = body.console_size {
         inst.cfg.tty_size = Some((h, w));
     }
-    if inst.cfg.tty && !body.detach {
-        let sizes = WindowSizes::new()
-            .map_err(|e| ApiError::new(500, format!("making the exec's resize feed: {e}")))?;
-        inst.sizes = Some(sizes);
-    }
-    let sizes = inst.sizes.clone();
+    // An attached terminal follows `POST /exec/{id}/resize` while it runs.
+    let sizes = (inst.cfg.tty && !body.detach)
+        .then(WindowSizes::new)
+        .transpose()
+        .map_err(|e| ApiError::new(500, format!("making the exec's resize feed: {e}")))?;
+    inst.sizes = sizes.clone();
     update(id, |i| {
         (i.started, i.running, i.sizes) = (true, true, sizes)
     });
     if body.detach {
-        let null = File::options()
-            .write(true)
-            .open("/dev/null")
-            .map_err(|e| ApiError::new(500, format!("opening /dev/null: {e}")))?;
-        let io = ExecIo {
-            stdin: None,
-            stdout: null.try_clone().map_err(io_err)?,
-            stderr: null,
-            sizes: None,
-        };
-        let status = ctx.rt.exec_container(&c, &inst.cfg, io);
-        // Started: its end is not watched (docker reports a detached exec's code later).
-        update(id, |i| i.running = false);
-        status?;
-        return Ok(Reply::Empty(200));
+        return detached(ctx, &c, &inst, id);
     }
     let ctype = if inst.cfg.tty {
         "application/vnd.docker.raw-stream"
@@ -233,6 +219,30 @@ pub fn start(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     let code = status.unwrap_or(126);
     update(id, |i| (i.running, i.exit_code) = (false, Some(code)));
     Ok(Reply::Sent)
+}
+
+/// A detached start: 200 once the program runs, its output discarded.
+fn detached(
+    ctx: &Ctx<'_>,
+    c: &Arc<crate::container::Container>,
+    inst: &Instance,
+    id: &str,
+) -> ApiResult<Reply> {
+    let null = File::options()
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| ApiError::new(500, format!("opening /dev/null: {e}")))?;
+    let io = ExecIo {
+        stdin: None,
+        stdout: null.try_clone().map_err(io_err)?,
+        stderr: null,
+        sizes: None,
+    };
+    let status = ctx.rt.exec_container(c, &inst.cfg, io);
+    // Started: its end is not watched (docker reports a detached exec's code later).
+    update(id, |i| i.running = false);
+    status?;
+    Ok(Reply::Empty(200))
 }
 
 /// The program's run on the hijacked connection: its output framed (or raw with a terminal)
