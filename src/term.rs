@@ -167,6 +167,7 @@ mod winch {
             .name("sigwinch".into())
             .spawn(move || dispatch(read))
             .map_err(|e| format!("starting the SIGWINCH thread: {e}"))?;
+        // The write end is the handler's for the rest of the process: never closed.
         PIPE.store(write.into_raw_fd(), Ordering::SeqCst);
         let action = SigAction::new(
             SigHandler::Handler(on_winch),

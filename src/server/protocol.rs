@@ -16,7 +16,9 @@
 //! travel beside the keystrokes. Kinds: 4 stdin data, 5 stdin's end (no payload; the client
 //! keeps its write side open to send window sizes after it), 6 a window size (payload: rows
 //! and columns, each u16 big-endian), which the server applies to the terminal of the
-//! container (`run -t`, `attach`) or exec (`exec -t`) the command is attached to. Without
+//! container (`run -t`, `attach`) or exec (`exec -t`) the command is attached to (a stdin
+//! frame holds at most [`MAX_INPUT_PAYLOAD`] bytes; a malformed frame ends the command's
+//! stdin, as nothing after it can be told apart). Without
 //! the option stdin streams raw, as before; the client sends it only for the commands that
 //! use a terminal (`run -t`, `attach`, `exec -t`) when its stdin is one. A server that does
 //! not know the option (older than it) would take the frames for stdin: the client and
