@@ -1,5 +1,6 @@
 //! A terminal that follows its client's window: each size a [`WindowSizes`] feed delivers is
-//! applied on a thread (a container's terminal with [`Container::resize`], an exec's with its
+//! applied on a thread (a container's terminal with
+//! [`Container::resize`](super::lifecycle::Container::resize), an exec's with its
 //! own), until the [`Follower`] is dropped.
 
 use std::os::fd::AsFd;
