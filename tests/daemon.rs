@@ -796,7 +796,9 @@ fn client_raw_terminal_sends_its_size_and_is_restored_at_the_end() {
             .slave,
     );
     let (child, pty, r, req) = client_on_a_pty(&fake, &["run", "-it", "busybox", "sh"]);
-    assert_eq!(req[1], r#"{"tty_size":[40,132]}"#);
+    // A terminal command frames its stdin, so that window changes can follow
+    // (tests/tty_resize.rs).
+    assert_eq!(req[1], r#"{"stdin_frames":true,"tty_size":[40,132]}"#);
     assert_eq!(&req[2..], ["run", "-it", "busybox", "sh"]);
     let during = termios_of(&pty.slave);
     assert!(
@@ -813,7 +815,8 @@ fn client_raw_terminal_sends_its_size_and_is_restored_at_the_end() {
     assert_eq!(out.status.code(), Some(7), "{out:?}");
     assert!(same_modes(&termios_of(&pty.slave), &before), "restored");
 
-    // A command that does not want a raw terminal leaves it alone, but still sends the size.
+    // A command that does not want a raw terminal leaves it alone, but still sends the size;
+    // its stdin streams raw.
     let (child, pty, r, req) = client_on_a_pty(&fake, &["run", "-i", "busybox", "sh"]);
     assert_eq!(req[1], r#"{"tty_size":[40,132]}"#);
     assert!(termios_of(&pty.slave)

@@ -288,6 +288,8 @@ fn progress_bars_on_a_terminal() {
         stderr: std::fs::File::create(d.join("err")).unwrap(),
         tty_size: None,
         client_ttys: [false; 2],
+        sizes: None,
+        local_env: true,
     };
     let (status, err) = docker_runtime::commands::run(&b, &mut io, &["pull".into(), name.clone()]);
     assert_eq!(status, 0, "{err:?}");
@@ -307,6 +309,8 @@ fn progress_bars_on_a_terminal() {
         stderr: std::fs::File::create(d.join("err2")).unwrap(),
         tty_size: Some((24, 100)),
         client_ttys: [true, false],
+        sizes: None,
+        local_env: true,
     };
     let (status, err) = docker_runtime::commands::run(&e, &mut io, &["pull".into(), name]);
     assert_eq!(status, 0, "{err:?}");

@@ -10,11 +10,12 @@ use chrono::Utc;
 
 use super::flags::{no_args, Flag, Flags, Parsed};
 use super::streams::{Streams, ERROR_STATUS};
-use crate::container::{stream, Container, CreateRequest, StartOptions};
+use crate::container::{stream, Container, CreateRequest, Follower, StartOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ids;
 use crate::runtime::Runtime;
 use crate::table;
+use crate::term::WindowSizes;
 
 /// Parse a memory size: bytes, or a number with b, k, m or g (any case).
 pub fn parse_memory(s: &str) -> Result<i64> {
@@ -48,6 +49,15 @@ fn need_args(f: &Flags, args: &[String], min: usize) -> Result<()> {
     Ok(())
 }
 
+/// Resize `c`'s terminal with each of `sizes` until the follower is dropped.
+fn follow_window(c: &Arc<Container>, sizes: WindowSizes) -> Result<Follower> {
+    let c = c.clone();
+    crate::container::follow_window(sizes, move |rows, cols| {
+        // A container that has stopped has no terminal left to fit.
+        let _ = c.resize(rows, cols);
+    })
+}
+
 /// Which streams to attach.
 struct Attach {
     stdin: bool,
@@ -66,6 +76,14 @@ fn attach_streams(
     offsets: (Option<u64>, Option<u64>),
     done: Arc<crate::container::Event>,
 ) -> Result<()> {
+    // A terminal follows the client's window while attached.
+    let _follower = match c.record().config.tty {
+        true => io
+            .window_sizes()?
+            .map(|sizes| follow_window(c, sizes))
+            .transpose()?,
+        false => None,
+    };
     let mut feeder = None;
     if a.stdin {
         let client = io
@@ -221,12 +239,12 @@ fn pull_if_asked(rt: &Runtime, io: &mut Streams, image: &str, policy: Option<&st
 }
 
 /// What the flags of `run` ask for (the image's defaults are merged in by the runtime).
-fn run_request(p: &Parsed, fl: &RunFlags) -> Result<CreateRequest> {
+fn run_request(io: &Streams, p: &Parsed, fl: &RunFlags) -> Result<CreateRequest> {
     let owned = |flag: Flag| p.value(flag).map(str::to_string);
     Ok(CreateRequest {
         image: p.args[0].clone(),
         cmd: p.args[1..].to_vec(),
-        env: p.list(fl.env).to_vec(),
+        env: io.resolve_env(p.list(fl.env)),
         user: owned(fl.user),
         working_dir: owned(fl.workdir),
         hostname: owned(fl.hostname),
@@ -270,7 +288,7 @@ pub fn run(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     need_args(&f, &p.args, 1)?;
     let (rm, detach) = (p.bool(fl.rm), p.bool(fl.detach));
     // Checked before anything is made.
-    let req = run_request(&p, &fl)?.prepare()?;
+    let req = run_request(io, &p, &fl)?.prepare()?;
     if rm && detach {
         return Err(Error::invalid("--rm cannot be combined with -d"));
     }

@@ -42,7 +42,7 @@ pub fn exec(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
     let cfg = ExecConfig {
         cmd: p.args[1..].to_vec(),
         user: p.value(user).map(str::to_string),
-        env: p.list(env).to_vec(),
+        env: io.resolve_env(p.list(env)),
         workdir: p.value(workdir).map(str::to_string),
         tty: p.bool(tty),
         stdin: p.bool(interactive),
@@ -57,6 +57,10 @@ pub fn exec(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         stdin: cfg.stdin.then(|| dup(&io.stdin, "stdin")).transpose()?,
         stdout: dup(&io.stdout, "stdout")?,
         stderr: dup(&io.stderr, "stderr")?,
+        sizes: match cfg.tty && !cfg.detach {
+            true => io.window_sizes()?,
+            false => None,
+        },
     };
     rt.exec_container(&c, &cfg, exec_io)
 }

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use crate::error::{Error, Result};
+use crate::term::WindowSizes;
 
 /// The exit status of a failed command.
 pub const ERROR_STATUS: i32 = 1;
@@ -27,6 +28,12 @@ pub struct Streams {
     /// Whether the client's stdout and stderr are terminals, as it said (its streams reach
     /// the command through pipes when it is a daemon's client).
     pub client_ttys: [bool; 2],
+    /// The window sizes a daemon's client sends while the command runs; `None`: those of
+    /// stdin's terminal when it is one ([`Streams::window_sizes`]).
+    pub sizes: Option<WindowSizes>,
+    /// Whether this process's environment is the user's, for `-e NAME` without a value: true
+    /// in the client's process, false in a daemon (its client sends `-e NAME=VALUE`).
+    pub local_env: bool,
 }
 
 fn dup(fd: BorrowedFd<'_>, name: &str) -> Result<File> {
@@ -48,6 +55,8 @@ impl Streams {
             stderr: dup(stderr, "stderr")?,
             tty_size: None,
             client_ttys: [false; 2],
+            sizes: None,
+            local_env: true,
         })
     }
 
@@ -59,6 +68,8 @@ impl Streams {
             stderr: stderr.into(),
             tty_size: None,
             client_ttys: [false; 2],
+            sizes: None,
+            local_env: true,
         }
     }
 
@@ -74,6 +85,35 @@ impl Streams {
         self.stderr
             .write_all(s.as_bytes())
             .map_err(|e| Error::io("writing to stderr", e))
+    }
+
+    /// The client's window sizes while the command runs: those its daemon's client sends, or
+    /// those of stdin's terminal (SIGWINCH); `None` when there are none to follow.
+    pub fn window_sizes(&self) -> Result<Option<WindowSizes>> {
+        if self.sizes.is_some() || !self.stdin_is_tty() {
+            return Ok(self.sizes.clone());
+        }
+        WindowSizes::watch(&self.stdin)
+            .map(Some)
+            .map_err(|e| Error::io("watching the terminal's size", e))
+    }
+
+    /// `-e` entries with `NAME` alone given the value of `NAME` in the user's environment
+    /// (left out when it is unset there), as docker's client does. In a daemon, whose
+    /// environment is not the user's, such an entry is left out: its client resolves them.
+    pub fn resolve_env(&self, env: &[String]) -> Vec<String> {
+        let lookup = |name: &str| {
+            self.local_env
+                .then(|| std::env::var_os(name))
+                .flatten()
+                .map(|v| format!("{name}={}", v.to_string_lossy()))
+        };
+        env.iter()
+            .filter_map(|e| match e.contains('=') || e.is_empty() {
+                true => Some(e.clone()),
+                false => lookup(e),
+            })
+            .collect()
     }
 
     /// True when stdin is a terminal.

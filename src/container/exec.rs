@@ -34,6 +34,7 @@ use crate::cgroup::Cgroup;
 use crate::engine::{self, Hooks, Join, Kernel, Launch, Streams};
 use crate::error::{Error, ErrorKind, Result};
 use crate::spawn::process::Child;
+use crate::term::{set_window_size, WindowSizes};
 
 /// What `docker exec` asks for.
 #[derive(Debug, Clone, Default)]
@@ -74,6 +75,8 @@ pub struct ExecIo {
     pub stdin: Option<File>,
     pub stdout: File,
     pub stderr: File,
+    /// With a terminal: the client's window sizes while the program runs, applied to it.
+    pub sizes: Option<WindowSizes>,
 }
 
 /// The running container an exec joins, as it is now.
@@ -251,11 +254,20 @@ pub fn exec(c: &Arc<Container>, deps: &ExecDeps<'_>, cfg: &ExecConfig, io: ExecI
     let Some(helper) = helper else {
         return Ok(0);
     };
+    let mut _follower = None;
     if let Some(pty) = pty {
-        let master = pty
-            .try_clone()
-            .map_err(|e| Error::io("duplicating the terminal", e))?;
-        ends.stdin = cfg.stdin.then_some(master);
+        let dup = || {
+            pty.try_clone()
+                .map_err(|e| Error::io("duplicating the terminal", e))
+        };
+        ends.stdin = cfg.stdin.then(dup).transpose()?;
+        if let Some(sizes) = io.sizes.clone() {
+            let term = dup()?;
+            _follower = Some(super::resize::follow(sizes, move |rows, cols| {
+                // A program that has exited has no window to fit.
+                let _ = set_window_size(&term, rows, cols);
+            })?);
+        }
         ends.stdout = Some(pty);
     }
     relay(helper, ends, io, cfg.tty)

@@ -130,6 +130,8 @@ unsafe fn exec_of(cfg: *const docker_exec_config) -> FfiResult<(ExecConfig, Exec
         stdin,
         stdout: output(c.stdout_fd, "cfg->stdout_fd")?,
         stderr: output(c.stderr_fd, "cfg->stderr_fd")?,
+        // The terminal keeps its start size (`docker_container_resize` is for containers).
+        sizes: None,
     };
     Ok((exec, io))
 }

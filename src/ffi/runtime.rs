@@ -421,6 +421,10 @@ fn call(
         tty_size,
         // The descriptors are the caller's own: whether they are terminals is read from them.
         ttys: [false; 2],
+        // Those of stdin's terminal, when it is one.
+        sizes: None,
+        // The caller's process is the user's.
+        local_env: true,
     };
     let (status, err) = run_command(rt, &args, stdio);
     // SAFETY: exit_status is non-NULL (checked) and writable.

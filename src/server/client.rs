@@ -4,11 +4,14 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsFd;
 use std::path::Path;
 
 use super::addr::{Addr, Stream};
-use super::protocol::{self, FrameKind, RequestOptions, FRAME_HEADER_LEN};
+use super::protocol::{self, FrameKind, InputKind, RequestOptions, FRAME_HEADER_LEN};
+use crate::container::poll_in;
 use crate::error::{Error, ErrorKind, Result};
+use crate::term::WindowSizes;
 
 /// The exit status when the client's own stdout is closed under it (as a shell reports a
 /// process killed by SIGPIPE).
@@ -81,14 +84,22 @@ pub fn run(addr: &Addr, args: &[String]) -> Result<Turn> {
         Err(ConnectError::Unreachable(why)) => return Ok(Turn::Unreachable(why)),
         Err(ConnectError::Failed(e)) => return Err(e),
     };
+    let args = &resolve_env_flags(args, |name| {
+        std::env::var_os(name).map(|v| v.to_string_lossy().into_owned())
+    });
+    let files = ClientFiles::of(args)?;
+    let tty_size = crate::term::window_size(&io::stdin());
     let options = RequestOptions {
-        tty_size: crate::term::window_size(&io::stdin()),
+        tty_size,
         ttys: [
             nix::unistd::isatty(io::stdout()).unwrap_or(false),
             nix::unistd::isatty(io::stderr()).unwrap_or(false),
         ],
+        // A terminal's window changes travel beside its keystrokes.
+        stdin_frames: tty_size.is_some()
+            && files.input.is_none()
+            && super::terminal::wants_raw_terminal(args),
     };
-    let files = ClientFiles::of(args)?;
     let _raw = super::terminal::raw_terminal_for(args)?;
     let command = files.args.first().map(String::as_str);
     let input: Box<dyn Read + Send> = match &files.input {
@@ -193,6 +204,46 @@ impl ClientFiles {
     }
 }
 
+/// `run` and `exec` with `-e NAME` (no `=`): docker's client sends the value `NAME` has in
+/// its environment (`lookup`), and leaves the flag out when it is unset there; the daemon's
+/// environment is not the user's. Other arguments go as they are.
+fn resolve_env_flags(args: &[String], lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    if !matches!(args.first().map(String::as_str), Some("run" | "exec")) {
+        return args.to_vec();
+    }
+    let mut out = vec![args[0].clone()];
+    let mut rest = args[1..].iter();
+    while let Some(a) = rest.next() {
+        if a == "--" || a == "-" || !a.starts_with('-') {
+            out.push(a.clone());
+            out.extend(rest.cloned());
+            break;
+        }
+        let body = a.trim_start_matches('-');
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        let is_inline = inline.is_some();
+        let value = match inline {
+            None if super::terminal::takes_value(name) => rest.next().cloned(),
+            v => v,
+        };
+        let is_env = name == "env" || (name == "e" && !a.starts_with("--"));
+        match value {
+            Some(v) if is_env && !v.contains('=') && !v.is_empty() => {
+                if let Some(val) = lookup(&v) {
+                    let flag = a.split('=').next().unwrap_or(a);
+                    out.extend([flag.to_string(), format!("{v}={val}")]);
+                }
+            }
+            Some(v) if !is_inline => out.extend([a.clone(), v]),
+            _ => out.push(a.clone()),
+        }
+    }
+    out
+}
+
 /// Copy stdin (or the file read instead) to the daemon until its end, then half-close (v0.1.0's `CloseWrite`). Runs on a
 /// detached thread: it may sit in a read of a terminal when the command ends, and the process
 /// then exits under it.
@@ -214,9 +265,75 @@ fn pump_stdin(mut input: Box<dyn Read + Send>, sock: Stream) {
     let _ = sock.shutdown(Shutdown::Write);
 }
 
+/// [`pump_stdin`] with framed stdin: stdin's data and end, and the terminal's window sizes
+/// as `sizes` delivers them, until the daemon is gone (the process exits under it at the
+/// command's end, like [`pump_stdin`]'s). `input` is the terminal on stdin, whose descriptor
+/// is polled; reads ask for more than its buffer holds, so they never leave bytes there.
+fn pump_framed(mut input: Box<dyn Read + Send>, sizes: WindowSizes, sock: Stream) {
+    let stdin = io::stdin();
+    let h = FRAME_HEADER_LEN;
+    let mut buf = vec![0u8; h + 256 * 1024];
+    let mut open = true;
+    loop {
+        let mut fds = vec![sizes.as_fd()];
+        if open {
+            fds.push(stdin.as_fd());
+        }
+        let Ok(ready) = poll_in(&fds, -1) else {
+            return;
+        };
+        let mut frame = Vec::new();
+        if ready[0] {
+            if let Some((rows, cols)) = sizes.take() {
+                frame.extend_from_slice(&protocol::window_size_frame(rows, cols));
+            }
+        }
+        if open && ready[1] {
+            match input.read(&mut buf[h..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // A closed or unreadable stdin is an empty one.
+                Ok(0) | Err(_) => {
+                    open = false;
+                    frame.extend_from_slice(&protocol::input_header(InputKind::StdinEnd, 0));
+                }
+                Ok(n) => {
+                    buf[..h].copy_from_slice(&protocol::input_header(InputKind::Stdin, n as u32));
+                    frame.extend_from_slice(&buf[..h + n]);
+                }
+            }
+        }
+        if (&sock).write_all(&frame).is_err() {
+            return;
+        }
+    }
+}
+
 fn write_out(w: &mut (impl Write + ?Sized), data: &[u8]) -> io::Result<()> {
     w.write_all(data)?;
     w.flush()
+}
+
+/// Send `input` to the daemon on a thread: raw, or framed with the terminal's window sizes
+/// when `options` say so.
+fn start_stdin(sock: &Stream, options: &RequestOptions, input: Box<dyn Read + Send>) -> Result<()> {
+    let writer = sock
+        .try_clone()
+        .map_err(|e| Error::io("setting up the connection", e))?;
+    let sizes = match options.stdin_frames {
+        true => Some(
+            WindowSizes::watch(&io::stdin())
+                .map_err(|e| Error::io("watching the terminal's size", e))?,
+        ),
+        false => None,
+    };
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || match sizes {
+            Some(sizes) => pump_framed(input, sizes, writer),
+            None => pump_stdin(input, writer),
+        })
+        .map_err(|e| Error::io("starting the stdin thread", e))?;
+    Ok(())
 }
 
 /// Run `args` on the daemon behind `sock` with `input` as its stdin and return the command's
@@ -232,13 +349,7 @@ pub fn call(
     (&sock)
         .write_all(&request)
         .map_err(|e| Error::io("sending the request to the daemon", e))?;
-    let writer = sock
-        .try_clone()
-        .map_err(|e| Error::io("setting up the connection", e))?;
-    std::thread::Builder::new()
-        .name("stdin".into())
-        .spawn(move || pump_stdin(input, writer))
-        .map_err(|e| Error::io("starting the stdin thread", e))?;
+    start_stdin(&sock, options, input)?;
 
     let mut r = BufReader::with_capacity(64 * 1024, &sock);
     let mut payload = Vec::new();
@@ -337,6 +448,35 @@ mod tests {
 
     fn of(args: &[&str]) -> ClientFiles {
         ClientFiles::of(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn env_names_without_values_are_resolved_by_the_client() {
+        let lookup = |n: &str| (n == "SET").then(|| "a b".to_string());
+        let r = |a: &[&str]| {
+            let v: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+            resolve_env_flags(&v, lookup)
+        };
+        assert_eq!(
+            r(&[
+                "exec",
+                "-e",
+                "SET",
+                "-e",
+                "UNSET",
+                "--env=SET",
+                "-eK=V",
+                "c",
+                "env"
+            ]),
+            ["exec", "-e", "SET=a b", "--env", "SET=a b", "-eK=V", "c", "env"]
+        );
+        assert_eq!(
+            r(&["run", "-u", "SET", "--env", "K=V", "-t", "img", "-e", "SET"]),
+            ["run", "-u", "SET", "--env", "K=V", "-t", "img", "-e", "SET"],
+            "other flags' values, and the program's own arguments, stay"
+        );
+        assert_eq!(r(&["ps", "-e", "SET"]), ["ps", "-e", "SET"]);
     }
 
     #[test]

@@ -19,8 +19,10 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::socket::{recv, MsgFlags};
 
 use super::addr::Stream;
-use super::protocol::{self, FrameKind, Request, RequestOptions, MAX_REQUEST_LINE};
+use super::protocol::{self, FrameKind, InputKind, Request, RequestOptions, MAX_REQUEST_LINE};
+use crate::container::{poll_in, Event};
 use crate::log::Logger;
+use crate::term::WindowSizes;
 
 /// One command to run: the arguments (command name first) and the descriptors it uses. The
 /// descriptors are borrowed for the call; the executor duplicates what it keeps.
@@ -34,6 +36,8 @@ pub struct Call<'a> {
     pub tty_size: Option<(u16, u16)>,
     /// Whether the client's stdout and stderr are terminals.
     pub ttys: [bool; 2],
+    /// The window sizes the client sends while the command runs (framed stdin).
+    pub sizes: Option<WindowSizes>,
 }
 
 /// Runs commands. The daemon's is [`RuntimeExecutor`](super::RuntimeExecutor), which runs
@@ -332,15 +336,33 @@ fn run(
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
     let (done_r, done_w) = pipe()?;
+    // Framed stdin: a thread takes the frames apart into a pipe and the window sizes.
+    let (mut in_w, framed_in) = match options.stdin_frames && framed {
+        true => {
+            let (r, w) = pipe()?;
+            let stop = Event::new().map_err(io::Error::other)?;
+            (Some(w), Some((r, WindowSizes::new()?, stop)))
+        }
+        false => (None, None),
+    };
     std::thread::scope(|scope| {
+        let mut stdin = sock.as_fd();
+        let mut sizes = None;
+        let mut unframer = None;
+        if let (Some((in_r, feed, stop)), Some(w)) = (&framed_in, in_w.take()) {
+            stdin = in_r.as_fd();
+            sizes = Some(feed.clone());
+            unframer = Some(scope.spawn(move || unframe_stdin(sock, w, feed, stop)));
+        }
         let call = scope.spawn(move || {
             let result = exec.call(Call {
                 args,
-                stdin: sock.as_fd(),
+                stdin,
                 stdout: out_w.as_fd(),
                 stderr: err_w.as_fd(),
                 tty_size: options.tty_size,
                 ttys: options.ttys,
+                sizes,
             });
             let status = match result {
                 Ok(status) => status,
@@ -361,6 +383,11 @@ fn run(
         };
         pump.run(out_r, err_r, done_r);
         let status = call.join().unwrap_or(crate::commands::ERROR_STATUS);
+        if let (Some((_, _, stop)), Some(t)) = (&framed_in, unframer) {
+            // The command is done with its stdin: the socket is the connection's again.
+            stop.signal();
+            let _ = t.join();
+        }
         if framed && !pump.gone {
             let mut frame = protocol::frame_header(FrameKind::Exit, 4).to_vec();
             frame.extend_from_slice(&status.to_be_bytes());
@@ -376,6 +403,88 @@ fn run(
             client_gone: pump.gone,
         })
     })
+}
+
+/// Take the client's framed stdin apart: data to `to` (the command's stdin), whose end (or
+/// the client's, or a malformed frame) closes it, and window sizes to `sizes`; until the
+/// client closes or `stop` says the command returned.
+fn unframe_stdin(sock: &Stream, to: OwnedFd, sizes: &WindowSizes, stop: &Event) {
+    let mut to = Some(to);
+    if let Some(t) = &to {
+        if fcntl(t, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).is_err() {
+            return;
+        }
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; CHUNK];
+    let h = protocol::FRAME_HEADER_LEN;
+    loop {
+        let Ok(ready) = poll_in(&[sock.as_fd(), stop.as_fd()], -1) else {
+            return;
+        };
+        if ready[1] {
+            return;
+        }
+        let n = match (&*sock).read(&mut chunk) {
+            Ok(0) => return,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        while buf.len() >= h {
+            let header: [u8; 8] = buf[..h].try_into().expect("eight bytes");
+            let Ok((kind, len)) = protocol::parse_input_header(&header) else {
+                // Nothing more can be told apart: the command's stdin ends here.
+                return;
+            };
+            let end = h + len as usize;
+            if buf.len() < end {
+                break;
+            }
+            let payload = &buf[h..end];
+            match kind {
+                InputKind::Stdin => {
+                    if let Some(t) = &to {
+                        if !write_or_stop(t, payload, stop) {
+                            to = None;
+                        }
+                    }
+                }
+                InputKind::StdinEnd => to = None,
+                InputKind::WindowSize => sizes.send(
+                    u16::from_be_bytes([payload[0], payload[1]]),
+                    u16::from_be_bytes([payload[2], payload[3]]),
+                ),
+            }
+            buf.drain(..end);
+        }
+    }
+}
+
+/// Write all of `data` to the non-blocking `to`, waiting for room; false when it failed (the
+/// command closed its stdin) or `stop` was signalled first.
+fn write_or_stop(to: &OwnedFd, mut data: &[u8], stop: &Event) -> bool {
+    while !data.is_empty() {
+        match nix::unistd::write(to, data) {
+            Ok(n) => data = &data[n..],
+            Err(Errno::EAGAIN) => {
+                let mut fds = [
+                    PollFd::new(to.as_fd(), PollFlags::POLLOUT),
+                    PollFd::new(stop.as_fd(), PollFlags::POLLIN),
+                ];
+                if poll(&mut fds, PollTimeout::NONE).is_err() && Errno::last() != Errno::EINTR {
+                    return false;
+                }
+                if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+                    return false;
+                }
+            }
+            Err(Errno::EINTR) => {}
+            Err(_) => return false,
+        }
+    }
+    true
 }
 
 /// Copies the command's stdout and stderr to the client.
@@ -549,6 +658,7 @@ mod tests {
         let opts = protocol::RequestOptions {
             tty_size: Some((24, 80)),
             ttys: [true, false],
+            ..Default::default()
         };
         c.write_all(&protocol::encode_framed_request(&["run".into()], &opts))
             .unwrap();
@@ -575,6 +685,80 @@ mod tests {
                 "line 1\nline 2".to_string()
             )
         );
+    }
+
+    #[test]
+    fn framed_stdin_reaches_the_command_with_its_window_sizes() {
+        let (mut c, h) = serve_pair(FnExec(|call: Call<'_>| {
+            let sizes = call
+                .sizes
+                .clone()
+                .expect("framed stdin brings window sizes");
+            let mut out = file(call.stdout);
+            // The size sent before the keystrokes is there once they are read.
+            let mut input = String::new();
+            file(call.stdin).read_to_string(&mut input).unwrap();
+            // One write each, so each is one frame.
+            let first = format!("{input:?} {:?}\n", sizes.take());
+            out.write_all(first.as_bytes()).unwrap();
+            // A size sent after stdin's end still arrives.
+            poll_in(&[sizes.as_fd()], -1).unwrap();
+            out.write_all(format!("{:?}\n", sizes.take()).as_bytes())
+                .unwrap();
+            Ok(0)
+        }));
+        let opts = protocol::RequestOptions {
+            stdin_frames: true,
+            ..Default::default()
+        };
+        c.write_all(&protocol::encode_framed_request(&["attach".into()], &opts))
+            .unwrap();
+        let mut input = protocol::window_size_frame(30, 100).to_vec();
+        for part in [&b"ls "[..], b"-l\n"] {
+            input.extend_from_slice(&protocol::input_header(InputKind::Stdin, part.len() as u32));
+            input.extend_from_slice(part);
+        }
+        input.extend_from_slice(&protocol::input_header(InputKind::StdinEnd, 0));
+        // Byte by byte: frames split across reads are put together.
+        for b in input {
+            c.write_all(&[b]).unwrap();
+        }
+        let read_frame = |c: &mut UnixStream| {
+            let mut header = [0u8; 8];
+            c.read_exact(&mut header).unwrap();
+            let mut out = vec![0u8; u32::from_be_bytes(header[4..].try_into().unwrap()) as usize];
+            c.read_exact(&mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(read_frame(&mut c), "\"ls -l\\n\" Some((30, 100))\n");
+        c.write_all(&protocol::window_size_frame(50, 200)).unwrap();
+        assert_eq!(read_frame(&mut c), "Some((50, 200))\n");
+        drop(c);
+        assert!(matches!(h.join().unwrap(), Outcome::Ran { status: 0, .. }));
+    }
+
+    #[test]
+    fn a_malformed_stdin_frame_ends_the_commands_stdin() {
+        let (mut c, h) = serve_pair(FnExec(|call: Call<'_>| {
+            let mut input = Vec::new();
+            file(call.stdin).read_to_end(&mut input).unwrap();
+            Ok(input.len() as i32)
+        }));
+        let opts = protocol::RequestOptions {
+            stdin_frames: true,
+            ..Default::default()
+        };
+        c.write_all(&protocol::encode_framed_request(&["attach".into()], &opts))
+            .unwrap();
+        c.write_all(&protocol::input_header(InputKind::Stdin, 2))
+            .unwrap();
+        c.write_all(b"ok").unwrap();
+        // Raw bytes where a frame should be: the command reads the end, not garbage.
+        c.write_all(b"raw bytes").unwrap();
+        let mut b = Vec::new();
+        c.read_to_end(&mut b).unwrap();
+        assert_eq!(frames(&b), vec![(3, 2i32.to_be_bytes().to_vec())]);
+        assert!(matches!(h.join().unwrap(), Outcome::Ran { status: 2, .. }));
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::connection::{Call, Executor};
 use crate::commands::{self, Streams};
 use crate::error::Error;
 use crate::runtime::Runtime;
+use crate::term::WindowSizes;
 
 /// The descriptors and terminal of one command. The descriptors are the command's own
 /// (duplicates of the caller's), closed when it returns.
@@ -21,6 +22,12 @@ pub struct Stdio {
     /// Whether the client's stdout and stderr are terminals (for a daemon's client, whose
     /// streams here are pipes).
     pub ttys: [bool; 2],
+    /// The window sizes the client sends while the command runs (a daemon's client);
+    /// `None`: those of `stdin` when it is a terminal.
+    pub sizes: Option<WindowSizes>,
+    /// Whether this process's environment is the user's (`-e NAME` takes its value from it):
+    /// false for a daemon's client, which sends `-e NAME=VALUE`.
+    pub local_env: bool,
 }
 
 /// Run `args` (the command name first) as the CLI would. Returns the exit status and, when
@@ -31,6 +38,8 @@ pub fn run_command(rt: &Runtime, args: &[String], stdio: Stdio) -> (i32, Option<
         .tty_size
         .or_else(|| crate::term::window_size(&io.stdin));
     io.client_ttys = stdio.ttys;
+    io.sizes = stdio.sizes;
+    io.local_env = stdio.local_env;
     commands::run(rt, &mut io, args)
 }
 
@@ -57,6 +66,8 @@ impl Executor for RuntimeExecutor {
             stderr: dup(c.stderr, "stderr")?,
             tty_size: c.tty_size,
             ttys: c.ttys,
+            sizes: c.sizes,
+            local_env: false,
         };
         Ok(run_command(&self.0, c.args, stdio).0)
     }

@@ -10,6 +10,19 @@
 //! answers with frames: an 8-byte header `[kind, 0, 0, 0, length as u32 big-endian]` and
 //! `length` bytes of payload. Kinds: 1 stdout, 2 stderr, 3 exit status (payload: the status as
 //! i32 big-endian; always the last frame).
+//!
+//! Framed stdin (rcli/2 with the option `"stdin_frames": true`): the client frames what it
+//! sends after the request line too, with the same header, so that a window change can
+//! travel beside the keystrokes. Kinds: 4 stdin data, 5 stdin's end (no payload; the client
+//! keeps its write side open to send window sizes after it), 6 a window size (payload: rows
+//! and columns, each u16 big-endian), which the server applies to the terminal of the
+//! container (`run -t`, `attach`) or exec (`exec -t`) the command is attached to (a stdin
+//! frame holds at most [`MAX_INPUT_PAYLOAD`] bytes; a malformed frame ends the command's
+//! stdin, as nothing after it can be told apart). Without
+//! the option stdin streams raw, as before; the client sends it only for the commands that
+//! use a terminal (`run -t`, `attach`, `exec -t`) when its stdin is one. A server that does
+//! not know the option (older than it) would take the frames for stdin: the client and
+//! daemon of one build always agree.
 
 use serde::Deserialize;
 
@@ -50,6 +63,52 @@ pub fn frame_header(kind: FrameKind, len: u32) -> [u8; FRAME_HEADER_LEN] {
     [kind as u8, 0, 0, 0, l[0], l[1], l[2], l[3]]
 }
 
+/// The kind of a frame the client sends with framed stdin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputKind {
+    Stdin = 4,
+    StdinEnd = 5,
+    WindowSize = 6,
+}
+
+/// The largest stdin payload a server accepts in one frame (the client sends at most 256 KiB).
+pub const MAX_INPUT_PAYLOAD: u32 = 1 << 20;
+
+/// The header of an input frame of `kind` carrying `len` bytes.
+pub fn input_header(kind: InputKind, len: u32) -> [u8; FRAME_HEADER_LEN] {
+    let l = len.to_be_bytes();
+    [kind as u8, 0, 0, 0, l[0], l[1], l[2], l[3]]
+}
+
+/// A window-size frame, whole.
+pub fn window_size_frame(rows: u16, cols: u16) -> [u8; FRAME_HEADER_LEN + 4] {
+    let mut f = [0u8; FRAME_HEADER_LEN + 4];
+    f[..FRAME_HEADER_LEN].copy_from_slice(&input_header(InputKind::WindowSize, 4));
+    f[FRAME_HEADER_LEN..FRAME_HEADER_LEN + 2].copy_from_slice(&rows.to_be_bytes());
+    f[FRAME_HEADER_LEN + 2..].copy_from_slice(&cols.to_be_bytes());
+    f
+}
+
+/// Decode an input frame's header; the error says what is wrong with it.
+pub fn parse_input_header(h: &[u8; FRAME_HEADER_LEN]) -> Result<(InputKind, u32), String> {
+    let len = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
+    let kind = match h[0] {
+        4 => InputKind::Stdin,
+        5 => InputKind::StdinEnd,
+        6 => InputKind::WindowSize,
+        k => return Err(format!("unknown stdin frame kind {k}")),
+    };
+    let want = match kind {
+        InputKind::Stdin => None,
+        InputKind::StdinEnd => Some(0),
+        InputKind::WindowSize => Some(4),
+    };
+    if h[1..4] != [0, 0, 0] || want.is_some_and(|w| w != len) || len > MAX_INPUT_PAYLOAD {
+        return Err(format!("malformed stdin frame header {h:?}"));
+    }
+    Ok((kind, len))
+}
+
 /// Decode a frame header; `None` when the bytes are not one (a server that does not frame).
 pub fn parse_frame_header(h: &[u8; FRAME_HEADER_LEN]) -> Option<(FrameKind, u32)> {
     let kind = FrameKind::from_byte(h[0])?;
@@ -73,6 +132,9 @@ pub struct RequestOptions {
     /// Whether the client's stdout and stderr are terminals (progress bars, not lines).
     #[serde(default)]
     pub ttys: [bool; 2],
+    /// Whether the client frames its stdin (and sends window sizes).
+    #[serde(default)]
+    pub stdin_frames: bool,
 }
 
 /// A parsed request line.
@@ -157,6 +219,9 @@ pub fn encode_framed_request(args: &[String], options: &RequestOptions) -> Vec<u
     if options.ttys != [false, false] {
         opts.insert("ttys".into(), serde_json::json!(options.ttys));
     }
+    if options.stdin_frames {
+        opts.insert("stdin_frames".into(), serde_json::json!(true));
+    }
     let mut all = Vec::with_capacity(args.len() + 2);
     all.push(FRAMED_MAGIC.to_string());
     all.push(serde_json::Value::Object(opts).to_string());
@@ -192,14 +257,14 @@ mod tests {
     fn framed_requests_round_trip_with_options() {
         let opts = RequestOptions {
             tty_size: Some((24, 80)),
-            ttys: [false; 2],
+            ..Default::default()
         };
         let line = encode_framed_request(&s(&["run", "-t", "x"]), &opts);
         assert!(line.starts_with(b"[\"\\u0000rcli/2\",\"{\\\"tty_size\\\":[24,80]}\""));
         // The client's stdout and stderr terminals, sent only when one is.
         let ttys = RequestOptions {
-            tty_size: None,
             ttys: [true, false],
+            ..Default::default()
         };
         let tline = encode_framed_request(&s(&["pull", "x"]), &ttys);
         assert!(String::from_utf8_lossy(&tline).contains(r#"ttys\":[true,false]"#));
@@ -244,6 +309,41 @@ mod tests {
         assert!(e.contains("options"), "{e}");
         let e = parse_request(b"[\"\\u0000rcli/9\", \"{}\"]").unwrap_err();
         assert!(e.contains("unsupported protocol \"rcli/9\""), "{e}");
+    }
+
+    #[test]
+    fn stdin_frames_are_asked_for_and_parsed() {
+        let opts = RequestOptions {
+            tty_size: Some((24, 80)),
+            stdin_frames: true,
+            ..Default::default()
+        };
+        let line = encode_framed_request(&s(&["attach", "x"]), &opts);
+        assert!(String::from_utf8_lossy(&line).contains(r#"stdin_frames\":true"#));
+        assert!(matches!(
+            parse_request(&line).unwrap(),
+            Request::Framed { options, .. } if options == opts
+        ));
+        let f = window_size_frame(50, 200);
+        assert_eq!(f, [6, 0, 0, 0, 0, 0, 0, 4, 0, 50, 0, 200]);
+        assert_eq!(
+            parse_input_header(f[..8].try_into().unwrap()),
+            Ok((InputKind::WindowSize, 4))
+        );
+        let data = input_header(InputKind::Stdin, 3);
+        assert_eq!(parse_input_header(&data), Ok((InputKind::Stdin, 3)));
+        let end = input_header(InputKind::StdinEnd, 0);
+        assert_eq!(parse_input_header(&end), Ok((InputKind::StdinEnd, 0)));
+        // Output kinds, a window size of another length, a huge payload: refused.
+        for bad in [
+            [1, 0, 0, 0, 0, 0, 0, 1],
+            [6, 0, 0, 0, 0, 0, 0, 2],
+            [5, 0, 0, 0, 0, 0, 0, 1],
+            [4, 0, 0, 0, 0x7f, 0, 0, 0],
+            [4, 1, 0, 0, 0, 0, 0, 1],
+        ] {
+            assert!(parse_input_header(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -16,6 +16,8 @@ const RUN_VALUE_SHORT: &[char] = &['a', 'c', 'e', 'h', 'm', 'p', 'u', 'v', 'w'];
 const RUN_VALUE_LONG: &[&str] = &[
     "add-host",
     "attach",
+    "cap-add",
+    "cap-drop",
     "cidfile",
     "cpu-shares",
     "dns",
@@ -27,9 +29,14 @@ const RUN_VALUE_LONG: &[&str] = &[
     "label",
     "link",
     "memory",
+    "mount",
     "name",
+    "net",
+    "network",
     "publish",
+    "pull",
     "restart",
+    "security-opt",
     "user",
     "volume",
     "volumes-from",
@@ -61,6 +68,15 @@ pub fn raw_terminal_for(args: &[String]) -> Result<Option<RawTerminal>> {
     }
 }
 
+/// Whether `run`'s (or `exec`'s) flag `name` (without its dashes) takes a value.
+pub fn takes_value(name: &str) -> bool {
+    if name.chars().count() == 1 {
+        RUN_VALUE_SHORT.contains(&name.chars().next().unwrap_or(' '))
+    } else {
+        RUN_VALUE_LONG.contains(&name)
+    }
+}
+
 fn run_wants_tty(args: &[String]) -> bool {
     let (mut tty, mut detach) = (false, false);
     let mut i = 0;
@@ -87,12 +103,7 @@ fn run_wants_tty(args: &[String]) -> bool {
             "t" | "tty" => tty = truthy(value),
             "d" | "detach" => detach = truthy(value),
             _ => {
-                let takes_value = if name.chars().count() == 1 {
-                    RUN_VALUE_SHORT.contains(&name.chars().next().unwrap_or(' '))
-                } else {
-                    RUN_VALUE_LONG.contains(&name)
-                };
-                if takes_value && value.is_none() {
+                if takes_value(name) && value.is_none() {
                     i += 1;
                 }
             }
@@ -222,6 +233,9 @@ mod tests {
         assert!(w("run -e A=1 -u root -t busybox sh"));
         assert!(w("run -m 512 -p 80 -i -t busybox sh"));
         assert!(w("run --name x --env=A=1 -t busybox"));
+        assert!(w(
+            "run --network none --pull never --cap-drop ALL -t busybox"
+        ));
         assert!(w("attach 3f2a"));
         assert!(w("exec -it 3f2a sh"));
         assert!(w("exec -u nobody -w /tmp -e A=1 -t 3f2a sh"));

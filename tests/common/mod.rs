@@ -156,6 +156,8 @@ pub mod cli {
             stderr: e.try_clone().unwrap(),
             tty_size: tty,
             client_ttys: [false; 2],
+            sizes: None,
+            local_env: true,
         };
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
         let (status, _) = commands::run(rt, &mut io, &args);

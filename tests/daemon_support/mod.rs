@@ -32,7 +32,7 @@ pub struct Daemon {
 /// and subnet (10.213.0.0/16 is routed nowhere here), its own iptables chain, no change to
 /// ip_forward, and the docker-init of this build. Returns the arguments, the bridge and the
 /// chain.
-fn isolation_args() -> (Vec<String>, String, String) {
+pub fn isolation_args() -> (Vec<String>, String, String) {
     let n = N.fetch_add(1, Ordering::Relaxed);
     let tag = std::process::id() % 100_000;
     let bridge = format!("drd{tag}x{n}");

@@ -19,6 +19,7 @@ use super::ctx::{Ctx, Reply};
 use super::wire::{self, ApiError, ApiResult};
 use crate::container::{ExecConfig, ExecIo};
 use crate::runtime::Runtime;
+use crate::term::WindowSizes;
 
 /// At most this many exec instances are kept (the oldest finished ones go first).
 const MAX_INSTANCES: usize = 1024;
@@ -50,6 +51,8 @@ struct Instance {
     running: bool,
     exit_code: Option<i32>,
     started: bool,
+    /// Where `POST /exec/{id}/resize` sends window sizes while it runs with a terminal.
+    sizes: Option<WindowSizes>,
 }
 
 fn instances() -> &'static Mutex<HashMap<String, Instance>> {
@@ -131,6 +134,7 @@ pub fn create(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
             running: false,
             exit_code: None,
             started: false,
+            sizes: None,
         },
     );
     Ok(Reply::Json(201, json!({"Id": exec_id})))
@@ -162,22 +166,17 @@ pub fn start(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     if let Some([h, w]) = body.console_size {
         inst.cfg.tty_size = Some((h, w));
     }
-    update(id, |i| (i.started, i.running) = (true, true));
+    // An attached terminal follows `POST /exec/{id}/resize` while it runs.
+    let sizes = (inst.cfg.tty && !body.detach)
+        .then(WindowSizes::new)
+        .transpose()
+        .map_err(|e| ApiError::new(500, format!("making the exec's resize feed: {e}")))?;
+    inst.sizes = sizes.clone();
+    update(id, |i| {
+        (i.started, i.running, i.sizes) = (true, true, sizes)
+    });
     if body.detach {
-        let null = File::options()
-            .write(true)
-            .open("/dev/null")
-            .map_err(|e| ApiError::new(500, format!("opening /dev/null: {e}")))?;
-        let io = ExecIo {
-            stdin: None,
-            stdout: null.try_clone().map_err(io_err)?,
-            stderr: null,
-        };
-        let status = ctx.rt.exec_container(&c, &inst.cfg, io);
-        // Started: its end is not watched (docker reports a detached exec's code later).
-        update(id, |i| i.running = false);
-        status?;
-        return Ok(Reply::Empty(200));
+        return detached(ctx, &c, &inst, id);
     }
     let ctype = if inst.cfg.tty {
         "application/vnd.docker.raw-stream"
@@ -222,6 +221,30 @@ pub fn start(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     Ok(Reply::Sent)
 }
 
+/// A detached start: 200 once the program runs, its output discarded.
+fn detached(
+    ctx: &Ctx<'_>,
+    c: &Arc<crate::container::Container>,
+    inst: &Instance,
+    id: &str,
+) -> ApiResult<Reply> {
+    let null = File::options()
+        .write(true)
+        .open("/dev/null")
+        .map_err(|e| ApiError::new(500, format!("opening /dev/null: {e}")))?;
+    let io = ExecIo {
+        stdin: None,
+        stdout: null.try_clone().map_err(io_err)?,
+        stderr: null,
+        sizes: None,
+    };
+    let status = ctx.rt.exec_container(c, &inst.cfg, io);
+    // Started: its end is not watched (docker reports a detached exec's code later).
+    update(id, |i| i.running = false);
+    status?;
+    Ok(Reply::Empty(200))
+}
+
 /// The program's run on the hijacked connection: its output framed (or raw with a terminal)
 /// through pipes, the client's bytes (those read with the head first) to its stdin.
 fn attached(
@@ -256,6 +279,7 @@ fn attached(
         stdin,
         stdout: out_w,
         stderr: err_w,
+        sizes: inst.sizes.clone(),
     };
     let tty = inst.cfg.tty;
     let [want_out, want_err] = inst.attach;
@@ -332,20 +356,26 @@ pub fn inspect(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     ))
 }
 
-/// `POST /exec/{id}/resize`: the size for an exec not started yet (a running one's terminal
-/// keeps the size it started with: refused, not ignored).
+/// `POST /exec/{id}/resize`: the size for an exec not started yet, or the new size of a
+/// running one's terminal (applied by the exec as its client's window changes).
 pub fn resize(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
     let i = get(ctx.rt, id)?;
     let num = |k: &str| ctx.req.query(k).and_then(|v| v.parse::<u16>().ok());
     let (Some(h), Some(w)) = (num("h"), num("w")) else {
         return Err(ApiError::bad("resize needs h and w"));
     };
-    if i.started {
-        return Err(ApiError::new(
-            501,
-            "resizing a running exec's terminal is not supported (it keeps its start size)",
-        ));
+    if !i.started {
+        update(id, |i| i.cfg.tty_size = Some((h, w)));
+        return Ok(Reply::Empty(200));
     }
-    update(id, |i| i.cfg.tty_size = Some((h, w)));
-    Ok(Reply::Empty(200))
+    match (&i.sizes, i.running) {
+        (Some(sizes), true) => {
+            sizes.send(h, w);
+            Ok(Reply::Empty(200))
+        }
+        (None, true) => Err(ApiError::bad(format!(
+            "exec {id} has no terminal to resize"
+        ))),
+        (_, false) => Err(ApiError::new(409, format!("exec {id} is not running"))),
+    }
 }
