@@ -81,10 +81,20 @@ pub fn sync_dir(dir: &Path) -> Result<()> {
 
 /// Serialize `value` as indented JSON and write it atomically.
 pub fn write_json_atomic<T: Serialize + ?Sized>(path: &Path, value: &T, mode: u32) -> Result<()> {
+    write_atomic(path, &json_bytes(path, value)?, mode)
+}
+
+/// [`write_json_atomic`] without the fsyncs (see [`write_atomic_unsynced`]).
+pub fn write_json_unsynced<T: Serialize + ?Sized>(path: &Path, value: &T, mode: u32) -> Result<()> {
+    write_atomic_unsynced(path, &json_bytes(path, value)?, mode)
+}
+
+/// `value` as indented JSON with a final newline, for the file `path`.
+fn json_bytes<T: Serialize + ?Sized>(path: &Path, value: &T) -> Result<Vec<u8>> {
     let mut data = serde_json::to_vec_pretty(value)
         .map_err(|e| Error::invalid(format!("encoding {}: {e}", path.display())))?;
     data.push(b'\n');
-    write_atomic(path, &data, mode)
+    Ok(data)
 }
 
 /// Read and parse a JSON file. A missing file is `NotFound`; a malformed one is `Corrupt` and

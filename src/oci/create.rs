@@ -250,7 +250,13 @@ pub fn create(inv: &Invocation, log: &Log) -> Result<Record> {
     })?;
     store.save(&rec)?;
     if let Some(path) = inv.value("pid-file") {
-        crate::fsutil::write_atomic(Path::new(path), rec.pid.to_string().as_bytes(), 0o644)?;
+        // As runc: whole or absent for its reader (containerd's shim), not fsynced (the pid
+        // of a process names nothing after a reboot).
+        crate::fsutil::write_atomic_unsynced(
+            Path::new(path),
+            rec.pid.to_string().as_bytes(),
+            0o644,
+        )?;
     }
     undo.done = true;
     Ok(rec)
@@ -492,7 +498,7 @@ pub fn exec(inv: &Invocation) -> Result<i32> {
             send_console(Path::new(socket), pty)?;
         }
         match inv.value("pid-file") {
-            Some(path) => crate::fsutil::write_atomic(
+            Some(path) => crate::fsutil::write_atomic_unsynced(
                 Path::new(path),
                 launched.pid.to_string().as_bytes(),
                 0o644,

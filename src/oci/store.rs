@@ -1,6 +1,8 @@
 //! The state of the containers under `--root`: a folder per container (`ROOT/ID/`) holding
 //! `state.json`, written atomically, so a crash of any invocation leaves either the old record
-//! or the new one. What the record cannot know (whether the process still runs) is read from
+//! or the new one. Not fsynced: it describes processes and cgroups, which do not outlive the
+//! machine (runc and crun keep theirs on `/run`, a tmpfs, as our default `--root` is), and a
+//! crashed invocation's writes are in the page cache for the next one. What the record cannot know (whether the process still runs) is read from
 //! the kernel each time: the process is the one recorded only while its start time matches.
 
 use std::collections::BTreeMap;
@@ -160,7 +162,7 @@ impl Store {
     }
 
     pub fn save(&self, rec: &Record) -> Result<()> {
-        fsutil::write_json_atomic(&self.dir(&rec.id).join("state.json"), rec, 0o600)
+        fsutil::write_json_unsynced(&self.dir(&rec.id).join("state.json"), rec, 0o600)
     }
 
     /// Remove container `id`'s folder.
