@@ -314,6 +314,32 @@ fn an_interrupted_removal_is_finished_by_the_next_restore() {
     );
 }
 
+/// The helper is started with posix_spawn, whose glibc leaves its internal signals 32 and 33
+/// ignored in the child; the helper puts every signal back to its default (without that,
+/// SigIgn here reads 0000000180000000), so the program inherits nothing ignored or blocked.
+#[test]
+fn the_program_starts_with_every_signal_at_its_default() {
+    let f = Fixture::new("signals");
+    let out = ok(
+        &f.rt,
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "busybox",
+            "grep",
+            "-E",
+            "^Sig(Ign|Blk)",
+            "/proc/self/status",
+        ],
+    );
+    assert_eq!(
+        out,
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+    );
+}
+
 #[test]
 fn rm_force_kills_a_running_container() {
     let f = Fixture::new("rmf");

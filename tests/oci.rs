@@ -321,6 +321,35 @@ fn run_gives_the_exit_status_and_leaves_nothing() {
     assert!(cgroup_dir("r1").is_none());
 }
 
+/// The helper is a fork of the command (not an exec of docker-init), so what the command
+/// inherited would reach the container: a caller that ignores or blocks signals (a shell's
+/// `trap ''`, a program ignoring SIGPIPE) must not hand that on. Without the reset at the
+/// helper's start (`init::sys::default_signals`), SigIgn shows INT, PIPE and HUP here (and 32
+/// and 33, which glibc's posix_spawn leaves ignored in this test's shell).
+#[test]
+fn the_program_starts_with_every_signal_at_its_default() {
+    let dir = TempDir::new("oci-signals");
+    let root = dir.join("root");
+    let b = bundle(
+        &dir.join(""),
+        &["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"],
+        false,
+    );
+    let script = format!(
+        "trap '' INT PIPE HUP; exec {} --root {} run --bundle {} s1",
+        env!("CARGO_BIN_EXE_docker-runtime-oci"),
+        root.display(),
+        b.display()
+    );
+    let out = Command::new("sh").args(["-c", &script]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn bad_bundles_are_clear_errors_and_leave_nothing() {
     let dir = TempDir::new("oci-bad");

@@ -4,7 +4,7 @@
 //! of the protocol, so the order of the steps and their undo are tested without root. The
 //! integration tests use [`Host`].
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
@@ -194,28 +194,38 @@ fn check_preserved(preserved: u32) -> Result<()> {
     Ok(())
 }
 
-/// Start the helper from the calling thread (see [`Kernel::spawn_helper`]): its socket at
-/// fd 3, or past the preserved descriptors (which it gets at their numbers, close-on-exec
-/// cleared on them alone; every other descriptor of ours is close-on-exec); the one place
-/// that puts it there. `warm`: it dies with the calling thread (`PR_SET_PDEATHSIG`, which it
-/// asks for itself, told our pid by [`INIT_PARENT_ENV`]) until it is given its container's
-/// streams.
-pub(super) fn spawn(path: &Path, name: &str, streams: Streams, warm: bool) -> Result<Helper> {
+/// Where the helper's descriptors go: the streams at 0-2, the preserved ones at their own
+/// numbers, `child_sock` right past them (fd 3 when none are preserved); and the socket's
+/// number.
+pub fn helper_fds<'a>(
+    streams: &'a Streams,
+    child_sock: &'a UnixStream,
+) -> Result<(Vec<(BorrowedFd<'a>, RawFd)>, RawFd)> {
     check_preserved(streams.preserved)?;
-    let (sock, child_sock) =
-        UnixStream::pair().map_err(|e| Error::io("creating the helper socket", e))?;
     let sock_fd = INIT_SOCKET_FD + streams.preserved as i32;
-    let preserved: Vec<BorrowedFd<'_>> = (INIT_SOCKET_FD..sock_fd)
-        // SAFETY: check_preserved found each open; borrowed for the spawn only.
-        .map(|fd| unsafe { BorrowedFd::borrow_raw(fd) })
-        .collect();
     let mut fds = vec![
         (streams.stdin.as_fd(), 0),
         (streams.stdout.as_fd(), 1),
         (streams.stderr.as_fd(), 2),
     ];
-    fds.extend(preserved.iter().map(|fd| (fd.as_fd(), fd.as_raw_fd())));
+    for fd in INIT_SOCKET_FD..sock_fd {
+        // SAFETY: check_preserved found it open; borrowed for as long as the streams are.
+        fds.push((unsafe { BorrowedFd::borrow_raw(fd) }, fd));
+    }
     fds.push((child_sock.as_fd(), sock_fd));
+    Ok((fds, sock_fd))
+}
+
+/// Start the helper from the calling thread (see [`Kernel::spawn_helper`]): its socket at
+/// fd 3, or past the preserved descriptors (which it gets at their numbers, close-on-exec
+/// cleared on them alone; every other descriptor of ours is close-on-exec), see
+/// [`helper_fds`]. `warm`: it dies with the calling thread (`PR_SET_PDEATHSIG`, which it asks
+/// for itself, told our pid by [`INIT_PARENT_ENV`]) until it is given its container's
+/// streams.
+pub(super) fn spawn(path: &Path, name: &str, streams: Streams, warm: bool) -> Result<Helper> {
+    let (sock, child_sock) =
+        UnixStream::pair().map_err(|e| Error::io("creating the helper socket", e))?;
+    let (fds, sock_fd) = helper_fds(&streams, &child_sock)?;
     let mut env = Vec::new();
     if sock_fd != INIT_SOCKET_FD {
         env.push(format!("{INIT_SOCKET_ENV}={sock_fd}"));

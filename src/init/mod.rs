@@ -26,7 +26,7 @@ mod userns;
 use std::ffi::CString;
 use std::fs;
 use std::io::Write;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -47,15 +47,11 @@ pub const EXIT_NOT_FOUND: i32 = 127;
 /// Exit status when the program exists but cannot be executed.
 pub const EXIT_NOT_EXECUTABLE: i32 = 126;
 
-/// The socket to the library: fd 3, or past the descriptors handed on to the container's
-/// process (see `spawn::protocol`). Descriptors above it that a host process leaked to us
-/// (without close-on-exec) go. None when no socket is there: not started by the library.
-fn library_socket() -> Option<OwnedFd> {
-    let sock_fd = std::env::var(INIT_SOCKET_ENV)
-        .ok()
-        .and_then(|v| v.parse::<i32>().ok())
-        .filter(|fd| *fd >= INIT_SOCKET_FD)
-        .unwrap_or(INIT_SOCKET_FD);
+/// The socket to the library at `sock_fd`: fd 3, or past the descriptors handed on to the
+/// container's process (see `spawn::protocol`). Descriptors above it that a host process
+/// leaked to us (without close-on-exec) go. None when no socket is there: not started by the
+/// library.
+fn library_socket(sock_fd: RawFd) -> Option<OwnedFd> {
     // SAFETY: close_range on descriptors this fresh process does not use.
     unsafe { libc::syscall(libc::SYS_close_range, sock_fd as u32 + 1, u32::MAX, 0u32) };
     // SAFETY: a zeroed stat is valid for fstat to fill; fstat only reads the descriptor.
@@ -90,16 +86,29 @@ fn die_with_parent() -> Result<(), String> {
 /// The entry point of the `docker-init` program (its argument, the container id, only names it
 /// in `ps`). Returns the exit status.
 pub fn main() -> i32 {
-    let Some(sock) = library_socket() else {
+    let sock_fd = std::env::var(INIT_SOCKET_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+        .filter(|fd| *fd >= INIT_SOCKET_FD)
+        .unwrap_or(INIT_SOCKET_FD);
+    if let Err(e) = die_with_parent() {
+        eprintln!("docker-init: {e}");
+        return 1;
+    }
+    serve(sock_fd)
+}
+
+/// The helper's work, with the library's socket at `sock_fd`: in `docker-init`, or in a fork
+/// of a single-threaded program of this crate (the OCI runtime command), whose descriptors
+/// were put in place as `docker-init`'s are. Returns the exit status.
+pub fn serve(sock_fd: RawFd) -> i32 {
+    let Some(sock) = library_socket(sock_fd) else {
         eprintln!(
             "docker-init: this program is started by the docker-runtime library, not by hand"
         );
         return 2;
     };
-    if let Err(e) = die_with_parent() {
-        eprintln!("docker-init: {e}");
-        return 1;
-    }
+    sys::default_signals();
     let sock_fd = sock.as_raw_fd();
     let cfg = match handshake(sock.as_fd()) {
         Ok(c) => c,

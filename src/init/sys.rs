@@ -52,3 +52,46 @@ pub fn remount_adding(path: &str, add: MsFlags) -> Res<()> {
     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | mount_flags(path)? | add;
     mnt(None, path, None, flags, None)
 }
+
+/// The kernel's `struct sigaction` on x86-64 and the other 64-bit architectures Linux lays
+/// out alike (`rt_sigaction`'s argument).
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: usize,
+    mask: u64,
+}
+
+/// Every signal at its default and none blocked: what the container's program inherits.
+/// Whoever started us may have ignored some (a shell's `trap ''`), and glibc's `posix_spawn`
+/// leaves its two internal signals (32 and 33) ignored in the child, which its `sigaction`
+/// then refuses to touch: the kernel's call is made directly.
+pub fn default_signals() {
+    let dfl = KernelSigaction {
+        handler: libc::SIG_DFL,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    for sig in 1..=64 {
+        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+            // SAFETY: rt_sigaction with a valid struct and no old action to write.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    &dfl as *const KernelSigaction,
+                    std::ptr::null_mut::<KernelSigaction>(),
+                    8usize,
+                )
+            };
+        }
+    }
+    // SAFETY: sigset_t is plain data that sigemptyset fills; the mask is set from it.
+    unsafe {
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+    }
+}

@@ -17,11 +17,12 @@ use oci_spec::runtime::Spec;
 
 use super::cli::Invocation;
 use super::fds::{self, Passed};
+use super::fork::Forking;
 use super::hooks;
 use super::log::Log;
 use super::store::{alive, cgroup_name, state_as, Record, Status, Store};
 use crate::engine::plan::HookKind;
-use crate::engine::{self, Hooks, Host, Launch, Streams};
+use crate::engine::{self, Hooks, Launch, Streams};
 use crate::error::{Error, ErrorKind, Result};
 use crate::proc::process_start_time;
 
@@ -91,7 +92,7 @@ fn launch(
     let helper = crate::spawn::find_helper(None)?;
     let id = inv.args[0].as_str();
     engine::launch(
-        &Host,
+        &Forking,
         Launch {
             spec,
             bundle,

@@ -21,6 +21,11 @@ pub struct Child {
 }
 
 impl Child {
+    /// A child of ours started otherwise (a fork).
+    pub fn forked(pid: i32) -> Child {
+        Child { pid, status: None }
+    }
+
     pub fn id(&self) -> u32 {
         self.pid as u32
     }
@@ -145,6 +150,42 @@ impl Drop for Actions {
     }
 }
 
+/// Each of `fds` (a descriptor, its number to be) copied close-on-exec above every number to
+/// be, so that putting them in place one dup2 after another never overwrites a source that a
+/// later one still reads.
+fn copies_above(fds: &[(BorrowedFd<'_>, RawFd)]) -> io::Result<Vec<(OwnedFd, RawFd)>> {
+    let above = fds.iter().map(|&(_, to)| to).max().unwrap_or(2) + 1;
+    fds.iter()
+        .map(|&(from, to)| {
+            // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor (owned below) at or above `above`.
+            let fd = unsafe { libc::fcntl(from.as_raw_fd(), libc::F_DUPFD_CLOEXEC, above) };
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: a fresh descriptor owned by nobody else.
+            Ok((unsafe { OwnedFd::from_raw_fd(fd) }, to))
+        })
+        .collect()
+}
+
+/// In a process of ours that will run the helper's code itself (a fork of a single-threaded
+/// program): `fds` put at their numbers (close-on-exec cleared on them) and every descriptor
+/// above the highest closed, as [`spawn`]'s child starts (the helper sets its signals itself).
+pub fn become_helper(fds: &[(BorrowedFd<'_>, RawFd)]) -> io::Result<()> {
+    let copies = copies_above(fds)?;
+    for (from, to) in &copies {
+        // SAFETY: dup2 onto a number this process gives up; `from` is open.
+        if unsafe { libc::dup2(from.as_raw_fd(), *to) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    let top = copies.iter().map(|(_, to)| *to).max().unwrap_or(2);
+    drop(copies);
+    // SAFETY: close_range on descriptors nothing below uses; integer arguments only.
+    unsafe { libc::syscall(libc::SYS_close_range, top as u32 + 1, u32::MAX, 0u32) };
+    Ok(())
+}
+
 /// A NULL-terminated array of pointers to `strings`, for `exec`'s argv and envp.
 fn c_array(strings: &[CString]) -> Vec<*mut libc::c_char> {
     let mut v: Vec<*mut libc::c_char> = strings.iter().map(|a| a.as_ptr().cast_mut()).collect();
@@ -172,21 +213,7 @@ pub fn spawn(
         "an environment entry",
     )?;
     let (argv, envp) = (c_array(&args), c_array(&env));
-    // Each source first gets a close-on-exec copy above every target, so that no dup2 of the
-    // list overwrites a source that a later one still reads.
-    let above = fds.iter().map(|&(_, to)| to).max().unwrap_or(2) + 1;
-    let copies: Vec<(OwnedFd, RawFd)> = fds
-        .iter()
-        .map(|&(from, to)| {
-            // SAFETY: F_DUPFD_CLOEXEC makes a new descriptor (owned below) at or above `above`.
-            let fd = unsafe { libc::fcntl(from.as_raw_fd(), libc::F_DUPFD_CLOEXEC, above) };
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            // SAFETY: a fresh descriptor owned by nobody else.
-            Ok((unsafe { OwnedFd::from_raw_fd(fd) }, to))
-        })
-        .collect::<io::Result<_>>()?;
+    let copies = copies_above(fds)?;
     let moves: Vec<(RawFd, RawFd)> = copies.iter().map(|(f, to)| (f.as_raw_fd(), *to)).collect();
     let actions = Actions::new(&moves)?;
     let mut pid: libc::pid_t = 0;
