@@ -363,14 +363,15 @@ fn attach_streams_new_output() {
             "busybox",
             "sh",
             "-c",
-            "echo before; sleep 1; echo after; echo oops >&2",
+            "echo before; sleep 1; echo after; echo oops >&2; exit 4",
         ],
     )
     .trim()
     .to_string();
     std::thread::sleep(Duration::from_millis(300));
     let out = call(&f.rt, &["attach", &id]);
-    assert_eq!(out.status, 0);
+    // It ends with the container, with its status (as docker's `attach`).
+    assert_eq!(out.status, 4);
     assert_eq!(out.stdout, "after\n");
     assert_eq!(out.stderr, "oops\n");
     let out = call(&f.rt, &["attach", &id]);

@@ -251,9 +251,9 @@ fn run_exec_and_attach_follow_the_window_through_the_daemon() {
     OnPty::spawn(docker_at(&d, RUN_SH)).check_and_exit(3);
     let id = started(&mut docker_at(&d, RUN_D));
     OnPty::spawn(docker_at(&d, &["exec", "-t", "-i", &id, "sh"])).check_and_exit(3);
-    // `attach` ends with the container (its status is not attach's).
+    // `attach` ends with the container, with its status (as docker's).
     let id = started(&mut docker_at(&d, RUN_D_TTY));
-    OnPty::spawn(docker_at(&d, &["attach", &id])).check_and_exit(0);
+    OnPty::spawn(docker_at(&d, &["attach", &id])).check_and_exit(3);
     d.assert_serving();
 }
 

@@ -633,7 +633,9 @@ pub fn attach(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
         .exit_event()
         .ok_or_else(|| Error::invalid(format!("container {} is not running", ids::short(&c.id))))?;
     attach_streams(&c, io, &a, (None, None), done)?;
-    Ok(0)
+    // As docker: the container's status when it ended while attached.
+    let state = c.record().state;
+    Ok(if state.running { 0 } else { state.exit_code })
 }
 
 pub fn port(rt: &Runtime, io: &mut Streams, args: &[String]) -> Result<i32> {
