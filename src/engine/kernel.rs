@@ -67,7 +67,9 @@ impl Helper {
     }
 }
 
-/// Host operations of a container's lifecycle.
+/// Host operations of a container's lifecycle. All but the helper's start default to the
+/// real ones (a kernel that changes how the helper starts keeps them; the unit tests' fake
+/// gives its own for each).
 pub trait Kernel: Send + Sync {
     /// Mount `lowers` (topmost first) with the read-write `upper` at `target`.
     fn mount_overlay(
@@ -76,17 +78,27 @@ pub trait Kernel: Send + Sync {
         upper: &Path,
         work: &Path,
         target: &Path,
-    ) -> Result<()>;
+    ) -> Result<()> {
+        crate::mount::mount_overlay(lowers, upper, work, target)
+    }
     /// Detach what is mounted at `target` (nothing there is fine).
-    fn unmount(&self, target: &Path) -> Result<()>;
+    fn unmount(&self, target: &Path) -> Result<()> {
+        crate::mount::unmount(target)
+    }
     /// Make the container's cgroup at `path` with the resources `res` (see
     /// [`Cgroup::create`]). None when the host has no cgroup to make.
-    fn create_cgroup(&self, path: &CgroupPath, res: &Resources) -> Result<Option<Cgroup>>;
+    fn create_cgroup(&self, path: &CgroupPath, res: &Resources) -> Result<Option<Cgroup>> {
+        Cgroup::create(path, res)
+    }
     /// Move `pid` into the folders of `cgroup` it was not born in (v1's freezer, on a host
     /// without cgroup v2).
-    fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()>;
+    fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()> {
+        cgroup.add(pid)
+    }
     /// Remove `cgroup` (its processes are gone).
-    fn remove_cgroup(&self, cgroup: &Cgroup);
+    fn remove_cgroup(&self, cgroup: &Cgroup) {
+        cgroup.remove()
+    }
     /// Start the helper program `path` (named `docker-init NAME` in `ps`) with `streams` and
     /// its end of a socket pair at [`INIT_SOCKET_FD`] (past the descriptors it hands on, see
     /// [`Streams::preserved`]); born in `cgroup`'s v1 folders when
@@ -105,32 +117,6 @@ pub trait Kernel: Send + Sync {
 pub struct Host;
 
 impl Kernel for Host {
-    fn mount_overlay(
-        &self,
-        lowers: &[PathBuf],
-        upper: &Path,
-        work: &Path,
-        target: &Path,
-    ) -> Result<()> {
-        crate::mount::mount_overlay(lowers, upper, work, target)
-    }
-
-    fn unmount(&self, target: &Path) -> Result<()> {
-        crate::mount::unmount(target)
-    }
-
-    fn create_cgroup(&self, path: &CgroupPath, res: &Resources) -> Result<Option<Cgroup>> {
-        Cgroup::create(path, res)
-    }
-
-    fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()> {
-        cgroup.add(pid)
-    }
-
-    fn remove_cgroup(&self, cgroup: &Cgroup) {
-        cgroup.remove()
-    }
-
     fn spawn_helper(
         &self,
         path: &Path,

@@ -188,20 +188,6 @@ fn fill(s: &Shared) -> Result<Idle> {
 }
 
 impl Kernel for Warm {
-    fn mount_overlay(
-        &self,
-        lowers: &[PathBuf],
-        upper: &Path,
-        work: &Path,
-        target: &Path,
-    ) -> Result<()> {
-        Host.mount_overlay(lowers, upper, work, target)
-    }
-
-    fn unmount(&self, target: &Path) -> Result<()> {
-        Host.unmount(target)
-    }
-
     fn create_cgroup(&self, path: &CgroupPath, res: &Resources) -> Result<Option<Cgroup>> {
         if !matches!(path, CgroupPath::Named(_)) {
             return Host.create_cgroup(path, res);
@@ -223,10 +209,6 @@ impl Kernel for Warm {
                 Err(e)
             }
         }
-    }
-
-    fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()> {
-        Host.join_cgroup(cgroup, pid)
     }
 
     fn remove_cgroup(&self, cgroup: &Cgroup) {

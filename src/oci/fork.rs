@@ -7,9 +7,9 @@
 //! at the fork, the helper is started as the library starts it.
 
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::cgroup::{Cgroup, CgroupPath, Resources};
+use crate::cgroup::Cgroup;
 use crate::engine::kernel::helper_fds;
 use crate::engine::{Helper, Host, Kernel, Streams};
 use crate::error::{Error, Result};
@@ -47,32 +47,6 @@ fn helper(streams: &Streams, sock: &UnixStream, cgroup: Option<&Cgroup>) -> ! {
 }
 
 impl Kernel for Forking {
-    fn mount_overlay(
-        &self,
-        lowers: &[PathBuf],
-        upper: &Path,
-        work: &Path,
-        target: &Path,
-    ) -> Result<()> {
-        Host.mount_overlay(lowers, upper, work, target)
-    }
-
-    fn unmount(&self, target: &Path) -> Result<()> {
-        Host.unmount(target)
-    }
-
-    fn create_cgroup(&self, path: &CgroupPath, res: &Resources) -> Result<Option<Cgroup>> {
-        Host.create_cgroup(path, res)
-    }
-
-    fn join_cgroup(&self, cgroup: &Cgroup, pid: i32) -> Result<()> {
-        Host.join_cgroup(cgroup, pid)
-    }
-
-    fn remove_cgroup(&self, cgroup: &Cgroup) {
-        Host.remove_cgroup(cgroup)
-    }
-
     fn spawn_helper(
         &self,
         path: &Path,
