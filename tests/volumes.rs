@@ -80,6 +80,20 @@ fn volume_names(f: &Fixture) -> Vec<String> {
     v
 }
 
+/// `run [FIRST...] FLAG VALUE... busybox true` fails as docker's usage errors do (125), with
+/// `want` in its message.
+fn run_refused(f: &Fixture, first: &[&str], flag: &str, values: &[String], want: &str) {
+    let mut args = vec!["run"];
+    args.extend_from_slice(first);
+    for v in values {
+        args.extend([flag, v.as_str()]);
+    }
+    args.extend(["busybox", "true"]);
+    let out = call(&f.rt, &args);
+    assert_eq!(out.status, 125, "{values:?}: {}", out.stderr);
+    assert!(out.stderr.contains(want), "{values:?}: {}", out.stderr);
+}
+
 #[test]
 fn binds_are_writable_unless_read_only_and_recursive() {
     let f = Fixture::new("vbind");
@@ -389,19 +403,7 @@ fn bad_input_is_a_clear_error_and_leaves_nothing() {
         ),
     ];
     for (vols, want) in &cases {
-        let mut args = vec!["run".to_string()];
-        for v in vols {
-            args.extend(["-v".to_string(), v.clone()]);
-        }
-        args.extend(["busybox".to_string(), "true".to_string()]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = call(&f.rt, &args);
-        assert_eq!(out.status, 125, "{vols:?}: {}", out.stderr);
-        assert!(
-            out.stderr.contains(want.as_str()),
-            "{vols:?}: {}",
-            out.stderr
-        );
+        run_refused(&f, &[], "-v", vols, want);
     }
     for (args, want) in [
         (
@@ -845,19 +847,7 @@ fn bad_mounts_are_clear_errors_and_leave_nothing() {
         ),
     ];
     for (mounts, want) in &cases {
-        let mut args = vec!["run".to_string(), "--network".into(), "none".into()];
-        for m in mounts {
-            args.extend(["--mount".to_string(), m.clone()]);
-        }
-        args.extend(["busybox".to_string(), "true".to_string()]);
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = call(&f.rt, &args);
-        assert_eq!(out.status, 125, "{mounts:?}: {}", out.stderr);
-        assert!(
-            out.stderr.contains(want.as_str()),
-            "{mounts:?}: {}",
-            out.stderr
-        );
+        run_refused(&f, &["--network", "none"], "--mount", mounts, want);
     }
     assert!(f.rt.containers().is_empty(), "no container was made");
     assert!(volume_names(&f).is_empty(), "no volume was made");
