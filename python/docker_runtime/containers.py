@@ -246,32 +246,42 @@ class Container(Closing):
 
     @overload
     def logs(self, stdout: bool = ..., stderr: bool = ...,
-             stream: Literal[False] = ...) -> bytes: ...
+             stream: Literal[False] = ..., timestamps: bool = ...,
+             tail: Union[int, str] = ...) -> bytes: ...
 
     @overload
     def logs(self, stdout: bool = ..., stderr: bool = ..., *,
-             stream: Literal[True]) -> Iterator[bytes]: ...
+             stream: Literal[True], timestamps: bool = ...,
+             tail: Union[int, str] = ...) -> Iterator[bytes]: ...
 
-    def logs(self, stdout: bool = True, stderr: bool = True, stream: bool = False
+    def logs(self, stdout: bool = True, stderr: bool = True, stream: bool = False,
+             timestamps: bool = False, tail: Union[int, str] = "all"
              ) -> Union[bytes, Iterator[bytes]]:
         """stream=False: the stored log as bytes (its stdout log, then its stderr log, as
         `docker logs` prints them). stream=True: a generator of output chunks, live through the
         output callback, from the start of the run this object started; it ends when the
         output ends, and closing it early stops the stream (the container keeps running). For
         a container this object did not start (or whose unread stream passed
-        STREAM_BUFFER_CAP), the generator yields the stored log."""
+        STREAM_BUFFER_CAP), the generator yields the stored log. timestamps and tail (an int,
+        or "all") as docker-py's, as `docker logs -t --tail N`: the last N lines of both
+        streams together, in the order written; with either, stream=True yields the stored
+        log."""
+        if isinstance(tail, bool) or not (tail == "all" or isinstance(tail, int)):
+            raise TypeError(f"tail must be an int or 'all', not {tail!r}")
+        options = (["-t"] if timestamps else []) + ["--tail", str(tail)]
         if not stream:
-            return self._stored_logs(stdout, stderr)
+            return self._stored_logs(stdout, stderr, options)
         channel = self._channel
-        if channel is None or channel.attached or channel.dropped:
-            return iter([self._stored_logs(stdout, stderr)])
+        if (channel is None or channel.attached or channel.dropped or timestamps
+                or tail != "all"):
+            return iter([self._stored_logs(stdout, stderr, options)])
         channel.attach()
         return self._live(channel, stdout, stderr)
 
-    def _stored_logs(self, stdout: bool, stderr: bool) -> bytes:
+    def _stored_logs(self, stdout: bool, stderr: bool, options: List[str]) -> bytes:
         out, err = Collector(), Collector()
         try:
-            self._rt.call_fds(["logs", self.id], -1, out.write_fd, err.write_fd)
+            self._rt.call_fds(["logs", *options, self.id], -1, out.write_fd, err.write_fd)
         finally:
             o, e = out.finish(), err.finish()
         return (o if stdout else b"") + (e if stderr else b"")

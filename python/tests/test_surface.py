@@ -119,6 +119,22 @@ class ContainerSurfaceTest(unittest.TestCase):
         with self.assertRaises(dr.NotFound):
             self.rt.containers.get(c.id)
 
+    def test_logs_tail_and_timestamps_as_docker_py(self):
+        c = self.detached("echo o1; sleep 0.1; echo e1 >&2; sleep 0.1; echo o2")
+        self.assertEqual(c.wait(timeout=30), {"StatusCode": 0})
+        self.assertEqual(c.logs(), b"o1\no2\ne1\n")
+        # The last lines of both streams together, in the order written (docker's count).
+        self.assertEqual(c.logs(tail=2), b"o2\ne1\n")
+        self.assertEqual(c.logs(tail=1), b"o2\n")
+        self.assertEqual(c.logs(tail=0), b"")
+        self.assertEqual(b"".join(c.logs(stream=True, tail=1)), b"o2\n")
+        stamped = c.logs(timestamps=True, stderr=False).decode()
+        self.assertRegex(stamped, r"^\d{4}-\d\d-\d\dT[0-9:.]+Z o1\n\S+ o2\n$")
+        with self.assertRaises(TypeError):
+            c.logs(tail="last")
+        with self.assertRaises(TypeError):
+            c.logs(tail=True)
+
     def test_a_live_stream_delivers_everything_in_order_then_ends(self):
         c = self.detached("i=0; while [ $i -lt 200 ]; do echo line $i; i=$((i+1)); done; "
                           "echo bye >&2")
@@ -596,10 +612,12 @@ class WarmStartTest(unittest.TestCase):
         spares = os.path.join(base, f".warm-{os.getpid()}-*")
         rt = dr.Runtime(os.path.join(root, "root"), init_path=os.path.join(BIN_DIR, "docker-init"),
                         ip_forward=False, warm_start=True)
+        def procs(d):
+            with open(os.path.join(d, "cgroup.procs")) as f:
+                return f.read().strip()
         try:
-            self.assertTrue(eventually(lambda: any(
-                open(os.path.join(d, "cgroup.procs")).read().strip()
-                for d in glob.glob(spares))), glob.glob(spares))
+            self.assertTrue(eventually(lambda: any(procs(d) for d in glob.glob(spares))),
+                            glob.glob(spares))
         finally:
             rt.close()
         self.assertEqual(glob.glob(spares), [])
