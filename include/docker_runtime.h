@@ -228,6 +228,12 @@ typedef struct docker_container_config {
    * 2 to 262144, 1024 being the default); 0: the default weight.
    */
   int64_t cpu_shares;
+  /**
+   * Added in version 5: mounts as `run --mount`, NULL-terminated, docker's comma-separated
+   * keys: `"type=bind,src=/host/dir,dst=/path,readonly"`, `"type=volume,src=name,dst=/path"`,
+   * `"type=tmpfs,dst=/path,tmpfs-size=64m"`.
+   */
+  const char *const *mounts;
 } docker_container_config;
 
 /**
@@ -643,7 +649,7 @@ enum docker_result docker_container_config_init(struct docker_container_config *
  * made (milliseconds); safe from any thread. Announced as a `create` event. Errors:
  * `DOCKER_ERR_NULL_ARGUMENT` (rt, cfg, cfg->image or out NULL), `DOCKER_ERR_INVALID_UTF8`,
  * `DOCKER_ERR_INVALID_ARGUMENT` (bad size, environment entry, memory, network mode,
- * capability, security option, volume spec or missing bind source, container name, no
+ * capability, security option, volume or mount spec or missing bind source, container name, no
  * command in the config nor the image),
  * `DOCKER_ERR_NOT_FOUND` (no such image), `DOCKER_ERR_IN_USE` (the name is taken: the message
  * names the container holding it), `DOCKER_ERR_IO`.

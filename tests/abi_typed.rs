@@ -1299,6 +1299,63 @@ fn names_through_the_c_api() {
     remove(c);
 }
 
+/// `docker_container_config.mounts` (version 5) takes `run --mount`'s specs: a read-only bind
+/// the container cannot write through, a tmpfs whose size is the one asked; a bad spec is
+/// refused naming it, and a version-4 caller's struct (which ends before `mounts`) is read
+/// without them.
+#[test]
+fn mounts_through_the_config() {
+    let f = Fixture::new("typed-mounts");
+    let rt = Rt::new(&f);
+    let host = common::TempDir::new("typed-mounts-host");
+    std::fs::write(host.join("f"), "from the host\n").unwrap();
+    let bind = format!("type=bind,src={},dst=/h,readonly", host.path().display());
+    let mounts = strv(&[bind.as_str(), "type=tmpfs,dst=/t,tmpfs-size=1m"]);
+    let script = "cat /h/f; touch /h/x 2>/dev/null || echo read-only; df -k /t | tail -1";
+    let c = create_with(&rt, &["sh", "-c", script], |cfg| {
+        cfg.mounts = mounts.ptrs.as_ptr()
+    });
+    let got = Collected::default();
+    let io = callback_io(&got);
+    // SAFETY: a live handle and options whose callback data outlives the run.
+    let r = unsafe { docker_container_start(c, &io) };
+    assert_eq!(r, OK, "{}", last_error());
+    assert_eq!(wait(c, 20_000), (OK, 0));
+    let out = String::from_utf8(got.stdout.lock().unwrap().clone()).unwrap();
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("from the host"));
+    assert_eq!(lines.next(), Some("read-only"));
+    let tmpfs = lines.next().unwrap_or_default();
+    assert!(
+        tmpfs.starts_with("tmpfs") && tmpfs.contains(" 1024 "),
+        "{out}"
+    );
+    assert!(!host.join("x").exists());
+    remove(c);
+    let bad = strv(&["type=nfs,dst=/x"]);
+    let args = strv(&["true"]);
+    let mut cfg = config();
+    cfg.image = BUSYBOX.as_ptr();
+    cfg.argv = args.ptrs.as_ptr();
+    cfg.network_mode = NONE.as_ptr();
+    cfg.mounts = bad.ptrs.as_ptr();
+    let mut out = std::ptr::null_mut();
+    // SAFETY: the config's pointers live for the call.
+    let r = unsafe { docker_container_create(rt.ptr, &cfg, &mut out) };
+    expect(
+        r,
+        docker_result::DOCKER_ERR_INVALID_ARGUMENT,
+        "an nfs mount",
+    );
+    assert!(last_error().contains("nfs"), "{}", last_error());
+    // A version-4 caller: the field past its size is not read.
+    cfg.size = std::mem::offset_of!(docker_container_config, mounts);
+    // SAFETY: as above; the library reads only `size` bytes.
+    let r = unsafe { docker_container_create(rt.ptr, &cfg, &mut out) };
+    assert_eq!(r, OK, "{}", last_error());
+    remove(out);
+}
+
 /// `docker_container_config.cpu_shares` (version 4): the weight recorded and written into the
 /// container's cgroup at its start, a bad one refused naming it, and a caller built on version
 /// 3 (whose struct ends before `cpu_shares`) given the default weight.

@@ -107,6 +107,7 @@ class ContainerConfig(_Options):
         ("volumes", _StrArray),
         ("name", c_char_p),
         ("cpu_shares", c_int64),
+        ("mounts", _StrArray),
     ]
 
 

@@ -325,8 +325,10 @@ class ContainerCollection:
         cap_add, cap_drop, security_opt, volumes ({"/host/dir": {"bind": "/mnt", "mode": "ro"},
         "name": {"bind": "/data"}} or ["/host/dir:/mnt:ro", "name:/data", "/anonymous"]), name
         (docker's rules, unique: a taken one raises InUse naming its holder; none: a generated
-        name), cpu_shares (a relative CPU weight, 2 to 262144; 1024 is the default). Unknown
-        keywords are a TypeError."""
+        name), cpu_shares (a relative CPU weight, 2 to 262144; 1024 is the default), mounts
+        (docker-py's Mount dicts, {"Type": "bind"|"volume"|"tmpfs", "Source": ..., "Target":
+        ..., "ReadOnly": bool, "VolumeOptions": {"NoCopy": bool}, "TmpfsOptions": {"SizeBytes":
+        int, "Mode": int}}, or `--mount` strings). Unknown keywords are a TypeError."""
         cfg = ContainerConfig.init()
         keep = _fill_config(cfg, image, command, kwargs)
         h = c_void_p()
@@ -412,7 +414,7 @@ def _fill_config(cfg: ContainerConfig, image: Text, command: Command,
     """Fill `cfg` from docker-py style keywords; returns what must stay alive for the call."""
     known = {"environment", "user", "working_dir", "hostname", "mem_limit", "tty",
              "stdin_open", "ports", "network_mode", "network_disabled", "cap_add", "cap_drop",
-             "security_opt", "volumes", "name", "cpu_shares"}
+             "security_opt", "volumes", "name", "cpu_shares", "mounts"}
     unknown = sorted(set(kwargs) - known)
     if unknown:
         raise TypeError(f"unsupported container option(s): {', '.join(unknown)}")
@@ -450,6 +452,7 @@ def _fill_config(cfg: ContainerConfig, image: Text, command: Command,
             not -(1 << 63) <= shares < 1 << 63:
         raise ValueError(f"cpu_shares {shares!r}: expected a whole weight, 2 to 262144")
     cfg.cpu_shares = shares
+    cfg.mounts = strings(_mounts(kwargs.get("mounts")), "mounts")
     return keep
 
 
@@ -511,6 +514,37 @@ def _volumes(volumes: Union[Mapping[str, Any], Sequence[str], None]) -> List[str
         mode = value.get("mode")
         specs.append(f"{source}:{value['bind']}" + (f":{mode}" if mode else ""))
     return specs
+
+
+def _mount_spec(m: Union[Mapping[str, Any], str]) -> str:
+    """A docker-py Mount (the Engine API's keys) as a `--mount` value."""
+    if isinstance(m, str):
+        return m
+    known = {"Type", "Source", "Target", "ReadOnly", "VolumeOptions", "TmpfsOptions",
+             "Consistency"}
+    unknown = sorted(k for k, v in m.items() if k not in known and v)
+    vol, tmp = m.get("VolumeOptions") or {}, m.get("TmpfsOptions") or {}
+    unknown += [f"VolumeOptions.{k}" for k, v in vol.items() if k != "NoCopy" and v]
+    unknown += [f"TmpfsOptions.{k}" for k, v in tmp.items() if k not in ("SizeBytes", "Mode")]
+    if unknown:
+        raise ValueError(f"mount {dict(m)!r}: unsupported {', '.join(unknown)}")
+    parts = [f"type={m.get('Type') or 'volume'}"]
+    for key, name in (("Source", "src"), ("Target", "dst")):
+        value = m.get(key)
+        if value:
+            if "," in str(value):
+                raise ValueError(f"mount {key} {value!r}: a comma cannot be passed")
+            parts.append(f"{name}={value}")
+    parts += ["readonly"] if m.get("ReadOnly") else []
+    parts += ["volume-nocopy"] if vol.get("NoCopy") else []
+    parts += [f"tmpfs-size={tmp['SizeBytes']}"] if tmp.get("SizeBytes") else []
+    parts += [f"tmpfs-mode={tmp['Mode']:o}"] if tmp.get("Mode") else []
+    return ",".join(parts)
+
+
+def _mounts(mounts: Optional[Sequence[Union[Mapping[str, Any], str]]]) -> List[str]:
+    """docker-py's mounts (Mount dicts, or `--mount` strings) as `--mount` values."""
+    return [_mount_spec(m) for m in mounts or []]
 
 
 def _signal_number(sig: Union[int, str, None]) -> int:

@@ -5,6 +5,7 @@ import ctypes
 import gc
 import io
 import os
+import shutil
 import socket
 import tarfile
 import threading
@@ -261,6 +262,33 @@ class ContainerSurfaceTest(unittest.TestCase):
         for bad in ("lots", 1 << 70, 2.5):
             with self.subTest(bad=bad), self.assertRaises(ValueError):
                 self.rt.containers.create("busybox", ["true"], cpu_shares=bad, **NONE)
+
+    def test_mounts_as_docker_py_mount_dicts_or_strings(self):
+        import tempfile
+        host = tempfile.mkdtemp(prefix="dr-py-mount-")
+        self.addCleanup(shutil.rmtree, host, True)
+        with open(os.path.join(host, "f"), "w") as f:
+            f.write("from the host\n")
+        mounts = [
+            {"Type": "bind", "Source": host, "Target": "/h", "ReadOnly": True},
+            {"Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 1 << 20}},
+            "type=volume,src=pymounted,dst=/v",
+        ]
+        script = "cat /h/f; touch /h/x 2>/dev/null || echo ro; df -k /t | tail -1; echo v > /v/g"
+        out = self.rt.containers.run("busybox", ["sh", "-c", script], mounts=mounts, **NONE)
+        lines = out.decode().splitlines()
+        self.assertEqual(lines[:2], ["from the host", "ro"])
+        self.assertTrue(lines[2].startswith("tmpfs") and " 1024 " in lines[2], lines)
+        self.assertFalse(os.path.exists(os.path.join(host, "x")))
+        self.assertEqual(self.rt.volumes.get("pymounted").name, "pymounted")
+        for bad in ({"Type": "bind", "Source": host, "Target": "/h",
+                     "BindOptions": {"Propagation": "rshared"}},
+                    {"Type": "bind", "Source": "/a,b", "Target": "/h"}):
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                self.rt.containers.create("busybox", ["true"], mounts=[bad], **NONE)
+        with self.assertRaises(dr.InvalidArgument) as cm:
+            self.rt.containers.create("busybox", ["true"], mounts=["type=nfs,dst=/x"], **NONE)
+        self.assertIn("nfs", cm.exception.message)
 
     def test_volumes_dict_and_list_forms(self):
         import tempfile
@@ -601,7 +629,6 @@ class LowLevelTypedTest(unittest.TestCase):
 class WarmStartTest(unittest.TestCase):
     def test_warm_start_keeps_a_helper_ready_until_close(self):
         import glob
-        import shutil
         import tempfile
         from support import BIN_DIR
         base = "/sys/fs/cgroup/memory/docker-runtime"

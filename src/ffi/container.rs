@@ -91,6 +91,10 @@ pub struct docker_container_config {
     /// Added in version 4: the CPU shares (as `run -c`/`--cpu-shares`: a relative weight,
     /// 2 to 262144, 1024 being the default); 0: the default weight.
     pub cpu_shares: i64,
+    /// Added in version 5: mounts as `run --mount`, NULL-terminated, docker's comma-separated
+    /// keys: `"type=bind,src=/host/dir,dst=/path,readonly"`, `"type=volume,src=name,dst=/path"`,
+    /// `"type=tmpfs,dst=/path,tmpfs-size=64m"`.
+    pub mounts: *const *const c_char,
 }
 
 // SAFETY: repr(C), `size` first, integer and pointer fields; the first version ends with
@@ -118,6 +122,7 @@ unsafe impl Growable for docker_container_config {
             volumes: std::ptr::null(),
             name: std::ptr::null(),
             cpu_shares: 0,
+            mounts: std::ptr::null(),
         }
     }
 }
@@ -199,8 +204,7 @@ unsafe fn request_of(cfg: *const docker_container_config) -> FfiResult<CreateReq
         cap_drop: list(c.cap_drop, "cfg->cap_drop")?,
         security_opt: list(c.security_opt, "cfg->security_opt")?,
         volumes: list(c.volumes, "cfg->volumes")?,
-        // Not in the C struct: `--mount` is the command line's (volumes take `-v` specs).
-        mounts: Vec::new(),
+        mounts: list(c.mounts, "cfg->mounts")?,
         name: opt(c.name, "cfg->name")?,
     })
 }
@@ -211,7 +215,7 @@ unsafe fn request_of(cfg: *const docker_container_config) -> FfiResult<CreateReq
 /// made (milliseconds); safe from any thread. Announced as a `create` event. Errors:
 /// `DOCKER_ERR_NULL_ARGUMENT` (rt, cfg, cfg->image or out NULL), `DOCKER_ERR_INVALID_UTF8`,
 /// `DOCKER_ERR_INVALID_ARGUMENT` (bad size, environment entry, memory, network mode,
-/// capability, security option, volume spec or missing bind source, container name, no
+/// capability, security option, volume or mount spec or missing bind source, container name, no
 /// command in the config nor the image),
 /// `DOCKER_ERR_NOT_FOUND` (no such image), `DOCKER_ERR_IN_USE` (the name is taken: the message
 /// names the container holding it), `DOCKER_ERR_IO`.
