@@ -179,16 +179,10 @@ fn top_lists_the_containers_processes_and_stats_reads_its_counters() {
 /// The same through a daemon: `top` and `stats` are commands of its table.
 #[test]
 fn top_and_stats_through_the_daemon() {
-    use daemon_support::{client, import_busybox, stdout, Daemon};
+    use daemon_support::{import_busybox, Daemon};
     let d = Daemon::start(&[]);
-    let addr = d.addr();
-    import_busybox(&addr);
-    let g = ["-H", addr.as_str()];
-    let run = |args: &[&str]| {
-        let out = client(&g, args);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
-        stdout(&out)
-    };
+    import_busybox(&d.addr());
+    let run = |args: &[&str]| d.ok(args);
     let id = run(&["run", "-d", "--network", "none", "busybox", "sleep", "300"]);
     let id = id.trim();
     let top = run(&["top", id]);
@@ -201,7 +195,7 @@ fn top_and_stats_through_the_daemon() {
     assert!(row.is_some_and(|r| r.ends_with(" 1")), "{stats}");
     // Without --no-stream: a table every second until the client goes.
     let mut live = std::process::Command::new(daemon_support::DOCKER)
-        .args(["-H", addr.as_str(), "stats", id])
+        .args(["-H", d.addr().as_str(), "stats", id])
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .spawn()

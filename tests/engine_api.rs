@@ -107,6 +107,17 @@ fn frames(mut b: &[u8]) -> Vec<(u8, Vec<u8>)> {
 }
 
 /// The daemon answers a ping and an rcli client (checked after every bad input).
+/// The connections' threads have ended (the daemon is back to `before` threads) and it still
+/// answers.
+fn threads_back_to(d: &Daemon, before: usize) {
+    assert!(
+        common::eventually(Duration::from_secs(10), || d.thread_count() <= before),
+        "threads {} > {before}",
+        d.thread_count()
+    );
+    assert_serving(d);
+}
+
 fn assert_serving(d: &Daemon) {
     let r = request(d, "GET", "/_ping", None);
     assert_eq!(
@@ -501,12 +512,7 @@ fn attach_streams_stdin_and_output_and_survives_a_client_leaving_early() {
         std::thread::sleep(Duration::from_millis(100));
         drop(s);
     }
-    assert!(
-        common::eventually(Duration::from_secs(10), || d.thread_count() <= before),
-        "threads {} > {before}",
-        d.thread_count()
-    );
-    assert_serving(&d);
+    threads_back_to(&d, before);
 }
 
 #[test]
@@ -1097,12 +1103,7 @@ fn streaming_clients_that_leave_cost_nothing_also_over_tcp() {
     let mut head = [0u8; 15];
     s.read_exact(&mut head).unwrap();
     drop(s);
-    assert!(
-        common::eventually(Duration::from_secs(10), || d.thread_count() <= before),
-        "threads {} > {before}",
-        d.thread_count()
-    );
-    assert_serving(&d);
+    threads_back_to(&d, before);
 }
 
 #[test]

@@ -390,16 +390,10 @@ fn commit_packs_one_instant_of_a_container_that_keeps_writing() {
 /// its runtime).
 #[test]
 fn pause_unpause_and_commit_through_the_daemon() {
-    use daemon_support::{client, import_busybox, stdout, Daemon};
+    use daemon_support::{import_busybox, Daemon};
     let d = Daemon::start(&[]);
-    let addr = d.addr();
-    import_busybox(&addr);
-    let g = ["-H", addr.as_str()];
-    let run = |args: &[&str]| {
-        let out = client(&g, args);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
-        stdout(&out)
-    };
+    import_busybox(&d.addr());
+    let run = |args: &[&str]| d.ok(args);
     let id = run(&[
         "run",
         "-d",
@@ -422,7 +416,7 @@ fn pause_unpause_and_commit_through_the_daemon() {
     run(&["commit", id]);
     assert_eq!(state(id)["Paused"], false);
     assert_eq!(state(id)["Running"], true);
-    let out = client(&g, &["unpause", id]);
+    let out = d.client(&["unpause", id]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
         daemon_support::stderr(&out).contains("is not paused"),

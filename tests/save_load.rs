@@ -1028,6 +1028,9 @@ impl Dockerd {
                 "--ip-masq=false",
                 "--storage-driver=vfs",
             ])
+            // Its cgroup parent (made in every hierarchy at its start) is its own, removed on
+            // drop; the default `/docker` would stay on the host.
+            .arg(format!("--cgroup-parent=/{}", Dockerd::cgroup_parent()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join("dockerd.log")).unwrap())
@@ -1039,6 +1042,10 @@ impl Dockerd {
         });
         assert!(up, "dockerd did not start: {}", d.log());
         d
+    }
+
+    fn cgroup_parent() -> String {
+        format!("drtest-sldockerd-{}", std::process::id())
     }
 
     fn log(&self) -> String {
@@ -1098,6 +1105,16 @@ impl Drop for Dockerd {
         under.reverse();
         for m in under {
             let _ = Command::new("umount").args(["-l", m]).status();
+        }
+        // Its cgroup parent in every hierarchy, the containers' folders in it first.
+        for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+            let parent = h.path().join(Dockerd::cgroup_parent());
+            for c in std::fs::read_dir(&parent).into_iter().flatten().flatten() {
+                if c.path().is_dir() {
+                    let _ = std::fs::remove_dir(c.path());
+                }
+            }
+            let _ = std::fs::remove_dir(&parent);
         }
     }
 }

@@ -16,6 +16,7 @@
 # end. Not run by the tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/lib.sh
 
 RUNS=${RUNS:-20}
 [ "$(id -u)" = 0 ] || { echo "run as root (mount, loop device, daemons)" >&2; exit 1; }
@@ -53,21 +54,15 @@ cleanup() {
     remove_net drbenchapi0 DRBENCHAPI
   fi
   if [ -n "$dockerd_pid" ]; then
-    kill "$dockerd_pid"; wait "$dockerd_pid" 2>/dev/null
-    cpid=$(cat "$work/dexec/containerd/containerd.pid" 2>/dev/null)
-    [ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null
-    grep -o " $work[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
-      [ "$m" != "$mnt" ] && umount -l "$m"
-    done
+    stop_dockerd "$dockerd_pid" "$work"
+    unmount_under "$work" "$mnt"
   fi
   mountpoint -q "$mnt" && umount "$mnt"
   rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$mnt" "$work/cfg"
-truncate -s 2G "$work/fs.img"
-mkfs.ext4 -q -F "$work/fs.img"
-mount -o loop "$work/fs.img" "$mnt"
+mkdir -p "$work/cfg"
+make_loopfs "$work" "$mnt" 2G
 export DOCKER_CONFIG=$work/cfg
 
 # The image: busybox-static and its applets.

@@ -17,6 +17,7 @@
 # Removes everything it made. Not run by the tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/lib.sh
 
 RUNS=${RUNS:-200}
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
@@ -38,11 +39,9 @@ cleanup() {
   [ -n "$dpid" ] && kill "$dpid" && wait "$dpid" 2>/dev/null
   if [ -n "$dockerd_pid" ]; then
     $DK rm -f "${docker_id:-x}" >/dev/null 2>&1
-    kill "$dockerd_pid"; wait "$dockerd_pid" 2>/dev/null
-    cpid=$(cat "$work/dexec/containerd/containerd.pid" 2>/dev/null)
-    [ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null
+    stop_dockerd "$dockerd_pid" "$work"
   fi
-  grep -o " $work[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
+  unmount_under "$work"
   for d in $own_cgroups; do [ -d "$d" ] && rmdir "$d"; done
   rm -rf "$work"
 }

@@ -16,6 +16,7 @@
 # figures (the `export` command itself, commit too) next to tar and Debian's docker.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/lib.sh
 
 RUNS=${RUNS:-5}
 [ "$(id -u)" = 0 ] || { echo "run as root (mount, loop device)" >&2; exit 1; }
@@ -37,11 +38,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$mnt" "$shm"
+mkdir -p "$shm"
 mount -t tmpfs -o size=2g tmpfs "$shm"
-truncate -s 12G "$work/fs.img"
-mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$work/fs.img"
-mount -o loop "$work/fs.img" "$mnt"
+make_loopfs "$work" "$mnt" 12G
 
 echo "generating the tarball..." >&2
 python3 bench/images/dataset.py "$shm/src"

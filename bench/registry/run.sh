@@ -22,6 +22,7 @@
 # (skopeo time / our time: >= 1 means we are faster), and removes everything it made.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/lib.sh
 
 RUNS=${RUNS:-5}
 [ "$(id -u)" = 0 ] || { echo "run as root (mount, loop device)" >&2; exit 1; }
@@ -43,11 +44,9 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$mnt" "$shm"
+mkdir -p "$shm"
 mount -t tmpfs -o size=6g tmpfs "$shm"
-truncate -s 16G "$work/fs.img"
-mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$work/fs.img"
-mount -o loop "$work/fs.img" "$mnt"
+make_loopfs "$work" "$mnt" 16G
 
 # start_registry NAME: a registry on a free port with its storage in the tmpfs; sets REG
 # (host:port) and adds its pid to regpids.

@@ -25,6 +25,7 @@
 # tests.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. bench/lib.sh
 
 RUNS=${RUNS:-5}
 [ "$(id -u)" = 0 ] || { echo "run as root (mount, loop device)" >&2; exit 1; }
@@ -41,22 +42,14 @@ dockerd_pid=
 cleanup() {
   set +e
   if [ -n "$dockerd_pid" ]; then
-    kill "$dockerd_pid"; wait "$dockerd_pid" 2>/dev/null
-    # The containerd it started, if it outlived it (by its pid file), then its mounts.
-    cpid=$(cat "$work/dexec/containerd/containerd.pid" 2>/dev/null)
-    [ -n "$cpid" ] && kill -9 "$cpid" 2>/dev/null
-    grep -o " $work[^ ]*" /proc/self/mounts | sort -r | while read -r m; do
-      [ "$m" != "$mnt" ] && umount -l "$m"
-    done
+    stop_dockerd "$dockerd_pid" "$work"
+    unmount_under "$work" "$mnt"
   fi
   mountpoint -q "$mnt" && umount "$mnt"
   rm -rf "$work"
 }
 trap cleanup EXIT
-mkdir -p "$mnt"
-truncate -s 8G "$work/fs.img"
-mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$work/fs.img"
-mount -o loop "$work/fs.img" "$mnt"
+make_loopfs "$work" "$mnt" 8G
 
 echo "generating the image..." >&2
 python3 - "$mnt/src" <<'PY'

@@ -488,17 +488,24 @@ mod tests {
         )
     }
 
-    #[test]
-    fn a_spec_is_run_step_by_step_and_the_helper_is_told_what_it_says() {
+    /// A kernel whose helper goes through a start without hooks, its process `pid`, and what
+    /// it was told.
+    fn plain_helper(pid: i32) -> (FakeKernel, Arc<Mutex<Option<InitConfig>>>) {
         let seen: Arc<Mutex<Option<InitConfig>>> = Arc::default();
         let seen2 = seen.clone();
         let kernel = FakeKernel::new(move |sock| {
             greet(&sock, &seen2);
-            send(&sock, Message::Ready { pid: 4242 });
+            send(&sock, Message::Ready { pid });
             assert_eq!(recv(&sock), Some(Message::Go));
             assert_eq!(recv(&sock), Some(Message::Run));
             send(&sock, Message::Exec);
         });
+        (kernel, seen)
+    }
+
+    #[test]
+    fn a_spec_is_run_step_by_step_and_the_helper_is_told_what_it_says() {
+        let (kernel, seen) = plain_helper(4242);
         let seccomp = serde_json::json!({"seccomp": {"defaultAction": "SCMP_ACT_ERRNO",
             "syscalls": [{"names": ["read", "write", "exit_group"], "action": "SCMP_ACT_ALLOW"}]}});
         let launched = run(&kernel, &spec(seccomp), false).unwrap();
@@ -686,15 +693,7 @@ mod tests {
     #[test]
     fn a_process_beside_a_container_joins_it_and_may_be_monitored() {
         for monitor in [true, false] {
-            let seen: Arc<Mutex<Option<InitConfig>>> = Arc::default();
-            let seen2 = seen.clone();
-            let kernel = FakeKernel::new(move |sock| {
-                greet(&sock, &seen2);
-                send(&sock, Message::Ready { pid: 99 });
-                assert_eq!(recv(&sock), Some(Message::Go));
-                assert_eq!(recv(&sock), Some(Message::Run));
-                send(&sock, Message::Exec);
-            });
+            let (kernel, seen) = plain_helper(99);
             let cgroup = Cgroup::at("/sys/fs/cgroup/docker-runtime/c1".into());
             let join = Join {
                 pid: 4242,

@@ -162,6 +162,13 @@ impl Daemon {
         client(&["-H", &self.addr()], args)
     }
 
+    /// `client`, asserting success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.client(args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {out:?}");
+        stdout(&out)
+    }
+
     /// Send raw `bytes`, half-close, and read the whole answer.
     pub fn raw(&self, bytes: &[u8]) -> Vec<u8> {
         let mut s = UnixStream::connect(&self.sock).unwrap();
