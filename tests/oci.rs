@@ -323,8 +323,8 @@ fn run_gives_the_exit_status_and_leaves_nothing() {
 
 /// The helper is a fork of the command (not an exec of docker-init), so what the command
 /// inherited would reach the container: a caller that ignores or blocks signals (a shell's
-/// `trap ''`, a program ignoring SIGPIPE) must not hand that on. Without the reset at the
-/// helper's start (`init::sys::default_signals`), SigIgn shows INT, PIPE and HUP here (and 32
+/// `trap ''`, a program ignoring SIGPIPE) must not hand that on. Without the reset before the
+/// program's exec (`init::sys::default_signals`), SigIgn shows INT, PIPE and HUP here (and 32
 /// and 33, which glibc's posix_spawn leaves ignored in this test's shell).
 #[test]
 fn the_program_starts_with_every_signal_at_its_default() {

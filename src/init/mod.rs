@@ -108,7 +108,6 @@ pub fn serve(sock_fd: RawFd) -> i32 {
         );
         return 2;
     };
-    sys::default_signals();
     let sock_fd = sock.as_raw_fd();
     let cfg = match handshake(sock.as_fd()) {
         Ok(c) => c,
@@ -1126,19 +1125,9 @@ fn exec(
     if args.is_empty() {
         return Err(setup("no command given".into()));
     }
-    // Signals back to their defaults (the Rust runtime ignores SIGPIPE), none blocked.
-    for sig in 1..32 {
-        if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-            // SAFETY: resetting dispositions in this single-threaded process.
-            unsafe { libc::signal(sig, libc::SIG_DFL) };
-        }
-    }
-    let empty = nix::sys::signal::SigSet::empty();
-    let _ = nix::sys::signal::sigprocmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&empty),
-        None,
-    );
+    // Signals back to their defaults (the Rust runtime ignores SIGPIPE, a caller may have
+    // ignored others), none blocked.
+    sys::default_signals();
     umask(Mode::from_bits_truncate(cfg.umask.unwrap_or(0o022)));
     // Only 0, 1, 2 and the descriptors handed on (3 up to the socket, inherited without
     // close-on-exec) survive the exec: the socket closing tells the library it happened.

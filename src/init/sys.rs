@@ -63,10 +63,11 @@ struct KernelSigaction {
     mask: u64,
 }
 
-/// Every signal at its default and none blocked: what the container's program inherits.
-/// Whoever started us may have ignored some (a shell's `trap ''`), and glibc's `posix_spawn`
-/// leaves its two internal signals (32 and 33) ignored in the child, which its `sigaction`
-/// then refuses to touch: the kernel's call is made directly.
+/// Every signal at its default and none blocked, right before the program is executed: what
+/// it inherits. Whoever started us may have ignored some (a shell's `trap ''`; the Rust
+/// runtime ignores SIGPIPE), and glibc's `posix_spawn` leaves its two internal signals (32 and
+/// 33) ignored in the child, which its `sigaction` then refuses to touch: the kernel's call is
+/// made directly, for all 64.
 pub fn default_signals() {
     let dfl = KernelSigaction {
         handler: libc::SIG_DFL,
