@@ -6,7 +6,7 @@
 #   LIBDIR/libdocker_runtime.a            debug info stripped
 #   LIBDIR/pkgconfig/docker_runtime.pc    Libs.private from `rustc --print native-static-libs`
 #   PREFIX/include/docker_runtime.h
-#   LIBDIR/docker-runtime/{docker,docker-init}  and  PREFIX/bin/docker-runtime -> docker
+#   LIBDIR/docker-runtime/{docker,docker-engine,docker-init}  and  PREFIX/bin/docker-runtime -> docker
 # (the CLI is installed as `docker-runtime` so that another `docker` on PATH is left alone), and
 # LIBDIR/docker-runtime/install-manifest, the list `--uninstall` removes.
 #
@@ -129,7 +129,7 @@ link "libdocker_runtime.so.$MAJOR" "$LIBDIR/libdocker_runtime.so"
 put 0644 "$T/libdocker_runtime.a" "$LIBDIR/libdocker_runtime.a"
 if [ "${DEBUG_INFO:-0}" != 1 ]; then strip --strip-debug "$DESTDIR$LIBDIR/libdocker_runtime.a"; fi
 put 0644 include/docker_runtime.h "$INCLUDEDIR/docker_runtime.h"
-for b in docker docker-init; do
+for b in docker docker-engine docker-init; do
   if [ -f "$T/$b" ]; then put_elf "$T/$b" "$PKGDIR/$b"; fi
 done
 if [ -f "$T/docker" ]; then

@@ -886,6 +886,62 @@ fn global_usage_and_bad_global_flags() {
     );
 }
 
+/// `docker` is the client and runs `docker-engine` from its own folder for the rest (the
+/// daemon, `-H none`, no daemon at the default socket): in-process commands work through it,
+/// the engine is the same process, and a `docker` copied without its engine says what is
+/// missing instead of running anything. The client does not load the runtime's libraries.
+#[test]
+fn the_client_runs_the_engine_beside_it() {
+    let dir = TempDir::new("engine");
+    let root = dir.join("root");
+    let r = root.to_str().unwrap();
+    // In-process through the engine (it takes the runtime lock: the root is made).
+    let out = client(&["-H", "none", "-g", r], &["images"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(stdout(&out).starts_with("REPOSITORY"), "{out:?}");
+    assert!(root.join("graph").is_dir(), "the engine made the root");
+    // The daemon is the process `docker -d` started, its program now docker-engine.
+    let d = Daemon::start(&[]);
+    let comm = std::fs::read_to_string(format!("/proc/{}/comm", d.pid())).unwrap();
+    assert_eq!(comm.trim(), "docker-engine");
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", d.pid())).unwrap();
+    assert!(
+        cmdline.starts_with(DOCKER.as_bytes()),
+        "argv[0] kept: {cmdline:?}"
+    );
+    drop(d);
+    // Without its engine, `docker` fails and says so; a client command still works.
+    let alone = dir.join("alone");
+    std::fs::create_dir(&alone).unwrap();
+    std::fs::copy(DOCKER, alone.join("docker")).unwrap();
+    let out = Command::new(alone.join("docker"))
+        .args(["-H", "none", "-g", r, "images"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        stderr(&out).contains("docker-engine: No such file or directory")
+            && stderr(&out).contains("installed beside docker"),
+        "{out:?}"
+    );
+    let out = Command::new(alone.join("docker"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(stdout(&out).starts_with("Docker version"), "{out:?}");
+    // The client's dynamic section: no libseccomp (the runtime's) to load at each start.
+    let elf = Command::new("readelf")
+        .args(["-d", DOCKER])
+        .output()
+        .unwrap();
+    let needed = String::from_utf8_lossy(&elf.stdout).into_owned();
+    assert!(
+        needed.contains("(NEEDED)") && needed.contains("libc.so"),
+        "{needed}"
+    );
+    assert!(!needed.contains("libseccomp"), "{needed}");
+}
+
 /// `docker completion bash` (issue 15): the script completes commands, each command's flags
 /// (from its flag table), the global flags (every one `docker --help` lists), and names of
 /// the runtime's images for arguments, asking `docker` with the same global options.
