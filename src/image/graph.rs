@@ -62,11 +62,17 @@ pub const PENDING_SYNC: &str = ".pending-sync";
 /// data back within 30 s by default, so the `syncfs` then costs little.
 const SETTLE_AGE: Duration = Duration::from_secs(30);
 
-/// This boot's id; empty when it cannot be read.
+/// This boot's id; empty when it cannot be read. Read once per process (every image lookup
+/// asks, and a boot's id does not change under a running process).
 fn boot_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+    static BOOT_ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BOOT_ID
+        .get_or_init(|| {
+            std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .map(|s| s.trim().to_string())
+                .unwrap_or_default()
+        })
+        .clone()
 }
 
 /// The run-time defaults an image may carry (from a registry image's config; imported and

@@ -345,6 +345,10 @@ fn run(
         }
         false => (None, None),
     };
+    // The command's status, set before it says it returned: the answer does not wait for its
+    // thread to be torn down (the scope joins it after the client has the answer).
+    let returned = std::sync::OnceLock::new();
+    let returned_ref = &returned;
     std::thread::scope(|scope| {
         let mut stdin = sock.as_fd();
         let mut sizes = None;
@@ -354,7 +358,7 @@ fn run(
             sizes = Some(feed.clone());
             unframer = Some(scope.spawn(move || unframe_stdin(sock, w, feed, stop)));
         }
-        let call = scope.spawn(move || {
+        scope.spawn(move || {
             let result = exec.call(Call {
                 args,
                 stdin,
@@ -372,9 +376,9 @@ fn run(
                     crate::commands::ERROR_STATUS
                 }
             };
+            let _ = returned_ref.set(status);
             // Dropping the write ends and `done_w` tells the pump the command returned.
             drop((out_w, err_w, done_w));
-            status
         });
         let mut pump = Pump {
             sock,
@@ -382,7 +386,11 @@ fn run(
             gone: false,
         };
         pump.run(out_r, err_r, done_r);
-        let status = call.join().unwrap_or(crate::commands::ERROR_STATUS);
+        // None: the command's thread panicked.
+        let status = returned
+            .get()
+            .copied()
+            .unwrap_or(crate::commands::ERROR_STATUS);
         if let (Some((_, _, stop)), Some(t)) = (&framed_in, unframer) {
             // The command is done with its stdin: the socket is the connection's again.
             stop.signal();
