@@ -4,6 +4,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
+use std::sync::Arc;
 
 use common::cli::ok;
 use common::TempDir;
@@ -17,7 +18,7 @@ fn mode(p: &std::path::Path) -> u32 {
 fn layout_and_modes() {
     let d = TempDir::new("layout");
     let root = d.join("root");
-    let rt = Runtime::new(&root, RuntimeOptions::default()).unwrap();
+    let rt = Arc::new(Runtime::new(&root, RuntimeOptions::default()).unwrap());
     assert_eq!(mode(&root.join("containers")), 0o700);
     assert_eq!(mode(&root.join("graph")), 0o700);
     assert_eq!(mode(&root.join("repositories")), 0o600);
@@ -128,7 +129,7 @@ fn corrupt_dockercfg_is_an_error_absent_is_fine() {
 fn restore_skips_what_it_cannot_load() {
     let d = TempDir::new("restore");
     let root = d.join("root");
-    let rt = Runtime::new(&root, RuntimeOptions::default()).unwrap();
+    let rt = Arc::new(Runtime::new(&root, RuntimeOptions::default()).unwrap());
     let good = "c".repeat(64);
     let dir = root.join("containers").join(&good);
     std::fs::create_dir_all(&dir).unwrap();
@@ -192,7 +193,7 @@ fn a_root_written_by_21c1053_loads_and_is_rewritten_identically() {
         init_path: Some(env!("CARGO_BIN_EXE_docker-init").into()),
         ..Default::default()
     };
-    let rt = Runtime::new(&root, opts).unwrap();
+    let rt = Arc::new(Runtime::new(&root, opts).unwrap());
     // The root's network options are adopted, and restoring sets up no network (no container
     // holds one), so nothing is made on the host.
     assert_eq!(rt.options().network.bridge_name, "drfix0");
