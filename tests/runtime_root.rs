@@ -163,6 +163,46 @@ fn restore_skips_what_it_cannot_load() {
     assert_eq!(rt.restore().unwrap(), 1);
 }
 
+/// A save of an `auto_remove` container's run is not fsynced, so a power loss may leave its
+/// `config.json` empty: with the container's `autoremove` marker, the next restore removes
+/// the folder (its run is over) instead of skipping it forever; without the marker, a record
+/// that cannot be loaded is still skipped and kept. A folder whose marker a live runtime
+/// claims (its `run --rm` being made) is left alone.
+#[test]
+fn restore_removes_an_unreadable_auto_remove_folder() {
+    let d = TempDir::new("restore-rm");
+    let root = d.join("root");
+    let rt = Arc::new(Runtime::new(&root, RuntimeOptions::default()).unwrap());
+    let folder = |c: char, marker: bool, record: &[u8]| {
+        let dir = root.join("containers").join(c.to_string().repeat(64));
+        std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+        std::fs::write(dir.join("config.json"), record).unwrap();
+        if marker {
+            std::fs::write(dir.join("autoremove"), b"").unwrap();
+        }
+        dir
+    };
+    let empty = folder('a', true, b"");
+    let corrupt = folder('b', false, b"{");
+    let claimed = folder('c', true, b"");
+    let claim = docker_runtime::container::autoremove::claim(&claimed)
+        .unwrap()
+        .unwrap();
+    assert_eq!(rt.restore().unwrap(), 0);
+    drop(rt); // Its janitor finishes the deletion.
+    assert!(
+        !empty.exists(),
+        "the unreadable auto_remove folder was kept"
+    );
+    let trash = root
+        .join("containers")
+        .join(format!(".removing-{}", "a".repeat(64)));
+    assert!(!trash.exists());
+    assert_eq!(std::fs::read(corrupt.join("config.json")).unwrap(), b"{");
+    assert!(claimed.join("config.json").exists());
+    drop(claim);
+}
+
 /// A root written by the code before the engine was split out (main 21c1053: two imported
 /// and committed images, three tags, three exited containers, one of which had a network and
 /// a published port, and the network's `settings.json`) loads, and what is written again is
