@@ -57,8 +57,7 @@ fn write_replacing(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result
         f.write_all(data)
             .map_err(|e| Error::io_path("writing", &tmp, e))?;
         if durable {
-            f.sync_all()
-                .map_err(|e| Error::io_path("syncing", &tmp, e))?;
+            sync_file(&f).map_err(|e| Error::io_path("syncing", &tmp, e))?;
         }
         fs::rename(&tmp, path).map_err(|e| Error::io_path("renaming into place", path, e))?;
         if durable {
@@ -75,8 +74,26 @@ fn write_replacing(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result
 /// fsync a directory so that entries created, renamed or removed in it are durable.
 pub fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir)
-        .and_then(|d| d.sync_all())
+        .and_then(|d| sync_file(&d))
         .map_err(|e| Error::io_path("syncing directory", dir, e))
+}
+
+#[cfg(test)]
+thread_local! {
+    static SYNCS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// fsync `f`; unit tests count the calls of their thread (`syncs`).
+fn sync_file(f: &File) -> io::Result<()> {
+    #[cfg(test)]
+    SYNCS.with(|n| n.set(n.get() + 1));
+    f.sync_all()
+}
+
+/// How many fsyncs this thread has made (unit tests: which writes are durable).
+#[cfg(test)]
+pub(crate) fn syncs() -> u32 {
+    SYNCS.with(|n| n.get())
 }
 
 /// Serialize `value` as indented JSON and write it atomically.
@@ -231,6 +248,21 @@ mod tests {
         );
         // No temp file is left behind.
         assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn only_the_durable_write_syncs() {
+        let d = tempdir();
+        let p = d.join("state.json");
+        let before = syncs();
+        write_json_unsynced(&p, &1, 0o600).unwrap();
+        assert_eq!(syncs() - before, 0);
+        assert_eq!(fs::read(&p).unwrap(), b"1\n");
+        write_json_atomic(&p, &2, 0o600).unwrap();
+        // The file and its folder.
+        assert_eq!(syncs() - before, 2);
+        assert_eq!(fs::read(&p).unwrap(), b"2\n");
         fs::remove_dir_all(&d).unwrap();
     }
 

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 
 use crate::auth::AuthConfig;
+use crate::cgroup::{Cgroup, CgroupPath};
+use crate::container::autoremove;
 use crate::container::janitor::Janitor;
 use crate::container::monitor::{Monitor, Reap};
 use crate::container::names::Names;
@@ -235,51 +237,30 @@ impl Runtime {
 
     /// Load every folder of `containers/` and reconcile each with what is really there (see
     /// [`Container::reconcile`]); containers still running are watched again. A folder that
-    /// cannot be loaded is logged and skipped. Returns how many containers are registered.
-    pub fn restore(&self) -> Result<usize> {
+    /// cannot be loaded is logged and skipped. An `auto_remove` container (`run --rm`) that no
+    /// live runtime claims (see [`crate::container::autoremove`]) is removed as docker's
+    /// daemon does at its start: at once when it is not running (its anonymous volumes too),
+    /// when it ends otherwise; its folder whose record cannot be loaded is removed too.
+    /// Returns how many containers are registered.
+    pub fn restore(self: &Arc<Self>) -> Result<usize> {
         let dir = self.root.join("containers");
         let entries = std::fs::read_dir(&dir).map_err(|e| Error::io_path("reading", &dir, e))?;
         let mounts = crate::mount::mount_points()?;
         // Spare cgroup folders of a runtime that died (a live one's stay).
-        crate::cgroup::Cgroup::remove_stale_spares();
-        let cgroups = crate::cgroup::Cgroup::named();
-        let mut alive = Vec::new();
+        Cgroup::remove_stale_spares();
+        let cgroups = Cgroup::named();
+        let (mut alive, mut ended) = (Vec::new(), Vec::new());
         let mut networked = false;
         for entry in entries {
             let entry = entry.map_err(|e| Error::io_path("reading", &dir, e))?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if let Some(id) = name.strip_prefix(".removing-") {
-                // A removal that a crash interrupted: finish it.
-                if ids::is_id(id) {
-                    let _ = crate::mount::unmount(&entry.path().join("rootfs"));
-                    self.janitor.delete(entry.path());
-                }
+            let Some(c) = self.restore_folder(&entry.path(), &name) else {
                 continue;
-            }
-            if !ids::is_id(&name) {
-                self.logger().warn(&format!(
-                    "skipping {}: not a container id",
-                    entry.path().display()
-                ));
-                continue;
-            }
-            if self.read_containers().contains_key(&name) {
-                continue;
-            }
-            let rec = match ContainerRecord::load(&entry.path()) {
-                Ok(rec) => rec,
-                Err(e) => {
-                    self.logger()
-                        .warn(&format!("skipping container {name}: {e}"));
-                    continue;
-                }
             };
-            let c = Container::new(rec, entry.path());
-            self.claim_name(&c);
-            let c = self.register(c);
             networked |= c.has_network();
             match c.reconcile(&mounts, &cgroups, self.logger()) {
                 Ok(Some(pidfd)) => alive.push((c, pidfd)),
+                Ok(None) if c.claimed() => ended.push(c),
                 Ok(None) => {}
                 Err(e) => self
                     .logger()
@@ -306,9 +287,121 @@ impl Runtime {
         }
         for (c, pidfd) in alive {
             let reap = Reap::File(c.dir().join("exit-status"));
-            self.monitor()?.watch_exit(c, pidfd, reap);
+            self.monitor()?.watch_exit(c.clone(), pidfd, reap);
+            if c.claimed() {
+                self.remove_when_exited(&c)?;
+            }
+        }
+        for c in ended {
+            self.logger().info(&format!(
+                "removing container {} (AutoRemove): it ended while no runtime watched it",
+                ids::short(&c.id)
+            ));
+            self.auto_remove(&c);
         }
         Ok(self.read_containers().len())
+    }
+
+    /// The container of the folder `path` (named `name`) in `containers/`, loaded and
+    /// registered; `None` for what is not one (logged): a removal a crash interrupted is
+    /// finished, a folder already registered is left alone.
+    fn restore_folder(&self, path: &Path, name: &str) -> Option<Arc<Container>> {
+        if let Some(id) = name.strip_prefix(".removing-") {
+            // A removal that a crash interrupted: finish it.
+            if ids::is_id(id) {
+                let _ = crate::mount::unmount(&path.join("rootfs"));
+                self.janitor.delete(path.to_path_buf());
+            }
+            return None;
+        }
+        if !ids::is_id(name) {
+            self.logger()
+                .warn(&format!("skipping {}: not a container id", path.display()));
+            return None;
+        }
+        if self.read_containers().contains_key(name) {
+            return None;
+        }
+        let claim = match autoremove::marked(path).then(|| autoremove::claim(path)) {
+            Some(Ok(claim)) => claim,
+            Some(Err(e)) => {
+                self.logger().warn(&format!("container {name}: {e}"));
+                None
+            }
+            None => None,
+        };
+        let rec = match ContainerRecord::load(path) {
+            Ok(rec) => rec,
+            Err(e) if claim.is_some() => {
+                self.discard(path, name, &e);
+                return None;
+            }
+            Err(e) => {
+                self.logger()
+                    .warn(&format!("skipping container {name}: {e}"));
+                return None;
+            }
+        };
+        let c = match claim.filter(|_| rec.auto_remove) {
+            Some(claim) => Container::new(rec, path.to_path_buf()).with_claim(claim),
+            None => Container::new(rec, path.to_path_buf()),
+        };
+        self.claim_name(&c);
+        Some(self.register(c))
+    }
+
+    /// Remove the folder `path` of the `auto_remove` container `name` whose record cannot be
+    /// loaded (`why`): a save that is not fsynced may leave an empty record after a power
+    /// loss, and the container's run is over. Removed as an interrupted removal is.
+    fn discard(&self, path: &Path, name: &str, why: &Error) {
+        self.logger().warn(&format!(
+            "removing container {name} (AutoRemove): its record cannot be loaded: {why}"
+        ));
+        if let Err(e) = crate::mount::unmount(&path.join("rootfs")) {
+            self.logger().warn(&format!("container {name}: {e}"));
+            return;
+        }
+        let trash = path.with_file_name(format!(".removing-{name}"));
+        match std::fs::rename(path, &trash) {
+            Ok(()) => self.janitor.delete(trash),
+            Err(e) => self
+                .logger()
+                .warn(&format!("removing {}: {e}", path.display())),
+        }
+        if let Some(cg) = Cgroup::find(&CgroupPath::named(name)) {
+            let _ = cg.thaw();
+            cg.remove();
+        }
+    }
+
+    /// Remove `c` with its anonymous volumes (as `run --rm`) once its current run has ended,
+    /// on a thread of its own (a container created with `AutoRemove` and started through the
+    /// Engine API, or one found running by a restore); the runtime lives until then. Nothing
+    /// is done if it was removed meanwhile (`rm -f`).
+    pub fn remove_when_exited(self: &Arc<Self>, c: &Arc<Container>) -> Result<()> {
+        let (rt, c) = (self.clone(), c.clone());
+        std::thread::Builder::new()
+            .name("docker-autoremove".into())
+            .spawn(move || {
+                c.wait();
+                rt.auto_remove(&c);
+            })
+            .map(drop)
+            .map_err(|e| Error::io("starting the AutoRemove thread", e))
+    }
+
+    /// Remove the ended container `c` with its anonymous volumes, unless it is gone already;
+    /// a failure is logged.
+    fn auto_remove(&self, c: &Arc<Container>) {
+        if c.is_removed() {
+            return;
+        }
+        if let Err(e) = self.remove_container_with(c, true) {
+            self.logger().warn(&format!(
+                "removing container {} (AutoRemove): {e}",
+                ids::short(&c.id)
+            ));
+        }
     }
 
     fn read_containers(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, Arc<Container>>> {
@@ -340,10 +433,11 @@ impl Runtime {
         let image = self.image(req.image())?;
         let config = req.config(&image.config.clone().unwrap_or_default())?;
         let specs = req.volumes()?;
+        let how = (req.name(), req.auto_remove());
         if specs.is_empty() {
-            return self.create_named(&image.id, config, req.name());
+            return self.create_in(&image.id, config, how);
         }
-        self.create_with_volumes(&image.id, config, &specs, req.name())
+        self.create_with_volumes(&image.id, config, &specs, how)
     }
 
     /// Create a container from the resolved image `image_id` with a new id, and register it;
@@ -361,6 +455,17 @@ impl Runtime {
         config: Config,
         name: Option<&str>,
     ) -> Result<Arc<Container>> {
+        self.create_in(image_id, config, (name, false))
+    }
+
+    /// [`Self::create_named`] with `(name, auto_remove)` (see
+    /// [`crate::container::CreateRequest::auto_remove`]).
+    fn create_in(
+        &self,
+        image_id: &str,
+        config: Config,
+        (name, auto_remove): (Option<&str>, bool),
+    ) -> Result<Arc<Container>> {
         // The image must exist (its layers are read again at each start).
         self.image_layers(image_id)?;
         let id = ids::generate()?;
@@ -370,7 +475,9 @@ impl Runtime {
             .init_path()
             .map(|p| p.display().to_string())
             .unwrap_or_default();
-        let c = match crate::container::start::create(dir, image_id, config, &helper, &name) {
+        let made =
+            crate::container::start::create(dir, image_id, config, &helper, &name, auto_remove);
+        let c = match made {
             Ok(c) => c,
             Err(e) => {
                 self.names.release(&name, &id);
@@ -892,11 +999,11 @@ impl Runtime {
         image_id: &str,
         config: Config,
         specs: &[volume::VolumeSpec],
-        name: Option<&str>,
+        how: (Option<&str>, bool),
     ) -> Result<Arc<Container>> {
         let _held = self.volumes.lock();
         let (mounts, made) = volume::mounts_for(&self.volumes, specs)?;
-        let c = match self.create_named(image_id, config, name) {
+        let c = match self.create_in(image_id, config, how) {
             Ok(c) => c,
             Err(e) => {
                 volume::undo(&self.volumes, &made);

@@ -277,7 +277,7 @@ fn a_runtime_with_default_options_adopts_the_roots_network() {
         init_path: Some(env!("CARGO_BIN_EXE_docker-init").into()),
         ..Default::default()
     };
-    let rt = docker_runtime::Runtime::new(&f.root(), opts).unwrap();
+    let rt = std::sync::Arc::new(docker_runtime::Runtime::new(&f.root(), opts).unwrap());
     assert_eq!(rt.options().network.bridge_name, f.net.bridge);
     assert_eq!(rt.options().network.iptables_chain, f.net.chain);
     assert!(!rt.options().network.ip_forward);

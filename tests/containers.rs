@@ -269,6 +269,7 @@ fn detached_lifecycle() {
     assert_eq!(inspect["State"]["ExitCode"], 137);
     assert_eq!(inspect["Image"], f.image.as_str());
     assert_eq!(inspect["Config"]["Image"], "busybox");
+    assert_eq!(inspect["HostConfig"]["AutoRemove"], false);
     ok(&f.rt, &["rm", &id]);
     assert!(!f.root().join("containers").join(&id).exists());
     assert!(call(&f.rt, &["inspect", &id])
@@ -795,4 +796,144 @@ fn device_nodes_stay_closed() {
     let out = ok(&f.rt, &["run", "busybox", "sh", "-c", &script]);
     assert!(!out.contains("OPENED"), "{out}");
     assert!(out.contains("4\nnull-ok"), "{out}");
+}
+
+/// `run --rm` of `sleep` on a thread of the test: returns the running container's id and the
+/// thread, which ends with `run`'s status.
+fn run_rm_in_background(
+    f: &Fixture,
+    cmd: &[&str],
+) -> (String, std::thread::JoinHandle<common::cli::Output>) {
+    let rt = f.rt.clone();
+    let mut args = vec!["run", "--rm", "--network", "none", "busybox"];
+    args.extend_from_slice(cmd);
+    let args: Vec<String> = args.into_iter().map(String::from).collect();
+    let run = std::thread::spawn(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        call(&rt, &args)
+    });
+    let mut id = None;
+    assert!(
+        common::eventually(Duration::from_secs(30), || {
+            id =
+                f.rt.containers()
+                    .first()
+                    .filter(|c| c.is_running())
+                    .map(|c| c.id.clone());
+            id.is_some()
+        }),
+        "the run --rm container never ran"
+    );
+    (id.unwrap(), run)
+}
+
+/// `run --rm` records it (docker's `HostConfig.AutoRemove`, shown by `inspect`), with its
+/// claimed `autoremove` marker; the container and its folder go when it ends.
+#[test]
+fn run_rm_is_recorded_and_shown_by_inspect() {
+    let f = Fixture::new("rmrecord");
+    let (id, run) = run_rm_in_background(&f, &["sleep", "1000"]);
+    let dir = f.root().join("containers").join(&id);
+    let inspect: serde_json::Value = serde_json::from_str(&ok(&f.rt, &["inspect", &id])).unwrap();
+    assert_eq!(inspect["HostConfig"]["AutoRemove"], true, "{inspect}");
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(file["HostConfig"]["AutoRemove"], true);
+    assert_eq!(file["State"]["Running"], true);
+    assert!(dir.join("autoremove").exists());
+    assert!(f.rt.container(&id).unwrap().claimed());
+    ok(&f.rt, &["kill", &id]);
+    assert_eq!(run.join().unwrap().status, 137);
+    assert!(f.rt.container(&id).is_err());
+    // Without --rm: false in inspect, absent from the file (v0.1.0's format), no marker.
+    let kept = detached(&f.rt, &["busybox", "true"]);
+    ok(&f.rt, &["wait", &kept]);
+    let inspect: serde_json::Value = serde_json::from_str(&ok(&f.rt, &["inspect", &kept])).unwrap();
+    assert_eq!(inspect["HostConfig"]["AutoRemove"], false);
+    let kept_dir = f.root().join("containers").join(&kept);
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(kept_dir.join("config.json")).unwrap()).unwrap();
+    assert!(file.get("HostConfig").is_none(), "{file}");
+    assert!(!kept_dir.join("autoremove").exists());
+    assert!(common::eventually(Duration::from_secs(10), || !dir.exists()));
+}
+
+/// An `auto_remove` container made through the library, in a runtime of its own (`-v /data`:
+/// an anonymous volume), started when `start`; the runtime is dropped (as a process that
+/// ends), leaving it unclaimed.
+fn orphan_auto_remove(f: &Fixture, cmd: &[&str], start: bool) -> (String, i32) {
+    let rt = std::sync::Arc::new(docker_runtime::Runtime::new(&f.root(), f.options()).unwrap());
+    let req = docker_runtime::container::CreateRequest {
+        image: "busybox".into(),
+        cmd: cmd.iter().map(|s| s.to_string()).collect(),
+        network_mode: Some("none".into()),
+        volumes: vec!["/data".into()],
+        auto_remove: true,
+        ..Default::default()
+    };
+    let c = rt.create(&req.prepare().unwrap()).unwrap();
+    if start {
+        rt.start_container(&c, &Default::default()).unwrap();
+    }
+    (c.id.clone(), c.record().state.pid)
+}
+
+/// As docker's daemon at its start: a restore removes an `auto_remove` container that is not
+/// running (an owner that died before it could), with its anonymous volume; it leaves one a
+/// live runtime claims (a `run --rm` in another process, about to start or remove it).
+#[test]
+fn a_restore_removes_an_auto_remove_container_its_owner_left() {
+    let f = Fixture::new("rmrestore");
+    // A run that ended while its owner was gone.
+    let (ended, pid) = orphan_auto_remove(&f, &["sleep", "1000"], true);
+    let dir = f.root().join("containers").join(&ended);
+    // SAFETY: signalling a process this test started.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    assert!(common::eventually(Duration::from_secs(10), || dir
+        .join("exit-status")
+        .exists()));
+    // Created, never started, its owner gone.
+    let (created, _) = orphan_auto_remove(&f, &["true"], false);
+    // One whose owner is alive (this runtime).
+    let req = docker_runtime::container::CreateRequest {
+        image: "busybox".into(),
+        cmd: vec!["true".into()],
+        network_mode: Some("none".into()),
+        auto_remove: true,
+        ..Default::default()
+    };
+    let owned = f.rt.create(&req.prepare().unwrap()).unwrap();
+    assert_eq!(ok(&f.rt, &["volume", "ls", "-q"]).lines().count(), 2);
+    let rt2 = f.reopen();
+    for id in [&ended, &created] {
+        assert!(rt2.container(id).is_err(), "{id} was not removed");
+    }
+    assert!(
+        rt2.container(&owned.id).is_ok(),
+        "the claimed one was removed"
+    );
+    assert!(owned.dir().exists());
+    assert_eq!(ok(&rt2, &["volume", "ls", "-q"]), "");
+    drop(rt2);
+    assert!(!dir.exists());
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(&ended), "its mount was left");
+}
+
+/// A restored running `auto_remove` container is removed when it ends.
+#[test]
+fn a_restored_running_auto_remove_container_is_removed_when_it_ends() {
+    let f = Fixture::new("rmrunning");
+    let (id, _) = orphan_auto_remove(&f, &["sleep", "1000"], true);
+    let rt2 = f.reopen();
+    let c = rt2.container(&id).unwrap();
+    assert!(c.is_running() && c.claimed());
+    ok(&rt2, &["kill", &id]);
+    assert!(
+        common::eventually(Duration::from_secs(10), || rt2.container(&id).is_err()),
+        "not removed when it ended"
+    );
+    assert_eq!(ok(&rt2, &["volume", "ls", "-q"]), "");
+    let dir = f.root().join("containers").join(&id);
+    assert!(common::eventually(Duration::from_secs(10), || !dir.exists()));
 }

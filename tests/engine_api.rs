@@ -522,6 +522,8 @@ fn wait_answers_its_head_first_and_removed_waits_for_auto_remove() {
         &d,
         json!({"Image": "busybox", "Cmd": ["sh", "-c", "exit 7"], "HostConfig": {"AutoRemove": true}}),
     );
+    let shown = request(&d, "GET", &format!("/containers/{id}/json"), None).json();
+    assert_eq!(shown["HostConfig"]["AutoRemove"], true, "{shown}");
     let mut s = UnixStream::connect(&d.sock).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     write!(

@@ -4,6 +4,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
+use std::sync::Arc;
 
 use common::cli::ok;
 use common::TempDir;
@@ -17,7 +18,7 @@ fn mode(p: &std::path::Path) -> u32 {
 fn layout_and_modes() {
     let d = TempDir::new("layout");
     let root = d.join("root");
-    let rt = Runtime::new(&root, RuntimeOptions::default()).unwrap();
+    let rt = Arc::new(Runtime::new(&root, RuntimeOptions::default()).unwrap());
     assert_eq!(mode(&root.join("containers")), 0o700);
     assert_eq!(mode(&root.join("graph")), 0o700);
     assert_eq!(mode(&root.join("repositories")), 0o600);
@@ -128,7 +129,7 @@ fn corrupt_dockercfg_is_an_error_absent_is_fine() {
 fn restore_skips_what_it_cannot_load() {
     let d = TempDir::new("restore");
     let root = d.join("root");
-    let rt = Runtime::new(&root, RuntimeOptions::default()).unwrap();
+    let rt = Arc::new(Runtime::new(&root, RuntimeOptions::default()).unwrap());
     let good = "c".repeat(64);
     let dir = root.join("containers").join(&good);
     std::fs::create_dir_all(&dir).unwrap();
@@ -162,6 +163,46 @@ fn restore_skips_what_it_cannot_load() {
     assert_eq!(rt.restore().unwrap(), 1);
 }
 
+/// A save of an `auto_remove` container's run is not fsynced, so a power loss may leave its
+/// `config.json` empty: with the container's `autoremove` marker, the next restore removes
+/// the folder (its run is over) instead of skipping it forever; without the marker, a record
+/// that cannot be loaded is still skipped and kept. A folder whose marker a live runtime
+/// claims (its `run --rm` being made) is left alone.
+#[test]
+fn restore_removes_an_unreadable_auto_remove_folder() {
+    let d = TempDir::new("restore-rm");
+    let root = d.join("root");
+    let rt = Arc::new(Runtime::new(&root, RuntimeOptions::default()).unwrap());
+    let folder = |c: char, marker: bool, record: &[u8]| {
+        let dir = root.join("containers").join(c.to_string().repeat(64));
+        std::fs::create_dir_all(dir.join("rootfs")).unwrap();
+        std::fs::write(dir.join("config.json"), record).unwrap();
+        if marker {
+            std::fs::write(dir.join("autoremove"), b"").unwrap();
+        }
+        dir
+    };
+    let empty = folder('a', true, b"");
+    let corrupt = folder('b', false, b"{");
+    let claimed = folder('c', true, b"");
+    let claim = docker_runtime::container::autoremove::claim(&claimed)
+        .unwrap()
+        .unwrap();
+    assert_eq!(rt.restore().unwrap(), 0);
+    drop(rt); // Its janitor finishes the deletion.
+    assert!(
+        !empty.exists(),
+        "the unreadable auto_remove folder was kept"
+    );
+    let trash = root
+        .join("containers")
+        .join(format!(".removing-{}", "a".repeat(64)));
+    assert!(!trash.exists());
+    assert_eq!(std::fs::read(corrupt.join("config.json")).unwrap(), b"{");
+    assert!(claimed.join("config.json").exists());
+    drop(claim);
+}
+
 /// A root written by the code before the engine was split out (main 21c1053: two imported
 /// and committed images, three tags, three exited containers, one of which had a network and
 /// a published port, and the network's `settings.json`) loads, and what is written again is
@@ -192,7 +233,7 @@ fn a_root_written_by_21c1053_loads_and_is_rewritten_identically() {
         init_path: Some(env!("CARGO_BIN_EXE_docker-init").into()),
         ..Default::default()
     };
-    let rt = Runtime::new(&root, opts).unwrap();
+    let rt = Arc::new(Runtime::new(&root, opts).unwrap());
     // The root's network options are adopted, and restoring sets up no network (no container
     // holds one), so nothing is made on the host.
     assert_eq!(rt.options().network.bridge_name, "drfix0");

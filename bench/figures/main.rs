@@ -279,7 +279,7 @@ fn restore(root: &Path, bridge: &str, subnet: &str, chain: &str) -> Value {
         ..Default::default()
     };
     let t = Instant::now();
-    let rt = Runtime::new(root, opts).expect("runtime");
+    let rt = std::sync::Arc::new(Runtime::new(root, opts).expect("runtime"));
     let n = rt.restore().expect("restore");
     let elapsed = secs(t.elapsed());
     json!({ "seconds": elapsed, "containers": n, "peak_rss_kib": status_field("VmHWM:") })

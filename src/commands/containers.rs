@@ -272,6 +272,7 @@ fn run_request(io: &Streams, p: &Parsed, fl: &RunFlags) -> Result<CreateRequest>
         volumes: p.list(fl.volumes).to_vec(),
         mounts: p.list(fl.mounts).to_vec(),
         name: owned(fl.name),
+        auto_remove: p.bool(fl.rm),
     })
 }
 

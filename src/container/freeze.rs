@@ -168,6 +168,7 @@ mod tests {
             network_settings: Default::default(),
             sys_init_path: String::new(),
             mounts: Vec::new(),
+            auto_remove: false,
         };
         let c = Container::new(rec, std::path::PathBuf::from("/nonexistent"));
         c.lock().live = running.then(|| Live {

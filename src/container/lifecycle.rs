@@ -54,6 +54,9 @@ pub struct Container {
     pub(super) dir: PathBuf,
     inner: Mutex<Inner>,
     changed: Condvar,
+    /// The claim on an `auto_remove` container's marker, held by the runtime that will remove
+    /// it (see [`super::autoremove`]).
+    claim: Option<File>,
 }
 
 impl std::fmt::Debug for Container {
@@ -75,7 +78,20 @@ impl Container {
                 removed: false,
             }),
             changed: Condvar::new(),
+            claim: None,
         }
+    }
+
+    /// The container, holding `claim` on its `autoremove` marker.
+    pub(crate) fn with_claim(mut self, claim: File) -> Container {
+        self.claim = Some(claim);
+        self
+    }
+
+    /// Whether this process removes the container when it ends (it is `auto_remove` and this
+    /// runtime claimed it, see [`super::autoremove`]).
+    pub fn claimed(&self) -> bool {
+        self.claim.is_some()
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, Inner> {
@@ -129,6 +145,11 @@ impl Container {
 
     pub(super) fn save(&self, inner: &Inner) -> Result<()> {
         inner.rec.save(&self.dir)
+    }
+
+    /// Save a run's state (see [`ContainerRecord::run_durability`]).
+    pub(super) fn save_run(&self, inner: &Inner) -> Result<()> {
+        inner.rec.save_run(&self.dir)
     }
 
     /// Change the record with `f` and save it.
@@ -191,7 +212,7 @@ impl Container {
         let network = network.filter(|_| !settings.ip_address.is_empty());
         inner.releasing = cgroup.is_some() || network.is_some();
         inner.rec.state.set_stopped(status);
-        if let Err(e) = self.save(&inner) {
+        if let Err(e) = self.save_run(&inner) {
             logger.error(&format!("container {}: saving its state: {e}", self.id));
         }
         if let Some(l) = live {

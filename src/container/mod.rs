@@ -7,6 +7,7 @@
 //! layers, the helper, the network, the exit watcher) comes in as arguments ([`start::Deps`]);
 //! nothing here imports the runtime.
 
+pub mod autoremove;
 mod event;
 pub mod exec;
 mod freeze;
@@ -30,7 +31,7 @@ pub use event::{poll_in, Event};
 pub use exec::{ExecConfig, ExecDeps, ExecIo};
 pub use lifecycle::Container;
 pub use output::{Attach, OutputStream, Sink};
-pub use record::{Config, ContainerRecord, NetworkSettings, State};
+pub use record::{Config, ContainerRecord, Durability, NetworkSettings, State};
 pub use request::{CreateRequest, Prepared};
 pub use resize::{follow as follow_window, Follower};
 pub use start::{start, Deps, StartOptions};

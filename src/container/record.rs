@@ -30,6 +30,42 @@ fn saving_none(mounts: &[MountPoint]) -> bool {
     mounts.is_empty() && SAVING.with(|s| s.get())
 }
 
+fn saving_false(v: &bool) -> bool {
+    !*v && SAVING.with(|s| s.get())
+}
+
+/// `auto_remove` as docker shows it, `"HostConfig": {"AutoRemove": true}`.
+mod host_config {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Default, Serialize, Deserialize)]
+    #[serde(rename_all = "PascalCase", default)]
+    struct HostConfig {
+        auto_remove: bool,
+    }
+
+    pub fn serialize<S: Serializer>(auto_remove: &bool, s: S) -> Result<S::Ok, S::Error> {
+        HostConfig {
+            auto_remove: *auto_remove,
+        }
+        .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+        HostConfig::deserialize(d).map(|h| h.auto_remove)
+    }
+}
+
+/// How a save of the record reaches the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Temp file, fsync, rename, fsync of the folder: it survives a power loss.
+    Synced,
+    /// Temp file and rename: a reader sees the old record or the new one, but after a power
+    /// loss the file may be the old one or empty.
+    Unsynced,
+}
+
 /// Whether the container runs, and how it ended.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
@@ -115,6 +151,16 @@ pub struct ContainerRecord {
     /// file of a record without any, which so keeps v0.1.0's format.
     #[serde(default, skip_serializing_if = "saving_none")]
     pub mounts: Vec<MountPoint>,
+    /// `run --rm` (docker's `HostConfig.AutoRemove`): the container is removed when its run
+    /// ends, or by the next restore that finds it ended. Absent from the file when false
+    /// (v0.1.0's format); `inspect` always shows it.
+    #[serde(
+        rename = "HostConfig",
+        default,
+        with = "host_config",
+        skip_serializing_if = "saving_false"
+    )]
+    pub auto_remove: bool,
 }
 
 impl ContainerRecord {
@@ -147,11 +193,76 @@ impl ContainerRecord {
         Ok(rec)
     }
 
-    /// Write `dir/config.json` atomically (mode 0600).
+    /// Write `dir/config.json` atomically (mode 0600) and durably.
     pub fn save(&self, dir: &Path) -> Result<()> {
+        self.write(dir, Durability::Synced)
+    }
+
+    /// How a save of a run's state (its start, its exit) is written: unsynced for an
+    /// `auto_remove` container, whose record after its creation only describes a run that
+    /// ends with the container's removal (a crash too: the next restore removes it, see
+    /// [`super::autoremove`]); durably for every other.
+    pub fn run_durability(&self) -> Durability {
+        if self.auto_remove {
+            Durability::Unsynced
+        } else {
+            Durability::Synced
+        }
+    }
+
+    /// Save a run's state (see [`Self::run_durability`]).
+    pub fn save_run(&self, dir: &Path) -> Result<()> {
+        self.write(dir, self.run_durability())
+    }
+
+    fn write(&self, dir: &Path, durability: Durability) -> Result<()> {
+        let path = dir.join(CONFIG_FILE);
         SAVING.with(|s| s.set(true));
-        let r = fsutil::write_json_atomic(&dir.join(CONFIG_FILE), self, 0o600);
+        let r = match durability {
+            Durability::Synced => fsutil::write_json_atomic(&path, self, 0o600),
+            Durability::Unsynced => fsutil::write_json_unsynced(&path, self, 0o600),
+        };
         SAVING.with(|s| s.set(false));
         r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_remove_is_in_the_file_when_set_and_always_in_inspect() {
+        let id = "ab".repeat(32);
+        let top = std::env::temp_dir().join(format!("dr-record-{}", std::process::id()));
+        let dir = top.join(&id);
+        let _ = std::fs::remove_dir_all(&top);
+        std::fs::create_dir_all(&dir).unwrap();
+        let old = serde_json::json!({
+            "Id": id, "Created": "2013-03-23T00:00:00Z", "Path": "/bin/sh", "Args": [],
+            "Image": "cd".repeat(32),
+        });
+        std::fs::write(dir.join(CONFIG_FILE), old.to_string()).unwrap();
+        // A record from before has none; saved, it keeps v0.1.0's format.
+        let rec = ContainerRecord::load(&dir).unwrap();
+        assert!(!rec.auto_remove);
+        rec.save(&dir).unwrap();
+        let file: serde_json::Value = fsutil::read_json(&dir.join(CONFIG_FILE)).unwrap();
+        assert!(file.get("HostConfig").is_none(), "{file}");
+        // `inspect` shows it as docker does.
+        let shown = serde_json::to_value(&rec).unwrap();
+        assert_eq!(
+            shown["HostConfig"],
+            serde_json::json!({"AutoRemove": false})
+        );
+        let rec = ContainerRecord {
+            auto_remove: true,
+            ..rec
+        };
+        rec.save_run(&dir).unwrap();
+        let file: serde_json::Value = fsutil::read_json(&dir.join(CONFIG_FILE)).unwrap();
+        assert_eq!(file["HostConfig"], serde_json::json!({"AutoRemove": true}));
+        assert!(ContainerRecord::load(&dir).unwrap().auto_remove);
+        std::fs::remove_dir_all(&top).unwrap();
     }
 }

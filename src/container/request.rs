@@ -49,6 +49,9 @@ pub struct CreateRequest {
     pub mounts: Vec<String>,
     /// As `--name` (docker's rules, see [`super::names`]); `None`: a generated name.
     pub name: Option<String>,
+    /// As `run --rm` (docker's `HostConfig.AutoRemove`): recorded, so that the container is
+    /// removed when it ends, also by a restarted runtime (see [`super::autoremove`]).
+    pub auto_remove: bool,
 }
 
 /// A request checked as far as it can be without the image, its profile files read: what
@@ -143,6 +146,11 @@ impl Prepared {
     /// The name asked for, if any.
     pub fn name(&self) -> Option<&str> {
         self.0.name.as_deref()
+    }
+
+    /// Whether the container is removed when it ends (`run --rm`).
+    pub fn auto_remove(&self) -> bool {
+        self.0.auto_remove
     }
 
     /// The `Config` with the image's `defaults` merged in.

@@ -128,14 +128,16 @@ pub fn mount_rootfs(kernel: &dyn Kernel, c: &Container, layers: &[PathBuf]) -> R
 }
 
 /// A new container from a resolved image: its folder `dir` (whose creation is the lock
-/// against races) and its record, named `name` (reserved by the caller). The caller
-/// registers it.
+/// against races) and its record, named `name` (reserved by the caller), written durably;
+/// `auto_remove` (`run --rm`): with its claimed marker (see [`super::autoremove`]) made
+/// first. The caller registers it.
 pub fn create(
     dir: PathBuf,
     image_id: &str,
     config: Config,
     helper: &str,
     name: &str,
+    auto_remove: bool,
 ) -> Result<Container> {
     ids::validate("image", image_id)?;
     if config.cmd.is_empty() {
@@ -150,6 +152,16 @@ pub fn create(
         .mode(0o700)
         .create(&dir)
         .map_err(|e| Error::io_path("creating", &dir, e))?;
+    let claim = match auto_remove
+        .then(|| super::autoremove::mark(&dir))
+        .transpose()
+    {
+        Ok(claim) => claim,
+        Err(e) => {
+            let _ = fs::remove_dir_all(&dir);
+            return Err(e);
+        }
+    };
     let rec = ContainerRecord {
         id,
         name: super::names::recorded(name),
@@ -162,9 +174,13 @@ pub fn create(
         network_settings: NetworkSettings::default(),
         sys_init_path: helper.to_string(),
         mounts: Vec::new(),
+        auto_remove,
     };
     match rec.save(&dir) {
-        Ok(()) => Ok(Container::new(rec, dir)),
+        Ok(()) => Ok(match claim {
+            Some(claim) => Container::new(rec, dir).with_claim(claim),
+            None => Container::new(rec, dir),
+        }),
         Err(e) => {
             let _ = fs::remove_dir_all(&dir);
             Err(e)
@@ -239,13 +255,13 @@ impl Undo {
                 logger.warn(&r.to_string());
             }
             inner.rec.network_settings = NetworkSettings::default();
-            if let Err(save) = c.save(inner) {
+            if let Err(save) = c.save_run(inner) {
                 logger.error(&format!("container {}: {save}", c.id));
             }
         }
         if inner.rec.state.running {
             inner.rec.state.set_stopped(-1);
-            if let Err(save) = c.save(inner) {
+            if let Err(save) = c.save_run(inner) {
                 logger.error(&format!("container {}: {save}", c.id));
             }
         }
@@ -305,7 +321,7 @@ fn allocate_network(
         .map(|p| parse_port_spec(p))
         .collect::<Result<Vec<_>>>()?;
     inner.rec.network_settings = net.allocate(&specs)?;
-    if let Err(e) = c.save(inner) {
+    if let Err(e) = c.save_run(inner) {
         let _ = net.release(&c.id, &inner.rec.network_settings);
         inner.rec.network_settings = NetworkSettings::default();
         return Err(e);
@@ -422,7 +438,7 @@ fn launch(
         st.started_at = Some(Utc::now());
         st.monitor_pid = helper_pid;
         st.monitor_start_time = process_start_time(helper_pid).unwrap_or(0);
-        inner.rec.save(&c.dir)
+        inner.rec.save_run(&c.dir)
     };
     engine::launch(
         deps.kernel,
@@ -538,7 +554,7 @@ mod tests {
             cmd: vec!["true".into()],
             ..Config::default()
         };
-        let c = Arc::new(create(dir, &"ab".repeat(32), config, "", "test").unwrap());
+        let c = Arc::new(create(dir, &"ab".repeat(32), config, "", "test", false).unwrap());
         let mut kernel = FakeKernel::new(|_| {});
         kernel.fail_spawn = true;
         let logger = Logger::default();
@@ -572,5 +588,75 @@ mod tests {
             fs::read_to_string(c.dir().join("hosts")).unwrap(),
             "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
         );
+    }
+
+    /// A helper that goes through a start (its process `pid`) and then waits.
+    fn starting_helper(pid: i32) -> FakeKernel {
+        use crate::spawn::protocol::{self, Message, PROTOCOL_VERSION};
+        use std::os::fd::AsFd;
+        FakeKernel::new(move |sock| {
+            let send = |m: Message| protocol::send(sock.as_fd(), &m, None).unwrap();
+            let recv = || protocol::recv(sock.as_fd()).unwrap().map(|(m, _)| m);
+            send(Message::Hello {
+                version: PROTOCOL_VERSION,
+            });
+            assert!(matches!(recv(), Some(Message::Start(_))));
+            send(Message::Ready { pid });
+            assert_eq!(recv(), Some(Message::Go));
+            assert_eq!(recv(), Some(Message::Run));
+            send(Message::Exec);
+        })
+    }
+
+    /// The fsyncs of this thread while a container (`auto_remove` or not) is created, started
+    /// (the record journaled as running) and its exit recorded, as the monitor does it.
+    fn syncs_of_a_run(tmp: &TempDir, auto_remove: bool) -> [u32; 3] {
+        let layer = tmp.0.join("layer");
+        fs::create_dir_all(layer.join("etc")).unwrap();
+        fs::create_dir_all(tmp.0.join("containers")).unwrap();
+        let dir = tmp.0.join("containers").join(ids::generate().unwrap());
+        let config = Config {
+            cmd: vec!["true".into()],
+            network_disabled: true,
+            ..Config::default()
+        };
+        let before = crate::fsutil::syncs();
+        let made = create(dir, &"ab".repeat(32), config, "", "t", auto_remove).unwrap();
+        let c = Arc::new(made);
+        let created = crate::fsutil::syncs() - before;
+        assert_eq!(c.claimed(), auto_remove);
+        assert_eq!(c.dir().join("autoremove").exists(), auto_remove);
+        let kernel = starting_helper(4242);
+        let logger = Logger::default();
+        let monitor = Monitor::start(logger.clone(), Default::default()).unwrap();
+        let deps = Deps {
+            kernel: &kernel,
+            layers: vec![layer],
+            helper: PathBuf::from("/docker-init"),
+            network: None,
+            monitor: &monitor,
+            logger: &logger,
+            seccomp_cache: None,
+        };
+        let before = crate::fsutil::syncs();
+        start(&c, &deps, &StartOptions::default()).unwrap();
+        let started = crate::fsutil::syncs() - before;
+        let rec = ContainerRecord::load(c.dir()).unwrap();
+        assert!(rec.state.running && rec.state.pid == 4242);
+        assert_eq!(rec.auto_remove, auto_remove);
+        let before = crate::fsutil::syncs();
+        c.exited(3, &logger);
+        let exited = crate::fsutil::syncs() - before;
+        let rec = ContainerRecord::load(c.dir()).unwrap();
+        assert_eq!((rec.state.running, rec.state.exit_code), (false, 3));
+        [created, started, exited]
+    }
+
+    #[test]
+    fn only_the_creation_of_an_auto_remove_container_is_fsynced() {
+        let tmp = TempDir(std::env::temp_dir().join(format!("dr-syncs-{}", std::process::id())));
+        // Each durable save: the record's temp file and its folder.
+        assert_eq!(syncs_of_a_run(&tmp, false), [2, 2, 2]);
+        assert_eq!(syncs_of_a_run(&tmp, true), [2, 0, 0]);
     }
 }

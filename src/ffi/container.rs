@@ -206,6 +206,7 @@ unsafe fn request_of(cfg: *const docker_container_config) -> FfiResult<CreateReq
         volumes: list(c.volumes, "cfg->volumes")?,
         mounts: list(c.mounts, "cfg->mounts")?,
         name: opt(c.name, "cfg->name")?,
+        auto_remove: false,
     })
 }
 

@@ -222,7 +222,7 @@ pub fn under_valgrind(bin: &Path) -> std::process::Command {
 /// A runtime on a temporary root with a `busybox` image made from the host's busybox-static,
 /// its own bridge, subnet, iptables chains and port range (see [`net::NetFixture`]).
 pub struct Fixture {
-    pub rt: docker_runtime::Runtime,
+    pub rt: std::sync::Arc<docker_runtime::Runtime>,
     pub net: net::NetFixture,
     pub image: String,
 }
@@ -232,6 +232,7 @@ impl Fixture {
         let net = net::NetFixture::new(tag);
         let root = net.root.join("root");
         let rt = docker_runtime::Runtime::new(&root, Self::options_of(&net)).unwrap();
+        let rt = std::sync::Arc::new(rt);
         let image = make_busybox_image(&root);
         rt.tags().set("busybox", "latest", &image, true).unwrap();
         Fixture { rt, net, image }
@@ -281,8 +282,9 @@ impl Fixture {
     }
 
     /// A new runtime on the same root (as after a restart), restored.
-    pub fn reopen(&self) -> docker_runtime::Runtime {
+    pub fn reopen(&self) -> std::sync::Arc<docker_runtime::Runtime> {
         let rt = docker_runtime::Runtime::new(&self.root(), self.options()).unwrap();
+        let rt = std::sync::Arc::new(rt);
         rt.restore().unwrap();
         rt
     }

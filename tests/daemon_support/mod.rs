@@ -253,7 +253,8 @@ impl Drop for Daemon {
                 init_path: Some(PathBuf::from(env!("CARGO_BIN_EXE_docker-init"))),
                 ..Default::default()
             };
-            if let Ok(rt) = docker_runtime::Runtime::new(&self.root, opts) {
+            if let Ok(rt) = docker_runtime::Runtime::new(&self.root, opts).map(std::sync::Arc::new)
+            {
                 let _ = rt.restore();
                 for c in rt.containers() {
                     let _ = c.kill();

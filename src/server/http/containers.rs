@@ -10,7 +10,6 @@ use super::create::{self, Extras};
 use super::ctx::{Ctx, Reply};
 use super::wire::{self, ApiError, ApiResult};
 use crate::container::{Container, ContainerRecord, StartOptions};
-use crate::ids;
 use crate::runtime::Runtime;
 
 /// The container a path names (404 when none).
@@ -49,23 +48,8 @@ pub fn start_container(rt: &Arc<Runtime>, c: &Arc<Container>) -> ApiResult<()> {
         tty_size: (rows > 0 && cols > 0).then_some((rows, cols)),
     };
     rt.start_container(c, &opts)?;
-    if extras.auto_remove {
-        let (rt, c) = (rt.clone(), c.clone());
-        std::thread::Builder::new()
-            .name("docker-autoremove".into())
-            .spawn(move || {
-                c.wait();
-                if rt.container(&c.id).is_err() {
-                    return; // Removed already (`rm -f`).
-                }
-                if let Err(e) = rt.remove_container(&c) {
-                    rt.logger().warn(&format!(
-                        "removing container {} (AutoRemove): {e}",
-                        ids::short(&c.id)
-                    ));
-                }
-            })
-            .map_err(|e| ApiError::new(500, format!("starting the AutoRemove thread: {e}")))?;
+    if c.record().auto_remove || extras.auto_remove {
+        rt.remove_when_exited(c)?;
     }
     Ok(())
 }
@@ -371,7 +355,7 @@ pub fn inspect(ctx: &mut Ctx<'_>, id: &str) -> ApiResult<Reply> {
         "default"
     });
     host_config["Memory"] = json!(cfg.memory);
-    host_config["AutoRemove"] = json!(extras.auto_remove);
+    host_config["AutoRemove"] = json!(rec.auto_remove || extras.auto_remove);
     // The logs are files of the runtime's own, read as json-file ones are (docker-py reads
     // this to know it may fetch them).
     host_config["LogConfig"] = json!({"Type": "json-file", "Config": {}});

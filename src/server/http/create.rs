@@ -1,7 +1,8 @@
 //! `POST /containers/create`'s body: the Engine API's `Config` and `HostConfig` turned into a
-//! [`CreateRequest`], what the runtime has no field for kept in the container's folder
-//! (`engine-api.json`: `AutoRemove`, the `HostConfig` as asked), and every field the runtime
-//! cannot honour refused by name unless it is left at its zero value.
+//! [`CreateRequest`] (`AutoRemove` too, kept in the record), what the runtime has no field for
+//! kept in the container's folder (`engine-api.json`: the console size, the `HostConfig` as
+//! asked), and every field the runtime cannot honour refused by name unless it is left at its
+//! zero value.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -134,6 +135,8 @@ struct LogConfig {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Extras {
+    /// `AutoRemove` of a container created before the record held it (read, never written).
+    #[serde(default, skip_serializing)]
     pub auto_remove: bool,
     /// `[rows, columns]` of the terminal to start with (0: none).
     pub console_size: [u16; 2],
@@ -351,9 +354,10 @@ pub fn parse(body: Value, name: Option<&str>) -> ApiResult<(CreateRequest, Extra
         mounts,
         cpu_shares: h.cpu_shares,
         name: name.filter(|n| !n.is_empty()).map(str::to_string),
+        auto_remove: h.auto_remove,
     };
     let extras = Extras {
-        auto_remove: h.auto_remove,
+        auto_remove: false,
         console_size: h.console_size.unwrap_or_default(),
         host_config: host_value,
     };
@@ -394,7 +398,8 @@ mod tests {
         assert_eq!(req.ports, ["8080:80"]);
         assert!(req.tty && req.open_stdin);
         assert_eq!(req.network_mode.as_deref(), Some("default"));
-        assert!(extras.auto_remove);
+        assert!(req.auto_remove);
+        assert_eq!(extras.console_size, [0, 0]);
         assert_eq!(
             parse(json!({"Image": "b", "Cmd": "echo hi"}), None)
                 .unwrap()
