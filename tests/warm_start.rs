@@ -220,6 +220,45 @@ fn a_warm_started_container_is_in_its_own_cgroups_with_its_limit() {
         .all(|d| !d.join(&id).exists())));
 }
 
+/// The network namespace of a warm-started container is the one its helper made while it
+/// waited (the helper, its monitor, is in it): not the host's, not the previous container's,
+/// with the loopback up as a cold start leaves it. A cold start's monitor stays in the host's.
+#[test]
+fn a_warm_started_container_gets_the_network_namespace_made_ahead() {
+    let _s = serial();
+    let f = Fixture::new("warmnet");
+    let rt = warm_runtime(&f);
+    let netns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    let host = std::fs::read_link("/proc/self/ns/net").unwrap();
+    let detached = ["run", "-d", "--network", "none", "busybox", "sleep", "100"];
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let idle = wait_ready();
+        let id = ok(&rt, &detached).trim().to_string();
+        let st = rt.container(&id).unwrap().record().state;
+        assert_eq!(st.monitor_pid, idle, "started warm");
+        let ns = netns(st.pid);
+        assert_eq!(netns(st.monitor_pid), ns, "the helper made it");
+        assert_ne!(ns, host);
+        assert!(!seen.contains(&ns), "{ns:?} was the previous container's");
+        seen.push(ns);
+        let lo = ok(&rt, &["exec", &id, "ip", "-o", "addr", "show", "lo"]);
+        assert!(lo.contains("inet 127.0.0.1/8"), "{lo}");
+        let up = ok(&rt, &["exec", &id, "cat", "/sys/class/net/lo/flags"]);
+        assert_eq!(
+            u32::from_str_radix(up.trim().trim_start_matches("0x"), 16).unwrap() & 1,
+            1
+        );
+        ok(&rt, &["rm", "-f", &id]);
+    }
+    // Cold (the fixture's runtime): the monitor stays in the host's namespace.
+    let id = ok(&f.rt, &detached).trim().to_string();
+    let st = f.rt.container(&id).unwrap().record().state;
+    assert_eq!(netns(st.monitor_pid), host);
+    assert_ne!(netns(st.pid), host);
+    ok(&f.rt, &["rm", "-f", &id]);
+}
+
 #[test]
 fn dropping_the_runtime_leaves_no_helper_and_no_spare() {
     let _s = serial();

@@ -13,13 +13,15 @@
 //! given by path (a joined PID namespace so holds the forked process) and, for a user
 //! namespace, forks the process into it and writes its id maps from outside (`userns`). The
 //! cgroup namespace and `cgroup` mounts come last, once the library has put the process in
-//! all its cgroups (`cgroupfs`).
+//! all its cgroups (`cgroupfs`). A warm helper (started ahead) makes the container's network
+//! namespace while it waits, and so stays in it as the monitor (`netns`).
 
 mod binds;
 pub mod caps;
 mod cgroupfs;
 mod devices;
 pub mod hooks;
+mod netns;
 mod sys;
 mod userns;
 
@@ -40,6 +42,7 @@ use nix::unistd::{chdir, fork, pivot_root, sethostname, ForkResult, Pid};
 use crate::spawn::protocol::{
     self, InitConfig, Message, INIT_PARENT_ENV, INIT_SOCKET_ENV, INIT_SOCKET_FD, PROTOCOL_VERSION,
 };
+use netns::NetAhead;
 use sys::{errno_msg, mnt, remount_adding, Res};
 
 /// Exit status when the program cannot be found (as a shell does).
@@ -64,13 +67,14 @@ fn library_socket(sock_fd: RawFd) -> Option<OwnedFd> {
 }
 
 /// A warm helper ([`INIT_PARENT_ENV`]): killed when the thread that started it ends, gone at
-/// once when that already happened (its parent is another process by now).
-fn die_with_parent() -> Result<(), String> {
+/// once when that already happened (its parent is another process by now). True for a warm
+/// helper.
+fn die_with_parent() -> Result<bool, String> {
     let Some(parent) = std::env::var(INIT_PARENT_ENV)
         .ok()
         .and_then(|v| v.parse::<libc::pid_t>().ok())
     else {
-        return Ok(());
+        return Ok(false);
     };
     // SAFETY: prctl with integer arguments only.
     if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) } < 0 {
@@ -80,7 +84,7 @@ fn die_with_parent() -> Result<(), String> {
     if unsafe { libc::getppid() } != parent {
         return Err("the library that started this warm helper is gone".into());
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The entry point of the `docker-init` program (its argument, the container id, only names it
@@ -91,17 +95,25 @@ pub fn main() -> i32 {
         .and_then(|v| v.parse::<i32>().ok())
         .filter(|fd| *fd >= INIT_SOCKET_FD)
         .unwrap_or(INIT_SOCKET_FD);
-    if let Err(e) = die_with_parent() {
-        eprintln!("docker-init: {e}");
-        return 1;
+    match die_with_parent() {
+        Ok(warm) => serve_with(sock_fd, warm),
+        Err(e) => {
+            eprintln!("docker-init: {e}");
+            1
+        }
     }
-    serve(sock_fd)
 }
 
 /// The helper's work, with the library's socket at `sock_fd`: in `docker-init`, or in a fork
 /// of a single-threaded program of this crate (the OCI runtime command), whose descriptors
 /// were put in place as `docker-init`'s are. Returns the exit status.
 pub fn serve(sock_fd: RawFd) -> i32 {
+    serve_with(sock_fd, false)
+}
+
+/// [`serve`]; a `warm` helper (started ahead, waiting for its container) makes the network
+/// namespace ahead (see `netns`).
+fn serve_with(sock_fd: RawFd, warm: bool) -> i32 {
     let Some(sock) = library_socket(sock_fd) else {
         eprintln!(
             "docker-init: this program is started by the docker-runtime library, not by hand"
@@ -109,6 +121,7 @@ pub fn serve(sock_fd: RawFd) -> i32 {
         return 2;
     };
     let sock_fd = sock.as_raw_fd();
+    let net_ahead = warm.then(NetAhead::make).flatten();
     let cfg = match handshake(sock.as_fd()) {
         Ok(c) => c,
         Err(e) => {
@@ -127,7 +140,7 @@ pub fn serve(sock_fd: RawFd) -> i32 {
             return 1;
         }
     };
-    let prepared = match before_fork(&cfg) {
+    let prepared = match before_fork(&cfg, net_ahead) {
         Ok(p) => p,
         Err(message) => {
             let _ = protocol::send(sock.as_fd(), &Message::Error { message }, None);
@@ -233,6 +246,8 @@ fn let_go(child: Pid, cfg: &InitConfig, prepared: Prepared) -> Res<()> {
 struct Prepared {
     /// `clone3` flags for the fork (new PID and user namespaces).
     clone_flags: u64,
+    /// The helper is in the container's new network namespace already (made ahead).
+    in_new_netns: bool,
     /// The device nodes' store (see `devices`); none beside a running container.
     store: Option<OwnedFd>,
     /// With a new user namespace, the pipe the process waits at for its maps: (read, write).
@@ -242,15 +257,20 @@ struct Prepared {
     gate: Option<OwnedFd>,
 }
 
-/// The steps in the helper before the fork: beside a running container, its namespaces
-/// joined; for a new one, the device nodes made (in the host's user namespace, see
+/// The steps in the helper before the fork: a network namespace made ahead handed over or
+/// given up (see `netns`); beside a running container, its namespaces joined; for a new one, the device nodes made (in the host's user namespace, see
 /// `devices`), the namespaces given by path joined (the process is forked into them, a PID
 /// namespace's member from the start) and the PID and user namespaces to make named.
-fn before_fork(cfg: &InitConfig) -> Res<Prepared> {
+fn before_fork(cfg: &InitConfig, net_ahead: Option<NetAhead>) -> Res<Prepared> {
+    let in_new_netns = match net_ahead {
+        Some(net) => net.hand_over(cfg)?,
+        None => false,
+    };
     if cfg.join > 0 {
         join_namespaces(cfg.join)?;
         return Ok(Prepared {
             clone_flags: 0,
+            in_new_netns,
             store: None,
             maps: None,
             gate: None,
@@ -297,6 +317,7 @@ fn before_fork(cfg: &InitConfig) -> Res<Prepared> {
     }
     Ok(Prepared {
         clone_flags,
+        in_new_netns,
         store: Some(store),
         maps,
         gate,
@@ -499,7 +520,7 @@ fn child(
             flags |= flag;
         }
     }
-    if cfg.new_netns {
+    if cfg.new_netns && !prepared.in_new_netns {
         flags |= CloneFlags::CLONE_NEWNET;
     }
     unshare(flags).map_err(|e| setup(errno_msg("creating namespaces", e)))?;
