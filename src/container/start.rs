@@ -543,31 +543,48 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_start_that_fails_is_undone_and_leaves_the_container_startable() {
-        let tmp = TempDir(std::env::temp_dir().join(format!("dr-start-{}", std::process::id())));
-        let layer = tmp.0.join("layer");
-        fs::create_dir_all(layer.join("etc")).unwrap();
+    /// A container of `/bin/true` made under `tmp` (its image layer: `tmp/layer`).
+    fn new_container(tmp: &TempDir, network_disabled: bool, auto_remove: bool) -> Container {
+        fs::create_dir_all(tmp.0.join("layer/etc")).unwrap();
         fs::create_dir_all(tmp.0.join("containers")).unwrap();
         let dir = tmp.0.join("containers").join(ids::generate().unwrap());
         let config = Config {
             cmd: vec!["true".into()],
+            network_disabled,
             ..Config::default()
         };
-        let c = Arc::new(create(dir, &"ab".repeat(32), config, "", "test", false).unwrap());
+        create(dir, &"ab".repeat(32), config, "", "t", auto_remove).unwrap()
+    }
+
+    /// What a start needs, with `kernel`, the helper `helper` and the layer of
+    /// [`new_container`].
+    fn deps<'a>(
+        tmp: &TempDir,
+        kernel: &'a FakeKernel,
+        helper: &str,
+        monitor: &'a Monitor,
+        logger: &'a Logger,
+    ) -> Deps<'a> {
+        Deps {
+            kernel,
+            layers: vec![tmp.0.join("layer")],
+            helper: PathBuf::from(helper),
+            network: None,
+            monitor,
+            logger,
+            seccomp_cache: None,
+        }
+    }
+
+    #[test]
+    fn a_start_that_fails_is_undone_and_leaves_the_container_startable() {
+        let tmp = TempDir(std::env::temp_dir().join(format!("dr-start-{}", std::process::id())));
+        let c = Arc::new(new_container(&tmp, false, false));
         let mut kernel = FakeKernel::new(|_| {});
         kernel.fail_spawn = true;
         let logger = Logger::default();
         let monitor = Monitor::start(logger.clone(), Default::default()).unwrap();
-        let deps = Deps {
-            kernel: &kernel,
-            layers: vec![layer],
-            helper: PathBuf::from("/nonexistent"),
-            network: None,
-            monitor: &monitor,
-            logger: &logger,
-            seccomp_cache: None,
-        };
+        let deps = deps(&tmp, &kernel, "/nonexistent", &monitor, &logger);
         for _ in 0..2 {
             let e = start(&c, &deps, &StartOptions::default()).unwrap_err();
             assert!(e.message().contains("does not exist"), "{e}");
@@ -611,33 +628,15 @@ mod tests {
     /// The fsyncs of this thread while a container (`auto_remove` or not) is created, started
     /// (the record journaled as running) and its exit recorded, as the monitor does it.
     fn syncs_of_a_run(tmp: &TempDir, auto_remove: bool) -> [u32; 3] {
-        let layer = tmp.0.join("layer");
-        fs::create_dir_all(layer.join("etc")).unwrap();
-        fs::create_dir_all(tmp.0.join("containers")).unwrap();
-        let dir = tmp.0.join("containers").join(ids::generate().unwrap());
-        let config = Config {
-            cmd: vec!["true".into()],
-            network_disabled: true,
-            ..Config::default()
-        };
         let before = crate::fsutil::syncs();
-        let made = create(dir, &"ab".repeat(32), config, "", "t", auto_remove).unwrap();
-        let c = Arc::new(made);
+        let c = Arc::new(new_container(tmp, true, auto_remove));
         let created = crate::fsutil::syncs() - before;
         assert_eq!(c.claimed(), auto_remove);
         assert_eq!(c.dir().join("autoremove").exists(), auto_remove);
         let kernel = starting_helper(4242);
         let logger = Logger::default();
         let monitor = Monitor::start(logger.clone(), Default::default()).unwrap();
-        let deps = Deps {
-            kernel: &kernel,
-            layers: vec![layer],
-            helper: PathBuf::from("/docker-init"),
-            network: None,
-            monitor: &monitor,
-            logger: &logger,
-            seccomp_cache: None,
-        };
+        let deps = deps(tmp, &kernel, "/docker-init", &monitor, &logger);
         let before = crate::fsutil::syncs();
         start(&c, &deps, &StartOptions::default()).unwrap();
         let started = crate::fsutil::syncs() - before;
