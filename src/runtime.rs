@@ -322,32 +322,42 @@ impl Runtime {
         if self.read_containers().contains_key(name) {
             return None;
         }
-        let claim = match autoremove::marked(path).then(|| autoremove::claim(path)) {
-            Some(Ok(claim)) => claim,
-            Some(Err(e)) => {
-                self.logger().warn(&format!("container {name}: {e}"));
-                None
-            }
-            None => None,
-        };
+        // The marker is looked at only for a record that says `auto_remove`, or cannot be
+        // loaded: a restore of many containers makes no extra lookup for the others.
         let rec = match ContainerRecord::load(path) {
             Ok(rec) => rec,
-            Err(e) if claim.is_some() => {
-                self.discard(path, name, &e);
-                return None;
-            }
             Err(e) => {
-                self.logger()
-                    .warn(&format!("skipping container {name}: {e}"));
+                match self.claim_marked(path, name) {
+                    Some(_claim) => self.discard(path, name, &e),
+                    None => self
+                        .logger()
+                        .warn(&format!("skipping container {name}: {e}")),
+                }
                 return None;
             }
         };
-        let c = match claim.filter(|_| rec.auto_remove) {
+        let claim = rec
+            .auto_remove
+            .then(|| self.claim_marked(path, name))
+            .flatten();
+        let c = match claim {
             Some(claim) => Container::new(rec, path.to_path_buf()).with_claim(claim),
             None => Container::new(rec, path.to_path_buf()),
         };
         self.claim_name(&c);
         Some(self.register(c))
+    }
+
+    /// The claim on the `autoremove` marker of the container folder `path`: None when it has
+    /// none, or a live runtime holds it (a failure to take it is logged).
+    fn claim_marked(&self, path: &Path, name: &str) -> Option<std::fs::File> {
+        if !autoremove::marked(path) {
+            return None;
+        }
+        autoremove::claim(path).unwrap_or_else(|e| {
+            self.logger().warn(&format!("container {name}: {e}"));
+            None
+        })
     }
 
     /// Remove the folder `path` of the `auto_remove` container `name` whose record cannot be
