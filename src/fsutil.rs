@@ -20,16 +20,26 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// new one, never a part: a temp file in the same directory, written, fsynced, renamed over
 /// `path`, then the directory fsynced so the rename itself is durable.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    write_replacing(path, data, mode, true)
+    write_replacing(path, data, mode, Synced::All)
 }
 
 /// Like [`write_atomic`] (a reader sees the old file or the whole new one), but without the
 /// fsyncs: for files whose loss in a crash is acceptable (a hint that can be missing).
 pub fn write_atomic_unsynced(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    write_replacing(path, data, mode, false)
+    write_replacing(path, data, mode, Synced::Nothing)
 }
 
-fn write_replacing(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<()> {
+/// What a write fsyncs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Synced {
+    Nothing,
+    /// The directory (the rename), not the file's data.
+    Directory,
+    /// The file, then the directory.
+    All,
+}
+
+fn write_replacing(path: &Path, data: &[u8], mode: u32, synced: Synced) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -56,11 +66,11 @@ fn write_replacing(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result
             .map_err(|e| Error::io_path("setting the mode of", &tmp, e))?;
         f.write_all(data)
             .map_err(|e| Error::io_path("writing", &tmp, e))?;
-        if durable {
+        if synced == Synced::All {
             sync_file(&f).map_err(|e| Error::io_path("syncing", &tmp, e))?;
         }
         fs::rename(&tmp, path).map_err(|e| Error::io_path("renaming into place", path, e))?;
-        if durable {
+        if synced != Synced::Nothing {
             sync_dir(dir)?;
         }
         Ok(())
@@ -104,6 +114,13 @@ pub fn write_json_atomic<T: Serialize + ?Sized>(path: &Path, value: &T, mode: u3
 /// [`write_json_atomic`] without the fsyncs (see [`write_atomic_unsynced`]).
 pub fn write_json_unsynced<T: Serialize + ?Sized>(path: &Path, value: &T, mode: u32) -> Result<()> {
     write_atomic_unsynced(path, &json_bytes(path, value)?, mode)
+}
+
+/// [`write_json_atomic`] with only the directory fsynced: after a power loss the file is in
+/// its directory, but its content may be lost (empty). For a file whose reader can tell, and
+/// whose loss is acceptable once it is known to have been there.
+pub fn write_json_listed<T: Serialize + ?Sized>(path: &Path, value: &T, mode: u32) -> Result<()> {
+    write_replacing(path, &json_bytes(path, value)?, mode, Synced::Directory)
 }
 
 /// `value` as indented JSON with a final newline, for the file `path`.
@@ -263,6 +280,10 @@ mod tests {
         // The file and its folder.
         assert_eq!(syncs() - before, 2);
         assert_eq!(fs::read(&p).unwrap(), b"2\n");
+        write_json_listed(&p, &3, 0o600).unwrap();
+        // The folder only.
+        assert_eq!(syncs() - before, 3);
+        assert_eq!(fs::read(&p).unwrap(), b"3\n");
         fs::remove_dir_all(&d).unwrap();
     }
 

@@ -64,6 +64,9 @@ pub enum Durability {
     /// Temp file and rename: a reader sees the old record or the new one, but after a power
     /// loss the file may be the old one or empty.
     Unsynced,
+    /// Temp file, rename, fsync of the folder: after a power loss the file is there, maybe
+    /// empty.
+    Listed,
 }
 
 /// Whether the container runs, and how it ended.
@@ -198,6 +201,17 @@ impl ContainerRecord {
         self.write(dir, Durability::Synced)
     }
 
+    /// Write the record of a container being created: durably; for an `auto_remove` one
+    /// only its folder is fsynced (the record, and the `autoremove` marker made before it, are
+    /// there after a power loss; a record left empty is the marked folder a restore discards,
+    /// see [`super::autoremove`]).
+    pub fn save_created(&self, dir: &Path) -> Result<()> {
+        match self.auto_remove {
+            true => self.write(dir, Durability::Listed),
+            false => self.save(dir),
+        }
+    }
+
     /// How a save of a run's state (its start, its exit) is written: unsynced for an
     /// `auto_remove` container, whose record after its creation only describes a run that
     /// ends with the container's removal (a crash too: the next restore removes it, see
@@ -221,6 +235,7 @@ impl ContainerRecord {
         let r = match durability {
             Durability::Synced => fsutil::write_json_atomic(&path, self, 0o600),
             Durability::Unsynced => fsutil::write_json_unsynced(&path, self, 0o600),
+            Durability::Listed => fsutil::write_json_listed(&path, self, 0o600),
         };
         SAVING.with(|s| s.set(false));
         r

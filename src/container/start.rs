@@ -176,7 +176,7 @@ pub fn create(
         mounts: Vec::new(),
         auto_remove,
     };
-    match rec.save(&dir) {
+    match rec.save_created(&dir) {
         Ok(()) => Ok(match claim {
             Some(claim) => Container::new(rec, dir).with_claim(claim),
             None => Container::new(rec, dir),
@@ -652,10 +652,11 @@ mod tests {
     }
 
     #[test]
-    fn only_the_creation_of_an_auto_remove_container_is_fsynced() {
+    fn only_the_folder_of_a_new_auto_remove_container_is_fsynced() {
         let tmp = TempDir(std::env::temp_dir().join(format!("dr-syncs-{}", std::process::id())));
         // Each durable save: the record's temp file and its folder.
         assert_eq!(syncs_of_a_run(&tmp, false), [2, 2, 2]);
-        assert_eq!(syncs_of_a_run(&tmp, true), [2, 0, 0]);
+        // auto_remove: the folder only, at the creation.
+        assert_eq!(syncs_of_a_run(&tmp, true), [1, 0, 0]);
     }
 }
