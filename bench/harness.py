@@ -296,24 +296,7 @@ def undo(e):
         # Its containerd and shims name the exec root on their command line; the containers'
         # processes live in cgroups under the harness's cgroup parent.
         kill_all(pids_with_cmdline(e["exec_root"]))
-        for ctl in os.listdir("/sys/fs/cgroup"):
-            d = os.path.join("/sys/fs/cgroup", ctl, e["cgroup_parent"].strip("/"))
-            if os.path.isdir(d):
-                for sub, _, _ in sorted(os.walk(d), key=lambda w: -w[0].count("/")):
-                    try:
-                        with open(os.path.join(sub, "cgroup.procs")) as f:
-                            kill_all(int(p) for p in f.read().split())
-                    except OSError:
-                        pass
-        time.sleep(0.5)
-        for ctl in os.listdir("/sys/fs/cgroup"):
-            d = os.path.join("/sys/fs/cgroup", ctl, e["cgroup_parent"].strip("/"))
-            if os.path.isdir(d):
-                for sub, _, _ in sorted(os.walk(d), key=lambda w: -w[0].count("/")):
-                    try:
-                        os.rmdir(sub)
-                    except OSError:
-                        pass
+        remove_cgroup_tree(e["cgroup_parent"])
         unmount_all(e["exec_root"])
         unmount_all(e["data_root"])
         # What dockerd makes outside its roots, removed when it was not there before.
@@ -341,6 +324,8 @@ def undo(e):
         undo(dict(e, kind="process"))
         unmount_all(e["state"])
         unmount_all(e["root"])
+        # The runc shim puts a container's cgroup under /NAMESPACE (left behind, empty).
+        remove_cgroup_tree(e["namespace"])
     elif k == "hugetlb":
         # crun and runc may leave their container's (empty) cgroup behind; a v1 hierarchy
         # that still has a child when it is unmounted lingers, holding hugetlb away from v2.
@@ -413,6 +398,29 @@ def remove_new_paths(paths):
                     os.rmdir(sub)
                 except OSError:
                     log(f"cleanup: {sub} is not empty; left in place")
+
+
+def remove_cgroup_tree(name):
+    """Kill what runs in the cgroup folders /NAME of every hierarchy, then remove them,
+    deepest first."""
+    dirs = [os.path.join("/sys/fs/cgroup", ctl, name.strip("/"))
+            for ctl in os.listdir("/sys/fs/cgroup")]
+    trees = [sorted(os.walk(d), key=lambda w: -w[0].count("/")) for d in dirs if os.path.isdir(d)]
+    for tree in trees:
+        for sub, _, _ in tree:
+            try:
+                with open(os.path.join(sub, "cgroup.procs")) as f:
+                    kill_all(int(p) for p in f.read().split())
+            except OSError:
+                pass
+    if trees:
+        time.sleep(0.5)
+    for tree in trees:
+        for sub, _, _ in tree:
+            try:
+                os.rmdir(sub)
+            except OSError:
+                pass
 
 
 def hugetlb_on_v2():
@@ -835,10 +843,11 @@ class Env:
         logf = open(os.path.join(d, "containerd.log"), "ab")
         p = subprocess.Popen(["/usr/bin/containerd", "--config", config],
                              stdin=subprocess.DEVNULL, stdout=logf, stderr=logf)
+        namespace = f"drbench{self.tag}"
         self.journal.add("containerd", pid=p.pid, exe="/usr/bin/containerd", sock=sock,
-                         root=root, state=state, grace=20)
+                         root=root, state=state, namespace=namespace, grace=20)
         self.containerd_proc = p
-        ctr = ["/usr/bin/ctr", "-a", sock, "-n", "drbench"]
+        ctr = ["/usr/bin/ctr", "-a", sock, "-n", namespace]
         for _ in range(600):
             if p.poll() is not None:
                 raise BenchError(f"containerd exited {p.returncode}; see {d}/containerd.log")

@@ -545,10 +545,11 @@ fn debug_logging_only_with_d_flag() {
     let loud = Daemon::start(&["-D"]);
     loud.assert_serving();
     assert!(!quiet.log().contains("debug:"), "{}", quiet.log());
-    // The readiness probe was connection 1; the client's request is the next one. Each line
-    // is written by its connection's thread, possibly a moment after the client is done.
+    // The readiness probe (a plain `version` request) was connection 1; the client's request
+    // is the next one. Each line is written by its connection's thread, possibly a moment
+    // after the client is done.
     for line in [
-        "debug: connection 1: closed before sending a request",
+        r#"debug: connection 1 (unix): plain ["version"]"#,
         r#"debug: connection 2 (unix): rcli/2 ["version"]"#,
         "debug: connection 2: exit status 0 in ",
     ] {

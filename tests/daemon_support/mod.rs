@@ -120,7 +120,9 @@ impl Daemon {
     pub fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if UnixStream::connect(&self.sock).is_ok() {
+            // An answer, not only a connection: a connection can reach a stale socket's
+            // listener that a process forked meanwhile (by another test) still holds.
+            if self.answers_version() {
                 return;
             }
             if let Some(st) = self.child.as_mut().unwrap().try_wait().unwrap() {
@@ -133,6 +135,19 @@ impl Daemon {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Whether the daemon answers a `version` request now.
+    fn answers_version(&self) -> bool {
+        let Ok(mut s) = UnixStream::connect(&self.sock) else {
+            return false;
+        };
+        let mut out = Vec::new();
+        let asked = s.set_read_timeout(Some(Duration::from_secs(5))).is_ok()
+            && s.write_all(b"[\"version\"]\n").is_ok()
+            && s.shutdown(std::net::Shutdown::Write).is_ok()
+            && s.read_to_end(&mut out).is_ok();
+        asked && String::from_utf8_lossy(&out).contains("Version: ")
     }
 
     /// Send `sig` and wait for the daemon's exit status (at most `limit`).
