@@ -78,7 +78,10 @@ fn root_without_permission_is_a_clear_error() {
     let locked = d.join("locked");
     std::fs::create_dir(&locked).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o700)).unwrap();
-    let docker = env!("CARGO_BIN_EXE_docker");
+    // The engine (what `docker -H none` runs by exec) opens the root. Run directly: setpriv
+    // execs it with root's capabilities still held, and a second exec by `docker`, without
+    // them, could not reach a checkout under a 0700 folder (`mktemp -d`).
+    let docker = env!("CARGO_BIN_EXE_docker-engine");
     let is_root = nix::unistd::geteuid().is_root();
     let out = if is_root {
         Command::new("setpriv")
