@@ -293,7 +293,9 @@ impl Fixture {
 impl Drop for Fixture {
     fn drop(&mut self) {
         // Remove whatever a failed test left running (releasing its network) before the
-        // bridge, the chains and the folder go.
+        // bridge, the chains and the folder go; containers another runtime of the test made
+        // on this root (a warm one, a second one) are registered first.
+        let _ = self.rt.restore();
         for c in self.rt.containers() {
             let _ = c.kill();
             c.wait_timeout(std::time::Duration::from_secs(10));
