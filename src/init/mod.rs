@@ -121,8 +121,7 @@ fn serve_with(sock_fd: RawFd, warm: bool) -> i32 {
         return 2;
     };
     let sock_fd = sock.as_raw_fd();
-    let net_ahead = warm.then(NetAhead::make).flatten();
-    let cfg = match handshake(sock.as_fd()) {
+    let (cfg, net_ahead) = match handshake(sock.as_fd(), warm) {
         Ok(c) => c,
         Err(e) => {
             let _ = protocol::send(sock.as_fd(), &Message::Error { message: e.clone() }, None);
@@ -404,7 +403,10 @@ fn fork_into(dir: Option<&fs::File>, cgroup: &str, flags: u64) -> Res<ForkResult
     }
 }
 
-fn handshake(sock: BorrowedFd<'_>) -> Res<InitConfig> {
+/// Greet the library and read the container's config. A `warm` helper (see [`serve_with`])
+/// makes the network namespace ahead once it has greeted: the library counts it ready from
+/// its greeting, and a start meanwhile only waits in the socket.
+fn handshake(sock: BorrowedFd<'_>, warm: bool) -> Res<(InitConfig, Option<NetAhead>)> {
     protocol::send(
         sock,
         &Message::Hello {
@@ -413,6 +415,7 @@ fn handshake(sock: BorrowedFd<'_>) -> Res<InitConfig> {
         None,
     )
     .map_err(|e| format!("greeting the library: {e}"))?;
+    let net_ahead = warm.then(NetAhead::make).flatten();
     let mut first =
         protocol::recv_fds(sock).map_err(|e| format!("reading the container config: {e}"))?;
     if let Some((Message::Stdio, fds)) = first {
@@ -422,7 +425,7 @@ fn handshake(sock: BorrowedFd<'_>) -> Res<InitConfig> {
             protocol::recv_fds(sock).map_err(|e| format!("reading the container config: {e}"))?;
     }
     match first {
-        Some((Message::Start(cfg), _)) if cfg.version == PROTOCOL_VERSION => Ok(*cfg),
+        Some((Message::Start(cfg), _)) if cfg.version == PROTOCOL_VERSION => Ok((*cfg, net_ahead)),
         Some((Message::Start(cfg), _)) => Err(format!(
             "the library speaks protocol {}, this docker-init speaks {PROTOCOL_VERSION}: use the docker-init of the same build",
             cfg.version
