@@ -2,7 +2,7 @@
 //! millisecond of kernel work (its loopback device and sysctl tables), which a helper started
 //! ahead pays while it waits instead of on the container's start.
 //!
-//! The helper moves itself into a new network namespace as soon as it starts and keeps the
+//! The helper moves itself into a new network namespace once it has greeted and keeps the
 //! host's open. The container's process inherits it when its start asks for exactly what the
 //! fork would have made: a new namespace, owned by the host's user namespace (none of its own:
 //! a namespace belongs to the user namespace that made it), none joined by path. Any other
