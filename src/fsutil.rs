@@ -20,26 +20,29 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 /// new one, never a part: a temp file in the same directory, written, fsynced, renamed over
 /// `path`, then the directory fsynced so the rename itself is durable.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    write_replacing(path, data, mode, Synced::All)
+    write_replacing(path, data, mode, Durability::Synced)
 }
 
 /// Like [`write_atomic`] (a reader sees the old file or the whole new one), but without the
 /// fsyncs: for files whose loss in a crash is acceptable (a hint that can be missing).
 pub fn write_atomic_unsynced(path: &Path, data: &[u8], mode: u32) -> Result<()> {
-    write_replacing(path, data, mode, Synced::Nothing)
+    write_replacing(path, data, mode, Durability::Unsynced)
 }
 
-/// What a write fsyncs.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Synced {
-    Nothing,
-    /// The directory (the rename), not the file's data.
-    Directory,
-    /// The file, then the directory.
-    All,
+/// How a write reaches the disk (every one is atomic: a reader sees the old file or the
+/// whole new one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Temp file and rename: after a power loss the file may be the old one or empty.
+    Unsynced,
+    /// Temp file, rename, fsync of the directory: after a power loss the file is there, its
+    /// content maybe lost (empty).
+    Listed,
+    /// Temp file, fsync, rename, fsync of the directory: it survives a power loss.
+    Synced,
 }
 
-fn write_replacing(path: &Path, data: &[u8], mode: u32, synced: Synced) -> Result<()> {
+fn write_replacing(path: &Path, data: &[u8], mode: u32, durability: Durability) -> Result<()> {
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -66,11 +69,11 @@ fn write_replacing(path: &Path, data: &[u8], mode: u32, synced: Synced) -> Resul
             .map_err(|e| Error::io_path("setting the mode of", &tmp, e))?;
         f.write_all(data)
             .map_err(|e| Error::io_path("writing", &tmp, e))?;
-        if synced == Synced::All {
+        if durability == Durability::Synced {
             sync_file(&f).map_err(|e| Error::io_path("syncing", &tmp, e))?;
         }
         fs::rename(&tmp, path).map_err(|e| Error::io_path("renaming into place", path, e))?;
-        if synced != Synced::Nothing {
+        if durability != Durability::Unsynced {
             sync_dir(dir)?;
         }
         Ok(())
@@ -116,11 +119,14 @@ pub fn write_json_unsynced<T: Serialize + ?Sized>(path: &Path, value: &T, mode: 
     write_atomic_unsynced(path, &json_bytes(path, value)?, mode)
 }
 
-/// [`write_json_atomic`] with only the directory fsynced: after a power loss the file is in
-/// its directory, but its content may be lost (empty). For a file whose reader can tell, and
-/// whose loss is acceptable once it is known to have been there.
-pub fn write_json_listed<T: Serialize + ?Sized>(path: &Path, value: &T, mode: u32) -> Result<()> {
-    write_replacing(path, &json_bytes(path, value)?, mode, Synced::Directory)
+/// Serialize `value` as indented JSON and write it atomically with `durability`.
+pub fn write_json<T: Serialize + ?Sized>(
+    path: &Path,
+    value: &T,
+    mode: u32,
+    durability: Durability,
+) -> Result<()> {
+    write_replacing(path, &json_bytes(path, value)?, mode, durability)
 }
 
 /// `value` as indented JSON with a final newline, for the file `path`.
@@ -280,7 +286,7 @@ mod tests {
         // The file and its folder.
         assert_eq!(syncs() - before, 2);
         assert_eq!(fs::read(&p).unwrap(), b"2\n");
-        write_json_listed(&p, &3, 0o600).unwrap();
+        write_json(&p, &3, 0o600, Durability::Listed).unwrap();
         // The folder only.
         assert_eq!(syncs() - before, 3);
         assert_eq!(fs::read(&p).unwrap(), b"3\n");

@@ -31,7 +31,7 @@ pub use event::{poll_in, Event};
 pub use exec::{ExecConfig, ExecDeps, ExecIo};
 pub use lifecycle::Container;
 pub use output::{Attach, OutputStream, Sink};
-pub use record::{Config, ContainerRecord, Durability, NetworkSettings, State};
+pub use record::{Config, ContainerRecord, NetworkSettings, State};
 pub use request::{CreateRequest, Prepared};
 pub use resize::{follow as follow_window, Follower};
 pub use start::{start, Deps, StartOptions};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::fsutil;
+use crate::fsutil::{self, Durability};
 use crate::ids;
 pub use crate::network::NetworkSettings;
 pub use crate::volume::MountPoint;
@@ -54,19 +54,6 @@ mod host_config {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
         HostConfig::deserialize(d).map(|h| h.auto_remove)
     }
-}
-
-/// How a save of the record reaches the disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Durability {
-    /// Temp file, fsync, rename, fsync of the folder: it survives a power loss.
-    Synced,
-    /// Temp file and rename: a reader sees the old record or the new one, but after a power
-    /// loss the file may be the old one or empty.
-    Unsynced,
-    /// Temp file, rename, fsync of the folder: after a power loss the file is there, maybe
-    /// empty.
-    Listed,
 }
 
 /// Whether the container runs, and how it ended.
@@ -232,11 +219,7 @@ impl ContainerRecord {
     fn write(&self, dir: &Path, durability: Durability) -> Result<()> {
         let path = dir.join(CONFIG_FILE);
         SAVING.with(|s| s.set(true));
-        let r = match durability {
-            Durability::Synced => fsutil::write_json_atomic(&path, self, 0o600),
-            Durability::Unsynced => fsutil::write_json_unsynced(&path, self, 0o600),
-            Durability::Listed => fsutil::write_json_listed(&path, self, 0o600),
-        };
+        let r = fsutil::write_json(&path, self, 0o600, durability);
         SAVING.with(|s| s.set(false));
         r
     }
